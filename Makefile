@@ -1,0 +1,59 @@
+# The commands a new user types: `make demo`, `make ui`, `make test`. Everything they need
+# (a virtual environment from uv.lock, a project-local Dagster instance and MLflow store) is
+# created on first use; the only prerequisites are python3 (3.11+) and make.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+export MLOPS_HOME ?= $(CURDIR)/.mlops
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# A run's own subprocesses must not wander off to the network for anything.
+export DAGSTER_DISABLE_TELEMETRY := 1
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+
+.PHONY: setup demo ui mlflow-ui test lint bench clean
+
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: setup
+	$(BIN)/python -m mlops_assets.demo
+
+ui: setup
+	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
+		--default-artifact-root $(MLOPS_HOME)/mlartifacts --host 127.0.0.1 --port 5000
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/dagster definitions validate -m mlops_assets.definitions
+	$(BIN)/pytest -n 2 --dist loadfile
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(MLOPS_HOME) $(DAGSTER_HOME)

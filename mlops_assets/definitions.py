@@ -1,0 +1,79 @@
+"""The one `Definitions` object: assets, checks, jobs and resources configured from the
+environment. Importing this module must stay cheap (no mlflow, sklearn or evidently): the
+webserver, the daemon and every run load it."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from mlops_assets.assets.evaluation import evaluation_report
+from mlops_assets.assets.ingestion import raw_data, validated_data
+from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
+from mlops_assets.assets.registry import registered_model_version
+from mlops_assets.assets.training import trained_model
+from mlops_assets.jobs import (
+    daily_monitoring_job,
+    retraining_job,
+    rollback_champion_job,
+    training_job,
+)
+from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.io_managers import ParquetIOManager
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.resources.project import ProjectStorage, default_home
+from mlops_assets.schedules import daily_batch_prediction_schedule
+from mlops_assets.sensors import RetrainingSettings, drift_retraining_sensor
+
+
+def _setting(name: str, default: str) -> str | dg.EnvVar:
+    """An environment-backed setting: `EnvVar` when set (resolved at run time, never shown or
+    stored in the instance; URLs may carry passwords), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, object]:
+    home = default_home()
+    return {
+        "storage": ProjectStorage(),
+        "data_source": TrainingDataSource(
+            location=_setting("MLOPS_TRAINING_DATA", ""),
+            table=_setting("MLOPS_TRAINING_TABLE", ""),
+            target_column=_setting("MLOPS_TARGET_COLUMN", "default"),
+            timestamp_column=_setting("MLOPS_TIMESTAMP_COLUMN", ""),
+        ),
+        "scoring_source": ScoringDataSource(
+            location=_setting("MLOPS_SCORING_DATA", ""),
+            table=_setting("MLOPS_SCORING_TABLE", ""),
+            date_column=_setting("MLOPS_SCORING_DATE_COLUMN", ""),
+            drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
+            drift_start=_setting("MLOPS_DRIFT_START", "2026-01-09"),
+        ),
+        "retraining_settings": RetrainingSettings(),
+        "mlflow_registry": MlflowRegistry(
+            tracking_uri=_setting("MLFLOW_TRACKING_URI", ""),
+            model_name=_setting("MLOPS_MODEL_NAME", "credit-default"),
+            ui_url=_setting("MLOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+        ),
+        "parquet_io_manager": ParquetIOManager(),
+        "io_manager": dg.FilesystemIOManager(base_dir=os.path.join(home, "dagster_storage")),
+    }
+
+
+defs = dg.Definitions(
+    assets=[
+        raw_data,
+        validated_data,
+        trained_model,
+        evaluation_report,
+        registered_model_version,
+        scoring_data,
+        batch_predictions,
+        drift_report,
+    ],
+    jobs=[training_job, retraining_job, daily_monitoring_job, rollback_champion_job],
+    schedules=[daily_batch_prediction_schedule],
+    sensors=[drift_retraining_sensor],
+    resources=build_resources(),
+)

@@ -1,0 +1,275 @@
+"""Build, split and fit the scikit-learn `Pipeline` that every model version is made of.
+
+scikit-learn is imported inside functions: this module is loaded with the code location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+TaskType = Literal["binary", "multiclass", "regression"]
+
+ESTIMATORS = ("hist_gradient_boosting", "random_forest", "linear")
+
+# Types skops must be told to trust when it loads our pipelines. Reviewed: these are the
+# scikit-learn tree structures and numpy dtypes the estimators above are made of, nothing that
+# executes code on load. MLflow 3 refuses anything not listed.
+SKOPS_TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
+
+# Randomized search spaces, sampled with a seed; values are the estimator's own parameters.
+SEARCH_SPACES: Mapping[str, Mapping[str, Sequence[Any]]] = {
+    "hist_gradient_boosting": {
+        "learning_rate": (0.03, 0.05, 0.1, 0.2),
+        "max_leaf_nodes": (15, 31, 63),
+        "min_samples_leaf": (10, 20, 50),
+        "l2_regularization": (0.0, 0.1, 1.0),
+    },
+    "random_forest": {
+        "n_estimators": (100, 200),
+        "max_depth": (None, 8, 16),
+        "min_samples_leaf": (1, 5, 20),
+    },
+    "linear": {"C": (0.01, 0.1, 1.0, 10.0)},
+}
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Train/validation/test frames (target included). The test frame is never used to fit or
+    select a model: it only serves the evaluation report and the champion comparison."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    method: str
+
+
+@dataclass(frozen=True)
+class FitResult:
+    pipeline: Pipeline
+    params: dict[str, Any]
+    search_results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_data(
+    df: pd.DataFrame,
+    target: str,
+    task: TaskType,
+    *,
+    seed: int,
+    test_size: float = 0.2,
+    validation_size: float = 0.2,
+    timestamp_column: str | None = None,
+) -> DataSplit:
+    """Reproducible split: time-ordered when a timestamp is given, else stratified by class.
+
+    A time-ordered split tests on the most recent rows, which is how the model will be used.
+    Stratification falls back to a plain shuffled split when a class is too rare to stratify.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_size < 1 or not 0 < validation_size < 1 or test_size + validation_size >= 1:
+        raise ValueError(
+            f"test_size={test_size} and validation_size={validation_size} must be in (0, 1) "
+            "and leave rows for training."
+        )
+    if timestamp_column:
+        ordered = df.sort_values(timestamp_column, kind="stable")
+        n_test = max(1, round(len(ordered) * test_size))
+        n_val = max(1, round(len(ordered) * validation_size))
+        n_train = len(ordered) - n_test - n_val
+        return DataSplit(
+            train=ordered.iloc[:n_train],
+            validation=ordered.iloc[n_train : n_train + n_val],
+            test=ordered.iloc[n_train + n_val :],
+            method=f"time-ordered by {timestamp_column}",
+        )
+    stratify = _stratify_labels(df[target], task, min_per_class=5)
+    rest, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=stratify)
+    stratify_rest = None if stratify is None else stratify.loc[rest.index]
+    train, validation = train_test_split(
+        rest,
+        test_size=validation_size / (1 - test_size),
+        random_state=seed,
+        stratify=stratify_rest,
+    )
+    method = "stratified" if stratify is not None else "shuffled"
+    return DataSplit(train=train, validation=validation, test=test, method=f"{method}, seed {seed}")
+
+
+def _stratify_labels(y: pd.Series, task: TaskType, min_per_class: int) -> pd.Series | None:
+    if task == "regression":
+        return None
+    counts = y.value_counts()
+    return y if counts.min() >= min_per_class else None
+
+
+def build_pipeline(
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    task: TaskType,
+    estimator: str = "hist_gradient_boosting",
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> Pipeline:
+    """Imputation, scaling and one-hot encoding (unknown categories ignored), then the estimator.
+
+    Categories unseen in training encode as all-zeros, so a new category at scoring time is
+    scored rather than rejected.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="<missing>")),
+            (
+                "onehot",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=50),
+            ),
+        ]
+    )
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", numeric, list(numeric_features)),
+            ("categorical", categorical, list(categorical_features)),
+        ],
+        remainder="drop",
+    )
+    return Pipeline(
+        [("preprocess", preprocess), ("model", make_estimator(estimator, task, params, seed))]
+    )
+
+
+def make_estimator(
+    name: str, task: TaskType, params: Mapping[str, Any] | None = None, seed: int = 0
+) -> Any:
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    params = dict(params or {})
+    regression = task == "regression"
+    if name == "hist_gradient_boosting":
+        cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+        return cls(random_state=seed, **params)
+    if name == "random_forest":
+        cls = RandomForestRegressor if regression else RandomForestClassifier
+        return cls(random_state=seed, n_jobs=1, **params)
+    if name == "linear":
+        if regression:
+            # Ridge's strength is alpha; the shared search space speaks of C = 1 / alpha.
+            c = params.pop("C", 1.0)
+            return Ridge(alpha=1.0 / c, **params)
+        return LogisticRegression(max_iter=2000, random_state=seed, **params)
+    raise ValueError(f"unknown estimator {name!r}; choose one of {', '.join(ESTIMATORS)}")
+
+
+def fit_model(
+    split: DataSplit,
+    *,
+    target: str,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    task: TaskType,
+    estimator: str = "hist_gradient_boosting",
+    params: Mapping[str, Any] | None = None,
+    search_iterations: int = 0,
+    seed: int = 0,
+) -> FitResult:
+    """Fit on the train split; with `search_iterations` > 0, pick parameters on validation only.
+
+    Candidates are ranked by the validation score (accuracy or R2), never by the test split.
+    """
+    from sklearn.model_selection import ParameterSampler
+
+    features = [*numeric_features, *categorical_features]
+    x_train, y_train = split.train[features], split.train[target]
+    x_val, y_val = split.validation[features], split.validation[target]
+    base_params = dict(params or {})
+    candidates: list[dict[str, Any]] = [base_params]
+    if search_iterations > 0:
+        space = SEARCH_SPACES[estimator]
+        sampled = ParameterSampler(space, n_iter=search_iterations, random_state=seed)
+        candidates = [{**base_params, **candidate} for candidate in sampled]
+
+    results: list[dict[str, Any]] = []
+    best: tuple[float, Pipeline, dict[str, Any]] | None = None
+    for candidate in candidates:
+        pipeline = build_pipeline(
+            numeric_features, categorical_features, task, estimator, candidate, seed
+        )
+        pipeline.fit(x_train, y_train)
+        score = float(pipeline.score(x_val, y_val))
+        results.append({**candidate, "validation_score": score})
+        if best is None or score > best[0]:
+            best = (score, pipeline, candidate)
+    assert best is not None
+    return FitResult(pipeline=best[1], params=best[2], search_results=results)
+
+
+def predict_frame(
+    pipeline: Pipeline, frame: pd.DataFrame, task: TaskType
+) -> tuple[np.ndarray, np.ndarray | None, tuple[Any, ...] | None]:
+    """Predictions, class probabilities (classification) and the class order of those columns."""
+    y_pred = np.asarray(pipeline.predict(frame))
+    if task == "regression":
+        return y_pred, None, None
+    proba = np.asarray(pipeline.predict_proba(frame))
+    return y_pred, proba, tuple(pipeline.classes_)
+
+
+@dataclass(frozen=True)
+class TrainedModelRef:
+    """What `trained_model` hands downstream: where the fitted model and its test split live.
+
+    The pipeline itself travels through MLflow (the artefact that will be registered), not
+    through Dagster storage, so what is evaluated is exactly what gets registered.
+    """
+
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    estimator: str
+    task: TaskType
+    target: str
+    numeric_features: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    data_hash: str
+    schema_json: str
+    test_split_path: str
+    n_train: int
+    params: dict[str, Any]
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric_features, *self.categorical_features]
+
+
+def prediction_score(y_pred: np.ndarray, proba: np.ndarray | None, task: TaskType) -> np.ndarray:
+    """One number per row to monitor for prediction drift: the positive-class probability
+    (binary), the top-class probability (multiclass) or the predicted value (regression)."""
+    if proba is None or task == "regression":
+        return np.asarray(y_pred, dtype=float)
+    if task == "binary":
+        return proba[:, -1]
+    return proba.max(axis=1)

@@ -1,0 +1,55 @@
+"""Jobs: what a person (or a schedule or sensor) launches."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mlops_assets.assets.monitoring import daily_partitions
+from mlops_assets.assets.registry import rollback_champion
+
+TRAINING_ASSETS = (
+    "raw_data",
+    "validated_data",
+    "trained_model",
+    "evaluation_report",
+    "registered_model_version",
+)
+
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    description=(
+        "Snapshot, validate, train, evaluate and register a model; promotion to `champion` "
+        "only through the gate."
+    ),
+    tags={"mlops/purpose": "training"},
+)
+
+# The same five assets and the same gate; the sensor points raw_data at a window of labelled
+# scoring partitions through run config. The tag lets the run queue allow one at a time.
+retraining_job = dg.define_asset_job(
+    "retraining_job",
+    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    description=(
+        "Retrain on recent labelled scoring data (run config: raw_data window), then the same "
+        "validation, evaluation and promotion gate as training_job. Started by "
+        "drift_retraining_sensor, or by hand."
+    ),
+    tags={"mlops/purpose": "retraining"},
+)
+
+daily_monitoring_job = dg.define_asset_job(
+    "daily_monitoring_job",
+    selection=dg.AssetSelection.assets("scoring_data", "batch_predictions", "drift_report"),
+    partitions_def=daily_partitions,
+    description="Score one day with the champion and measure drift (one partition per run).",
+    tags={"mlops/purpose": "monitoring"},
+)
+
+
+@dg.job(
+    description="Move the `champion` alias back to the previous champion (config: reason).",
+    tags={"mlops/purpose": "rollback"},
+)
+def rollback_champion_job() -> None:
+    rollback_champion()

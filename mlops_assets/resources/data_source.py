@@ -1,0 +1,129 @@
+"""Where training data comes from: a file, a directory of files, a SQL table, or the built-in
+synthetic dataset. Chosen by configuration (environment or run config), never by code edits."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.domain import synthetic
+from mlops_assets.domain.data import (
+    DataSourceError,
+    is_sql_url,
+    read_sql_day,
+    read_sql_table,
+    read_table_directory,
+    read_table_file,
+    redact_url,
+)
+
+
+class TrainingDataSource(dg.ConfigurableResource):
+    """The table a model is trained on.
+
+    `location` empty means the built-in synthetic credit-risk data, so a clone works with no
+    configuration; otherwise a CSV/Parquet file, a directory of them, or a SQLAlchemy URL (with
+    `table`). A URL may hold a password: set it through the MLOPS_TRAINING_DATA environment
+    variable, which Dagster resolves at run time and never shows.
+    """
+
+    location: str = ""  # MLOPS_TRAINING_DATA
+    table: str = ""  # MLOPS_TRAINING_TABLE, for a SQL location
+    target_column: str = synthetic.TARGET_COLUMN  # MLOPS_TARGET_COLUMN
+    timestamp_column: str = ""  # MLOPS_TIMESTAMP_COLUMN: time-ordered split when set
+    synthetic_rows: int = 5000
+    synthetic_seed: int = 0
+
+    @property
+    def is_builtin(self) -> bool:
+        return not self.location
+
+    def describe(self) -> str:
+        """Where the data comes from, safe to show (passwords hidden)."""
+        if self.is_builtin:
+            rows, seed = self.synthetic_rows, self.synthetic_seed
+            return f"built-in synthetic credit data ({rows} rows, seed {seed})"
+        if is_sql_url(self.location):
+            return f"{redact_url(self.location)} table {self.table}"
+        return str(Path(self.location).expanduser().resolve())
+
+    def load(self) -> pd.DataFrame:
+        if self.is_builtin:
+            return synthetic.generate_training_data(
+                n_rows=self.synthetic_rows, seed=self.synthetic_seed
+            )
+        if is_sql_url(self.location):
+            return read_sql_table(self.location, self.table)
+        path = Path(self.location).expanduser()
+        if path.is_dir():
+            return read_table_directory(path)
+        if not path.exists():
+            raise DataSourceError(
+                f"{path}: no such file or directory (MLOPS_TRAINING_DATA). Give a CSV/Parquet "
+                "file, a directory of them, or a SQLAlchemy URL."
+            )
+        return read_table_file(path)
+
+
+class ScoringDataSource(dg.ConfigurableResource):
+    """Where each day's batch to score comes from.
+
+    `location` empty means the built-in generator, whose drift scenario starts on `drift_start`;
+    otherwise a directory of daily files `YYYY-MM-DD.csv` / `.parquet`, or a SQLAlchemy URL with
+    `table` and `date_column`. Labels are optional: when the target column is present it is
+    kept, for performance monitoring and retraining.
+    """
+
+    location: str = ""  # MLOPS_SCORING_DATA
+    table: str = ""  # MLOPS_SCORING_TABLE
+    date_column: str = ""  # MLOPS_SCORING_DATE_COLUMN, for a SQL table
+    rows_per_day: int = 1000
+    drift_scenario: str = "both"  # MLOPS_DRIFT_SCENARIO: none, covariate, concept, both
+    drift_start: str = "2026-01-09"  # MLOPS_DRIFT_START: first drifted day (built-in data)
+    seed: int = 0
+
+    def describe(self, day: date) -> str:
+        if not self.location:
+            return (
+                f"built-in batch for {day} (scenario {self.drift_scenario} from {self.drift_start})"
+            )
+        if is_sql_url(self.location):
+            return (
+                f"{redact_url(self.location)} table {self.table} where {self.date_column} = {day}"
+            )
+        return str(self.daily_file(day) or Path(self.location) / f"{day}.*")
+
+    def daily_file(self, day: date) -> Path | None:
+        directory = Path(self.location).expanduser()
+        found = [directory / f"{day.isoformat()}{suffix}" for suffix in (".parquet", ".csv")]
+        return next((p for p in found if p.exists()), None)
+
+    def load_day(self, day: date) -> pd.DataFrame:
+        if not self.location:
+            return synthetic.generate_daily_batch(
+                day,
+                n_rows=self.rows_per_day,
+                scenario=self.drift_scenario,  # type: ignore[arg-type]
+                drift_start=date.fromisoformat(self.drift_start),
+                seed=self.seed,
+            )
+        if is_sql_url(self.location):
+            return read_sql_day(self.location, self.table, self.date_column, day)
+        directory = Path(self.location).expanduser()
+        if not directory.is_dir():
+            raise DataSourceError(
+                f"{directory}: MLOPS_SCORING_DATA must be a directory of daily files "
+                "named YYYY-MM-DD.csv or YYYY-MM-DD.parquet."
+            )
+        path = self.daily_file(day)
+        if path is None:
+            near = sorted(p.name for p in directory.iterdir() if p.suffix in (".csv", ".parquet"))
+            raise DataSourceError(
+                f"{directory}: no file for partition {day} (expected {day}.csv or "
+                f"{day}.parquet; found {near[:5]}{'...' if len(near) > 5 else ''}). "
+                "Deliver the day's file, or check its name."
+            )
+        return read_table_file(path)

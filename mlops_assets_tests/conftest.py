@@ -1,0 +1,61 @@
+"""Shared fixtures: every test that runs assets gets its own MLOPS_HOME (with a real SQLite
+MLflow store inside) and a real Dagster instance in a temp dir. Nothing is mocked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+
+@dataclass
+class Project:
+    home: Path
+    instance: dg.DagsterInstance
+
+    def resources(self, **overrides: Any) -> dict[str, Any]:
+        from mlops_assets.definitions import build_resources
+
+        return {**build_resources(), **overrides}
+
+    def train(
+        self, run_config: Mapping[str, Any] | None = None, **resource_overrides: Any
+    ) -> dg.ExecuteInProcessResult:
+        """Materialise the whole training graph, as `training_job` does."""
+        from mlops_assets.definitions import defs
+
+        job = defs.get_job_def("training_job")
+        assets = [defs.get_assets_def(key) for key in job.asset_layer.selected_asset_keys]
+        return dg.materialize(
+            assets,
+            resources=self.resources(**resource_overrides),
+            instance=self.instance,
+            run_config=run_config or {},
+            raise_on_error=False,
+        )
+
+    def registry(self) -> MlflowRegistry:
+        return self.resources()["mlflow_registry"]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    home = tmp_path / "mlops"
+    monkeypatch.setenv("MLOPS_HOME", str(home))
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLOPS_TRAINING_DATA",
+        "MLOPS_TRAINING_TABLE",
+        "MLOPS_TARGET_COLUMN",
+        "MLOPS_TIMESTAMP_COLUMN",
+        "MLOPS_MODEL_NAME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield Project(home=home, instance=instance)
