@@ -25,6 +25,7 @@ from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
     infer_schema,
+    summarize_failures,
     validate,
 )
 from mlops_assets.resources.data_source import TrainingDataSource
@@ -194,7 +195,8 @@ def validated_data(
         raise dg.Failure(
             description=(
                 f"{source}: {share:.1%} of rows failed row-level checks, above the tolerated "
-                f"{config.tolerated_quarantine_share:.1%}. The failing rows are in "
+                f"{config.tolerated_quarantine_share:.1%}: "
+                f"{summarize_failures(result.failure_cases)}. The failing rows are in "
                 f"{quarantine_path}; fix the source, or raise tolerated_quarantine_share in the "
                 "validated_data run config if they are acceptable."
             ),

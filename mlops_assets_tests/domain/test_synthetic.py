@@ -1,0 +1,93 @@
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_assets.domain.synthetic import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    TARGET_COLUMN,
+    TIMESTAMP_COLUMN,
+    generate_daily_batch,
+    generate_training_data,
+)
+
+START = date(2026, 1, 9)
+
+
+def test_training_data_is_deterministic_and_shaped_like_a_credit_table():
+    a = generate_training_data(n_rows=2000, seed=3)
+    b = generate_training_data(n_rows=2000, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(generate_training_data(n_rows=2000, seed=4))
+    assert list(a.columns) == [
+        *NUMERIC_FEATURES,
+        *CATEGORICAL_FEATURES,
+        TIMESTAMP_COLUMN,
+        TARGET_COLUMN,
+    ]
+    assert len(NUMERIC_FEATURES) == 10 and len(CATEGORICAL_FEATURES) == 5
+    assert set(a[TARGET_COLUMN].unique()) == {0, 1}
+    assert 0.2 < a[TARGET_COLUMN].mean() < 0.5
+    assert a[["income", "credit_score", "employment_type"]].isna().any().all()
+    assert a[TIMESTAMP_COLUMN].is_monotonic_increasing
+    assert a[TIMESTAMP_COLUMN].max() < pd.Timestamp("2026-01-01")
+
+
+def test_the_target_follows_a_known_relation():
+    frame = generate_training_data(n_rows=20_000, seed=0)
+    low = frame["credit_score"] < 640
+    high = frame["credit_score"] > 740
+    assert frame.loc[low, TARGET_COLUMN].mean() > frame.loc[high, TARGET_COLUMN].mean() + 0.25
+
+
+def test_daily_batches_are_deterministic_per_day_and_clean_before_drift_starts():
+    day = START - timedelta(days=1)
+    clean = generate_daily_batch(day, scenario="both", drift_start=START)
+    same = generate_daily_batch(day, scenario="none")
+    pd.testing.assert_frame_equal(clean, same)
+    assert (clean[TIMESTAMP_COLUMN] == pd.Timestamp(day)).all()
+    assert not clean.equals(generate_daily_batch(day + timedelta(days=-1)))
+
+
+def _mean_over_days(scenario: str, column: str) -> float:
+    days = [START + timedelta(days=i) for i in range(5)]
+    return float(
+        np.mean(
+            [
+                generate_daily_batch(d, scenario=scenario, drift_start=START)[column].mean()
+                for d in days
+            ]
+        )
+    )
+
+
+def test_covariate_shift_moves_the_chosen_features_only():
+    assert _mean_over_days("covariate", "utilization") > _mean_over_days("none", "utilization")
+    assert (
+        _mean_over_days("covariate", "credit_score") < _mean_over_days("none", "credit_score") - 30
+    )
+    assert _mean_over_days("covariate", "age") == pytest.approx(
+        _mean_over_days("none", "age"), abs=1.0
+    )
+    moved = generate_daily_batch(
+        START, scenario="covariate", drift_start=START, covariate_features=["age"]
+    )
+    assert moved["age"].mean() < generate_daily_batch(START)["age"].mean() - 4
+
+
+def test_concept_shift_keeps_the_features_but_changes_the_relation():
+    concept = generate_daily_batch(START, scenario="concept", drift_start=START, n_rows=5000)
+    none = generate_daily_batch(START, scenario="none", n_rows=5000)
+    pd.testing.assert_series_equal(concept["credit_score"], none["credit_score"])
+    south = concept["region"] == "south"
+    assert concept.loc[south, TARGET_COLUMN].mean() > none.loc[south, TARGET_COLUMN].mean() + 0.1
+
+
+def test_batches_without_labels_and_bad_arguments():
+    assert TARGET_COLUMN not in generate_daily_batch(START, with_labels=False).columns
+    with pytest.raises(ValueError, match="unknown drift scenario"):
+        generate_daily_batch(START, scenario="sideways")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown columns"):
+        generate_daily_batch(START, scenario="covariate", covariate_features=["nope"])
