@@ -33,12 +33,16 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
+# The demo tells its story from a clean slate: it clears the previous demo's state in the
+# project-local directories (never a MLOPS_HOME or DAGSTER_HOME you pointed elsewhere).
+# Its drift sensor is on, as it is in `make ui`.
 demo: setup
-	$(BIN)/python -m mlops_assets.demo
+	rm -rf .mlops .dagster_home/storage .dagster_home/history .dagster_home/schedules
+	MLOPS_DRIFT_SENSOR=on $(BIN)/python -m mlops_assets.demo
 
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \

@@ -1,6 +1,5 @@
 """Jobs: what a person (or a schedule or sensor) launches."""
 
-from __future__ import annotations
 
 import dagster as dg
 

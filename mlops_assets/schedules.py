@@ -1,6 +1,5 @@
 """Schedules: daily batch prediction, built from the partitioned monitoring job."""
 
-from __future__ import annotations
 
 import os
 

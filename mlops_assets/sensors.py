@@ -4,7 +4,6 @@ Every new drift_report materialisation is judged by `domain.retraining.decide_re
 (debounce over consecutive days, cooldown, nothing already running); each skip says why.
 """
 
-from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, timedelta

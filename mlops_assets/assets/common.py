@@ -1,6 +1,5 @@
 """What every asset shares: owner, group names and metadata helpers."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,7 +1,6 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 

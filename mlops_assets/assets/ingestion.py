@@ -1,6 +1,5 @@
 """raw_data -> validated_data: snapshot the source, then check it against a versioned schema."""
 
-from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path

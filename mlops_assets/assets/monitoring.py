@@ -4,7 +4,6 @@ Every prediction row names the model version that made it and the hash of the da
 was trained on, so prediction -> model version -> training data can be followed.
 """
 
-from __future__ import annotations
 
 import json
 import os

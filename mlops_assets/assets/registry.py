@@ -1,7 +1,6 @@
 """registered_model_version: register the candidate and decide, through a named gate, whether it
 takes the `champion` alias. Also the rollback op that moves `champion` back."""
 
-from __future__ import annotations
 
 import getpass
 import os

@@ -1,6 +1,5 @@
 """trained_model: split, fit (optionally search on validation), log everything to MLflow."""
 
-from __future__ import annotations
 
 import json
 import tempfile

@@ -1,0 +1,212 @@
+"""The promotion gate and the rollback target, as rules over plain data.
+
+A candidate replaces the champion only when every named check passes: absolute metric
+thresholds, schema compatibility, an improvement whose confidence interval clears zero (not a
+difference the test split's noise could produce), and no slice where it is clearly worse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mlops_assets.domain.evaluation import PairedComparison
+
+CHAMPION_ALIAS = "champion"
+PROMOTED_AT_TAG = "champion.promoted_at"
+
+# MLflow holds run and model-version tag values of at least this length on every backend.
+_MAX_TAG_VALUE = 5000
+# Characters MLflow accepts in a tag key; a user-configured metric name may hold others.
+_TAG_KEY_UNSAFE = re.compile(r"[^\w.\-:]")
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    min_metrics: Mapping[str, float] = field(default_factory=dict)
+    """Test metrics the candidate must reach (>=)."""
+    max_metrics: Mapping[str, float] = field(default_factory=dict)
+    """Test metrics the candidate must not exceed (<=)."""
+    min_improvement: float = 0.0
+    """The lower end of the improvement's interval must exceed this to replace the champion."""
+    slice_tolerance: float = 0.02
+    """A slice whose whole interval lies below -slice_tolerance blocks promotion."""
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    checks: tuple[GateCheck, ...]
+    reasons: tuple[str, ...]
+    """One per failed check, or a single reason for promoting."""
+
+    def as_tags(self) -> dict[str, str]:
+        """MLflow tags recording the decision, its reasons and each check's outcome."""
+        reasons = "; ".join(self.reasons)
+        if len(reasons) > _MAX_TAG_VALUE:
+            reasons = reasons[: _MAX_TAG_VALUE - 1] + "…"
+        tags = {
+            "gate.decision": "promoted" if self.promote else "rejected",
+            "gate.reasons": reasons,
+        }
+        for check in self.checks:
+            key = "gate.check." + _TAG_KEY_UNSAFE.sub("_", check.name)
+            tags[key] = "passed" if check.passed else "failed"
+        return tags
+
+
+def decide_promotion(
+    *,
+    candidate_metrics: Mapping[str, float],
+    gate: GateConfig,
+    schema_compatible: bool | None,
+    schema_detail: str,
+    overall: PairedComparison | None,
+    slices: Sequence[tuple[str, str, PairedComparison]],
+) -> GateDecision:
+    """Whether the candidate takes the champion alias, check by check.
+
+    `schema_compatible` is None when there is no champion: then the thresholds alone decide.
+    `overall` and `slices` compare champion and candidate losses on the same test rows
+    (improvement = champion loss - candidate loss); with an incompatible schema there is no
+    such comparison and the candidate is rejected on the schema alone.
+    """
+    checks: list[GateCheck] = []
+    reasons: list[str] = []
+
+    def add(check: GateCheck, reason: str) -> None:
+        checks.append(check)
+        if not check.passed:
+            reasons.append(reason)
+
+    for metric, bound in gate.min_metrics.items():
+        add(*_threshold_check("min", metric, bound, candidate_metrics))
+    for metric, bound in gate.max_metrics.items():
+        add(*_threshold_check("max", metric, bound, candidate_metrics))
+
+    if schema_compatible is None:
+        promote = not reasons
+        if promote:
+            reasons.append("no champion yet: first model that passes the thresholds")
+        return GateDecision(promote, tuple(checks), tuple(reasons))
+
+    add(
+        GateCheck("schema_compatible", schema_compatible, schema_detail or "compatible"),
+        f"schema incompatible with the champion's ({schema_detail}); promote this version "
+        "manually, or retrain the champion's configuration with the new schema to compare",
+    )
+    if schema_compatible:
+        beats, beats_reason = _beats_champion_check(overall, gate.min_improvement)
+        add(beats, beats_reason)
+        add(*_slices_check(slices, gate.slice_tolerance))
+        if all(check.passed for check in checks):
+            return GateDecision(True, tuple(checks), (beats_reason,))
+    return GateDecision(False, tuple(checks), tuple(reasons))
+
+
+def _threshold_check(
+    kind: str, metric: str, bound: float, metrics: Mapping[str, float]
+) -> tuple[GateCheck, str]:
+    name = f"{kind}:{metric}"
+    relation = ">=" if kind == "min" else "<="
+    value = metrics.get(metric)
+    if value is None:
+        detail = f"{metric} is not among the candidate's metrics ({', '.join(metrics)})"
+        return GateCheck(name, False, detail), f"{detail}; cannot check {metric} {relation} {bound}"
+    if math.isnan(value):
+        detail = f"{metric} is NaN (undefined on the test split)"
+        return GateCheck(name, False, detail), f"{detail}; cannot check {metric} {relation} {bound}"
+    passed = value >= bound if kind == "min" else value <= bound
+    detail = f"{metric} {value:.4g} {relation} {bound:.4g}"
+    missed = "below the minimum" if kind == "min" else "above the maximum"
+    return GateCheck(name, passed, detail), f"{metric} {value:.4g} is {missed} {bound:.4g}"
+
+
+def _beats_champion_check(
+    overall: PairedComparison | None, min_improvement: float
+) -> tuple[GateCheck, str]:
+    if overall is None:
+        detail = "no paired comparison with the champion on the test split"
+        return GateCheck("beats_champion", False, detail), f"not promoted: {detail}"
+    described = f"{overall.describe()}, n={overall.n}"
+    required = "" if min_improvement == 0 else f" (required: lower bound > {min_improvement:+.3g})"
+    if overall.ci_low > min_improvement:
+        floor = "0" if min_improvement == 0 else f"the required {min_improvement:+.3g}"
+        reason = f"better than champion beyond noise: {overall.describe()} lies above {floor}"
+        return GateCheck("beats_champion", True, described), reason
+    if overall.ci_low <= 0 <= overall.ci_high:
+        reason = f"not better than champion beyond noise: {overall.describe()} includes 0"
+    elif overall.ci_high < 0:
+        reason = f"worse than champion beyond noise: {overall.describe()} lies below 0"
+    else:
+        reason = f"better than champion, but not by the required margin: {overall.describe()}"
+    return GateCheck("beats_champion", False, described), reason + required
+
+
+def _slices_check(
+    slices: Sequence[tuple[str, str, PairedComparison]], tolerance: float
+) -> tuple[GateCheck, str]:
+    worse = [(c, v, cmp) for c, v, cmp in slices if cmp.ci_high < -tolerance]
+    if not worse:
+        detail = (
+            f"{len(slices)} slices compared; none worse than the champion by more than "
+            f"{tolerance:g} beyond noise"
+            if slices
+            else "no slice had enough test rows to compare"
+        )
+        return GateCheck("slices", True, detail), ""
+    listed = "; ".join(f"{c}={v} ({cmp.describe()})" for c, v, cmp in worse)
+    detail = f"{len(worse)} of {len(slices)} slices clearly worse: {listed}"
+    reason = (
+        f"clearly worse than champion on {len(worse)} slice(s), by more than {tolerance:g} "
+        f"in {worse[0][2].metric}: {listed}"
+    )
+    return GateCheck("slices", False, detail), reason
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """What rollback needs to know about a registered model version."""
+
+    version: str
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    created_at_ms: int
+
+
+def previous_champion(versions: Sequence[VersionRecord]) -> VersionRecord | None:
+    """The most recently promoted version that is not the current champion, if any.
+
+    Ties on the promotion time (same clock tick) go to the newer version.
+    """
+    earlier = [v for v in versions if PROMOTED_AT_TAG in v.tags and CHAMPION_ALIAS not in v.aliases]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda v: (_promoted_at(v), v.created_at_ms, _version_number(v)))
+
+
+def _promoted_at(version: VersionRecord) -> datetime:
+    text = version.tags[PROMOTED_AT_TAG]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(
+            f"version {version.version}: tag {PROMOTED_AT_TAG}={text!r} is not an ISO 8601 "
+            "timestamp; fix or delete the tag."
+        ) from error
+    # Naive timestamps are read as UTC so they compare with the aware ones this package writes.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _version_number(version: VersionRecord) -> int:
+    return int(version.version) if version.version.isdigit() else -1
