@@ -105,7 +105,7 @@ def bench_training_overhead(repeats: int) -> str:
             from mlops_assets.definitions import build_resources, defs
 
             with dg.instance_for_test(temp_dir=home) as instance:
-                result = defs.get_job_def("training_job").execute_in_process(
+                result = defs.resolve_job_def("training_job").execute_in_process(
                     instance=instance, resources=build_resources()
                 )
                 assert result.success

@@ -2,7 +2,6 @@
 environment. Importing this module must stay cheap (no mlflow, sklearn or evidently): the
 webserver, the daemon and every run load it."""
 
-
 import os
 
 import dagster as dg

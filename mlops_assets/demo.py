@@ -46,9 +46,9 @@ def run_loop(
     """
     from mlops_assets.definitions import defs
 
-    monitoring = defs.get_job_def("daily_monitoring_job")
-    retraining = defs.get_job_def("retraining_job")
-    sensor = defs.get_sensor_def("drift_retraining_sensor")
+    monitoring = defs.resolve_job_def("daily_monitoring_job")
+    retraining = defs.resolve_job_def("retraining_job")
+    sensor = defs.resolve_sensor_def("drift_retraining_sensor")
     cursor: str | None = None
     seen_run_keys: set[str] = set()
     rows: list[DayRow] = []
@@ -122,7 +122,7 @@ def main() -> int:
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         print("1/2 training_job on the built-in data ...")
-        training = defs.get_job_def("training_job").execute_in_process(
+        training = defs.resolve_job_def("training_job").execute_in_process(
             instance=instance, raise_on_error=False
         )
         if not training.success:

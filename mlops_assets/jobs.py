@@ -1,6 +1,5 @@
 """Jobs: what a person (or a schedule or sensor) launches."""
 
-
 import dagster as dg
 
 from mlops_assets.assets.monitoring import daily_partitions

@@ -4,7 +4,6 @@ Every new drift_report materialisation is judged by `domain.retraining.decide_re
 (debounce over consecutive days, cooldown, nothing already running); each skip says why.
 """
 
-
 import os
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,7 +20,7 @@ IN_PROGRESS = [
     dg.DagsterRunStatus.STARTED,
 ]
 TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
-TRIGGER_EVENT_TAG = "mlops/drift_report_event"
+TRIGGER_RUN_TAG = "mlops/drift_report_run"
 
 
 class RetrainingSettings(dg.ConfigurableResource):
@@ -90,7 +89,7 @@ def drift_retraining_sensor(
     assert decision.window_start is not None and decision.window_end is not None
     return dg.RunRequest(
         # One run per triggering report: the same drift never launches twice.
-        run_key=f"drift_report:{materialization.partition}:{asset_event.storage_id}",
+        run_key=f"drift_report:{materialization.partition}:{asset_event.run_id}",
         run_config={
             "ops": {
                 "raw_data": {
@@ -104,7 +103,7 @@ def drift_retraining_sensor(
         },
         tags={
             TRIGGER_PARTITION_TAG: materialization.partition,
-            TRIGGER_EVENT_TAG: str(asset_event.storage_id),
+            TRIGGER_RUN_TAG: asset_event.run_id,
             "mlops/reason": decision.reason[:200],
         },
     )

@@ -3,6 +3,7 @@ MLflow store inside) and a real Dagster instance in a temp dir. Nothing is mocke
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class Project:
         """Materialise the whole training graph, as `training_job` does."""
         from mlops_assets.definitions import defs
 
-        job = defs.get_job_def("training_job")
+        job = defs.resolve_job_def("training_job")
         assets = [defs.get_assets_def(key) for key in job.asset_layer.selected_asset_keys]
         return dg.materialize(
             assets,
@@ -41,7 +42,9 @@ class Project:
         )
 
     def registry(self) -> MlflowRegistry:
-        return self.resources()["mlflow_registry"]
+        # Built directly, not from build_resources(): mlflow.set_tracking_uri exports
+        # MLFLOW_TRACKING_URI, which build_resources() would turn into an unresolved EnvVar.
+        return MlflowRegistry()
 
 
 @pytest.fixture
@@ -57,5 +60,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
         "MLOPS_MODEL_NAME",
     ):
         monkeypatch.delenv(name, raising=False)
+    (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield Project(home=home, instance=instance)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

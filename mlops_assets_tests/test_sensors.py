@@ -1,7 +1,7 @@
 """drift_retraining_sensor on a real Dagster instance: drift reports are real materialisation
 events in the instance's event log; the sensor is evaluated as the daemon would."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -31,7 +31,7 @@ def _report(instance, day: str, severity: str, performance_dropped: bool = False
 
 
 def _tick(instance, settings: RetrainingSettings | None = None, cursor=None):
-    sensor = defs.get_sensor_def("drift_retraining_sensor")
+    sensor = defs.resolve_sensor_def("drift_retraining_sensor")
     with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
@@ -78,8 +78,8 @@ def test_drift_sensor_does_not_launch_twice_for_the_same_report(instance):
 def test_drift_sensor_respects_cooldown_and_running_retraining(instance):
     _report(instance, "2026-01-02", "critical")
     _report(instance, "2026-01-03", "critical")
-    job = defs.get_job_def("retraining_job")
-    run = instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.QUEUED)
+    job = defs.resolve_job_def("retraining_job")
+    run = instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.STARTED)
     busy = _tick(instance)
     assert not busy.run_requests and "already queued or running" in busy.skip_message
 
@@ -101,21 +101,20 @@ def test_sensor_reads_a_bounded_history_whatever_its_length(instance):
 
 
 def test_daily_schedule_targets_the_previous_day_partition():
-    schedule = defs.get_schedule_def("daily_batch_prediction_schedule")
+    schedule = defs.resolve_schedule_def("daily_batch_prediction_schedule")
     assert schedule.cron_schedule == "30 2 * * *"
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
             instance=instance,
-            scheduled_execution_time=dg.get_current_datetime().replace(
-                year=2026, month=2, day=10, hour=2, minute=30, second=0, microsecond=0
-            ),
+            scheduled_execution_time=datetime(2026, 2, 10, 2, 30, tzinfo=UTC),
+            repository_def=defs.get_repository_def(),
         )
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-02-09"
 
 
 def test_monitoring_assets_are_daily_partitioned_from_the_configured_start():
-    job = defs.get_job_def("daily_monitoring_job")
+    job = defs.resolve_job_def("daily_monitoring_job")
     partitions = job.partitions_def
     assert partitions.get_first_partition_key() == "2026-01-02"
     assert "2026-01-15" in partitions.get_partition_keys()

@@ -1,6 +1,5 @@
 """What every asset shares: owner, group names and metadata helpers."""
 
-
 import dagster as dg
 import pandas as pd
 

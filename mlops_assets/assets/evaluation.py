@@ -1,7 +1,6 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
-
 from dataclasses import dataclass
 
 import dagster as dg

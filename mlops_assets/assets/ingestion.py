@@ -1,6 +1,5 @@
 """raw_data -> validated_data: snapshot the source, then check it against a versioned schema."""
 
-
 from datetime import date, timedelta
 from pathlib import Path
 

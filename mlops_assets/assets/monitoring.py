@@ -4,7 +4,6 @@ Every prediction row names the model version that made it and the hash of the da
 was trained on, so prediction -> model version -> training data can be followed.
 """
 
-
 import json
 import os
 from datetime import date
@@ -226,7 +225,7 @@ def drift_report(
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
     if not version:
         raise dg.Failure(f"{predictions_path}: no model version in the file; re-run scoring.")
-    model_version = mlflow_registry.client().get_model_version(mlflow_registry.model_name, version)
+    model_version = mlflow_registry.version(version)
     run_id = model_version.run_id
     schema = DatasetSchema.from_json(
         mlflow_registry.run_artifact(run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")

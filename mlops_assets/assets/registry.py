@@ -1,7 +1,6 @@
 """registered_model_version: register the candidate and decide, through a named gate, whether it
 takes the `champion` alias. Also the rollback op that moves `champion` back."""
 
-
 import getpass
 import os
 from dataclasses import dataclass
@@ -19,7 +18,12 @@ from mlops_assets.domain.registry import (
     decide_promotion,
     previous_champion,
 )
-from mlops_assets.resources.mlflow_registry import CHALLENGER, CHAMPION, MlflowRegistry
+from mlops_assets.resources.mlflow_registry import (
+    CHALLENGER,
+    CHAMPION,
+    MlflowRegistry,
+    RegistryVersion,
+)
 
 PROMOTED_AT_TAG = "champion.promoted_at"
 ARCHIVED_AT_TAG = "champion.archived_at"
@@ -104,7 +108,9 @@ def registered_model_version(
         **decision.as_tags(),
     }
     # Registered with its metrics and gate tags in one call: there is never a version without them.
-    version = mlflow.register_model(ref.model_uri, mlflow_registry.model_name, tags=tags)
+    version = RegistryVersion.of(
+        mlflow.register_model(ref.model_uri, mlflow_registry.model_name, tags=tags)
+    )
     for key, value in decision.as_tags().items():
         client.set_tag(ref.run_id, key, value)
 
@@ -192,9 +198,9 @@ def rollback_champion(
     versions = [
         VersionRecord(
             version=v.version,
-            aliases=tuple(v.aliases),
-            tags=dict(v.tags),
-            created_at_ms=int(v.creation_timestamp),
+            aliases=v.aliases,
+            tags=v.tags,
+            created_at_ms=v.creation_timestamp,
         )
         for v in mlflow_registry.versions()
     ]

@@ -1,6 +1,5 @@
 """trained_model: split, fit (optionally search on validation), log everything to MLflow."""
 
-
 import json
 import tempfile
 from pathlib import Path
@@ -10,7 +9,6 @@ import pandas as pd
 
 from mlops_assets.assets.common import OWNER, SCHEMA_ATTR, TRAINING_GROUP
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
-from mlops_assets.domain.drift import build_reference_profile
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
@@ -188,6 +186,9 @@ def _log_reference(
     """Reference statistics for drift, computed once per model version from its training rows
     (not every day), plus a row sample with the model's scores for the human-facing report."""
     import mlflow
+
+    # scipy (through the drift module) loads only in runs, not with the code location.
+    from mlops_assets.domain.drift import build_reference_profile
 
     profile = build_reference_profile(train, numeric, categorical)
     mlflow.log_text(profile.to_json(), REFERENCE_PROFILE_ARTIFACT)

@@ -78,6 +78,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataSourceError(
             f"{path}: duplicated column names {duplicated}; rename them so each is unique."
         )
+    _check_last_line(path, len(header))
     try:
         return pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as error:
@@ -92,6 +93,25 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataSourceError(
             f"{path}: malformed CSV ({error}). The file may be truncated; export it again."
         ) from error
+
+
+def _check_last_line(path: Path, n_columns: int) -> None:
+    """A file cut off mid-write ends in a short line, which pandas silently pads with NaN."""
+    import csv
+
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 65536))
+        tail = handle.read()
+    if tail.endswith(b"\n"):
+        return
+    lines = tail.splitlines()
+    last = lines[-1].decode("utf-8", errors="replace") if lines else ""
+    fields = next(csv.reader([last]), [])
+    if len(fields) != n_columns or last.count('"') % 2:
+        raise DataSourceError(
+            f"{path}: malformed CSV: the last line has {len(fields)} of {n_columns} fields "
+            "and no line end, so the file looks truncated; export it again."
+        )
 
 
 def read_table_directory(directory: Path) -> pd.DataFrame:

@@ -5,7 +5,10 @@ mlflow is imported inside methods: it costs seconds, and the code location must 
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,6 @@ from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -26,6 +28,28 @@ REFERENCE_SAMPLE_ARTIFACT = "reference/sample.parquet"
 REFERENCE_SAMPLE_ROWS = 5000
 SCORE_COLUMN = "__score__"
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class RegistryVersion:
+    """A registered model version as plain data; MLflow's own object types `version` as an int
+    or a str depending on the store, here it is always the str MLflow's URIs use."""
+
+    version: str
+    run_id: str
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_timestamp: int = 0
+
+    @classmethod
+    def of(cls, model_version: Any) -> RegistryVersion:
+        return cls(
+            version=str(model_version.version),
+            run_id=model_version.run_id,
+            aliases=tuple(model_version.aliases or ()),
+            tags=dict(model_version.tags or {}),
+            creation_timestamp=int(model_version.creation_timestamp or 0),
+        )
 
 
 class MlflowRegistry(dg.ConfigurableResource):
@@ -82,18 +106,30 @@ class MlflowRegistry(dg.ConfigurableResource):
                 self.model_name, description="Managed by mlops-assets (Dagster)."
             )
 
-    def version_by_alias(self, alias: str) -> ModelVersion | None:
+    def version_by_alias(self, alias: str) -> RegistryVersion | None:
         from mlflow.exceptions import MlflowException
 
         try:
-            return self.client().get_model_version_by_alias(self.model_name, alias)
+            found = self.client().get_model_version_by_alias(self.model_name, alias)
         except MlflowException:
             return None
+        return RegistryVersion.of(found)
 
-    def versions(self) -> list[ModelVersion]:
+    def version(self, version: str) -> RegistryVersion:
+        return RegistryVersion.of(self.client().get_model_version(self.model_name, version))
+
+    def versions(self) -> list[RegistryVersion]:
         client = self.client()
         found = client.search_model_versions(f"name = '{checked_model_name(self.model_name)}'")
-        return sorted(found, key=lambda v: int(v.version))
+        # Search results do not carry aliases in every store: take them from the model.
+        aliases: dict[str, list[str]] = {}
+        for alias, version in client.get_registered_model(self.model_name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        listed = [
+            replace(RegistryVersion.of(v), aliases=tuple(sorted(aliases.get(str(v.version), []))))
+            for v in found
+        ]
+        return sorted(listed, key=lambda v: int(v.version))
 
     def load_model(self, version: str) -> Any:
         import mlflow.sklearn
@@ -112,10 +148,13 @@ class MlflowRegistry(dg.ConfigurableResource):
         cached = run_cache / artifact_path
         if not cached.exists():
             self.client()
-            run_cache.mkdir(parents=True, exist_ok=True)
-            mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=artifact_path, dst_path=str(run_cache)
-            )
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            # Downloaded beside the final name, then renamed: a reader never sees half a file.
+            with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=artifact_path, dst_path=tmp
+                )
+                os.replace(local, cached)
         return cached
 
     def run_url(self, experiment_id: str, run_id: str) -> str:

@@ -122,7 +122,7 @@ def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champi
 
     from mlops_assets.definitions import defs
 
-    rollback = defs.get_job_def("rollback_champion_job").execute_in_process(
+    rollback = defs.resolve_job_def("rollback_champion_job").execute_in_process(
         instance=project.instance,
         resources=project.resources(),
         run_config={
@@ -140,7 +140,7 @@ def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champi
     assert "v2 misbehaves in prod" in rolled_back.tags["rollback.audit"]
 
     # v1 was the first champion: nothing earlier to roll back to.
-    again = defs.get_job_def("rollback_champion_job").execute_in_process(
+    again = defs.resolve_job_def("rollback_champion_job").execute_in_process(
         instance=project.instance,
         resources=project.resources(),
         run_config={"ops": {"rollback_champion": {"config": {"reason": "again"}}}},

@@ -38,8 +38,8 @@ def test_a_csv_file_trains_with_its_own_target_column(project, tmp_path):
 
 def test_a_directory_of_files_is_one_training_table(project, tmp_path):
     data = generate_training_data(n_rows=1800, seed=1)
-    for i, part in enumerate(np.array_split(data, 3)):
-        part.to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    for i in range(3):
+        data.iloc[i * 600 : (i + 1) * 600].to_parquet(tmp_path / f"part-{i}.parquet", index=False)
     result = project.train(data_source=TrainingDataSource(location=str(tmp_path)))
     assert result.success
     raw = project.instance.get_latest_materialization_event(
