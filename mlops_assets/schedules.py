@@ -1,16 +1,30 @@
-"""Schedules: daily batch prediction, built from the partitioned monitoring job."""
-
+"""Schedules: daily batch prediction of the day that just ended."""
 
 import os
+from datetime import timedelta
 
 import dagster as dg
 
 from mlops_assets.jobs import daily_monitoring_job
 
-# Each tick runs the partition of the day that just ended. MLOPS_SCORING_CRON moves the hour.
-daily_batch_prediction_schedule = dg.build_schedule_from_partitioned_job(
-    daily_monitoring_job,
+# MLOPS_SCORING_CRON moves the time of day. (Dagster's build_schedule_from_partitioned_job takes
+# no cron of its own for a time-partitioned job, so the partition is chosen here.)
+SCORING_CRON = os.environ.get("MLOPS_SCORING_CRON", "30 2 * * *")
+
+
+@dg.schedule(
+    job=daily_monitoring_job,
     name="daily_batch_prediction_schedule",
-    cron_schedule=os.environ.get("MLOPS_SCORING_CRON", "30 2 * * *"),
+    cron_schedule=SCORING_CRON,
     description="Scores yesterday's batch with the champion and writes its drift report.",
 )
+def daily_batch_prediction_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> dg.RunRequest | dg.SkipReason:
+    # The day that ended before this tick; one run per day however often the cron fires.
+    day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+    partitions = daily_monitoring_job.partitions_def
+    assert partitions is not None
+    if not partitions.has_partition_key(day):
+        return dg.SkipReason(f"{day} is not a scoring partition (MLOPS_SCORING_START)")
+    return dg.RunRequest(run_key=day, partition_key=day)
