@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo ui mlflow-ui test lint bench clean
+.PHONY: setup demo ui mlflow-ui stack test lint bench clean
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
@@ -26,12 +26,14 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The laptop instance (SQLite). The top-level dagster.yaml is the production one (Postgres),
+# used by `make stack` and the Docker images.
+$(DAGSTER_HOME)/dagster.yaml: config/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp config/dagster.local.yaml $@
 
 # The demo tells its story from a clean slate: it clears the previous demo's state in the
 # project-local directories (never a MLOPS_HOME or DAGSTER_HOME you pointed elsewhere).
@@ -42,11 +44,16 @@ demo: setup
 
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
-	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w config/workspace.local.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root $(MLOPS_HOME)/mlartifacts --host 127.0.0.1 --port 5000
+
+# The production topology on this machine: Postgres, MLflow server, gRPC code server, daemon and
+# webserver, each on a free local port in a temp directory; Ctrl-C stops them all.
+stack: setup
+	$(BIN)/python scripts/stack.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,11 +10,13 @@ from mlops_assets.jobs import daily_monitoring_job
 # MLOPS_SCORING_CRON moves the time of day. (Dagster's build_schedule_from_partitioned_job takes
 # no cron of its own for a time-partitioned job, so the partition is chosen here.)
 SCORING_CRON = os.environ.get("MLOPS_SCORING_CRON", "30 2 * * *")
+SCHEDULE_NAME = "daily_batch_prediction_schedule"
+_RETRIED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 @dg.schedule(
     job=daily_monitoring_job,
-    name="daily_batch_prediction_schedule",
+    name=SCHEDULE_NAME,
     cron_schedule=SCORING_CRON,
     description="Scores yesterday's batch with the champion and writes its drift report.",
 )
@@ -27,4 +29,16 @@ def daily_batch_prediction_schedule(
     assert partitions is not None
     if not partitions.has_partition_key(day):
         return dg.SkipReason(f"{day} is not a scoring partition (MLOPS_SCORING_START)")
+    # Dagster deduplicates a schedule's run keys per tick only: a cron firing more than daily
+    # would score the same day again. A failed or cancelled day is tried again.
+    earlier = context.instance.get_run_records(
+        dg.RunsFilter(
+            job_name=daily_monitoring_job.name,
+            tags={"dagster/partition": day, "dagster/schedule_name": SCHEDULE_NAME},
+            statuses=[s for s in dg.DagsterRunStatus if s not in _RETRIED],
+        ),
+        limit=1,
+    )
+    if earlier:
+        return dg.SkipReason(f"{day} already scored by run {earlier[0].dagster_run.run_id}")
     return dg.RunRequest(run_key=day, partition_key=day)

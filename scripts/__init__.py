@@ -1,0 +1,1 @@
+"""Developer scripts; `scripts.stack` is imported by the deployment test."""
