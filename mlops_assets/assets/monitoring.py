@@ -86,7 +86,9 @@ class ScoringConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[scoring_data],
+    # The champion is chosen at run time, through the registry; the edge shows that lineage
+    # (prediction -> registered model version) in the asset graph.
+    deps=[scoring_data, dg.AssetKey("registered_model_version")],
     group_name=MONITORING_GROUP,
     kinds={"scikit-learn", "parquet", "mlflow"},
     owners=[OWNER],
