@@ -8,7 +8,8 @@ other in this process:
 (b) ours with the reference profile built beforehand (the daily case): `compute_drift` only;
 (c) ours including `build_reference_profile` on the reference frame;
 (d) the floor: one vectorised pass, `np.sort` of the batch's numeric block and
-    `np.searchsorted` of the profile's reference values into each sorted column.
+    `np.searchsorted` of the profile's reference values into each sorted column;
+(e) (b) with the Wasserstein distance of bench/proposed.py patched in (a proposed change).
 
     python bench/bench_drift.py [--quick]
 """
@@ -16,30 +17,18 @@ other in this process:
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
+import proposed
+from common import Section, Target, fmt, interleaved, median, timings
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from mlops_assets.domain.drift import (  # noqa: E402
-    ReferenceProfile,
-    build_reference_profile,
-    compute_drift,
-)
-from mlops_assets.domain.evidently_report import (  # noqa: E402
-    EVIDENTLY_METHODS,
-    import_evidently,
-)
+from mlops_assets.domain import drift
+from mlops_assets.domain.drift import ReferenceProfile, build_reference_profile, compute_drift
+from mlops_assets.domain.evidently_report import EVIDENTLY_METHODS, import_evidently
 
 NUMERIC = tuple(f"num_{i:02d}" for i in range(20))
 CATEGORICAL = tuple(f"cat_{i}" for i in range(5))
@@ -72,42 +61,64 @@ def make_frame(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
     return frame
 
 
-def timings(fn: Callable[[], object], repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - started)
-    return out
+SPEEDUP_TARGET = 30.0
+FLOOR_TARGET = 3.0
 
 
-def fmt(values: list[float]) -> str:
-    return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
-
-
-def run(quick: bool) -> str:
+def run(quick: bool) -> Section:
     sizes = (20_000, 100_000) if quick else (100_000, 1_000_000)
-    repeats = 1 if quick else 3
+    # evidently takes over a minute at 1M rows: two runs there.
+    repeats = {n: 1 if quick else 3 if n <= 100_000 else 2 for n in sizes}
     ev = import_evidently()  # seconds of import, kept out of the timings
-    rows, notes = zip(*(_one_size(ev, n, repeats) for n in sizes), strict=True)
-    return (
+    ours_repeats = 3 if quick else 9
+    results = [_one_size(ev, n, repeats[n], ours_repeats) for n in sizes]
+    rows = [r["row"] for r in results]
+    notes = [r["note"] for r in results]
+    big = results[-1]
+    text = (
         "## Drift: evidently DataDriftPreset vs our engine (25 columns: 20 numeric, 5 "
         "categorical)\n\n"
         "Reference and batch of the same size, 6 drifted columns; seconds, min / median / max "
-        f"over {repeats} evidently run(s) and {repeats + 2} of ours.\n\n"
-        "| rows | (a) evidently `Report.run` | (b) ours, cached profile | (c) ours + building "
-        "the profile | (d) floor: sort + searchsorted | (a)/(b) | (a)/(c) | (b)/(d) |\n"
-        "| ---: | --- | --- | --- | --- | ---: | ---: | ---: |\n"
+        "over the evidently runs ("
+        + ", ".join(f"{repeats[n]} at {n:,}" for n in sizes)
+        + f" rows) and {ours_repeats} of each of ours (taken in turns). "
+        "(a) evidently "
+        "`Report.run`; (b) ours, reference profile cached (the daily case); (c) ours, building "
+        "the profile too; (d) the floor: one `np.sort` of the numeric block and `searchsorted` "
+        "of the reference points (no categorical work at all); (e) (b) with the proposed "
+        "Wasserstein computation (bench/proposed.py) patched in.\n\n"
+        "| rows | (a) evidently | (b) ours, cached | (c) ours + profile | (d) floor | "
+        "(e) ours, proposed W1 | evidently / ours (a)/(b) | (a)/(c) | ours / floor (b)/(d) "
+        "| proposed / floor (e)/(d) |\n"
+        "| ---: | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |\n"
         + "\n".join(rows)
         + "\n\nAgreement of our `evidently_drifted` with evidently's own per-column verdict "
         "(our profile keeps a 5000-point quantile sketch of each numeric reference column):\n\n"
         + "\n".join(notes)
         + "\n"
     )
+    n = f"{sizes[-1]:,}"
+    targets = (
+        Target(
+            claim=f"drift at {n} rows, evidently / ours (cached profile)",
+            target=f">= {SPEEDUP_TARGET:.0f}x, same verdicts",
+            measured=f"{big['speedup']:.0f}x ({big['speedup_with_profile']:.0f}x building the "
+            f"profile too), verdicts agree on {big['agree']}",
+            met=big["speedup"] >= SPEEDUP_TARGET and big["all_agree"],
+        ),
+        Target(
+            claim=f"drift at {n} rows, ours (cached profile) / sort + searchsorted floor",
+            target=f"<= {FLOOR_TARGET:.0f}x",
+            measured=f"{big['floor_ratio']:.1f}x ({big['proposed_floor_ratio']:.1f}x with the "
+            "proposed W1)",
+            met=big["floor_ratio"] <= FLOOR_TARGET,
+        ),
+    )
+    return Section(text, targets)
 
 
-def _one_size(ev: SimpleNamespace, n: int, repeats: int) -> tuple[str, str]:
-    """One table row and one agreement note for reference and batch of `n` rows each."""
+def _one_size(ev: SimpleNamespace, n: int, repeats: int, ours_repeats: int) -> dict[str, Any]:
+    """One table row, one agreement note and the ratios, for reference and batch of `n` rows."""
     rng = np.random.default_rng(n)
     reference = make_frame(rng, n, drifted=False)
     current = make_frame(rng, n, drifted=True)
@@ -126,31 +137,60 @@ def _one_size(ev: SimpleNamespace, n: int, repeats: int) -> tuple[str, str]:
 
     evidently_times = timings(evidently_run, repeats)
     profile = build_reference_profile(reference, NUMERIC, CATEGORICAL)
-    cached = timings(lambda: compute_drift(profile, current), repeats + 2)
-    with_profile = timings(
-        lambda: compute_drift(build_reference_profile(reference, NUMERIC, CATEGORICAL), current),
-        repeats + 2,
-    )
-    floor = timings(lambda: _single_pass(profile, current), repeats + 2)
 
-    ours = {f.feature: f.evidently_drifted for f in compute_drift(profile, current).features}
+    def proposed_run() -> None:
+        with mock.patch.object(drift, "_continuous_tests", proposed.continuous_tests):
+            compute_drift(profile, current)
+
+    ours = interleaved(
+        {
+            "cached": lambda: compute_drift(profile, current),
+            "with_profile": lambda: compute_drift(
+                build_reference_profile(reference, NUMERIC, CATEGORICAL), current
+            ),
+            "floor": lambda: _single_pass(profile, current),
+            "proposed": proposed_run,
+        },
+        ours_repeats,
+    )
+    cached, with_profile = ours["cached"], ours["with_profile"]
+    floor, patched = ours["floor"], ours["proposed"]
+    with mock.patch.object(drift, "_continuous_tests", proposed.continuous_tests):
+        patched_result = compute_drift(profile, current)
+    result = compute_drift(profile, current)
+    _check_same(result, patched_result)
+    ours = {f.feature: f.evidently_drifted for f in result.features}
     theirs = _verdicts(snapshots[-1])
     disagree = sorted(c for c in ours if ours[c] != theirs.get(c))
     theirs_drifted = sorted(c for c, v in theirs.items() if v)
+    agree = f"{len(ours) - len(disagree)} / {len(ours)} columns"
     note = (
-        f"- {n:,} rows: per-column verdicts agree on {len(ours) - len(disagree)} / "
-        f"{len(ours)} columns"
+        f"- {n:,} rows: per-column verdicts agree on {agree}"
         + (f" (differ: {', '.join(disagree)})" if disagree else "")
         + f"; evidently calls {len(theirs_drifted)} drifted: {', '.join(theirs_drifted)}."
     )
-    median = statistics.median
+    m = {
+        "speedup": median(evidently_times) / median(cached),
+        "speedup_with_profile": median(evidently_times) / median(with_profile),
+        "floor_ratio": median(cached) / median(floor),
+        "proposed_floor_ratio": median(patched) / median(floor),
+    }
     row = (
         f"| {n:,} | {fmt(evidently_times)} | {fmt(cached)} | {fmt(with_profile)} | "
-        f"{fmt(floor)} | **{median(evidently_times) / median(cached):.0f}x** | "
-        f"{median(evidently_times) / median(with_profile):.0f}x | "
-        f"{median(cached) / median(floor):.1f}x |"
+        f"{fmt(floor)} | {fmt(patched)} | **{m['speedup']:.0f}x** | "
+        f"{m['speedup_with_profile']:.0f}x | **{m['floor_ratio']:.1f}x** | "
+        f"{m['proposed_floor_ratio']:.1f}x |"
     )
-    return row, note
+    return m | {"row": row, "note": note, "agree": agree, "all_agree": not disagree}
+
+
+def _check_same(ours: drift.DriftResult, patched: drift.DriftResult) -> None:
+    """The proposed W1 must change nothing but the last digits of the effect."""
+    for a, b in zip(ours.features, patched.features, strict=True):
+        if a.drifted != b.drifted or a.evidently_drifted != b.evidently_drifted:
+            raise AssertionError(f"{a.feature}: the proposed W1 changes the verdict")
+        if not np.isclose(a.effect, b.effect, rtol=1e-7, atol=1e-12):
+            raise AssertionError(f"{a.feature}: effect {a.effect} vs proposed {b.effect}")
 
 
 def _single_pass(profile: ReferenceProfile, current: pd.DataFrame) -> None:
@@ -175,4 +215,4 @@ def _verdicts(snapshot: Any) -> dict[str, bool]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller data, one repeat")
-    print(run(quick=parser.parse_args().quick))
+    print(run(quick=parser.parse_args().quick).text)

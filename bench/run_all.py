@@ -2,7 +2,10 @@
 machine, written to bench/RESULTS.md. The test suite has no timed assertions; this is where
 speed is measured.
 
-    python bench/run_all.py [--quick]
+    python bench/run_all.py [--quick] [--only load training drift batch sensor] [--output PATH]
+
+A full run (about 15 minutes on 2 CPUs) writes bench/RESULTS.md; `--quick` (smaller data, fewer
+repeats) and `--only` print their results and write a file only when given `--output`.
 """
 
 from __future__ import annotations
@@ -10,147 +13,116 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
+from common import (
+    HERE,
+    INHERITED_DONT_WRITE_BYTECODE,
+    PYCACHE,
+    Section,
+    Target,
+    warm_bytecode_cache,
+)
+
+SECTIONS = ("load", "training", "drift", "batch", "sensor")
 
 
-def timings(fn: Callable[[], object], repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - started)
-    return out
+def _runner(name: str) -> Callable[[bool], Section]:
+    # Each module is imported only when its section runs: `--only load` stays light.
+    if name == "load":
+        import bench_load
 
+        return bench_load.run
+    if name == "training":
+        import bench_training
 
-def fmt(values: list[float]) -> str:
-    return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
+        return bench_training.run
+    if name == "drift":
+        import bench_drift
 
+        return bench_drift.run
+    if name == "batch":
+        import bench_batch_prediction
 
-def bench_code_location_load(repeats: int) -> str:
-    """Wall time of a fresh interpreter importing the code location vs importing dagster."""
+        return bench_batch_prediction.run
+    import bench_sensor
 
-    def run(statement: str) -> Callable[[], object]:
-        return lambda: subprocess.run(
-            [sys.executable, "-c", statement], check=True, cwd=ROOT, capture_output=True
-        )
-
-    ours = timings(run("import mlops_assets.definitions"), repeats)
-    base = timings(run("import dagster"), repeats)
-    heavy = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, mlops_assets.definitions; "
-            "print(sorted(m for m in ('mlflow', 'sklearn', 'evidently') if m in sys.modules))",
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    ratio = statistics.median(ours) / statistics.median(base)
-    return (
-        "## Code-location load\n\n"
-        "| what | min / median / max (s) |\n| --- | --- |\n"
-        f"| `import mlops_assets.definitions` | {fmt(ours)} |\n"
-        f"| `import dagster` (baseline) | {fmt(base)} |\n\n"
-        f"Ratio (median): **{ratio:.2f}x** (target < 1.5x). Heavy modules imported at load: "
-        f"{heavy}.\n"
-    )
-
-
-def bench_training_overhead(repeats: int) -> str:
-    """The training graph in process, against the bare domain functions on the same data."""
-    import dagster as dg
-
-    from mlops_assets.domain.evaluation import Predictions, compute_metrics
-    from mlops_assets.domain.schemas import infer_schema, validate
-    from mlops_assets.domain.synthetic import generate_training_data
-    from mlops_assets.domain.training import fit_model, predict_frame, split_data
-
-    def bare() -> None:
-        frame = generate_training_data()
-        schema = infer_schema(frame, target="default")
-        valid = validate(frame, schema, source="bench").valid
-        split = split_data(valid, "default", schema.task, seed=42)
-        fit = fit_model(
-            split,
-            target="default",
-            numeric_features=schema.numeric_features,
-            categorical_features=schema.categorical_features,
-            task=schema.task,
-        )
-        features = schema.feature_columns
-        y_pred, proba, classes = predict_frame(fit.pipeline, split.test[features], schema.task)
-        compute_metrics(
-            schema.task, Predictions(split.test["default"].to_numpy(), y_pred, proba, classes)
-        )
-
-    def pipeline() -> None:
-        with tempfile.TemporaryDirectory() as home:
-            os.environ["MLOPS_HOME"] = home
-            from mlops_assets.definitions import build_resources, defs
-
-            with dg.instance_for_test(temp_dir=home) as instance:
-                result = defs.resolve_job_def("training_job").execute_in_process(
-                    instance=instance, resources=build_resources()
-                )
-                assert result.success
-
-    bare()  # warm imports so both sides measure work, not first imports
-    bare_times = timings(bare, repeats)
-    pipeline_times = timings(pipeline, repeats)
-    overhead = statistics.median(pipeline_times) - statistics.median(bare_times)
-    return (
-        "## Training graph end to end (built-in data, 5000 rows)\n\n"
-        "| what | min / median / max (s) |\n| --- | --- |\n"
-        f"| bare domain functions (validate, split, fit, score) | {fmt(bare_times)} |\n"
-        f"| `training_job` in process (Dagster + MLflow, fresh store) | {fmt(pipeline_times)} |\n"
-        f"\nOverhead of Dagster and MLflow (median): **{overhead:.1f} s** (target < 5 s).\n"
-    )
+    return bench_sensor.run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller data")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections only")
+    parser.add_argument("--output", type=Path, help="where to write the results (Markdown)")
     args = parser.parse_args()
-    repeats = 3 if args.quick else 5
+    chosen = args.only or SECTIONS
+    output = args.output
+    if output is None and not args.quick and not args.only:
+        output = HERE / "RESULTS.md"
 
-    sections = [
-        bench_code_location_load(repeats),
-        bench_training_overhead(2 if args.quick else 3),
-    ]
-    import bench_drift
-
-    sections.append(bench_drift.run(quick=args.quick))
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    warm_bytecode_cache()
+    sections = []
+    for name in chosen:
+        section_started = time.perf_counter()
+        print(f"[bench] {name} ...", flush=True)
+        sections.append(_runner(name)(args.quick))
+        print(f"[bench] {name} done in {time.perf_counter() - section_started:.0f} s", flush=True)
+    minutes = (time.perf_counter() - started) / 60
+    load_after = os.getloadavg()
 
     header = (
         "# Benchmark results\n\n"
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
-        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}\n"
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {minutes:.0f} minutes"
+        + (" (`--quick`)" if args.quick else "")
+        + "\n"
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
+        f"load average (1 / 5 / 15 min) {_load(load_before)} at the start, "
+        f"{_load(load_after)} at the end\n"
         f"- python {platform.python_version()}; dagster {version('dagster')}, "
         f"mlflow {version('mlflow')}, evidently {version('evidently')}, "
         f"scikit-learn {version('scikit-learn')}, pandas {version('pandas')}, "
-        f"numpy {version('numpy')}\n"
-        "- figures are min / median / max over repeats, each side run in this same process "
-        "or machine, one after the other.\n\n"
+        f"numpy {version('numpy')}, pyarrow {version('pyarrow')}\n"
+        "- figures are min / median / max over repeats, each side run on this machine in this "
+        "run, one after the other; ratios are of medians.\n"
+        f"- bytecode is cached in `{PYCACHE.relative_to(HERE.parent)}` (`PYTHONPYCACHEPREFIX`) "
+        "and warmed before any timing, as on an ordinary install"
+        + (
+            " (this environment set PYTHONDONTWRITEBYTECODE="
+            f"{INHERITED_DONT_WRITE_BYTECODE}: without the cache every process compiles every "
+            "module it imports)"
+            if INHERITED_DONT_WRITE_BYTECODE
+            else ""
+        )
+        + ".\n\n"
     )
-    text = header + "\n".join(sections)
-    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+    targets = [t for s in sections for t in s.targets]
+    text = header + _targets_table(targets) + "\n" + "\n".join(s.text for s in sections)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
     print(text)
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in values)
+
+
+def _targets_table(targets: list[Target]) -> str:
+    rows = [
+        f"| {t.claim} | {t.target} | {t.measured} | {'met' if t.met else '**not met**'} |"
+        for t in targets
+    ]
+    return (
+        "## Targets\n\n| claim | target | measured | |\n| --- | --- | --- | --- |\n"
+        + "\n".join(rows)
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from mlops_assets.jobs import (
     training_job,
 )
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.resources.io_managers import ParquetIOManager
+from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickleIOManager
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
-from mlops_assets.resources.project import ProjectStorage, default_home
+from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.schedules import daily_batch_prediction_schedule
 from mlops_assets.sensors import RetrainingSettings, drift_retraining_sensor
 
@@ -32,7 +32,6 @@ def _setting(name: str, default: str) -> str | dg.EnvVar:
 
 
 def build_resources() -> dict[str, object]:
-    home = default_home()
     return {
         "storage": ProjectStorage(),
         "data_source": TrainingDataSource(
@@ -55,7 +54,7 @@ def build_resources() -> dict[str, object]:
             ui_url=_setting("MLOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
         ),
         "parquet_io_manager": ParquetIOManager(),
-        "io_manager": dg.FilesystemIOManager(base_dir=os.path.join(home, "dagster_storage")),
+        "io_manager": RunScopedPickleIOManager(),
     }
 
 

@@ -44,11 +44,13 @@ def run_loop(
     resources: dict[str, object] | None = None,
     log=print,
     run_config: dict | None = None,
+    monitoring_config: dict | None = None,
 ) -> list[DayRow]:
     """Score `days` daily partitions from `first_day`, ticking the sensor after each.
 
-    Returns one row per day. Shared by `make demo` and the loop test, so the test proves what
-    the demo shows.
+    `run_config` goes to every run; `monitoring_config` (e.g. drift_report's settings) only to
+    the daily monitoring runs. Returns one row per day. Shared by `make demo` and the loop
+    test, so the test proves what the demo shows.
     """
     from mlops_assets.definitions import defs
 
@@ -64,7 +66,7 @@ def run_loop(
             partition_key=day,
             instance=instance,
             resources=resources,
-            run_config=run_config or {},
+            run_config={**(run_config or {}), **(monitoring_config or {})},
             raise_on_error=True,
         )
         report = _metadata(result, "drift_report")

@@ -14,6 +14,23 @@ import pytest
 
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
+# The MLflow retry policy is read when the definitions load (assets/common.py, imported later
+# than this file): tests that take MLflow down wait fractions of a second, not minutes.
+os.environ.setdefault("MLOPS_MLFLOW_MAX_RETRIES", "2")
+os.environ.setdefault("MLOPS_MLFLOW_RETRY_DELAY", "0.2")
+
+
+# The environment a developer's shell may set that would point a test at their own data.
+PROJECT_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLOPS_TRAINING_DATA",
+    "MLOPS_TRAINING_TABLE",
+    "MLOPS_TARGET_COLUMN",
+    "MLOPS_TIMESTAMP_COLUMN",
+    "MLOPS_MODEL_NAME",
+    "MLOPS_DATA_ROOTS",
+)
+
 
 @dataclass
 class Project:
@@ -51,14 +68,7 @@ class Project:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     home = tmp_path / "mlops"
     monkeypatch.setenv("MLOPS_HOME", str(home))
-    for name in (
-        "MLFLOW_TRACKING_URI",
-        "MLOPS_TRAINING_DATA",
-        "MLOPS_TRAINING_TABLE",
-        "MLOPS_TARGET_COLUMN",
-        "MLOPS_TIMESTAMP_COLUMN",
-        "MLOPS_MODEL_NAME",
-    ):
+    for name in PROJECT_ENV:
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:

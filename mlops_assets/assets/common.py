@@ -1,7 +1,14 @@
-"""What every asset shares: owner, group names and metadata helpers."""
+"""What every asset shares: owner, group names, metadata helpers and the MLflow retry policy."""
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dagster as dg
 import pandas as pd
+
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, mlflow_unavailable
 
 OWNER = "team:ml-platform"
 DATA_GROUP = "data"
@@ -30,3 +37,74 @@ def failure_cases_markdown(failure_cases: pd.DataFrame, limit: int = 50) -> dg.M
         "" if len(failure_cases) <= limit else f"\n\n{len(failure_cases) - limit} more not shown."
     )
     return dg.MetadataValue.md(markdown_table(shown) + note if len(shown) else "No failures.")
+
+
+def _mlflow_retry_policy() -> dg.RetryPolicy:
+    # Read when the code location loads, like every Dagster definition: set the variables in
+    # the environment of the code server (and of the runs) to change them.
+    return dg.RetryPolicy(
+        max_retries=int(os.environ.get("MLOPS_MLFLOW_MAX_RETRIES", "3")),
+        delay=float(os.environ.get("MLOPS_MLFLOW_RETRY_DELAY", "15")),
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+
+
+MLFLOW_RETRY_POLICY = _mlflow_retry_policy()
+"""For the assets that talk to MLflow: a tracking server that is down, restarting or slow is
+retried after 15 s, 30 s, 60 s (each +-50 %), on top of MLflow's own HTTP retries."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retried_on_mlflow_outage(fn: F) -> F:
+    """Only an unreachable or overloaded MLflow is worth a retry (MLFLOW_RETRY_POLICY): such
+    an error becomes a retryable `dg.Failure` saying which server and what to do; any other
+    exception fails the step at once (bad data or a bug fails the same way every time, and a
+    retried training would only delay the alert).
+
+    Wrap an asset's function with it, under `@dg.asset(retry_policy=MLFLOW_RETRY_POLICY)`.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except dg.Failure:
+            raise
+        except Exception as error:
+            if mlflow_unavailable(error):
+                registry = kwargs.get("mlflow_registry")
+                where = (
+                    registry.resolved_tracking_uri
+                    if isinstance(registry, MlflowRegistry)
+                    else "MLflow"
+                )
+                raise dg.Failure(
+                    description=(
+                        f"MLflow at {where} did not answer ({type(error).__name__}: {error}). "
+                        "The step is retried with backoff (MLOPS_MLFLOW_MAX_RETRIES, "
+                        "MLOPS_MLFLOW_RETRY_DELAY); when it still fails, check that the "
+                        "tracking server and its database are up and that MLFLOW_TRACKING_URI "
+                        "points to it, then re-execute the run from this step (safe: a "
+                        "version is registered once per MLflow run, and `champion` moves only "
+                        "under the compare-and-set check)."
+                    ),
+                    allow_retries=True,
+                ) from error
+            raise dg.Failure(
+                description=f"{type(error).__name__}: {error}", allow_retries=False
+            ) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def failure(description: str, **metadata: Any) -> dg.Failure:
+    """A failure retrying cannot fix (bad input, a tampered model): fail at once."""
+    return dg.Failure(description=description, metadata=metadata or None, allow_retries=False)
+
+
+def listed(names: tuple[str, ...], limit: int = 20) -> str:
+    """Names for a metadata line: the first `limit`, then how many more."""
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "none"

@@ -1,12 +1,19 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.assets.common import OWNER, TRAINING_GROUP
+from mlops_assets.assets.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    TRAINING_GROUP,
+    failure,
+    retried_on_mlflow_outage,
+)
+from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import (
     PRIMARY_LOSS,
     PairedComparison,
@@ -24,7 +31,12 @@ from mlops_assets.domain.evaluation import (
 )
 from mlops_assets.domain.schemas import DatasetSchema, compare_schemas
 from mlops_assets.domain.training import TrainedModelRef, predict_frame
-from mlops_assets.resources.mlflow_registry import CHAMPION, SCHEMA_ARTIFACT, MlflowRegistry
+from mlops_assets.resources.mlflow_registry import (
+    CHAMPION,
+    SCHEMA_ARTIFACT,
+    MlflowRegistry,
+    ModelArtifactError,
+)
 from mlops_assets.resources.project import ProjectStorage
 
 
@@ -40,14 +52,6 @@ class ChampionComparison:
     slices: tuple[tuple[str, str, PairedComparison], ...]
 
 
-@dataclass(frozen=True)
-class EvaluationSummary:
-    model: TrainedModelRef
-    metrics: dict[str, float]
-    champion: ChampionComparison | None
-    model_card_path: str
-
-
 class EvaluationConfig(dg.Config):
     bootstrap_resamples: int = 2000
     confidence: float = 0.95
@@ -56,17 +60,29 @@ class EvaluationConfig(dg.Config):
     """Slices with fewer test rows are not compared (too noisy to judge)."""
 
 
+@dataclass(frozen=True)
+class EvaluationSummary:
+    model: TrainedModelRef
+    metrics: dict[str, float]
+    champion: ChampionComparison | None
+    model_card_path: str
+    comparison_settings: dict[str, float] = field(default_factory=dict)
+    """The EvaluationConfig used, so the gate can compare again with the same settings."""
+
+
 @dg.asset(
     group_name=TRAINING_GROUP,
     kinds={"scikit-learn", "mlflow", "markdown"},
     owners=[OWNER],
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "Test-split metrics, per-slice metrics over every categorical feature, confusion matrix "
         "and calibration (or residual) plots, a Markdown model card, and the champion scored "
         "on the same rows with a paired bootstrap interval of the difference."
     ),
 )
+@retried_on_mlflow_outage
 def evaluation_report(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
@@ -97,7 +113,10 @@ def evaluation_report(
             calibration_png(predictions, report_dir / "calibration.png"),
         ]
 
-    champion = _compare_with_champion(ref, test, predictions, config, mlflow_registry)
+    try:
+        champion = _compare_with_champion(ref, test, predictions, config, mlflow_registry)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
     card = model_card_markdown(
         model_name=mlflow_registry.model_name,
         task=ref.task,
@@ -120,10 +139,8 @@ def evaluation_report(
             f"{config.slice_min_rows} test rows are not evaluated separately.",
         ],
     )
-    card_path = report_dir / "model_card.md"
-    card_path.write_text(card, encoding="utf-8")
-    slices_path = report_dir / "slices.csv"
-    slices.to_csv(slices_path, index=False)
+    card_path = write_text_atomic(card, report_dir / "model_card.md")
+    slices_path = write_text_atomic(slices.to_csv(index=False), report_dir / "slices.csv")
 
     for name, value in metrics.items():
         client.log_metric(ref.run_id, f"test_{name}", value)
@@ -147,7 +164,27 @@ def evaluation_report(
             metadata["improvement_vs_champion"] = dg.MetadataValue.float(
                 champion.overall.improvement
             )
-    return dg.Output(EvaluationSummary(ref, metrics, champion, str(card_path)), metadata=metadata)
+    summary = EvaluationSummary(
+        ref, metrics, champion, str(card_path), comparison_settings=config.model_dump()
+    )
+    return dg.Output(summary, metadata=metadata)
+
+
+def compare_with_current_champion(
+    summary: EvaluationSummary, registry: MlflowRegistry
+) -> ChampionComparison | None:
+    """The challenger against whichever version holds `champion` now, on the challenger's own
+    test rows and with the evaluation's settings: the gate's second look when the champion
+    moved during the run."""
+    import mlflow.sklearn
+
+    ref = summary.model
+    test = pd.read_parquet(ref.test_split_path)
+    pipeline = mlflow.sklearn.load_model(ref.model_uri)
+    y_pred, proba, classes = predict_frame(pipeline, test[ref.features], ref.task)
+    predictions = Predictions(test[ref.target].to_numpy(), y_pred, proba, classes)
+    config = EvaluationConfig(**summary.comparison_settings)
+    return _compare_with_champion(ref, test, predictions, config, registry)
 
 
 def _compare_with_champion(

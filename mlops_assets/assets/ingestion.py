@@ -10,11 +10,14 @@ from mlops_assets.assets.common import (
     DATA_GROUP,
     OWNER,
     SCHEMA_ATTR,
+    failure,
     failure_cases_markdown,
+    listed,
     table_schema,
 )
 from mlops_assets.domain.data import (
     DataSourceError,
+    check_data_path,
     content_hash,
     write_parquet_atomic,
     write_text_atomic,
@@ -49,6 +52,17 @@ class RawDataConfig(dg.Config):
     owners=[OWNER],
     io_manager_key="parquet_io_manager",
     code_version="1",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "source_readable",
+            asset="raw_data",
+            blocking=True,
+            description=(
+                "The source is a readable table: not empty, not truncated, UTF-8, no binary "
+                "garbage, unique column names, inside the allowed data roots."
+            ),
+        )
+    ],
     description=(
         "Snapshot of the training source (file, directory, SQL table or the built-in synthetic "
         "data) as Parquet. Its data version is the content hash, so an unchanged source leaves "
@@ -57,21 +71,26 @@ class RawDataConfig(dg.Config):
 )
 def raw_data(
     context: dg.AssetExecutionContext, config: RawDataConfig, data_source: TrainingDataSource
-) -> dg.Output:
+):
     try:
         if config.window_end:
             frame, source = _labelled_window(config, data_source)
         else:
             frame, source = data_source.load(), data_source.describe()
     except DataSourceError as error:
-        raise dg.Failure(
-            description=str(error), metadata={"source": data_source.describe()}
-        ) from error
+        cases = failure_cases_markdown(error.failure_cases(data_source.describe()))
+        yield dg.AssetCheckResult(
+            check_name="source_readable",
+            passed=False,
+            description=str(error),
+            metadata={"failure_cases": cases},
+        )
+        raise failure(str(error), source=data_source.describe(), failure_cases=cases) from error
     digest = content_hash(frame)
     context.log.info(
         f"read {len(frame)} rows x {frame.shape[1]} columns from {data_source.describe()}"
     )
-    return dg.Output(
+    yield dg.Output(
         frame,
         data_version=dg.DataVersion(digest),
         metadata={
@@ -80,6 +99,14 @@ def raw_data(
             "dagster/column_schema": table_schema(frame),
             "source": dg.MetadataValue.text(source),
             "content_hash": dg.MetadataValue.text(digest),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="source_readable",
+        passed=True,
+        metadata={
+            "rows": dg.MetadataValue.int(len(frame)),
+            "columns": dg.MetadataValue.int(frame.shape[1]),
         },
     )
 
@@ -155,9 +182,9 @@ def validated_data(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ):
-    schema, schema_file = _schema_for(raw_data, config, data_source, mlflow_registry, storage)
     source = data_source.describe()
     try:
+        schema, schema_file = _schema_for(raw_data, config, data_source, mlflow_registry, storage)
         # Tolerance is judged here, not in `validate`, so the check can say which rule failed.
         result = validate(raw_data, schema, source=source, tolerated_quarantine_share=1.0)
     except DataValidationError as error:
@@ -166,9 +193,8 @@ def validated_data(
             passed=False,
             metadata={"failure_cases": failure_cases_markdown(error.failure_cases)},
         )
-        raise dg.Failure(
-            description=str(error),
-            metadata={"failure_cases": failure_cases_markdown(error.failure_cases)},
+        raise failure(
+            str(error), failure_cases=failure_cases_markdown(error.failure_cases)
         ) from error
 
     quarantine_path = storage.path(
@@ -214,6 +240,7 @@ def validated_data(
             "schema_file": dg.MetadataValue.path(str(schema_file)),
             "task": dg.MetadataValue.text(schema.task),
             "quarantined_rows": dg.MetadataValue.int(len(result.quarantined)),
+            "extra_columns_dropped": dg.MetadataValue.int(len(result.extra_columns)),
         },
     )
     yield dg.AssetCheckResult(
@@ -222,6 +249,7 @@ def validated_data(
         metadata={
             "schema_fingerprint": dg.MetadataValue.text(schema.fingerprint()),
             "columns_checked": dg.MetadataValue.int(len(schema.columns)),
+            "extra_columns_dropped": dg.MetadataValue.text(listed(result.extra_columns)),
         },
     )
     yield dg.AssetCheckResult(
@@ -242,7 +270,10 @@ def _schema_for(
     version can always name the exact schema it was trained under.
     """
     if config.schema_path:
-        path = Path(config.schema_path).expanduser()
+        try:
+            path = check_data_path(config.schema_path, "validated_data schema_path")
+        except DataSourceError as error:
+            raise failure(str(error)) from error
         if not path.exists():
             raise dg.Failure(f"{path}: schema file not found (validated_data schema_path).")
         return DatasetSchema.from_json(path.read_text(encoding="utf-8")), path
@@ -251,18 +282,14 @@ def _schema_for(
     if stored and not config.reinfer_schema:
         return DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8")), stored[-1]
     timestamp = data_source.timestamp_column or None
-    if data_source.target_column not in frame.columns:
-        raise dg.Failure(
-            f"{data_source.describe()}: target column {data_source.target_column!r} is missing "
-            f"(columns: {', '.join(map(str, frame.columns))}). Set MLOPS_TARGET_COLUMN."
-        )
-    try:
-        schema = infer_schema(frame, target=data_source.target_column, timestamp_column=timestamp)
-    except DataValidationError as error:
-        raise dg.Failure(
-            description=str(error),
-            metadata={"failure_cases": failure_cases_markdown(error.failure_cases)},
-        ) from error
+    # Raises DataValidationError (a missing or one-class target, unusable columns), which the
+    # asset shows as the failed schema_conforms check.
+    schema = infer_schema(
+        frame,
+        target=data_source.target_column,
+        timestamp_column=timestamp,
+        source=data_source.describe(),
+    )
     path = directory / f"v{len(stored) + 1}-{schema.fingerprint()}.json"
     write_text_atomic(schema.to_json(), path)
     return schema, path

@@ -13,14 +13,28 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from mlops_assets.assets.common import MONITORING_GROUP, OWNER
+from mlops_assets.assets.common import (
+    MLFLOW_RETRY_POLICY,
+    MONITORING_GROUP,
+    OWNER,
+    failure,
+    failure_cases_markdown,
+    listed,
+    retried_on_mlflow_outage,
+)
 from mlops_assets.domain.data import (
     DataSourceError,
     atomic_path,
     content_hash,
     write_text_atomic,
 )
-from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
+from mlops_assets.domain.evaluation import markdown_table
+from mlops_assets.domain.schemas import (
+    DatasetSchema,
+    DataValidationError,
+    check_scoring_batch,
+    check_scoring_frame,
+)
 from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
@@ -31,6 +45,7 @@ from mlops_assets.resources.mlflow_registry import (
     SCHEMA_ARTIFACT,
     SCORE_COLUMN,
     MlflowRegistry,
+    ModelArtifactError,
 )
 from mlops_assets.resources.project import ProjectStorage
 
@@ -45,6 +60,9 @@ MODEL_VERSION_KEY = "mlops.model_version"
 TRAINING_DATA_HASH_KEY = "mlops.training_data_hash"
 
 
+SCORING_CHECK = "scoring_data_conforms"
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=MONITORING_GROUP,
@@ -52,29 +70,104 @@ TRAINING_DATA_HASH_KEY = "mlops.training_data_hash"
     owners=[OWNER],
     io_manager_key="parquet_io_manager",
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
+    check_specs=[
+        dg.AssetCheckSpec(
+            SCORING_CHECK,
+            asset="scoring_data",
+            blocking=True,
+            description=(
+                "The day's file is readable and has the champion's feature columns with their "
+                "types, no infinities and no feature left all empty. Unseen categories, extra "
+                "columns and unusual null shares are reported, not failed."
+            ),
+        )
+    ],
     description=(
         "One day's batch to score (a daily file, a SQL table filtered on its date column, or "
-        "the built-in generator with its drift scenario). Labels are kept when present."
+        "the built-in generator with its drift scenario). Labels are kept when present. A "
+        "batch the champion cannot score fails here, before anything is stored."
     ),
 )
+@retried_on_mlflow_outage
 def scoring_data(
     context: dg.AssetExecutionContext,
     scoring_source: ScoringDataSource,
     data_source: TrainingDataSource,
-) -> dg.Output[pd.DataFrame]:
+    mlflow_registry: MlflowRegistry,
+):
     day = date.fromisoformat(context.partition_key)
+    source = scoring_source.describe(day)
     try:
         frame = scoring_source.load_day(day)
     except DataSourceError as error:
-        raise dg.Failure(description=str(error)) from error
+        cases = failure_cases_markdown(error.failure_cases(source))
+        yield dg.AssetCheckResult(
+            check_name=SCORING_CHECK,
+            passed=False,
+            description=str(error),
+            metadata={"failure_cases": cases},
+        )
+        raise failure(str(error), failure_cases=cases) from error
+
+    champion = mlflow_registry.version_by_alias(CHAMPION)
+    report = None
+    if champion is not None:
+        schema = DatasetSchema.from_json(
+            mlflow_registry.run_artifact(champion.run_id, SCHEMA_ARTIFACT).read_text("utf-8")
+        )
+        try:
+            report = check_scoring_batch(frame, schema, source)
+        except DataValidationError as error:
+            # Nothing is stored: a bad day never reaches predictions or a retraining window,
+            # and an earlier good version of this partition stays as it was.
+            cases = failure_cases_markdown(error.failure_cases)
+            yield dg.AssetCheckResult(
+                check_name=SCORING_CHECK,
+                passed=False,
+                description=str(error),
+                metadata={
+                    "failure_cases": cases,
+                    "champion_version": dg.MetadataValue.text(champion.version),
+                },
+            )
+            raise failure(str(error), failure_cases=cases) from error
+
     labelled = data_source.target_column in frame.columns
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(frame)),
             "labelled": dg.MetadataValue.bool(labelled),
-            "source": dg.MetadataValue.text(scoring_source.describe(day)),
+            "source": dg.MetadataValue.text(source),
             "content_hash": dg.MetadataValue.text(content_hash(frame)),
+        },
+    )
+    if report is None:
+        # Stored all the same (it is the day's data); batch_predictions says what to do.
+        yield dg.AssetCheckResult(
+            check_name=SCORING_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{mlflow_registry.model_name} has no champion to check the batch against.",
+        )
+        return
+    unseen = report.unseen_categories
+    yield dg.AssetCheckResult(
+        check_name=SCORING_CHECK,
+        passed=True,
+        metadata={
+            "champion_version": dg.MetadataValue.text(champion.version),
+            "extra_columns_ignored": dg.MetadataValue.text(listed(report.extra_columns)),
+            "extra_columns": dg.MetadataValue.int(len(report.extra_columns)),
+            "unseen_category_rows": dg.MetadataValue.int(int(unseen["rows"].sum())),
+            "unseen_categories": dg.MetadataValue.md(
+                markdown_table(unseen.head(50).astype(str)) if len(unseen) else "none"
+            ),
+            "null_shares_above_training": dg.MetadataValue.text(
+                ", ".join(f"{k} {v:.0%}" for k, v in report.null_shares_above_budget.items())
+                or "none"
+            ),
         },
     )
 
@@ -93,12 +186,14 @@ class ScoringConfig(dg.Config):
     kinds={"scikit-learn", "parquet", "mlflow"},
     owners=[OWNER],
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
     description=(
-        "The day scored by the model version holding the `champion` alias at run time, read "
-        "and scored in chunks, written atomically. Every row and the file's metadata name "
-        "the model version and its training data hash."
+        "The day scored by the model version holding the `champion` alias at run time (its "
+        "artefact's SHA-256 verified first), read and scored in chunks, written atomically. "
+        "Every row and the file's metadata name the model version and its training data hash."
     ),
 )
+@retried_on_mlflow_outage
 def batch_predictions(
     context: dg.AssetExecutionContext,
     config: ScoringConfig,
@@ -110,23 +205,28 @@ def batch_predictions(
 
     champion = mlflow_registry.version_by_alias(CHAMPION)
     if champion is None:
-        raise dg.Failure(
+        raise failure(
             f"{mlflow_registry.model_name} has no `champion` version; run training_job first."
         )
     schema = DatasetSchema.from_json(
         mlflow_registry.run_artifact(champion.run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")
     )
-    model = mlflow_registry.load_model(champion.version)
+    try:
+        model = mlflow_registry.load_model(champion.version)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
     training_hash = champion.tags.get("data_hash", "unknown")
     source_path = asset_path(dg.AssetKey("scoring_data"), context.partition_key)
     source = pq.ParquetFile(source_path)
-    # Columns are checked on an empty frame with the file's types before any row is scored.
+    # scoring_data checked the batch against the champion of its own step; the champion may
+    # have changed since, so the columns are checked again (on an empty frame with the file's
+    # types) against the model actually loaded, before any row is scored.
     try:
         extra = check_scoring_frame(
             source.schema_arrow.empty_table().to_pandas(), schema, str(source_path)
         )
     except DataValidationError as error:
-        raise dg.Failure(description=str(error)) from error
+        raise failure(str(error)) from error
     features = schema.feature_columns
     target = schema.target if schema.target in source.schema_arrow.names else None
 
@@ -140,7 +240,9 @@ def batch_predictions(
     with atomic_path(output) as tmp:
         writer: Any = None
         try:
-            for batch in source.iter_batches(batch_size=config.chunk_rows):
+            # Only the columns the model needs are read: a 1,000-column file costs its features.
+            needed = [*features, *([target] if target else [])]
+            for batch in source.iter_batches(batch_size=config.chunk_rows, columns=needed):
                 chunk = batch.to_pandas()
                 y_pred, proba, _ = predict_frame(model, chunk[features], schema.task)
                 scores = prediction_score(y_pred, proba, schema.task)
@@ -174,7 +276,8 @@ def batch_predictions(
             "model_version": dg.MetadataValue.text(champion.version),
             "training_data_hash": dg.MetadataValue.text(training_hash),
             "mean_score": dg.MetadataValue.float(score_sum / rows if rows else float("nan")),
-            "extra_columns_ignored": dg.MetadataValue.text(", ".join(extra) or "none"),
+            "extra_columns_ignored": dg.MetadataValue.text(listed(tuple(extra))),
+            "extra_columns": dg.MetadataValue.int(len(extra)),
             "path": dg.MetadataValue.path(str(output)),
             "mlflow_model_version": dg.MetadataValue.url(
                 mlflow_registry.version_url(champion.version)
@@ -198,6 +301,7 @@ class DriftReportConfig(dg.Config):
     kinds={"numpy", "scipy", "evidently"},
     owners=[OWNER],
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "The day compared with the training data of the model that scored it: per-feature "
         "tests (KS / Wasserstein, chi-square / Jensen-Shannon, PSI) with false-alarm control, "
@@ -205,6 +309,7 @@ class DriftReportConfig(dg.Config):
         "draws the HTML report for people; our vectorised engine decides."
     ),
 )
+@retried_on_mlflow_outage
 def drift_report(
     context: dg.AssetExecutionContext,
     config: DriftReportConfig,
@@ -219,14 +324,13 @@ def drift_report(
         compute_drift,
         prediction_drift,
     )
-    from mlops_assets.domain.evaluation import markdown_table
 
     partition = context.partition_key
     predictions_path = asset_path(dg.AssetKey("batch_predictions"), partition)
     footer = pq.read_schema(predictions_path).metadata or {}
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
     if not version:
-        raise dg.Failure(f"{predictions_path}: no model version in the file; re-run scoring.")
+        raise failure(f"{predictions_path}: no model version in the file; re-run scoring.")
     model_version = mlflow_registry.version(version)
     run_id = model_version.run_id
     schema = DatasetSchema.from_json(

@@ -9,8 +9,18 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.assets.common import OWNER, TRAINING_GROUP
-from mlops_assets.assets.evaluation import EvaluationSummary
+from mlops_assets.assets.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    TRAINING_GROUP,
+    failure,
+    retried_on_mlflow_outage,
+)
+from mlops_assets.assets.evaluation import (
+    ChampionComparison,
+    EvaluationSummary,
+    compare_with_current_champion,
+)
 from mlops_assets.domain.registry import (
     GateConfig,
     GateDecision,
@@ -21,12 +31,17 @@ from mlops_assets.domain.registry import (
 from mlops_assets.resources.mlflow_registry import (
     CHALLENGER,
     CHAMPION,
+    MODEL_HASH_TAG,
     MlflowRegistry,
-    RegistryVersion,
+    ModelArtifactError,
 )
+from mlops_assets.resources.project import LockTimeout, ProjectStorage
 
 PROMOTED_AT_TAG = "champion.promoted_at"
 ARCHIVED_AT_TAG = "champion.archived_at"
+# The version a promotion replaced: with the gate tags, every move of `champion` can be checked
+# to have been judged against exactly the version it replaced.
+REPLACED_TAG = "champion.replaced"
 ROLLED_BACK_AT_TAG = "champion.rolled_back_at"
 
 # Absolute floors used when the run config sets none: better than chance, whatever the data.
@@ -63,96 +78,117 @@ class RegisteredVersion:
     kinds={"mlflow"},
     owners=[OWNER],
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
     description=(
-        "The candidate registered in the MLflow model registry. A named gate (absolute "
-        "thresholds, schema compatibility, a noise-aware non-regression test against the "
-        "champion overall and per slice) decides whether it takes the `champion` alias; "
+        "The candidate registered in the MLflow model registry, with its metrics, gate tags and "
+        "the SHA-256 of its artefact. A named gate (absolute thresholds, schema compatibility, "
+        "a noise-aware non-regression test against the champion overall and per slice) decides "
+        "whether it takes the `champion` alias, moved only by compare-and-set under a lock; "
         "otherwise it is the `challenger`. Decision and reasons are MLflow tags."
     ),
 )
+@retried_on_mlflow_outage
 def registered_model_version(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     evaluation_report: EvaluationSummary,
     mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
 ) -> dg.Output[RegisteredVersion]:
-    import mlflow
-
     summary = evaluation_report
     ref = summary.model
-    champion = summary.champion
     gate = GateConfig(
         min_metrics=config.min_metrics or DEFAULT_MIN_METRICS[ref.task],
         max_metrics=config.max_metrics,
         min_improvement=config.min_improvement,
         slice_tolerance=config.slice_tolerance,
     )
-    decision = decide_promotion(
-        candidate_metrics=summary.metrics,
-        gate=gate,
-        schema_compatible=None if champion is None else champion.schema_compatible,
-        schema_detail="" if champion is None else champion.schema_detail,
-        overall=None if champion is None else champion.overall,
-        slices=() if champion is None else champion.slices,
-    )
+    champion = summary.champion
+    decision = _decide(summary.metrics, gate, champion)
     evaluated_against = None if champion is None else champion.version
 
     mlflow_registry.ensure_registered_model()
     client = mlflow_registry.client()
+    name = mlflow_registry.model_name
+    try:
+        # Hashed from the artefact store itself: a version whose artefact is missing is never
+        # registered, and scoring verifies these bytes before it uses the model.
+        model_hash = mlflow_registry.model_artifact_sha256(ref.model_uri)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
     tags = {
         "data_hash": ref.data_hash,
         "dagster.run_id": context.run_id,
         "estimator": ref.estimator,
-        "evaluated_against_champion": evaluated_against or "none",
+        MODEL_HASH_TAG: model_hash,
         **{f"metric.test_{k}": f"{v:.6g}" for k, v in summary.metrics.items()},
-        **decision.as_tags(),
+        **_gate_tags(decision, evaluated_against),
     }
-    # Registered with its metrics and gate tags in one call: there is never a version without them.
-    version = RegistryVersion.of(
-        mlflow.register_model(ref.model_uri, mlflow_registry.model_name, tags=tags)
-    )
+    # Registered with its hash, metrics and gate tags in one call (never a version without
+    # them), and at most once per MLflow run however often this step is retried.
+    version = mlflow_registry.register_once(ref.model_uri, ref.run_id, tags)
+
+    reasons = list(decision.reasons)
+    # Compare-and-set: read the champion, decide, move the alias, with no other run of this
+    # project between the read and the move (a file lock in MLOPS_HOME; the run queue's tag
+    # limit already keeps retraining runs apart, this also covers manual and local runs).
+    try:
+        with storage.lock(f"champion-{name}"):
+            current = mlflow_registry.version_by_alias(CHAMPION)
+            current_version = None if current is None else current.version
+            if current_version == version.version:
+                # An earlier attempt of this step moved the alias, then failed: finish its work.
+                promoted = True
+                if PROMOTED_AT_TAG not in version.tags:
+                    now = datetime.now(UTC).isoformat()
+                    client.set_model_version_tag(name, version.version, PROMOTED_AT_TAG, now)
+            else:
+                if current_version != evaluated_against:
+                    # The champion moved since evaluation: that judgement is stale. Judge again
+                    # against the champion now, on the same test rows, before deciding.
+                    try:
+                        champion = compare_with_current_champion(summary, mlflow_registry)
+                    except ModelArtifactError as error:
+                        raise failure(str(error)) from error
+                    decision = _decide(summary.metrics, gate, champion)
+                    reasons = [
+                        f"champion moved from {evaluated_against or 'none'} to "
+                        f"{current_version or 'none'} during this run; compared again with "
+                        f"{current_version or 'none'}",
+                        *decision.reasons,
+                    ]
+                    for key, value in _gate_tags(decision, current_version).items():
+                        client.set_model_version_tag(name, version.version, key, value)
+                promoted = decision.promote
+                if promoted:
+                    now = datetime.now(UTC).isoformat()
+                    if current is not None:
+                        client.set_model_version_tag(name, current.version, ARCHIVED_AT_TAG, now)
+                    client.set_model_version_tag(
+                        name, version.version, REPLACED_TAG, current_version or "none"
+                    )
+                    client.set_registered_model_alias(name, CHAMPION, version.version)
+                    client.set_model_version_tag(name, version.version, PROMOTED_AT_TAG, now)
+                else:
+                    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    except LockTimeout as error:
+        raise dg.Failure(
+            f"{error}: another run is deciding a promotion of {name}; retried.",
+            allow_retries=True,
+        ) from error
     for key, value in decision.as_tags().items():
         client.set_tag(ref.run_id, key, value)
 
-    promoted = decision.promote
-    reasons = list(decision.reasons)
-    if promoted:
-        # Compare-and-set: the gate judged against `evaluated_against`; if another run moved the
-        # alias meanwhile, that judgement is stale and this candidate must not take over.
-        current = mlflow_registry.version_by_alias(CHAMPION)
-        current_version = None if current is None else current.version
-        if current_version != evaluated_against:
-            promoted = False
-            reasons.append(
-                f"champion moved from {evaluated_against} to {current_version} during this run; "
-                "not promoted (re-run to compare against the new champion)"
-            )
-            client.set_model_version_tag(
-                mlflow_registry.model_name, version.version, "gate.decision", "rejected"
-            )
-        else:
-            now = datetime.now(UTC).isoformat()
-            if current is not None:
-                client.set_model_version_tag(
-                    mlflow_registry.model_name, current.version, ARCHIVED_AT_TAG, now
-                )
-            client.set_registered_model_alias(mlflow_registry.model_name, CHAMPION, version.version)
-            client.set_model_version_tag(
-                mlflow_registry.model_name, version.version, PROMOTED_AT_TAG, now
-            )
-    if not promoted:
-        client.set_registered_model_alias(mlflow_registry.model_name, CHALLENGER, version.version)
-
     champion_now = mlflow_registry.version_by_alias(CHAMPION)
     result = RegisteredVersion(
-        model_name=mlflow_registry.model_name,
+        model_name=name,
         version=version.version,
         promoted=promoted,
         champion_version=None if champion_now is None else champion_now.version,
         reasons=tuple(reasons),
     )
     context.log.info(
-        f"{mlflow_registry.model_name} v{version.version}: "
+        f"{name} v{version.version}: "
         f"{'promoted to champion' if promoted else 'kept as challenger'}; " + "; ".join(reasons)
     )
     return dg.Output(
@@ -162,12 +198,30 @@ def registered_model_version(
             "promoted": dg.MetadataValue.bool(promoted),
             "champion_version": dg.MetadataValue.text(result.champion_version or "none"),
             "decision": dg.MetadataValue.md(_decision_markdown(decision, reasons)),
+            "model_sha256": dg.MetadataValue.text(model_hash),
             "mlflow_model_version": dg.MetadataValue.url(
                 mlflow_registry.version_url(version.version)
             ),
             "data_hash": dg.MetadataValue.text(ref.data_hash),
         },
     )
+
+
+def _decide(
+    metrics: dict[str, float], gate: GateConfig, champion: ChampionComparison | None
+) -> GateDecision:
+    return decide_promotion(
+        candidate_metrics=metrics,
+        gate=gate,
+        schema_compatible=None if champion is None else champion.schema_compatible,
+        schema_detail="" if champion is None else champion.schema_detail,
+        overall=None if champion is None else champion.overall,
+        slices=() if champion is None else champion.slices,
+    )
+
+
+def _gate_tags(decision: GateDecision, judged_against: str | None) -> dict[str, str]:
+    return {"evaluated_against_champion": judged_against or "none", **decision.as_tags()}
 
 
 def _decision_markdown(decision: GateDecision, reasons: list[str]) -> str:
@@ -191,6 +245,18 @@ class RollbackConfig(dg.Config):
     tags={"kind": "mlflow"},
 )
 def rollback_champion(
+    context: dg.OpExecutionContext,
+    config: RollbackConfig,
+    mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
+) -> dg.Output[str]:
+    name = mlflow_registry.model_name
+    # The same lock as the gate: a rollback never interleaves with a promotion.
+    with storage.lock(f"champion-{name}"):
+        return _rollback(context, config, mlflow_registry)
+
+
+def _rollback(
     context: dg.OpExecutionContext, config: RollbackConfig, mlflow_registry: MlflowRegistry
 ) -> dg.Output[str]:
     client = mlflow_registry.client()

@@ -7,7 +7,14 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.assets.common import OWNER, SCHEMA_ATTR, TRAINING_GROUP
+from mlops_assets.assets.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    SCHEMA_ATTR,
+    TRAINING_GROUP,
+    failure,
+    retried_on_mlflow_outage,
+)
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.schemas import DatasetSchema
@@ -46,12 +53,14 @@ class TrainingConfig(dg.Config):
     kinds={"scikit-learn", "mlflow"},
     owners=[OWNER],
     code_version="1",
+    retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "A scikit-learn Pipeline (impute, scale, one-hot with unknown categories ignored, then "
         "the estimator) fitted on a reproducible split. Logged to MLflow with params, data "
         "hash, schema, features, validation metrics, signature and input example."
     ),
 )
+@retried_on_mlflow_outage
 def trained_model(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
@@ -64,9 +73,11 @@ def trained_model(
     from mlflow.models import infer_signature
 
     if config.estimator not in ESTIMATORS:
-        raise dg.Failure(
+        raise failure(
             f"estimator {config.estimator!r} is unknown; choose one of {', '.join(ESTIMATORS)}."
         )
+    # MLflow first: an unreachable server fails (and is retried) before minutes of fitting.
+    experiment_id = mlflow_registry.experiment_id()
     schema = DatasetSchema.from_json(validated_data.attrs[SCHEMA_ATTR])
     numeric, categorical = tuple(schema.numeric_features), tuple(schema.categorical_features)
     data_hash = content_hash(validated_data)
@@ -96,7 +107,6 @@ def trained_model(
         Predictions(split.validation[schema.target].to_numpy(), y_pred, proba, classes),
     )
 
-    experiment_id = mlflow_registry.experiment_id()
     tags = {
         "dagster.run_id": context.run_id,
         "dagster.asset": "trained_model",

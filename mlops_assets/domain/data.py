@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,45 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_assets.domain.schemas import FAILURE_COLUMNS
+
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+# Directories (separated like PATH) that file sources must lie in; unset: any path.
+DATA_ROOTS_ENV = "MLOPS_DATA_ROOTS"
 
 
 class DataSourceError(ValueError):
-    """A data source could not be read as a table; the message names the source and the fix."""
+    """A data source could not be read as a table; the message names the source and the fix.
+
+    `column`, `row` (0-based data row) and `value` say where, when the problem has a place;
+    `failure_cases` gives them as the one-row failure-cases table the asset checks show.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        check: str = "readable",
+        column: str | None = None,
+        row: int | None = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.check, self.column, self.row, self.value = check, column, row, value
+
+    def failure_cases(self, source: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "source": source,
+                    "column": self.column,
+                    "row": self.row,
+                    "value": self.value,
+                    "check": self.check,
+                }
+            ],
+            columns=FAILURE_COLUMNS,
+        )
 
 
 def content_hash(df: pd.DataFrame) -> str:
@@ -39,12 +74,31 @@ def content_hash(df: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def directory_sha256(directory: Path, ignore: tuple[str, ...] = ()) -> str:
+    """SHA-256 over every file below `directory`: relative path, size and content, in path order.
+
+    Any added, removed, renamed or changed file changes the digest, except files named in
+    `ignore` (bookkeeping a tool rewrites on its own).
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name not in ignore)
+    for path in files:
+        relative = path.relative_to(directory).as_posix()
+        digest.update(f"{relative}\x1f{path.stat().st_size}\x1e".encode())
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def read_table_file(path: Path) -> pd.DataFrame:
     """Read one CSV or Parquet file, with an actionable error for each way it can be broken."""
     if not path.exists():
-        raise DataSourceError(f"{path}: file not found. Check MLOPS_TRAINING_DATA.")
+        raise DataSourceError(f"{path}: file not found. Check MLOPS_TRAINING_DATA.", check="exists")
     if path.stat().st_size == 0:
-        raise DataSourceError(f"{path}: the file is empty (0 bytes). Export the data again.")
+        raise DataSourceError(
+            f"{path}: the file is empty (0 bytes). Export the data again.", check="not_empty"
+        )
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_csv(path)
@@ -53,46 +107,83 @@ def read_table_file(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         except Exception as error:
             raise DataSourceError(
-                f"{path}: not a readable Parquet file ({type(error).__name__}: {error}). "
-                "The file may be truncated or not Parquet; write it again."
+                f"{path}: not a readable Parquet file ({type(error).__name__}: "
+                f"{' '.join(str(error).split())}). "
+                "The file may be truncated or not Parquet; export it again.",
+                check="parquet_readable",
             ) from error
+        duplicated = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
+        if duplicated:
+            raise _duplicated_columns(path, duplicated)
     else:
         raise DataSourceError(
-            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}."
+            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}.",
+            check="file_type",
         )
     if frame.empty:
         raise DataSourceError(
-            f"{path}: no data rows (columns: {', '.join(map(str, frame.columns)) or 'none'})."
+            f"{path}: no data rows (columns: {', '.join(map(str, frame.columns)) or 'none'}). "
+            "Export the data again with its rows.",
+            check="has_rows",
         )
     return frame
+
+
+def _duplicated_columns(path: Path, duplicated: list[str]) -> DataSourceError:
+    return DataSourceError(
+        f"{path}: duplicated column names {duplicated}; rename them so each is unique.",
+        check="unique_column_names",
+        column=", ".join(duplicated),
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     with path.open("rb") as handle:
         head = handle.read(8192)
     if b"\x00" in head:
-        raise DataSourceError(f"{path}: binary content (NUL bytes) in a .csv file; not a CSV.")
+        raise DataSourceError(
+            f"{path}: binary content (NUL bytes) in a .csv file; not a CSV. Deliver the data as "
+            "UTF-8 CSV or Parquet.",
+            check="text_file",
+            value=f"NUL at byte {head.index(0)}",
+        )
     header = head.splitlines()[0].decode("utf-8", errors="replace").split(",") if head else []
     duplicated = sorted({name.strip() for name in header if header.count(name) > 1})
     if duplicated:
-        raise DataSourceError(
-            f"{path}: duplicated column names {duplicated}; rename them so each is unique."
-        )
+        raise _duplicated_columns(path, duplicated)
     _check_last_line(path, len(header))
     try:
         return pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as error:
-        line = head[: error.start].count(b"\n") + 1 if error.start < len(head) else "unknown"
+        line, offset, raw = _first_undecodable_line(path)
         raise DataSourceError(
-            f"{path}: not valid UTF-8 (byte offset {error.start}, line {line}). "
-            "Re-export the file as UTF-8."
+            f"{path}: not valid UTF-8 at line {line} (data row {line - 2}, byte {offset} of the "
+            f"line: {raw!r}). Re-export the file as UTF-8.",
+            check="utf8",
+            row=line - 2,
+            value=raw.decode("utf-8", errors="backslashreplace"),
         ) from error
     except pd.errors.EmptyDataError as error:
-        raise DataSourceError(f"{path}: no columns to read; the file has no header.") from error
+        raise DataSourceError(
+            f"{path}: no columns to read; the file has no header.", check="has_header"
+        ) from error
     except pd.errors.ParserError as error:
         raise DataSourceError(
-            f"{path}: malformed CSV ({error}). The file may be truncated; export it again."
+            f"{path}: malformed CSV ({error}). The file may be truncated; export it again.",
+            check="well_formed",
         ) from error
+
+
+def _first_undecodable_line(path: Path) -> tuple[int, int, bytes]:
+    """1-based line number, byte offset in that line and the bytes around the first invalid
+    UTF-8 sequence (pandas reports offsets into its own buffer, not the file)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return number, error.start, line[max(0, error.start - 8) : error.end + 8]
+    return 0, 0, b""
 
 
 def _check_last_line(path: Path, n_columns: int) -> None:
@@ -108,10 +199,23 @@ def _check_last_line(path: Path, n_columns: int) -> None:
     last = lines[-1].decode("utf-8", errors="replace") if lines else ""
     fields = next(csv.reader([last]), [])
     if len(fields) != n_columns or last.count('"') % 2:
+        line = _count_lines(path) + 1
         raise DataSourceError(
-            f"{path}: malformed CSV: the last line has {len(fields)} of {n_columns} fields "
-            "and no line end, so the file looks truncated; export it again."
+            f"{path}: malformed CSV: the last line ({line}, data row {line - 2}) has "
+            f"{len(fields)} of {n_columns} fields and no line end, so the file looks truncated; "
+            "export it again.",
+            check="complete_last_line",
+            row=line - 2,
+            value=last[:80],
         )
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+    return count
 
 
 def read_table_directory(directory: Path) -> pd.DataFrame:
@@ -119,7 +223,8 @@ def read_table_directory(directory: Path) -> pd.DataFrame:
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
     if not files:
         raise DataSourceError(
-            f"{directory}: no {'/'.join(TABLE_SUFFIXES)} files in this directory."
+            f"{directory}: no {'/'.join(TABLE_SUFFIXES)} files in this directory.",
+            check="has_files",
         )
     frames = [read_table_file(path) for path in files]
     first_columns = list(frames[0].columns)
@@ -129,9 +234,97 @@ def read_table_directory(directory: Path) -> pd.DataFrame:
             extra = sorted(set(frame.columns) - set(first_columns))
             raise DataSourceError(
                 f"{path}: columns differ from {files[0].name} (missing {missing}, extra {extra}); "
-                "all files of a directory source must share one header."
+                "all files of a directory source must share one header.",
+                check="same_header",
+                column=", ".join(map(str, missing + extra)),
             )
     return pd.concat(frames, ignore_index=True)
+
+
+def daily_file(directory: Path, day: date) -> Path:
+    """The file of `day` in a directory of daily files `YYYY-MM-DD.parquet` / `.csv`.
+
+    Raises DataSourceError naming the directory, the expected names and any file that looks
+    like this day's under another name (`20260105.csv`, `2026_01_05.CSV`, ...).
+    """
+    if not directory.is_dir():
+        raise DataSourceError(
+            f"{directory}: MLOPS_SCORING_DATA must be a directory of daily files "
+            "named YYYY-MM-DD.csv or YYYY-MM-DD.parquet.",
+            check="directory_exists",
+        )
+    for suffix in (".parquet", ".csv"):
+        path = directory / f"{day.isoformat()}{suffix}"
+        if path.exists():
+            return path
+    spellings = {
+        day.isoformat(),
+        day.strftime("%Y%m%d"),
+        day.strftime("%Y_%m_%d"),
+        day.strftime("%d-%m-%Y"),
+        day.strftime("%d.%m.%Y"),
+        f"{day.year}-{day.month}-{day.day}",
+    }
+    names = sorted(p.name for p in directory.iterdir())
+    lookalikes = [n for n in names if any(s in n for s in spellings)]
+    expected = f"{day}.csv or {day}.parquet"
+    if lookalikes:
+        hint = (
+            f"found {', '.join(lookalikes)}, which looks like this day's file under another "
+            f"name: rename it to {day}.csv or {day}.parquet (CSV or Parquet, lower-case suffix)."
+        )
+    else:
+        listed = [n for n in names if n.lower().endswith(TABLE_SUFFIXES)]
+        hint = (
+            f"found {len(listed)} other daily files ({', '.join(listed[-3:]) or 'none'}"
+            f"{', ...' if len(listed) > 3 else ''}). Deliver the day's file, then re-run the "
+            "partition."
+        )
+    raise DataSourceError(
+        f"{directory}: no file for partition {day} (expected {expected}); {hint}",
+        check="file_for_partition",
+        value=", ".join(lookalikes) or None,
+    )
+
+
+def allowed_roots() -> list[Path]:
+    """The directories of MLOPS_DATA_ROOTS (colon-separated); empty when unset."""
+    value = os.environ.get(DATA_ROOTS_ENV, "")
+    return [Path(p).expanduser().resolve() for p in value.split(os.pathsep) if p.strip()]
+
+
+def check_data_path(path: Path | str, what: str, roots: list[Path] | None = None) -> Path:
+    """`path` resolved (symlinks and `..` followed), refused unless it lies in an allowed root.
+
+    With MLOPS_DATA_ROOTS unset (a laptop) any path is allowed; a deployment sets it so that
+    run config typed in the UI cannot read files outside the data directories.
+    """
+    roots = allowed_roots() if roots is None else roots
+    resolved = Path(path).expanduser().resolve()
+    if roots and not any(resolved.is_relative_to(root) for root in roots):
+        raise DataSourceError(
+            f"{what} {str(path)!r} resolves to {resolved}, outside the allowed data roots "
+            f"({DATA_ROOTS_ENV}={os.pathsep.join(map(str, roots))}). Move the data under one of "
+            f"them, or add its directory to {DATA_ROOTS_ENV}.",
+            check="allowed_path",
+            value=str(resolved),
+        )
+    return resolved
+
+
+def check_sql_url(url: str, what: str) -> str:
+    """A SQLite URL names a file: it obeys the data roots like any other path."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.make_url(url)
+    except Exception as error:
+        raise DataSourceError(
+            f"{what}: not a valid SQLAlchemy URL ({type(error).__name__}).", check="url"
+        ) from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        check_data_path(parsed.database, what)
+    return url
 
 
 def read_sql_table(url: str, table: str) -> pd.DataFrame:
@@ -213,11 +406,16 @@ def is_sql_url(location: str) -> bool:
 def atomic_path(final_path: Path) -> Iterator[Path]:
     """Yield a temp path beside `final_path`; rename it into place only if the block succeeds.
 
-    Readers never see a half-written file: either the old content or the new one.
+    Readers never see a half-written file: either the old content or the new one. The temp
+    name holds the writer's host and pid, so the next writer of the same file removes what a
+    writer killed mid-write (SIGKILL, OOM) left behind, and never a live writer's file.
     """
     final_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_temp_files(final_path)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final_path.name}.", suffix=".tmp", dir=final_path.parent
+        prefix=f"{_temp_prefix(final_path)}{_HOST}.{os.getpid()}.",
+        suffix=".tmp",
+        dir=final_path.parent,
     )
     os.close(fd)
     tmp_path = Path(tmp_name)
@@ -226,6 +424,37 @@ def atomic_path(final_path: Path) -> Iterator[Path]:
         os.replace(tmp_path, final_path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+_HOST = socket.gethostname().replace(".", "_")
+
+
+def _temp_prefix(final_path: Path) -> str:
+    return f".{final_path.name}."
+
+
+def temp_files(final_path: Path) -> list[Path]:
+    """Temp files of unfinished writes of `final_path` (live or orphaned)."""
+    return sorted(final_path.parent.glob(f"{_temp_prefix(final_path)}*.tmp"))
+
+
+def _remove_orphaned_temp_files(final_path: Path) -> None:
+    for path in temp_files(final_path):
+        host, _, rest = path.name[len(_temp_prefix(final_path)) :].partition(".")
+        pid = rest.partition(".")[0]
+        if host != _HOST or not pid.isdigit() or _alive(int(pid)):
+            continue  # another machine's writer, an unknown name, or a live writer
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:

@@ -110,9 +110,12 @@ class DatasetSchema:
 @dataclass(frozen=True)
 class ValidationResult:
     valid: pd.DataFrame
+    """The rows that passed, with the schema's columns only."""
     quarantined: pd.DataFrame
     failure_cases: pd.DataFrame
     quarantined_share: float
+    extra_columns: tuple[str, ...] = ()
+    """Columns of the table the schema does not know: dropped from `valid`."""
 
 
 def label_strings(values: pd.Series) -> pd.Series:
@@ -157,7 +160,8 @@ def infer_schema(
     if target not in frame.columns:
         raise DataValidationError(
             f"{source}: target column {target!r} is missing "
-            f"(columns: {', '.join(map(str, frame.columns))}).",
+            f"(columns: {', '.join(map(str, frame.columns))}). Set MLOPS_TARGET_COLUMN to the "
+            "column to predict.",
             _cases(source, [(target, None, None, "column_in_dataframe")]),
         )
     if timestamp_column and timestamp_column not in frame.columns:
@@ -358,7 +362,9 @@ def validate(
     quarantined = frame.loc[failing_rows].copy()
     reasons = cases.groupby("row")["check"].agg(lambda c: "; ".join(sorted(set(c))))
     quarantined["quarantine_reason"] = [reasons.get(i, "") for i in failing_rows]
-    valid = frame.drop(index=failing_rows)
+    known = {c.name for c in schema.columns}
+    extra = tuple(str(c) for c in frame.columns if c not in known)
+    valid = frame.drop(index=failing_rows)[[c for c in frame.columns if c in known]]
     for name in schema.numeric_features:
         valid[name] = valid[name].astype(float)
     share = len(failing_rows) / len(frame) if len(frame) else 0.0
@@ -369,7 +375,8 @@ def validate(
             only = label_strings(valid[schema.target]).dropna().unique().tolist()
             raise DataValidationError(
                 f"{source}: target column {schema.target!r} has only the class {only} after "
-                "validation; a classifier needs at least two classes.",
+                "validation; a classifier needs at least two classes. Check the target column "
+                "(MLOPS_TARGET_COLUMN) and deliver data with every class.",
                 _cases(source, [(schema.target, None, only[0] if only else None, "two_classes")]),
             )
     if not len(valid):
@@ -384,7 +391,7 @@ def validate(
             ),
             cases,
         )
-    return ValidationResult(valid.reset_index(drop=True), quarantined, cases, share)
+    return ValidationResult(valid.reset_index(drop=True), quarantined, cases, share, extra)
 
 
 def _column_failures(cases: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -505,3 +512,98 @@ def check_scoring_frame(frame: pd.DataFrame, schema: DatasetSchema, source: str)
             cases,
         )
     return sorted(str(c) for c in frame.columns if c not in known)
+
+
+@dataclass(frozen=True)
+class ScoringBatchReport:
+    """What a scoreable batch still deserves a look for (nothing here stops scoring)."""
+
+    rows: int
+    extra_columns: tuple[str, ...]
+    """Columns the model does not use: ignored."""
+    unseen_categories: pd.DataFrame
+    """column, value, rows: category values training never saw (encoded as all-zeros)."""
+    null_shares_above_budget: dict[str, float]
+    """Features with more missing values than training tolerated (imputed, but worth a look)."""
+
+
+# Rows listed per failing column in the failure-cases table: enough to find the pattern.
+_ROWS_SHOWN = 20
+
+
+def check_scoring_batch(
+    frame: pd.DataFrame, schema: DatasetSchema, source: str
+) -> ScoringBatchReport:
+    """Can the model score this day's batch? The rules, and why:
+
+    | problem | outcome |
+    | --- | --- |
+    | a feature column missing | fail: the model cannot run without it |
+    | text in a numeric feature | fail, rows named: a value cannot be guessed |
+    | numbers in a categorical feature | fail: the encoding would silently differ |
+    | a feature with every value missing | fail: a column delivered empty is an incident |
+    | an infinity in a numeric feature | fail, rows named: no imputation or scaling is defined |
+    | unseen category | scored (one-hot encodes it as all-zeros) and reported |
+    | extra column | ignored and reported |
+    | more missing values than in training | scored (imputed) and reported |
+
+    Raises DataValidationError whose failure cases name the column, the rows (0-based
+    positions in the file) and the values.
+    """
+    problems: list[tuple[str, int | None, object, str]] = []
+    null_shares: dict[str, float] = {}
+    unseen: list[dict[str, object]] = []
+    for name in schema.feature_columns:
+        if name not in frame.columns:
+            problems.append((name, None, None, "column_in_dataframe"))
+            continue
+        spec = schema.column(name)
+        column = frame[name]
+        share = float(column.isna().mean()) if len(column) else 0.0
+        if len(column) and share == 1.0:
+            problems.append((name, None, f"all {len(column)} values missing", "not_all_missing"))
+            continue
+        if share > spec.max_null_fraction:
+            null_shares[name] = share
+        if spec.kind == "numeric":
+            problems += _numeric_problems(name, column)
+        elif _is_number_column(column):
+            problems.append((name, None, str(column.dtype), "dtype: expected text categories"))
+        elif spec.categories is not None:
+            known = set(spec.categories)
+            values = label_strings(column).dropna()
+            counts = values[~values.isin(known)].value_counts()
+            unseen += [{"column": name, "value": v, "rows": int(n)} for v, n in counts.items()]
+    if problems:
+        cases = _cases(source, problems)
+        raise DataValidationError(
+            f"{source} cannot be scored: {summarize_failures(cases)}. Fix the day's file (the "
+            "model needs the columns it was trained on, with the same types) and re-run the "
+            "partition.",
+            cases,
+        )
+    known_columns = {c.name for c in schema.columns}
+    return ScoringBatchReport(
+        rows=len(frame),
+        extra_columns=tuple(sorted(str(c) for c in frame.columns if c not in known_columns)),
+        unseen_categories=pd.DataFrame(unseen, columns=["column", "value", "rows"]),
+        null_shares_above_budget=null_shares,
+    )
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _numeric_problems(name: str, column: pd.Series) -> list[tuple[str, int | None, object, str]]:
+    positions = np.arange(len(column))
+    if _is_number_column(column):
+        values = column.astype(float).to_numpy()
+        infinite = positions[np.isinf(values)]
+        return [(name, int(i), float(values[i]), "finite") for i in infinite[:_ROWS_SHOWN]]
+    numbers = pd.to_numeric(column, errors="coerce")
+    text = positions[(numbers.isna() & column.notna()).to_numpy()]
+    if not len(text):  # numbers stored as text: the model would see strings
+        return [(name, None, str(column.dtype), "dtype: expected numeric")]
+    return [(name, int(i), column.iloc[i], "dtype: expected numeric") for i in text[:_ROWS_SHOWN]]

@@ -12,6 +12,9 @@ import pandas as pd
 from mlops_assets.domain import synthetic
 from mlops_assets.domain.data import (
     DataSourceError,
+    check_data_path,
+    check_sql_url,
+    daily_file,
     is_sql_url,
     read_sql_day,
     read_sql_table,
@@ -56,8 +59,8 @@ class TrainingDataSource(dg.ConfigurableResource):
                 n_rows=self.synthetic_rows, seed=self.synthetic_seed
             )
         if is_sql_url(self.location):
-            return read_sql_table(self.location, self.table)
-        path = Path(self.location).expanduser()
+            return read_sql_table(check_sql_url(self.location, "MLOPS_TRAINING_DATA"), self.table)
+        path = check_data_path(self.location, "MLOPS_TRAINING_DATA")
         if path.is_dir():
             return read_table_directory(path)
         if not path.exists():
@@ -97,9 +100,10 @@ class ScoringDataSource(dg.ConfigurableResource):
         return str(self.daily_file(day) or Path(self.location) / f"{day}.*")
 
     def daily_file(self, day: date) -> Path | None:
-        directory = Path(self.location).expanduser()
-        found = [directory / f"{day.isoformat()}{suffix}" for suffix in (".parquet", ".csv")]
-        return next((p for p in found if p.exists()), None)
+        try:
+            return daily_file(Path(self.location).expanduser(), day)
+        except DataSourceError:
+            return None
 
     def load_day(self, day: date) -> pd.DataFrame:
         if not self.location:
@@ -111,19 +115,7 @@ class ScoringDataSource(dg.ConfigurableResource):
                 seed=self.seed,
             )
         if is_sql_url(self.location):
-            return read_sql_day(self.location, self.table, self.date_column, day)
-        directory = Path(self.location).expanduser()
-        if not directory.is_dir():
-            raise DataSourceError(
-                f"{directory}: MLOPS_SCORING_DATA must be a directory of daily files "
-                "named YYYY-MM-DD.csv or YYYY-MM-DD.parquet."
-            )
-        path = self.daily_file(day)
-        if path is None:
-            near = sorted(p.name for p in directory.iterdir() if p.suffix in (".csv", ".parquet"))
-            raise DataSourceError(
-                f"{directory}: no file for partition {day} (expected {day}.csv or "
-                f"{day}.parquet; found {near[:5]}{'...' if len(near) > 5 else ''}). "
-                "Deliver the day's file, or check its name."
-            )
-        return read_table_file(path)
+            url = check_sql_url(self.location, "MLOPS_SCORING_DATA")
+            return read_sql_day(url, self.table, self.date_column, day)
+        directory = check_data_path(self.location, "MLOPS_SCORING_DATA")
+        return read_table_file(daily_file(directory, day))

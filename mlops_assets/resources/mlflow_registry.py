@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from mlops_assets.domain.data import directory_sha256
 from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
@@ -27,7 +28,19 @@ REFERENCE_PROFILE_ARTIFACT = "reference/profile.json"
 REFERENCE_SAMPLE_ARTIFACT = "reference/sample.parquet"
 REFERENCE_SAMPLE_ROWS = 5000
 SCORE_COLUMN = "__score__"
+# Model version tag: SHA-256 of the model artefact's files, recorded at registration and
+# verified every time the version is loaded for scoring or comparison.
+MODEL_HASH_TAG = "model.sha256"
+# Written by MLflow itself into a registered model's files (its name and version): not content.
+_UNHASHED = ("registered_model_meta",)
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+# MLflow error codes that mean "try again later", not "this request is wrong".
+_TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
+
+
+class ModelArtifactError(RuntimeError):
+    """A model version's artefact is missing or differs from what was registered."""
 
 
 @dataclass(frozen=True)
@@ -101,17 +114,27 @@ class MlflowRegistry(dg.ConfigurableResource):
         client = self.client()
         try:
             client.get_registered_model(self.model_name)
-        except MlflowException:
-            client.create_registered_model(
-                self.model_name, description="Managed by mlops-assets (Dagster)."
-            )
+        except MlflowException as error:
+            if mlflow_unavailable(error):
+                raise
+            try:
+                client.create_registered_model(
+                    self.model_name, description="Managed by mlops-assets (Dagster)."
+                )
+            except MlflowException as created:
+                # Another run created it meanwhile: that is what we wanted.
+                if created.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
 
     def version_by_alias(self, alias: str) -> RegistryVersion | None:
         from mlflow.exceptions import MlflowException
 
         try:
             found = self.client().get_model_version_by_alias(self.model_name, alias)
-        except MlflowException:
+        except MlflowException as error:
+            # An unreachable server is not "no champion": that would let a run promote blindly.
+            if mlflow_unavailable(error):
+                raise
             return None
         return RegistryVersion.of(found)
 
@@ -132,10 +155,97 @@ class MlflowRegistry(dg.ConfigurableResource):
         return sorted(listed, key=lambda v: int(v.version))
 
     def load_model(self, version: str) -> Any:
+        """The version's pipeline, loaded only after its artefact's SHA-256 matches the one
+        recorded at registration (`model.sha256`): what is scored is what the gate approved.
+
+        The files are downloaded once, hashed and loaded from that same copy, so nothing can
+        change between the check and the load. Raises ModelArtifactError when the artefact is
+        missing or was changed. Versions registered before hashes were recorded carry no tag:
+        they load with a warning.
+        """
         import mlflow.sklearn
 
         self.client()
-        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+        expected = self.version(version).tags.get(MODEL_HASH_TAG)
+        uri = f"models:/{self.model_name}/{version}"
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            local = Path(self._download_model(uri, tmp, f"{self.model_name} v{version}"))
+            actual = directory_sha256(local, _UNHASHED)
+            if expected is None:
+                dg.get_dagster_logger().warning(
+                    f"{self.model_name} v{version} has no {MODEL_HASH_TAG} tag (registered "
+                    "before integrity hashes): loaded unverified. Re-register it to protect it."
+                )
+            elif actual != expected:
+                raise ModelArtifactError(
+                    f"{self.model_name} v{version}: the model artefact does not match what was "
+                    f"registered (SHA-256 {actual[:16]}... instead of {expected[:16]}..., tag "
+                    f"{MODEL_HASH_TAG}): its files in the artefact store changed after "
+                    "registration. Nothing was scored with it. Restore the artefact from a "
+                    "backup, or move `champion` away from this version (rollback_champion_job) "
+                    "and find out who could write to the artefact store."
+                )
+            return mlflow.sklearn.load_model(str(local))
+
+    def model_artifact_sha256(self, model_uri: str) -> str:
+        """The SHA-256 of a logged model's files, as `load_model` will compute it."""
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            return directory_sha256(
+                Path(self._download_model(model_uri, tmp, model_uri)), _UNHASHED
+            )
+
+    def _download_model(self, uri: str, destination: str, what: str) -> str:
+        import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
+
+        self.client()
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=destination)
+        except (OSError, MlflowException) as error:
+            if mlflow_unavailable(error):
+                raise
+            raise ModelArtifactError(
+                f"{what}: the model artefact cannot be read from the artefact store "
+                f"({type(error).__name__}: {error}). It was deleted or moved: restore it, or "
+                "retrain; a version without its artefact is never registered or promoted."
+            ) from error
+        if not any(Path(local).rglob("MLmodel")):
+            raise ModelArtifactError(
+                f"{what}: the model artefact is missing (no MLmodel file under {uri}); restore "
+                "it, or retrain."
+            )
+        return local
+
+    def register_once(self, model_uri: str, run_id: str, tags: dict[str, str]) -> RegistryVersion:
+        """Register the run's model with its tags in one call, at most once per run.
+
+        A retried step (or a request that timed out on the client but still reached the
+        server) finds the version already registered for this run and reuses it; should two
+        land anyway, the older is kept and the newer, unaliased duplicate deleted.
+        """
+        import mlflow
+
+        existing = self._versions_of_run(run_id)
+        if not existing:
+            mlflow.register_model(model_uri, self.model_name, tags=tags)
+            existing = self._versions_of_run(run_id)
+        keep, *duplicates = existing
+        client = self.client()
+        for duplicate in duplicates:
+            if not duplicate.aliases:
+                client.delete_model_version(self.model_name, duplicate.version)
+        for key, value in tags.items():
+            if keep.tags.get(key) != value:
+                client.set_model_version_tag(self.model_name, keep.version, key, value)
+        return self.version(keep.version)
+
+    def _versions_of_run(self, run_id: str) -> list[RegistryVersion]:
+        if not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"{run_id!r} is not an MLflow run id")
+        found = self.client().search_model_versions(
+            f"name = '{checked_model_name(self.model_name)}' and run_id = '{run_id}'"
+        )
+        return sorted((RegistryVersion.of(v) for v in found), key=lambda v: int(v.version))
 
     def run_artifact(self, run_id: str, artifact_path: str) -> Path:
         """A run's artefact as a local file, downloaded once into MLOPS_HOME/artifact_cache.
@@ -169,3 +279,35 @@ def checked_model_name(name: str) -> str:
     if not _MODEL_NAME.fullmatch(name):
         raise ValueError(f"MLOPS_MODEL_NAME={name!r}: use letters, digits, '-', '_' and '.' only.")
     return name
+
+
+def mlflow_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or an exception it wraps) says the tracking server or its database is
+    unreachable, slow or overloaded: worth retrying, unlike a wrong request."""
+    import requests
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout,
+        ):
+            return True
+        status = getattr(getattr(current, "response", None), "status_code", None)
+        if isinstance(current, requests.HTTPError) and status and (status >= 500 or status == 429):
+            return True
+        if type(current).__name__ in ("MlflowException", "RestException"):
+            message = str(current)
+            code = str(getattr(current, "error_code", ""))
+            if code in _TRANSIENT_ERROR_CODES:
+                return True
+            if message.startswith("API request to") and (
+                "failed with exception" in message
+                or "failed with timeout exception" in message
+                or re.search(r"failed with error code 5\d\d", message)
+            ):
+                return True
+        current = current.__cause__ or current.__context__
+    return False

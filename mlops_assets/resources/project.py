@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+
+
+class LockTimeout(TimeoutError):
+    """Another process held a project lock for longer than the caller would wait."""
 
 
 def default_home() -> str:
@@ -27,3 +35,28 @@ class ProjectStorage(dg.ConfigurableResource):
         path = self.root.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
+        """An exclusive lock shared by every process using this home (runs, containers on one
+        volume): `flock` on `locks/<name>.lock`, released by the kernel if the holder dies.
+
+        Raises LockTimeout after `timeout` seconds of waiting.
+        """
+        path = self.path("locks", f"{name}.lock")
+        deadline = time.monotonic() + timeout
+        with path.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(
+                            f"{path}: held by another process for over {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

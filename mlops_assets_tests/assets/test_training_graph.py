@@ -39,6 +39,7 @@ def test_training_graph_materialises_every_asset_and_registers_a_champion(projec
         "registered_model_version",
     }
     assert _check_outcomes(result) == {
+        "source_readable": True,
         "schema_conforms": True,
         "quarantine_within_tolerance": True,
     }
