@@ -1,5 +1,6 @@
 """The `dagster` CLI is part of the product: train with `dagster job execute`, then backfill a
-date range of the daily partitions with `dagster job backfill`, as a user would from a shell."""
+date range of the daily partitions with `dagster job backfill` and queue runs with `dagster job
+launch`, as a user would from a shell."""
 
 import os
 import shutil
@@ -15,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
-def _dagster(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _dagster(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [DAGSTER, *args, "-m", "mlops_assets.definitions"],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -26,7 +27,7 @@ def _dagster(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
     )
 
 
-def test_cli_trains_then_backfills_a_date_range(tmp_path):
+def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "config" / "dagster.local.yaml", home / "dagster.yaml")
@@ -56,7 +57,18 @@ def test_cli_trains_then_backfills_a_date_range(tmp_path):
     )
     assert backfill.returncode == 0, backfill.stderr[-3000:]
 
-    # The backfill's runs are queued; the daemon (which `make ui` also starts) launches them.
+    # Two runs that may move the champion, queued together: the queue must hold the rollback
+    # until the retraining has finished (mlops/gate=champion, limit 1), though it would run
+    # in a second beside it otherwise.
+    (tmp_path / "rollback.yaml").write_text(
+        "ops: {rollback_champion: {config: {reason: queue test}}}\n"
+    )
+    rollback_config = str(tmp_path / "rollback.yaml")
+    for launch in (["retraining_job"], ["rollback_champion_job", "-c", rollback_config]):
+        launched = _dagster(["job", "launch", "-j", *launch], env)
+        assert launched.returncode == 0, launched.stderr[-3000:]
+
+    # The queued runs wait for the daemon (which `make ui` also starts).
     daemon = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("dagster-daemon")),
@@ -73,6 +85,14 @@ def test_cli_trains_then_backfills_a_date_range(tmp_path):
     os.environ["DAGSTER_HOME"], saved = str(home), os.environ.get("DAGSTER_HOME")
     try:
         with dg.DagsterInstance.get() as instance:
+            # The training job's default executor runs every step in the run's own process
+            # (jobs.EXECUTOR): one pid, not one per step.
+            (training,) = instance.get_runs(dg.RunsFilter(job_name="training_job"))
+            starts = instance.get_records_for_run(
+                training.run_id, of_type=dg.DagsterEventType.STEP_START
+            ).records
+            assert len(starts) == 5
+            assert len({r.event_log_entry.dagster_event.pid for r in starts}) == 1
             (request,) = instance.get_backfills()
             assert request.partition_names == ["2026-01-02", "2026-01-03"]
             runs = _wait_for_runs(instance, "daily_monitoring_job", count=2)
@@ -80,6 +100,21 @@ def test_cli_trains_then_backfills_a_date_range(tmp_path):
             assert {r.tags["dagster/partition"] for r in runs} == {"2026-01-02", "2026-01-03"}
             scored = instance.get_materialized_partitions(dg.AssetKey("batch_predictions"))
             assert scored == {"2026-01-02", "2026-01-03"}
+
+            (retraining,) = _wait_for_runs(instance, "retraining_job", count=1)
+            (rollback,) = _wait_for_runs(instance, "rollback_champion_job", count=1)
+            assert retraining.status == dg.DagsterRunStatus.SUCCESS
+            # The same data again is no better: v2 is not promoted, so v1 is the only version
+            # that was ever champion and the rollback refuses, saying so.
+            assert rollback.status == dg.DagsterRunStatus.FAILURE
+            (failed,) = instance.get_records_for_run(
+                rollback.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+            ).records
+            error = failed.event_log_entry.dagster_event.step_failure_data.error
+            assert "is the only version that was ever champion" in error.message
+            first = instance.get_run_record_by_id(retraining.run_id)
+            second = instance.get_run_record_by_id(rollback.run_id)
+            assert second.start_time >= first.end_time, "the queue let both run at once"
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)

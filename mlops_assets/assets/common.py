@@ -1,6 +1,7 @@
 """What every asset shares: owner, group names, metadata helpers and the MLflow retry policy."""
 
 import functools
+import inspect
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -66,6 +67,36 @@ def retried_on_mlflow_outage(fn: F) -> F:
     Wrap an asset's function with it, under `@dg.asset(retry_policy=MLFLOW_RETRY_POLICY)`.
     """
 
+    def judged(error: Exception, kwargs: dict[str, Any]) -> dg.Failure:
+        if not mlflow_unavailable(error):
+            return dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False)
+        registry = kwargs.get("mlflow_registry")
+        where = registry.resolved_tracking_uri if isinstance(registry, MlflowRegistry) else "MLflow"
+        return dg.Failure(
+            description=(
+                f"MLflow at {where} did not answer ({type(error).__name__}: {error}). "
+                "The step is retried with backoff (MLOPS_MLFLOW_MAX_RETRIES, "
+                "MLOPS_MLFLOW_RETRY_DELAY); when it still fails, check that the tracking server "
+                "and its database are up and that MLFLOW_TRACKING_URI points to it, then "
+                "re-execute the run from this step (safe: a version is registered once per "
+                "MLflow run, and `champion` moves only under the compare-and-set check)."
+            ),
+            allow_retries=True,
+        )
+
+    if inspect.isgeneratorfunction(fn):  # assets that yield check results as well
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except dg.Failure:
+                raise
+            except Exception as error:
+                raise judged(error, kwargs) from error
+
+        return generator  # type: ignore[return-value]
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -73,28 +104,7 @@ def retried_on_mlflow_outage(fn: F) -> F:
         except dg.Failure:
             raise
         except Exception as error:
-            if mlflow_unavailable(error):
-                registry = kwargs.get("mlflow_registry")
-                where = (
-                    registry.resolved_tracking_uri
-                    if isinstance(registry, MlflowRegistry)
-                    else "MLflow"
-                )
-                raise dg.Failure(
-                    description=(
-                        f"MLflow at {where} did not answer ({type(error).__name__}: {error}). "
-                        "The step is retried with backoff (MLOPS_MLFLOW_MAX_RETRIES, "
-                        "MLOPS_MLFLOW_RETRY_DELAY); when it still fails, check that the "
-                        "tracking server and its database are up and that MLFLOW_TRACKING_URI "
-                        "points to it, then re-execute the run from this step (safe: a "
-                        "version is registered once per MLflow run, and `champion` moves only "
-                        "under the compare-and-set check)."
-                    ),
-                    allow_retries=True,
-                ) from error
-            raise dg.Failure(
-                description=f"{type(error).__name__}: {error}", allow_retries=False
-            ) from error
+            raise judged(error, kwargs) from error
 
     return wrapper  # type: ignore[return-value]
 

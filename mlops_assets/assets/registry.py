@@ -34,6 +34,7 @@ from mlops_assets.resources.mlflow_registry import (
     MODEL_HASH_TAG,
     MlflowRegistry,
     ModelArtifactError,
+    checked_model_name,
 )
 from mlops_assets.resources.project import LockTimeout, ProjectStorage
 
@@ -133,7 +134,7 @@ def registered_model_version(
     # project between the read and the move (a file lock in MLOPS_HOME; the run queue's tag
     # limit already keeps retraining runs apart, this also covers manual and local runs).
     try:
-        with storage.lock(f"champion-{name}"):
+        with storage.lock(f"champion-{checked_model_name(name)}"):
             current = mlflow_registry.version_by_alias(CHAMPION)
             current_version = None if current is None else current.version
             if current_version == version.version:
@@ -252,7 +253,7 @@ def rollback_champion(
 ) -> dg.Output[str]:
     name = mlflow_registry.model_name
     # The same lock as the gate: a rollback never interleaves with a promotion.
-    with storage.lock(f"champion-{name}"):
+    with storage.lock(f"champion-{checked_model_name(name)}"):
         return _rollback(context, config, mlflow_registry)
 
 

@@ -142,8 +142,11 @@ class MlflowRegistry(dg.ConfigurableResource):
         return RegistryVersion.of(self.client().get_model_version(self.model_name, version))
 
     def versions(self) -> list[RegistryVersion]:
+        """Every version of the model, oldest first; none before the first registration."""
         client = self.client()
         found = client.search_model_versions(f"name = '{checked_model_name(self.model_name)}'")
+        if not found:
+            return []
         # Search results do not carry aliases in every store: take them from the model.
         aliases: dict[str, list[str]] = {}
         for alias, version in client.get_registered_model(self.model_name).aliases.items():

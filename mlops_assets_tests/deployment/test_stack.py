@@ -8,18 +8,21 @@ Needs PostgreSQL's server binaries and Debian's Chromium: installed here when mi
 is root with apt (as on CI), skipped with the reason otherwise; under CI a missing piece fails.
 """
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 
-from scripts.stack import LOCATION_NAME, Stack, postgres_bin_dir
+from scripts.stack import LOCATION_NAME, REQUIRED_DAEMONS, Stack, postgres_bin_dir
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -54,6 +57,9 @@ SCHEDULE = {
     "scheduleName": "daily_batch_prediction_schedule",
 }
 T = TypeVar("T")
+HEARTBEATS = (
+    "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy lastHeartbeatTime } } } }"
+)
 
 
 def _missing(what: str, install: list[str]) -> None:
@@ -312,3 +318,125 @@ def test_daemon_runs_the_schedule_and_the_drift_sensor_judges_its_report(stack, 
 
     tick = _until("a sensor tick after the drift report", judged, timeout=90)
     assert tick["runIds"] or partition in (tick["skipReason"] or ""), tick
+
+
+def _pg_ctl(stack: Stack, *args: str) -> None:
+    """pg_ctl as the owner of the data directory (PostgreSQL refuses to run as root)."""
+    postgres = next(s for s in stack.services if s.name == "postgres")
+    command = [str(a) for a in postgres.process.args]
+    data = Path(command[command.index("-D") + 1])
+    owner = data.stat()
+    as_owner = (
+        {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
+        if os.geteuid() == 0
+        else {}
+    )
+    done = subprocess.run(
+        [
+            str(postgres_bin_dir() / "pg_ctl"),
+            *args,
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            # Beside the data: the postgres user may not write to the stack's log directory.
+            "-l",
+            str(data.parent / "restarted.log"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=data.parent,
+        check=False,
+        **as_owner,
+    )
+    assert done.returncode == 0, f"pg_ctl {' '.join(args)}: {done.stdout}{done.stderr}"
+
+
+def _heartbeats_since(stack: Stack, moment: float) -> dict[str, bool] | None:
+    statuses = stack.graphql(HEARTBEATS)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    fresh = {
+        s["daemonType"]: bool(s["healthy"]) and (s["lastHeartbeatTime"] or 0) > moment
+        for s in statuses
+    }
+    return fresh if all(fresh.get(name) for name in REQUIRED_DAEMONS) else None
+
+
+def _finished(stack: Stack, run_id: str) -> tuple[str, list[str]] | None:
+    """The run's final status and its step errors, once it has finished."""
+    run = stack.graphql(
+        """query($id: ID!) { runOrError(runId: $id) { ... on Run { status
+             eventConnection(afterCursor: null) { events {
+               ... on ExecutionStepFailureEvent { error { message } } } } } } }""",
+        {"id": run_id},
+    )["runOrError"]
+    if run["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
+        return None
+    errors = [e["error"]["message"] for e in run["eventConnection"]["events"] if e.get("error")]
+    return run["status"], errors
+
+
+def test_daemon_and_webserver_recover_from_a_postgres_restart(stack, training_run):
+    """Last in this module: Postgres restarted under the running stack (open connections cut).
+    The daemon's heartbeats resume, the webserver answers from the database again, and a run
+    launched afterwards is queued, dequeued and executed, without restarting a Dagster process."""
+    restarted_at = datetime.now(UTC).timestamp()
+    _pg_ctl(stack, "restart", "-m", "fast")
+    try:
+        _until(
+            "daemon heartbeats after the restart",
+            lambda: _quietly(lambda: _heartbeats_since(stack, restarted_at)),
+            timeout=120,
+        )
+        # The webserver holds one pooled connection per storage (`optimize_for_webserver`)
+        # and Dagster 1.13 has no pre-ping for it (dagster-io/dagster#33879): the first request
+        # that touches each storage after the restart fails once, and SQLAlchemy reconnects.
+        # So launchRun may fail a few times, then must succeed with no process restarted.
+        launch = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+                 __typename ... on LaunchRunSuccess { run { runId } }
+                 ... on PythonError { message } } }"""
+        params = {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": LOCATION_NAME,
+                    "repositoryName": REPOSITORY,
+                    "jobName": "rollback_champion_job",
+                },
+                "runConfigData": {
+                    "ops": {"rollback_champion": {"config": {"reason": "restart test"}}}
+                },
+            }
+        }
+        attempts: list[str] = []
+
+        def launched_run() -> dict[str, Any] | None:
+            response = requests.post(
+                stack.graphql_url, json={"query": launch, "variables": params}, timeout=60
+            )
+            result = response.json()["data"]["launchRun"]
+            attempts.append(result.get("message", result["__typename"])[:200])
+            return result if result["__typename"] == "LaunchRunSuccess" else None
+
+        launched = _until("a run launched after the restart", launched_run, timeout=60, every=1)
+        assert len(attempts) <= 4, attempts  # at most one stale connection per storage
+        assert (
+            stack.graphql("{ runsOrError { __typename } }")["runsOrError"]["__typename"] == "Runs"
+        )
+        run_id = launched["run"]["runId"]
+        status, errors = _until(
+            "the run after the restart", lambda: _finished(stack, run_id), timeout=180
+        )
+        assert status == "FAILURE"
+        assert any("is the only version that was ever champion" in e for e in errors), errors
+    finally:
+        # pg_ctl's server is no longer the stack's child: stop it before the stack stops.
+        with contextlib.suppress(AssertionError):
+            _pg_ctl(stack, "stop", "-m", "fast")
+
+
+def _quietly(probe: Callable[[], T | None]) -> T | None:
+    """A probe that may fail while the database is away counts as not yet."""
+    try:
+        return probe()
+    except Exception:
+        return None

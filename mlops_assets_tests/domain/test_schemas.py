@@ -161,3 +161,34 @@ def test_scoring_frames_tolerate_extra_columns_and_unseen_categories(schema):
         check_scoring_frame(batch.drop(columns="utilization"), schema, "day.parquet")
     with pytest.raises(DataValidationError, match="expected numeric"):
         check_scoring_frame(batch.assign(age=batch["age"].astype(str)), schema, "day.parquet")
+
+
+def test_scoring_batch_rules_name_rows_and_report_what_is_tolerated(schema):
+    from mlops_assets.domain.schemas import check_scoring_batch
+
+    batch = generate_daily_batch(date(2026, 2, 1), n_rows=200).assign(note="x")
+    batch.loc[[4, 9], "purpose"] = "yacht"
+    report = check_scoring_batch(batch, schema, "day.csv")
+    assert report.extra_columns == ("note",)
+    assert report.unseen_categories.to_dict("records") == [
+        {"column": "purpose", "value": "yacht", "rows": 2}
+    ]
+
+    broken = batch.copy()
+    broken["income"] = broken["income"].astype(object)
+    broken.loc[7, "income"] = "unknown"
+    broken.loc[[3, 5], "loan_amount"] = np.inf
+    broken["credit_score"] = np.nan
+    with pytest.raises(DataValidationError) as error:
+        check_scoring_batch(broken.drop(columns="region"), schema, "day.csv")
+    cases = error.value.failure_cases
+    rows = [None if pd.isna(r) else int(r) for r in cases["row"]]
+    found = set(zip(cases["column"], rows, cases["check"], strict=True))
+    assert found == {
+        ("income", 7, "dtype: expected numeric"),
+        ("loan_amount", 3, "finite"),
+        ("loan_amount", 5, "finite"),
+        ("credit_score", None, "not_all_missing"),
+        ("region", None, "column_in_dataframe"),
+    }
+    assert str(error.value).startswith("day.csv cannot be scored")

@@ -110,3 +110,24 @@ def test_a_run_killed_mid_write_leaves_no_partial_file_and_the_next_run_recovers
     assert temp_files(predictions) == []
     assert pq.read_metadata(predictions).num_rows == BIG_ROWS
     assert not list(predictions.parent.glob("*.tmp"))
+
+
+def test_only_a_dead_writers_temp_file_is_removed(tmp_path):
+    from mlops_assets.domain.data import _HOST, write_text_atomic
+
+    target = tmp_path / "report.json"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        left_by_dead = tmp_path / f".report.json.{_HOST}.{dead.pid}.abc.tmp"
+        being_written = tmp_path / f".report.json.{_HOST}.{live.pid}.def.tmp"
+        other_machine = tmp_path / ".report.json.elsewhere.1.ghi.tmp"
+        for path in (left_by_dead, being_written, other_machine):
+            path.write_text("partial")
+        write_text_atomic("{}", target)
+        assert target.read_text() == "{}"
+        assert temp_files(target) == sorted([being_written, other_machine])
+    finally:
+        live.kill()
+        live.wait()

@@ -249,3 +249,28 @@ def test_a_version_whose_artefact_is_missing_is_never_registered(project):
     assert model_uri in message and "artefact" in message and "retrain" in message
     assert _versions(registry) == before
     assert registry.version_by_alias(CHAMPION).version == "1"
+
+
+def test_only_an_outage_counts_as_mlflow_unavailable():
+    from mlflow.exceptions import MlflowException, RestException
+
+    from mlops_assets.resources.mlflow_registry import mlflow_unavailable
+
+    refused = "API request to http://m:5000/api/2.0/x failed with exception Max retries exceeded"
+    assert mlflow_unavailable(MlflowException(refused))
+    assert mlflow_unavailable(
+        MlflowException("API request to http://m/x failed with timeout exception")
+    )
+    assert mlflow_unavailable(
+        RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "db"})
+    )
+    assert mlflow_unavailable(requests.ConnectionError("refused"))
+    try:
+        raise RuntimeError("while registering") from TimeoutError("slow")
+    except RuntimeError as wrapped:
+        assert mlflow_unavailable(wrapped)
+    assert not mlflow_unavailable(
+        RestException({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such model"})
+    )
+    assert not mlflow_unavailable(MlflowException("Invalid value for max_results"))
+    assert not mlflow_unavailable(ValueError("Input X contains infinity"))
