@@ -14,8 +14,6 @@ processes of its own, so that its peak RSS (VmHWM, read by the child at its end)
   `pd.read_parquet` (neither timed); timed is `pipeline.predict(X)` alone and, for reference,
   `pipeline.predict_proba(X)` and `predict_proba` over slices of 100,000 rows (the asset's
   chunks) of the same in-memory frame.
-- ours with `predict_frame` replaced by `proposed.one_pass_predict_frame` (a proposed change),
-  with the default chunks and with `chunk_rows` 500,000 (run config).
 
 All children import pandas, pyarrow, sklearn and mlflow before anything is timed. Each child
 times one run, as each run is a process of its own in production; the sides take turns, round
@@ -54,7 +52,6 @@ CHUNK_ROWS = 250_000
 GENERATOR = "generate_daily_batch/none/v1"  # bump when the generated rows change
 FIRST_DAY = date(2026, 1, 2)
 ASSET_CHUNK_ROWS = 100_000  # ScoringConfig.chunk_rows' default
-BIG_CHUNK_ROWS = 500_000
 THROUGHPUT_TARGET = 0.8
 MEMORY_TARGET = 2 * 2**30
 # The bare side holds everything in memory (about 1 GiB per million rows at its peak): it runs
@@ -69,8 +66,6 @@ class Sizing:
     rows: int
     rounds: int
     ours: dict[str, Any]
-    one_pass: dict[str, Any] | None
-    one_pass_big: dict[str, Any] | None
     bare: dict[str, Any] | None
 
 
@@ -89,24 +84,9 @@ def run(quick: bool) -> Section:
             _link_scoring_partition(home, partition, files[n])
             small = n <= 1_000_000
             bare_fits = small or _available_memory() >= BARE_NEEDS
-            sides: dict[str, list[dict[str, Any]]] = {
-                "ours": [],
-                "one_pass": [],
-                "one_pass_big": [],
-                "bare": [],
-            }
+            sides: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
             for _ in range(rounds[n]):
                 sides["ours"].append(run_child([SCRIPT, "ours", str(home), partition], env))
-                if small:
-                    sides["one_pass"].append(
-                        run_child([SCRIPT, "ours-one-pass", str(home), partition], env)
-                    )
-                    sides["one_pass_big"].append(
-                        run_child(
-                            [SCRIPT, "ours-one-pass", str(home), partition, str(BIG_CHUNK_ROWS)],
-                            env,
-                        )
-                    )
                 if bare_fits:
                     mode = "all" if small else "predict"
                     sides["bare"].append(
@@ -117,8 +97,6 @@ def run(quick: bool) -> Section:
                     n,
                     rounds[n],
                     _merge(sides["ours"]),
-                    _merge(sides["one_pass"]) if sides["one_pass"] else None,
-                    _merge(sides["one_pass_big"]) if sides["one_pass_big"] else None,
                     _merge(sides["bare"]) if sides["bare"] else None,
                 )
             )
@@ -143,16 +121,6 @@ def _section(results: list[Sizing]) -> Section:
     rows = []
     for r in results:
         rows.append(_row(r, "ours: `materialize`", r.ours))
-        if r.one_pass is not None:
-            rows.append(_row(r, "ours, one-pass `predict_frame` (proposed change)", r.one_pass))
-        if r.one_pass_big is not None:
-            rows.append(
-                _row(
-                    r,
-                    f"ours, one-pass, `chunk_rows` {BIG_CHUNK_ROWS:,} (run config)",
-                    r.one_pass_big,
-                )
-            )
         if r.bare is not None:
             rows.append(_row(r, "bare `pipeline.predict` (baseline)", r.bare, key="predict"))
             for key, what in (
@@ -166,15 +134,11 @@ def _section(results: list[Sizing]) -> Section:
     targets = []
     if small.bare is not None:
         ratio = median(small.bare["predict"]) / median(small.ours["seconds"])
-        proposed = ""
-        if small.one_pass is not None:
-            fixed = median(small.bare["predict"]) / median(small.one_pass["seconds"])
-            proposed = f" ({fixed:.2f}x with the one-pass `predict_frame`)"
         targets.append(
             Target(
                 claim=f"batch scoring throughput at {small.rows:,} rows, ours / bare predict",
                 target=f">= {THROUGHPUT_TARGET}x",
-                measured=f"{ratio:.2f}x{proposed}",
+                measured=f"{ratio:.2f}x",
                 met=ratio >= THROUGHPUT_TARGET,
             )
         )
@@ -201,9 +165,8 @@ def _section(results: list[Sizing]) -> Section:
         "\n\n"
         "| rows | runs | what | seconds | Mrows/s | peak RSS | throughput / bare predict |\n"
         "| ---: | ---: | --- | --- | ---: | --- | ---: |\n" + "\n".join(rows) + "\n\n"
-        "The one-pass line is the asset with `predict_frame` replaced, in the benchmark's child "
-        "only, by one `predict_proba` whose argmax gives the label (bench/proposed.py); on "
-        "these rows that argmax equals `pipeline.predict` on every row: "
+        "`predict_frame` takes each label as the argmax of one `predict_proba`; on these rows "
+        "that argmax equals `pipeline.predict` on every row: "
         f"{', '.join('yes' if a else 'NO' for a in agree)}.\n"
         + (
             f"\nThe bare baseline was not run at {', '.join(missing)} rows: it needs the whole "
@@ -298,20 +261,13 @@ def child_train(home: Path) -> dict:
     return {}
 
 
-def child_ours(
-    home: Path, partition: str, one_pass: bool = False, chunk_rows: int | None = None
-) -> dict:
+def child_ours(home: Path, partition: str) -> dict:
     """One `materialize` of batch_predictions for the partition."""
     import dagster as dg
 
-    import mlops_assets.assets.monitoring as monitoring
     from mlops_assets.definitions import build_resources, defs
 
     _preload()
-    if one_pass:
-        import proposed
-
-        monitoring.predict_frame = proposed.one_pass_predict_frame
     rss_before = rss_bytes()
     assets = [defs.get_assets_def("batch_predictions")]
     instance_dir = tempfile.mkdtemp(prefix="dagster-", dir=home)
@@ -322,11 +278,6 @@ def child_ours(
             partition_key=partition,
             resources=build_resources(),
             instance=instance,
-            run_config=(
-                {"ops": {"batch_predictions": {"config": {"chunk_rows": chunk_rows}}}}
-                if chunk_rows
-                else None
-            ),
         )
         seconds = time.perf_counter() - started
     if not result.success:
@@ -375,21 +326,18 @@ def _child(args: argparse.Namespace) -> dict:
     home = Path(args.home)
     if args.role == "train":
         return child_train(home)
-    if args.role in ("ours", "ours-one-pass"):
-        chunk_rows = int(args.mode) if args.mode.isdigit() else None
-        return child_ours(home, args.arg, args.role == "ours-one-pass", chunk_rows)
+    if args.role == "ours":
+        return child_ours(home, args.arg)
     return child_bare(Path(args.arg), args.mode)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="200k and 1M rows")
-    parser.add_argument("role", nargs="?", choices=("train", "ours", "ours-one-pass", "bare"))
+    parser.add_argument("role", nargs="?", choices=("train", "ours", "bare"))
     parser.add_argument("home", nargs="?")
     parser.add_argument("arg", nargs="?", help="ours: the partition; bare: the Parquet file")
-    parser.add_argument(
-        "mode", nargs="?", default="all", help="bare: all, or predict only; ours: chunk_rows"
-    )
+    parser.add_argument("mode", nargs="?", default="all", help="bare: all, or predict only")
     parsed = parser.parse_args()
     if parsed.role:
         print(json.dumps(_child(parsed)))

@@ -8,8 +8,7 @@ other in this process:
 (b) ours with the reference profile built beforehand (the daily case): `compute_drift` only;
 (c) ours including `build_reference_profile` on the reference frame;
 (d) the floor: one vectorised pass, `np.sort` of the batch's numeric block and
-    `np.searchsorted` of the profile's reference values into each sorted column;
-(e) (b) with the Wasserstein distance of bench/proposed.py patched in (a proposed change).
+    `np.searchsorted` of the profile's reference values into each sorted column.
 
     python bench/bench_drift.py [--quick]
 """
@@ -19,14 +18,11 @@ from __future__ import annotations
 import argparse
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
-import proposed
 from common import Section, Target, fmt, interleaved, median, timings
 
-from mlops_assets.domain import drift
 from mlops_assets.domain.drift import ReferenceProfile, build_reference_profile, compute_drift
 from mlops_assets.domain.evidently_report import EVIDENTLY_METHODS, import_evidently
 
@@ -85,12 +81,10 @@ def run(quick: bool) -> Section:
         "(a) evidently "
         "`Report.run`; (b) ours, reference profile cached (the daily case); (c) ours, building "
         "the profile too; (d) the floor: one `np.sort` of the numeric block and `searchsorted` "
-        "of the reference points (no categorical work at all); (e) (b) with the proposed "
-        "Wasserstein computation (bench/proposed.py) patched in.\n\n"
+        "of the reference points (no categorical work at all).\n\n"
         "| rows | (a) evidently | (b) ours, cached | (c) ours + profile | (d) floor | "
-        "(e) ours, proposed W1 | evidently / ours (a)/(b) | (a)/(c) | ours / floor (b)/(d) "
-        "| proposed / floor (e)/(d) |\n"
-        "| ---: | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |\n"
+        "evidently / ours (a)/(b) | (a)/(c) | ours / floor (b)/(d) |\n"
+        "| ---: | --- | --- | --- | --- | ---: | ---: | ---: |\n"
         + "\n".join(rows)
         + "\n\nAgreement of our `evidently_drifted` with evidently's own per-column verdict "
         "(our profile keeps a 5000-point quantile sketch of each numeric reference column):\n\n"
@@ -109,8 +103,7 @@ def run(quick: bool) -> Section:
         Target(
             claim=f"drift at {n} rows, ours (cached profile) / sort + searchsorted floor",
             target=f"<= {FLOOR_TARGET:.0f}x",
-            measured=f"{big['floor_ratio']:.1f}x ({big['proposed_floor_ratio']:.1f}x with the "
-            "proposed W1)",
+            measured=f"{big['floor_ratio']:.1f}x",
             met=big["floor_ratio"] <= FLOOR_TARGET,
         ),
     )
@@ -138,10 +131,6 @@ def _one_size(ev: SimpleNamespace, n: int, repeats: int, ours_repeats: int) -> d
     evidently_times = timings(evidently_run, repeats)
     profile = build_reference_profile(reference, NUMERIC, CATEGORICAL)
 
-    def proposed_run() -> None:
-        with mock.patch.object(drift, "_continuous_tests", proposed.continuous_tests):
-            compute_drift(profile, current)
-
     ours = interleaved(
         {
             "cached": lambda: compute_drift(profile, current),
@@ -149,16 +138,12 @@ def _one_size(ev: SimpleNamespace, n: int, repeats: int, ours_repeats: int) -> d
                 build_reference_profile(reference, NUMERIC, CATEGORICAL), current
             ),
             "floor": lambda: _single_pass(profile, current),
-            "proposed": proposed_run,
         },
         ours_repeats,
     )
     cached, with_profile = ours["cached"], ours["with_profile"]
-    floor, patched = ours["floor"], ours["proposed"]
-    with mock.patch.object(drift, "_continuous_tests", proposed.continuous_tests):
-        patched_result = compute_drift(profile, current)
+    floor = ours["floor"]
     result = compute_drift(profile, current)
-    _check_same(result, patched_result)
     ours = {f.feature: f.evidently_drifted for f in result.features}
     theirs = _verdicts(snapshots[-1])
     disagree = sorted(c for c in ours if ours[c] != theirs.get(c))
@@ -173,24 +158,13 @@ def _one_size(ev: SimpleNamespace, n: int, repeats: int, ours_repeats: int) -> d
         "speedup": median(evidently_times) / median(cached),
         "speedup_with_profile": median(evidently_times) / median(with_profile),
         "floor_ratio": median(cached) / median(floor),
-        "proposed_floor_ratio": median(patched) / median(floor),
     }
     row = (
         f"| {n:,} | {fmt(evidently_times)} | {fmt(cached)} | {fmt(with_profile)} | "
-        f"{fmt(floor)} | {fmt(patched)} | **{m['speedup']:.0f}x** | "
-        f"{m['speedup_with_profile']:.0f}x | **{m['floor_ratio']:.1f}x** | "
-        f"{m['proposed_floor_ratio']:.1f}x |"
+        f"{fmt(floor)} | **{m['speedup']:.0f}x** | "
+        f"{m['speedup_with_profile']:.0f}x | **{m['floor_ratio']:.1f}x** |"
     )
     return m | {"row": row, "note": note, "agree": agree, "all_agree": not disagree}
-
-
-def _check_same(ours: drift.DriftResult, patched: drift.DriftResult) -> None:
-    """The proposed W1 must change nothing but the last digits of the effect."""
-    for a, b in zip(ours.features, patched.features, strict=True):
-        if a.drifted != b.drifted or a.evidently_drifted != b.evidently_drifted:
-            raise AssertionError(f"{a.feature}: the proposed W1 changes the verdict")
-        if not np.isclose(a.effect, b.effect, rtol=1e-7, atol=1e-12):
-            raise AssertionError(f"{a.feature}: effect {a.effect} vs proposed {b.effect}")
 
 
 def _single_pass(profile: ReferenceProfile, current: pd.DataFrame) -> None:

@@ -8,8 +8,8 @@ functions it calls: what Dagster and MLflow add.
   timer starts), into a fresh MLflow store (whose schema the run creates) and into a store
   created beforehand; one untimed run first, so that first imports are not counted;
 - `dagster job execute -m mlops_assets.definitions -j training_job` in a fresh process with a
-  temp DAGSTER_HOME (telemetry off) and MLOPS_HOME: with the job's default executor (one
-  process per step) and with run config selecting the in-process executor.
+  temp DAGSTER_HOME (telemetry off) and MLOPS_HOME, with the job's executor (`jobs.EXECUTOR`,
+  in process).
 
     python bench/bench_training.py [--quick]
 """
@@ -36,7 +36,6 @@ from common import (
 
 TARGET_SECONDS = 5.0
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS_CONFIG = "execution:\n  config:\n    in_process: {}\n"
 
 
 def bare() -> None:
@@ -75,12 +74,11 @@ def run(quick: bool) -> Section:
         bare_warm.append(_timed(bare))
         fresh.append(in_process(create_store=False))
         existing.append(in_process(create_store=True))
-    _cli(in_process_executor=True)  # untimed: the CLI's own first imports
-    bare_cold, cli_default, cli_in_process = [], [], []
+    _cli()  # untimed: the CLI's own first imports
+    bare_cold, cli = [], []
     for _ in range(cli_repeats):
         bare_cold.append(_timed(_bare_in_fresh_interpreter))
-        cli_default.append(_cli(in_process_executor=False))
-        cli_in_process.append(_cli(in_process_executor=True))
+        cli.append(_cli())
 
     base = median(bare_warm)
     lines = [
@@ -88,8 +86,7 @@ def run(quick: bool) -> Section:
         ("bare domain functions, fresh interpreter (imports included)", bare_cold),
         ("`training_job` in process, fresh MLflow store", fresh),
         ("`training_job` in process, MLflow store created beforehand", existing),
-        ("`dagster job execute`, default executor (a process per step)", cli_default),
-        ("`dagster job execute`, in-process executor (run config)", cli_in_process),
+        ("`dagster job execute -j training_job`", cli),
     ]
     rows = [
         f"| {what} | {len(values)} | {fmt(values, 2)} | {median(values) - base:+.1f} |"
@@ -115,9 +112,8 @@ def run(quick: bool) -> Section:
         Target(
             claim="training graph through `dagster job execute`, overhead over the bare functions",
             target=f"< {TARGET_SECONDS:.0f} s",
-            measured=f"{median(cli_default) - base:.1f} s "
-            f"({median(cli_in_process) - base:.1f} s with the in-process executor)",
-            met=median(cli_default) - base < TARGET_SECONDS,
+            measured=f"{median(cli) - base:.1f} s",
+            met=median(cli) - base < TARGET_SECONDS,
         ),
     )
     return Section(text, targets)
@@ -149,17 +145,13 @@ def _bare_in_fresh_interpreter() -> None:
     run_checked([sys.executable, "-c", "import bench_training; bench_training.bare()"], cwd=HERE)
 
 
-def _cli(in_process_executor: bool) -> float:
+def _cli() -> float:
     """Wall seconds of `dagster job execute ... -j training_job` in fresh homes."""
     with tempfile.TemporaryDirectory(prefix="mlops-bench-cli-") as tmp:
         dagster_home = Path(tmp) / "dagster_home"
         dagster_home.mkdir()
         (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         args = [DAGSTER, "job", "execute", "-m", "mlops_assets.definitions", "-j", "training_job"]
-        if in_process_executor:
-            config = Path(tmp) / "in_process.yaml"
-            config.write_text(IN_PROCESS_CONFIG)
-            args += ["-c", str(config)]
         env = clean_env(Path(tmp) / "mlops", dagster_home)
         return _timed(lambda: run_checked(args, env))
 

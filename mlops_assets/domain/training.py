@@ -230,12 +230,17 @@ def fit_model(
 def predict_frame(
     pipeline: Pipeline, frame: pd.DataFrame, task: TaskType
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[Any, ...] | None]:
-    """Predictions, class probabilities (classification) and the class order of those columns."""
-    y_pred = np.asarray(pipeline.predict(frame))
+    """Predictions, class probabilities (classification) and the class order of those columns.
+
+    A classifier's label is the argmax of its probabilities, which is how the estimators in
+    ESTIMATORS decide: one pass through the pipeline, not `predict` then `predict_proba`
+    (`make bench`: batch scoring went from 0.48x to about 0.8x of a bare `predict`).
+    """
     if task == "regression":
-        return y_pred, None, None
+        return np.asarray(pipeline.predict(frame)), None, None
     proba = np.asarray(pipeline.predict_proba(frame))
-    return y_pred, proba, tuple(pipeline.classes_)
+    classes = np.asarray(pipeline.classes_)
+    return classes[proba.argmax(axis=1)], proba, tuple(pipeline.classes_)
 
 
 @dataclass(frozen=True)

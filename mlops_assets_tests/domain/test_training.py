@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.domain.training import build_pipeline, fit_model, split_data
+from mlops_assets.domain.training import build_pipeline, fit_model, predict_frame, split_data
 
 
 def _classification_frame(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -86,3 +86,29 @@ def test_regression_pipeline_fits_a_linear_relation():
     pipeline = build_pipeline(["x"], ["c"], "regression", "linear")
     pipeline.fit(split.train[["x", "c"]], split.train["y"])
     assert pipeline.score(split.test[["x", "c"]], split.test["y"]) > 0.95
+
+
+@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "random_forest", "linear"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_one_pass_predictions_equal_the_estimators_own_predict(estimator, task):
+    """predict_frame takes the label from predict_proba's argmax (one pass): it must be
+    exactly what each estimator's `predict` says, string labels included."""
+    frame = _classification_frame(n=900, seed=1)
+    if task == "multiclass":
+        frame["y"] = np.select([frame["x"] < -0.5, frame["x"] < 0.5], ["low", "mid"], "high")
+    split = split_data(frame, "y", task, seed=0)
+    fit = fit_model(
+        split,
+        target="y",
+        numeric_features=["x"],
+        categorical_features=["color"],
+        task=task,
+        estimator=estimator,
+    )
+    features = split.test[["x", "color"]]
+    y_pred, proba, classes = predict_frame(fit.pipeline, features, task)
+    np.testing.assert_array_equal(y_pred, fit.pipeline.predict(features))
+    np.testing.assert_allclose(proba, fit.pipeline.predict_proba(features))
+    assert classes == tuple(fit.pipeline.classes_) and len(classes) == (
+        2 if task == "binary" else 3
+    )
