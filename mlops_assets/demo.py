@@ -8,7 +8,9 @@ DAGSTER_HOME so `make ui` shows them.
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import io
+import os
 import sys
 import time
 import warnings
@@ -24,6 +26,19 @@ DEMO_DAYS = 14
 # The demo prints its own per-day table; Dagster's step-by-step log stays in the run's logs
 # (`make ui`), so the console shows only warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@contextlib.contextmanager
+def _mlflow_chatter_hidden():
+    """MLflow prints each registration to stderr ("Created version '2' of model ..."), which
+    the demo's own lines already say; what was printed is shown if anything fails."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield buffer
+    except BaseException:
+        sys.stderr.write(buffer.getvalue())
+        raise
 
 
 @dataclass
@@ -132,14 +147,18 @@ def main() -> int:
     from mlops_assets.definitions import defs
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # Read by mlflow when it is first imported (by the first run): its INFO lines and the
+    # warning about pip in a uv environment stay out of the demo's table.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         print("1/2 training_job on the built-in data ...")
-        training = defs.resolve_job_def("training_job").execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False
-        )
+        with _mlflow_chatter_hidden() as chatter:
+            training = defs.resolve_job_def("training_job").execute_in_process(
+                instance=instance, run_config=QUIET, raise_on_error=False
+            )
         if not training.success:
+            sys.stderr.write(chatter.getvalue())
             print(f"training_job failed (run {training.run_id}); `make ui` shows the logs.")
             return 1
         registered = training.output_for_node("registered_model_version")
@@ -151,7 +170,8 @@ def main() -> int:
         first_day = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
         print(f"2/2 scoring {DEMO_DAYS} days from {first_day}, drift sensor ticked after each:")
         print(HEADER)
-        run_loop(instance, first_day, DEMO_DAYS, run_config=QUIET)
+        with _mlflow_chatter_hidden():
+            run_loop(instance, first_day, DEMO_DAYS, run_config=QUIET)
     registry = MlflowRegistry()
     champion = registry.version_by_alias("champion")
     print(
