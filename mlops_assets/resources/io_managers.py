@@ -11,6 +11,7 @@ run of its latest materialisation.
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -30,13 +31,33 @@ def asset_path(asset_key: dg.AssetKey, partition: str | None = None, base_dir: s
 
 
 def _producing_run(context: dg.InputContext) -> str | None:
-    """The run whose output this input is: this run (or the parent of a re-execution) when
-    the upstream step is in the plan, else the run of the asset's latest materialisation."""
+    """The run whose output this input is.
+
+    - The upstream step is in this run's plan: this run, or the parent run that a re-execution
+      from failure takes the output from.
+    - Not in the plan, in a re-execution (the UI's "from asset failure" runs only the failed
+      assets): the nearest ancestor run that materialised the asset. Never whatever another
+      run wrote since, which would evaluate or register that run's data or model.
+    - Otherwise (the asset is simply not selected): the run of its latest materialisation.
+    """
+    instance = context.instance
     upstream = context.upstream_output
-    # Loaded as an asset from outside the run, the upstream context carries a placeholder id.
-    if upstream is not None and context.instance.has_run(upstream.run_id):
+    # Loaded as an asset from outside the plan, the upstream context carries a placeholder id.
+    if upstream is not None and instance.has_run(upstream.run_id):
         return upstream.run_id
-    latest = context.instance.get_latest_materialization_event(context.asset_key)
+    try:
+        ancestor = context.step_context.dagster_run.parent_run_id
+    except dg.DagsterInvariantViolationError:  # an InputContext built outside a run
+        ancestor = None
+    while ancestor is not None:
+        materialised = instance.get_records_for_run(
+            ancestor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        if any(r.asset_key == context.asset_key for r in materialised):
+            return ancestor
+        parent = instance.get_run_by_id(ancestor)
+        ancestor = None if parent is None else parent.parent_run_id
+    latest = instance.get_latest_materialization_event(context.asset_key)
     return None if latest is None else latest.run_id
 
 
@@ -59,10 +80,18 @@ def _run_file(root: Path, context: dg.InputContext, suffix: str) -> Path:
 
 def _keep_newest(directory: Path, suffix: str, keep: int) -> None:
     """Per-run outputs of one asset beyond the newest `keep` are deleted: storage stays bounded
-    while every run in progress (and the last ones, for re-execution) finds its own."""
-    files = sorted(directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
+    while every run in progress (and the last ones, for re-execution) finds its own. Other
+    processes prune the same directory at the same time: a file gone meanwhile is skipped."""
+    found: list[tuple[float, str]] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.endswith(suffix) and not entry.name.startswith("."):
+                try:
+                    found.append((entry.stat().st_mtime, entry.path))
+                except FileNotFoundError:
+                    continue
+    for _, old in sorted(found, reverse=True)[keep:]:
+        Path(old).unlink(missing_ok=True)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
