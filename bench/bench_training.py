@@ -8,8 +8,8 @@ functions it calls: what Dagster and MLflow add.
   timer starts), into a fresh MLflow store (whose schema the run creates) and into a store
   created beforehand; one untimed run first, so that first imports are not counted;
 - `dagster job execute -m mlops_assets.definitions -j training_job` in a fresh process with a
-  temp DAGSTER_HOME (telemetry off) and MLOPS_HOME, with the job's executor (`jobs.EXECUTOR`,
-  in process).
+  temp DAGSTER_HOME (telemetry off) and MLOPS_HOME, with the executor `definitions.py` sets
+  (in process).
 
     python bench/bench_training.py [--quick]
 """

@@ -86,7 +86,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
     try:
         with dg.DagsterInstance.get() as instance:
             # The training job's default executor runs every step in the run's own process
-            # (jobs.EXECUTOR): one pid, not one per step.
+            # (the executor in definitions.py): one pid, not one per step.
             (training,) = instance.get_runs(dg.RunsFilter(job_name="training_job"))
             starts = instance.get_records_for_run(
                 training.run_id, of_type=dg.DagsterEventType.STEP_START

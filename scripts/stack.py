@@ -170,6 +170,8 @@ class Stack:
     services: list[Service] = field(default_factory=list, init=False)
     _own_root: bool = field(default=False, init=False)
     _pg_dir: Path | None = field(default=None, init=False)
+    _pg_bin: Path | None = field(default=None, init=False)
+    _pg_data: Path | None = field(default=None, init=False)
     _started: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
@@ -364,7 +366,8 @@ class Stack:
             self._pg_dir = data_parent
             os.chown(data_parent, user.pw_uid, user.pw_gid)
         data = data_parent / "data"
-        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+        self._pg_bin, self._pg_data = pg_bin, data
+        as_user = _as_user(user)
         initdb = subprocess.run(
             [
                 str(pg_bin / "initdb"),
@@ -411,6 +414,32 @@ class Stack:
         )
         self._wait(postgres, lambda: self._pg_ready(pg_bin))
         self._create_databases(socket_dir)
+
+    def pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`pg_ctl <args>` on the stack's database cluster, as the account it runs as: how a
+        test restarts Postgres under the running stack. A server that pg_ctl starts is not one
+        of the stack's services: stop it with `pg_ctl stop` before the stack stops."""
+        if self._pg_bin is None or self._pg_data is None:
+            raise StackError("this stack has not started Postgres")
+        return subprocess.run(
+            [
+                str(self._pg_bin / "pg_ctl"),
+                *args,
+                "-D",
+                str(self._pg_data),
+                "-w",
+                "-t",
+                "60",
+                # Beside the data: the postgres account may not write to the stack's logs.
+                "-l",
+                str(self._pg_data.parent / "pg_ctl.log"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self._pg_data.parent,
+            check=False,
+            **_as_user(_postgres_os_user()),
+        )
 
     def _pg_ready(self, pg_bin: Path) -> bool:
         ready = subprocess.run(
@@ -604,6 +633,11 @@ def _http_ok(url: str) -> bool:
     with contextlib.suppress(requests.RequestException):
         return requests.get(url, timeout=5).status_code == 200
     return False
+
+
+def _as_user(user: pwd.struct_passwd | None) -> dict[str, Any]:
+    """subprocess arguments that run a command as `user` (none: as ourselves)."""
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
 
 
 def _postgres_os_user() -> pwd.struct_passwd | None:

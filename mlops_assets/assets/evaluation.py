@@ -33,7 +33,6 @@ from mlops_assets.domain.schemas import DatasetSchema, compare_schemas
 from mlops_assets.domain.training import TrainedModelRef, predict_frame
 from mlops_assets.resources.mlflow_registry import (
     CHAMPION,
-    SCHEMA_ARTIFACT,
     MlflowRegistry,
     ModelArtifactError,
 )
@@ -194,14 +193,10 @@ def _compare_with_champion(
     config: EvaluationConfig,
     registry: MlflowRegistry,
 ) -> ChampionComparison | None:
-    import mlflow.artifacts
-
     version = registry.version_by_alias(CHAMPION)
     if version is None:
         return None
-    champion_schema = DatasetSchema.from_json(
-        mlflow.artifacts.load_text(f"runs:/{version.run_id}/{SCHEMA_ARTIFACT}")
-    )
+    champion_schema = registry.training_schema(version.run_id)
     diff = compare_schemas(champion_schema, DatasetSchema.from_json(ref.schema_json))
     if not diff.compatible:
         return ChampionComparison(version.version, False, str(diff), {}, None, ())

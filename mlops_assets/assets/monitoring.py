@@ -42,7 +42,6 @@ from mlops_assets.resources.mlflow_registry import (
     CHAMPION,
     REFERENCE_PROFILE_ARTIFACT,
     REFERENCE_SAMPLE_ARTIFACT,
-    SCHEMA_ARTIFACT,
     SCORE_COLUMN,
     MlflowRegistry,
     ModelArtifactError,
@@ -113,9 +112,7 @@ def scoring_data(
     champion = mlflow_registry.version_by_alias(CHAMPION)
     report = None
     if champion is not None:
-        schema = DatasetSchema.from_json(
-            mlflow_registry.run_artifact(champion.run_id, SCHEMA_ARTIFACT).read_text("utf-8")
-        )
+        schema = mlflow_registry.training_schema(champion.run_id)
         try:
             report = check_scoring_batch(frame, schema, source)
         except DataValidationError as error:
@@ -208,9 +205,7 @@ def batch_predictions(
         raise failure(
             f"{mlflow_registry.model_name} has no `champion` version; run training_job first."
         )
-    schema = DatasetSchema.from_json(
-        mlflow_registry.run_artifact(champion.run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")
-    )
+    schema = mlflow_registry.training_schema(champion.run_id)
     try:
         model = mlflow_registry.load_model(champion.version)
     except ModelArtifactError as error:
@@ -333,9 +328,7 @@ def drift_report(
         raise failure(f"{predictions_path}: no model version in the file; re-run scoring.")
     model_version = mlflow_registry.version(version)
     run_id = model_version.run_id
-    schema = DatasetSchema.from_json(
-        mlflow_registry.run_artifact(run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")
-    )
+    schema = mlflow_registry.training_schema(run_id)
     profile = ReferenceProfile.from_json(
         mlflow_registry.run_artifact(run_id, REFERENCE_PROFILE_ARTIFACT).read_text("utf-8")
     )

@@ -22,12 +22,14 @@ from mlops_assets.domain.data import atomic_path, write_parquet_atomic
 from mlops_assets.resources.project import default_home
 
 
-def asset_path(asset_key: dg.AssetKey, partition: str | None = None, base_dir: str = "") -> Path:
-    """Where a DataFrame asset (or one partition of it) is stored; assets that stream a stored
+def _assets_root(base_dir: str) -> Path:
+    return Path(base_dir or Path(default_home()) / "assets").resolve()
+
+
+def asset_path(asset_key: dg.AssetKey, partition: str, base_dir: str = "") -> Path:
+    """Where one daily partition of a DataFrame asset is stored; assets that stream a stored
     partition instead of loading it whole (batch scoring) read it from here."""
-    root = Path(base_dir or Path(default_home()) / "assets").resolve()
-    path = root.joinpath(*asset_key.path)
-    return path / f"{partition}.parquet" if partition else path.with_suffix(".parquet")
+    return _assets_root(base_dir).joinpath(*asset_key.path) / f"{partition}.parquet"
 
 
 def _producing_run(context: dg.InputContext) -> str | None:
@@ -106,15 +108,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     keep_runs: int = 20
 
     def _root(self) -> Path:
-        return Path(self.base_dir or Path(default_home()) / "assets").resolve()
+        return _assets_root(self.base_dir)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         if context.has_asset_partitions:
             path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
-            write_parquet_atomic(obj, path)
         else:
             path = self._root().joinpath(*context.asset_key.path) / f"{context.run_id}.parquet"
-            write_parquet_atomic(obj, path)
+        write_parquet_atomic(obj, path)
+        if not context.has_asset_partitions:
             _keep_newest(path.parent, ".parquet", self.keep_runs)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from mlops_assets.domain.data import directory_sha256
+from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
@@ -249,6 +250,11 @@ class MlflowRegistry(dg.ConfigurableResource):
             f"name = '{checked_model_name(self.model_name)}' and run_id = '{run_id}'"
         )
         return sorted((RegistryVersion.of(v) for v in found), key=lambda v: int(v.version))
+
+    def training_schema(self, run_id: str) -> DatasetSchema:
+        """The dataset schema a training run logged (SCHEMA_ARTIFACT), read through the cache."""
+        text = self.run_artifact(run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")
+        return DatasetSchema.from_json(text)
 
     def run_artifact(self, run_id: str, artifact_path: str) -> Path:
         """A run's artefact as a local file, downloaded once into MLOPS_HOME/artifact_cache.

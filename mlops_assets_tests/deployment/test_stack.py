@@ -321,35 +321,7 @@ def test_daemon_runs_the_schedule_and_the_drift_sensor_judges_its_report(stack, 
 
 
 def _pg_ctl(stack: Stack, *args: str) -> None:
-    """pg_ctl as the owner of the data directory (PostgreSQL refuses to run as root)."""
-    postgres = next(s for s in stack.services if s.name == "postgres")
-    command = [str(a) for a in postgres.process.args]
-    data = Path(command[command.index("-D") + 1])
-    owner = data.stat()
-    as_owner = (
-        {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
-        if os.geteuid() == 0
-        else {}
-    )
-    done = subprocess.run(
-        [
-            str(postgres_bin_dir() / "pg_ctl"),
-            *args,
-            "-D",
-            str(data),
-            "-w",
-            "-t",
-            "60",
-            # Beside the data: the postgres user may not write to the stack's log directory.
-            "-l",
-            str(data.parent / "restarted.log"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=data.parent,
-        check=False,
-        **as_owner,
-    )
+    done = stack.pg_ctl(*args)
     assert done.returncode == 0, f"pg_ctl {' '.join(args)}: {done.stdout}{done.stderr}"
 
 

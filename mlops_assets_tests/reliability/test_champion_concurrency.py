@@ -91,8 +91,7 @@ def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_bett
     lock = ProjectStorage().lock(f"champion-{registry.model_name}")
     # Holding the gate's lock lines the two runs up: both evaluate against v1 and register,
     # then wait at the gate together, which is the race the compare-and-set is for.
-    lock.__enter__()
-    try:
+    with lock:
         medium = _start(2000, 2, env)  # a real model on little data
         strong = _start(6000, 3, env)  # the same on three times the data: the better one
         deadline = time.monotonic() + 240
@@ -102,8 +101,6 @@ def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_bett
             assert time.monotonic() < deadline, "the two runs never reached the gate"
             time.sleep(0.2)
         time.sleep(1.0)  # both are now waiting for the lock
-    finally:
-        lock.__exit__(None, None, None)
     outcomes = {}
     for name, process in (("medium", medium), ("strong", strong)):
         stdout, stderr = process.communicate(timeout=240)
