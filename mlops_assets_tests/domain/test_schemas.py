@@ -97,25 +97,32 @@ def test_missing_target_and_all_missing_column_fail_naming_the_column(frame, sch
     assert "'credit_score'" in str(error) and "null share 1.00" in str(error)
 
 
-def test_bad_rows_are_quarantined_with_their_reasons(frame, schema):
+def test_rows_breaking_the_contract_are_quarantined_and_expectations_only_reported(frame, schema):
     bad = frame.copy()
     bad.loc[3, "loan_amount"] = np.inf
     bad.loc[4, "home_ownership"] = "castle"
     bad.loc[5, "default"] = np.nan
+    bad.loc[6, "income"] = 1e9
     bad = pd.concat([bad, bad.iloc[[10]]], ignore_index=True)
     result = validate(bad, schema, source=SOURCE)
-    assert sorted(result.quarantined.index) == [3, 4, 5, len(bad) - 1]
+    assert sorted(result.quarantined.index) == [3, 5]
     assert "finite" in result.quarantined.loc[3, "quarantine_reason"]
-    assert "isin" in result.quarantined.loc[4, "quarantine_reason"]
-    assert "uniqueness" in result.quarantined.loc[len(bad) - 1, "quarantine_reason"]
-    assert len(result.valid) == len(bad) - 4
-    assert result.quarantined_share == pytest.approx(4 / len(bad))
+    assert "not_nullable" in result.quarantined.loc[5, "quarantine_reason"]
+    assert len(result.valid) == len(bad) - 2
+    assert result.quarantined_share == pytest.approx(2 / len(bad))
+    # An unknown category and a value beyond the range are expectations: counted, kept.
+    outside = result.outside_expectations.set_index("column")
+    assert outside.loc["home_ownership", "rows"] == 1
+    assert outside.loc["income", "rows"] == 1
+    assert result.rows_outside_expectations == 2
+    # Without id columns a repeated row may be two records alike: counted, not quarantined.
+    assert result.duplicate_rows == 1
 
 
 def test_too_many_bad_rows_fail_above_the_tolerated_share(frame, schema):
     bad = frame.copy()
-    bad.loc[: len(frame) // 10, "loan_amount"] = -1e12
-    with pytest.raises(DataValidationError, match=r"'loan_amount'.*in_range"):
+    bad.loc[: len(frame) // 10, "loan_amount"] = np.inf
+    with pytest.raises(DataValidationError, match=r"'loan_amount'.*finite"):
         validate(bad, schema, source=SOURCE, tolerated_quarantine_share=0.05)
     assert validate(bad, schema, source=SOURCE, tolerated_quarantine_share=0.2).valid.shape[0]
 
@@ -138,12 +145,18 @@ def test_inference_refuses_unusable_columns(frame):
 
 def test_identifier_columns_are_not_features(frame):
     ids = frame.assign(customer_id=[f"c{i:06d}" for i in range(len(frame))])
-    assert infer_schema(ids, target="default").column("customer_id").role == "ignored"
+    spec = infer_schema(ids, target="default").column("customer_id")
+    assert (spec.role, spec.reason) == (
+        "id",
+        "text, unique per row: treated as an id; set MLOPS_ID_COLUMNS to confirm",
+    )
 
 
 def test_schema_diff_names_missing_extra_and_retyped_features(schema, frame):
     other = infer_schema(
-        frame.drop(columns="age").assign(region=1.0, channel=["web", "app"] * 1000),
+        frame.drop(columns="age").assign(
+            region=np.arange(2000) % 7.0, channel=["web", "app"] * 1000
+        ),
         target="default",
     )
     diff = compare_schemas(schema, other)
