@@ -39,6 +39,8 @@ def build_resources() -> dict[str, object]:
             table=_setting("MLOPS_TRAINING_TABLE", ""),
             target_column=_setting("MLOPS_TARGET_COLUMN", "default"),
             timestamp_column=_setting("MLOPS_TIMESTAMP_COLUMN", ""),
+            id_columns=_setting("MLOPS_ID_COLUMNS", ""),
+            exclude_columns=_setting("MLOPS_EXCLUDE_COLUMNS", ""),
         ),
         "scoring_source": ScoringDataSource(
             location=_setting("MLOPS_SCORING_DATA", ""),

@@ -1,5 +1,6 @@
 """raw_data -> validated_data: snapshot the source, then check it against a versioned schema."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from mlops_assets.assets.common import (
     DATA_GROUP,
     OWNER,
     SCHEMA_ATTR,
+    SCHEMA_VERSION_ATTR,
+    SOURCE_ATTR,
     failure,
     failure_cases_markdown,
     listed,
@@ -25,7 +28,10 @@ from mlops_assets.domain.data import (
 from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
+    ValidationResult,
+    check_column_settings,
     infer_schema,
+    learn_expectations,
     summarize_failures,
     validate,
 )
@@ -72,24 +78,44 @@ class RawDataConfig(dg.Config):
 def raw_data(
     context: dg.AssetExecutionContext, config: RawDataConfig, data_source: TrainingDataSource
 ):
+    source = _window_description(config) if config.window_end else data_source.describe()
     try:
         if config.window_end:
             frame, source = _labelled_window(config, data_source)
         else:
-            frame, source = data_source.load(), data_source.describe()
+            frame = data_source.load()
     except DataSourceError as error:
-        cases = failure_cases_markdown(error.failure_cases(data_source.describe()))
+        cases = failure_cases_markdown(error.failure_cases(source))
         yield dg.AssetCheckResult(
             check_name="source_readable",
             passed=False,
             description=str(error),
             metadata={"failure_cases": cases},
         )
-        raise failure(str(error), source=data_source.describe(), failure_cases=cases) from error
+        raise failure(str(error), source=source, failure_cases=cases) from error
+    try:
+        # Before anything is stored: a timestamp that holds no dates would make a meaningless
+        # "time-ordered" split, and a misspelt id or exclusion would silently stay a feature.
+        check_column_settings(
+            frame,
+            source,
+            target=data_source.target_column,
+            timestamp_column=data_source.timestamp_column,
+            id_columns=data_source.id_column_names,
+            exclude_columns=data_source.excluded_column_names,
+        )
+    except DataValidationError as error:
+        cases = failure_cases_markdown(error.failure_cases)
+        yield dg.AssetCheckResult(
+            check_name="source_readable",
+            passed=False,
+            description=str(error),
+            metadata={"failure_cases": cases},
+        )
+        raise failure(str(error), source=source, failure_cases=cases) from error
     digest = content_hash(frame)
-    context.log.info(
-        f"read {len(frame)} rows x {frame.shape[1]} columns from {data_source.describe()}"
-    )
+    frame.attrs[SOURCE_ATTR] = source
+    context.log.info(f"read {len(frame)} rows x {frame.shape[1]} columns from {source}")
     yield dg.Output(
         frame,
         data_version=dg.DataVersion(digest),
@@ -109,6 +135,11 @@ def raw_data(
             "columns": dg.MetadataValue.int(frame.shape[1]),
         },
     )
+
+
+def _window_description(config: RawDataConfig) -> str:
+    start = config.window_start or config.window_end
+    return f"labelled scoring_data partitions {start}..{config.window_end}"
 
 
 def _labelled_window(
@@ -141,11 +172,13 @@ def _labelled_window(
 
 class ValidationConfig(dg.Config):
     tolerated_quarantine_share: float = 0.05
-    """Share of rows that may fail row-level checks and be quarantined; above it the run fails."""
+    """Share of rows that may break the contract and be quarantined; above it the run fails."""
     schema_path: str = ""
-    """A schema JSON file given by the user; empty: the stored schema (inferred on first run)."""
+    """A schema JSON file given by the user, used as is; empty: the model name's stored schema
+    (inferred on the first run), with expectations re-learned from this data."""
     reinfer_schema: bool = False
-    """Infer a new schema version from this data instead of using the stored one."""
+    """Infer a new contract from this data instead of using the stored one (a new dataset under
+    the same model name)."""
 
 
 @dg.asset(
@@ -153,25 +186,31 @@ class ValidationConfig(dg.Config):
     kinds={"pandera", "parquet"},
     owners=[OWNER],
     io_manager_key="parquet_io_manager",
-    code_version="1",
+    code_version="2",
     check_specs=[
         dg.AssetCheckSpec(
             "schema_conforms",
             asset="validated_data",
             blocking=True,
-            description="Columns, dtypes, null fractions and the target match the schema.",
+            description=(
+                "The schema's contract holds: columns and roles, dtypes, null budgets, the "
+                "target and its classes."
+            ),
         ),
         dg.AssetCheckSpec(
             "quarantine_within_tolerance",
             asset="validated_data",
             blocking=True,
-            description="Rows failing row-level checks stay under the tolerated share.",
+            description="Rows breaking the contract stay under the tolerated share.",
         ),
     ],
     description=(
-        "raw_data checked with a pandera schema (columns, dtypes, null fractions, ranges, "
-        "category sets, duplicates, target classes). Failing rows are quarantined to a "
-        "separate Parquet file; the checks block training when the data is unusable."
+        "raw_data checked against the schema's contract with pandera (columns and their roles, "
+        "dtypes, non-finite numbers, malformed values, null budgets, the target's classes, "
+        "exact duplicates with ids). Rows breaking it are quarantined to a separate Parquet "
+        "file; the checks block training when the data is unusable. Values outside the learned "
+        "expectations (ranges, category sets, null shares) are counted in the metadata, never "
+        "quarantined, and the schema version this data trains under learns them afresh."
     ),
 )
 def validated_data(
@@ -182,11 +221,26 @@ def validated_data(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ):
-    source = data_source.describe()
+    # raw_data's own description: a retraining window's rows come from scoring partitions.
+    source = raw_data.attrs.get(SOURCE_ATTR) or data_source.describe()
     try:
-        schema, schema_file = _schema_for(raw_data, config, data_source, mlflow_registry, storage)
-        # Tolerance is judged here, not in `validate`, so the check can say which rule failed.
-        result = validate(raw_data, schema, source=source, tolerated_quarantine_share=1.0)
+        contract = _contract_for(raw_data, config, data_source, mlflow_registry, storage, source)
+        context.log.info(f"schema contract: {contract.origin}")
+        try:
+            # Tolerance is judged here, not in `validate`, so the check says which rule failed.
+            result = validate(
+                raw_data, contract.schema, source=source, tolerated_quarantine_share=1.0
+            )
+        except DataValidationError as error:
+            if contract.stored_file is None:
+                raise
+            raise DataValidationError(
+                f"{error} Note: model name {mlflow_registry.model_name!r} already has a schema "
+                f"({contract.stored_file}), inferred from the data it was first trained on. If "
+                "this is a different table, start a new schema: set reinfer_schema: true in the "
+                "validated_data run config, or train it under a new MLOPS_MODEL_NAME.",
+                error.failure_cases,
+            ) from error
     except DataValidationError as error:
         yield dg.AssetCheckResult(
             check_name="schema_conforms",
@@ -218,7 +272,7 @@ def validated_data(
         )
         raise dg.Failure(
             description=(
-                f"{source}: {share:.1%} of rows failed row-level checks, above the tolerated "
+                f"{source}: {share:.1%} of rows broke the schema's contract, above the tolerated "
                 f"{config.tolerated_quarantine_share:.1%}: "
                 f"{summarize_failures(result.failure_cases)}. The failing rows are in "
                 f"{quarantine_path}; fix the source, or raise tolerated_quarantine_share in the "
@@ -227,8 +281,11 @@ def validated_data(
             metadata=quarantine_metadata,
         )
 
+    # Stored only now, for data that passed: the version the model is trained under.
+    schema, schema_file = _schema_version(contract, result, mlflow_registry, storage)
     valid = result.valid.reset_index(drop=True)
     valid.attrs[SCHEMA_ATTR] = schema.to_json()
+    valid.attrs[SCHEMA_VERSION_ATTR] = schema_file.stem
     digest = content_hash(valid)
     yield dg.Output(
         valid,
@@ -236,9 +293,13 @@ def validated_data(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(valid)),
             "content_hash": dg.MetadataValue.text(digest),
+            "source": dg.MetadataValue.text(source),
+            "schema_version": dg.MetadataValue.text(schema_file.stem),
             "schema_fingerprint": dg.MetadataValue.text(schema.fingerprint()),
             "schema_file": dg.MetadataValue.path(str(schema_file)),
             "task": dg.MetadataValue.text(schema.task),
+            **_roles_metadata(schema),
+            **_expectations_metadata(result),
             "quarantined_rows": dg.MetadataValue.int(len(result.quarantined)),
             "extra_columns_dropped": dg.MetadataValue.int(len(result.extra_columns)),
         },
@@ -257,17 +318,63 @@ def validated_data(
     )
 
 
-def _schema_for(
+def _roles_metadata(schema: DatasetSchema) -> dict[str, dg.MetadataValue]:
+    from mlops_assets.domain.evaluation import markdown_table
+
+    return {
+        "column_roles": dg.MetadataValue.md(markdown_table(schema.roles_table())),
+        "id_columns": dg.MetadataValue.text(listed(tuple(schema.id_columns))),
+        "excluded_columns": dg.MetadataValue.text(listed(tuple(schema.excluded_columns))),
+        "features": dg.MetadataValue.int(len(schema.feature_columns)),
+    }
+
+
+def _expectations_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]:
+    from mlops_assets.domain.evaluation import markdown_table
+
+    outside = result.outside_expectations
+    return {
+        "rows_outside_expectations": dg.MetadataValue.int(result.rows_outside_expectations),
+        "outside_expectations": dg.MetadataValue.md(
+            markdown_table(outside.astype(str))
+            if len(outside)
+            else "Every value within the expectations of the schema it was checked against."
+        ),
+        "duplicate_rows_kept": dg.MetadataValue.int(result.duplicate_rows),
+    }
+
+
+@dataclass(frozen=True)
+class _Contract:
+    schema: DatasetSchema
+    origin: str
+    """Where the contract comes from, for the log."""
+    stored_file: Path | None = None
+    """The model name's stored schema file the contract was read from (None: inferred now)."""
+    given_file: Path | None = None
+    """The user's schema_path: used as is, expectations included."""
+
+
+def _schema_directory(registry: MlflowRegistry, storage: ProjectStorage) -> Path:
+    return storage.path("schemas", registry.model_name, "v0").parent
+
+
+def _stored_versions(directory: Path) -> list[Path]:
+    return sorted(directory.glob("v*-*.json"), key=lambda p: int(p.name[1:].split("-")[0]))
+
+
+def _contract_for(
     frame: pd.DataFrame,
     config: ValidationConfig,
     data_source: TrainingDataSource,
     registry: MlflowRegistry,
     storage: ProjectStorage,
-) -> tuple[DatasetSchema, Path]:
-    """The user's schema, else the latest stored version, else one inferred and stored as v1.
+    source: str,
+) -> _Contract:
+    """The user's schema, else the latest stored version's contract, else one inferred now.
 
-    Versions are immutable files `v<N>-<fingerprint>.json` per registered model name, so a model
-    version can always name the exact schema it was trained under.
+    A stored contract is re-inferred when MLOPS_ID_COLUMNS / MLOPS_EXCLUDE_COLUMNS name roles
+    it does not have: changing the roles is how a user fixes a leaking or id column.
     """
     if config.schema_path:
         try:
@@ -276,20 +383,49 @@ def _schema_for(
             raise failure(str(error)) from error
         if not path.exists():
             raise dg.Failure(f"{path}: schema file not found (validated_data schema_path).")
-        return DatasetSchema.from_json(path.read_text(encoding="utf-8")), path
-    directory = storage.path("schemas", registry.model_name, "v0").parent
-    stored = sorted(directory.glob("v*-*.json"), key=lambda p: int(p.name[1:].split("-")[0]))
-    if stored and not config.reinfer_schema:
-        return DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8")), stored[-1]
-    timestamp = data_source.timestamp_column or None
+        schema = DatasetSchema.from_json(path.read_text(encoding="utf-8"))
+        return _Contract(schema, f"given in {path}", given_file=path)
+    ids, excluded = data_source.id_column_names, data_source.excluded_column_names
+    stored = _stored_versions(_schema_directory(registry, storage))
+    why = "inferred from this data (first training under this model name)"
+    if stored and config.reinfer_schema:
+        why = "re-inferred from this data (reinfer_schema: true)"
+    elif stored:
+        latest = DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8"))
+        if set(ids) <= set(latest.id_columns) and set(excluded) == set(latest.excluded_columns):
+            return _Contract(latest, f"stored in {stored[-1]}", stored_file=stored[-1])
+        why = (
+            f"re-inferred from this data: MLOPS_ID_COLUMNS={','.join(ids)!r} / "
+            f"MLOPS_EXCLUDE_COLUMNS={','.join(excluded)!r} differ from the roles in {stored[-1]}"
+        )
     # Raises DataValidationError (a missing or one-class target, unusable columns), which the
     # asset shows as the failed schema_conforms check.
     schema = infer_schema(
         frame,
         target=data_source.target_column,
-        timestamp_column=timestamp,
-        source=data_source.describe(),
+        timestamp_column=data_source.timestamp_column or None,
+        source=source,
+        id_columns=ids,
+        exclude_columns=excluded,
     )
+    return _Contract(schema, why)
+
+
+def _schema_version(
+    contract: _Contract, result: ValidationResult, registry: MlflowRegistry, storage: ProjectStorage
+) -> tuple[DatasetSchema, Path]:
+    """The schema the model is trained under: the contract with expectations learned from the
+    valid rows, stored as an immutable `v<N>-<fingerprint>.json` per registered model name (the
+    latest file is reused when equal), so a model version always names its exact schema."""
+    if contract.given_file is not None:
+        return contract.schema, contract.given_file
+    schema = learn_expectations(contract.schema, result.valid)
+    directory = _schema_directory(registry, storage)
+    stored = _stored_versions(directory)
+    if stored:
+        latest = DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8"))
+        if latest.fingerprint() == schema.fingerprint():
+            return latest, stored[-1]
     path = directory / f"v{len(stored) + 1}-{schema.fingerprint()}.json"
     write_text_atomic(schema.to_json(), path)
     return schema, path

@@ -112,6 +112,7 @@ def trained_model(
         "dagster.asset": "trained_model",
         "data_hash": data_hash,
         "schema_fingerprint": schema.fingerprint(),
+        "schema_version": validated_data.attrs.get("mlops_schema_version", ""),
         "task": schema.task,
         "estimator": config.estimator,
     }

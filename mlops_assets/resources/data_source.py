@@ -22,6 +22,7 @@ from mlops_assets.domain.data import (
     read_table_file,
     redact_url,
 )
+from mlops_assets.domain.schemas import parse_column_list
 
 
 class TrainingDataSource(dg.ConfigurableResource):
@@ -37,12 +38,22 @@ class TrainingDataSource(dg.ConfigurableResource):
     table: str = ""  # MLOPS_TRAINING_TABLE, for a SQL location
     target_column: str = synthetic.TARGET_COLUMN  # MLOPS_TARGET_COLUMN
     timestamp_column: str = ""  # MLOPS_TIMESTAMP_COLUMN: time-ordered split when set
+    id_columns: str = ""  # MLOPS_ID_COLUMNS: comma list; kept for joins, never features
+    exclude_columns: str = ""  # MLOPS_EXCLUDE_COLUMNS: comma list; never read as features
     synthetic_rows: int = 5000
     synthetic_seed: int = 0
 
     @property
     def is_builtin(self) -> bool:
         return not self.location
+
+    @property
+    def id_column_names(self) -> tuple[str, ...]:
+        return parse_column_list(self.id_columns)
+
+    @property
+    def excluded_column_names(self) -> tuple[str, ...]:
+        return parse_column_list(self.exclude_columns)
 
     def describe(self) -> str:
         """Where the data comes from, safe to show (passwords hidden)."""
