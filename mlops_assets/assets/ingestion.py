@@ -232,7 +232,9 @@ def validated_data(
                 raw_data, contract.schema, source=source, tolerated_quarantine_share=1.0
             )
         except DataValidationError as error:
-            if contract.stored_file is None:
+            checks = error.failure_cases["check"].astype(str)
+            mismatch = checks.str.startswith(("column_in_dataframe", "coerce_dtype", "dtype"))
+            if contract.stored_file is None or not mismatch.any():
                 raise
             raise DataValidationError(
                 f"{error} Note: model name {mlflow_registry.model_name!r} already has a schema "
