@@ -192,7 +192,7 @@ def label_strings(values: pd.Series) -> pd.Series:
         if np.all(np.isfinite(numbers)) and np.all(np.mod(numbers, 1) == 0):
             return numbers.astype("int64").astype(str).reindex(values.index)
         return numbers.astype(str).reindex(values.index)
-    return present.astype(str).astype(object).reindex(values.index)
+    return present.astype(str).reindex(values.index)
 
 
 def infer_task(target: pd.Series) -> TaskType:
@@ -327,7 +327,7 @@ def infer_schema(
         frame,
         source,
         target=target,
-        timestamp_column="",
+        timestamp_column=timestamp_column or "",
         id_columns=id_columns,
         exclude_columns=exclude_columns,
     )
@@ -503,7 +503,8 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
             }
     distinct = text.nunique()
     if rows >= MIN_ROWS_FOR_ROLES and distinct > 0.9 * len(text):
-        if unique_per_row and not text.str.contains(r"\s").mean() > 0.5:
+        # An id is a code; unique sentences are free text.
+        if unique_per_row and text.str.contains(r"\s").mean() <= 0.5:
             return ColumnSpec(name, "id", "text", reason=f"text, {ID_REASON}"), None
         # One category per row generalises to nothing.
         reason = (
