@@ -22,6 +22,7 @@ from mlops_assets.assets.evaluation import (
     compare_with_current_champion,
 )
 from mlops_assets.domain.registry import (
+    VERSION_PLACEHOLDER,
     GateConfig,
     GateDecision,
     VersionRecord,
@@ -62,6 +63,9 @@ class PromotionConfig(dg.Config):
     """Lower bound the improvement's confidence interval must clear to replace the champion."""
     slice_tolerance: float = 0.02
     """A slice whose whole interval is below -slice_tolerance blocks promotion."""
+    allow_leaky_features: bool = False
+    """Let a model whose features the leakage guard flagged (trained_model's check
+    no_target_leakage) become champion; off by default."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,10 @@ def registered_model_version(
         max_metrics=config.max_metrics,
         min_improvement=config.min_improvement,
         slice_tolerance=config.slice_tolerance,
+        allow_leaky_features=config.allow_leaky_features,
     )
     champion = summary.champion
-    decision = _decide(summary.metrics, gate, champion)
+    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
     evaluated_against = None if champion is None else champion.version
 
     mlflow_registry.ensure_registered_model()
@@ -151,7 +156,7 @@ def registered_model_version(
                         champion = compare_with_current_champion(summary, mlflow_registry)
                     except ModelArtifactError as error:
                         raise failure(str(error)) from error
-                    decision = _decide(summary.metrics, gate, champion)
+                    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
                     reasons = [
                         f"champion moved from {evaluated_against or 'none'} to "
                         f"{current_version or 'none'} during this run; compared again with "
@@ -177,9 +182,10 @@ def registered_model_version(
             f"{error}: another run is deciding a promotion of {name}; retried.",
             allow_retries=True,
         ) from error
+    # Reasons were written before the version had a number; name it in what people read.
     for key, value in decision.as_tags().items():
-        client.set_tag(ref.run_id, key, value)
-
+        client.set_tag(ref.run_id, key, value.replace(VERSION_PLACEHOLDER, version.version))
+    reasons = [reason.replace(VERSION_PLACEHOLDER, version.version) for reason in reasons]
     champion_now = mlflow_registry.version_by_alias(CHAMPION)
     result = RegisteredVersion(
         model_name=name,
@@ -209,7 +215,10 @@ def registered_model_version(
 
 
 def _decide(
-    metrics: dict[str, float], gate: GateConfig, champion: ChampionComparison | None
+    metrics: dict[str, float],
+    gate: GateConfig,
+    champion: ChampionComparison | None,
+    leaky_features: tuple[str, ...],
 ) -> GateDecision:
     return decide_promotion(
         candidate_metrics=metrics,
@@ -218,6 +227,7 @@ def _decide(
         schema_detail="" if champion is None else champion.schema_detail,
         overall=None if champion is None else champion.overall,
         slices=() if champion is None else champion.slices,
+        leaky_features=leaky_features,
     )
 
 

@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +18,11 @@ from mlops_assets.assets.common import (
 )
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
+from mlops_assets.domain.leakage import (
+    DEFAULT_LEAKAGE_THRESHOLD,
+    LeakageReport,
+    find_leaky_features,
+)
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
     ESTIMATORS,
@@ -46,6 +52,14 @@ class TrainingConfig(dg.Config):
     seed: int = 42
     test_size: float = 0.2
     validation_size: float = 0.2
+    leakage_threshold: float = DEFAULT_LEAKAGE_THRESHOLD
+    """A feature whose solo score on the validation split (ROC AUC, macro one-vs-rest AUC or
+    R2) reaches this is flagged as leaking the target."""
+
+
+LEAKAGE_CHECK = "no_target_leakage"
+# MLflow run tag: the flagged features, comma-separated ("" when none).
+LEAKAGE_TAG = "leakage.features"
 
 
 @dg.asset(
@@ -57,8 +71,20 @@ class TrainingConfig(dg.Config):
     description=(
         "A scikit-learn Pipeline (impute, scale, one-hot with unknown categories ignored, then "
         "the estimator) fitted on a reproducible split. Logged to MLflow with params, data "
-        "hash, schema, features, validation metrics, signature and input example."
+        "hash, schema, features, validation metrics, signature and input example. Each feature "
+        "is also scored alone on the validation split to find target leakage."
     ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            LEAKAGE_CHECK,
+            asset="trained_model",
+            description=(
+                "No feature alone nearly predicts the target (solo score below "
+                "leakage_threshold), equals it, or is named like an earlier model's output. "
+                "A warning: the gate keeps a leaking model from becoming champion."
+            ),
+        )
+    ],
 )
 @retried_on_mlflow_outage
 def trained_model(
@@ -67,7 +93,7 @@ def trained_model(
     validated_data: pd.DataFrame,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
-) -> dg.Output[TrainedModelRef]:
+) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -106,6 +132,21 @@ def trained_model(
         schema.task,
         Predictions(split.validation[schema.target].to_numpy(), y_pred, proba, classes),
     )
+    leakage = find_leaky_features(
+        split.train,
+        split.validation,
+        target=schema.target,
+        numeric_features=numeric,
+        categorical_features=categorical,
+        task=schema.task,
+        threshold=config.leakage_threshold,
+    )
+    if leakage.leaky:
+        context.log.warning(
+            "Features that leak the target: "
+            + "; ".join(f.describe() for f in leakage.leaky)
+            + ". The gate will not promote this model unless allow_leaky_features is set."
+        )
 
     tags = {
         "dagster.run_id": context.run_id,
@@ -114,6 +155,7 @@ def trained_model(
         "schema_fingerprint": schema.fingerprint(),
         "task": schema.task,
         "estimator": config.estimator,
+        LEAKAGE_TAG: ",".join(leakage.leaky_features),
     }
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"train-{context.run_id[:8]}", tags=tags
@@ -130,6 +172,7 @@ def trained_model(
             }
         )
         mlflow.log_metrics({f"validation_{k}": v for k, v in validation_metrics.items()})
+        mlflow.log_text(leakage.markdown(limit=len(features)), "leakage.md")
         mlflow.log_text(schema.to_json(), SCHEMA_ARTIFACT)
         mlflow.log_text(
             json.dumps({"numeric": numeric, "categorical": categorical}, indent=2),
@@ -164,8 +207,10 @@ def trained_model(
         test_split_path=str(test_path),
         n_train=len(split.train),
         params=fit.params,
+        leaky_features=leakage.leaky_features,
+        leakage=leakage.leaky,
     )
-    return dg.Output(
+    yield dg.Output(
         ref,
         metadata={
             "mlflow_run": dg.MetadataValue.url(
@@ -182,6 +227,32 @@ def trained_model(
                 f"validation_{k}": dg.MetadataValue.float(float(v))
                 for k, v in validation_metrics.items()
             },
+            "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
+            "leakage": dg.MetadataValue.md(leakage.markdown()),
+        },
+    )
+    yield _leakage_check_result(leakage)
+
+
+def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
+    leaky = leakage.leaky
+    return dg.AssetCheckResult(
+        check_name=LEAKAGE_CHECK,
+        passed=not leaky,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "Features that leak the target: " + "; ".join(f.describe() for f in leaky)
+            if leaky
+            else f"No feature alone reaches {leakage.threshold:g} ({leakage.metric})."
+        ),
+        metadata={
+            "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
+            **{
+                f"solo_score.{f.feature}": dg.MetadataValue.float(float(f.solo_score))
+                for f in leaky
+            },
+            "threshold": dg.MetadataValue.float(leakage.threshold),
+            "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )
 
