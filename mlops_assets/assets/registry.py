@@ -310,3 +310,77 @@ def _rollback(
             "reason": dg.MetadataValue.text(config.reason),
         },
     )
+
+
+class PromoteVersionConfig(dg.Config):
+    version: str
+    """The model version to make champion, e.g. "3"."""
+    reason: str
+    """Why it is promoted by hand (e.g. "leaky v2 replaced by the honest v3"); recorded."""
+    requested_by: str = ""
+    """Who asked; empty: the OS user running the job."""
+
+
+@dg.op(
+    description=(
+        "Move the `champion` alias to a given version (config: version, reason), after "
+        "verifying its artefact, with an audit trail; for what the gate cannot judge (a new "
+        "schema, a deliberate override)."
+    ),
+    tags={"kind": "mlflow"},
+)
+def promote_version(
+    context: dg.OpExecutionContext,
+    config: PromoteVersionConfig,
+    mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
+) -> dg.Output[str]:
+    name = mlflow_registry.model_name
+    # The same lock as the gate and rollback: a manual promotion never interleaves with them.
+    with storage.lock(f"champion-{checked_model_name(name)}"):
+        return _promote_version(context, config, mlflow_registry)
+
+
+def _promote_version(
+    context: dg.OpExecutionContext, config: PromoteVersionConfig, mlflow_registry: MlflowRegistry
+) -> dg.Output[str]:
+    client = mlflow_registry.client()
+    name = mlflow_registry.model_name
+    versions = {v.version: v for v in mlflow_registry.versions()}
+    wanted = config.version.strip()
+    if wanted not in versions:
+        known = ", ".join(versions) or "none registered yet"
+        raise failure(f"{name} has no version {wanted!r} (versions: {known}); nothing was changed.")
+    current = next((v for v in versions.values() if CHAMPION in v.aliases), None)
+    if current is not None and current.version == wanted:
+        context.log.info(f"{name} v{wanted} already holds `champion`; nothing to do.")
+        return dg.Output(wanted, metadata={"from_version": dg.MetadataValue.text(wanted)})
+    try:
+        # What scoring will load must be what was registered: the hash is checked here, not
+        # first on tomorrow's batch.
+        mlflow_registry.load_model(wanted)
+    except ModelArtifactError as error:
+        raise failure(f"{name} v{wanted} cannot be promoted: {error}") from error
+    who = config.requested_by or os.environ.get("USER") or getpass.getuser()
+    now = datetime.now(UTC).isoformat()
+    previous = "none" if current is None else current.version
+    audit = f"promoted manually by {who} at {now}, replacing v{previous}: {config.reason}"
+    if current is not None:
+        client.set_model_version_tag(name, current.version, ARCHIVED_AT_TAG, now)
+    client.set_model_version_tag(name, wanted, REPLACED_TAG, previous)
+    client.set_model_version_tag(name, wanted, "promotion.audit", audit)
+    client.set_registered_model_alias(name, CHAMPION, wanted)
+    client.set_model_version_tag(name, wanted, PROMOTED_AT_TAG, now)
+    if CHALLENGER in versions[wanted].aliases:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    context.log.info(f"{name}: champion v{previous} -> v{wanted} ({audit})")
+    return dg.Output(
+        wanted,
+        metadata={
+            "from_version": dg.MetadataValue.text(previous),
+            "to_version": dg.MetadataValue.text(wanted),
+            "requested_by": dg.MetadataValue.text(who),
+            "reason": dg.MetadataValue.text(config.reason),
+            "mlflow_model_version": dg.MetadataValue.url(mlflow_registry.version_url(wanted)),
+        },
+    )

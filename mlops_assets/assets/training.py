@@ -4,6 +4,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -96,7 +97,6 @@ def trained_model(
 ) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
     import mlflow
     import mlflow.sklearn
-    from mlflow.models import infer_signature
 
     if config.estimator not in ESTIMATORS:
         raise failure(
@@ -185,7 +185,7 @@ def trained_model(
         model_info = mlflow.sklearn.log_model(
             fit.pipeline,
             name="model",
-            signature=infer_signature(example, fit.pipeline.predict(example)),
+            signature=_signature(fit.pipeline, example, numeric),
             input_example=example,
             skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             pip_requirements=_pip_requirements(),
@@ -280,6 +280,30 @@ def _log_reference(
         path = Path(tmp) / Path(REFERENCE_SAMPLE_ARTIFACT).name
         sample.to_parquet(path, index=False)
         mlflow.log_artifact(str(path), artifact_path=str(Path(REFERENCE_SAMPLE_ARTIFACT).parent))
+
+
+def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
+    """The model signature a consumer's data must meet, from the training rows, with the
+    numeric features declared `Any`.
+
+    validated_data casts numeric features to float, but the source holds integers too (an
+    `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
+    (an int column with a missing value) for a `long` one, so any declared numeric type
+    refuses one of the two that pandas reads from the same source. `Any` still requires the
+    column by name; the pipeline's imputer and scaler take either.
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inferred = infer_signature(example, pipeline.predict(example))
+    numeric_names = set(numeric)
+    inputs = Schema(
+        [
+            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
+            for spec in inferred.inputs.inputs
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 
 def _pip_requirements() -> list[str]:
