@@ -126,14 +126,18 @@ def decide_promotion(
 
 
 def promote_version_command(version: str = VERSION_PLACEHOLDER) -> str:
-    """The CLI command that moves `champion` to `version` through promote_version_job."""
+    """The CLI command that moves `champion` to `version` through promote_version_job.
+
+    `dagster job execute` reads run config from files only (`-c`); bash's process substitution
+    makes the JSON one, as in the README's rollback command.
+    """
     config = (
         '{"ops": {"promote_version": {"config": '
         f'{{"version": "{version}", "reason": "<why>"}}}}}}}}'
     )
     return (
         "dagster job execute -m mlops_assets.definitions -j promote_version_job "
-        f"--config-json '{config}'"
+        f"-c <(echo '{config}')"
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from mlops_assets.definitions import defs
+from mlops_assets.domain.registry import promote_version_command
 from mlops_assets.jobs import CHAMPION_GATE_TAG
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.mlflow_registry import CHALLENGER, CHAMPION, MlflowRegistry
@@ -85,8 +86,7 @@ def test_a_leaking_table_warns_is_kept_from_champion_and_can_be_promoted_by_hand
     )
     (reason,) = registered.reasons
     assert "diagnosis_code, y_pred_proba" in reason
-    assert '-j promote_version_job --config-json \'{"ops": {"promote_version"' in reason
-    assert '"version": "1"' in reason
+    assert promote_version_command("1") in reason
     v1 = registry.version("1")
     assert v1.tags["gate.check.no_target_leakage"] == "failed"
 

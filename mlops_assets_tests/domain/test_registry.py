@@ -90,8 +90,8 @@ def test_manual_promotion_message_gives_the_promote_version_job_command():
     (reason,) = _decide(schema_compatible=False, schema_detail="column x removed").reasons
     assert promote_version_command(VERSION_PLACEHOLDER) in reason
     assert promote_version_command("7") == (
-        "dagster job execute -m mlops_assets.definitions -j promote_version_job --config-json "
-        """'{"ops": {"promote_version": {"config": {"version": "7", "reason": "<why>"}}}}'"""
+        "dagster job execute -m mlops_assets.definitions -j promote_version_job -c <(echo "
+        """'{"ops": {"promote_version": {"config": {"version": "7", "reason": "<why>"}}}}')"""
     )
 
 
