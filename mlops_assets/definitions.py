@@ -13,6 +13,7 @@ from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
 from mlops_assets.jobs import (
     daily_monitoring_job,
+    promote_version_job,
     retraining_job,
     rollback_champion_job,
     training_job,
@@ -71,7 +72,13 @@ defs = dg.Definitions(
         batch_predictions,
         drift_report,
     ],
-    jobs=[training_job, retraining_job, daily_monitoring_job, rollback_champion_job],
+    jobs=[
+        training_job,
+        retraining_job,
+        daily_monitoring_job,
+        rollback_champion_job,
+        promote_version_job,
+    ],
     schedules=[daily_batch_prediction_schedule],
     sensors=[drift_retraining_sensor],
     resources=build_resources(),

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from mlops_assets.assets.monitoring import daily_partitions
-from mlops_assets.assets.registry import rollback_champion
+from mlops_assets.assets.registry import promote_version, rollback_champion
 
 # Every run that may move the `champion` alias carries this tag; dagster.yaml's run queue lets
 # one such run go at a time (the gate's compare-and-set lock covers runs outside a queue).
@@ -55,3 +55,14 @@ daily_monitoring_job = dg.define_asset_job(
 )
 def rollback_champion_job() -> None:
     rollback_champion()
+
+
+@dg.job(
+    description=(
+        "Move the `champion` alias to a given version (config: version, reason, requested_by), "
+        "e.g. an honest model the gate could not compare with a leaky champion's schema."
+    ),
+    tags={"mlops/purpose": "promotion", **CHAMPION_GATE_TAG},
+)
+def promote_version_job() -> None:
+    promote_version()

@@ -137,6 +137,7 @@ def evaluation_report(
             "Slices with fewer than "
             f"{config.slice_min_rows} test rows are not evaluated separately.",
         ],
+        leakage=ref.leakage,
     )
     card_path = write_text_atomic(card, report_dir / "model_card.md")
     slices_path = write_text_atomic(slices.to_csv(index=False), report_dir / "slices.csv")

@@ -22,6 +22,7 @@ from mlops_assets.assets.evaluation import (
     compare_with_current_champion,
 )
 from mlops_assets.domain.registry import (
+    VERSION_PLACEHOLDER,
     GateConfig,
     GateDecision,
     VersionRecord,
@@ -62,6 +63,9 @@ class PromotionConfig(dg.Config):
     """Lower bound the improvement's confidence interval must clear to replace the champion."""
     slice_tolerance: float = 0.02
     """A slice whose whole interval is below -slice_tolerance blocks promotion."""
+    allow_leaky_features: bool = False
+    """Let a model whose features the leakage guard flagged (trained_model's check
+    no_target_leakage) become champion; off by default."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,10 @@ def registered_model_version(
         max_metrics=config.max_metrics,
         min_improvement=config.min_improvement,
         slice_tolerance=config.slice_tolerance,
+        allow_leaky_features=config.allow_leaky_features,
     )
     champion = summary.champion
-    decision = _decide(summary.metrics, gate, champion)
+    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
     evaluated_against = None if champion is None else champion.version
 
     mlflow_registry.ensure_registered_model()
@@ -151,7 +156,7 @@ def registered_model_version(
                         champion = compare_with_current_champion(summary, mlflow_registry)
                     except ModelArtifactError as error:
                         raise failure(str(error)) from error
-                    decision = _decide(summary.metrics, gate, champion)
+                    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
                     reasons = [
                         f"champion moved from {evaluated_against or 'none'} to "
                         f"{current_version or 'none'} during this run; compared again with "
@@ -177,9 +182,10 @@ def registered_model_version(
             f"{error}: another run is deciding a promotion of {name}; retried.",
             allow_retries=True,
         ) from error
+    # Reasons were written before the version had a number; name it in what people read.
     for key, value in decision.as_tags().items():
-        client.set_tag(ref.run_id, key, value)
-
+        client.set_tag(ref.run_id, key, value.replace(VERSION_PLACEHOLDER, version.version))
+    reasons = [reason.replace(VERSION_PLACEHOLDER, version.version) for reason in reasons]
     champion_now = mlflow_registry.version_by_alias(CHAMPION)
     result = RegisteredVersion(
         model_name=name,
@@ -209,7 +215,10 @@ def registered_model_version(
 
 
 def _decide(
-    metrics: dict[str, float], gate: GateConfig, champion: ChampionComparison | None
+    metrics: dict[str, float],
+    gate: GateConfig,
+    champion: ChampionComparison | None,
+    leaky_features: tuple[str, ...],
 ) -> GateDecision:
     return decide_promotion(
         candidate_metrics=metrics,
@@ -218,6 +227,7 @@ def _decide(
         schema_detail="" if champion is None else champion.schema_detail,
         overall=None if champion is None else champion.overall,
         slices=() if champion is None else champion.slices,
+        leaky_features=leaky_features,
     )
 
 
@@ -298,5 +308,79 @@ def _rollback(
             "to_version": dg.MetadataValue.text(target.version),
             "requested_by": dg.MetadataValue.text(who),
             "reason": dg.MetadataValue.text(config.reason),
+        },
+    )
+
+
+class PromoteVersionConfig(dg.Config):
+    version: str
+    """The model version to make champion, e.g. "3"."""
+    reason: str
+    """Why it is promoted by hand (e.g. "leaky v2 replaced by the honest v3"); recorded."""
+    requested_by: str = ""
+    """Who asked; empty: the OS user running the job."""
+
+
+@dg.op(
+    description=(
+        "Move the `champion` alias to a given version (config: version, reason), after "
+        "verifying its artefact, with an audit trail; for what the gate cannot judge (a new "
+        "schema, a deliberate override)."
+    ),
+    tags={"kind": "mlflow"},
+)
+def promote_version(
+    context: dg.OpExecutionContext,
+    config: PromoteVersionConfig,
+    mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
+) -> dg.Output[str]:
+    name = mlflow_registry.model_name
+    # The same lock as the gate and rollback: a manual promotion never interleaves with them.
+    with storage.lock(f"champion-{checked_model_name(name)}"):
+        return _promote_version(context, config, mlflow_registry)
+
+
+def _promote_version(
+    context: dg.OpExecutionContext, config: PromoteVersionConfig, mlflow_registry: MlflowRegistry
+) -> dg.Output[str]:
+    client = mlflow_registry.client()
+    name = mlflow_registry.model_name
+    versions = {v.version: v for v in mlflow_registry.versions()}
+    wanted = config.version.strip()
+    if wanted not in versions:
+        known = ", ".join(versions) or "none registered yet"
+        raise failure(f"{name} has no version {wanted!r} (versions: {known}); nothing was changed.")
+    current = next((v for v in versions.values() if CHAMPION in v.aliases), None)
+    if current is not None and current.version == wanted:
+        context.log.info(f"{name} v{wanted} already holds `champion`; nothing to do.")
+        return dg.Output(wanted, metadata={"from_version": dg.MetadataValue.text(wanted)})
+    try:
+        # What scoring will load must be what was registered: the hash is checked here, not
+        # first on tomorrow's batch.
+        mlflow_registry.load_model(wanted)
+    except ModelArtifactError as error:
+        raise failure(f"{name} v{wanted} cannot be promoted: {error}") from error
+    who = config.requested_by or os.environ.get("USER") or getpass.getuser()
+    now = datetime.now(UTC).isoformat()
+    previous = "none" if current is None else current.version
+    audit = f"promoted manually by {who} at {now}, replacing v{previous}: {config.reason}"
+    if current is not None:
+        client.set_model_version_tag(name, current.version, ARCHIVED_AT_TAG, now)
+    client.set_model_version_tag(name, wanted, REPLACED_TAG, previous)
+    client.set_model_version_tag(name, wanted, "promotion.audit", audit)
+    client.set_registered_model_alias(name, CHAMPION, wanted)
+    client.set_model_version_tag(name, wanted, PROMOTED_AT_TAG, now)
+    if CHALLENGER in versions[wanted].aliases:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    context.log.info(f"{name}: champion v{previous} -> v{wanted} ({audit})")
+    return dg.Output(
+        wanted,
+        metadata={
+            "from_version": dg.MetadataValue.text(previous),
+            "to_version": dg.MetadataValue.text(wanted),
+            "requested_by": dg.MetadataValue.text(who),
+            "reason": dg.MetadataValue.text(config.reason),
+            "mlflow_model_version": dg.MetadataValue.url(mlflow_registry.version_url(wanted)),
         },
     )

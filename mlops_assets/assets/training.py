@@ -2,7 +2,9 @@
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,6 +19,11 @@ from mlops_assets.assets.common import (
 )
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
+from mlops_assets.domain.leakage import (
+    DEFAULT_LEAKAGE_THRESHOLD,
+    LeakageReport,
+    find_leaky_features,
+)
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
     ESTIMATORS,
@@ -46,6 +53,14 @@ class TrainingConfig(dg.Config):
     seed: int = 42
     test_size: float = 0.2
     validation_size: float = 0.2
+    leakage_threshold: float = DEFAULT_LEAKAGE_THRESHOLD
+    """A feature whose solo score on the validation split (ROC AUC, macro one-vs-rest AUC or
+    R2) reaches this is flagged as leaking the target."""
+
+
+LEAKAGE_CHECK = "no_target_leakage"
+# MLflow run tag: the flagged features, comma-separated ("" when none).
+LEAKAGE_TAG = "leakage.features"
 
 
 @dg.asset(
@@ -57,8 +72,20 @@ class TrainingConfig(dg.Config):
     description=(
         "A scikit-learn Pipeline (impute, scale, one-hot with unknown categories ignored, then "
         "the estimator) fitted on a reproducible split. Logged to MLflow with params, data "
-        "hash, schema, features, validation metrics, signature and input example."
+        "hash, schema, features, validation metrics, signature and input example. Each feature "
+        "is also scored alone on the validation split to find target leakage."
     ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            LEAKAGE_CHECK,
+            asset="trained_model",
+            description=(
+                "No feature alone nearly predicts the target (solo score below "
+                "leakage_threshold), equals it, or is named like an earlier model's output. "
+                "A warning: the gate keeps a leaking model from becoming champion."
+            ),
+        )
+    ],
 )
 @retried_on_mlflow_outage
 def trained_model(
@@ -67,10 +94,9 @@ def trained_model(
     validated_data: pd.DataFrame,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
-) -> dg.Output[TrainedModelRef]:
+) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
     import mlflow
     import mlflow.sklearn
-    from mlflow.models import infer_signature
 
     if config.estimator not in ESTIMATORS:
         raise failure(
@@ -106,6 +132,21 @@ def trained_model(
         schema.task,
         Predictions(split.validation[schema.target].to_numpy(), y_pred, proba, classes),
     )
+    leakage = find_leaky_features(
+        split.train,
+        split.validation,
+        target=schema.target,
+        numeric_features=numeric,
+        categorical_features=categorical,
+        task=schema.task,
+        threshold=config.leakage_threshold,
+    )
+    if leakage.leaky:
+        context.log.warning(
+            "Features that leak the target: "
+            + "; ".join(f.describe() for f in leakage.leaky)
+            + ". The gate will not promote this model unless allow_leaky_features is set."
+        )
 
     tags = {
         "dagster.run_id": context.run_id,
@@ -115,6 +156,7 @@ def trained_model(
         "schema_version": validated_data.attrs.get("mlops_schema_version", ""),
         "task": schema.task,
         "estimator": config.estimator,
+        LEAKAGE_TAG: ",".join(leakage.leaky_features),
     }
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"train-{context.run_id[:8]}", tags=tags
@@ -131,6 +173,7 @@ def trained_model(
             }
         )
         mlflow.log_metrics({f"validation_{k}": v for k, v in validation_metrics.items()})
+        mlflow.log_text(leakage.markdown(limit=len(features)), "leakage.md")
         mlflow.log_text(schema.to_json(), SCHEMA_ARTIFACT)
         mlflow.log_text(
             json.dumps({"numeric": numeric, "categorical": categorical}, indent=2),
@@ -143,7 +186,7 @@ def trained_model(
         model_info = mlflow.sklearn.log_model(
             fit.pipeline,
             name="model",
-            signature=infer_signature(example, fit.pipeline.predict(example)),
+            signature=_signature(fit.pipeline, example, numeric),
             input_example=example,
             skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             pip_requirements=_pip_requirements(),
@@ -165,8 +208,10 @@ def trained_model(
         test_split_path=str(test_path),
         n_train=len(split.train),
         params=fit.params,
+        leaky_features=leakage.leaky_features,
+        leakage=leakage.leaky,
     )
-    return dg.Output(
+    yield dg.Output(
         ref,
         metadata={
             "mlflow_run": dg.MetadataValue.url(
@@ -183,6 +228,32 @@ def trained_model(
                 f"validation_{k}": dg.MetadataValue.float(float(v))
                 for k, v in validation_metrics.items()
             },
+            "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
+            "leakage": dg.MetadataValue.md(leakage.markdown()),
+        },
+    )
+    yield _leakage_check_result(leakage)
+
+
+def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
+    leaky = leakage.leaky
+    return dg.AssetCheckResult(
+        check_name=LEAKAGE_CHECK,
+        passed=not leaky,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "Features that leak the target: " + "; ".join(f.describe() for f in leaky)
+            if leaky
+            else f"No feature alone reaches {leakage.threshold:g} ({leakage.metric})."
+        ),
+        metadata={
+            "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
+            **{
+                f"solo_score.{f.feature}": dg.MetadataValue.float(float(f.solo_score))
+                for f in leaky
+            },
+            "threshold": dg.MetadataValue.float(leakage.threshold),
+            "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )
 
@@ -210,6 +281,30 @@ def _log_reference(
         path = Path(tmp) / Path(REFERENCE_SAMPLE_ARTIFACT).name
         sample.to_parquet(path, index=False)
         mlflow.log_artifact(str(path), artifact_path=str(Path(REFERENCE_SAMPLE_ARTIFACT).parent))
+
+
+def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
+    """The model signature a consumer's data must meet, from the training rows, with the
+    numeric features declared `Any`.
+
+    validated_data casts numeric features to float, but the source holds integers too (an
+    `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
+    (an int column with a missing value) for a `long` one, so any declared numeric type
+    refuses one of the two that pandas reads from the same source. `Any` still requires the
+    column by name; the pipeline's imputer and scaler take either.
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inferred = infer_signature(example, pipeline.predict(example))
+    numeric_names = set(numeric)
+    inputs = Schema(
+        [
+            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
+            for spec in inferred.inputs.inputs
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 
 def _pip_requirements() -> list[str]:

@@ -22,6 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from mlops_assets.domain.leakage import LeakyFeature
     from mlops_assets.domain.training import TaskType
 
 MISSING_SLICE = "<missing>"
@@ -506,8 +507,10 @@ def model_card_markdown(
     champion_metrics: Mapping[str, float] | None,
     intended_use: str,
     limitations: Sequence[str],
+    leakage: Sequence[LeakyFeature] = (),
 ) -> str:
-    """A Markdown model card: what the model is for, what it was trained on, how it scores."""
+    """A Markdown model card: what the model is for, what it was trained on, how it scores,
+    and which features the leakage guard flagged (`leakage`)."""
     metric_rows: list[dict[str, Any]] = [
         {"metric": name, "candidate": value} for name, value in metrics.items()
     ]
@@ -522,6 +525,23 @@ def model_card_markdown(
         else "No categorical slice had enough test rows to be evaluated separately."
     )
     limitation_text = "\n".join(f"- {item}" for item in limitations) or "- None recorded."
+    if leakage:
+        leakage_text = (
+            "These features alone nearly predict the target, copy it, or are named like an "
+            "earlier model's output. The test metrics above are not to be trusted while they "
+            "are features; the gate does not promote this model unless allow_leaky_features "
+            "is set.\n\n"
+            + markdown_table(
+                pd.DataFrame(
+                    [
+                        {"feature": f.feature, "solo score": f.solo_score, "reason": f.reason}
+                        for f in leakage
+                    ]
+                )
+            )
+        )
+    else:
+        leakage_text = "No feature alone nearly predicts the target (leakage guard passed)."
     sections = [
         f"# Model card: {model_name}",
         f"Task: {task}. Estimator: `{estimator}` (scikit-learn pipeline).",
@@ -534,6 +554,7 @@ def model_card_markdown(
         f"- Data hash: `{data_hash}`",
         f"## Metrics (test split)\n\n{metric_table}",
         f"## Slices\n\n{slice_text}",
+        f"## Leakage\n\n{leakage_text}",
         f"## Limitations\n\n{limitation_text}",
     ]
     return "\n\n".join(sections) + "\n"

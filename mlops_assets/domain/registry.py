@@ -17,6 +17,9 @@ from mlops_assets.domain.evaluation import PairedComparison
 
 CHAMPION_ALIAS = "champion"
 PROMOTED_AT_TAG = "champion.promoted_at"
+# Stands for the candidate's version number in gate reasons: they are written before the
+# version is registered; the asset fills the number in once it is known.
+VERSION_PLACEHOLDER = "<version>"
 
 # MLflow holds run and model-version tag values of at least this length on every backend.
 _MAX_TAG_VALUE = 5000
@@ -34,6 +37,9 @@ class GateConfig:
     """The lower end of the improvement's interval must exceed this to replace the champion."""
     slice_tolerance: float = 0.02
     """A slice whose whole interval lies below -slice_tolerance blocks promotion."""
+    allow_leaky_features: bool = False
+    """Promote a model trained on features the leakage guard flagged (off: such a model is
+    kept as challenger whatever its metrics)."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +79,16 @@ def decide_promotion(
     schema_detail: str,
     overall: PairedComparison | None,
     slices: Sequence[tuple[str, str, PairedComparison]],
+    leaky_features: Sequence[str] = (),
 ) -> GateDecision:
     """Whether the candidate takes the champion alias, check by check.
 
     `schema_compatible` is None when there is no champion: then the thresholds alone decide.
     `overall` and `slices` compare champion and candidate losses on the same test rows
     (improvement = champion loss - candidate loss); with an incompatible schema there is no
-    such comparison and the candidate is rejected on the schema alone.
+    such comparison and the candidate is rejected on the schema alone. `leaky_features` (from
+    the leakage guard) block promotion unless the gate allows them: a leaking model's test
+    metrics are too good to be true, so no threshold or comparison can vouch for it.
     """
     checks: list[GateCheck] = []
     reasons: list[str] = []
@@ -93,6 +102,7 @@ def decide_promotion(
         add(*_threshold_check("min", metric, bound, candidate_metrics))
     for metric, bound in gate.max_metrics.items():
         add(*_threshold_check("max", metric, bound, candidate_metrics))
+    add(*_leakage_check(leaky_features, gate.allow_leaky_features))
 
     if schema_compatible is None:
         promote = not reasons
@@ -103,7 +113,8 @@ def decide_promotion(
     add(
         GateCheck("schema_compatible", schema_compatible, schema_detail or "compatible"),
         f"schema incompatible with the champion's ({schema_detail}); promote this version "
-        "manually, or retrain the champion's configuration with the new schema to compare",
+        f"manually with promote_version_job ({promote_version_command()}), or retrain the "
+        "champion's configuration with the new schema to compare",
     )
     if schema_compatible:
         beats, beats_reason = _beats_champion_check(overall, gate.min_improvement)
@@ -112,6 +123,39 @@ def decide_promotion(
         if all(check.passed for check in checks):
             return GateDecision(True, tuple(checks), (beats_reason,))
     return GateDecision(False, tuple(checks), tuple(reasons))
+
+
+def promote_version_command(version: str = VERSION_PLACEHOLDER) -> str:
+    """The CLI command that moves `champion` to `version` through promote_version_job.
+
+    `dagster job execute` reads run config from files only (`-c`); bash's process substitution
+    makes the JSON one, as in the README's rollback command.
+    """
+    config = (
+        '{"ops": {"promote_version": {"config": '
+        f'{{"version": "{version}", "reason": "<why>"}}}}}}}}'
+    )
+    return (
+        "dagster job execute -m mlops_assets.definitions -j promote_version_job "
+        f"-c <(echo '{config}')"
+    )
+
+
+def _leakage_check(leaky_features: Sequence[str], allowed: bool) -> tuple[GateCheck, str]:
+    if not leaky_features:
+        return GateCheck("no_target_leakage", True, "no feature flagged"), ""
+    listed = ", ".join(leaky_features)
+    if allowed:
+        detail = f"leaky features allowed by allow_leaky_features: {listed}"
+        return GateCheck("no_target_leakage", True, detail), ""
+    detail = f"features flagged as leaking the target: {listed}"
+    reason = (
+        f"{detail} (see the trained_model check no_target_leakage); exclude them "
+        "(MLOPS_EXCLUDE_COLUMNS) and retrain, or set allow_leaky_features in the "
+        "registered_model_version config, or promote this version manually with "
+        f"promote_version_job ({promote_version_command()})"
+    )
+    return GateCheck("no_target_leakage", False, detail), reason
 
 
 def _threshold_check(

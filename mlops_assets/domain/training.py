@@ -15,6 +15,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
+    from mlops_assets.domain.leakage import LeakyFeature
+
 TaskType = Literal["binary", "multiclass", "regression"]
 
 ESTIMATORS = ("hist_gradient_boosting", "random_forest", "linear")
@@ -264,6 +266,11 @@ class TrainedModelRef:
     test_split_path: str
     n_train: int
     params: dict[str, Any]
+    leaky_features: tuple[str, ...] = ()
+    """Features the leakage guard flagged (domain/leakage.py); the gate refuses to promote
+    such a model unless `allow_leaky_features` is set."""
+    leakage: tuple[LeakyFeature, ...] = ()
+    """The flagged features with their solo scores and reasons, for the model card."""
 
     @property
     def features(self) -> list[str]:

@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import dagster as dg
 
@@ -36,6 +37,8 @@ MODEL_HASH_TAG = "model.sha256"
 _UNHASHED = ("registered_model_meta",)
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+# Tracking URIs served by a tracking server, which owns the artefact location.
+_SERVER_SCHEMES = ("http", "https", "databricks")
 # MLflow error codes that mean "try again later", not "this request is wrong".
 _TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
 
@@ -70,7 +73,8 @@ class MlflowRegistry(dg.ConfigurableResource):
     """MLflow tracking and registry for one registered model.
 
     With `tracking_uri` empty the store is embedded: SQLite at MLOPS_HOME/mlflow.db with
-    artefacts in MLOPS_HOME/mlartifacts, so nothing needs a server.
+    artefacts in MLOPS_HOME/mlartifacts, so nothing needs a server. Any other store without a
+    server (`sqlite:///...`, `file:...`) also keeps its artefacts in MLOPS_HOME/mlartifacts.
     """
 
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
@@ -85,8 +89,11 @@ class MlflowRegistry(dg.ConfigurableResource):
         return f"sqlite:///{Path(default_home()).resolve() / 'mlflow.db'}"
 
     def _local_artifact_root(self) -> str | None:
-        if self.tracking_uri:
-            return None  # a tracking server decides where artefacts go
+        """Where a new experiment's artefacts go: MLOPS_HOME/mlartifacts unless a tracking
+        server decides. Without a server (an SQLite or file store, a database URL), MLflow's
+        default is `./mlruns` of whatever directory the command ran in."""
+        if urlparse(self.resolved_tracking_uri).scheme in _SERVER_SCHEMES:
+            return None
         root = Path(default_home()).resolve() / "mlartifacts"
         root.mkdir(parents=True, exist_ok=True)
         return root.as_uri()

@@ -313,6 +313,7 @@ def test_model_card_has_every_section_and_the_champion_column():
         "## Data",
         "## Metrics (test split)",
         "## Slices",
+        "## Leakage",
         "## Limitations",
     ]
     assert "| metric | candidate | champion |" in card
@@ -320,6 +321,35 @@ def test_model_card_has_every_section_and_the_champion_column():
     assert "| roc_auc |" in card and f"| {MISSING_CELL} |" in card
     assert "| region | north | 120 |" in card
     assert "`abc123`" in card and "- Trained on one country." in card
+    assert "leakage guard passed" in card
+
+
+def test_model_card_lists_leaky_features_with_their_solo_scores():
+    from mlops_assets.domain.leakage import LeakyFeature
+
+    card = model_card_markdown(
+        model_name="titanic",
+        task="binary",
+        estimator="linear",
+        data_hash="h",
+        n_train=10,
+        n_test=5,
+        features=["boat", "y_pred"],
+        target="survived",
+        metrics={"roc_auc": 0.997},
+        slices=pd.DataFrame(columns=["column", "value", "rows"]),
+        champion_metrics=None,
+        intended_use="Demo.",
+        limitations=[],
+        leakage=(
+            LeakyFeature("boat", 0.9973, "solo_score"),
+            LeakyFeature("y_pred", 0.91, "named_like_a_prediction"),
+        ),
+    )
+    section = card.split("## Leakage")[1].split("##")[0]
+    assert "| boat | 0.9973 | solo_score |" in section
+    assert "| y_pred | 0.91 | named_like_a_prediction |" in section
+    assert "allow_leaky_features" in section
 
 
 def test_model_card_without_champion_or_slices():

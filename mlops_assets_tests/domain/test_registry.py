@@ -5,12 +5,14 @@ from mlops_assets.domain.evaluation import PairedComparison, paired_bootstrap
 from mlops_assets.domain.registry import (
     CHAMPION_ALIAS,
     PROMOTED_AT_TAG,
+    VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
     VersionRecord,
     decide_promotion,
     previous_champion,
+    promote_version_command,
 )
 
 GATE = GateConfig(min_metrics={"roc_auc": 0.6}, max_metrics={"log_loss": 0.7})
@@ -54,7 +56,43 @@ def test_first_model_passing_the_thresholds_is_promoted():
     assert [(c.name, c.passed) for c in decision.checks] == [
         ("min:roc_auc", True),
         ("max:log_loss", True),
+        ("no_target_leakage", True),
     ]
+
+
+def test_a_leaky_model_is_not_promoted_even_when_clearly_better():
+    decision = _decide(leaky_features=("boat", "body"))
+    assert not decision.promote
+    check = next(c for c in decision.checks if c.name == "no_target_leakage")
+    assert not check.passed and "boat, body" in check.detail
+    (reason,) = decision.reasons
+    assert "boat, body" in reason and "allow_leaky_features" in reason
+    assert "promote_version_job" in reason
+    assert decision.as_tags()["gate.check.no_target_leakage"] == "failed"
+
+
+def test_a_leaky_first_model_does_not_become_champion():
+    decision = _decide(
+        schema_compatible=None, schema_detail="", overall=None, slices=(), leaky_features=("x",)
+    )
+    assert not decision.promote
+
+
+def test_allow_leaky_features_lets_the_other_checks_decide():
+    gate = GateConfig(min_metrics=GATE.min_metrics, allow_leaky_features=True)
+    decision = _decide(gate=gate, leaky_features=("boat",))
+    assert decision.promote
+    check = next(c for c in decision.checks if c.name == "no_target_leakage")
+    assert check.passed and "allowed" in check.detail
+
+
+def test_manual_promotion_message_gives_the_promote_version_job_command():
+    (reason,) = _decide(schema_compatible=False, schema_detail="column x removed").reasons
+    assert promote_version_command(VERSION_PLACEHOLDER) in reason
+    assert promote_version_command("7") == (
+        "dagster job execute -m mlops_assets.definitions -j promote_version_job -c <(echo "
+        """'{"ops": {"promote_version": {"config": {"version": "7", "reason": "<why>"}}}}')"""
+    )
 
 
 def test_threshold_miss_rejects_and_names_the_metric():
@@ -99,6 +137,7 @@ def test_improvement_within_noise_is_not_promoted():
     assert checks == {
         "min:roc_auc": True,
         "max:log_loss": True,
+        "no_target_leakage": True,
         "schema_compatible": True,
         "beats_champion": False,
         "slices": True,
@@ -171,6 +210,7 @@ def test_as_tags_records_decision_reasons_and_every_check():
         "gate.reasons": decision.reasons[0],
         "gate.check.min:roc_auc": "passed",
         "gate.check.max:log_loss": "passed",
+        "gate.check.no_target_leakage": "passed",
         "gate.check.schema_compatible": "passed",
         "gate.check.beats_champion": "failed",
         "gate.check.slices": "passed",
