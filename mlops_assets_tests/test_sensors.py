@@ -175,6 +175,47 @@ def test_a_backfill_of_drifted_days_starts_the_retrainings_of_one_a_day_arrival(
     assert one_a_day == backfilled == expected
 
 
+def test_a_failed_retraining_starts_no_cooldown_and_is_retried_a_bounded_number_of_times(
+    project,
+):
+    """Real runs of retraining_job that fail (their windows hold no scored partitions, so
+    raw_data fails), then the sensor's next ticks."""
+    instance = project.instance
+    job = defs.resolve_job_def("retraining_job")
+    settings = RetrainingSettings(max_attempts=2, min_interval_minutes=0)
+    days = _days("2026-01-02", 4)
+    _report(instance, days[0], "critical")
+    failed_runs = []
+    for day in days[1:3]:
+        _report(instance, day, "critical")
+        (request,) = _tick(instance, settings).run_requests
+        assert request.tags[ATTEMPT_TAG] == str(len(failed_runs) + 1)
+        if failed_runs:
+            assert (
+                f"last retraining run {failed_runs[-1]} failed, attempt 2 of 2"
+                in request.tags["mlops/reason"]
+            )
+        result = job.execute_in_process(
+            run_config=request.run_config,
+            tags=request.tags,
+            instance=instance,
+            resources=project.resources(),
+            raise_on_error=False,
+        )
+        assert not result.success
+        failed_runs.append(result.run_id)
+        # The failure is on the tick: the day is not retried at once, and it says why.
+        tick = _tick(instance, settings)
+        assert not tick.run_requests
+        assert f"retraining run {result.run_id}" in tick.skip_message
+        assert "failed" in tick.skip_message
+    _report(instance, days[3], "critical")
+    stuck = _tick(instance, settings)
+    assert not stuck.run_requests
+    assert "2 of 2 retraining attempts" in stuck.skip_message
+    assert failed_runs[-1] in stuck.skip_message
+
+
 def test_sensor_reads_a_bounded_history_whatever_its_length(instance):
     start = date(2024, 1, 1)
     for i in range(200):

@@ -38,7 +38,11 @@ from mlops_assets.domain.schemas import (
     check_scoring_frame,
 )
 from mlops_assets.domain.training import predict_frame, prediction_score
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.data_source import (
+    ScoringDataSource,
+    TrainingDataSource,
+    scoring_start,
+)
 from mlops_assets.resources.io_managers import asset_path
 from mlops_assets.resources.mlflow_registry import (
     CHAMPION,
@@ -52,9 +56,7 @@ from mlops_assets.resources.mlflow_registry import (
 from mlops_assets.resources.project import ProjectStorage
 
 # The first day that can be scored; partitions are fixed when the code location loads.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("MLOPS_SCORING_START", "2026-01-02")
-)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=scoring_start(os.environ))
 
 # Keys of the Parquet footer metadata of every predictions file.
 MODEL_NAME_KEY = "mlops.model_name"
@@ -380,6 +382,7 @@ def drift_report(
         "report_json": dg.MetadataValue.path(str(report_dir / f"{partition}.json")),
         **{key: _metadata_value(value) for key, value in performance.to_metadata().items()},
     }
+    metadata.update(_last_retraining(context.instance))
     if config.evidently_html:
         from mlops_assets.domain.evidently_report import evidently_drift
 
@@ -429,6 +432,29 @@ def _performance(
         min_effect=config.min_effect,
         confidence=config.confidence,
     )
+
+
+def _last_retraining(instance: dg.DagsterInstance) -> dict[str, dg.MetadataValue]:
+    """The latest retraining run and how it ended, beside the verdict that may call for the
+    next one: a failed retraining shows on the day's report, not only on the sensor's tick."""
+    # Imported here: the sensor module imports the jobs, which import this module.
+    from mlops_assets.sensors import retraining_attempts
+
+    latest = retraining_attempts(instance, limit=1)
+    if not latest:
+        return {}
+    attempt = latest[0]
+    window = (
+        f"window {attempt.window_start}..{attempt.window_end}"
+        if attempt.window_end
+        else "the configured training source"
+    )
+    return {
+        "last_retraining": dg.MetadataValue.text(
+            f"run {attempt.run_id} {attempt.status} ({window})"
+        ),
+        "last_retraining_failed": dg.MetadataValue.bool(attempt.status == "failed"),
+    }
 
 
 def _metadata_value(value: float | int | bool | str) -> dg.MetadataValue:

@@ -76,6 +76,16 @@ def test_float_training_labels_and_int_batch_labels_give_the_real_accuracy(
 
 
 def test_a_day_with_a_missing_label_is_judged_on_its_labelled_rows(project, tmp_path, cancer):
+    from mlops_assets.definitions import defs
+
+    # A retraining that failed (no scored days in its window) shows on the next day's report.
+    failed = defs.resolve_job_def("retraining_job").execute_in_process(
+        run_config={"ops": {"raw_data": {"config": {"window_end": "2025-12-01"}}}},
+        instance=project.instance,
+        resources=project.resources(),
+        raise_on_error=False,
+    )
+    assert not failed.success
     training = cancer.iloc[:450]  # int labels: the model predicts 0 / 1
     day = cancer.iloc[450:].copy()
     day["target"] = day["target"].astype(float)
@@ -85,3 +95,5 @@ def test_a_day_with_a_missing_label_is_judged_on_its_labelled_rows(project, tmp_
     assert report["accuracy"].value == pytest.approx(_true_accuracy(predictions))
     assert report["accuracy"].value > 0.85  # the old "1.0" vs "1" comparison gave 0.0
     assert report["performance_dropped"].value is False
+    assert report["last_retraining_failed"].value is True
+    assert f"run {failed.run_id} failed" in report["last_retraining"].value
