@@ -72,16 +72,16 @@ def _user_table(n: int, seed: int, drifted: bool) -> pd.DataFrame:
 
     The label is `score > 0` XOR `reach > 4.5`, with 3 % of labels flipped. Before the drift
     `reach` stays near 0, so a model learns `score > 0` alone; after it, `reach` moves far
-    beyond the training range (every value outside the range the first schema learned) and the
-    XOR flips most labels, and a new `channel` ("partner") appears. The old model cannot know
-    either; a model retrained on the drifted days can.
+    beyond the training range (nearly every value outside the padded range the first schema
+    learned) and the XOR flips most labels, and a new `channel` ("partner") appears. The old
+    model cannot know either; a model retrained on the drifted days can.
     """
     rng = np.random.default_rng(seed)
     channels = ["web", "branch", "phone", *(["partner"] if drifted else [])]
     channel = rng.choice(channels, size=n)
     effect = pd.Series({"web": 0.5, "branch": 0.0, "phone": -0.5, "partner": 1.5})
     tenure = rng.normal(0.0, 1.0, n)
-    reach = rng.normal(7.0 if drifted else 0.0, 1.0, n)
+    reach = rng.normal(10.0 if drifted else 0.0, 1.0, n)
     score = tenure + effect[channel].to_numpy()
     label = (score > 0) ^ (reach > 4.5)
     label ^= rng.random(n) < 0.03

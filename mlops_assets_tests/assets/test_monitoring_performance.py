@@ -97,3 +97,48 @@ def test_a_day_with_a_missing_label_is_judged_on_its_labelled_rows(project, tmp_
     assert report["performance_dropped"].value is False
     assert report["last_retraining_failed"].value is True
     assert f"run {failed.run_id} failed" in report["last_retraining"].value
+
+
+def test_predictions_keep_the_schemas_id_columns(project, tmp_path, cancer):
+    from dataclasses import replace
+
+    from mlops_assets.definitions import defs
+    from mlops_assets.domain.schemas import infer_schema
+
+    # Ids that rise with time, as a real table's do; the schema (given by the user here)
+    # gives the column the role "id": never a feature, kept with every prediction.
+    table = cancer.assign(customer_id=np.arange(10_000, 10_000 + len(cancer)))
+    training, day = table.iloc[:450], table.iloc[450:]
+    inferred = infer_schema(training, target="target")
+    schema = replace(
+        inferred,
+        columns=tuple(
+            replace(c, role="id", min_value=None, max_value=None) if c.name == "customer_id" else c
+            for c in inferred.columns
+        ),
+    )
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(schema.to_json())
+    train_csv = tmp_path / "train.csv"
+    training.to_csv(train_csv, index=False)
+    days = tmp_path / "days"
+    days.mkdir()
+    day.to_csv(days / f"{DAY}.csv", index=False)
+    data_source = TrainingDataSource(location=str(train_csv), target_column="target")
+    config = {"ops": {"validated_data": {"config": {"schema_path": str(schema_file)}}}}
+    assert project.train(run_config=config, data_source=data_source).success
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=DAY.isoformat(),
+        instance=project.instance,
+        resources=project.resources(
+            data_source=data_source, scoring_source=ScoringDataSource(location=str(days))
+        ),
+        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+    )
+    scored = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("batch_predictions")
+    )
+    predictions = pd.read_parquet(scored["path"].value)
+    assert predictions["customer_id"].tolist() == day["customer_id"].tolist()
