@@ -23,7 +23,7 @@ from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickle
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.schedules import daily_batch_prediction_schedule
-from mlops_assets.sensors import RetrainingSettings, drift_retraining_sensor
+from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
 
 
 def _setting(name: str, default: str) -> str | dg.EnvVar:
@@ -50,7 +50,7 @@ def build_resources() -> dict[str, object]:
             drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
             drift_start=_setting("MLOPS_DRIFT_START", "2026-01-09"),
         ),
-        "retraining_settings": RetrainingSettings(),
+        "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(
             tracking_uri=_setting("MLFLOW_TRACKING_URI", ""),
             model_name=_setting("MLOPS_MODEL_NAME", "credit-default"),

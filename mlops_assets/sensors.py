@@ -1,15 +1,26 @@
 """drift_retraining_sensor: retrain when drift (or a performance drop) is real, without thrashing.
 
-Every new drift_report materialisation is judged by `domain.retraining.decide_retraining`
-(debounce over consecutive days, cooldown, nothing already running); each skip says why.
+Each tick reads the latest drift_report of each recent day and the recent retraining_job runs,
+and `domain.retraining.decide_retraining` says which retraining the data calls for next
+(debounce over consecutive days, cooldown in data days, bounded retries after a failure, a
+wall-clock loop guard); each skip says why. The tick judges the state, not the newest event, so
+a backfill of days starts the same retrainings as days scored one a day.
 """
 
+import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
+from mlops_assets.domain.retraining import (
+    AttemptStatus,
+    DayVerdict,
+    RetrainingAttempt,
+    RetrainingPolicy,
+    decide_retraining,
+)
 from mlops_assets.jobs import retraining_job
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
@@ -18,25 +29,76 @@ IN_PROGRESS = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
 ]
 TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
 TRIGGER_RUN_TAG = "mlops/drift_report_run"
+# Where a retraining's window starts and ends: the next decision reads them from the run records.
+WINDOW_START_TAG = "mlops/window_start"
+WINDOW_END_TAG = "mlops/window_end"
+ATTEMPT_TAG = "mlops/attempt"
+# Past retraining runs read per tick: bounded, whatever the history.
+ATTEMPTS_READ = 50
+# Reports read on a tick without a cursor to find the newest day.
+_NEWEST_SCAN = 100
+
+ENV_PREFIX = "MLOPS_RETRAIN_"
 
 
 class RetrainingSettings(dg.ConfigurableResource):
-    """How eagerly drift starts a retraining (see domain.retraining.RetrainingPolicy)."""
+    """How eagerly drift starts a retraining (see domain.retraining.RetrainingPolicy). Each
+    field is also read from MLOPS_RETRAIN_<FIELD> (e.g. MLOPS_RETRAIN_COOLDOWN_DAYS) by
+    `retraining_settings_from_env`, which definitions.py uses."""
 
     debounce_days: int = 2
-    cooldown_hours: float = 6.0
+    cooldown_days: int = 3
     window_days: int = 7
     include_training_source: bool = False
+    max_attempts: int = 3
+    min_interval_minutes: float = 10.0
+    catch_up_days: int = 14
 
     def policy(self) -> RetrainingPolicy:
         return RetrainingPolicy(
             debounce_days=self.debounce_days,
-            cooldown=timedelta(hours=self.cooldown_hours),
+            cooldown_days=self.cooldown_days,
             window_days=self.window_days,
+            max_attempts=self.max_attempts,
+            min_interval=timedelta(minutes=self.min_interval_minutes),
+            catch_up_days=self.catch_up_days,
         )
+
+
+def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
+    """RetrainingSettings with every MLOPS_RETRAIN_<FIELD> that is set; a value that does not
+    parse fails naming the variable, so a typo never silently keeps the default."""
+    values: dict[str, object] = {}
+    for name, field in RetrainingSettings.model_fields.items():
+        variable = ENV_PREFIX + name.upper()
+        raw = environ.get(variable, "").strip()
+        if not raw:
+            continue
+        kind = field.annotation
+        try:
+            if kind is bool:
+                if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(raw)
+                values[name] = raw.lower() in ("1", "true", "yes", "on")
+            elif kind is int:
+                values[name] = int(raw)
+            else:
+                values[name] = float(raw)
+        except ValueError:
+            expected = (
+                "true or false" if kind is bool else "an integer" if kind is int else "a number"
+            )
+            raise ValueError(f"{variable}={raw!r} is not {expected}.") from None
+    settings = RetrainingSettings(**values)
+    try:
+        settings.policy()
+    except ValueError as error:
+        raise ValueError(f"{ENV_PREFIX}*: {error}") from None
+    return settings
 
 
 def _sensor_status() -> dg.DefaultSensorStatus:
@@ -46,90 +108,140 @@ def _sensor_status() -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
-@dg.asset_sensor(
-    asset_key=DRIFT_REPORT,
+@dg.sensor(
     job=retraining_job,
     name="drift_retraining_sensor",
     minimum_interval_seconds=30,
     default_status=_sensor_status(),
     description=(
         "Starts retraining_job when drift_report is critical or performance dropped for "
-        "debounce_days consecutive days, outside the cooldown, with nothing already running."
+        "debounce_days consecutive days, cooldown_days data days after the last successful "
+        "retraining's window, with failed attempts retried up to max_attempts per episode."
     ),
 )
 def drift_retraining_sensor(
-    context: dg.SensorEvaluationContext,
-    asset_event: dg.EventLogEntry,
-    retraining_settings: RetrainingSettings,
+    context: dg.SensorEvaluationContext, retraining_settings: RetrainingSettings
 ) -> dg.RunRequest | dg.SkipReason:
     instance = context.instance
-    materialization = asset_event.asset_materialization
-    if materialization is None or materialization.partition is None:
-        return dg.SkipReason("drift_report event without a partition; nothing to judge")
+    newest, cursor = _newest_report_day(instance, context.cursor)
+    context.update_cursor(cursor)
+    if newest is None:
+        return dg.SkipReason("no drift report yet")
     policy = retraining_settings.policy()
-    newest_day = date.fromisoformat(materialization.partition)
-    verdicts = _latest_verdicts(instance, newest_day, policy.debounce_days + policy.window_days)
-
-    in_progress = instance.get_run_records(
-        dg.RunsFilter(job_name=retraining_job.name, statuses=IN_PROGRESS), limit=1
-    )
-    last = instance.get_run_records(dg.RunsFilter(job_name=retraining_job.name), limit=1)
-    last_started = (
-        datetime.fromtimestamp(last[0].create_timestamp.timestamp(), tz=UTC) if last else None
-    )
+    verdicts, report_runs = _latest_verdicts(instance, newest, policy.lookback_days)
     decision = decide_retraining(
-        verdicts,
-        policy=policy,
-        now=datetime.now(UTC),
-        last_retraining_started=last_started,
-        retraining_in_progress=bool(in_progress),
+        verdicts, retraining_attempts(instance), policy=policy, now=datetime.now(UTC)
     )
     if not decision.launch:
         return dg.SkipReason(decision.reason)
     assert decision.window_start is not None and decision.window_end is not None
+    start, end = decision.window_start.isoformat(), decision.window_end.isoformat()
     return dg.RunRequest(
-        # One run per triggering report: the same drift never launches twice.
-        run_key=f"drift_report:{materialization.partition}:{asset_event.run_id}",
+        # One run per window and attempt: the same decision never launches twice.
+        run_key=f"retraining:{start}:{end}:attempt-{decision.attempt}",
         run_config={
             "ops": {
                 "raw_data": {
                     "config": {
-                        "window_start": decision.window_start.isoformat(),
-                        "window_end": decision.window_end.isoformat(),
+                        "window_start": start,
+                        "window_end": end,
                         "include_training_source": retraining_settings.include_training_source,
                     }
                 }
             }
         },
         tags={
-            TRIGGER_PARTITION_TAG: materialization.partition,
-            TRIGGER_RUN_TAG: asset_event.run_id,
+            TRIGGER_PARTITION_TAG: end,
+            TRIGGER_RUN_TAG: report_runs.get(decision.window_end, ""),
+            WINDOW_START_TAG: start,
+            WINDOW_END_TAG: end,
+            ATTEMPT_TAG: str(decision.attempt),
             "mlops/reason": decision.reason[:200],
         },
     )
 
 
-def _latest_verdicts(instance: dg.DagsterInstance, newest: date, days: int) -> list[DayVerdict]:
-    """The latest report of each of the `days` days up to `newest`: a bounded query whatever
-    the number of past reports, so a tick stays flat as history grows."""
+def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tuple[date | None, str]:
+    """The newest day with a drift report, and the cursor that remembers it: each tick reads
+    only the reports written since the last one (a bounded page)."""
+    state = json.loads(cursor) if cursor else {}
+    after: int | None = state.get("after")
+    newest = date.fromisoformat(state["newest"]) if state.get("newest") else None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=DRIFT_REPORT, after_storage_id=after),
+        limit=1000 if after is not None else _NEWEST_SCAN,
+        ascending=after is not None,
+    ).records
+    for record in records:
+        event = record.asset_materialization
+        if event is not None and event.partition:
+            day = date.fromisoformat(event.partition)
+            newest = day if newest is None else max(newest, day)
+        after = max(after or 0, record.storage_id)
+    state = {"after": after, "newest": newest.isoformat() if newest else None}
+    return newest, json.dumps(state)
+
+
+def _latest_verdicts(
+    instance: dg.DagsterInstance, newest: date, days: int
+) -> tuple[list[DayVerdict], dict[date, str]]:
+    """The latest report of each of the `days` days up to `newest` (and the run that wrote
+    it): a bounded query whatever the number of past reports, so a tick stays flat."""
     partitions = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=DRIFT_REPORT, asset_partitions=partitions),
         limit=days * 4,
     ).records
-    latest: dict[str, dg.AssetMaterialization] = {}
+    latest: dict[str, dg.EventLogRecord] = {}
     for record in records:  # newest first
         event = record.asset_materialization
         if event is not None and event.partition and event.partition not in latest:
-            latest[event.partition] = event
-    verdicts = []
+            latest[event.partition] = record
+    verdicts, runs = [], {}
     for partition in sorted(latest):
-        metadata = latest[partition].metadata
+        record = latest[partition]
+        metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+        day = date.fromisoformat(partition)
         verdicts.append(
             DayVerdict(
-                day=date.fromisoformat(partition),
+                day=day,
                 severity=str(metadata["severity"].value),
                 performance_dropped=bool(metadata["performance_dropped"].value),
             )
         )
-    return verdicts
+        runs[day] = record.run_id or ""
+    return verdicts, runs
+
+
+_STATUS: dict[dg.DagsterRunStatus, AttemptStatus] = {
+    dg.DagsterRunStatus.SUCCESS: "succeeded",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    # A cancelled retraining did not retrain: like a failure it starts no cooldown and uses
+    # one of the episode's attempts.
+    dg.DagsterRunStatus.CANCELED: "failed",
+}
+
+
+def retraining_attempts(
+    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ
+) -> list[RetrainingAttempt]:
+    """The recent retraining_job runs as plain data, newest first. The window comes from the
+    sensor's tags, or from the run config of a run launched by hand."""
+    attempts = []
+    for record in instance.get_run_records(
+        dg.RunsFilter(job_name=retraining_job.name), limit=limit
+    ):
+        run = record.dagster_run
+        config = run.run_config.get("ops", {}).get("raw_data", {}).get("config", {})
+        start = run.tags.get(WINDOW_START_TAG) or config.get("window_start") or ""
+        end = run.tags.get(WINDOW_END_TAG) or config.get("window_end") or ""
+        attempts.append(
+            RetrainingAttempt(
+                run_id=run.run_id,
+                status=_STATUS.get(run.status, "running"),
+                created=datetime.fromtimestamp(record.create_timestamp.timestamp(), tz=UTC),
+                window_start=date.fromisoformat(start or end) if end else None,
+                window_end=date.fromisoformat(end) if end else None,
+            )
+        )
+    return attempts

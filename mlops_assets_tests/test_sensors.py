@@ -1,13 +1,24 @@
 """drift_retraining_sensor on a real Dagster instance: drift reports are real materialisation
-events in the instance's event log; the sensor is evaluated as the daemon would."""
+events in the instance's event log, retraining runs are real run records (some really executed
+and failed); the sensor is evaluated as the daemon would."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
 
-from mlops_assets.definitions import defs
-from mlops_assets.sensors import TRIGGER_PARTITION_TAG, RetrainingSettings
+from mlops_assets.definitions import build_resources, defs
+from mlops_assets.sensors import (
+    ATTEMPT_TAG,
+    TRIGGER_PARTITION_TAG,
+    WINDOW_END_TAG,
+    WINDOW_START_TAG,
+    RetrainingSettings,
+    retraining_settings_from_env,
+)
+
+# No loop guard: the tests tick faster than any real retraining runs.
+FAST = RetrainingSettings(min_interval_minutes=0)
 
 
 @pytest.fixture
@@ -35,9 +46,31 @@ def _tick(instance, settings: RetrainingSettings | None = None, cursor=None):
     with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"retraining_settings": settings or RetrainingSettings()},
+        resources={"retraining_settings": settings or FAST},
     ) as context:
         return sensor.evaluate_tick(context)
+
+
+def _run_as_daemon(instance, request: dg.RunRequest, status=dg.DagsterRunStatus.SUCCESS):
+    """The run the daemon creates for a request, recorded with its outcome."""
+    job = defs.resolve_job_def("retraining_job")
+    return instance.create_run_for_job(
+        job, run_config=request.run_config, tags=request.tags, status=status
+    )
+
+
+def _window(request: dg.RunRequest) -> tuple[str, str]:
+    config = request.run_config["ops"]["raw_data"]["config"]
+    assert (request.tags[WINDOW_START_TAG], request.tags[WINDOW_END_TAG]) == (
+        config["window_start"],
+        config["window_end"],
+    )
+    return config["window_start"], config["window_end"]
+
+
+def _days(first: str, n: int) -> list[str]:
+    start = date.fromisoformat(first)
+    return [(start + timedelta(days=i)).isoformat() for i in range(n)]
 
 
 def test_drift_sensor_skips_when_report_is_clean(instance):
@@ -61,32 +94,126 @@ def test_drift_sensor_requests_retraining_on_the_drifted_window(instance):
     (request,) = tick.run_requests
     assert request.job_name in (None, "retraining_job")
     assert request.tags[TRIGGER_PARTITION_TAG] == "2026-01-03"
-    window = request.run_config["ops"]["raw_data"]["config"]
-    assert (window["window_start"], window["window_end"]) == ("2026-01-02", "2026-01-03")
-    assert request.run_key.startswith("drift_report:2026-01-03:")
+    assert _window(request) == ("2026-01-02", "2026-01-03")
+    assert request.tags[ATTEMPT_TAG] == "1"
+    assert request.run_key == "retraining:2026-01-02:2026-01-03:attempt-1"
 
 
-def test_drift_sensor_does_not_launch_twice_for_the_same_report(instance):
+def test_drift_sensor_does_not_launch_twice_for_the_same_window(instance):
     _report(instance, "2026-01-02", "critical")
     _report(instance, "2026-01-03", "critical")
     first = _tick(instance)
-    assert len(first.run_requests) == 1
+    (request,) = first.run_requests
+    # Until the daemon has created the run, the same request comes back with the same run
+    # key, which the daemon launches once.
     again = _tick(instance, cursor=first.cursor)
-    assert not again.run_requests  # no new event since the cursor
-
-
-def test_drift_sensor_respects_cooldown_and_running_retraining(instance):
-    _report(instance, "2026-01-02", "critical")
-    _report(instance, "2026-01-03", "critical")
-    job = defs.resolve_job_def("retraining_job")
-    run = instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.STARTED)
-    busy = _tick(instance)
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    run = _run_as_daemon(instance, request, status=dg.DagsterRunStatus.STARTED)
+    busy = _tick(instance, cursor=again.cursor)
     assert not busy.run_requests and "already queued or running" in busy.skip_message
+    instance.report_run_canceled(run)  # a cancelled run: the window is not tried again
+    after = _tick(instance, cursor=busy.cursor)
+    assert not after.run_requests and "already in the window" in after.skip_message
 
-    instance.report_run_canceled(run)
-    cooling = _tick(instance, RetrainingSettings(cooldown_hours=6))
-    assert not cooling.run_requests and "cooldown" in cooling.skip_message
-    assert _tick(instance, RetrainingSettings(cooldown_hours=0)).run_requests
+
+def test_cooldown_is_counted_in_data_days_not_hours(instance):
+    for day in _days("2026-01-02", 2):
+        _report(instance, day, "critical")
+    (request,) = _tick(instance).run_requests
+    _run_as_daemon(instance, request)  # succeeded a moment ago
+    settings = RetrainingSettings(cooldown_days=2, min_interval_minutes=0)
+    for day in _days("2026-01-04", 2):
+        _report(instance, day, "critical")
+        tick = _tick(instance, settings)
+        assert not tick.run_requests and "cooldown" in tick.skip_message
+    _report(instance, "2026-01-06", "critical")  # two data days later, minutes of clock
+    (due,) = _tick(instance, settings).run_requests
+    assert _window(due) == ("2026-01-02", "2026-01-06")
+
+
+def test_the_loop_guard_holds_a_due_retraining_for_minutes(instance):
+    for day in _days("2026-01-02", 2):
+        _report(instance, day, "critical")
+    (request,) = _tick(instance).run_requests
+    _run_as_daemon(instance, request, status=dg.DagsterRunStatus.FAILURE)
+    _report(instance, "2026-01-04", "critical")
+    held = _tick(instance, RetrainingSettings(min_interval_minutes=30))
+    assert not held.run_requests and "loop guard" in held.skip_message
+    assert _tick(instance, FAST).run_requests
+
+
+def _launches(instance, ticks: int, settings: RetrainingSettings) -> list[tuple[str, str]]:
+    """Tick `ticks` times; every request becomes a run that succeeds before the next tick."""
+    windows, cursor = [], None
+    for _ in range(ticks):
+        tick = _tick(instance, settings, cursor)
+        cursor = tick.cursor
+        for request in tick.run_requests:
+            windows.append(_window(request))
+            _run_as_daemon(instance, request)
+    return windows
+
+
+def test_a_backfill_of_drifted_days_starts_the_retrainings_of_one_a_day_arrival():
+    settings = RetrainingSettings(debounce_days=2, cooldown_days=3, min_interval_minutes=0)
+    days = _days("2026-01-02", 10)
+    with dg.instance_for_test() as daily:
+        one_a_day = []
+        for day in days:
+            _report(daily, day, "critical")
+            one_a_day += _launches(daily, 1, settings)
+    with dg.instance_for_test() as burst:
+        for day in days:  # a backfill: every report first, then the sensor's ticks
+            _report(burst, day, "critical")
+        backfilled = _launches(burst, 10, settings)
+    # The debounce is met on day 2, then a retraining every cooldown_days + 1 data days.
+    expected = [
+        ("2026-01-02", "2026-01-03"),
+        ("2026-01-02", "2026-01-07"),
+        ("2026-01-05", "2026-01-11"),
+    ]
+    assert one_a_day == backfilled == expected
+
+
+def test_a_failed_retraining_starts_no_cooldown_and_is_retried_a_bounded_number_of_times(
+    project,
+):
+    """Real runs of retraining_job that fail (their windows hold no scored partitions, so
+    raw_data fails), then the sensor's next ticks."""
+    instance = project.instance
+    job = defs.resolve_job_def("retraining_job")
+    settings = RetrainingSettings(max_attempts=2, min_interval_minutes=0)
+    days = _days("2026-01-02", 4)
+    _report(instance, days[0], "critical")
+    failed_runs = []
+    for day in days[1:3]:
+        _report(instance, day, "critical")
+        (request,) = _tick(instance, settings).run_requests
+        assert request.tags[ATTEMPT_TAG] == str(len(failed_runs) + 1)
+        if failed_runs:
+            assert (
+                f"last retraining run {failed_runs[-1]} failed, attempt 2 of 2"
+                in request.tags["mlops/reason"]
+            )
+        result = job.execute_in_process(
+            run_config=request.run_config,
+            tags=request.tags,
+            instance=instance,
+            resources=project.resources(),
+            raise_on_error=False,
+        )
+        assert not result.success
+        failed_runs.append(result.run_id)
+        # The failure is on the tick: the day is not retried at once, and it says why.
+        tick = _tick(instance, settings)
+        assert not tick.run_requests
+        assert f"retraining run {result.run_id}" in tick.skip_message
+        assert "failed" in tick.skip_message
+    _report(instance, days[3], "critical")
+    stuck = _tick(instance, settings)
+    assert not stuck.run_requests
+    assert "2 of 2 retraining attempts" in stuck.skip_message
+    assert failed_runs[-1] in stuck.skip_message
 
 
 def test_sensor_reads_a_bounded_history_whatever_its_length(instance):
@@ -94,10 +221,32 @@ def test_sensor_reads_a_bounded_history_whatever_its_length(instance):
     for i in range(200):
         _report(instance, (start + timedelta(days=i)).isoformat(), "none")
     _report(instance, (start + timedelta(days=200)).isoformat(), "critical")
-    tick = _tick(instance, RetrainingSettings(debounce_days=1))
+    tick = _tick(instance, RetrainingSettings(debounce_days=1, min_interval_minutes=0))
     assert len(tick.run_requests) == 1
-    window = tick.run_requests[0].run_config["ops"]["raw_data"]["config"]
-    assert window["window_start"] == window["window_end"] == "2024-07-19"
+    assert _window(tick.run_requests[0]) == ("2024-07-19", "2024-07-19")
+
+
+def test_retraining_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MLOPS_RETRAIN_DEBOUNCE_DAYS", "3")
+    monkeypatch.setenv("MLOPS_RETRAIN_COOLDOWN_DAYS", "5")
+    monkeypatch.setenv("MLOPS_RETRAIN_WINDOW_DAYS", "10")
+    monkeypatch.setenv("MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE", "true")
+    monkeypatch.setenv("MLOPS_RETRAIN_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("MLOPS_RETRAIN_MIN_INTERVAL_MINUTES", "0.5")
+    settings = build_resources()["retraining_settings"]
+    assert (settings.debounce_days, settings.cooldown_days, settings.window_days) == (3, 5, 10)
+    assert settings.include_training_source is True and settings.max_attempts == 2
+    assert settings.policy().min_interval == timedelta(seconds=30)
+    assert retraining_settings_from_env({}) == RetrainingSettings()
+
+
+def test_a_retraining_setting_that_does_not_parse_names_its_variable():
+    with pytest.raises(ValueError, match="MLOPS_RETRAIN_COOLDOWN_DAYS='2d' is not an integer"):
+        retraining_settings_from_env({"MLOPS_RETRAIN_COOLDOWN_DAYS": "2d"})
+    with pytest.raises(ValueError, match="MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE"):
+        retraining_settings_from_env({"MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE": "maybe"})
+    with pytest.raises(ValueError, match="debounce_days=0"):
+        retraining_settings_from_env({"MLOPS_RETRAIN_DEBOUNCE_DAYS": "0"})
 
 
 def test_daily_schedule_targets_the_previous_day_partition():

@@ -6,6 +6,7 @@ was trained on, so prediction -> model version -> training data can be followed.
 
 import json
 import os
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -29,6 +30,7 @@ from mlops_assets.domain.data import (
     write_text_atomic,
 )
 from mlops_assets.domain.evaluation import markdown_table
+from mlops_assets.domain.performance import PerformanceVerdict, day_performance
 from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
@@ -36,7 +38,11 @@ from mlops_assets.domain.schemas import (
     check_scoring_frame,
 )
 from mlops_assets.domain.training import predict_frame, prediction_score
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.data_source import (
+    ScoringDataSource,
+    TrainingDataSource,
+    scoring_start,
+)
 from mlops_assets.resources.io_managers import asset_path
 from mlops_assets.resources.mlflow_registry import (
     CHAMPION,
@@ -45,13 +51,12 @@ from mlops_assets.resources.mlflow_registry import (
     SCORE_COLUMN,
     MlflowRegistry,
     ModelArtifactError,
+    RegistryVersion,
 )
 from mlops_assets.resources.project import ProjectStorage
 
 # The first day that can be scored; partitions are fixed when the code location loads.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("MLOPS_SCORING_START", "2026-01-02")
-)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=scoring_start(os.environ))
 
 # Keys of the Parquet footer metadata of every predictions file.
 MODEL_NAME_KEY = "mlops.model_name"
@@ -224,6 +229,9 @@ def batch_predictions(
         raise failure(str(error)) from error
     features = schema.feature_columns
     target = schema.target if schema.target in source.schema_arrow.names else None
+    # Ids travel with every prediction: labels that arrive later join on them, and each
+    # prediction traces back to its input row.
+    ids = [c for c in schema.id_columns if c in source.schema_arrow.names]
 
     output = asset_path(dg.AssetKey("batch_predictions"), context.partition_key)
     footer = {
@@ -236,13 +244,14 @@ def batch_predictions(
         writer: Any = None
         try:
             # Only the columns the model needs are read: a 1,000-column file costs its features.
-            needed = [*features, *([target] if target else [])]
+            needed = [*ids, *features, *([target] if target else [])]
             for batch in source.iter_batches(batch_size=config.chunk_rows, columns=needed):
                 chunk = batch.to_pandas()
                 y_pred, proba, _ = predict_frame(model, chunk[features], schema.task)
                 scores = prediction_score(y_pred, proba, schema.task)
                 scored = pd.DataFrame(
                     {
+                        **{name: chunk[name].to_numpy() for name in ids},
                         "row": np.arange(rows, rows + len(chunk)),
                         "prediction": y_pred,
                         SCORE_COLUMN: scores,
@@ -284,9 +293,12 @@ def batch_predictions(
 class DriftReportConfig(dg.Config):
     evidently_html: bool = True
     """Also draw evidently's HTML report (slower: evidently imports in ~12 s)."""
-    performance_tolerance: float = 0.05
-    """A labelled day whose accuracy (or RMSE) is worse than the champion's test figure by more
-    than this is a performance drop."""
+    min_effect: float = 0.01
+    """The smallest performance drop that counts: accuracy points for a classifier (0.01 = one
+    point), a relative RMSE rise for a regressor (0.01 = 1 %). A drop counts only when it is
+    also beyond noise (see domain/performance.py)."""
+    confidence: float = 0.95
+    """Level of the intervals of the day's metric, the champion's, and their difference."""
 
 
 @dg.asset(
@@ -342,7 +354,7 @@ def drift_report(
     score_drift = prediction_drift(
         reference_sample[SCORE_COLUMN].to_numpy(), predictions[SCORE_COLUMN].to_numpy()
     )
-    performance = _performance(schema, predictions, model_version.tags, config)
+    performance = _performance(schema, predictions, model_version, config, mlflow_registry)
 
     report_dir = storage.path("reports", "drift", f"{partition}.json").parent
     table = drift.to_frame()
@@ -353,7 +365,7 @@ def drift_report(
         "severity": drift.severity,
         "dataset_drift": drift.dataset_drift,
         "prediction_drift": bool(score_drift.drifted),
-        **performance,
+        "performance": asdict(performance),
         "features": json.loads(table.to_json(orient="records")),
     }
     write_text_atomic(json.dumps(summary, indent=2), report_dir / f"{partition}.json")
@@ -365,14 +377,12 @@ def drift_report(
         "drifted_features": dg.MetadataValue.int(sum(f.drifted for f in drift.features)),
         "prediction_psi": dg.MetadataValue.float(score_drift.psi),
         "prediction_drift": dg.MetadataValue.bool(bool(score_drift.drifted)),
-        "performance_dropped": dg.MetadataValue.bool(performance["performance_dropped"]),
         "model_version": dg.MetadataValue.text(version),
         "features": dg.MetadataValue.md(markdown_table(table)),
         "report_json": dg.MetadataValue.path(str(report_dir / f"{partition}.json")),
+        **{key: _metadata_value(value) for key, value in performance.to_metadata().items()},
     }
-    for key in ("day_metric", "champion_metric"):
-        if performance.get(key) is not None:
-            metadata[f"{key}_{performance['metric']}"] = dg.MetadataValue.float(performance[key])
+    metadata.update(_last_retraining(context.instance))
     if config.evidently_html:
         from mlops_assets.domain.evidently_report import evidently_drift
 
@@ -387,7 +397,7 @@ def drift_report(
         metadata["evidently_report"] = dg.MetadataValue.url(html.as_uri())
     context.log.info(
         f"{partition}: drifted share {drift.drifted_share:.2f}, severity {drift.severity}, "
-        f"performance dropped: {performance['performance_dropped']}"
+        f"{performance.reason}"
     )
     return dg.MaterializeResult(metadata=metadata)
 
@@ -395,31 +405,63 @@ def drift_report(
 def _performance(
     schema: DatasetSchema,
     predictions: pd.DataFrame,
-    version_tags: dict[str, str],
+    model_version: RegistryVersion,
     config: DriftReportConfig,
-) -> dict[str, Any]:
-    """The day's accuracy (RMSE for regression) on labels, against the champion's test figure."""
+    registry: MlflowRegistry,
+) -> PerformanceVerdict:
+    """The day's accuracy (RMSE for regression) on its labels, judged against the champion's
+    test figure and both figures' noise (domain.performance)."""
     metric = "rmse" if schema.task == "regression" else "accuracy"
-    reference = version_tags.get(f"metric.test_{metric}")
-    if schema.target not in predictions.columns or reference is None:
-        return {
-            "metric": metric,
-            "day_metric": None,
-            "champion_metric": None,
-            "performance_dropped": False,
-        }
-    labelled = predictions.dropna(subset=[schema.target])
-    y_true = labelled[schema.target].to_numpy()
-    y_pred = labelled["prediction"].to_numpy()
-    if metric == "rmse":
-        value = float(np.sqrt(np.mean((y_true.astype(float) - y_pred.astype(float)) ** 2)))
-        dropped = value > float(reference) * (1 + config.performance_tolerance)
-    else:
-        value = float(np.mean(y_true.astype(str) == y_pred.astype(str)))
-        dropped = value < float(reference) - config.performance_tolerance
+    labels = (
+        predictions[schema.target]
+        if schema.target in predictions.columns
+        else pd.Series(np.nan, index=predictions.index)
+    )
+    reference = model_version.tags.get(f"metric.test_{metric}")
+    reference_n = None
+    if reference is not None and labels.notna().any():
+        # The test split's size is a parameter of the version's training run.
+        n_test = registry.client().get_run(model_version.run_id).data.params.get("n_test")
+        reference_n = int(n_test) if n_test else None
+    return day_performance(
+        schema.task,
+        labels,
+        predictions["prediction"],
+        reference_value=None if reference is None else float(reference),
+        reference_n=reference_n,
+        min_effect=config.min_effect,
+        confidence=config.confidence,
+    )
+
+
+def _last_retraining(instance: dg.DagsterInstance) -> dict[str, dg.MetadataValue]:
+    """The latest retraining run and how it ended, beside the verdict that may call for the
+    next one: a failed retraining shows on the day's report, not only on the sensor's tick."""
+    # Imported here: the sensor module imports the jobs, which import this module.
+    from mlops_assets.sensors import retraining_attempts
+
+    latest = retraining_attempts(instance, limit=1)
+    if not latest:
+        return {}
+    attempt = latest[0]
+    window = (
+        f"window {attempt.window_start}..{attempt.window_end}"
+        if attempt.window_end
+        else "the configured training source"
+    )
     return {
-        "metric": metric,
-        "day_metric": value,
-        "champion_metric": float(reference),
-        "performance_dropped": bool(dropped),
+        "last_retraining": dg.MetadataValue.text(
+            f"run {attempt.run_id} {attempt.status} ({window})"
+        ),
+        "last_retraining_failed": dg.MetadataValue.bool(attempt.status == "failed"),
     }
+
+
+def _metadata_value(value: float | int | bool | str) -> dg.MetadataValue:
+    if isinstance(value, bool):
+        return dg.MetadataValue.bool(value)
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    return dg.MetadataValue.text(value)

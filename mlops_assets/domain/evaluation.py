@@ -119,7 +119,8 @@ def compute_metrics(task: TaskType, predictions: Predictions) -> dict[str, float
     multiclass; it is NaN when fewer than two classes occur in y_true, where it is undefined.
     log_loss is the mean of `per_row_loss(..., "log_loss")`, so it is exactly the mean loss the
     champion comparison bootstraps; a true label the model never saw counts as probability 0.
-    Regression: rmse, mae and r2.
+    Regression: rmse, mae and r2. Without probabilities (`proba` None), roc_auc and log_loss
+    are NaN.
     """
     from sklearn import metrics as skm
 
@@ -133,7 +134,6 @@ def compute_metrics(task: TaskType, predictions: Predictions) -> dict[str, float
         }
     if task not in ("binary", "multiclass"):
         raise ValueError(f"unknown task {task!r}; expected binary, multiclass or regression.")
-    _require_proba(predictions, "compute_metrics")
     with warnings.catch_warnings():
         # Expected on small slices where one class is absent; the metric is still defined.
         warnings.filterwarnings("ignore", message="A single label was found")
@@ -143,8 +143,12 @@ def compute_metrics(task: TaskType, predictions: Predictions) -> dict[str, float
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
         "balanced_accuracy": balanced_accuracy,
         "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "roc_auc": _roc_auc(task, predictions),
-        "log_loss": float(per_row_loss(task, predictions, "log_loss").mean()),
+        # Stored predictions (a day's batch_predictions) keep labels, not probabilities: the
+        # label metrics are defined, the probability ones are not.
+        "roc_auc": _roc_auc(task, predictions) if predictions.proba is not None else math.nan,
+        "log_loss": float(per_row_loss(task, predictions, "log_loss").mean())
+        if predictions.proba is not None
+        else math.nan,
     }
 
 

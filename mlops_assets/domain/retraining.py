@@ -1,13 +1,20 @@
-"""When drift should start a retraining: debounce, cooldown and the training window.
+"""When drift should start a retraining: debounce, cooldown in data time, bounded retries.
 
-Pure rules over plain data, so the sensor stays thin and every skip reason is unit-tested.
+Pure rules over plain data (the days' verdicts and the past retraining runs), so the sensor
+stays thin and every skip reason is unit-tested. Decisions depend on the data, not on when it
+arrived: the cooldown counts data days after the last successful retraining's window, and the
+candidates are taken in day order, so days scored one a day and the same days scored in one
+backfill start the same retrainings. Wall-clock time only guards against a launch loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Literal
+
+AttemptStatus = Literal["running", "succeeded", "failed"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +31,46 @@ class DayVerdict:
 
 
 @dataclass(frozen=True)
+class RetrainingAttempt:
+    """A past retraining_job run: its window of days and how it ended (a cancelled run counts
+    as failed). `window_end` is None for a run that trained on the configured source only."""
+
+    run_id: str
+    status: AttemptStatus
+    created: datetime
+    window_start: date | None = None
+    window_end: date | None = None
+
+
+@dataclass(frozen=True)
 class RetrainingPolicy:
     debounce_days: int = 2
     """Consecutive alarming days needed: one bad day is noise, two in a row is a trend."""
-    cooldown: timedelta = timedelta(hours=6)
-    """Minimum time since the last retraining started."""
+    cooldown_days: int = 3
+    """Data days after a successful retraining's window during which no new one starts: the
+    new model gets that many days of data before it can be judged and replaced."""
     window_days: int = 7
-    """At most this many most recent labelled days are trained on."""
+    """At most this many most recent alarming days are trained on."""
+    max_attempts: int = 3
+    """Failed retrainings tolerated per drift episode (a run of consecutive alarming days
+    after the last successful retraining); then the sensor waits for a person."""
+    min_interval: timedelta = timedelta(minutes=10)
+    """Wall-clock minimum between two launches: a guard against loops, not a cooldown."""
+    catch_up_days: int = 14
+    """How far back, from the newest report, days not yet acted on are still retrained on
+    (a backfill); older backlog is left alone."""
+
+    def __post_init__(self) -> None:
+        for name in ("debounce_days", "window_days", "max_attempts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        if self.cooldown_days < 0 or self.catch_up_days < 0:
+            raise ValueError("cooldown_days and catch_up_days must be >= 0.")
+
+    @property
+    def lookback_days(self) -> int:
+        """Days of reports a decision reads: the catch-up span plus a full streak before it."""
+        return self.catch_up_days + max(self.debounce_days, self.window_days) + 1
 
 
 @dataclass(frozen=True)
@@ -39,59 +79,186 @@ class RetrainingDecision:
     reason: str
     window_start: date | None = None
     window_end: date | None = None
+    attempt: int = 0
+    """1 for the first try of a drift episode, 2 after one failure, ..."""
 
 
 def decide_retraining(
-    latest: Sequence[DayVerdict],
+    verdicts: Sequence[DayVerdict],
+    attempts: Sequence[RetrainingAttempt] = (),
     *,
     policy: RetrainingPolicy,
     now: datetime,
-    last_retraining_started: datetime | None,
-    retraining_in_progress: bool,
 ) -> RetrainingDecision:
-    """Whether the newest report should start a retraining, and on which days.
+    """The next retraining the data calls for, or why there is none.
 
-    `latest` holds the newest reports, one per day, most recent day last. The window is the
-    current streak of alarming days (data from after the change), capped at `window_days`.
+    `verdicts` are the newest reports, one per day (any order). The candidates are the days
+    after the last attempted window's end, oldest first; the first that is alarming, ends a
+    streak of `debounce_days`, lies beyond the cooldown of the last success and has attempts
+    left in its episode launches, with the streak (capped at `window_days`) as its window.
+    Nothing launches while a retraining is queued or running, nor within `min_interval` of
+    the last launch.
     """
-    if not latest:
+    if not verdicts:
         return RetrainingDecision(False, "no drift report yet")
-    newest = latest[-1]
-    if not newest.alarming:
+    running = next((a for a in attempts if a.status == "running"), None)
+    if running is not None:
         return RetrainingDecision(
-            False, f"{newest.day}: severity {newest.severity}, performance held; nothing to do"
+            False, f"a retraining run is already queued or running ({running.run_id})"
         )
-    streak = _alarming_streak(latest)
+    by_day = {v.day: v for v in verdicts}
+    newest = max(by_day)
+    ended = [a for a in attempts if a.window_end is not None]
+    last_success = max((a for a in ended if a.status == "succeeded"), key=_end, default=None)
+    last_tried = max(ended, key=_end, default=None)
+    first_candidate = newest - timedelta(days=policy.catch_up_days)
+    if last_tried is not None:
+        first_candidate = max(first_candidate, _end(last_tried) + timedelta(days=1))
+
+    day = first_candidate
+    while day <= newest:
+        verdict = by_day.get(day)
+        if verdict is not None:
+            judged = _judge_day(verdict, by_day, ended, last_success, policy)
+            if judged.launch:
+                return _guarded(judged, verdict, newest, attempts, policy, now)
+        day += timedelta(days=1)
+    if newest < first_candidate:  # the newest day is inside a window already tried
+        assert last_tried is not None
+        return RetrainingDecision(
+            False,
+            f"{newest}: already in the window of retraining run {last_tried.run_id} (up to "
+            f"{_end(last_tried)}, {last_tried.status}); nothing to do",
+        )
+    # Nothing to launch: the newest day's own reason is what people look for on the tick.
+    return _judge_day(by_day[newest], by_day, ended, last_success, policy)
+
+
+def _judge_day(
+    verdict: DayVerdict,
+    by_day: dict[date, DayVerdict],
+    ended: Sequence[RetrainingAttempt],
+    last_success: RetrainingAttempt | None,
+    policy: RetrainingPolicy,
+) -> RetrainingDecision:
+    """Whether `verdict.day` alone, with the data up to it, triggers a retraining."""
+    if not verdict.alarming:
+        return RetrainingDecision(False, _held(verdict))
+    streak = _alarming_streak(verdict.day, by_day)
     if len(streak) < policy.debounce_days:
         return RetrainingDecision(
             False,
-            f"{newest.day}: {len(streak)} consecutive alarming day(s), waiting for "
+            f"{verdict.day}: {len(streak)} consecutive alarming day(s), waiting for "
             f"{policy.debounce_days} (debounce)",
         )
-    if retraining_in_progress:
-        return RetrainingDecision(False, "a retraining run is already queued or running")
-    if last_retraining_started is not None and now - last_retraining_started < policy.cooldown:
-        remaining = policy.cooldown - (now - last_retraining_started)
+    if last_success is not None:
+        free_from = _end(last_success) + timedelta(days=policy.cooldown_days + 1)
+        if verdict.day < free_from:
+            return RetrainingDecision(
+                False,
+                f"{verdict.day}: cooldown: the last retraining (run {last_success.run_id}) "
+                f"trained on days up to {_end(last_success)}; the next may start from "
+                f"{free_from} (cooldown_days {policy.cooldown_days})",
+            )
+    # The drift episode: the streak's days after the last success.
+    episode_start = streak[0]
+    if last_success is not None:
+        episode_start = max(episode_start, _end(last_success) + timedelta(days=1))
+    failed = sorted(
+        (a for a in ended if a.status == "failed" and episode_start <= _end(a) <= verdict.day),
+        key=_end,
+    )
+    if len(failed) >= policy.max_attempts:
         return RetrainingDecision(
             False,
-            f"cooldown: last retraining started {last_retraining_started:%Y-%m-%d %H:%M} UTC, "
-            f"{remaining} left",
+            f"{verdict.day}: {len(failed)} of {policy.max_attempts} retraining attempts for the "
+            f"drift episode from {episode_start} failed (last: run {failed[-1].run_id}); fix "
+            "the cause and launch retraining_job by hand, or raise max_attempts",
         )
     window = streak[-policy.window_days :]
+    retry = (
+        f"; last retraining run {failed[-1].run_id} failed, attempt {len(failed) + 1} of "
+        f"{policy.max_attempts}"
+        if failed
+        else ""
+    )
     return RetrainingDecision(
         True,
-        f"{len(streak)} consecutive alarming days up to {newest.day} "
-        f"(severity {newest.severity}, performance dropped: {newest.performance_dropped})",
-        window_start=window[0].day,
-        window_end=window[-1].day,
+        f"{len(streak)} consecutive alarming days up to {verdict.day} (severity "
+        f"{verdict.severity}, performance dropped: {verdict.performance_dropped}){retry}",
+        window_start=window[0],
+        window_end=window[-1],
+        attempt=len(failed) + 1,
     )
 
 
-def _alarming_streak(latest: Sequence[DayVerdict]) -> list[DayVerdict]:
-    """The run of consecutive calendar days, ending at the newest, that are all alarming."""
-    streak = [latest[-1]]
-    for verdict in reversed(latest[:-1]):
-        if not verdict.alarming or verdict.day != streak[0].day - timedelta(days=1):
-            break
-        streak.insert(0, verdict)
+def _guarded(
+    decision: RetrainingDecision,
+    verdict: DayVerdict,
+    newest: date,
+    attempts: Sequence[RetrainingAttempt],
+    policy: RetrainingPolicy,
+    now: datetime,
+) -> RetrainingDecision:
+    """The launch, unless a retraining started less than min_interval ago."""
+    latest = max(attempts, key=lambda a: a.created, default=None)
+    if latest is not None and now - latest.created < policy.min_interval:
+        wait = policy.min_interval - (now - latest.created)
+        return RetrainingDecision(
+            False,
+            f"loop guard: retraining run {latest.run_id} started at "
+            f"{latest.created:%Y-%m-%d %H:%M:%S} UTC, less than {policy.min_interval} ago; "
+            f"{verdict.day} is due, {wait} left",
+        )
+    if verdict.day < newest:
+        return replace(decision, reason=f"catching up on {verdict.day}: {decision.reason}")
+    return decision
+
+
+def _held(verdict: DayVerdict) -> str:
+    return f"{verdict.day}: severity {verdict.severity}, performance held; nothing to do"
+
+
+def _end(attempt: RetrainingAttempt) -> date:
+    assert attempt.window_end is not None
+    return attempt.window_end
+
+
+def _alarming_streak(day: date, by_day: dict[date, DayVerdict]) -> list[date]:
+    """The consecutive calendar days ending at `day` that are all alarming."""
+    streak = [day]
+    while (previous := by_day.get(streak[0] - timedelta(days=1))) is not None and (
+        previous.alarming
+    ):
+        streak.insert(0, previous.day)
     return streak
+
+
+def planned_retrainings(
+    verdicts: Sequence[DayVerdict], policy: RetrainingPolicy
+) -> list[RetrainingDecision]:
+    """The retrainings the policy starts over these reports when each succeeds at once and no
+    guard interferes: what a test expects the sensor to have launched, however days arrived."""
+    planned: list[RetrainingDecision] = []
+    attempts: list[RetrainingAttempt] = []
+    ordered = sorted(verdicts, key=lambda v: v.day)
+    epoch = datetime(1970, 1, 1)
+    for i in range(len(ordered)):
+        decision = decide_retraining(
+            ordered[: i + 1],
+            attempts,
+            policy=replace(policy, min_interval=timedelta(0)),
+            now=epoch,
+        )
+        if decision.launch:
+            planned.append(decision)
+            attempts.append(
+                RetrainingAttempt(
+                    f"planned-{len(planned)}",
+                    "succeeded",
+                    epoch,
+                    decision.window_start,
+                    decision.window_end,
+                )
+            )
+    return planned

@@ -3,6 +3,8 @@ synthetic dataset. Chosen by configuration (environment or run config), never by
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -130,3 +132,34 @@ class ScoringDataSource(dg.ConfigurableResource):
             return read_sql_day(url, self.table, self.date_column, day)
         directory = check_data_path(self.location, "MLOPS_SCORING_DATA")
         return read_table_file(daily_file(directory, day))
+
+
+# The first scoring partition when nothing says otherwise (the built-in generator's first day).
+DEFAULT_SCORING_START = "2026-01-02"
+_DAILY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+
+
+def scoring_start(env: Mapping[str, str]) -> str:
+    """The first daily partition (YYYY-MM-DD): MLOPS_SCORING_START when set; else, when
+    MLOPS_SCORING_DATA is a directory, the date of its earliest daily file; else the default.
+
+    Read when the code location loads (Dagster fixes partitions then), so it costs one
+    directory listing and never reads a file: a directory that does not exist yet, or a SQL
+    source, starts at the default, and the scoring run names what is wrong.
+    """
+    if env.get("MLOPS_SCORING_START"):
+        return env["MLOPS_SCORING_START"]
+    location = env.get("MLOPS_SCORING_DATA", "")
+    directory = Path(location).expanduser()
+    if not location or is_sql_url(location) or not directory.is_dir():
+        return DEFAULT_SCORING_START
+    days = []
+    for path in directory.iterdir():
+        match = _DAILY_NAME.match(path.name)
+        if match is None:
+            continue
+        try:
+            days.append(date.fromisoformat(match.group(1)))
+        except ValueError:  # 2026-13-01.csv is not a day; scoring names such files
+            continue
+    return min(days).isoformat() if days else DEFAULT_SCORING_START

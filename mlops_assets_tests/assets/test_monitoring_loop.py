@@ -4,6 +4,7 @@ a better champion, recovered accuracy. Same code path as `make demo` (`demo.run_
 from datetime import date, timedelta
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -64,3 +65,82 @@ def test_every_prediction_traces_to_a_model_version_and_training_data(loop):
     assert set(predictions["training_data_hash"]) == {champion.tags["data_hash"]}
     assert footer[TRAINING_DATA_HASH_KEY.encode()].decode() == champion.tags["data_hash"]
     assert len(predictions) == 1000
+
+
+def _user_table(n: int, seed: int, drifted: bool) -> pd.DataFrame:
+    """A table with a concept a model can learn, as a user's daily files would hold it.
+
+    The label is `score > 0` XOR `reach > 4.5`, with 3 % of labels flipped. Before the drift
+    `reach` stays near 0, so a model learns `score > 0` alone; after it, `reach` moves far
+    beyond the training range (nearly every value outside the padded range the first schema
+    learned) and the XOR flips most labels, and a new `channel` ("partner") appears. The old
+    model cannot know either; a model retrained on the drifted days can.
+    """
+    rng = np.random.default_rng(seed)
+    channels = ["web", "branch", "phone", *(["partner"] if drifted else [])]
+    channel = rng.choice(channels, size=n)
+    effect = pd.Series({"web": 0.5, "branch": 0.0, "phone": -0.5, "partner": 1.5})
+    tenure = rng.normal(0.0, 1.0, n)
+    reach = rng.normal(10.0 if drifted else 0.0, 1.0, n)
+    score = tenure + effect[channel].to_numpy()
+    label = (score > 0) ^ (reach > 4.5)
+    label ^= rng.random(n) < 0.03
+    return pd.DataFrame(
+        {
+            "tenure": tenure.round(3),
+            "reach": reach.round(3),
+            "channel": channel,
+            "balance": rng.gamma(2.0, 500.0, n).round(2),
+            "label": label.astype(int),
+        }
+    )
+
+
+def test_a_user_covariate_shift_with_a_new_category_is_retrained_and_healed(project, tmp_path):
+    """Issue 12's loop on user data: daily CSV files; from the drift start, numeric values
+    beyond the training ranges and a category never seen in training. Needs the schema's
+    contract-versus-expectations split (retraining windows are checked against the contract,
+    not the first schema's ranges and category sets)."""
+    days, clean_days, debounce = 8, 3, 2
+    train_csv = tmp_path / "train.csv"
+    # Enough rows that the champion's test accuracy, and each day's, are precise to about a
+    # point: the performance rule judges the drop against both figures' noise.
+    _user_table(6000, seed=0, drifted=False).to_csv(train_csv, index=False)
+    scoring_dir = tmp_path / "days"
+    scoring_dir.mkdir()
+    for i in range(days):
+        day = FIRST_DAY + timedelta(days=i)
+        frame = _user_table(800, seed=100 + i, drifted=i >= clean_days)
+        frame.to_csv(scoring_dir / f"{day}.csv", index=False)
+    data_source = TrainingDataSource(location=str(train_csv), target_column="label")
+    assert project.train(data_source=data_source).success
+    resources = project.resources(
+        data_source=data_source, scoring_source=ScoringDataSource(location=str(scoring_dir))
+    )
+    no_html = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+    rows = run_loop(
+        project.instance,
+        FIRST_DAY,
+        days,
+        resources=resources,
+        log=lambda _: None,
+        monitoring_config=no_html,
+    )
+
+    clean, drifted = rows[:clean_days], rows[clean_days:]
+    assert all("retrained" not in r.event for r in clean), [r.event for r in clean]
+    assert all(r.severity != "critical" for r in clean)
+    retrained = [i for i, r in enumerate(rows) if "retrained" in r.event]
+    assert retrained, [r.event for r in rows]
+    first = retrained[0]
+    assert clean_days <= first <= clean_days + debounce  # within debounce_days + 1 of the drift
+    assert "promoted" in rows[first].event, rows[first].event
+    (run,) = project.instance.get_runs(dg.RunsFilter(job_name="retraining_job"))
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+
+    # The old champion on the drifted days it scored, the new one on the drifted days after.
+    before = [r.accuracy for r in drifted if r.model_version == "1"]
+    after = [r.accuracy for r in rows[first + 1 :]]
+    assert {r.model_version for r in rows[first + 1 :]} == {"2"}
+    assert sum(after) / len(after) > sum(before) / len(before) + 0.2, (before, after)
+    assert project.registry().version_by_alias(CHAMPION).version == "2"

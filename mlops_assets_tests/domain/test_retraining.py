@@ -1,23 +1,39 @@
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
+import pytest
+
+from mlops_assets.domain.retraining import (
+    DayVerdict,
+    RetrainingAttempt,
+    RetrainingPolicy,
+    decide_retraining,
+    planned_retrainings,
+)
 
 NOW = datetime(2026, 1, 20, 12, tzinfo=UTC)
-POLICY = RetrainingPolicy(debounce_days=2, cooldown=timedelta(hours=6), window_days=3)
+LONG_AGO = NOW - timedelta(days=1)
+FIRST = date(2026, 1, 10)
+POLICY = RetrainingPolicy(debounce_days=2, cooldown_days=3, window_days=3, max_attempts=3)
 
 
-def _days(*severities: str, first: date = date(2026, 1, 10)) -> list[DayVerdict]:
+def _days(*severities: str, first: date = FIRST) -> list[DayVerdict]:
     return [
         DayVerdict(first + timedelta(days=i), severity, performance_dropped=False)
         for i, severity in enumerate(severities)
     ]
 
 
-def _decide(verdicts, **kwargs):
-    defaults = dict(
-        policy=POLICY, now=NOW, last_retraining_started=None, retraining_in_progress=False
-    )
-    return decide_retraining(verdicts, **{**defaults, **kwargs})
+def _decide(verdicts, attempts=(), policy=POLICY, now=NOW):
+    return decide_retraining(verdicts, attempts, policy=policy, now=now)
+
+
+def _attempt(end: date, status="succeeded", start=None, run_id="r1", created=LONG_AGO):
+    return RetrainingAttempt(run_id, status, created, start or end, end)
+
+
+def _day(i: int) -> date:
+    return FIRST + timedelta(days=i)
 
 
 def test_clean_day_never_launches():
@@ -36,32 +52,126 @@ def test_a_single_critical_day_waits_for_the_debounce():
 
 def test_consecutive_critical_days_launch_on_the_streak_window():
     decision = _decide(_days("none", "critical", "critical"))
-    assert decision.launch
-    assert (decision.window_start, decision.window_end) == (date(2026, 1, 11), date(2026, 1, 12))
+    assert decision.launch and decision.attempt == 1
+    assert (decision.window_start, decision.window_end) == (_day(1), _day(2))
 
 
 def test_window_is_capped_to_the_most_recent_days():
-    decision = _decide(_days(*["critical"] * 6))
-    assert (decision.window_start, decision.window_end) == (date(2026, 1, 13), date(2026, 1, 15))
+    # Six critical days seen for the first time: the earliest due day (the second) launches
+    # first, exactly as if the days had arrived one a day.
+    first = _decide(_days(*["critical"] * 6))
+    assert (first.window_start, first.window_end) == (_day(0), _day(1))
+    assert "catching up" in first.reason
+    later = _decide(_days(*["critical"] * 10), [_attempt(_day(5), start=_day(4))])
+    assert (later.window_start, later.window_end) == (_day(7), _day(9))
 
 
 def test_a_gap_in_days_breaks_the_streak():
-    verdicts = [
-        DayVerdict(date(2026, 1, 10), "critical", False),
-        DayVerdict(date(2026, 1, 12), "critical", False),
-    ]
+    verdicts = [DayVerdict(_day(0), "critical", False), DayVerdict(_day(2), "critical", False)]
     assert not _decide(verdicts).launch
 
 
 def test_performance_drop_alone_counts_as_alarming():
-    verdicts = [DayVerdict(date(2026, 1, 10 + i), "none", True) for i in range(2)]
+    verdicts = [DayVerdict(_day(i), "none", True) for i in range(2)]
     assert _decide(verdicts).launch
 
 
-def test_cooldown_and_running_retraining_block_with_their_reason():
+def test_cooldown_counts_data_days_after_the_last_window_not_hours():
+    # The last retraining trained on days 0-1; three data days of cooldown follow (2, 3, 4).
+    success = [_attempt(_day(1), start=_day(0))]
+    cooling = _decide(_days(*["critical"] * 5), success)
+    assert not cooling.launch and "cooldown" in cooling.reason and str(_day(5)) in cooling.reason
+    # Day 5 is beyond the cooldown however little wall-clock time has passed.
+    recent = [_attempt(_day(1), start=_day(0), created=NOW - timedelta(hours=1))]
+    due = _decide(_days(*["critical"] * 6), recent)
+    assert due.launch and due.window_end == _day(5)
+
+
+def test_running_retraining_and_the_loop_guard_block_with_their_reason():
     verdicts = _days("critical", "critical")
-    cooling = _decide(verdicts, last_retraining_started=NOW - timedelta(hours=1))
-    assert not cooling.launch and "cooldown" in cooling.reason
-    assert _decide(verdicts, last_retraining_started=NOW - timedelta(hours=7)).launch
-    busy = _decide(verdicts, retraining_in_progress=True)
+    busy = _decide(verdicts, [RetrainingAttempt("r0", "running", NOW, None, None)])
     assert not busy.launch and "already queued or running" in busy.reason
+    just_now = [RetrainingAttempt("r0", "failed", NOW - timedelta(minutes=1), None, None)]
+    guarded = _decide(verdicts, just_now)
+    assert not guarded.launch and "loop guard" in guarded.reason
+    assert _decide(verdicts, just_now, policy=replace(POLICY, min_interval=timedelta(0))).launch
+
+
+def test_a_backfill_starts_the_same_retrainings_as_days_arriving_one_a_day():
+    verdicts = _days(*["critical"] * 10)
+    policy = RetrainingPolicy(debounce_days=2, cooldown_days=3, window_days=7)
+
+    # One a day: the sensor ticks after each day; each retraining succeeds before the next day.
+    daily, attempts = [], []
+    for i in range(len(verdicts)):
+        decision = _decide(verdicts[: i + 1], attempts, policy, now=NOW + timedelta(days=i))
+        if decision.launch:
+            daily.append((decision.window_start, decision.window_end))
+            attempts.append(_attempt(decision.window_end, start=decision.window_start))
+
+    # Backfill: all ten reports first, then ticks (one retraining at a time, each succeeding).
+    backfill, attempts = [], []
+    for tick in range(10):
+        decision = _decide(verdicts, attempts, policy, now=NOW + timedelta(hours=tick))
+        if decision.launch:
+            backfill.append((decision.window_start, decision.window_end))
+            attempts.append(_attempt(decision.window_end, start=decision.window_start))
+
+    # Days 1, 5 and 9 (0-based): the streak reaches the debounce, then every 4th data day.
+    expected = [(_day(0), _day(1)), (_day(0), _day(5)), (_day(3), _day(9))]
+    assert daily == backfill == expected
+    planned = planned_retrainings(verdicts, policy)
+    assert [(p.window_start, p.window_end) for p in planned] == expected
+
+
+def test_a_failed_retraining_does_not_start_the_cooldown_and_is_retried():
+    failed = [_attempt(_day(1), status="failed", run_id="bad1")]
+    # The same day is not retried at once; the next alarming day is.
+    same = _decide(_days("critical", "critical"), failed)
+    assert not same.launch
+    retry = _decide(_days("critical", "critical", "critical"), failed)
+    assert retry.launch and retry.attempt == 2
+    assert "last retraining run bad1 failed, attempt 2 of 3" in retry.reason
+    assert retry.window_end == _day(2)
+
+
+def test_attempts_per_drift_episode_are_bounded():
+    failed = [
+        _attempt(_day(i), status="failed", run_id=f"bad{i}", start=_day(0)) for i in (1, 2, 3)
+    ]
+    stuck = _decide(_days(*["critical"] * 5), failed)
+    assert not stuck.launch
+    assert "3 of 3 retraining attempts" in stuck.reason and "bad3" in stuck.reason
+    # A clean day ends the episode: the next drift gets its own attempts.
+    verdicts = _days("critical", "critical", "critical", "critical", "none", "critical", "critical")
+    fresh = _decide(verdicts, failed)
+    assert fresh.launch and fresh.attempt == 1 and fresh.window_start == _day(5)
+
+
+def test_a_success_after_failures_resets_the_attempts():
+    attempts = [
+        _attempt(_day(1), status="failed", run_id="bad1"),
+        _attempt(_day(2), status="succeeded", run_id="good"),
+        _attempt(_day(6), status="failed", run_id="bad2"),
+    ]
+    decision = _decide(_days(*["critical"] * 8), attempts)
+    assert decision.launch and decision.attempt == 2 and "bad2" in decision.reason
+
+
+def test_days_already_in_a_tried_window_are_not_judged_again():
+    attempts = [_attempt(_day(2), start=_day(1))]
+    decision = _decide(_days("none", "critical", "critical"), attempts)
+    assert not decision.launch and "already in the window" in decision.reason
+
+
+def test_old_backlog_beyond_the_catch_up_span_is_left_alone():
+    verdicts = _days("critical", "critical", *["none"] * 30)
+    decision = _decide(verdicts)
+    assert not decision.launch and "nothing to do" in decision.reason
+
+
+def test_policy_rejects_settings_that_cannot_work():
+    with pytest.raises(ValueError, match="debounce_days"):
+        RetrainingPolicy(debounce_days=0)
+    with pytest.raises(ValueError, match="cooldown_days"):
+        RetrainingPolicy(cooldown_days=-1)

@@ -7,13 +7,13 @@ retrainings its policy implies: one, after the drift that begins on day 21."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
 
 from mlops_assets.demo import DayRow, run_loop
-from mlops_assets.domain.retraining import DayVerdict, decide_retraining
+from mlops_assets.domain.retraining import DayVerdict, planned_retrainings
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.sensors import TRIGGER_PARTITION_TAG, RetrainingSettings
 
@@ -36,26 +36,11 @@ def _open_fds() -> int:
 
 def _expected_triggers(rows: list[DayRow], settings: RetrainingSettings) -> list[str]:
     """Replay the sensor's policy over the reports the loop produced: the days on which it
-    must have launched a retraining (all 60 days run within minutes, inside one cooldown)."""
-    policy = settings.policy()
-    now = datetime.now(UTC)
-    last_started, triggers = None, []
-    for i, row in enumerate(rows):
-        recent = rows[max(0, i + 1 - policy.debounce_days - policy.window_days) : i + 1]
-        verdicts = [
-            DayVerdict(date.fromisoformat(r.day), r.severity, r.performance_dropped) for r in recent
-        ]
-        decision = decide_retraining(
-            verdicts,
-            policy=policy,
-            now=now,
-            last_retraining_started=last_started,
-            retraining_in_progress=False,
-        )
-        if decision.launch:
-            triggers.append(row.day)
-            last_started = now
-    return triggers
+    must have launched a retraining (each retraining ran, and succeeded, before the next day)."""
+    verdicts = [
+        DayVerdict(date.fromisoformat(r.day), r.severity, r.performance_dropped) for r in rows
+    ]
+    return [d.window_end.isoformat() for d in planned_retrainings(verdicts, settings.policy())]
 
 
 @pytest.mark.slow
