@@ -132,8 +132,9 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
 
 
 def _wait_for_runs(instance: dg.DagsterInstance, job: str, count: int) -> list[dg.DagsterRun]:
-    """The backfill launches runs in their own processes; wait until they have finished."""
-    deadline = time.monotonic() + 180
+    """The backfill launches runs in their own processes; wait until they have finished (two
+    monitoring runs side by side take over 3 minutes on 2 busy cores)."""
+    deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
         runs = instance.get_runs(dg.RunsFilter(job_name=job))
         if len(runs) == count and all(r.is_finished for r in runs):
