@@ -11,7 +11,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 export MLOPS_HOME ?= $(CURDIR)/.mlops
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The Dagster instance is the top-level dagster.yaml, the same file a bare `dagster dev` at the
+# repo root reads (its SQLite files go to .dagster_home/): so the demo's runs show in either UI.
+export DAGSTER_HOME ?= $(CURDIR)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # A run's own subprocesses must not wander off to the network for anything.
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -19,7 +21,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 .PHONY: setup demo ui mlflow-ui stack test lint bench clean
 
-setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+setup: $(VENV)/.synced
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,12 +31,6 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
-# The laptop instance (SQLite). The top-level dagster.yaml is the production one (Postgres),
-# used by `make stack` and the Docker images.
-$(DAGSTER_HOME)/dagster.yaml: config/dagster.local.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp config/dagster.local.yaml $@
-
 # The demo tells its story from a clean slate: it clears the previous demo's state in the
 # project-local directories (never a MLOPS_HOME or DAGSTER_HOME you pointed elsewhere).
 # Its drift sensor is on, as it is in `make ui`.
@@ -43,8 +39,8 @@ demo: setup
 	MLOPS_DRIFT_SENSOR=on $(BIN)/python -m mlops_assets.demo
 
 ui: setup
-	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
-	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w config/workspace.local.yaml -h 127.0.0.1 -p 3000
+	@echo "Dagster UI on http://127.0.0.1:3000 (instance: $(DAGSTER_HOME)/dagster.yaml); Ctrl-C to stop."
+	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
@@ -66,5 +62,6 @@ test: lint
 bench: setup
 	$(BIN)/python bench/run_all.py
 
+# DAGSTER_HOME is the repo root: remove the instance's files, never the directory.
 clean:
-	rm -rf $(MLOPS_HOME) $(DAGSTER_HOME)
+	rm -rf $(MLOPS_HOME) .dagster_home

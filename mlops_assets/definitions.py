@@ -3,6 +3,8 @@ environment. Importing this module must stay cheap (no mlflow, sklearn or eviden
 webserver, the daemon and every run load it."""
 
 import os
+import re
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,6 +13,7 @@ from mlops_assets.assets.ingestion import raw_data, validated_data
 from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
+from mlops_assets.domain.data import is_sql_url
 from mlops_assets.jobs import (
     daily_monitoring_job,
     promote_version_job,
@@ -30,6 +33,25 @@ def _setting(name: str, default: str) -> str | dg.EnvVar:
     """An environment-backed setting: `EnvVar` when set (resolved at run time, never shown or
     stored in the instance; URLs may carry passwords), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+BUILTIN_MODEL_NAME = "credit-default"
+
+
+def default_model_name(training_data: str, training_table: str = "") -> str:
+    """The registered model name when MLOPS_MODEL_NAME is unset: `credit-default` for the
+    built-in data, else the stem of the file or directory (the table, for a SQL URL), so another
+    dataset never lands on the built-in model and its schema. Reduced to what MLflow names allow
+    everywhere (letters, digits, `-`, `_`, `.`)."""
+    if not training_data:
+        return BUILTIN_MODEL_NAME
+    if is_sql_url(training_data):
+        source = training_table
+    else:
+        path = Path(training_data.rstrip("/\\")).expanduser()
+        source = path.name if path.is_dir() else path.stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", source).strip("-_.")
+    return name or "model"
 
 
 def build_resources() -> dict[str, object]:
@@ -53,7 +75,13 @@ def build_resources() -> dict[str, object]:
         "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(
             tracking_uri=_setting("MLFLOW_TRACKING_URI", ""),
-            model_name=_setting("MLOPS_MODEL_NAME", "credit-default"),
+            model_name=_setting(
+                "MLOPS_MODEL_NAME",
+                default_model_name(
+                    os.environ.get("MLOPS_TRAINING_DATA", ""),
+                    os.environ.get("MLOPS_TRAINING_TABLE", ""),
+                ),
+            ),
             ui_url=_setting("MLOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
         ),
         "parquet_io_manager": ParquetIOManager(),

@@ -1,9 +1,11 @@
-"""`make demo`: the whole loop on the built-in data, in the project-local Dagster instance.
+"""`make demo`: the whole loop, in the project-local Dagster instance.
 
-Train a champion, then score 14 daily partitions in which drift begins on day 8. After each day
-the drift sensor is ticked exactly as the daemon would tick it; when it asks for a retraining,
-that run executes, and the gate decides whether the new model takes over. The runs stay in
-DAGSTER_HOME so `make ui` shows them.
+Train a champion, then score daily partitions: on the built-in data, 14 days in which drift
+begins on day 8; with MLOPS_SCORING_DATA a directory of daily files, the days of that directory.
+After each day the drift sensor is ticked exactly as the daemon would tick it; when it asks for a
+retraining, that run executes, and the gate decides whether the new model takes over. Your own
+training data (MLOPS_TRAINING_DATA) with no scoring directory is trained only: the built-in
+batches would not have its columns. The runs stay in the instance so `make ui` shows them.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from mlops_assets.domain.data import is_sql_url, redact_url
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
 
@@ -26,6 +32,8 @@ DEMO_DAYS = 14
 # The demo prints its own per-day table; Dagster's step-by-step log stays in the run's logs
 # (`make ui`), so the console shows only warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The names ScoringDataSource reads in a scoring directory.
+DAILY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.(csv|parquet)")
 
 
 @contextlib.contextmanager
@@ -61,7 +69,26 @@ def run_loop(
     run_config: dict | None = None,
     monitoring_config: dict | None = None,
 ) -> list[DayRow]:
-    """Score `days` daily partitions from `first_day`, ticking the sensor after each.
+    """Score `days` consecutive daily partitions from `first_day` (see `run_days`)."""
+    return run_days(
+        instance,
+        [first_day + timedelta(days=offset) for offset in range(days)],
+        resources=resources,
+        log=log,
+        run_config=run_config,
+        monitoring_config=monitoring_config,
+    )
+
+
+def run_days(
+    instance: dg.DagsterInstance,
+    days: Sequence[date],
+    resources: dict[str, object] | None = None,
+    log=print,
+    run_config: dict | None = None,
+    monitoring_config: dict | None = None,
+) -> list[DayRow]:
+    """Score the daily partitions `days` in order, ticking the sensor after each.
 
     `run_config` goes to every run; `monitoring_config` (e.g. drift_report's settings) only to
     the daily monitoring runs. Returns one row per day. Shared by `make demo` and the loop
@@ -75,8 +102,8 @@ def run_loop(
     cursor: str | None = None
     seen_run_keys: set[str] = set()
     rows: list[DayRow] = []
-    for offset in range(days):
-        day = (first_day + timedelta(days=offset)).isoformat()
+    for scored_day in days:
+        day = scored_day.isoformat()
         result = monitoring.execute_in_process(
             partition_key=day,
             instance=instance,
@@ -142,7 +169,91 @@ def _format_row(row: DayRow) -> str:
     )
 
 
+class DemoSetupError(ValueError):
+    """The environment asks the demo for something it cannot do; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What `make demo` trains on and which days it scores, decided from the environment.
+
+    `days` is None for the built-in batches (DEMO_DAYS from the partitions' start), the days of
+    the scoring directory's files, or empty: train only, and `train_only` says how to score.
+    """
+
+    training: str
+    scoring: str
+    days: tuple[date, ...] | None
+    train_only: str = ""
+
+
+def scoring_file_days(directory: Path) -> tuple[date, ...]:
+    """The days of a scoring directory's files `YYYY-MM-DD.csv` / `.parquet`, sorted."""
+    if not directory.is_dir():
+        raise DemoSetupError(
+            f"{directory}: MLOPS_SCORING_DATA must be a directory of daily files named "
+            "YYYY-MM-DD.csv or YYYY-MM-DD.parquet."
+        )
+    days = set()
+    for path in directory.iterdir():
+        named = DAILY_FILE.fullmatch(path.name)
+        if named:
+            try:
+                days.add(date.fromisoformat(named.group(1)))
+            except ValueError:
+                raise DemoSetupError(f"{path}: {named.group(1)} is not a date.") from None
+    if not days:
+        raise DemoSetupError(
+            f"{directory} (MLOPS_SCORING_DATA) holds no daily file named YYYY-MM-DD.csv or "
+            f"YYYY-MM-DD.parquet; it holds {sorted(p.name for p in directory.iterdir())[:10]}."
+        )
+    return tuple(sorted(days))
+
+
+def plan_demo(env: Mapping[str, str]) -> DemoPlan:
+    """Read MLOPS_TRAINING_DATA / MLOPS_SCORING_DATA as the definitions will, before they load."""
+    from mlops_assets.resources.data_source import TrainingDataSource
+
+    location = env.get("MLOPS_TRAINING_DATA", "")
+    training = TrainingDataSource(
+        location=location, table=env.get("MLOPS_TRAINING_TABLE", "")
+    ).describe()
+    if location:
+        training += f", target column {env.get('MLOPS_TARGET_COLUMN', 'default')!r}"
+    scoring = env.get("MLOPS_SCORING_DATA", "")
+    how_to_score = (
+        "set MLOPS_SCORING_DATA to a directory of daily files YYYY-MM-DD.csv or .parquet "
+        "(the training columns; with the target column too, the loop also watches accuracy) "
+        "and run `make demo` again, or score days from `make ui` (daily_monitoring_job)"
+    )
+    if is_sql_url(scoring):
+        return DemoPlan(
+            training,
+            f"{redact_url(scoring)} table {env.get('MLOPS_SCORING_TABLE', '')}",
+            (),
+            "MLOPS_SCORING_DATA is a SQL URL, whose days the demo does not list: score them "
+            "with `make ui` (daily_monitoring_job, one partition per day) or `dagster job "
+            "backfill -j daily_monitoring_job --from YYYY-MM-DD --to YYYY-MM-DD`",
+        )
+    if scoring:
+        directory = Path(scoring).expanduser().resolve()
+        return DemoPlan(training, str(directory), scoring_file_days(directory))
+    if location:
+        # The built-in batches have the built-in columns, not those of the user's table.
+        return DemoPlan(training, "", (), f"MLOPS_SCORING_DATA is not set: {how_to_score}")
+    return DemoPlan(training, "the built-in daily batches", None)
+
+
 def main() -> int:
+    try:
+        plan = plan_demo(os.environ)
+    except DemoSetupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if plan.days:
+        # The daily partitions are fixed when the definitions load: start them at the first
+        # file unless the user chose a start.
+        os.environ.setdefault("MLOPS_SCORING_START", plan.days[0].isoformat())
     from mlops_assets.assets.monitoring import daily_partitions
     from mlops_assets.definitions import defs
 
@@ -151,8 +262,17 @@ def main() -> int:
     # warning about pip in a uv environment stay out of the demo's table.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     started = time.perf_counter()
+    days = _partition_days(plan, daily_partitions)
+    if days is not None and not days:
+        print(
+            f"None of the days in {plan.scoring} is a daily partition (from "
+            f"{daily_partitions.start:%Y-%m-%d}, MLOPS_SCORING_START, to yesterday).",
+            file=sys.stderr,
+        )
+        return 2
+    steps = 1 if plan.train_only else 2
     with dg.DagsterInstance.get() as instance:
-        print("1/2 training_job on the built-in data ...")
+        print(f"1/{steps} training_job on {plan.training} ...")
         with _mlflow_chatter_hidden() as chatter:
             training = defs.resolve_job_def("training_job").execute_in_process(
                 instance=instance, run_config=QUIET, raise_on_error=False
@@ -167,12 +287,19 @@ def main() -> int:
             f"{'champion' if registered.promoted else 'challenger'} "
             f"({time.perf_counter() - started:.0f} s)\n"
         )
-        first_day = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
-        print(f"2/2 scoring {DEMO_DAYS} days from {first_day}, drift sensor ticked after each:")
-        print(HEADER)
-        with _mlflow_chatter_hidden():
-            run_loop(instance, first_day, DEMO_DAYS, run_config=QUIET)
-    registry = MlflowRegistry()
+        if plan.train_only:
+            print(f"Trained only. {plan.train_only}.")
+        else:
+            print(
+                f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, "
+                "drift sensor ticked after each:"
+            )
+            print(HEADER)
+            with _mlflow_chatter_hidden():
+                run_days(instance, days, run_config=QUIET)
+    registry = MlflowRegistry(
+        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""), model_name=registered.model_name
+    )
     champion = registry.version_by_alias("champion")
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Champion: "
@@ -184,6 +311,20 @@ def main() -> int:
         "  make mlflow-ui  MLflow UI at http://127.0.0.1:5000 (runs, registry, aliases)\n"
     )
     return 0
+
+
+def _partition_days(plan: DemoPlan, partitions: dg.DailyPartitionsDefinition) -> list[date] | None:
+    """The days to score that are partitions; None when the plan trains only."""
+    if plan.train_only:
+        return None
+    if plan.days is None:
+        first = date.fromisoformat(partitions.start.strftime("%Y-%m-%d"))
+        return [first + timedelta(days=offset) for offset in range(DEMO_DAYS)]
+    keys = set(partitions.get_partition_keys())
+    days = [day for day in plan.days if day.isoformat() in keys]
+    if skipped := [day.isoformat() for day in plan.days if day.isoformat() not in keys]:
+        print(f"Skipping {len(skipped)} days outside the daily partitions: {skipped[:5]}")
+    return days
 
 
 if __name__ == "__main__":

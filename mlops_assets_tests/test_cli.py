@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
-def _dagster(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def _dagster(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [DAGSTER, *args, "-m", "mlops_assets.definitions"],
         cwd=cwd,
@@ -27,10 +27,13 @@ def _dagster(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subproce
     )
 
 
-def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
-    home = tmp_path / "dagster_home"
+def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, monkeypatch):
+    # As `make` runs it: DAGSTER_HOME is the project directory holding the laptop dagster.yaml,
+    # whose SQLite paths are relative to it (commands start there), here a temp one.
+    home = tmp_path / "project"
     home.mkdir()
-    shutil.copy(ROOT / "config" / "dagster.local.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.chdir(home)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))},
         "DAGSTER_HOME": str(home),
@@ -38,7 +41,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
 
-    trained = _dagster(["job", "execute", "-j", "training_job"], env)
+    trained = _dagster(["job", "execute", "-j", "training_job"], env, home)
     assert trained.returncode == 0, trained.stderr[-3000:]
 
     backfill = _dagster(
@@ -54,6 +57,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
             "--noprompt",
         ],
         env,
+        home,
     )
     assert backfill.returncode == 0, backfill.stderr[-3000:]
 
@@ -65,7 +69,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
     )
     rollback_config = str(tmp_path / "rollback.yaml")
     for launch in (["retraining_job"], ["rollback_champion_job", "-c", rollback_config]):
-        launched = _dagster(["job", "launch", "-j", *launch], env)
+        launched = _dagster(["job", "launch", "-j", *launch], env, home)
         assert launched.returncode == 0, launched.stderr[-3000:]
 
     # The queued runs wait for the daemon (which `make ui` also starts).
@@ -76,7 +80,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
             "-m",
             "mlops_assets.definitions",
         ],
-        cwd=ROOT,
+        cwd=home,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -115,6 +119,9 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
             first = instance.get_run_record_by_id(retraining.run_id)
             second = instance.get_run_record_by_id(rollback.run_id)
             assert second.start_time >= first.end_time, "the queue let both run at once"
+        # Every run's records are in the project's .dagster_home/, none beside dagster.yaml.
+        assert (home / ".dagster_home" / "history" / "runs.db").is_file()
+        assert sorted(p.name for p in home.iterdir()) == [".dagster_home", "dagster.yaml"]
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)
@@ -125,8 +132,9 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
 
 
 def _wait_for_runs(instance: dg.DagsterInstance, job: str, count: int) -> list[dg.DagsterRun]:
-    """The backfill launches runs in their own processes; wait until they have finished."""
-    deadline = time.monotonic() + 180
+    """The backfill launches runs in their own processes; wait until they have finished (two
+    monitoring runs side by side take over 3 minutes on 2 busy cores)."""
+    deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
         runs = instance.get_runs(dg.RunsFilter(job_name=job))
         if len(runs) == count and all(r.is_finished for r in runs):

@@ -9,7 +9,7 @@ Starts, in a temp directory and on free ports of 127.0.0.1:
     dagster-webserver the UI and GraphQL API
     dagster-daemon    run queue, schedules, sensors, run monitoring
 
-with the top-level `dagster.yaml` (Postgres) and `workspace.yaml` (gRPC) exactly as a deployment
+with `deploy/dagster.yaml` (Postgres) and `deploy/workspace.yaml` (gRPC) exactly as a deployment
 uses them, connection settings passed through the environment (DAGSTER_PG_*, DAGSTER_GRPC_*,
 MLFLOW_TRACKING_URI). Each service is waited for by its health check, and all are stopped (the
 whole process group of each) on exit, Ctrl-C or SIGTERM.
@@ -46,6 +46,8 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+# The production instance and workspace (the top-level pair is the laptop's).
+DEPLOY = REPO / "deploy"
 BIN = Path(sys.executable).parent  # the venv's dagster, dagster-webserver, mlflow
 LOCATION_NAME = "mlops_assets"
 CODE_MODULE = "mlops_assets.definitions"
@@ -271,7 +273,7 @@ class Stack:
     def _start(self) -> None:
         for directory in (self.dagster_home, self.mlops_home, self.mlflow_artifacts, self.logs):
             directory.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        shutil.copy(DEPLOY / "dagster.yaml", self.dagster_home / "dagster.yaml")
         self._started = time.monotonic()
         self._start_postgres()
 
@@ -303,7 +305,7 @@ class Stack:
         code_server.graceful_stop = self._shut_down_code_server
         self._wait(code_server, self._code_server_healthy)
 
-        workspace = REPO / "workspace.yaml"
+        workspace = DEPLOY / "workspace.yaml"
         webserver = self._spawn(
             "webserver",
             [

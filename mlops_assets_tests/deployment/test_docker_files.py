@@ -1,6 +1,6 @@
 """docker/ cannot be run here (no container engine), so its files are checked against the repo:
 every service, port, volume, variable, file and module path they name must exist and agree with
-dagster.yaml, workspace.yaml, pyproject.toml, uv.lock and the Makefile."""
+deploy/dagster.yaml, deploy/workspace.yaml, pyproject.toml, uv.lock and the Makefile."""
 
 import ast
 import importlib.util
@@ -17,6 +17,8 @@ from packaging.specifiers import SpecifierSet
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
+# The production instance and workspace (the top-level pair is the laptop's).
+DEPLOY = REPO / "deploy"
 SERVICES = {"postgres", "mlflow", "user_code", "webserver", "daemon"}
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 CODE_MODULE = "mlops_assets.definitions"
@@ -150,7 +152,7 @@ def test_locked_docker_extra_holds_the_run_launcher():
 
 
 def test_user_code_serves_the_module_that_workspace_yaml_names(services):
-    workspace = _yaml(REPO / "workspace.yaml")
+    workspace = _yaml(DEPLOY / "workspace.yaml")
     (location,) = workspace["load_from"]
     grpc = location["grpc_server"]
     assert importlib.util.find_spec(CODE_MODULE) is not None
@@ -185,13 +187,13 @@ def test_webserver_and_daemon_load_the_workspace_file_the_image_holds(services):
     }
     for name in ("webserver", "daemon"):
         workspace = _option(_command(services[name]), "--workspace", "-w")
-        assert copies.get(workspace) == "workspace.yaml", (name, workspace)
+        assert copies.get(workspace) == "deploy/workspace.yaml", (name, workspace)
     assert _dockerfile(services, "webserver") == _dockerfile(services, "daemon")
 
 
 def test_every_variable_the_dagster_files_read_is_set_for_every_dagster_process(services):
-    read = _env_references(_yaml(REPO / "dagster.yaml")) | _env_references(
-        _yaml(REPO / "workspace.yaml")
+    read = _env_references(_yaml(DEPLOY / "dagster.yaml")) | _env_references(
+        _yaml(DEPLOY / "workspace.yaml")
     )
     assert {"DAGSTER_PG_PASSWORD", "DAGSTER_GRPC_HOST"} <= read
     for name in DAGSTER_SERVICES:
@@ -202,10 +204,10 @@ def test_every_variable_the_dagster_files_read_is_set_for_every_dagster_process(
 def test_docker_instance_is_the_production_instance_plus_the_docker_run_launcher(
     services, monkeypatch
 ):
-    production = _yaml(REPO / "dagster.yaml")
+    production = _yaml(DEPLOY / "dagster.yaml")
     docker = _yaml(DOCKER / "dagster.yaml")
     launcher = docker.pop("run_launcher")
-    assert docker == production, "docker/dagster.yaml drifted from dagster.yaml"
+    assert docker == production, "docker/dagster.yaml drifted from deploy/dagster.yaml"
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
 
     from dagster._config import process_config

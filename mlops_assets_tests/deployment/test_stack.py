@@ -1,8 +1,8 @@
 """The production topology for real (`scripts/stack.py`, what `make stack` runs): Postgres, the
 MLflow server, the gRPC code server, the daemon and the webserver as separate processes, with the
-top-level dagster.yaml and workspace.yaml. Driven as a team drives it: through the webserver's
-GraphQL API and a real browser, then checked at the source (Postgres run storage, the MLflow
-server).
+production deploy/dagster.yaml and deploy/workspace.yaml. Driven as a team drives it: through the
+webserver's GraphQL API and a real browser, then checked at the source (Postgres run storage, the
+MLflow server).
 
 Needs PostgreSQL's server binaries and Debian's Chromium: installed here when missing and this
 is root with apt (as on CI), skipped with the reason otherwise; under CI a missing piece fails.
@@ -173,6 +173,11 @@ def test_training_run_and_its_materialisations_are_in_postgres(stack, training_r
         training_run,
     )
     assert {json.loads(key)[-1] for (key,) in keys} == TRAINING_ASSETS  # AssetKey.to_string()
+    # The run was stored in Postgres because the stack's instance is the production file, not
+    # the laptop's top-level dagster.yaml (SQLite).
+    assert (stack.dagster_home / "dagster.yaml").read_text() == (
+        REPO / "deploy" / "dagster.yaml"
+    ).read_text()
 
 
 def test_champion_model_version_is_in_the_mlflow_server(stack, training_run):

@@ -139,7 +139,7 @@ def test_every_run_that_may_move_the_champion_shares_one_queue_slot():
     for job in (training_job, retraining_job, rollback_champion_job):
         assert job.tags["mlops/gate"] == "champion", job.name
     assert "mlops/gate" not in daily_monitoring_job.tags
-    for config in ("dagster.yaml", "docker/dagster.yaml", "config/dagster.local.yaml"):
+    for config in ("dagster.yaml", "deploy/dagster.yaml", "docker/dagster.yaml"):
         instance = yaml.safe_load((REPO / config).read_text())
         limits = instance["run_coordinator"]["config"]["tag_concurrency_limits"]
         assert {"key": "mlops/gate", "value": "champion", "limit": 1} in limits, config

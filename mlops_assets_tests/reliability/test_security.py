@@ -119,13 +119,13 @@ def test_no_configuration_file_in_the_repo_holds_a_literal_secret():
 def test_production_instance_reads_its_database_password_from_the_environment():
     import yaml
 
-    storage = yaml.safe_load((REPO / "dagster.yaml").read_text())["storage"]["postgres"]
+    storage = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["storage"]["postgres"]
     assert storage["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
 
 
 def test_services_bind_to_localhost_by_default():
     makefile = (REPO / "Makefile").read_text()
-    assert "dagster dev -w config/workspace.local.yaml -h 127.0.0.1" in makefile
+    assert "dagster dev -w workspace.yaml -h 127.0.0.1" in makefile
     assert "--host 127.0.0.1" in makefile  # mlflow ui
     stack = (REPO / "scripts" / "stack.py").read_text()
     assert 'HOST = "127.0.0.1"' in stack

@@ -1,0 +1,164 @@
+"""The first commands a Dagster user types, at the repo root, with the venv's `dagster` and no
+DAGSTER_HOME: they must find the laptop instance (SQLite under .dagster_home/, the run queue with
+its champion limit) and the in-process workspace, never the production files in deploy/.
+
+Each test runs in a temp copy of the working tree (tracked and new files, as they are now), so
+nothing is left in the repo."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+import yaml
+from dagster._core.run_coordinator import QueuedRunCoordinator
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHAMPION_LIMIT = {"key": "mlops/gate", "value": "champion", "limit": 1}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the working tree, as a fresh clone with local edits would have it."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    copy = tmp_path / "repo"
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is not copied
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """The user's shell with the venv activated: no DAGSTER_HOME, none of the project's settings,
+    MLOPS_HOME kept out of the copy so only Dagster's files land in it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "DAGSTER_HOME" and not key.startswith(("MLOPS_", "MLFLOW_", "DAGSTER_PG_"))
+    }
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "VIRTUAL_ENV": str(BIN.parent),
+            "MLOPS_HOME": str(tmp_path / "mlops"),
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+        }
+    )
+    return env
+
+
+def _dagster(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "dagster"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_validate_and_job_execute_work_at_the_repo_root_without_dagster_home(
+    project, tmp_path, monkeypatch
+):
+    env = _environment(tmp_path)
+    before = {path.name for path in project.iterdir()}
+
+    validated = _dagster(project, env, "definitions", "validate", "-m", "mlops_assets.definitions")
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    assert "DAGSTER_PG" not in validated.stderr
+
+    executed = _dagster(
+        project, env, "job", "execute", "-m", "mlops_assets.definitions", "-j", "training_job"
+    )
+    assert executed.returncode == 0, executed.stderr[-3000:]
+
+    # The run is kept in the project's SQLite instance (not in Dagster's temp directory, which
+    # is gone), and nothing else appeared in the repo: no .tmp_dagster_home_*, no mlruns/.
+    assert {path.name for path in project.iterdir()} - before == {".dagster_home"}
+    monkeypatch.chdir(project)  # the instance's paths are relative to the repo root
+    with dg.DagsterInstance.from_config(str(project)) as instance:
+        (run,) = instance.get_runs(dg.RunsFilter(job_name="training_job"))
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        # `dagster job launch` and the UI queue runs here, one champion-moving run at a time.
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        queue = instance.run_coordinator.get_run_queue_config()
+        assert CHAMPION_LIMIT in queue.tag_concurrency_limits
+    assert (project / ".dagster_home" / "history" / "runs.db").is_file()
+    assert (project / ".dagster_home" / "storage" / run.run_id / "compute_logs").is_dir()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(project, tmp_path):
+    env = _environment(tmp_path)
+    port = _free_port()
+    log = tmp_path / "dagster-dev.log"
+    with log.open("wb") as out:
+        dev = subprocess.Popen(
+            [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert dev.poll() is None, log.read_text()[-3000:]
+            try:
+                if requests.get(f"{url}/server_info", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        else:
+            raise AssertionError(f"dagster dev did not serve: {log.read_text()[-3000:]}")
+
+        query = """{
+          workspaceOrError { ... on Workspace { locationEntries {
+            name locationOrLoadError { __typename ... on PythonError { message } } } } }
+          instance { runQueueConfig { tagConcurrencyLimitsYaml } }
+        }"""
+        data = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]
+        (location,) = data["workspaceOrError"]["locationEntries"]
+        assert location["name"] == "mlops_assets"
+        assert location["locationOrLoadError"]["__typename"] == "RepositoryLocation", location
+        limits = yaml.safe_load(data["instance"]["runQueueConfig"]["tagConcurrencyLimitsYaml"])
+        assert CHAMPION_LIMIT in limits
+        # The daemon's heartbeats are stored in the project's instance, not a temp one.
+        assert (project / ".dagster_home" / "history" / "runs.db").is_file()
+    finally:
+        # `dagster dev` stops its webserver, daemon and code servers on SIGINT (it ignores
+        # SIGTERM without a terminal); whatever is left of its process group is killed.
+        dev.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            dev.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait(timeout=10)
