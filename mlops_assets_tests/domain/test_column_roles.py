@@ -249,4 +249,3 @@ def test_a_format_1_schema_file_is_still_read():
     assert read.column("mean area").min_value == schema.column("mean area").min_value
     with pytest.raises(ValueError, match="unsupported schema format 3"):
         DatasetSchema.from_json(json.dumps({**old, "format": 3}))
-
