@@ -112,10 +112,6 @@ class DatasetSchema:
         return [c.name for c in self.columns if c.role == "feature" and c.kind == "categorical"]
 
     @property
-    def id_columns(self) -> list[str]:
-        return [c.name for c in self.columns if c.role == "id"]
-
-    @property
     def feature_columns(self) -> list[str]:
         """The model's input columns: numeric first, then categorical (the Pipeline's order)."""
         return [*self.numeric_features, *self.categorical_features]
