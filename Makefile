@@ -11,9 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 export MLOPS_HOME ?= $(CURDIR)/.mlops
-# The Dagster instance is the top-level dagster.yaml, the same file a bare `dagster dev` at the
-# repo root reads (its SQLite files go to .dagster_home/): so the demo's runs show in either UI.
-export DAGSTER_HOME ?= $(CURDIR)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # A run's own subprocesses must not wander off to the network for anything.
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -21,7 +19,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 .PHONY: setup demo ui mlflow-ui stack test lint bench clean
 
-setup: $(VENV)/.synced
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,6 +29,15 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
+# The laptop instance: the top-level dagster.yaml, which a bare `dagster dev` at the repo root
+# reads too, with its storage paths made absolute in DAGSTER_HOME. With the default DAGSTER_HOME
+# both point at .dagster_home/, so make and bare `dagster` share one instance (the demo's runs
+# show in `dagster dev`); Dagster's other files (telemetry queues) stay in DAGSTER_HOME too.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	sed 's|base_dir: \.dagster_home|base_dir: $(DAGSTER_HOME)|' dagster.yaml > $@.tmp
+	mv $@.tmp $@
+
 # The demo tells its story from a clean slate: it clears the previous demo's state in the
 # project-local directories (never a MLOPS_HOME or DAGSTER_HOME you pointed elsewhere).
 # Its drift sensor is on, as it is in `make ui`.
@@ -39,7 +46,7 @@ demo: setup
 	MLOPS_DRIFT_SENSOR=on $(BIN)/python -m mlops_assets.demo
 
 ui: setup
-	@echo "Dagster UI on http://127.0.0.1:3000 (instance: $(DAGSTER_HOME)/dagster.yaml); Ctrl-C to stop."
+	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
 	MLOPS_DRIFT_SENSOR=on $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
@@ -62,6 +69,5 @@ test: lint
 bench: setup
 	$(BIN)/python bench/run_all.py
 
-# DAGSTER_HOME is the repo root: remove the instance's files, never the directory.
 clean:
-	rm -rf $(MLOPS_HOME) .dagster_home
+	rm -rf $(MLOPS_HOME) $(DAGSTER_HOME)

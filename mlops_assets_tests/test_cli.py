@@ -3,7 +3,6 @@ date range of the daily partitions with `dagster job backfill` and queue runs wi
 launch`, as a user would from a shell."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,13 +26,19 @@ def _dagster(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comp
     )
 
 
-def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, monkeypatch):
-    # As `make` runs it: DAGSTER_HOME is the project directory holding the laptop dagster.yaml,
-    # whose SQLite paths are relative to it (commands start there), here a temp one.
-    home = tmp_path / "project"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.chdir(home)
+def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path):
+    # The instance `make` makes: the laptop dagster.yaml in DAGSTER_HOME, its paths made absolute
+    # there by the Makefile's own rule. Commands start in another directory, which stays empty.
+    home = tmp_path / "dagster_home"
+    made = subprocess.run(
+        ["make", "-s", f"{home}/dagster.yaml", f"DAGSTER_HOME={home}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))},
         "DAGSTER_HOME": str(home),
@@ -41,7 +46,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
 
-    trained = _dagster(["job", "execute", "-j", "training_job"], env, home)
+    trained = _dagster(["job", "execute", "-j", "training_job"], env, cwd)
     assert trained.returncode == 0, trained.stderr[-3000:]
 
     backfill = _dagster(
@@ -57,7 +62,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
             "--noprompt",
         ],
         env,
-        home,
+        cwd,
     )
     assert backfill.returncode == 0, backfill.stderr[-3000:]
 
@@ -69,7 +74,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
     )
     rollback_config = str(tmp_path / "rollback.yaml")
     for launch in (["retraining_job"], ["rollback_champion_job", "-c", rollback_config]):
-        launched = _dagster(["job", "launch", "-j", *launch], env, home)
+        launched = _dagster(["job", "launch", "-j", *launch], env, cwd)
         assert launched.returncode == 0, launched.stderr[-3000:]
 
     # The queued runs wait for the daemon (which `make ui` also starts).
@@ -80,7 +85,7 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
             "-m",
             "mlops_assets.definitions",
         ],
-        cwd=home,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -119,9 +124,9 @@ def test_cli_trains_backfills_and_queues_one_champion_run_at_a_time(tmp_path, mo
             first = instance.get_run_record_by_id(retraining.run_id)
             second = instance.get_run_record_by_id(rollback.run_id)
             assert second.start_time >= first.end_time, "the queue let both run at once"
-        # Every run's records are in the project's .dagster_home/, none beside dagster.yaml.
-        assert (home / ".dagster_home" / "history" / "runs.db").is_file()
-        assert sorted(p.name for p in home.iterdir()) == [".dagster_home", "dagster.yaml"]
+        # Every run's records are in DAGSTER_HOME, wherever the commands started.
+        assert (home / "history" / "runs.db").is_file()
+        assert list(cwd.iterdir()) == []
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)

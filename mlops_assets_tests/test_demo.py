@@ -1,8 +1,8 @@
 """`make demo` on a table it has never seen, configured as the README says: it names the data it
 trains on, registers the model under a name of that data (not the built-in `credit-default`),
 scores the days of the scoring directory, and with no scoring directory trains only and says
-which variable to set. Run as `make demo` runs it: `python -m mlops_assets.demo` in a project
-directory that is DAGSTER_HOME, with the laptop dagster.yaml."""
+which variable to set. Run as `make demo` runs it: `python -m mlops_assets.demo`, with the laptop
+dagster.yaml in DAGSTER_HOME."""
 
 import os
 import shutil
