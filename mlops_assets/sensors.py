@@ -24,13 +24,6 @@ from mlops_assets.domain.retraining import (
 from mlops_assets.jobs import retraining_job
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
-IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
 TRIGGER_RUN_TAG = "mlops/drift_report_run"
 # Where a retraining's window starts and ends: the next decision reads them from the run records.

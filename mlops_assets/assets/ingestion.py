@@ -394,12 +394,12 @@ def _contract_for(
         why = "re-inferred from this data (reinfer_schema: true)"
     elif stored:
         latest = DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8"))
-        if set(ids) <= set(latest.id_columns) and set(excluded) == set(latest.excluded_columns):
+        changed = _changed_settings(latest, data_source)
+        if not changed:
             return _Contract(latest, f"stored in {stored[-1]}", stored_file=stored[-1])
-        why = (
-            f"re-inferred from this data: MLOPS_ID_COLUMNS={','.join(ids)!r} / "
-            f"MLOPS_EXCLUDE_COLUMNS={','.join(excluded)!r} differ from the roles in {stored[-1]}"
-        )
+        # A changed setting is the user saying what the columns are: never train under the
+        # stored contract's old target, timestamp or roles.
+        why = f"re-inferred from this data: {'; '.join(changed)} differ from {stored[-1]}"
     # Raises DataValidationError (a missing or one-class target, unusable columns), which the
     # asset shows as the failed schema_conforms check.
     schema = infer_schema(
@@ -411,6 +411,22 @@ def _contract_for(
         exclude_columns=excluded,
     )
     return _Contract(schema, why)
+
+
+def _changed_settings(stored: DatasetSchema, data_source: TrainingDataSource) -> list[str]:
+    """The column settings of `data_source` that the stored contract does not hold."""
+    ids, excluded = data_source.id_column_names, data_source.excluded_column_names
+    timestamp = data_source.timestamp_column or None
+    changed = []
+    if data_source.target_column != stored.target:
+        changed.append(f"MLOPS_TARGET_COLUMN={data_source.target_column!r} (was {stored.target!r})")
+    if timestamp != stored.timestamp_column:
+        changed.append(f"MLOPS_TIMESTAMP_COLUMN={timestamp!r} (was {stored.timestamp_column!r})")
+    if not set(ids) <= set(stored.id_columns):
+        changed.append(f"MLOPS_ID_COLUMNS={','.join(ids)!r}")
+    if set(excluded) != set(stored.excluded_columns):
+        changed.append(f"MLOPS_EXCLUDE_COLUMNS={','.join(excluded)!r}")
+    return changed
 
 
 def _schema_version(

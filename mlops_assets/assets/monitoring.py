@@ -166,6 +166,13 @@ def scoring_data(
             "unseen_categories": dg.MetadataValue.md(
                 markdown_table(unseen.head(50).astype(str)) if len(unseen) else "none"
             ),
+            # Scored all the same: values beyond what training saw are drift evidence.
+            "rows_outside_expectations": dg.MetadataValue.int(report.rows_outside_expectations),
+            "outside_expectations": dg.MetadataValue.md(
+                markdown_table(report.outside_expectations.astype(str))
+                if len(report.outside_expectations)
+                else "none"
+            ),
             "null_shares_above_training": dg.MetadataValue.text(
                 ", ".join(f"{k} {v:.0%}" for k, v in report.null_shares_above_budget.items())
                 or "none"

@@ -512,9 +512,11 @@ def model_card_markdown(
     intended_use: str,
     limitations: Sequence[str],
     leakage: Sequence[LeakyFeature] = (),
+    column_roles: pd.DataFrame | None = None,
 ) -> str:
     """A Markdown model card: what the model is for, what it was trained on, how it scores,
-    and which features the leakage guard flagged (`leakage`)."""
+    which features the leakage guard flagged (`leakage`), and the role of every column of the
+    training table with the reason (`column_roles`: column, role, kind, reason)."""
     metric_rows: list[dict[str, Any]] = [
         {"metric": name, "candidate": value} for name, value in metrics.items()
     ]
@@ -556,6 +558,11 @@ def model_card_markdown(
         f"- Training rows: {n_train}\n"
         f"- Test rows: {n_test} (held out; never used to fit or select the model)\n"
         f"- Data hash: `{data_hash}`",
+        *(
+            [f"## Column roles\n\n{markdown_table(column_roles)}"]
+            if column_roles is not None and len(column_roles)
+            else []
+        ),
         f"## Metrics (test split)\n\n{metric_table}",
         f"## Slices\n\n{slice_text}",
         f"## Leakage\n\n{leakage_text}",

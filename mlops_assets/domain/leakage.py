@@ -119,7 +119,7 @@ def named_like_a_prediction(name: str) -> bool:
     """Whether a column name reads like an earlier model's output (`y_pred`, `prediction`,
     `predicted_x`, `score`, `proba_1`, `probability`, `model_score`), case-insensitive."""
     tokens = [t for t in _NOT_ALNUM.split(_CAMEL_HUMP.sub("_", name).lower()) if t]
-    if any(t in _PREDICTION_TOKENS or t.startswith("proba") for t in tokens):
+    if any(t in _PREDICTION_TOKENS or re.fullmatch(r"proba\d*", t) for t in tokens):
         return True
     if "score" in tokens:
         return tokens == ["score"] or bool(_SCORE_QUALIFIERS.intersection(tokens))

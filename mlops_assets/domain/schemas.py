@@ -474,9 +474,14 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
     unique_per_row = rows >= MIN_ROWS_FOR_ROLES and null_share == 0 and present.is_unique
     if _is_number_column(series):
         integers = pd.api.types.is_integer_dtype(series)
-        if unique_per_row and integers:
-            rising = " and rises with the row order" if present.is_monotonic_increasing else ""
-            reason = f"integer{rising}, {ID_REASON}"
+        # A unique integer that rises with the rows, or numbers its rows densely (1..n with
+        # gaps), is a counter. A unique integer spread thinly over a wide range (incomes in
+        # whole units on a small table) is a measurement: kept as a feature.
+        rising = bool(present.is_monotonic_increasing)
+        dense = bool(len(present)) and float(present.max() - present.min()) < 1.1 * rows
+        if unique_per_row and integers and (rising or dense):
+            why = "rises with the row order" if rising else "numbers the rows densely"
+            reason = f"integer that {why}, {ID_REASON}"
             return ColumnSpec(name, "id", "numeric", reason=reason), None
         values = series.astype(float).to_numpy()
         if not np.isfinite(values[~np.isnan(values)]).any():
@@ -490,18 +495,22 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
     sample = text.head(200)
     if len(sample) and sample.str.match(_ISO_DATE).all():
         return ColumnSpec(name, "ignored", "datetime", 1.0, reason=_DATE_REASON), None
-    if not isinstance(series.dtype, pd.CategoricalDtype):
-        # Text that is mostly numbers is a numeric column with a few malformed values (as a
-        # CSV export writes "n/a"); text that is all numbers ('0', '1', '10') is category codes.
+    distinct = text.nunique()
+    if not isinstance(series.dtype, pd.CategoricalDtype) and distinct > MAX_CATEGORIES:
+        # Many distinct numbers with a few words among them is a numeric column with malformed
+        # values (a CSV export's "n/a", "-"). Few distinct values are codes ('0', '1', '10',
+        # census-style, '?' for unknown included): a category, whatever they look like.
         is_number = text.str.match(_PLAIN_NUMBER)
         bad = text[~is_number]
         if is_number.mean() >= 0.95 and len(bad):
             return ColumnSpec(name, "feature", "numeric"), {
                 "row": int(series.index.get_loc(bad.index[0])),
                 "value": bad.iloc[0],
-                "check": f"mostly numbers but {len(bad)} text values: fix them or remove the rows",
+                "check": (
+                    f"mostly numbers but {len(bad)} text values: fix them at the source, or "
+                    "add the column to MLOPS_EXCLUDE_COLUMNS"
+                ),
             }
-    distinct = text.nunique()
     if rows >= MIN_ROWS_FOR_ROLES and distinct > 0.9 * len(text):
         # An id is a code; unique sentences are free text.
         if unique_per_row and text.str.contains(r"\s").mean() <= 0.5:
@@ -893,6 +902,10 @@ class ScoringBatchReport:
     """column, value, rows: category values training never saw (encoded as all-zeros)."""
     null_shares_above_budget: dict[str, float]
     """Features with more missing values than training tolerated (imputed, but worth a look)."""
+    outside_expectations: pd.DataFrame
+    """column, expectation, rows: values beyond the learned ranges or category sets (scored:
+    they are drift evidence, not errors)."""
+    rows_outside_expectations: int
 
 
 # Rows listed per failing column in the failure-cases table: enough to find the pattern.
@@ -952,11 +965,14 @@ def check_scoring_batch(
             cases,
         )
     known_columns = {c.name for c in schema.columns}
+    outside, outside_rows = check_expectations(frame, schema)
     return ScoringBatchReport(
         rows=len(frame),
         extra_columns=tuple(sorted(str(c) for c in frame.columns if c not in known_columns)),
         unseen_categories=pd.DataFrame(unseen, columns=["column", "value", "rows"]),
         null_shares_above_budget=null_shares,
+        outside_expectations=outside,
+        rows_outside_expectations=outside_rows,
     )
 
 

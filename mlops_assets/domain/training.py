@@ -88,7 +88,12 @@ def split_data(
             "and leave rows for training."
         )
     if timestamp_column:
-        ordered = df.sort_values(timestamp_column, kind="stable")
+        # Sorted as moments, not as text: "12/31/2025" < "01/01/2026" as strings.
+        moments = df[timestamp_column]
+        if not pd.api.types.is_datetime64_any_dtype(moments):
+            moments = pd.to_datetime(moments, format="mixed", errors="coerce", utc=True)
+        order = moments.reset_index(drop=True).sort_values(kind="stable").index
+        ordered = df.iloc[order.to_numpy()]
         n_test = max(1, round(len(ordered) * test_size))
         n_val = max(1, round(len(ordered) * validation_size))
         n_train = len(ordered) - n_test - n_val

@@ -51,7 +51,7 @@ def test_a_parquet_table_with_numeric_looking_categories_and_an_id_trains(projec
     assert "application_id" not in model.numeric_features
     metadata = _validated(project).metadata
     roles = metadata["column_roles"].value
-    assert "| application_id | id | numeric | integer and rises with the row order" in roles
+    assert "| application_id | id | numeric | integer that rises with the row order" in roles
     assert "| clinic_code | feature | categorical |" in roles
     assert "| received | timestamp | datetime |" in roles
     assert metadata["id_columns"].value == "application_id"
@@ -204,3 +204,21 @@ def test_a_retraining_window_is_named_by_its_partitions_not_the_training_file(pr
         if "rows x" in (e.user_message or "")
     ]
     assert logs == [f"read 400 rows x {frame.shape[1]} columns from {window}"]
+
+
+def test_a_changed_target_or_timestamp_setting_is_never_trained_under_the_stored_contract():
+    from mlops_assets.assets.ingestion import _changed_settings
+    from mlops_assets.domain.schemas import infer_schema
+
+    frame = _cancer()
+    stored = infer_schema(frame, target="target")
+    same = TrainingDataSource(location="x.csv", target_column="target")
+    assert _changed_settings(stored, same) == []
+    other_target = TrainingDataSource(location="x.csv", target_column="mean radius")
+    assert _changed_settings(stored, other_target) == [
+        "MLOPS_TARGET_COLUMN='mean radius' (was 'target')"
+    ]
+    timed = TrainingDataSource(
+        location="x.csv", target_column="target", timestamp_column="received"
+    )
+    assert _changed_settings(stored, timed) == ["MLOPS_TIMESTAMP_COLUMN='received' (was None)"]

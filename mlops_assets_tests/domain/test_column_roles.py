@@ -67,7 +67,7 @@ def test_an_integer_id_rising_with_time_is_an_id_with_its_reason():
     assert schema.id_columns == ["application_id", "customer_ref"]
     assert "application_id" not in schema.feature_columns
     assert schema.column("application_id").reason == (
-        f"integer and rises with the row order, {ID_REASON}"
+        f"integer that rises with the row order, {ID_REASON}"
     )
     table = schema.roles_table()
     assert list(table.columns) == ["column", "role", "kind", "reason"]
@@ -249,3 +249,41 @@ def test_a_format_1_schema_file_is_still_read():
     assert read.column("mean area").min_value == schema.column("mean area").min_value
     with pytest.raises(ValueError, match="unsupported schema format 3"):
         DatasetSchema.from_json(json.dumps({**old, "format": 3}))
+
+
+def test_numeric_looking_codes_with_an_unknown_marker_are_a_category():
+    # Census extracts code answers as '0'..'16' and write '?' for unknown, in a text column.
+    frame = _cancer()
+    codes = np.array([str(i) for i in range(17)], dtype=object)
+    values = codes[np.arange(len(frame)) % 17]
+    values[::50] = "?"
+    frame["occupation"] = pd.Series(values, dtype="str")
+    spec = infer_schema(frame, target="target").column("occupation")
+    assert (spec.role, spec.kind) == ("feature", "categorical")
+    assert "?" in spec.categories and "10" in spec.categories
+
+
+def test_a_unique_integer_measurement_stays_a_feature():
+    # Whole-unit incomes on a small table are unique but spread over a wide range: not a row id.
+    frame = _cancer()
+    rng = np.random.default_rng(3)
+    frame["income"] = rng.choice(np.arange(10_000, 200_000), size=len(frame), replace=False)
+    spec = infer_schema(frame, target="target").column("income")
+    assert (spec.role, spec.kind) == ("feature", "numeric")
+    # A shuffled but dense row number is still an id.
+    frame["row_number"] = rng.permutation(len(frame)) + 1
+    assert infer_schema(frame, target="target").column("row_number").role == "id"
+
+
+def test_scoring_reports_values_beyond_the_training_ranges_without_failing():
+    from mlops_assets.domain.schemas import check_scoring_batch, learn_expectations
+
+    frame = _cancer()
+    schema = learn_expectations(infer_schema(frame, target="target"), frame)
+    batch = frame.drop(columns="target").head(100).copy()
+    # A covariate shift far beyond anything training saw, on 30 rows of one feature.
+    batch.loc[:29, "mean radius"] = frame["mean radius"].max() * 10
+    report = check_scoring_batch(batch, schema, "2026-03-01.csv")
+    assert report.rows_outside_expectations == 30
+    row = report.outside_expectations.set_index("column").loc["mean radius"]
+    assert row["rows"] == 30 and row["expectation"].startswith("in_range")

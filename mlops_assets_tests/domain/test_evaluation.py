@@ -352,6 +352,34 @@ def test_model_card_lists_leaky_features_with_their_solo_scores():
     assert "allow_leaky_features" in section
 
 
+def test_model_card_lists_every_column_role_with_its_reason():
+    roles = pd.DataFrame(
+        [
+            {"column": "application_id", "role": "id", "kind": "numeric", "reason": "unique"},
+            {"column": "boat", "role": "excluded", "kind": "text", "reason": "MLOPS_EXCLUDE"},
+        ]
+    )
+    card = model_card_markdown(
+        model_name="m",
+        task="binary",
+        estimator="linear",
+        data_hash="h",
+        n_train=10,
+        n_test=5,
+        features=["x"],
+        target="y",
+        metrics={"roc_auc": 0.8},
+        slices=pd.DataFrame(columns=["column", "value", "rows"]),
+        champion_metrics=None,
+        intended_use="Demo.",
+        limitations=[],
+        column_roles=roles,
+    )
+    section = card.split("## Column roles")[1].split("##")[0]
+    assert "| application_id | id | numeric | unique |" in section
+    assert "| boat | excluded | text | MLOPS_EXCLUDE |" in section
+
+
 def test_model_card_without_champion_or_slices():
     card = model_card_markdown(
         model_name="m",

@@ -94,7 +94,19 @@ def test_prediction_like_names_are_recognised(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["credit_score", "predator_count", "approbation", "income", "scores_total", "age"]
+    "name",
+    [
+        "credit_score",
+        "predator_count",
+        "approbation",
+        "income",
+        "scores_total",
+        "age",
+        # Real columns that start like "proba": a loan book's probation, a case file's cause.
+        "probation_months",
+        "on_probation",
+        "probable_cause",
+    ],
 )
 def test_ordinary_names_are_not_taken_for_predictions(name):
     assert not named_like_a_prediction(name)

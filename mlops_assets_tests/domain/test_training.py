@@ -42,6 +42,19 @@ def test_time_ordered_split_tests_on_the_most_recent_rows():
     assert len(split.test) == 120
 
 
+def test_time_ordered_split_orders_text_dates_as_moments_not_as_strings():
+    # US-style dates: as text "12/31/2025" sorts after "01/01/2026".
+    frame = _classification_frame()
+    days = pd.date_range("2025-01-01", periods=len(frame), freq="D")
+    frame["when"] = days.strftime("%m/%d/%Y")
+    split = split_data(
+        frame.sample(frac=1.0, random_state=0), "y", "binary", seed=0, timestamp_column="when"
+    )
+    moment = lambda part: pd.to_datetime(part["when"], format="%m/%d/%Y")  # noqa: E731
+    assert moment(split.train).max() < moment(split.validation).min()
+    assert moment(split.validation).max() < moment(split.test).min()
+
+
 def test_invalid_split_sizes_are_rejected():
     with pytest.raises(ValueError, match="leave rows for training"):
         split_data(
