@@ -84,16 +84,6 @@ def raw_data(
             frame, source = _labelled_window(config, data_source)
         else:
             frame = data_source.load()
-    except DataSourceError as error:
-        cases = failure_cases_markdown(error.failure_cases(source))
-        yield dg.AssetCheckResult(
-            check_name="source_readable",
-            passed=False,
-            description=str(error),
-            metadata={"failure_cases": cases},
-        )
-        raise failure(str(error), source=source, failure_cases=cases) from error
-    try:
         # Before anything is stored: a timestamp that holds no dates would make a meaningless
         # "time-ordered" split, and a misspelt id or exclusion would silently stay a feature.
         check_column_settings(
@@ -104,8 +94,13 @@ def raw_data(
             id_columns=data_source.id_column_names,
             exclude_columns=data_source.excluded_column_names,
         )
-    except DataValidationError as error:
-        cases = failure_cases_markdown(error.failure_cases)
+    except (DataSourceError, DataValidationError) as error:
+        found = (
+            error.failure_cases(source)
+            if isinstance(error, DataSourceError)
+            else error.failure_cases
+        )
+        cases = failure_cases_markdown(found)
         yield dg.AssetCheckResult(
             check_name="source_readable",
             passed=False,
