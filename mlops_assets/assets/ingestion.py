@@ -389,12 +389,20 @@ def _contract_for(
         why = "re-inferred from this data (reinfer_schema: true)"
     elif stored:
         latest = DatasetSchema.from_json(stored[-1].read_text(encoding="utf-8"))
-        changed = _changed_settings(latest, data_source)
-        if not changed:
+        redefined = _redefining_settings(latest, data_source)
+        if redefined:
+            # Another target or timestamp is another model: never train it under the stored
+            # contract, and never replace that contract without being asked to.
+            raise DataValidationError(
+                f"{source}: model name {registry.model_name!r} already has a schema "
+                f"({stored[-1]}), and {'; '.join(redefined)}. If this is a different table or "
+                "task, start a new schema: set reinfer_schema: true in the validated_data run "
+                "config, or train it under a new MLOPS_MODEL_NAME."
+            )
+        roles = _changed_roles(latest, data_source)
+        if not roles:
             return _Contract(latest, f"stored in {stored[-1]}", stored_file=stored[-1])
-        # A changed setting is the user saying what the columns are: never train under the
-        # stored contract's old target, timestamp or roles.
-        why = f"re-inferred from this data: {'; '.join(changed)} differ from {stored[-1]}"
+        why = f"re-inferred from this data: {'; '.join(roles)} differ from {stored[-1]}"
     # Raises DataValidationError (a missing or one-class target, unusable columns), which the
     # asset shows as the failed schema_conforms check.
     schema = infer_schema(
@@ -408,15 +416,28 @@ def _contract_for(
     return _Contract(schema, why)
 
 
-def _changed_settings(stored: DatasetSchema, data_source: TrainingDataSource) -> list[str]:
-    """The column settings of `data_source` that the stored contract does not hold."""
-    ids, excluded = data_source.id_column_names, data_source.excluded_column_names
+def _redefining_settings(stored: DatasetSchema, data_source: TrainingDataSource) -> list[str]:
+    """The target and timestamp settings that differ from the stored contract's."""
     timestamp = data_source.timestamp_column or None
     changed = []
     if data_source.target_column != stored.target:
-        changed.append(f"MLOPS_TARGET_COLUMN={data_source.target_column!r} (was {stored.target!r})")
+        changed.append(
+            f"its target is {stored.target!r}, not MLOPS_TARGET_COLUMN="
+            f"{data_source.target_column!r}"
+        )
     if timestamp != stored.timestamp_column:
-        changed.append(f"MLOPS_TIMESTAMP_COLUMN={timestamp!r} (was {stored.timestamp_column!r})")
+        changed.append(
+            f"its timestamp is {stored.timestamp_column!r}, not MLOPS_TIMESTAMP_COLUMN="
+            f"{timestamp!r}"
+        )
+    return changed
+
+
+def _changed_roles(stored: DatasetSchema, data_source: TrainingDataSource) -> list[str]:
+    """The id and exclusion settings that the stored contract does not hold: changing them is
+    how a user fixes a leaking or id column, so they re-infer the contract by themselves."""
+    ids, excluded = data_source.id_column_names, data_source.excluded_column_names
+    changed = []
     if not set(ids) <= set(stored.id_columns):
         changed.append(f"MLOPS_ID_COLUMNS={','.join(ids)!r}")
     if set(excluded) != set(stored.excluded_columns):

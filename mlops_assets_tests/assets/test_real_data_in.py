@@ -206,19 +206,24 @@ def test_a_retraining_window_is_named_by_its_partitions_not_the_training_file(pr
     assert logs == [f"read 400 rows x {frame.shape[1]} columns from {window}"]
 
 
-def test_a_changed_target_or_timestamp_setting_is_never_trained_under_the_stored_contract():
-    from mlops_assets.assets.ingestion import _changed_settings
+def test_a_changed_target_or_timestamp_is_refused_and_changed_roles_re_infer():
+    from mlops_assets.assets.ingestion import _changed_roles, _redefining_settings
     from mlops_assets.domain.schemas import infer_schema
 
-    frame = _cancer()
-    stored = infer_schema(frame, target="target")
+    stored = infer_schema(_cancer(), target="target")
     same = TrainingDataSource(location="x.csv", target_column="target")
-    assert _changed_settings(stored, same) == []
+    assert _redefining_settings(stored, same) == [] and _changed_roles(stored, same) == []
     other_target = TrainingDataSource(location="x.csv", target_column="mean radius")
-    assert _changed_settings(stored, other_target) == [
-        "MLOPS_TARGET_COLUMN='mean radius' (was 'target')"
+    assert _redefining_settings(stored, other_target) == [
+        "its target is 'target', not MLOPS_TARGET_COLUMN='mean radius'"
     ]
     timed = TrainingDataSource(
         location="x.csv", target_column="target", timestamp_column="received"
     )
-    assert _changed_settings(stored, timed) == ["MLOPS_TIMESTAMP_COLUMN='received' (was None)"]
+    assert _redefining_settings(stored, timed) == [
+        "its timestamp is None, not MLOPS_TIMESTAMP_COLUMN='received'"
+    ]
+    excluding = TrainingDataSource(
+        location="x.csv", target_column="target", exclude_columns="mean radius"
+    )
+    assert _changed_roles(stored, excluding) == ["MLOPS_EXCLUDE_COLUMNS='mean radius'"]
