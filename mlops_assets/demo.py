@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import sys
 import time
 import warnings
@@ -25,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.domain.data import is_sql_url, redact_url
+from mlops_assets.resources.data_source import DAILY_FILE_NAME
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
 
@@ -33,7 +33,6 @@ DEMO_DAYS = 14
 # (`make ui`), so the console shows only warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # The names ScoringDataSource reads in a scoring directory.
-DAILY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.(csv|parquet)")
 
 
 @contextlib.contextmanager
@@ -196,7 +195,7 @@ def scoring_file_days(directory: Path) -> tuple[date, ...]:
         )
     days = set()
     for path in directory.iterdir():
-        named = DAILY_FILE.fullmatch(path.name)
+        named = DAILY_FILE_NAME.match(path.name)
         if named:
             try:
                 days.add(date.fromisoformat(named.group(1)))

@@ -136,7 +136,8 @@ class ScoringDataSource(dg.ConfigurableResource):
 
 # The first scoring partition when nothing says otherwise (the built-in generator's first day).
 DEFAULT_SCORING_START = "2026-01-02"
-_DAILY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+# A daily scoring file: `YYYY-MM-DD.csv` or `.parquet` (scoring_start and the demo list them).
+DAILY_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 
 
 def scoring_start(env: Mapping[str, str]) -> str:
@@ -155,7 +156,7 @@ def scoring_start(env: Mapping[str, str]) -> str:
         return DEFAULT_SCORING_START
     days = []
     for path in directory.iterdir():
-        match = _DAILY_NAME.match(path.name)
+        match = DAILY_FILE_NAME.match(path.name)
         if match is None:
             continue
         try:
