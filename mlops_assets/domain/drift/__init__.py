@@ -1,0 +1,105 @@
+"""Drift statistics and verdicts: the day's batch against its model version's training rows.
+
+Pure numpy/scipy/pandas. The training side is summarised once per model version into a
+`ReferenceProfile` (stored as JSON beside the model); each day only the batch is read, and the
+numeric block is sorted once, so a day costs one sort per numeric column plus O(reference size)
+work per column.
+
+Two verdicts per feature
+------------------------
+``evidently_drifted`` is evidently 0.7's ``DataDriftPreset`` verdict with its default settings
+(``evidently/legacy/calculations/stattests/registry.py::_get_default_stattest`` and the stattest
+modules beside it), reproduced test for test so the two can be compared column by column.
+``n`` is the number of non-missing reference values, ``k`` the number of distinct non-missing
+values in reference and current together:
+
+============================  ===========================  ============================
+column                        reference n <= 1000          reference n > 1000
+============================  ===========================  ============================
+numeric, k > 5                ``ks``: two-sample KS,       ``wasserstein``: W1 / std of
+                              drift if p <= 0.05           the reference, drift if >= 0.1
+numeric, 3 <= k <= 5          ``chisquare``, p < 0.05      ``jensenshannon``, >= 0.1
+numeric, k <= 2               ``z`` (two proportions),     ``jensenshannon``, >= 0.1
+                              p < 0.05
+categorical, k > 2            ``chisquare``, p < 0.05      ``jensenshannon``, >= 0.1
+categorical, k <= 2           ``z``, p < 0.05              ``jensenshannon``, >= 0.1
+============================  ===========================  ============================
+
+The chi-square is evidently's goodness of fit (expected = reference counts scaled to the
+current size); the Z-test uses the pooled proportion; the Wasserstein distance is divided by
+``max(std, 0.001)`` of the reference (population std); Jensen-Shannon is the distance (square
+root, natural log) between the category shares. Missing and infinite values are dropped for
+the tests, as evidently does. evidently calls a dataset drifted when at least half the columns
+drift (``drift_share`` 0.5). The reference n of the rule is the *true* count of non-missing
+training values (`NumericReference.n`), even when the profile keeps only a sketch of them.
+
+``drifted`` is ours, with false-alarm control. Every feature also gets a two-sample
+significance test - KS for numeric columns with k > 5, a chi-square test of homogeneity (2 x k
+table) for the others - whatever evidently's rule picked, so small batches cannot alarm on
+noise. A feature drifts when both hold:
+
+- its p-value survives Benjamini-Hochberg across all features of the day at FDR
+  ``DriftConfig.fdr`` (0.05): on a day without drift, the chance of any false feature stays
+  below 5 % however many features there are (evidently's per-column 0.05 on 15 features flags
+  at least one on about half of such days when the reference is small);
+- its effect reaches ``DriftConfig.min_effect`` (0.1): the normalised Wasserstein distance for
+  numeric columns with k > 5, the Jensen-Shannon distance for the others - evidently's own
+  distance thresholds - so that on large batches a tiny but "significant" shift does not count.
+
+Severity
+--------
+PSI is reported for every feature: 10 bins at the reference deciles for numeric columns (equal
+edges merged, bins closed on the left), one bin per category for categorical ones (categories
+unseen in training get their own bin), plus one bin for missing values; empty bins count as
+1e-4. Bands: < 0.1 ``stable``, 0.1-0.2 ``moderate``, >= 0.2 ``major``.
+
+- ``critical`` (``dataset_drift``): at least ``critical_share`` (0.25) of the features drifted.
+  evidently's 0.5 waits for half of the features; a real covariate shift moves a few related
+  features (the built-in scenario moves 5 of 15), and a quarter is far above what a clean day
+  produces under the control above.
+- ``warning``: any feature drifted, or any PSI reached ``psi_major`` (0.2) - which also catches
+  a column whose values went missing.
+- ``none`` otherwise.
+
+KS p-values are exact (scipy's own exact distribution) where scipy's ``ks_2samp`` would use it
+and the reference has at most 1000 values (evidently's KS region), and Smirnov's asymptotic
+distribution (``kstwo``) otherwise, as ``ks_2samp(method="asymp")``.
+"""
+
+from mlops_assets.domain.drift.columns import DriftInputError
+from mlops_assets.domain.drift.engine import (
+    DriftConfig,
+    DriftResult,
+    FeatureDrift,
+    compute_drift,
+    prediction_drift,
+    psi_band,
+)
+from mlops_assets.domain.drift.profile import (
+    CategoricalReference,
+    NumericReference,
+    ReferenceProfile,
+    build_reference_profile,
+)
+from mlops_assets.domain.drift.statistics import (
+    benjamini_hochberg,
+    population_stability_index,
+    wasserstein_1,
+)
+
+__all__ = [
+    "CategoricalReference",
+    "DriftConfig",
+    "DriftInputError",
+    "DriftResult",
+    "FeatureDrift",
+    "NumericReference",
+    "ReferenceProfile",
+    "benjamini_hochberg",
+    "build_reference_profile",
+    "compute_drift",
+    "population_stability_index",
+    "prediction_drift",
+    "psi_band",
+    "wasserstein_1",
+]

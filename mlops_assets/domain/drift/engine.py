@@ -1,0 +1,201 @@
+"""The verdict for a day: every feature's comparison, Benjamini-Hochberg across them, and the
+dataset-level severity (the rules are in the package docstring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.domain.drift.columns import (
+    DriftInputError,
+    require_columns,
+    sorted_numeric_block,
+)
+from mlops_assets.domain.drift.evidently_rules import (
+    EVIDENTLY_DRIFT_SHARE,
+    categorical_stats,
+    numeric_stats,
+)
+from mlops_assets.domain.drift.profile import ReferenceProfile, build_reference_profile
+from mlops_assets.domain.drift.statistics import benjamini_hochberg
+
+Kind = Literal["numeric", "categorical"]
+Severity = Literal["none", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """Our verdict's thresholds (evidently's rule has fixed ones, see the package docstring)."""
+
+    fdr: float = 0.05
+    """Benjamini-Hochberg false discovery rate across the features of one day."""
+    min_effect: float = 0.1
+    """Effect-size floor: normalised Wasserstein (numeric, k > 5) or Jensen-Shannon distance."""
+    critical_share: float = 0.25
+    """Share of drifted features at which the day is dataset drift, severity critical."""
+    psi_moderate: float = 0.1
+    """PSI from here on is a moderate shift."""
+    psi_major: float = 0.2
+    """PSI from here on is a major shift; one such feature makes the day a warning."""
+
+    def __post_init__(self) -> None:
+        for name in ("fdr", "critical_share"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"DriftConfig.{name} must be in (0, 1], got {value}")
+        if self.min_effect < 0:
+            raise ValueError(f"DriftConfig.min_effect must be >= 0, got {self.min_effect}")
+        if not 0 <= self.psi_moderate <= self.psi_major:
+            raise ValueError("DriftConfig needs 0 <= psi_moderate <= psi_major")
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One feature's comparison. `statistic`/`p_value`/`threshold` belong to `test`, the test
+    evidently's default rule picks (`p_value` is None for the distance tests)."""
+
+    feature: str
+    kind: Kind
+    test: str
+    """ks, chisquare, z, wasserstein, jensenshannon (evidently's names); none: no values."""
+    statistic: float
+    """KS D, chi-square, Z, normalised Wasserstein or Jensen-Shannon distance."""
+    p_value: float | None
+    threshold: float
+    evidently_drifted: bool
+    """evidently's verdict at its defaults, before our false-alarm control."""
+    significance_test: str
+    """The two-sample test behind our verdict: ks or chi2 (homogeneity)."""
+    significance_p_value: float
+    q_value: float
+    """Benjamini-Hochberg adjusted p-value across the features of the day."""
+    effect: float
+    """Normalised Wasserstein distance (numeric, k > 5) or Jensen-Shannon distance."""
+    effect_measure: str
+    psi: float
+    psi_band: str
+    drifted: bool
+    """Our verdict: q_value <= fdr and effect >= min_effect."""
+    reference_n: int
+    current_n: int
+    reference_missing_share: float
+    current_missing_share: float
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The day's verdict: per-feature comparisons and the dataset-level severity."""
+
+    features: tuple[FeatureDrift, ...]
+    drifted_share: float
+    severity: Severity
+    dataset_drift: bool
+    evidently_drifted_share: float
+    evidently_dataset_drift: bool
+    """evidently's dataset verdict: at least half of the columns drifted by its rule."""
+    max_psi: float
+    current_rows: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per feature, for the report table."""
+        columns = (
+            "feature",
+            "kind",
+            "test",
+            "statistic",
+            "p_value",
+            "threshold",
+            "psi",
+            "psi_band",
+            "effect",
+            "q_value",
+            "evidently_drifted",
+            "drifted",
+            "current_n",
+            "current_missing_share",
+            "reference_missing_share",
+        )
+        return pd.DataFrame(
+            [{c: getattr(f, c) for c in columns} for f in self.features], columns=list(columns)
+        )
+
+
+def compute_drift(
+    profile: ReferenceProfile,
+    current_frame: pd.DataFrame,
+    config: DriftConfig | None = None,
+) -> DriftResult:
+    """Compare one batch with the reference profile; see the package docstring for the rules."""
+    config = config or DriftConfig()
+    if len(current_frame) == 0:
+        raise DriftInputError("the current batch has no rows; nothing to compare")
+    require_columns(current_frame, profile.feature_names, "current batch")
+    names = [c.name for c in profile.numeric]
+    block, n_valid = sorted_numeric_block(current_frame, names)
+    rows = len(current_frame)
+    partial = [
+        numeric_stats(ref, block[i, : n_valid[i]], rows) for i, ref in enumerate(profile.numeric)
+    ]
+    partial += [categorical_stats(ref, current_frame[ref.name]) for ref in profile.categorical]
+
+    q_values = benjamini_hochberg(np.array([p["significance_p_value"] for p in partial]))
+    features = []
+    for stats_, q in zip(partial, q_values, strict=True):
+        drifted = bool(q <= config.fdr and stats_["effect"] >= config.min_effect)
+        features.append(
+            FeatureDrift(
+                **stats_,
+                q_value=float(q),
+                psi_band=psi_band(stats_["psi"], config),
+                drifted=drifted,
+            )
+        )
+    count = len(features)
+    drifted_share = sum(f.drifted for f in features) / count if count else 0.0
+    evidently_share = sum(f.evidently_drifted for f in features) / count if count else 0.0
+    max_psi = max((f.psi for f in features), default=0.0)
+    dataset_drift = count > 0 and drifted_share >= config.critical_share
+    if dataset_drift:
+        severity: Severity = "critical"
+    elif any(f.drifted for f in features) or max_psi >= config.psi_major:
+        severity = "warning"
+    else:
+        severity = "none"
+    return DriftResult(
+        features=tuple(features),
+        drifted_share=drifted_share,
+        severity=severity,
+        dataset_drift=dataset_drift,
+        evidently_drifted_share=evidently_share,
+        evidently_dataset_drift=count > 0 and evidently_share >= EVIDENTLY_DRIFT_SHARE,
+        max_psi=max_psi,
+        current_rows=rows,
+    )
+
+
+def prediction_drift(
+    reference_scores: np.ndarray,
+    current_scores: np.ndarray,
+    config: DriftConfig | None = None,
+) -> FeatureDrift:
+    """Drift of the model's score (positive-class probability or prediction) as a numeric
+    feature named "prediction", with the same tests, PSI and verdict as the features."""
+    profile = build_reference_profile(
+        pd.DataFrame({"prediction": np.asarray(reference_scores, dtype=np.float64)}),
+        ("prediction",),
+        (),
+    )
+    current = pd.DataFrame({"prediction": np.asarray(current_scores, dtype=np.float64)})
+    return compute_drift(profile, current, config).features[0]
+
+
+def psi_band(psi: float, config: DriftConfig | None = None) -> str:
+    config = config or DriftConfig()
+    if psi >= config.psi_major:
+        return "major"
+    if psi >= config.psi_moderate:
+        return "moderate"
+    return "stable"

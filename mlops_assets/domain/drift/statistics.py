@@ -1,0 +1,103 @@
+"""The vectorised statistics behind the drift tests: PSI, Wasserstein, Jensen-Shannon,
+Benjamini-Hochberg, and the sorted-array helpers they share. numpy/scipy only."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+PSI_BINS = 10
+PSI_EPSILON = 1e-4
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN and is not counted."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    valid = ~np.isnan(p)
+    m = int(valid.sum())
+    if m == 0:
+        return out
+    order = np.argsort(p[valid])
+    ranked = p[valid][order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    q = np.empty(m)
+    q[order] = adjusted
+    out[valid] = q
+    return out
+
+
+def population_stability_index(
+    reference_share: np.ndarray, current_share: np.ndarray, epsilon: float = PSI_EPSILON
+) -> float:
+    """sum((c - r) * ln(c / r)) over bins, empty bins counted as `epsilon`."""
+    r = np.where(np.asarray(reference_share) > 0, reference_share, epsilon)
+    c = np.where(np.asarray(current_share) > 0, current_share, epsilon)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def wasserstein_1(x: np.ndarray, cdf: np.ndarray, y: np.ndarray) -> float:
+    """W1 between a reference (distinct sorted values `x`, ECDF `cdf` at them) and a sorted
+    batch `y`: the integral of |F_ref - F_cur| in O(m log n) after one read of `y`.
+
+    With c(t) the batch count <= t and S(c) the sum of its c smallest values, the integral of
+    F_cur from -inf to t is (c(t) t - S(c(t))) / n. On each [x_i, x_i+1) F_ref is the constant
+    a_i; F_cur crosses it at s_i (its ceil(a_i n)-th value, clipped to the interval), so the
+    piece is a_i (s_i - x_i) - int(F_cur, x_i, s_i) + int(F_cur, s_i, x_i+1) - a_i (x_i+1 -
+    s_i); the tails before x_0 (F_ref = 0) and after x_m (F_ref = 1) close it.
+
+    Merging the reference into the batch (scipy's way) writes several arrays of the batch's
+    size; this reads it once (`make bench`: 4.1x the sort floor merged, 1.8x here). The prefix
+    sums cost precision far from zero: about 1e-8 relative at a mean of 1e6 standard deviations.
+    """
+    n = y.size
+    a = cdf[:-1]
+    lo, hi = x[:-1], x[1:]
+    k = np.ceil(a * n - 1e-9).astype(np.int64)
+    crossing = np.where(k >= 1, y[np.clip(k - 1, 0, n - 1)], -np.inf)
+    s = np.clip(crossing, lo, hi)
+    points = np.concatenate((x, s))
+    counts = np.searchsorted(y, points, side="right")
+    cuts = np.unique(counts)
+    starts = np.r_[0, cuts[(cuts > 0) & (cuts < n)]]
+    prefix = np.r_[0.0, np.cumsum(np.add.reduceat(y, starts))]  # S at 0, starts[1:], n
+    sums = prefix[np.searchsorted(np.r_[starts, n], counts)]
+    integral = (counts * points - sums) / n
+    at_x, at_s = integral[: x.size], integral[x.size :]
+    inner = a * (s - lo) - (at_s - at_x[:-1]) + (at_x[1:] - at_s) - a * (hi - s)
+    last = counts[x.size - 1]
+    right_tail = (prefix[-1] - sums[x.size - 1] - (n - last) * x[-1]) / n
+    return float(inner.sum() + at_x[0] + right_tail)
+
+
+def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    """scipy.spatial.distance.jensenshannon (natural log) of two share vectors."""
+    p, q = p / p.sum(), q / q.sum()
+    mid = (p + q) / 2
+    divergence = np.sum(special.rel_entr(p, mid)) + np.sum(special.rel_entr(q, mid))
+    return float(math.sqrt(max(divergence / 2, 0.0)))
+
+
+def runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and their counts."""
+    if sorted_values.size == 0:
+        return sorted_values, np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return sorted_values[starts], np.diff(np.r_[starts, sorted_values.size]).astype(np.int64)
+
+
+def sorted_quantiles(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """np.quantile(method="linear") of an already sorted array."""
+    position = q * (sorted_values.size - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, sorted_values.size - 1)
+    fraction = position - below
+    return sorted_values[below] * (1 - fraction) + sorted_values[above] * fraction
+
+
+def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts in the bins (-inf, e0), [e0, e1), ..., [e_last, inf) of a sorted array."""
+    cuts = np.searchsorted(sorted_values, edges, side="left")
+    return np.diff(np.r_[0, cuts, sorted_values.size]).astype(np.int64)
