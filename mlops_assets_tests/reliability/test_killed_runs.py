@@ -113,15 +113,15 @@ def test_a_run_killed_mid_write_leaves_no_partial_file_and_the_next_run_recovers
 
 
 def test_only_a_dead_writers_temp_file_is_removed(tmp_path):
-    from mlops_assets.domain.data import _HOST, write_text_atomic
+    from mlops_assets.domain.data import WRITER_HOST, write_text_atomic
 
     target = tmp_path / "report.json"
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     try:
-        left_by_dead = tmp_path / f".report.json.{_HOST}.{dead.pid}.abc.tmp"
-        being_written = tmp_path / f".report.json.{_HOST}.{live.pid}.def.tmp"
+        left_by_dead = tmp_path / f".report.json.{WRITER_HOST}.{dead.pid}.abc.tmp"
+        being_written = tmp_path / f".report.json.{WRITER_HOST}.{live.pid}.def.tmp"
         other_machine = tmp_path / ".report.json.elsewhere.1.ghi.tmp"
         for path in (left_by_dead, being_written, other_machine):
             path.write_text("partial")

@@ -1,4 +1,4 @@
-"""Reading tabular sources, content hashing and atomic writes.
+"""Reading tabular sources: CSV and Parquet files, directories of them, daily files, SQL tables.
 
 Every reader turns the ways a file can be broken (empty, header only, truncated, binary garbage,
 duplicated column names) into a `DataSourceError` that names the file and says what to do, so a
@@ -7,88 +7,15 @@ run fails at the first asset that can know.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import socket
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mlops_assets.domain.schemas import FAILURE_COLUMNS
+from mlops_assets.domain.data.errors import DataSourceError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-# Directories (separated like PATH) that file sources must lie in; unset: any path.
-DATA_ROOTS_ENV = "MLOPS_DATA_ROOTS"
-
-
-class DataSourceError(ValueError):
-    """A data source could not be read as a table; the message names the source and the fix.
-
-    `column`, `row` (0-based data row) and `value` say where, when the problem has a place;
-    `failure_cases` gives them as the one-row failure-cases table the asset checks show.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        check: str = "readable",
-        column: str | None = None,
-        row: int | None = None,
-        value: object = None,
-    ) -> None:
-        super().__init__(message)
-        self.check, self.column, self.row, self.value = check, column, row, value
-
-    def failure_cases(self, source: str) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {
-                    "source": source,
-                    "column": self.column,
-                    "row": self.row,
-                    "value": self.value,
-                    "check": self.check,
-                }
-            ],
-            columns=FAILURE_COLUMNS,
-        )
-
-
-def content_hash(df: pd.DataFrame) -> str:
-    """Order-sensitive SHA-256 of a frame's column names, dtypes and values.
-
-    Used as the Dagster data version: the same content gives the same hash on any machine, so
-    an unchanged source leaves downstream assets fresh.
-    """
-    digest = hashlib.sha256()
-    for name, dtype in df.dtypes.items():
-        digest.update(f"{name}\x1f{dtype}\x1e".encode())
-    row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
-    digest.update(row_hashes.tobytes())
-    return digest.hexdigest()
-
-
-def directory_sha256(directory: Path, ignore: tuple[str, ...] = ()) -> str:
-    """SHA-256 over every file below `directory`: relative path, size and content, in path order.
-
-    Any added, removed, renamed or changed file changes the digest, except files named in
-    `ignore` (bookkeeping a tool rewrites on its own).
-    """
-    digest = hashlib.sha256()
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name not in ignore)
-    for path in files:
-        relative = path.relative_to(directory).as_posix()
-        digest.update(f"{relative}\x1f{path.stat().st_size}\x1e".encode())
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
@@ -287,46 +214,6 @@ def daily_file(directory: Path, day: date) -> Path:
     )
 
 
-def allowed_roots() -> list[Path]:
-    """The directories of MLOPS_DATA_ROOTS (colon-separated); empty when unset."""
-    value = os.environ.get(DATA_ROOTS_ENV, "")
-    return [Path(p).expanduser().resolve() for p in value.split(os.pathsep) if p.strip()]
-
-
-def check_data_path(path: Path | str, what: str, roots: list[Path] | None = None) -> Path:
-    """`path` resolved (symlinks and `..` followed), refused unless it lies in an allowed root.
-
-    With MLOPS_DATA_ROOTS unset (a laptop) any path is allowed; a deployment sets it so that
-    run config typed in the UI cannot read files outside the data directories.
-    """
-    roots = allowed_roots() if roots is None else roots
-    resolved = Path(path).expanduser().resolve()
-    if roots and not any(resolved.is_relative_to(root) for root in roots):
-        raise DataSourceError(
-            f"{what} {str(path)!r} resolves to {resolved}, outside the allowed data roots "
-            f"({DATA_ROOTS_ENV}={os.pathsep.join(map(str, roots))}). Move the data under one of "
-            f"them, or add its directory to {DATA_ROOTS_ENV}.",
-            check="allowed_path",
-            value=str(resolved),
-        )
-    return resolved
-
-
-def check_sql_url(url: str, what: str) -> str:
-    """A SQLite URL names a file: it obeys the data roots like any other path."""
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.make_url(url)
-    except Exception as error:
-        raise DataSourceError(
-            f"{what}: not a valid SQLAlchemy URL ({type(error).__name__}).", check="url"
-        ) from error
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        check_data_path(parsed.database, what)
-    return url
-
-
 def read_sql_table(url: str, table: str) -> pd.DataFrame:
     """Read a whole table through SQLAlchemy; the table name is quoted, never formatted into SQL."""
     import sqlalchemy as sa
@@ -400,70 +287,3 @@ def redact_url(url: str) -> str:
 
 def is_sql_url(location: str) -> bool:
     return "://" in location and not location.startswith("file://")
-
-
-@contextmanager
-def atomic_path(final_path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `final_path`; rename it into place only if the block succeeds.
-
-    Readers never see a half-written file: either the old content or the new one. The temp
-    name holds the writer's host and pid, so the next writer of the same file removes what a
-    writer killed mid-write (SIGKILL, OOM) left behind, and never a live writer's file.
-    """
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphaned_temp_files(final_path)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f"{_temp_prefix(final_path)}{_HOST}.{os.getpid()}.",
-        suffix=".tmp",
-        dir=final_path.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp_name)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, final_path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-
-
-_HOST = socket.gethostname().replace(".", "_")
-
-
-def _temp_prefix(final_path: Path) -> str:
-    return f".{final_path.name}."
-
-
-def temp_files(final_path: Path) -> list[Path]:
-    """Temp files of unfinished writes of `final_path` (live or orphaned)."""
-    return sorted(final_path.parent.glob(f"{_temp_prefix(final_path)}*.tmp"))
-
-
-def _remove_orphaned_temp_files(final_path: Path) -> None:
-    for path in temp_files(final_path):
-        host, _, rest = path.name[len(_temp_prefix(final_path)) :].partition(".")
-        pid = rest.partition(".")[0]
-        if host != _HOST or not pid.isdigit() or _alive(int(pid)):
-            continue  # another machine's writer, an unknown name, or a live writer
-        path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return path
-
-
-def write_text_atomic(text: str, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
