@@ -23,7 +23,7 @@ import pandas as pd
 from mlops_assets.domain.schemas import label_strings
 
 if TYPE_CHECKING:
-    from mlops_assets.domain.training import TaskType
+    from mlops_assets.domain.schemas.model import TaskType
 
 DEFAULT_LEAKAGE_THRESHOLD = 0.98
 # A feature equal to the target on this share of rows is a copy of it, whatever its solo score.

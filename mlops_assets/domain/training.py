@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from mlops_assets.domain.schemas.model import TaskType
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from mlops_assets.domain.leakage import LeakyFeature
-
-TaskType = Literal["binary", "multiclass", "regression"]
 
 ESTIMATORS = ("hist_gradient_boosting", "random_forest", "linear")
 
