@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -99,7 +100,7 @@ def run_days(
     retraining = defs.resolve_job_def("retraining_job")
     sensor = defs.resolve_sensor_def("drift_retraining_sensor")
     cursor: str | None = None
-    seen_run_keys: set[str] = set()
+    seen_run_keys: set[str | None] = set()
     rows: list[DayRow] = []
     for scored_day in days:
         day = scored_day.isoformat()
@@ -150,7 +151,7 @@ def run_days(
     return rows
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, Any]:
     event = next(
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
     )
@@ -289,6 +290,7 @@ def main() -> int:
         if plan.train_only:
             print(f"Trained only. {plan.train_only}.")
         else:
+            assert days is not None  # a plan that scores has its days (_partition_days)
             print(
                 f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, "
                 "drift sensor ticked after each:"

@@ -202,9 +202,11 @@ def _tree_predict(
         cls, depth = DecisionTreeClassifier, max(1, math.ceil(math.log2(len(np.unique(y_train)))))
     tree = cls(max_depth=depth, min_samples_leaf=SOLO_TREE_MIN_LEAF, random_state=0)
     tree.fit(x_train, y_train)
-    if task == "regression":
-        return tree.predict(x_val)
-    return tree.predict_proba(x_val)
+    # scikit-learn ships no type information: name what it returns.
+    predicted: np.ndarray = (
+        tree.predict(x_val) if task == "regression" else tree.predict_proba(x_val)
+    )
+    return predicted
 
 
 def _category_predict(

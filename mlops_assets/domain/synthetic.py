@@ -20,6 +20,7 @@ from datetime import date
 from typing import Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 TARGET_COLUMN = "default"
@@ -194,7 +195,7 @@ def _default(rng: np.random.Generator, frame: pd.DataFrame, concept_shift: bool)
             + 1.4 * (employment == "contract")
             - 0.6 * (employment == "unemployed")
         )
-    probability = 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
+    probability: npt.NDArray[np.float64] = 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
     return (rng.random(len(frame)) < probability).astype(np.int64)
 
 

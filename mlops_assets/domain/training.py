@@ -287,6 +287,5 @@ def prediction_score(y_pred: np.ndarray, proba: np.ndarray | None, task: TaskTyp
     (binary), the top-class probability (multiclass) or the predicted value (regression)."""
     if proba is None or task == "regression":
         return np.asarray(y_pred, dtype=float)
-    if task == "binary":
-        return proba[:, -1]
-    return proba.max(axis=1)
+    score: np.ndarray = proba[:, -1] if task == "binary" else proba.max(axis=1)
+    return score

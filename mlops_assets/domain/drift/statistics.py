@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 PSI_BINS = 10
@@ -94,10 +95,14 @@ def sorted_quantiles(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
     below = np.floor(position).astype(np.int64)
     above = np.minimum(below + 1, sorted_values.size - 1)
     fraction = position - below
-    return sorted_values[below] * (1 - fraction) + sorted_values[above] * fraction
+    quantiles: npt.NDArray[np.float64] = (
+        sorted_values[below] * (1 - fraction) + sorted_values[above] * fraction
+    )
+    return quantiles
 
 
 def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts in the bins (-inf, e0), [e0, e1), ..., [e_last, inf) of a sorted array."""
-    cuts = np.searchsorted(sorted_values, edges, side="left")
-    return np.diff(np.r_[0, cuts, sorted_values.size]).astype(np.int64)
+    cuts: npt.NDArray[np.intp] = np.searchsorted(sorted_values, edges, side="left")
+    counts: npt.NDArray[np.int64] = np.diff(np.r_[0, cuts, sorted_values.size]).astype(np.int64)
+    return counts

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -147,12 +148,15 @@ def per_row_loss(task: TaskType, predictions: Predictions, loss: str) -> np.ndar
         p_true[known] = proba[np.flatnonzero(known), true_index[known]]
         return -np.log(np.clip(p_true, _PROBA_CLIP, 1.0))
     if loss == "squared_error":
-        residual = np.asarray(predictions.y_true, dtype=float) - np.asarray(
-            predictions.y_pred, dtype=float
-        )
+        residual: npt.NDArray[np.float64] = np.asarray(
+            predictions.y_true, dtype=float
+        ) - np.asarray(predictions.y_pred, dtype=float)
         return residual**2
     if loss == "zero_one":
-        return (np.asarray(predictions.y_true) != np.asarray(predictions.y_pred)).astype(float)
+        wrong: npt.NDArray[np.bool_] = np.asarray(predictions.y_true) != np.asarray(
+            predictions.y_pred
+        )
+        return wrong.astype(float)
     raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}.")
 
 
@@ -165,7 +169,10 @@ def require_proba(predictions: Predictions, what: str) -> tuple[np.ndarray, tupl
 def true_class_index(predictions: Predictions) -> np.ndarray:
     """Column of each row's true class in `proba`; -1 for a label the model never saw."""
     assert predictions.classes is not None
-    return pd.Index(list(predictions.classes)).get_indexer(np.asarray(predictions.y_true))
+    index: npt.NDArray[np.intp] = pd.Index(list(predictions.classes)).get_indexer(
+        np.asarray(predictions.y_true)
+    )
+    return index
 
 
 def slice_labels(

@@ -169,7 +169,7 @@ def _expectations(spec: ColumnSpec, series: pd.Series, range_margin: float) -> C
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
     return dataclasses.replace(
         spec,
-        categories=tuple(sorted(v for v, _ in ordered)),
+        categories=tuple(sorted(str(v) for v, _ in ordered)),
         other_categories=capped,
         null_share=null_share,
     )
@@ -249,7 +249,7 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
         bad = text[~is_number]
         if is_number.mean() >= 0.95 and len(bad):
             return ColumnSpec(name, "feature", "numeric"), {
-                "row": int(series.index.get_loc(bad.index[0])),
+                "row": _position(series.index, bad.index[0]),
                 "value": bad.iloc[0],
                 "check": (
                     f"mostly numbers but {len(bad)} text values: fix them at the source, or "
@@ -274,6 +274,14 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
     else:
         reason = f"categories ({distinct} values): a feature"
     return ColumnSpec(name, "feature", "categorical", budget, reason=reason), None
+
+
+def _position(index: pd.Index, label: object) -> int:
+    """The 0-based row of `label`; a label on several rows has no single row."""
+    location = index.get_loc(label)
+    if not isinstance(location, int | np.integer):
+        raise TypeError(f"index label {label!r} is on several rows")
+    return int(location)
 
 
 _DATE_REASON = (

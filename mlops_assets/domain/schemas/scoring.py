@@ -65,7 +65,7 @@ def check_scoring_frame(frame: pd.DataFrame, schema: DatasetSchema, source: str)
     categories are fine (the encoder ignores them). Returns the extra columns, which are
     ignored."""
     known = {c.name for c in schema.columns}
-    problems = []
+    problems: list[tuple[str, int | None, object, str]] = []
     for name in schema.feature_columns:
         if name not in frame.columns:
             problems.append((name, None, None, "column_in_dataframe"))

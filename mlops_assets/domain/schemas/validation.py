@@ -4,6 +4,7 @@ row failures are quarantined) and the learned expectations (counted, never quara
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from mlops_assets.domain.schemas.model import (
     failure_message,
     label_strings,
 )
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 EXPECTATION_COLUMNS = ["column", "expectation", "rows"]
 # A null share above the expected one by more than this is reported (not an error).
@@ -41,7 +45,7 @@ class ValidationResult:
     """Rows repeating an earlier row's features and target, kept (distinct ids, or no ids)."""
 
 
-def to_pandera(schema: DatasetSchema, require_target: bool = True):
+def to_pandera(schema: DatasetSchema, require_target: bool = True) -> pa.DataFrameSchema:
     """The pandera DataFrameSchema of the contract: the columns the model needs (features,
     target), the timestamp and the ids, with their types, finiteness, null budgets and the
     target's classes. Expectations (ranges, category sets) are not checked here.
@@ -83,7 +87,7 @@ def to_pandera(schema: DatasetSchema, require_target: bool = True):
     return pa.DataFrameSchema(checked, strict=False)
 
 
-def _null_budget_check(budget: float):
+def _null_budget_check(budget: float) -> pa.Check:
     import pandera.pandas as pa
 
     return pa.Check(
