@@ -1,8 +1,6 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
-from dataclasses import dataclass, field
-
 import dagster as dg
 import pandas as pd
 
@@ -24,7 +22,7 @@ from mlops_assets.domain.evaluation import (
     residuals_png,
     slice_metrics,
 )
-from mlops_assets.domain.promotion import ChampionComparison, ComparisonSettings
+from mlops_assets.domain.promotion import ChampionComparison, ComparisonSettings, EvaluationSummary
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import TrainedModelRef
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
@@ -34,16 +32,6 @@ from mlops_assets.services.champion import compare_with_champion, predictions_on
 
 class EvaluationConfig(ComparisonSettings, dg.Config):
     """evaluation_report's run config: how the champion is compared (ComparisonSettings)."""
-
-
-@dataclass(frozen=True)
-class EvaluationSummary:
-    model: TrainedModelRef
-    metrics: dict[str, float]
-    champion: ChampionComparison | None
-    model_card_path: str
-    comparison_settings: ComparisonSettings = field(default_factory=ComparisonSettings)
-    """The settings used, so the gate can compare again with the same ones."""
 
 
 @dg.asset(

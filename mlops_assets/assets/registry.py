@@ -13,9 +13,8 @@ from mlops_assets.assets.common import (
     failure,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.evaluation import EvaluationSummary
 from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, DATA_HASH_TAG, ESTIMATOR_TAG
-from mlops_assets.domain.promotion import PromotionError
+from mlops_assets.domain.promotion import EvaluationSummary, PromotionError
 from mlops_assets.domain.registry import GateConfig, GateDecision
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import LockTimeout, ProjectStorage

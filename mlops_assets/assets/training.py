@@ -1,10 +1,7 @@
 """trained_model: split, fit (optionally search on validation), log everything to MLflow."""
 
 import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -24,10 +21,7 @@ from mlops_assets.contracts import (
     FEATURES_ARTIFACT,
     LEAKAGE_ARTIFACT,
     LEAKAGE_TAG,
-    REFERENCE_PROFILE_ARTIFACT,
-    REFERENCE_SAMPLE_ARTIFACT,
     SCHEMA_ARTIFACT,
-    SCORE_COLUMN,
     SEARCH_ARTIFACT,
 )
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
@@ -40,15 +34,14 @@ from mlops_assets.domain.leakage import (
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
     ESTIMATORS,
-    SKOPS_TRUSTED_TYPES,
     TrainedModelRef,
     fit_model,
     predict_frame,
-    prediction_score,
     split_data,
 )
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.services.training_run import log_training_run
 
 
 class TrainingConfig(dg.Config):
@@ -65,8 +58,6 @@ class TrainingConfig(dg.Config):
 
 
 LEAKAGE_CHECK = "no_target_leakage"
-# Rows of the training split kept with their scores as the drift report's reference sample.
-REFERENCE_SAMPLE_ROWS = 5000
 
 
 @dg.asset(
@@ -161,53 +152,39 @@ def trained_model(
         ESTIMATOR_TAG: config.estimator,
         LEAKAGE_TAG: ",".join(leakage.leaky_features),
     }
-    with mlflow_registry.training_run(
-        experiment_id, run_name=f"train-{context.run_id[:8]}", tags=tags
-    ) as run_id:
-        _log_run(
-            mlflow_registry,
-            run_id,
-            params={
-                "estimator": config.estimator,
-                "seed": config.seed,
-                "split": split.method,
-                "n_train": len(split.train),
-                "n_validation": len(split.validation),
-                "n_test": len(split.test),
-                **{f"model.{k}": v for k, v in fit.params.items()},
-            },
-            metrics={f"validation_{k}": v for k, v in validation_metrics.items()},
-            texts={
-                LEAKAGE_ARTIFACT: leakage.markdown(limit=len(features)),
-                SCHEMA_ARTIFACT: schema.to_json(),
-                FEATURES_ARTIFACT: json.dumps(
-                    {"numeric": numeric, "categorical": categorical}, indent=2
-                ),
-                **(
-                    {SEARCH_ARTIFACT: pd.DataFrame(fit.search_results).to_csv(index=False)}
-                    if fit.search_results
-                    else {}
-                ),
-            },
-        )
-        _log_reference(
-            mlflow_registry,
-            run_id,
-            fit.pipeline,
-            split.train[features],
-            numeric,
-            categorical,
-            schema.task,
-        )
-        example = split.train[features].head(5)
-        model_uri = mlflow_registry.log_sklearn_model(
-            run_id,
-            fit.pipeline,
-            signature=_signature(fit.pipeline, example, numeric),
-            input_example=example,
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-            pip_requirements=_pip_requirements(),
-        )
+    run_id, model_uri = log_training_run(
+        mlflow_registry,
+        experiment_id=experiment_id,
+        run_name=f"train-{context.run_id[:8]}",
+        tags=tags,
+        params={
+            "estimator": config.estimator,
+            "seed": config.seed,
+            "split": split.method,
+            "n_train": len(split.train),
+            "n_validation": len(split.validation),
+            "n_test": len(split.test),
+            **{f"model.{k}": v for k, v in fit.params.items()},
+        },
+        metrics={f"validation_{k}": v for k, v in validation_metrics.items()},
+        texts={
+            LEAKAGE_ARTIFACT: leakage.markdown(limit=len(features)),
+            SCHEMA_ARTIFACT: schema.to_json(),
+            FEATURES_ARTIFACT: json.dumps(
+                {"numeric": numeric, "categorical": categorical}, indent=2
+            ),
+            **(
+                {SEARCH_ARTIFACT: pd.DataFrame(fit.search_results).to_csv(index=False)}
+                if fit.search_results
+                else {}
+            ),
+        },
+        pipeline=fit.pipeline,
+        train=split.train[features],
+        numeric=numeric,
+        categorical=categorical,
+        task=schema.task,
+    )
     test_path = storage.path("splits", run_id, "test.parquet")
     write_parquet_atomic(split.test, test_path)
 
@@ -271,86 +248,3 @@ def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
             "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )
-
-
-def _log_run(
-    registry: MlflowRegistry,
-    run_id: str,
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    texts: dict[str, str],
-) -> None:
-    """The run's parameters, metrics and text artefacts (file name -> content)."""
-    import time
-
-    from mlflow.entities import Metric, Param
-
-    now_ms = int(time.time() * 1000)
-    client = registry.client()
-    client.log_batch(
-        run_id,
-        metrics=[Metric(key, float(value), now_ms, 0) for key, value in metrics.items()],
-        params=[Param(key, str(value)) for key, value in params.items()],
-    )
-    for artifact_file, text in texts.items():
-        client.log_text(run_id, text, artifact_file)
-
-
-def _log_reference(
-    registry: MlflowRegistry,
-    run_id: str,
-    pipeline: object,
-    train: pd.DataFrame,
-    numeric: tuple[str, ...],
-    categorical: tuple[str, ...],
-    task: str,
-) -> None:
-    """Reference statistics for drift, computed once per model version from its training rows
-    (not every day), plus a row sample with the model's scores for the human-facing report."""
-    # scipy (through the drift module) loads only in runs, not with the code location.
-    from mlops_assets.domain.drift import build_reference_profile
-
-    client = registry.client()
-    profile = build_reference_profile(train, numeric, categorical)
-    client.log_text(run_id, profile.to_json(), REFERENCE_PROFILE_ARTIFACT)
-    sample = train.sample(n=min(len(train), REFERENCE_SAMPLE_ROWS), random_state=0)
-    y_pred, proba, _ = predict_frame(pipeline, sample, task)  # type: ignore[arg-type]
-    sample = sample.assign(**{SCORE_COLUMN: prediction_score(y_pred, proba, task)})  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(REFERENCE_SAMPLE_ARTIFACT).name
-        sample.to_parquet(path, index=False)
-        client.log_artifact(
-            run_id, str(path), artifact_path=str(Path(REFERENCE_SAMPLE_ARTIFACT).parent)
-        )
-
-
-def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
-    """The model signature a consumer's data must meet, from the training rows, with the
-    numeric features declared `Any`.
-
-    validated_data casts numeric features to float, but the source holds integers too (an
-    `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
-    (an int column with a missing value) for a `long` one, so any declared numeric type
-    refuses one of the two that pandas reads from the same source. `Any` still requires the
-    column by name; the pipeline's imputer and scaler take either.
-    """
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    inferred = infer_signature(example, pipeline.predict(example))
-    numeric_names = set(numeric)
-    inputs = Schema(
-        [
-            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
-            for spec in inferred.inputs.inputs
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
-
-
-def _pip_requirements() -> list[str]:
-    # Stated, not inferred: MLflow's inference starts a subprocess that imports the model and
-    # costs seconds per run.
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy")]

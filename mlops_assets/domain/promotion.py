@@ -8,7 +8,7 @@ gate (domain.registry.decide_promotion) judges that comparison; the promotion se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -30,6 +30,7 @@ from mlops_assets.domain.registry import (
     decide_promotion,
     previous_champion,
 )
+from mlops_assets.domain.training import TrainedModelRef
 
 
 class PromotionError(ValueError):
@@ -59,6 +60,19 @@ class ChampionComparison:
     metrics: dict[str, float]
     overall: PairedComparison | None
     slices: tuple[tuple[str, str, PairedComparison], ...]
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """evaluation_report's output, what the gate judges: the candidate, its test metrics and
+    the champion as evaluation saw it."""
+
+    model: TrainedModelRef
+    metrics: dict[str, float]
+    champion: ChampionComparison | None
+    model_card_path: str
+    comparison_settings: ComparisonSettings = field(default_factory=ComparisonSettings)
+    """The settings used, so the gate can compare again with the same ones."""
 
 
 def incompatible_champion(version: str, schema_detail: str) -> ChampionComparison:
