@@ -291,12 +291,9 @@ def child_bare(data: Path, mode: str) -> dict:
     import numpy as np
     import pandas as pd
 
+    from mlops_assets.contracts import CHAMPION_ALIAS, SCHEMA_ARTIFACT
     from mlops_assets.domain.schemas import DatasetSchema
-    from mlops_assets.resources.mlflow_registry import (
-        CHAMPION_ALIAS,
-        SCHEMA_ARTIFACT,
-        MlflowRegistry,
-    )
+    from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
     _preload()
     rss_before = rss_bytes()
