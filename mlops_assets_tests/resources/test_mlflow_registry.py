@@ -45,6 +45,11 @@ def test_using_the_registry_leaves_mlflows_process_wide_tracking_uri_alone(
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     else:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", preset)
+    # MLflow's own default store is `./mlflow.db`: anything resolved through the process-wide
+    # URI instead of this registry's would create it here.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     before = mlflow.get_tracking_uri()
     registry = MlflowRegistry(tracking_uri=f"sqlite:///{tmp_path / 'own.db'}")
 
@@ -57,6 +62,7 @@ def test_using_the_registry_leaves_mlflows_process_wide_tracking_uri_alone(
     assert os.environ.get("MLFLOW_TRACKING_URI") == preset
     assert mlflow.get_tracking_uri() == before
     assert mlflow.get_registry_uri() == before
+    assert list(cwd.iterdir()) == []
 
 
 def test_a_logged_model_is_a_ready_skops_logged_model_linked_to_its_run(
