@@ -291,13 +291,14 @@ def child_bare(data: Path, mode: str) -> dict:
     import numpy as np
     import pandas as pd
 
+    from mlops_assets.contracts import CHAMPION_ALIAS, SCHEMA_ARTIFACT
     from mlops_assets.domain.schemas import DatasetSchema
-    from mlops_assets.resources.mlflow_registry import CHAMPION, SCHEMA_ARTIFACT, MlflowRegistry
+    from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
     _preload()
     rss_before = rss_bytes()
     registry = MlflowRegistry()
-    champion = registry.version_by_alias(CHAMPION)
+    champion = registry.version_by_alias(CHAMPION_ALIAS)
     if champion is None:
         raise RuntimeError("no champion: training failed")
     schema = DatasetSchema.from_json(

@@ -107,11 +107,8 @@ def median(values: Sequence[float]) -> float:
 
 
 def clean_env(home: Path, dagster_home: Path | None = None) -> dict[str, str]:
-    """This environment without any MLOPS_* or MLFLOW_* setting, pointed at `home`.
-
-    `mlflow.set_tracking_uri` exports MLFLOW_TRACKING_URI; left in place, the next project's
-    `build_resources()` would track into the previous (deleted) home.
-    """
+    """This environment without any MLOPS_* or MLFLOW_* setting (a developer's shell may point
+    at their own store), pointed at `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(
         MLOPS_HOME=str(home),

@@ -4,10 +4,7 @@ import dagster as dg
 
 from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.assets.registry import promote_version, rollback_champion
-
-# Every run that may move the `champion` alias carries this tag; dagster.yaml's run queue lets
-# one such run go at a time (the gate's compare-and-set lock covers runs outside a queue).
-CHAMPION_GATE_TAG = {"mlops/gate": "champion"}
+from mlops_assets.contracts import CHAMPION_GATE_RUN_TAG
 
 TRAINING_ASSETS = (
     "raw_data",
@@ -24,7 +21,7 @@ training_job = dg.define_asset_job(
         "Snapshot, validate, train, evaluate and register a model; promotion to `champion` "
         "only through the gate."
     ),
-    tags={"mlops/purpose": "training", **CHAMPION_GATE_TAG},
+    tags={"mlops/purpose": "training", **CHAMPION_GATE_RUN_TAG},
 )
 
 # The same five assets and the same gate; the sensor points raw_data at a window of labelled
@@ -37,7 +34,7 @@ retraining_job = dg.define_asset_job(
         "validation, evaluation and promotion gate as training_job. Started by "
         "drift_retraining_sensor, or by hand."
     ),
-    tags={"mlops/purpose": "retraining", **CHAMPION_GATE_TAG},
+    tags={"mlops/purpose": "retraining", **CHAMPION_GATE_RUN_TAG},
 )
 
 daily_monitoring_job = dg.define_asset_job(
@@ -51,7 +48,7 @@ daily_monitoring_job = dg.define_asset_job(
 
 @dg.job(
     description="Move the `champion` alias back to the previous champion (config: reason).",
-    tags={"mlops/purpose": "rollback", **CHAMPION_GATE_TAG},
+    tags={"mlops/purpose": "rollback", **CHAMPION_GATE_RUN_TAG},
 )
 def rollback_champion_job() -> None:
     rollback_champion()
@@ -62,7 +59,7 @@ def rollback_champion_job() -> None:
         "Move the `champion` alias to a given version (config: version, reason, requested_by), "
         "e.g. an honest model the gate could not compare with a leaky champion's schema."
     ),
-    tags={"mlops/purpose": "promotion", **CHAMPION_GATE_TAG},
+    tags={"mlops/purpose": "promotion", **CHAMPION_GATE_RUN_TAG},
 )
 def promote_version_job() -> None:
     promote_version()

@@ -61,8 +61,6 @@ class Project:
         )
 
     def registry(self) -> MlflowRegistry:
-        # Built directly, not from build_resources(): mlflow.set_tracking_uri exports
-        # MLFLOW_TRACKING_URI, which build_resources() would turn into an unresolved EnvVar.
         return MlflowRegistry()
 
 
@@ -75,4 +73,3 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield Project(home=home, instance=instance)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -1,8 +1,6 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
-from dataclasses import dataclass, field
-
 import dagster as dg
 import pandas as pd
 
@@ -13,60 +11,27 @@ from mlops_assets.assets.common import (
     failure,
     retried_on_mlflow_outage,
 )
+from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import (
-    PRIMARY_LOSS,
-    PairedComparison,
-    Predictions,
     calibration_png,
-    compare_on_slices,
     compute_metrics,
     confusion_matrix_png,
     markdown_table,
     model_card_markdown,
-    paired_bootstrap,
-    per_row_loss,
     residuals_png,
     slice_metrics,
 )
-from mlops_assets.domain.schemas import DatasetSchema, compare_schemas
-from mlops_assets.domain.training import TrainedModelRef, predict_frame
-from mlops_assets.resources.mlflow_registry import (
-    CHAMPION,
-    MlflowRegistry,
-    ModelArtifactError,
-)
+from mlops_assets.domain.promotion import ChampionComparison, ComparisonSettings, EvaluationSummary
+from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.training import TrainedModelRef
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.services.champion import compare_with_champion, predictions_on
 
 
-@dataclass(frozen=True)
-class ChampionComparison:
-    """The champion at evaluation time, scored on the challenger's test split."""
-
-    version: str
-    schema_compatible: bool
-    schema_detail: str
-    metrics: dict[str, float]
-    overall: PairedComparison | None
-    slices: tuple[tuple[str, str, PairedComparison], ...]
-
-
-class EvaluationConfig(dg.Config):
-    bootstrap_resamples: int = 2000
-    confidence: float = 0.95
-    """Confidence level of the paired bootstrap interval of the challenger's improvement."""
-    slice_min_rows: int = 50
-    """Slices with fewer test rows are not compared (too noisy to judge)."""
-
-
-@dataclass(frozen=True)
-class EvaluationSummary:
-    model: TrainedModelRef
-    metrics: dict[str, float]
-    champion: ChampionComparison | None
-    model_card_path: str
-    comparison_settings: dict[str, float] = field(default_factory=dict)
-    """The EvaluationConfig used, so the gate can compare again with the same settings."""
+class EvaluationConfig(ComparisonSettings, dg.Config):
+    """evaluation_report's run config: how the champion is compared (ComparisonSettings)."""
 
 
 @dg.asset(
@@ -89,15 +54,13 @@ def evaluation_report(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> dg.Output[EvaluationSummary]:
-    import mlflow.sklearn
-
     ref = trained_model
     client = mlflow_registry.client()
     test = pd.read_parquet(ref.test_split_path)
-    pipeline = mlflow.sklearn.load_model(ref.model_uri)
-    y_true = test[ref.target].to_numpy()
-    y_pred, proba, classes = predict_frame(pipeline, test[ref.features], ref.task)
-    predictions = Predictions(y_true, y_pred, proba, classes)
+    try:
+        predictions = predictions_on(mlflow_registry.load_logged_model(ref.model_uri), ref, test)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
     metrics = compute_metrics(ref.task, predictions)
     slices = slice_metrics(
         ref.task, test, predictions, ref.categorical_features, min_rows=config.slice_min_rows
@@ -113,7 +76,7 @@ def evaluation_report(
         ]
 
     try:
-        champion = _compare_with_champion(ref, test, predictions, config, mlflow_registry)
+        champion = compare_with_champion(ref, test, predictions, config, mlflow_registry)
     except ModelArtifactError as error:
         raise failure(str(error)) from error
     card = model_card_markdown(
@@ -146,7 +109,7 @@ def evaluation_report(
     for name, value in metrics.items():
         client.log_metric(ref.run_id, f"test_{name}", value)
     for path in [*plots, card_path, slices_path]:
-        client.log_artifact(ref.run_id, str(path), artifact_path="evaluation")
+        client.log_artifact(ref.run_id, str(path), artifact_path=EVALUATION_ARTIFACT_DIR)
 
     metadata: dict[str, dg.MetadataValue] = {
         f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()
@@ -166,72 +129,13 @@ def evaluation_report(
                 champion.overall.improvement
             )
     summary = EvaluationSummary(
-        ref, metrics, champion, str(card_path), comparison_settings=config.model_dump()
+        ref,
+        metrics,
+        champion,
+        str(card_path),
+        comparison_settings=ComparisonSettings(**config.model_dump()),
     )
     return dg.Output(summary, metadata=metadata)
-
-
-def compare_with_current_champion(
-    summary: EvaluationSummary, registry: MlflowRegistry
-) -> ChampionComparison | None:
-    """The challenger against whichever version holds `champion` now, on the challenger's own
-    test rows and with the evaluation's settings: the gate's second look when the champion
-    moved during the run."""
-    import mlflow.sklearn
-
-    ref = summary.model
-    test = pd.read_parquet(ref.test_split_path)
-    pipeline = mlflow.sklearn.load_model(ref.model_uri)
-    y_pred, proba, classes = predict_frame(pipeline, test[ref.features], ref.task)
-    predictions = Predictions(test[ref.target].to_numpy(), y_pred, proba, classes)
-    config = EvaluationConfig(**summary.comparison_settings)
-    return _compare_with_champion(ref, test, predictions, config, registry)
-
-
-def _compare_with_champion(
-    ref: TrainedModelRef,
-    test: pd.DataFrame,
-    challenger: Predictions,
-    config: EvaluationConfig,
-    registry: MlflowRegistry,
-) -> ChampionComparison | None:
-    version = registry.version_by_alias(CHAMPION)
-    if version is None:
-        return None
-    champion_schema = registry.training_schema(version.run_id)
-    diff = compare_schemas(champion_schema, DatasetSchema.from_json(ref.schema_json))
-    if not diff.compatible:
-        return ChampionComparison(version.version, False, str(diff), {}, None, ())
-    model = registry.load_model(version.version)
-    features = champion_schema.feature_columns
-    y_pred, proba, classes = predict_frame(model, test[features], ref.task)
-    champion_predictions = Predictions(challenger.y_true, y_pred, proba, classes)
-    loss = PRIMARY_LOSS[ref.task]
-    champion_loss = per_row_loss(ref.task, champion_predictions, loss)
-    challenger_loss = per_row_loss(ref.task, challenger, loss)
-    overall = paired_bootstrap(
-        champion_loss,
-        challenger_loss,
-        metric=loss,
-        n_resamples=config.bootstrap_resamples,
-        confidence=config.confidence,
-    )
-    slices = compare_on_slices(
-        test,
-        ref.categorical_features,
-        champion_loss,
-        challenger_loss,
-        metric=loss,
-        min_rows=config.slice_min_rows,
-    )
-    return ChampionComparison(
-        version=version.version,
-        schema_compatible=True,
-        schema_detail=str(diff),
-        metrics=compute_metrics(ref.task, champion_predictions),
-        overall=overall,
-        slices=tuple(slices),
-    )
 
 
 def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison) -> str:

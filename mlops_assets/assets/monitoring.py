@@ -23,6 +23,12 @@ from mlops_assets.assets.common import (
     listed,
     retried_on_mlflow_outage,
 )
+from mlops_assets.contracts import (
+    CHAMPION_ALIAS,
+    REFERENCE_PROFILE_ARTIFACT,
+    REFERENCE_SAMPLE_ARTIFACT,
+    SCORE_COLUMN,
+)
 from mlops_assets.domain.data import (
     DataSourceError,
     atomic_path,
@@ -31,6 +37,7 @@ from mlops_assets.domain.data import (
 )
 from mlops_assets.domain.evaluation import markdown_table
 from mlops_assets.domain.performance import PerformanceVerdict, day_performance
+from mlops_assets.domain.registry import RegistryVersion
 from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
@@ -44,15 +51,7 @@ from mlops_assets.resources.data_source import (
     scoring_start,
 )
 from mlops_assets.resources.io_managers import asset_path
-from mlops_assets.resources.mlflow_registry import (
-    CHAMPION,
-    REFERENCE_PROFILE_ARTIFACT,
-    REFERENCE_SAMPLE_ARTIFACT,
-    SCORE_COLUMN,
-    MlflowRegistry,
-    ModelArtifactError,
-    RegistryVersion,
-)
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import ProjectStorage
 
 # The first day that can be scored; partitions are fixed when the code location loads.
@@ -114,7 +113,7 @@ def scoring_data(
         )
         raise failure(str(error), failure_cases=cases) from error
 
-    champion = mlflow_registry.version_by_alias(CHAMPION)
+    champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     report = None
     if champion is not None:
         schema = mlflow_registry.training_schema(champion.run_id)
@@ -212,7 +211,7 @@ def batch_predictions(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    champion = mlflow_registry.version_by_alias(CHAMPION)
+    champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     if champion is None:
         raise failure(
             f"{mlflow_registry.model_name} has no `champion` version; run training_job first."

@@ -1,13 +1,10 @@
 """registered_model_version: register the candidate and decide, through a named gate, whether it
-takes the `champion` alias. Also the rollback op that moves `champion` back."""
+takes the `champion` alias. Also the ops that move `champion` by hand: rollback and a manual
+promotion. The moves themselves live in services.promotion."""
 
-import getpass
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import dagster as dg
-from pydantic import Field
 
 from mlops_assets.assets.common import (
     MLFLOW_RETRY_POLICY,
@@ -16,56 +13,23 @@ from mlops_assets.assets.common import (
     failure,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.evaluation import (
-    ChampionComparison,
-    EvaluationSummary,
-    compare_with_current_champion,
-)
-from mlops_assets.domain.registry import (
-    VERSION_PLACEHOLDER,
-    GateConfig,
-    GateDecision,
-    VersionRecord,
-    decide_promotion,
-    previous_champion,
-)
-from mlops_assets.resources.mlflow_registry import (
-    CHALLENGER,
-    CHAMPION,
-    MODEL_HASH_TAG,
-    MlflowRegistry,
-    ModelArtifactError,
-    checked_model_name,
-)
+from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, DATA_HASH_TAG, ESTIMATOR_TAG
+from mlops_assets.domain.promotion import EvaluationSummary, PromotionError
+from mlops_assets.domain.registry import GateConfig, GateDecision
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import LockTimeout, ProjectStorage
-
-PROMOTED_AT_TAG = "champion.promoted_at"
-ARCHIVED_AT_TAG = "champion.archived_at"
-# The version a promotion replaced: with the gate tags, every move of `champion` can be checked
-# to have been judged against exactly the version it replaced.
-REPLACED_TAG = "champion.replaced"
-ROLLED_BACK_AT_TAG = "champion.rolled_back_at"
-
-# Absolute floors used when the run config sets none: better than chance, whatever the data.
-DEFAULT_MIN_METRICS = {
-    "binary": {"roc_auc": 0.6},
-    "multiclass": {"balanced_accuracy": 0.4},
-    "regression": {"r2": 0.0},
-}
+from mlops_assets.services.champion import compare_with_current_champion
+from mlops_assets.services.promotion import (
+    Candidate,
+    ChampionMove,
+    promote_given_version,
+    register_and_promote,
+    roll_back,
+)
 
 
-class PromotionConfig(dg.Config):
-    min_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
-    max_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
-    min_improvement: float = 0.0
-    """Lower bound the improvement's confidence interval must clear to replace the champion."""
-    slice_tolerance: float = 0.02
-    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
-    allow_leaky_features: bool = False
-    """Let a model whose features the leakage guard flagged (trained_model's check
-    no_target_leakage) become champion; off by default."""
+class PromotionConfig(GateConfig, dg.Config):
+    """registered_model_version's run config: the gate's settings (GateConfig)."""
 
 
 @dataclass(frozen=True)
@@ -102,140 +66,65 @@ def registered_model_version(
 ) -> dg.Output[RegisteredVersion]:
     summary = evaluation_report
     ref = summary.model
-    gate = GateConfig(
-        min_metrics=config.min_metrics or DEFAULT_MIN_METRICS[ref.task],
-        max_metrics=config.max_metrics,
-        min_improvement=config.min_improvement,
-        slice_tolerance=config.slice_tolerance,
-        allow_leaky_features=config.allow_leaky_features,
-    )
-    champion = summary.champion
-    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
-    evaluated_against = None if champion is None else champion.version
-
-    mlflow_registry.ensure_registered_model()
-    client = mlflow_registry.client()
     name = mlflow_registry.model_name
+    candidate = Candidate(
+        run_id=ref.run_id,
+        model_uri=ref.model_uri,
+        metrics=summary.metrics,
+        leaky_features=ref.leaky_features,
+        champion=summary.champion,
+        tags={
+            DATA_HASH_TAG: ref.data_hash,
+            DAGSTER_RUN_ID_TAG: context.run_id,
+            ESTIMATOR_TAG: ref.estimator,
+        },
+    )
     try:
-        # Hashed from the artefact store itself: a version whose artefact is missing is never
-        # registered, and scoring verifies these bytes before it uses the model.
-        model_hash = mlflow_registry.model_artifact_sha256(ref.model_uri)
+        outcome = register_and_promote(
+            mlflow_registry,
+            storage.lock,
+            candidate,
+            config.for_task(ref.task),
+            judge_again=lambda: compare_with_current_champion(
+                ref, summary.comparison_settings, mlflow_registry
+            ),
+        )
     except ModelArtifactError as error:
         raise failure(str(error)) from error
-    tags = {
-        "data_hash": ref.data_hash,
-        "dagster.run_id": context.run_id,
-        "estimator": ref.estimator,
-        MODEL_HASH_TAG: model_hash,
-        **{f"metric.test_{k}": f"{v:.6g}" for k, v in summary.metrics.items()},
-        **_gate_tags(decision, evaluated_against),
-    }
-    # Registered with its hash, metrics and gate tags in one call (never a version without
-    # them), and at most once per MLflow run however often this step is retried.
-    version = mlflow_registry.register_once(ref.model_uri, ref.run_id, tags)
-
-    reasons = list(decision.reasons)
-    # Compare-and-set: read the champion, decide, move the alias, with no other run of this
-    # project between the read and the move (a file lock in MLOPS_HOME; the run queue's tag
-    # limit already keeps retraining runs apart, this also covers manual and local runs).
-    try:
-        with storage.lock(f"champion-{checked_model_name(name)}"):
-            current = mlflow_registry.version_by_alias(CHAMPION)
-            current_version = None if current is None else current.version
-            if current_version == version.version:
-                # An earlier attempt of this step moved the alias, then failed: finish its work.
-                promoted = True
-                if PROMOTED_AT_TAG not in version.tags:
-                    now = datetime.now(UTC).isoformat()
-                    client.set_model_version_tag(name, version.version, PROMOTED_AT_TAG, now)
-            else:
-                if current_version != evaluated_against:
-                    # The champion moved since evaluation: that judgement is stale. Judge again
-                    # against the champion now, on the same test rows, before deciding.
-                    try:
-                        champion = compare_with_current_champion(summary, mlflow_registry)
-                    except ModelArtifactError as error:
-                        raise failure(str(error)) from error
-                    decision = _decide(summary.metrics, gate, champion, ref.leaky_features)
-                    reasons = [
-                        f"champion moved from {evaluated_against or 'none'} to "
-                        f"{current_version or 'none'} during this run; compared again with "
-                        f"{current_version or 'none'}",
-                        *decision.reasons,
-                    ]
-                    for key, value in _gate_tags(decision, current_version).items():
-                        client.set_model_version_tag(name, version.version, key, value)
-                promoted = decision.promote
-                if promoted:
-                    now = datetime.now(UTC).isoformat()
-                    if current is not None:
-                        client.set_model_version_tag(name, current.version, ARCHIVED_AT_TAG, now)
-                    client.set_model_version_tag(
-                        name, version.version, REPLACED_TAG, current_version or "none"
-                    )
-                    client.set_registered_model_alias(name, CHAMPION, version.version)
-                    client.set_model_version_tag(name, version.version, PROMOTED_AT_TAG, now)
-                else:
-                    client.set_registered_model_alias(name, CHALLENGER, version.version)
     except LockTimeout as error:
         raise dg.Failure(
             f"{error}: another run is deciding a promotion of {name}; retried.",
             allow_retries=True,
         ) from error
-    # Reasons were written before the version had a number; name it in what people read.
-    for key, value in decision.as_tags().items():
-        client.set_tag(ref.run_id, key, value.replace(VERSION_PLACEHOLDER, version.version))
-    reasons = [reason.replace(VERSION_PLACEHOLDER, version.version) for reason in reasons]
-    champion_now = mlflow_registry.version_by_alias(CHAMPION)
     result = RegisteredVersion(
         model_name=name,
-        version=version.version,
-        promoted=promoted,
-        champion_version=None if champion_now is None else champion_now.version,
-        reasons=tuple(reasons),
+        version=outcome.version,
+        promoted=outcome.promoted,
+        champion_version=outcome.champion_version,
+        reasons=outcome.reasons,
     )
     context.log.info(
-        f"{name} v{version.version}: "
-        f"{'promoted to champion' if promoted else 'kept as challenger'}; " + "; ".join(reasons)
+        f"{name} v{outcome.version}: "
+        f"{'promoted to champion' if outcome.promoted else 'kept as challenger'}; "
+        + "; ".join(outcome.reasons)
     )
     return dg.Output(
         result,
         metadata={
-            "model_version": dg.MetadataValue.int(int(version.version)),
-            "promoted": dg.MetadataValue.bool(promoted),
-            "champion_version": dg.MetadataValue.text(result.champion_version or "none"),
-            "decision": dg.MetadataValue.md(_decision_markdown(decision, reasons)),
-            "model_sha256": dg.MetadataValue.text(model_hash),
+            "model_version": dg.MetadataValue.int(int(outcome.version)),
+            "promoted": dg.MetadataValue.bool(outcome.promoted),
+            "champion_version": dg.MetadataValue.text(outcome.champion_version or "none"),
+            "decision": dg.MetadataValue.md(_decision_markdown(outcome.decision, outcome.reasons)),
+            "model_sha256": dg.MetadataValue.text(outcome.model_hash),
             "mlflow_model_version": dg.MetadataValue.url(
-                mlflow_registry.version_url(version.version)
+                mlflow_registry.version_url(outcome.version)
             ),
             "data_hash": dg.MetadataValue.text(ref.data_hash),
         },
     )
 
 
-def _decide(
-    metrics: dict[str, float],
-    gate: GateConfig,
-    champion: ChampionComparison | None,
-    leaky_features: tuple[str, ...],
-) -> GateDecision:
-    return decide_promotion(
-        candidate_metrics=metrics,
-        gate=gate,
-        schema_compatible=None if champion is None else champion.schema_compatible,
-        schema_detail="" if champion is None else champion.schema_detail,
-        overall=None if champion is None else champion.overall,
-        slices=() if champion is None else champion.slices,
-        leaky_features=leaky_features,
-    )
-
-
-def _gate_tags(decision: GateDecision, judged_against: str | None) -> dict[str, str]:
-    return {"evaluated_against_champion": judged_against or "none", **decision.as_tags()}
-
-
-def _decision_markdown(decision: GateDecision, reasons: list[str]) -> str:
+def _decision_markdown(decision: GateDecision, reasons: tuple[str, ...]) -> str:
     lines = ["| check | passed | detail |", "| --- | --- | --- |"]
     lines += [
         f"| {c.name} | {'yes' if c.passed else 'no'} | {c.detail.replace('|', '/')} |"
@@ -261,55 +150,11 @@ def rollback_champion(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> dg.Output[str]:
-    name = mlflow_registry.model_name
-    # The same lock as the gate: a rollback never interleaves with a promotion.
-    with storage.lock(f"champion-{checked_model_name(name)}"):
-        return _rollback(context, config, mlflow_registry)
-
-
-def _rollback(
-    context: dg.OpExecutionContext, config: RollbackConfig, mlflow_registry: MlflowRegistry
-) -> dg.Output[str]:
-    client = mlflow_registry.client()
-    name = mlflow_registry.model_name
-    versions = [
-        VersionRecord(
-            version=v.version,
-            aliases=v.aliases,
-            tags=v.tags,
-            created_at_ms=v.creation_timestamp,
-        )
-        for v in mlflow_registry.versions()
-    ]
-    current = next((v for v in versions if CHAMPION in v.aliases), None)
-    if current is None:
-        raise dg.Failure(f"{name} has no `champion` alias; there is nothing to roll back.")
-    # A version rolled back once is not a rollback target again, so repeated rollbacks walk
-    # back through history instead of swapping two versions.
-    candidates = [v for v in versions if ROLLED_BACK_AT_TAG not in v.tags or v is current]
-    target = previous_champion(candidates)
-    if target is None:
-        raise dg.Failure(
-            f"{name} v{current.version} is the only version that was ever champion; "
-            "there is no earlier champion to roll back to."
-        )
-    who = config.requested_by or os.environ.get("USER") or getpass.getuser()
-    now = datetime.now(UTC).isoformat()
-    audit = f"rolled back by {who} at {now}: {config.reason}"
-    client.set_registered_model_alias(name, CHAMPION, target.version)
-    client.set_model_version_tag(name, current.version, ROLLED_BACK_AT_TAG, now)
-    client.set_model_version_tag(name, current.version, "rollback.audit", audit)
-    client.set_model_version_tag(name, target.version, "rollback.restored_by", audit)
-    context.log.info(f"{name}: champion v{current.version} -> v{target.version} ({audit})")
-    return dg.Output(
-        target.version,
-        metadata={
-            "from_version": dg.MetadataValue.text(current.version),
-            "to_version": dg.MetadataValue.text(target.version),
-            "requested_by": dg.MetadataValue.text(who),
-            "reason": dg.MetadataValue.text(config.reason),
-        },
-    )
+    try:
+        move = roll_back(mlflow_registry, storage.lock, config.reason, config.requested_by)
+    except PromotionError as error:
+        raise dg.Failure(str(error)) from error
+    return _move_output(context, mlflow_registry, move, config.reason)
 
 
 class PromoteVersionConfig(dg.Config):
@@ -336,51 +181,35 @@ def promote_version(
     storage: ProjectStorage,
 ) -> dg.Output[str]:
     name = mlflow_registry.model_name
-    # The same lock as the gate and rollback: a manual promotion never interleaves with them.
-    with storage.lock(f"champion-{checked_model_name(name)}"):
-        return _promote_version(context, config, mlflow_registry)
-
-
-def _promote_version(
-    context: dg.OpExecutionContext, config: PromoteVersionConfig, mlflow_registry: MlflowRegistry
-) -> dg.Output[str]:
-    client = mlflow_registry.client()
-    name = mlflow_registry.model_name
-    versions = {v.version: v for v in mlflow_registry.versions()}
-    wanted = config.version.strip()
-    if wanted not in versions:
-        known = ", ".join(versions) or "none registered yet"
-        raise failure(f"{name} has no version {wanted!r} (versions: {known}); nothing was changed.")
-    current = next((v for v in versions.values() if CHAMPION in v.aliases), None)
-    if current is not None and current.version == wanted:
-        context.log.info(f"{name} v{wanted} already holds `champion`; nothing to do.")
-        return dg.Output(wanted, metadata={"from_version": dg.MetadataValue.text(wanted)})
     try:
-        # What scoring will load must be what was registered: the hash is checked here, not
-        # first on tomorrow's batch.
-        mlflow_registry.load_model(wanted)
+        move = promote_given_version(
+            mlflow_registry, storage.lock, config.version, config.reason, config.requested_by
+        )
+    except PromotionError as error:
+        raise failure(str(error)) from error
     except ModelArtifactError as error:
-        raise failure(f"{name} v{wanted} cannot be promoted: {error}") from error
-    who = config.requested_by or os.environ.get("USER") or getpass.getuser()
-    now = datetime.now(UTC).isoformat()
-    previous = "none" if current is None else current.version
-    audit = f"promoted manually by {who} at {now}, replacing v{previous}: {config.reason}"
-    if current is not None:
-        client.set_model_version_tag(name, current.version, ARCHIVED_AT_TAG, now)
-    client.set_model_version_tag(name, wanted, REPLACED_TAG, previous)
-    client.set_model_version_tag(name, wanted, "promotion.audit", audit)
-    client.set_registered_model_alias(name, CHAMPION, wanted)
-    client.set_model_version_tag(name, wanted, PROMOTED_AT_TAG, now)
-    if CHALLENGER in versions[wanted].aliases:
-        client.delete_registered_model_alias(name, CHALLENGER)
-    context.log.info(f"{name}: champion v{previous} -> v{wanted} ({audit})")
+        raise failure(f"{name} v{config.version.strip()} cannot be promoted: {error}") from error
+    if not move.moved:
+        context.log.info(f"{name} v{move.to_version} already holds `champion`; nothing to do.")
+        return dg.Output(
+            move.to_version, metadata={"from_version": dg.MetadataValue.text(move.to_version)}
+        )
+    return _move_output(context, mlflow_registry, move, config.reason)
+
+
+def _move_output(
+    context: dg.OpExecutionContext, registry: MlflowRegistry, move: ChampionMove, reason: str
+) -> dg.Output[str]:
+    context.log.info(
+        f"{registry.model_name}: champion v{move.from_version} -> v{move.to_version} ({move.audit})"
+    )
     return dg.Output(
-        wanted,
+        move.to_version,
         metadata={
-            "from_version": dg.MetadataValue.text(previous),
-            "to_version": dg.MetadataValue.text(wanted),
-            "requested_by": dg.MetadataValue.text(who),
-            "reason": dg.MetadataValue.text(config.reason),
-            "mlflow_model_version": dg.MetadataValue.url(mlflow_registry.version_url(wanted)),
+            "from_version": dg.MetadataValue.text(move.from_version),
+            "to_version": dg.MetadataValue.text(move.to_version),
+            "requested_by": dg.MetadataValue.text(move.requested_by),
+            "reason": dg.MetadataValue.text(reason),
+            "mlflow_model_version": dg.MetadataValue.url(registry.version_url(move.to_version)),
         },
     )

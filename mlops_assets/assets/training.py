@@ -1,10 +1,7 @@
 """trained_model: split, fit (optionally search on validation), log everything to MLflow."""
 
 import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,6 +14,16 @@ from mlops_assets.assets.common import (
     failure,
     retried_on_mlflow_outage,
 )
+from mlops_assets.contracts import (
+    DAGSTER_RUN_ID_TAG,
+    DATA_HASH_TAG,
+    ESTIMATOR_TAG,
+    FEATURES_ARTIFACT,
+    LEAKAGE_ARTIFACT,
+    LEAKAGE_TAG,
+    SCHEMA_ARTIFACT,
+    SEARCH_ARTIFACT,
+)
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.leakage import (
@@ -27,22 +34,14 @@ from mlops_assets.domain.leakage import (
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
     ESTIMATORS,
-    SKOPS_TRUSTED_TYPES,
     TrainedModelRef,
     fit_model,
     predict_frame,
-    prediction_score,
     split_data,
 )
-from mlops_assets.resources.mlflow_registry import (
-    REFERENCE_PROFILE_ARTIFACT,
-    REFERENCE_SAMPLE_ARTIFACT,
-    REFERENCE_SAMPLE_ROWS,
-    SCHEMA_ARTIFACT,
-    SCORE_COLUMN,
-    MlflowRegistry,
-)
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.services.training_run import log_training_run
 
 
 class TrainingConfig(dg.Config):
@@ -59,8 +58,6 @@ class TrainingConfig(dg.Config):
 
 
 LEAKAGE_CHECK = "no_target_leakage"
-# MLflow run tag: the flagged features, comma-separated ("" when none).
-LEAKAGE_TAG = "leakage.features"
 
 
 @dg.asset(
@@ -95,9 +92,6 @@ def trained_model(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
-    import mlflow
-    import mlflow.sklearn
-
     if config.estimator not in ESTIMATORS:
         raise failure(
             f"estimator {config.estimator!r} is unknown; choose one of {', '.join(ESTIMATORS)}."
@@ -149,55 +143,55 @@ def trained_model(
         )
 
     tags = {
-        "dagster.run_id": context.run_id,
+        DAGSTER_RUN_ID_TAG: context.run_id,
         "dagster.asset": "trained_model",
-        "data_hash": data_hash,
+        DATA_HASH_TAG: data_hash,
         "schema_fingerprint": schema.fingerprint(),
         "schema_version": validated_data.attrs.get("mlops_schema_version", ""),
         "task": schema.task,
-        "estimator": config.estimator,
+        ESTIMATOR_TAG: config.estimator,
         LEAKAGE_TAG: ",".join(leakage.leaky_features),
     }
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"train-{context.run_id[:8]}", tags=tags
-    ) as run:
-        mlflow.log_params(
-            {
-                "estimator": config.estimator,
-                "seed": config.seed,
-                "split": split.method,
-                "n_train": len(split.train),
-                "n_validation": len(split.validation),
-                "n_test": len(split.test),
-                **{f"model.{k}": v for k, v in fit.params.items()},
-            }
-        )
-        mlflow.log_metrics({f"validation_{k}": v for k, v in validation_metrics.items()})
-        mlflow.log_text(leakage.markdown(limit=len(features)), "leakage.md")
-        mlflow.log_text(schema.to_json(), SCHEMA_ARTIFACT)
-        mlflow.log_text(
-            json.dumps({"numeric": numeric, "categorical": categorical}, indent=2),
-            "features.json",
-        )
-        _log_reference(fit.pipeline, split.train[features], numeric, categorical, schema.task)
-        if fit.search_results:
-            mlflow.log_text(pd.DataFrame(fit.search_results).to_csv(index=False), "search.csv")
-        example = split.train[features].head(5)
-        model_info = mlflow.sklearn.log_model(
-            fit.pipeline,
-            name="model",
-            signature=_signature(fit.pipeline, example, numeric),
-            input_example=example,
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-            pip_requirements=_pip_requirements(),
-        )
-    test_path = storage.path("splits", run.info.run_id, "test.parquet")
+    run_id, model_uri = log_training_run(
+        mlflow_registry,
+        experiment_id=experiment_id,
+        run_name=f"train-{context.run_id[:8]}",
+        tags=tags,
+        params={
+            "estimator": config.estimator,
+            "seed": config.seed,
+            "split": split.method,
+            "n_train": len(split.train),
+            "n_validation": len(split.validation),
+            "n_test": len(split.test),
+            **{f"model.{k}": v for k, v in fit.params.items()},
+        },
+        metrics={f"validation_{k}": v for k, v in validation_metrics.items()},
+        texts={
+            LEAKAGE_ARTIFACT: leakage.markdown(limit=len(features)),
+            SCHEMA_ARTIFACT: schema.to_json(),
+            FEATURES_ARTIFACT: json.dumps(
+                {"numeric": numeric, "categorical": categorical}, indent=2
+            ),
+            **(
+                {SEARCH_ARTIFACT: pd.DataFrame(fit.search_results).to_csv(index=False)}
+                if fit.search_results
+                else {}
+            ),
+        },
+        pipeline=fit.pipeline,
+        train=split.train[features],
+        numeric=numeric,
+        categorical=categorical,
+        task=schema.task,
+    )
+    test_path = storage.path("splits", run_id, "test.parquet")
     write_parquet_atomic(split.test, test_path)
 
     ref = TrainedModelRef(
-        run_id=run.info.run_id,
+        run_id=run_id,
         experiment_id=experiment_id,
-        model_uri=model_info.model_uri,
+        model_uri=model_uri,
         estimator=config.estimator,
         task=schema.task,
         target=schema.target,
@@ -214,11 +208,9 @@ def trained_model(
     yield dg.Output(
         ref,
         metadata={
-            "mlflow_run": dg.MetadataValue.url(
-                mlflow_registry.run_url(experiment_id, run.info.run_id)
-            ),
-            "mlflow_run_id": dg.MetadataValue.text(run.info.run_id),
-            "model_uri": dg.MetadataValue.text(model_info.model_uri),
+            "mlflow_run": dg.MetadataValue.url(mlflow_registry.run_url(experiment_id, run_id)),
+            "mlflow_run_id": dg.MetadataValue.text(run_id),
+            "model_uri": dg.MetadataValue.text(model_uri),
             "data_hash": dg.MetadataValue.text(data_hash),
             "estimator": dg.MetadataValue.text(config.estimator),
             "split": dg.MetadataValue.text(split.method),
@@ -256,60 +248,3 @@ def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
             "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )
-
-
-def _log_reference(
-    pipeline: object,
-    train: pd.DataFrame,
-    numeric: tuple[str, ...],
-    categorical: tuple[str, ...],
-    task: str,
-) -> None:
-    """Reference statistics for drift, computed once per model version from its training rows
-    (not every day), plus a row sample with the model's scores for the human-facing report."""
-    import mlflow
-
-    # scipy (through the drift module) loads only in runs, not with the code location.
-    from mlops_assets.domain.drift import build_reference_profile
-
-    profile = build_reference_profile(train, numeric, categorical)
-    mlflow.log_text(profile.to_json(), REFERENCE_PROFILE_ARTIFACT)
-    sample = train.sample(n=min(len(train), REFERENCE_SAMPLE_ROWS), random_state=0)
-    y_pred, proba, _ = predict_frame(pipeline, sample, task)  # type: ignore[arg-type]
-    sample = sample.assign(**{SCORE_COLUMN: prediction_score(y_pred, proba, task)})  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(REFERENCE_SAMPLE_ARTIFACT).name
-        sample.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), artifact_path=str(Path(REFERENCE_SAMPLE_ARTIFACT).parent))
-
-
-def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
-    """The model signature a consumer's data must meet, from the training rows, with the
-    numeric features declared `Any`.
-
-    validated_data casts numeric features to float, but the source holds integers too (an
-    `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
-    (an int column with a missing value) for a `long` one, so any declared numeric type
-    refuses one of the two that pandas reads from the same source. `Any` still requires the
-    column by name; the pipeline's imputer and scaler take either.
-    """
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    inferred = infer_signature(example, pipeline.predict(example))
-    numeric_names = set(numeric)
-    inputs = Schema(
-        [
-            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
-            for spec in inferred.inputs.inputs
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
-
-
-def _pip_requirements() -> list[str]:
-    # Stated, not inferred: MLflow's inference starts a subprocess that imports the model and
-    # costs seconds per run.
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy")]

@@ -13,33 +13,59 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops_assets.contracts import (
+    CHAMPION_ALIAS,
+    GATE_CHECK_TAG_PREFIX,
+    GATE_DECISION_TAG,
+    GATE_REASONS_TAG,
+    PROMOTED_AT_TAG,
+)
 from mlops_assets.domain.evaluation import PairedComparison
 
-CHAMPION_ALIAS = "champion"
-PROMOTED_AT_TAG = "champion.promoted_at"
 # Stands for the candidate's version number in gate reasons: they are written before the
 # version is registered; the asset fills the number in once it is known.
 VERSION_PLACEHOLDER = "<version>"
+
+# Absolute floors used when the run config sets none: better than chance, whatever the data.
+DEFAULT_MIN_METRICS: Mapping[str, Mapping[str, float]] = {
+    "binary": {"roc_auc": 0.6},
+    "multiclass": {"balanced_accuracy": 0.4},
+    "regression": {"r2": 0.0},
+}
 
 # MLflow holds run and model-version tag values of at least this length on every backend.
 _MAX_TAG_VALUE = 5000
 # Characters MLflow accepts in a tag key; a user-configured metric name may hold others.
 _TAG_KEY_UNSAFE = re.compile(r"[^\w.\-:]")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    min_metrics: Mapping[str, float] = field(default_factory=dict)
-    """Test metrics the candidate must reach (>=)."""
-    max_metrics: Mapping[str, float] = field(default_factory=dict)
-    """Test metrics the candidate must not exceed (<=)."""
+class GateConfig(BaseModel):
+    """The promotion gate's settings. registered_model_version's run config is this model
+    (its PromotionConfig adds only Dagster's config base), so both keep one set of field names
+    and defaults."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    min_metrics: dict[str, float] = Field(default_factory=dict)
+    """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
+    max_metrics: dict[str, float] = Field(default_factory=dict)
+    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
     min_improvement: float = 0.0
-    """The lower end of the improvement's interval must exceed this to replace the champion."""
+    """Lower bound the improvement's confidence interval must clear to replace the champion."""
     slice_tolerance: float = 0.02
-    """A slice whose whole interval lies below -slice_tolerance blocks promotion."""
+    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
     allow_leaky_features: bool = False
-    """Promote a model trained on features the leakage guard flagged (off: such a model is
-    kept as challenger whatever its metrics)."""
+    """Let a model whose features the leakage guard flagged (trained_model's check
+    no_target_leakage) become champion; off by default."""
+
+    def for_task(self, task: str) -> GateConfig:
+        """The gate with the task's default floors (DEFAULT_MIN_METRICS) when it sets none."""
+        if self.min_metrics:
+            return self
+        return GateConfig(**{**self.model_dump(), "min_metrics": dict(DEFAULT_MIN_METRICS[task])})
 
 
 @dataclass(frozen=True)
@@ -62,11 +88,11 @@ class GateDecision:
         if len(reasons) > _MAX_TAG_VALUE:
             reasons = reasons[: _MAX_TAG_VALUE - 1] + "…"
         tags = {
-            "gate.decision": "promoted" if self.promote else "rejected",
-            "gate.reasons": reasons,
+            GATE_DECISION_TAG: "promoted" if self.promote else "rejected",
+            GATE_REASONS_TAG: reasons,
         }
         for check in self.checks:
-            key = "gate.check." + _TAG_KEY_UNSAFE.sub("_", check.name)
+            key = GATE_CHECK_TAG_PREFIX + _TAG_KEY_UNSAFE.sub("_", check.name)
             tags[key] = "passed" if check.passed else "failed"
         return tags
 
@@ -219,16 +245,26 @@ def _slices_check(
 
 
 @dataclass(frozen=True)
-class VersionRecord:
-    """What rollback needs to know about a registered model version."""
+class RegistryVersion:
+    """A registered model version as plain data. MLflow's own object types `version` as an int
+    or a str depending on the store; here it is always the str MLflow's URIs use."""
 
     version: str
-    aliases: tuple[str, ...]
-    tags: dict[str, str]
-    created_at_ms: int
+    run_id: str = ""
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at_ms: int = 0
 
 
-def previous_champion(versions: Sequence[VersionRecord]) -> VersionRecord | None:
+def checked_model_name(name: str) -> str:
+    """Model names go into MLflow filter strings and lock file names: allow only characters
+    that need no quoting."""
+    if not _MODEL_NAME.fullmatch(name):
+        raise ValueError(f"MLOPS_MODEL_NAME={name!r}: use letters, digits, '-', '_' and '.' only.")
+    return name
+
+
+def previous_champion(versions: Sequence[RegistryVersion]) -> RegistryVersion | None:
     """The most recently promoted version that is not the current champion, if any.
 
     Ties on the promotion time (same clock tick) go to the newer version.
@@ -239,7 +275,7 @@ def previous_champion(versions: Sequence[VersionRecord]) -> VersionRecord | None
     return max(earlier, key=lambda v: (_promoted_at(v), v.created_at_ms, _version_number(v)))
 
 
-def _promoted_at(version: VersionRecord) -> datetime:
+def _promoted_at(version: RegistryVersion) -> datetime:
     text = version.tags[PROMOTED_AT_TAG]
     try:
         moment = datetime.fromisoformat(text)
@@ -252,5 +288,5 @@ def _promoted_at(version: VersionRecord) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _version_number(version: VersionRecord) -> int:
+def _version_number(version: RegistryVersion) -> int:
     return int(version.version) if version.version.isdigit() else -1

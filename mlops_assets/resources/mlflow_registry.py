@@ -8,65 +8,48 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dagster as dg
 
+from mlops_assets.contracts import MODEL_ARTIFACT, MODEL_HASH_TAG, SCHEMA_ARTIFACT
 from mlops_assets.domain.data import directory_sha256
+from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-# Artefacts every model version's run carries, read back by scoring and drift monitoring.
-SCHEMA_ARTIFACT = "schema.json"
-REFERENCE_PROFILE_ARTIFACT = "reference/profile.json"
-REFERENCE_SAMPLE_ARTIFACT = "reference/sample.parquet"
-REFERENCE_SAMPLE_ROWS = 5000
-SCORE_COLUMN = "__score__"
-# Model version tag: SHA-256 of the model artefact's files, recorded at registration and
-# verified every time the version is loaded for scoring or comparison.
-MODEL_HASH_TAG = "model.sha256"
 # Written by MLflow itself into a registered model's files (its name and version): not content.
 _UNHASHED = ("registered_model_meta",)
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 # Tracking URIs served by a tracking server, which owns the artefact location.
 _SERVER_SCHEMES = ("http", "https", "databricks")
 # MLflow error codes that mean "try again later", not "this request is wrong".
 _TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
+# The skops serialisation, pinned: it loads only reviewed types, where a pickle runs any code.
+SKOPS = "skops"
 
 
 class ModelArtifactError(RuntimeError):
     """A model version's artefact is missing or differs from what was registered."""
 
 
-@dataclass(frozen=True)
-class RegistryVersion:
-    """A registered model version as plain data; MLflow's own object types `version` as an int
-    or a str depending on the store, here it is always the str MLflow's URIs use."""
-
-    version: str
-    run_id: str
-    aliases: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
-    creation_timestamp: int = 0
-
-    @classmethod
-    def of(cls, model_version: Any) -> RegistryVersion:
-        return cls(
-            version=str(model_version.version),
-            run_id=model_version.run_id,
-            aliases=tuple(model_version.aliases or ()),
-            tags=dict(model_version.tags or {}),
-            creation_timestamp=int(model_version.creation_timestamp or 0),
-        )
+def _as_version(model_version: Any) -> RegistryVersion:
+    """MLflow's ModelVersion as plain data."""
+    return RegistryVersion(
+        version=str(model_version.version),
+        run_id=model_version.run_id,
+        aliases=tuple(model_version.aliases or ()),
+        tags=dict(model_version.tags or {}),
+        created_at_ms=int(model_version.creation_timestamp or 0),
+    )
 
 
 class MlflowRegistry(dg.ConfigurableResource):
@@ -99,13 +82,14 @@ class MlflowRegistry(dg.ConfigurableResource):
         return root.as_uri()
 
     def client(self) -> MlflowClient:
-        import mlflow
+        """A client of this store. The URI is passed to every MLflow call explicitly, never
+        set process-wide (`mlflow.set_tracking_uri` would export MLFLOW_TRACKING_URI to every
+        later client in the process, and to the processes it starts)."""
         from mlflow import MlflowClient
 
         Path(default_home()).mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(self.resolved_tracking_uri)
-        mlflow.set_registry_uri(self.resolved_tracking_uri)
-        return MlflowClient(self.resolved_tracking_uri, self.resolved_tracking_uri)
+        uri = self.resolved_tracking_uri
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
         client = self.client()
@@ -144,10 +128,10 @@ class MlflowRegistry(dg.ConfigurableResource):
             if mlflow_unavailable(error):
                 raise
             return None
-        return RegistryVersion.of(found)
+        return _as_version(found)
 
     def version(self, version: str) -> RegistryVersion:
-        return RegistryVersion.of(self.client().get_model_version(self.model_name, version))
+        return _as_version(self.client().get_model_version(self.model_name, version))
 
     def versions(self) -> list[RegistryVersion]:
         """Every version of the model, oldest first; none before the first registration."""
@@ -160,7 +144,7 @@ class MlflowRegistry(dg.ConfigurableResource):
         for alias, version in client.get_registered_model(self.model_name).aliases.items():
             aliases.setdefault(str(version), []).append(alias)
         listed = [
-            replace(RegistryVersion.of(v), aliases=tuple(sorted(aliases.get(str(v.version), []))))
+            replace(_as_version(v), aliases=tuple(sorted(aliases.get(str(v.version), []))))
             for v in found
         ]
         return sorted(listed, key=lambda v: int(v.version))
@@ -209,9 +193,13 @@ class MlflowRegistry(dg.ConfigurableResource):
         import mlflow.artifacts
         from mlflow.exceptions import MlflowException
 
-        self.client()
         try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=destination)
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=self._artifact_location(uri),
+                dst_path=destination,
+                tracking_uri=self.resolved_tracking_uri,
+                registry_uri=self.resolved_tracking_uri,
+            )
         except (OSError, MlflowException) as error:
             if mlflow_unavailable(error):
                 raise
@@ -227,6 +215,18 @@ class MlflowRegistry(dg.ConfigurableResource):
             )
         return local
 
+    def _artifact_location(self, uri: str) -> str:
+        """Where a `models:/` URI's files are. MLflow resolves such URIs with the process-wide
+        registry URI whatever it is passed, so they are resolved here with this store's client."""
+        if not uri.startswith("models:/"):
+            return uri
+        client = self.client()
+        path = uri.removeprefix("models:/")
+        if path.startswith("m-") and "/" not in path:
+            return client.get_logged_model(path).artifact_location
+        name, _, version = path.partition("/")
+        return client.get_model_version_download_uri(name, version)
+
     def register_once(self, model_uri: str, run_id: str, tags: dict[str, str]) -> RegistryVersion:
         """Register the run's model with its tags in one call, at most once per run.
 
@@ -234,14 +234,22 @@ class MlflowRegistry(dg.ConfigurableResource):
         server) finds the version already registered for this run and reuses it; should two
         land anyway, the older is kept and the newer, unaliased duplicate deleted.
         """
-        import mlflow
-
+        client = self.client()
         existing = self._versions_of_run(run_id)
         if not existing:
-            mlflow.register_model(model_uri, self.model_name, tags=tags)
+            # Linked to the logged model (`models:/<model id>`) as mlflow.register_model links
+            # it, but with its resolved location as the source: MLflow's store resolves a
+            # `models:/` source with the process-wide tracking URI, not this client's.
+            logged = model_uri.startswith("models:/m-")
+            client.create_model_version(
+                self.model_name,
+                self._artifact_location(model_uri),
+                run_id=run_id,
+                tags=tags,
+                model_id=model_uri.removeprefix("models:/") if logged else None,
+            )
             existing = self._versions_of_run(run_id)
         keep, *duplicates = existing
-        client = self.client()
         for duplicate in duplicates:
             if not duplicate.aliases:
                 client.delete_model_version(self.model_name, duplicate.version)
@@ -256,7 +264,7 @@ class MlflowRegistry(dg.ConfigurableResource):
         found = self.client().search_model_versions(
             f"name = '{checked_model_name(self.model_name)}' and run_id = '{run_id}'"
         )
-        return sorted((RegistryVersion.of(v) for v in found), key=lambda v: int(v.version))
+        return sorted((_as_version(v) for v in found), key=lambda v: int(v.version))
 
     def training_schema(self, run_id: str) -> DatasetSchema:
         """The dataset schema a training run logged (SCHEMA_ARTIFACT), read through the cache."""
@@ -278,23 +286,119 @@ class MlflowRegistry(dg.ConfigurableResource):
             # Downloaded beside the final name, then renamed: a reader never sees half a file.
             with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
                 local = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=artifact_path, dst_path=tmp
+                    run_id=run_id,
+                    artifact_path=artifact_path,
+                    dst_path=tmp,
+                    tracking_uri=self.resolved_tracking_uri,
                 )
                 os.replace(local, cached)
         return cached
+
+    def load_logged_model(self, model_uri: str) -> Any:
+        """A logged model's pipeline (`models:/<model id>`), registered or not."""
+        import mlflow.sklearn
+
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            return mlflow.sklearn.load_model(self._download_model(model_uri, tmp, model_uri))
+
+    def set_version_tag(self, version: str, key: str, value: str) -> None:
+        self.client().set_model_version_tag(self.model_name, version, key, value)
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.client().set_registered_model_alias(self.model_name, alias, version)
+
+    def delete_alias(self, alias: str) -> None:
+        self.client().delete_registered_model_alias(self.model_name, alias)
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
+        self.client().set_tag(run_id, key, value)
+
+    @contextmanager
+    def training_run(
+        self, experiment_id: str, run_name: str, tags: dict[str, str]
+    ) -> Iterator[str]:
+        """A new run of the experiment, its id yielded; FINISHED when the block completes,
+        FAILED when it raises (what `mlflow.start_run` records, without an active-run global)."""
+        client = self.client()
+        run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+        try:
+            yield run_id
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
+
+    def log_sklearn_model(
+        self,
+        run_id: str,
+        pipeline: Any,
+        *,
+        signature: Any,
+        input_example: Any,
+        pip_requirements: list[str],
+        skops_trusted_types: list[str],
+    ) -> str:
+        """Log `pipeline` as the run's LoggedModel `model` (skops, pinned) and return its
+        `models:/<model id>` URI.
+
+        What `mlflow.sklearn.log_model` does, with this store's client instead of the
+        process-wide tracking URI and active run: create the LoggedModel, link it to the run
+        and to the run's metrics, save the flavour locally, upload, mark it READY.
+        """
+        import mlflow.sklearn
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
+        from mlflow.models import Model
+
+        client = self.client()
+        run = client.get_run(run_id)
+        model = client.create_logged_model(
+            run.info.experiment_id,
+            name=MODEL_ARTIFACT,
+            source_run_id=run_id,
+            params={key: str(value) for key, value in run.data.params.items()},
+        )
+        try:
+            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+            client.log_batch(
+                run_id,
+                metrics=[
+                    Metric(
+                        m.key, m.value, m.timestamp, m.step, model_id=model.model_id, run_id=run_id
+                    )
+                    for key in run.data.metrics
+                    for m in client.get_metric_history(run_id, key)
+                    if m.step == 0 and m.model_id is None
+                ],
+            )
+            with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+                local = Path(tmp) / MODEL_ARTIFACT
+                mlflow.sklearn.save_model(
+                    pipeline,
+                    str(local),
+                    mlflow_model=Model(
+                        artifact_path=model.artifact_location,
+                        model_uuid=model.model_id,
+                        run_id=run_id,
+                        model_id=model.model_id,
+                    ),
+                    serialization_format=SKOPS,
+                    skops_trusted_types=skops_trusted_types,
+                    signature=signature,
+                    input_example=input_example,
+                    pip_requirements=pip_requirements,
+                )
+                client.log_model_artifacts(model.model_id, str(local))
+        except BaseException:
+            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+            raise
+        client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        return f"models:/{model.model_id}"
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def version_url(self, version: str) -> str:
         return f"{self.ui_url.rstrip('/')}/#/models/{self.model_name}/versions/{version}"
-
-
-def checked_model_name(name: str) -> str:
-    """Model names go into MLflow filter strings: allow only characters that need no quoting."""
-    if not _MODEL_NAME.fullmatch(name):
-        raise ValueError(f"MLOPS_MODEL_NAME={name!r}: use letters, digits, '-', '_' and '.' only.")
-    return name
 
 
 def mlflow_unavailable(error: BaseException) -> bool:

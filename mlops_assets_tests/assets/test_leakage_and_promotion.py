@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, CHAMPION_GATE_RUN_TAG
 from mlops_assets.definitions import defs
 from mlops_assets.domain.registry import promote_version_command
-from mlops_assets.jobs import CHAMPION_GATE_TAG
 from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import CHALLENGER, CHAMPION, MlflowRegistry
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 
 def _check(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
@@ -74,7 +74,7 @@ def test_a_leaking_table_warns_is_kept_from_champion_and_can_be_promoted_by_hand
     assert ref.leaky_features == ("diagnosis_code", "y_pred_proba")
     run = registry.client().get_run(ref.run_id)
     assert run.data.tags["leakage.features"] == "diagnosis_code,y_pred_proba"
-    card = mlflow.artifacts.load_text(f"runs:/{ref.run_id}/evaluation/model_card.md")
+    card = registry.run_artifact(ref.run_id, "evaluation/model_card.md").read_text("utf-8")
     assert "| diagnosis_code | 1 | solo_score |" in card.split("## Leakage")[1]
 
     # Test metrics of a leaking model are too good to be true: it does not become champion.
@@ -103,26 +103,26 @@ def test_a_leaking_table_warns_is_kept_from_champion_and_can_be_promoted_by_hand
     tampered = _promote(project, "1", reason="accepted knowingly")
     assert not tampered.success
     assert "does not match what was registered" in _failure_message(tampered)
-    assert registry.version_by_alias(CHAMPION) is None
+    assert registry.version_by_alias(CHAMPION_ALIAS) is None
     model_file.write_bytes(original)
 
     promoted = _promote(project, "1", reason="accepted knowingly", requested_by="alice")
     assert promoted.success
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
     v1 = registry.version("1")
     assert v1.tags["champion.replaced"] == "none"
     assert "champion.promoted_at" in v1.tags
     assert "alice" in v1.tags["promotion.audit"]
     assert "accepted knowingly" in v1.tags["promotion.audit"]
-    assert CHALLENGER not in v1.aliases
+    assert CHALLENGER_ALIAS not in v1.aliases
 
     # A second version, kept from champion by the gate, replaces v1 by hand: v1 is archived
     # and the audit names who, why, when and what was replaced; rollback undoes it.
     second = project.train(data_source=source)
     assert second.success
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
     assert _promote(project, "2", reason="v2 reviewed", requested_by="bob").success
-    assert registry.version_by_alias(CHAMPION).version == "2"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "2"
     v1, v2 = registry.version("1"), registry.version("2")
     assert "champion.archived_at" in v1.tags
     assert v2.tags["champion.replaced"] == "1"
@@ -133,12 +133,12 @@ def test_a_leaking_table_warns_is_kept_from_champion_and_can_be_promoted_by_hand
         resources=project.resources(),
         run_config={"ops": {"rollback_champion": {"config": {"reason": "undo"}}}},
     )
-    assert rollback.success and registry.version_by_alias(CHAMPION).version == "1"
+    assert rollback.success and registry.version_by_alias(CHAMPION_ALIAS).version == "1"
 
 
 def test_promote_version_job_shares_the_champion_queue_slot():
     job = defs.resolve_job_def("promote_version_job")
-    assert job.tags["mlops/gate"] == CHAMPION_GATE_TAG["mlops/gate"]
+    assert job.tags["mlops/gate"] == CHAMPION_GATE_RUN_TAG["mlops/gate"]
 
 
 def _hospital_extract() -> pd.DataFrame:
@@ -182,7 +182,16 @@ def test_the_champion_scores_a_raw_csv_through_pyfunc_and_mlflow_files_stay_in_m
     # strings with missing values, an int column made float by one missing value.
     raw = pd.read_csv(training_csv).drop(columns="target")
     assert raw["mean_area"].dtype == np.int64
-    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name}@{CHAMPION}")
+    model = mlflow.pyfunc.load_model(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=registry.client().get_model_version_download_uri(
+                registry.model_name, registry.version_by_alias(CHAMPION_ALIAS).version
+            ),
+            dst_path=str(tmp_path / "champion"),
+            tracking_uri=registry.resolved_tracking_uri,
+            registry_uri=registry.resolved_tracking_uri,
+        )
+    )
     pipeline = registry.load_model("1")
     np.testing.assert_array_equal(model.predict(raw), pipeline.predict(raw))
     with_gap = raw.astype({"mean_area": float})

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops_assets.assets.monitoring import MODEL_VERSION_KEY, TRAINING_DATA_HASH_KEY
+from mlops_assets.contracts import CHAMPION_ALIAS
 from mlops_assets.demo import run_loop
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
-from mlops_assets.resources.mlflow_registry import CHAMPION
 
 FIRST_DAY = date(2026, 1, 2)
 DRIFT_START = FIRST_DAY + timedelta(days=3)
@@ -47,7 +47,7 @@ def test_drift_loop_retrains_once_and_recovers(loop):
     old_model_on_drift = sum(r.accuracy for r in drifted) / len(drifted)
     new_model_on_drift = sum(r.accuracy for r in after) / len(after)
     assert new_model_on_drift > old_model_on_drift + 0.03
-    assert project.registry().version_by_alias(CHAMPION).version == "2"
+    assert project.registry().version_by_alias(CHAMPION_ALIAS).version == "2"
 
     # The retraining run says why it ran.
     (run,) = project.instance.get_runs(dg.RunsFilter(job_name="retraining_job"))
@@ -60,7 +60,7 @@ def test_every_prediction_traces_to_a_model_version_and_training_data(loop):
     footer = pq.read_schema(path).metadata
     assert footer[MODEL_VERSION_KEY.encode()] == b"2"
     predictions = pd.read_parquet(path)
-    champion = project.registry().version_by_alias(CHAMPION)
+    champion = project.registry().version_by_alias(CHAMPION_ALIAS)
     assert set(predictions["model_version"]) == {"2"}
     assert set(predictions["training_data_hash"]) == {champion.tags["data_hash"]}
     assert footer[TRAINING_DATA_HASH_KEY.encode()].decode() == champion.tags["data_hash"]
@@ -143,4 +143,4 @@ def test_a_user_covariate_shift_with_a_new_category_is_retrained_and_healed(proj
     after = [r.accuracy for r in rows[first + 1 :]]
     assert {r.model_version for r in rows[first + 1 :]} == {"2"}
     assert sum(after) / len(after) > sum(before) / len(before) + 0.2, (before, after)
-    assert project.registry().version_by_alias(CHAMPION).version == "2"
+    assert project.registry().version_by_alias(CHAMPION_ALIAS).version == "2"

@@ -1,13 +1,12 @@
 """The training graph end to end: real Dagster instance, real MLflow store, built-in data."""
 
 import dagster as dg
-import mlflow.artifacts
 import pytest
 
+from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from mlops_assets.domain.data import content_hash
 from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import CHALLENGER, CHAMPION
 
 SMALL = TrainingDataSource(synthetic_rows=2000)
 
@@ -53,7 +52,7 @@ def test_training_graph_materialises_every_asset_and_registers_a_champion(projec
     registered = result.output_for_node("registered_model_version")
     assert registered.promoted and registered.version == "1"
     registry = project.registry()
-    champion = registry.version_by_alias(CHAMPION)
+    champion = registry.version_by_alias(CHAMPION_ALIAS)
     assert champion.version == "1"
     assert champion.tags["gate.decision"] == "promoted"
     assert champion.tags["data_hash"] == result.output_for_node("trained_model").data_hash
@@ -71,9 +70,9 @@ def test_training_graph_materialises_every_asset_and_registers_a_champion(projec
         "evaluation/calibration.png",
         "evaluation/slices.csv",
     } <= listed
-    card = mlflow.artifacts.load_text(f"runs:/{champion.run_id}/evaluation/model_card.md")
+    card = registry.run_artifact(champion.run_id, "evaluation/model_card.md").read_text("utf-8")
     assert "Intended use" in card
-    schema = mlflow.artifacts.load_text(f"runs:/{champion.run_id}/schema.json")
+    schema = registry.run_artifact(champion.run_id, "schema.json").read_text("utf-8")
     assert '"target": "default"' in schema.replace("'", '"')
 
     # Metrics are numeric metadata so they plot over time in the UI.
@@ -96,9 +95,9 @@ def test_retraining_on_the_same_data_does_not_promote_an_equal_model(project):
         "1",
     )
     registry = project.registry()
-    assert registry.version_by_alias(CHAMPION).version == "1"
-    assert registry.version_by_alias(CHALLENGER).version == "2"
-    assert registry.version_by_alias(CHALLENGER).tags["gate.decision"] == "rejected"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
+    assert registry.version_by_alias(CHALLENGER_ALIAS).version == "2"
+    assert registry.version_by_alias(CHALLENGER_ALIAS).tags["gate.decision"] == "rejected"
     assert any("noise" in reason for reason in registered.reasons)
     # The champion was scored on the challenger's test rows: the comparison is paired.
     summary = second.output_for_node("evaluation_report")
@@ -117,7 +116,7 @@ def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champi
     registered = strong.output_for_node("registered_model_version")
     assert registered.promoted, registered.reasons
     registry = project.registry()
-    assert registry.version_by_alias(CHAMPION).version == "2"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "2"
     assert (
         "champion.archived_at" in registry.client().get_model_version(registry.model_name, "1").tags
     )
@@ -136,7 +135,7 @@ def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champi
         },
     )
     assert rollback.success
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
     rolled_back = registry.client().get_model_version(registry.model_name, "2")
     assert "alice" in rolled_back.tags["rollback.audit"]
     assert "v2 misbehaves in prod" in rolled_back.tags["rollback.audit"]
@@ -149,7 +148,7 @@ def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champi
         raise_on_error=False,
     )
     assert not again.success
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
 
 
 def test_unchanged_source_keeps_the_same_data_version(project):

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from mlops_assets.contracts import CHAMPION_ALIAS
 from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import CHAMPION
 
 
 def _churn_like(n: int = 1500, n_classes: int = 2, seed: int = 0) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def test_a_csv_file_trains_with_its_own_target_column(project, tmp_path):
     assert summary.model.task == "binary"
     assert summary.model.categorical_features == ("plan",)
     assert summary.metrics["roc_auc"] > 0.7
-    assert project.registry().version_by_alias(CHAMPION).version == "1"
+    assert project.registry().version_by_alias(CHAMPION_ALIAS).version == "1"
 
 
 def test_a_directory_of_files_is_one_training_table(project, tmp_path):

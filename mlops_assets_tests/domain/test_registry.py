@@ -1,15 +1,16 @@
 import numpy as np
 import pytest
 
+from mlops_assets.contracts import CHAMPION_ALIAS, PROMOTED_AT_TAG
 from mlops_assets.domain.evaluation import PairedComparison, paired_bootstrap
 from mlops_assets.domain.registry import (
-    CHAMPION_ALIAS,
-    PROMOTED_AT_TAG,
+    DEFAULT_MIN_METRICS,
     VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
-    VersionRecord,
+    RegistryVersion,
+    checked_model_name,
     decide_promotion,
     previous_champion,
     promote_version_command,
@@ -230,9 +231,11 @@ def test_as_tags_truncates_long_reasons_and_sanitises_check_names():
     assert tags["gate.check.min:f1_0.5"] == "failed"
 
 
-def _version(version: str, promoted_at: str | None, *aliases: str) -> VersionRecord:
+def _version(version: str, promoted_at: str | None, *aliases: str) -> RegistryVersion:
     tags = {} if promoted_at is None else {PROMOTED_AT_TAG: promoted_at}
-    return VersionRecord(version, tuple(aliases), tags, created_at_ms=int(version) * 1000)
+    return RegistryVersion(
+        version, aliases=tuple(aliases), tags=tags, created_at_ms=int(version) * 1000
+    )
 
 
 def test_previous_champion_is_the_latest_promoted_version_that_is_not_champion():
@@ -257,3 +260,29 @@ def test_previous_champion_is_none_without_an_earlier_champion():
 def test_previous_champion_rejects_an_unreadable_promotion_time():
     with pytest.raises(ValueError, match=r"version 1: tag champion.promoted_at='yesterday'"):
         previous_champion([_version("1", "yesterday")])
+
+
+def test_gate_without_floors_takes_the_tasks_default_floors():
+    assert GateConfig().for_task("binary").min_metrics == {"roc_auc": 0.6}
+    assert GateConfig().for_task("regression").min_metrics == DEFAULT_MIN_METRICS["regression"]
+    configured = GateConfig(min_metrics={"accuracy": 0.9}, slice_tolerance=0.1)
+    assert configured.for_task("binary") == configured
+    # The other settings survive the default floors.
+    assert GateConfig(min_improvement=0.01).for_task("multiclass").min_improvement == 0.01
+
+
+def test_gate_config_field_defaults_are_the_documented_ones():
+    gate = GateConfig()
+    assert (gate.min_metrics, gate.max_metrics) == ({}, {})
+    assert (gate.min_improvement, gate.slice_tolerance, gate.allow_leaky_features) == (
+        0.0,
+        0.02,
+        False,
+    )
+
+
+def test_model_names_that_would_need_quoting_are_refused():
+    assert checked_model_name("credit-default_v1.2") == "credit-default_v1.2"
+    for bad in ("", "../etc", "a b", "x'; drop", "-leading"):
+        with pytest.raises(ValueError, match="MLOPS_MODEL_NAME"):
+            checked_model_name(bad)

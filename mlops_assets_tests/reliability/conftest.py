@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,4 +32,3 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
             project = Project(home=Path(tmp / "mlops"), instance=instance)
             assert project.train(data_source=TrainingDataSource(synthetic_rows=1500)).success
             yield project
-    os.environ.pop("MLFLOW_TRACKING_URI", None)  # exported by mlflow.set_tracking_uri

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from mlops_assets.contracts import CHAMPION_ALIAS
 from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.jobs import (
     daily_monitoring_job,
@@ -26,7 +27,6 @@ from mlops_assets.jobs import (
     training_job,
 )
 from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import CHAMPION
 from mlops_assets.resources.project import ProjectStorage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_bett
         },
     ).success
     registry = project.registry()
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
@@ -118,7 +118,9 @@ def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_bett
     moved = [o for o in outcomes.values() if "champion moved from 1 to" in " ".join(o["reasons"])]
     assert len(moved) == 1, outcomes
     # The better model holds the alias, whatever the order.
-    assert registry.version_by_alias(CHAMPION).version == outcomes["strong"]["version"], outcomes
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == outcomes["strong"]["version"], (
+        outcomes
+    )
     assert outcomes["strong"]["promoted"]
     # Every move of the alias replaced exactly the version it was judged against: one
     # promotion from v1, and a second only over the first, never two over the same champion.

@@ -22,9 +22,10 @@ import dagster as dg
 import pytest
 import requests
 
+from mlops_assets.contracts import CHAMPION_ALIAS, MODEL_HASH_TAG
 from mlops_assets.definitions import defs
 from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import CHAMPION, MODEL_HASH_TAG, MlflowRegistry
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 SMALL = TrainingDataSource(synthetic_rows=1500)
 UP_TO_EVALUATION = ("raw_data", "validated_data", "trained_model", "evaluation_report")
@@ -191,7 +192,7 @@ def test_registration_with_a_hung_mlflow_fails_clearly_then_registers_exactly_on
         mlflow_registry=remote,
     )
     assert candidate.success
-    assert _versions(remote) == [("1", (CHAMPION,))]
+    assert _versions(remote) == [("1", (CHAMPION_ALIAS,))]
 
     # Hung for longer than all retries: a clear failure, and nothing registered.
     server.signal(signal.SIGSTOP)
@@ -203,7 +204,7 @@ def test_registration_with_a_hung_mlflow_fails_clearly_then_registers_exactly_on
     message = _failure_message(hung, "registered_model_version")
     assert f"MLflow at {server.url} did not answer" in message
     assert "timeout" in message
-    assert _versions(remote) == [("1", (CHAMPION,))]
+    assert _versions(remote) == [("1", (CHAMPION_ALIAS,))]
 
     # Hung, then back during the retries: the step succeeds on a later attempt, and the version
     # exists once, registered with its metrics, gate tags and artefact hash.
@@ -248,7 +249,7 @@ def test_a_version_whose_artefact_is_missing_is_never_registered(project):
     message = _failure_message(result, "registered_model_version")
     assert model_uri in message and "artefact" in message and "retrain" in message
     assert _versions(registry) == before
-    assert registry.version_by_alias(CHAMPION).version == "1"
+    assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
 
 
 def test_only_an_outage_counts_as_mlflow_unavailable():

@@ -9,11 +9,11 @@ from urllib.parse import urlparse
 
 import dagster as dg
 
+from mlops_assets.contracts import CHAMPION_ALIAS, MODEL_HASH_TAG
 from mlops_assets.definitions import defs
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
-from mlops_assets.resources.mlflow_registry import CHAMPION, MODEL_HASH_TAG
 
 QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
 
@@ -40,7 +40,7 @@ def test_a_tampered_champion_artefact_fails_scoring_and_evaluation_clearly(proje
     """Also: models are stored with skops, never as pickles."""
     assert project.train(data_source=TrainingDataSource(synthetic_rows=1500)).success
     registry = project.registry()
-    champion = registry.version_by_alias(CHAMPION)
+    champion = registry.version_by_alias(CHAMPION_ALIAS)
     # The recorded hash is the hash of the files in the artefact store.
     model_dir = Path(
         urlparse(

@@ -1,0 +1,266 @@
+"""Every move of the `champion` alias: the gate's promotion, a rollback, a manual promotion.
+
+Each move happens under one lock per model (the same for all three, so none interleaves with
+another) and by compare-and-set: the champion is read, judged and moved with no other run of
+this project in between. The run queue's tag limit already keeps retraining runs apart; the
+lock also covers manual and local runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from mlops_assets.contracts import (
+    ARCHIVED_AT_TAG,
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    MODEL_HASH_TAG,
+    PROMOTED_AT_TAG,
+    PROMOTION_AUDIT_TAG,
+    REPLACED_TAG,
+    ROLLBACK_AUDIT_TAG,
+    ROLLBACK_RESTORED_BY_TAG,
+    ROLLED_BACK_AT_TAG,
+    TEST_METRIC_TAG_PREFIX,
+)
+from mlops_assets.domain.promotion import (
+    ChampionComparison,
+    PromotionError,
+    current_champion,
+    gate_tags,
+    judge,
+    rollback_target,
+)
+from mlops_assets.domain.registry import (
+    VERSION_PLACEHOLDER,
+    GateConfig,
+    GateDecision,
+    RegistryVersion,
+    checked_model_name,
+)
+
+Locks = Callable[[str], AbstractContextManager[None]]
+"""Named exclusive locks shared by every process of the project (ProjectStorage.lock)."""
+
+
+class ChampionRegistry(Protocol):
+    """The registry operations that moving `champion` needs."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    def ensure_registered_model(self) -> None: ...
+
+    def model_artifact_sha256(self, model_uri: str) -> str: ...
+
+    def register_once(self, model_uri: str, run_id: str, tags: dict[str, str]) -> RegistryVersion:
+        """Register the run's model with its tags, at most once per run."""
+        ...
+
+    def version_by_alias(self, alias: str) -> RegistryVersion | None: ...
+
+    def versions(self) -> list[RegistryVersion]: ...
+
+    def set_version_tag(self, version: str, key: str, value: str) -> None: ...
+
+    def set_alias(self, alias: str, version: str) -> None: ...
+
+    def delete_alias(self, alias: str) -> None: ...
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None: ...
+
+    def load_model(self, version: str) -> Any:
+        """The version's model, after checking its artefact against the recorded hash."""
+        ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, evaluated model the gate judges."""
+
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    leaky_features: tuple[str, ...]
+    champion: ChampionComparison | None
+    """The champion as evaluation saw it (None: there was none)."""
+    tags: dict[str, str]
+    """Model-version tags besides the gate's, the metrics' and the hash (data hash, ...)."""
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    version: str
+    promoted: bool
+    champion_version: str | None
+    """The version holding `champion` after this step."""
+    decision: GateDecision
+    reasons: tuple[str, ...]
+    model_hash: str
+
+
+@dataclass(frozen=True)
+class ChampionMove:
+    """A move of `champion` by hand (a rollback or a manual promotion)."""
+
+    from_version: str
+    to_version: str
+    requested_by: str
+    audit: str
+
+    @property
+    def moved(self) -> bool:
+        return self.from_version != self.to_version
+
+
+@contextmanager
+def champion_lock(registry: ChampionRegistry, locks: Locks) -> Iterator[None]:
+    """The one lock every move of this model's `champion` holds."""
+    with locks(f"champion-{checked_model_name(registry.model_name)}"):
+        yield
+
+
+def register_and_promote(
+    registry: ChampionRegistry,
+    locks: Locks,
+    candidate: Candidate,
+    gate: GateConfig,
+    judge_again: Callable[[], ChampionComparison | None],
+) -> PromotionOutcome:
+    """Register the candidate and let the gate decide whether it takes `champion`.
+
+    `judge_again` compares the candidate with whichever version holds `champion` now; it is
+    called only when the champion moved since evaluation, so the judgement is never stale.
+    Safe to retry: a version is registered once per run, and an earlier attempt that moved the
+    alias is finished rather than judged again.
+    """
+    decision = judge(candidate.metrics, gate, candidate.champion, candidate.leaky_features)
+    evaluated_against = None if candidate.champion is None else candidate.champion.version
+    registry.ensure_registered_model()
+    # Hashed from the artefact store itself: a version whose artefact is missing is never
+    # registered, and scoring verifies these bytes before it uses the model.
+    model_hash = registry.model_artifact_sha256(candidate.model_uri)
+    tags = {
+        **candidate.tags,
+        MODEL_HASH_TAG: model_hash,
+        **{f"{TEST_METRIC_TAG_PREFIX}{k}": f"{v:.6g}" for k, v in candidate.metrics.items()},
+        **gate_tags(decision, evaluated_against),
+    }
+    # Registered with its hash, metrics and gate tags in one call (never a version without
+    # them), and at most once per MLflow run however often this step is retried.
+    registered = registry.register_once(candidate.model_uri, candidate.run_id, tags)
+    version = registered.version
+    reasons = list(decision.reasons)
+    with champion_lock(registry, locks):
+        current = registry.version_by_alias(CHAMPION_ALIAS)
+        current_version = None if current is None else current.version
+        if current_version == version:
+            # An earlier attempt of this step moved the alias, then failed: finish its work.
+            promoted = True
+            if PROMOTED_AT_TAG not in registered.tags:
+                registry.set_version_tag(version, PROMOTED_AT_TAG, _now())
+        else:
+            if current_version != evaluated_against:
+                # The champion moved since evaluation: that judgement is stale. Judge again
+                # against the champion now, on the same test rows, before deciding.
+                decision = judge(candidate.metrics, gate, judge_again(), candidate.leaky_features)
+                reasons = [
+                    f"champion moved from {evaluated_against or 'none'} to "
+                    f"{current_version or 'none'} during this run; compared again with "
+                    f"{current_version or 'none'}",
+                    *decision.reasons,
+                ]
+                for key, value in gate_tags(decision, current_version).items():
+                    registry.set_version_tag(version, key, value)
+            promoted = decision.promote
+            if promoted:
+                _make_champion(registry, version, current_version)
+            else:
+                registry.set_alias(CHALLENGER_ALIAS, version)
+    # Reasons were written before the version had a number; name it in what people read.
+    for key, value in decision.as_tags().items():
+        registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
+    champion_now = registry.version_by_alias(CHAMPION_ALIAS)
+    return PromotionOutcome(
+        version=version,
+        promoted=promoted,
+        champion_version=None if champion_now is None else champion_now.version,
+        decision=decision,
+        reasons=tuple(reason.replace(VERSION_PLACEHOLDER, version) for reason in reasons),
+        model_hash=model_hash,
+    )
+
+
+def roll_back(
+    registry: ChampionRegistry, locks: Locks, reason: str, requested_by: str = ""
+) -> ChampionMove:
+    """Move `champion` back to the previous champion, with an audit trail on both versions.
+
+    Raises PromotionError when there is no earlier champion; nothing is changed then.
+    """
+    with champion_lock(registry, locks):
+        current, target = rollback_target(registry.model_name, registry.versions())
+        who, now = _requester(requested_by), _now()
+        audit = f"rolled back by {who} at {now}: {reason}"
+        registry.set_alias(CHAMPION_ALIAS, target.version)
+        registry.set_version_tag(current.version, ROLLED_BACK_AT_TAG, now)
+        registry.set_version_tag(current.version, ROLLBACK_AUDIT_TAG, audit)
+        registry.set_version_tag(target.version, ROLLBACK_RESTORED_BY_TAG, audit)
+        return ChampionMove(current.version, target.version, who, audit)
+
+
+def promote_given_version(
+    registry: ChampionRegistry, locks: Locks, version: str, reason: str, requested_by: str = ""
+) -> ChampionMove:
+    """Move `champion` to `version` by hand (what the gate cannot judge: a new schema, a
+    deliberate override), after verifying its artefact, with an audit trail.
+
+    Raises PromotionError for an unknown version, and the registry's artefact error when the
+    version's files do not match their recorded hash; nothing is changed then.
+    """
+    wanted = version.strip()
+    with champion_lock(registry, locks):
+        versions = {v.version: v for v in registry.versions()}
+        if wanted not in versions:
+            known = ", ".join(versions) or "none registered yet"
+            raise PromotionError(
+                f"{registry.model_name} has no version {wanted!r} (versions: {known}); "
+                "nothing was changed."
+            )
+        who = _requester(requested_by)
+        current = current_champion(list(versions.values()))
+        if current is not None and current.version == wanted:
+            return ChampionMove(wanted, wanted, who, "")
+        # What scoring will load must be what was registered: the hash is checked here, not
+        # first on tomorrow's batch.
+        registry.load_model(wanted)
+        previous = "none" if current is None else current.version
+        audit = f"promoted manually by {who} at {_now()}, replacing v{previous}: {reason}"
+        registry.set_version_tag(wanted, PROMOTION_AUDIT_TAG, audit)
+        _make_champion(registry, wanted, None if current is None else current.version)
+        if CHALLENGER_ALIAS in versions[wanted].aliases:
+            registry.delete_alias(CHALLENGER_ALIAS)
+        return ChampionMove(previous, wanted, who, audit)
+
+
+def _make_champion(registry: ChampionRegistry, version: str, replaced: str | None) -> None:
+    now = _now()
+    if replaced is not None:
+        registry.set_version_tag(replaced, ARCHIVED_AT_TAG, now)
+    registry.set_version_tag(version, REPLACED_TAG, replaced or "none")
+    registry.set_alias(CHAMPION_ALIAS, version)
+    registry.set_version_tag(version, PROMOTED_AT_TAG, now)
+
+
+def _requester(requested_by: str) -> str:
+    return requested_by or os.environ.get("USER") or getpass.getuser()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,140 @@
+"""A training run logged to MLflow through the registry resource's client: parameters,
+metrics, text artefacts, the drift reference and the model, in one run that ends FINISHED (or
+FAILED when logging raises). No fluent `mlflow.*` call: nothing process-wide is set."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops_assets.contracts import (
+    REFERENCE_PROFILE_ARTIFACT,
+    REFERENCE_SAMPLE_ARTIFACT,
+    SCORE_COLUMN,
+)
+from mlops_assets.domain.training import SKOPS_TRUSTED_TYPES, predict_frame, prediction_score
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+# Rows of the training split kept with their scores as the drift report's reference sample.
+REFERENCE_SAMPLE_ROWS = 5000
+
+
+def log_training_run(
+    registry: MlflowRegistry,
+    *,
+    experiment_id: str,
+    run_name: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    texts: dict[str, str],
+    pipeline: Any,
+    train: pd.DataFrame,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    task: str,
+) -> tuple[str, str]:
+    """Log one training run and its model; returns the run id and the model's URI.
+
+    `texts` maps artefact file names to their content; `train` holds the feature columns of
+    the training rows (the drift reference and the model's input example come from them).
+    """
+    with registry.training_run(experiment_id, run_name=run_name, tags=tags) as run_id:
+        _log_run(registry, run_id, params, metrics, texts)
+        _log_reference(registry, run_id, pipeline, train, numeric, categorical, task)
+        example = train.head(5)
+        model_uri = registry.log_sklearn_model(
+            run_id,
+            pipeline,
+            signature=_signature(pipeline, example, numeric),
+            input_example=example,
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+            pip_requirements=_pip_requirements(),
+        )
+    return run_id, model_uri
+
+
+def _log_run(
+    registry: MlflowRegistry,
+    run_id: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    texts: dict[str, str],
+) -> None:
+    """The run's parameters, metrics and text artefacts (file name -> content)."""
+    import time
+
+    from mlflow.entities import Metric, Param
+
+    now_ms = int(time.time() * 1000)
+    client = registry.client()
+    client.log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), now_ms, 0) for key, value in metrics.items()],
+        params=[Param(key, str(value)) for key, value in params.items()],
+    )
+    for artifact_file, text in texts.items():
+        client.log_text(run_id, text, artifact_file)
+
+
+def _log_reference(
+    registry: MlflowRegistry,
+    run_id: str,
+    pipeline: object,
+    train: pd.DataFrame,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    task: str,
+) -> None:
+    """Reference statistics for drift, computed once per model version from its training rows
+    (not every day), plus a row sample with the model's scores for the human-facing report."""
+    # scipy (through the drift module) loads only in runs, not with the code location.
+    from mlops_assets.domain.drift import build_reference_profile
+
+    client = registry.client()
+    profile = build_reference_profile(train, numeric, categorical)
+    client.log_text(run_id, profile.to_json(), REFERENCE_PROFILE_ARTIFACT)
+    sample = train.sample(n=min(len(train), REFERENCE_SAMPLE_ROWS), random_state=0)
+    y_pred, proba, _ = predict_frame(pipeline, sample, task)  # type: ignore[arg-type]
+    sample = sample.assign(**{SCORE_COLUMN: prediction_score(y_pred, proba, task)})  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(REFERENCE_SAMPLE_ARTIFACT).name
+        sample.to_parquet(path, index=False)
+        client.log_artifact(
+            run_id, str(path), artifact_path=str(Path(REFERENCE_SAMPLE_ARTIFACT).parent)
+        )
+
+
+def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
+    """The model signature a consumer's data must meet, from the training rows, with the
+    numeric features declared `Any`.
+
+    validated_data casts numeric features to float, but the source holds integers too (an
+    `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
+    (an int column with a missing value) for a `long` one, so any declared numeric type
+    refuses one of the two that pandas reads from the same source. `Any` still requires the
+    column by name; the pipeline's imputer and scaler take either.
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inferred = infer_signature(example, pipeline.predict(example))
+    numeric_names = set(numeric)
+    inputs = Schema(
+        [
+            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
+            for spec in inferred.inputs.inputs
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
+
+
+def _pip_requirements() -> list[str]:
+    # Stated, not inferred: MLflow's inference starts a subprocess that imports the model and
+    # costs seconds per run.
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy")]
