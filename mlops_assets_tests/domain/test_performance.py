@@ -136,6 +136,6 @@ def test_regression_bootstrap_is_reproducible():
 def test_metadata_holds_numbers_that_plot_and_the_keys_readers_use():
     metadata = _judge(*_day(5000, 4550)).to_metadata()
     assert metadata["performance_dropped"] is True
-    for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "day_metric_accuracy"):
+    for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "reference_accuracy"):
         assert isinstance(metadata[key], float), key
     assert metadata["reference_n"] == REFERENCE_N
