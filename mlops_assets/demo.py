@@ -151,7 +151,7 @@ def run_days(
     return rows
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, dg.MetadataValue]:
     event = next(
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
     )

@@ -5,6 +5,7 @@ one beside the day's verdict; both import this module at module level (it import
 """
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -31,7 +32,8 @@ def retraining_attempts(
     attempts = []
     for record in instance.get_run_records(dg.RunsFilter(job_name=RETRAINING_JOB), limit=limit):
         run = record.dagster_run
-        config = run.run_config.get("ops", {}).get("raw_data", {}).get("config", {})
+        ops: Any = run.run_config.get("ops", {})
+        config = ops.get("raw_data", {}).get("config", {})
         start = run.tags.get(WINDOW_START_TAG) or config.get("window_start") or ""
         end = run.tags.get(WINDOW_END_TAG) or config.get("window_end") or ""
         attempts.append(

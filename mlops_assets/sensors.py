@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -61,7 +62,7 @@ class RetrainingSettings(dg.ConfigurableResource):
 def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
     """RetrainingSettings with every MLOPS_RETRAIN_<FIELD> that is set; a value that does not
     parse fails naming the variable, so a typo never silently keeps the default."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for name, field in RetrainingSettings.model_fields.items():
         variable = ENV_PREFIX + name.upper()
         raw = environ.get(variable, "").strip()

@@ -90,16 +90,13 @@ def batch_predictions(
                 totals,
                 score_column=SCORE_COLUMN,
             )
-        except dg.Failure:
-            raise
-        except Exception as error:  # stored by the IO manager, past the asset's own wrapper
+        except Exception as error:
+            # Scored while the IO manager writes, past retried_on_mlflow_outage: the same
+            # immediate failure as an error in the asset's body (no MLflow call happens here).
             raise failure(f"{type(error).__name__}: {error}") from error
         context.log.info(
             f"scored {totals.rows} rows with {mlflow_registry.model_name} v{champion.version}"
         )
-
-    def scored_metadata() -> dict[str, dg.MetadataValue]:
-        return {"mean_score": dg.MetadataValue.float(totals.mean_score)}
 
     table = StreamedTable(
         scored(),
@@ -108,7 +105,7 @@ def batch_predictions(
             MODEL_VERSION_KEY: champion.version,
             TRAINING_DATA_HASH_KEY: training_hash,
         },
-        metadata=scored_metadata,
+        metadata=lambda: {"mean_score": dg.MetadataValue.float(totals.mean_score)},
     )
     return dg.Output(
         table,

@@ -1,6 +1,7 @@
 """drift_report: the scored day judged against the training data of the model that scored it."""
 
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -95,7 +96,7 @@ def drift_report(
     report_json = storage.path("reports", "drift", f"{partition}.json")
     write_text_atomic(assessment.report_json(), report_json)
     latest = retraining_attempts(context.instance, limit=1)
-    metadata = {
+    metadata: dict[str, Any] = {
         **verdict.to_metadata(),
         "features": dg.MetadataValue.md(markdown_table(assessment.features)),
         "report_json": dg.MetadataValue.path(str(report_json)),

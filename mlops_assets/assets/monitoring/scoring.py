@@ -92,7 +92,7 @@ def scoring_data(
             "content_hash": dg.MetadataValue.text(content_hash(frame)),
         },
     )
-    if report is None:
+    if champion is None or report is None:
         # Stored all the same (it is the day's data); batch_predictions says what to do.
         yield dg.AssetCheckResult(
             check_name=SCORING_CHECK,
