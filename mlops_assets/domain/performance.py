@@ -35,6 +35,8 @@ DEFAULT_CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 # Elements of the (resamples x rows) index matrix drawn at once: bounded memory at any day size.
 _BOOTSTRAP_CHUNK_ELEMENTS = 4_000_000
+# A judged figure and its interval: (value, low, high).
+_Interval = tuple[float, float, float]
 
 
 def performance_metric(task: TaskType) -> str:
@@ -161,20 +163,39 @@ def day_performance(
             "to compare with",
         )
     if metric == "accuracy":
-        return _accuracy_verdict(value, n, reference_value, reference_n, min_effect, confidence)
-    return _rmse_verdict(
-        truth, predicted, reference_value, reference_n, min_effect, confidence, seed
+        day, difference, figures = _accuracy_figures(
+            value, n, reference_value, reference_n, confidence
+        )
+        unit = "points"
+    else:
+        day, difference, figures = _rmse_figures(
+            truth, predicted, reference_value, reference_n, confidence, seed
+        )
+        unit = "relative"
+    worse, worse_low, worse_high = difference
+    dropped = worse > min_effect and worse_low > 0
+    return PerformanceVerdict(
+        metric=metric,
+        n=n,
+        day_value=day[0],
+        day_ci_low=day[1],
+        day_ci_high=day[2],
+        reference_value=reference_value,
+        reference_n=reference_n,
+        difference=worse,
+        difference_ci_low=worse_low,
+        difference_ci_high=worse_high,
+        min_effect=min_effect,
+        confidence=confidence,
+        dropped=dropped,
+        reason=_judged(figures, dropped, worse > min_effect, min_effect, unit),
     )
 
 
-def _accuracy_verdict(
-    value: float,
-    n: int,
-    reference: float,
-    reference_n: int | None,
-    min_effect: float,
-    confidence: float,
-) -> PerformanceVerdict:
+def _accuracy_figures(
+    value: float, n: int, reference: float, reference_n: int | None, confidence: float
+) -> tuple[_Interval, _Interval, str]:
+    """The day's accuracy, the drop (reference minus day) with their intervals, as text."""
     day_low, day_high = _wilson(round(value * n), n, confidence)
     if reference_n:
         ref_low, ref_high = _wilson(round(reference * reference_n), reference_n, confidence)
@@ -184,40 +205,24 @@ def _accuracy_verdict(
     # Newcombe's hybrid score interval for a difference of two independent proportions.
     drop_low = drop - math.hypot(reference - ref_low, day_high - value)
     drop_high = drop + math.hypot(ref_high - reference, value - day_low)
-    dropped = drop > min_effect and drop_low > 0
     level = f"{confidence:.0%}"
     figures = (
         f"accuracy {value:.3f} [{day_low:.3f}, {day_high:.3f}] on {n} rows vs champion "
         f"{reference:.3f} on {reference_n or 'unknown'} test rows: drop {drop:+.3f}, "
         f"{level} CI [{drop_low:+.3f}, {drop_high:+.3f}]"
     )
-    return PerformanceVerdict(
-        metric="accuracy",
-        n=n,
-        day_value=value,
-        day_ci_low=day_low,
-        day_ci_high=day_high,
-        reference_value=reference,
-        reference_n=reference_n,
-        difference=drop,
-        difference_ci_low=drop_low,
-        difference_ci_high=drop_high,
-        min_effect=min_effect,
-        confidence=confidence,
-        dropped=dropped,
-        reason=_judged(figures, dropped, drop > min_effect, min_effect, "points"),
-    )
+    return (value, day_low, day_high), (drop, drop_low, drop_high), figures
 
 
-def _rmse_verdict(
+def _rmse_figures(
     truth: np.ndarray,
     predicted: np.ndarray,
     reference: float,
     reference_n: int | None,
-    min_effect: float,
     confidence: float,
     seed: int,
-) -> PerformanceVerdict:
+) -> tuple[_Interval, _Interval, str]:
+    """The day's RMSE, its relative rise over the reference with their intervals, as text."""
     low, high, log_var = _bootstrap_rmse(truth, predicted, confidence, seed)
     n = len(truth)
     value = float(np.sqrt(np.mean((truth - predicted) ** 2)))
@@ -232,28 +237,12 @@ def _rmse_verdict(
         spread = z * math.sqrt(log_var + ref_var)
         rise = value / reference - 1
         ratio_low, ratio_high = math.exp(log_ratio - spread) - 1, math.exp(log_ratio + spread) - 1
-    dropped = rise > min_effect and ratio_low > 0
     figures = (
         f"rmse {value:.4g} [{low:.4g}, {high:.4g}] on {n} rows vs champion {reference:.4g} on "
         f"{reference_n or 'unknown'} test rows: rise {rise:+.1%}, {confidence:.0%} CI "
         f"[{ratio_low:+.1%}, {ratio_high:+.1%}]"
     )
-    return PerformanceVerdict(
-        metric="rmse",
-        n=n,
-        day_value=value,
-        day_ci_low=low,
-        day_ci_high=high,
-        reference_value=reference,
-        reference_n=reference_n,
-        difference=rise,
-        difference_ci_low=ratio_low,
-        difference_ci_high=ratio_high,
-        min_effect=min_effect,
-        confidence=confidence,
-        dropped=dropped,
-        reason=_judged(figures, dropped, rise > min_effect, min_effect, "relative"),
-    )
+    return (value, low, high), (rise, ratio_low, ratio_high), figures
 
 
 def _judged(figures: str, dropped: bool, large: bool, min_effect: float, unit: str) -> str:
