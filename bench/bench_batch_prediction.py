@@ -269,12 +269,14 @@ def child_ours(home: Path, partition: str) -> dict:
 
     _preload()
     rss_before = rss_bytes()
-    assets = [defs.get_assets_def("batch_predictions")]
+    # scoring_data is given (not selected) so that its IO manager hands the linked file over.
+    assets = [defs.get_assets_def("scoring_data"), defs.get_assets_def("batch_predictions")]
     instance_dir = tempfile.mkdtemp(prefix="dagster-", dir=home)
     with dg.instance_for_test(temp_dir=instance_dir) as instance:
         started = time.perf_counter()
         result = dg.materialize(
             assets,
+            selection=["batch_predictions"],
             partition_key=partition,
             resources=build_resources(),
             instance=instance,

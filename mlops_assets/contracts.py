@@ -7,6 +7,11 @@ A name defined here is the only definition; modules import it rather than repeat
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
 # --- Registry: aliases, model-version tags, run artefacts -----------------------------------
 
 # Aliases of the registered model: scoring loads `champion`; a candidate the gate rejected is
@@ -58,3 +63,160 @@ EVALUATION_ARTIFACT_DIR = "evaluation"
 SCORE_COLUMN = "__score__"
 
 # --- Monitoring: drift verdict, run tags, metadata keys -------------------------------------
+
+SCORING_CHECK = "scoring_data_conforms"
+"""The blocking asset check of scoring_data (the day's batch against the champion's schema)."""
+
+# Parquet footer metadata of every predictions file: the model that made them and its data.
+MODEL_NAME_KEY = "mlops.model_name"
+MODEL_VERSION_KEY = "mlops.model_version"
+TRAINING_DATA_HASH_KEY = "mlops.training_data_hash"
+
+RETRAINING_JOB = "retraining_job"
+# Tags of a retraining run started by drift_retraining_sensor. The window tags are read back
+# by the next decision (and by drift_report's "last retraining" line) from the run records.
+TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
+TRIGGER_RUN_TAG = "mlops/drift_report_run"
+WINDOW_START_TAG = "mlops/window_start"
+WINDOW_END_TAG = "mlops/window_end"
+ATTEMPT_TAG = "mlops/attempt"
+REASON_TAG = "mlops/reason"
+
+MetadataScalar = float | int | bool | str
+
+
+def _plain(value: object) -> object:
+    # Dagster's MetadataValue wrappers carry the stored value in `.value`; plain values pass.
+    return getattr(value, "value", value)
+
+
+@dataclass(frozen=True)
+class PerformanceVerdict:
+    """The day's metric against the champion's test figure, with both intervals and the call.
+
+    `difference` is signed so that positive is worse: reference minus day for accuracy, the
+    relative rise day / reference - 1 for RMSE. Values are None when the day has no labels or
+    the champion records no test figure.
+    """
+
+    metric: str  # "accuracy" or "rmse"
+    n: int  # labelled rows of the day
+    day_value: float | None
+    day_ci_low: float | None
+    day_ci_high: float | None
+    reference_value: float | None
+    reference_n: int | None  # the champion's test rows; None: treated as exact
+    difference: float | None
+    difference_ci_low: float | None
+    difference_ci_high: float | None
+    min_effect: float
+    confidence: float
+    dropped: bool
+    reason: str
+
+    def to_metadata(self) -> dict[str, MetadataScalar]:
+        """Flat, typed values for drift_report's metadata (None left out), numbers so they plot
+        over partitions."""
+        m = self.metric
+        values: dict[str, MetadataScalar | None] = {
+            "performance_dropped": self.dropped,
+            "performance_reason": self.reason,
+            "performance_metric": m,
+            "labelled_rows": self.n,
+            m: self.day_value,
+            f"{m}_ci_low": self.day_ci_low,
+            f"{m}_ci_high": self.day_ci_high,
+            f"reference_{m}": self.reference_value,
+            "reference_n": self.reference_n,
+            f"{m}_drop": self.difference,
+            f"{m}_drop_ci_low": self.difference_ci_low,
+            f"{m}_drop_ci_high": self.difference_ci_high,
+            "performance_min_effect": self.min_effect,
+            "performance_confidence": self.confidence,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, object]) -> PerformanceVerdict:
+        """The verdict `to_metadata` wrote. Reports written before `performance_metric` and
+        `performance_confidence` were recorded name the metric by their keys and were judged
+        at the default 95 %; a report without performance figures reads as not judged."""
+        values = {key: _plain(value) for key, value in metadata.items()}
+        metric = str(values.get("performance_metric", ""))
+        if not metric:
+            rmse_keys = ("rmse", "reference_rmse", "rmse_drop")
+            metric = "rmse" if any(k in values for k in rmse_keys) else "accuracy"
+
+        def number(key: str, default: float | None = None) -> float | None:
+            value = values.get(key)
+            return default if value is None else float(value)  # type: ignore[arg-type]
+
+        reference_n = values.get("reference_n")
+        return cls(
+            metric=metric,
+            n=int(values.get("labelled_rows", 0)),  # type: ignore[call-overload]
+            day_value=number(metric),
+            day_ci_low=number(f"{metric}_ci_low"),
+            day_ci_high=number(f"{metric}_ci_high"),
+            reference_value=number(f"reference_{metric}"),
+            reference_n=None if reference_n is None else int(reference_n),  # type: ignore[call-overload]
+            difference=number(f"{metric}_drop"),
+            difference_ci_low=number(f"{metric}_drop_ci_low"),
+            difference_ci_high=number(f"{metric}_drop_ci_high"),
+            min_effect=number("performance_min_effect", 0.0) or 0.0,
+            confidence=number("performance_confidence", 0.95) or 0.95,
+            dropped=bool(values.get("performance_dropped", False)),
+            reason=str(values.get("performance_reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    """What drift_report records for one day and drift_retraining_sensor and the demo read: the
+    data's drift, the prediction drift and the day's performance, for the model that scored it.
+
+    `to_metadata` gives the plain values of the materialisation's metadata (Dagster stores
+    each as a typed MetadataValue: numbers plot over partitions); `from_metadata` reads them
+    back from a stored materialisation, the day being its partition.
+    """
+
+    day: date
+    model_version: str
+    severity: str  # none, warning, critical
+    drifted_share: float
+    dataset_drift: bool
+    drifted_features: int
+    prediction_psi: float
+    prediction_drift: bool
+    performance: PerformanceVerdict
+
+    def to_metadata(self) -> dict[str, MetadataScalar]:
+        return {
+            "drifted_share": self.drifted_share,
+            "severity": self.severity,
+            "dataset_drift": self.dataset_drift,
+            "drifted_features": self.drifted_features,
+            "prediction_psi": self.prediction_psi,
+            "prediction_drift": self.prediction_drift,
+            "model_version": self.model_version,
+            **self.performance.to_metadata(),
+        }
+
+    @classmethod
+    def from_metadata(cls, day: date, metadata: Mapping[str, object]) -> DriftVerdict:
+        """Only `severity` is required: a report that predates a figure reads it as unknown
+        (NaN, 0, False or empty), which never alarms on its own."""
+        values = {key: _plain(value) for key, value in metadata.items()}
+        if "severity" not in values:
+            raise KeyError(f"drift_report {day}: no `severity` in its metadata.")
+        return cls(
+            day=day,
+            model_version=str(values.get("model_version", "")),
+            severity=str(values["severity"]),
+            drifted_share=float(values.get("drifted_share", math.nan)),  # type: ignore[arg-type]
+            dataset_drift=bool(values.get("dataset_drift", False)),
+            drifted_features=int(values.get("drifted_features", 0)),  # type: ignore[call-overload]
+            prediction_psi=float(values.get("prediction_psi", math.nan)),  # type: ignore[arg-type]
+            prediction_drift=bool(values.get("prediction_drift", False)),
+            performance=PerformanceVerdict.from_metadata(values),
+        )

@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
+from mlops_assets.contracts import DriftVerdict
 from mlops_assets.domain.data import is_sql_url, redact_url
 from mlops_assets.resources.data_source import DAILY_FILE_NAME
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
@@ -111,17 +111,17 @@ def run_days(
             run_config={**(run_config or {}), **(monitoring_config or {})},
             raise_on_error=True,
         )
-        report = _metadata(result, "drift_report")
+        verdict = DriftVerdict.from_metadata(scored_day, _metadata(result, "drift_report"))
         scored = _metadata(result, "batch_predictions")
         row = DayRow(
             day=day,
-            drifted_share=float(report["drifted_share"].value),
-            severity=str(report["severity"].value),
-            accuracy=float(report["day_metric_accuracy"].value)
-            if "day_metric_accuracy" in report
+            drifted_share=verdict.drifted_share,
+            severity=verdict.severity,
+            accuracy=verdict.performance.day_value
+            if verdict.performance.metric == "accuracy"
             else None,
             model_version=str(scored["model_version"].value),
-            performance_dropped=bool(report["performance_dropped"].value),
+            performance_dropped=verdict.performance.dropped,
         )
         with dg.build_sensor_context(
             instance=instance, cursor=cursor, resources=resources or defs.resources
@@ -151,7 +151,7 @@ def run_days(
     return rows
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, Any]:
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, dg.MetadataValue]:
     event = next(
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
     )

@@ -4,7 +4,7 @@ import dagster as dg
 
 from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.assets.registry import promote_version, rollback_champion
-from mlops_assets.contracts import CHAMPION_GATE_RUN_TAG
+from mlops_assets.contracts import CHAMPION_GATE_RUN_TAG, RETRAINING_JOB
 
 TRAINING_ASSETS = (
     "raw_data",
@@ -27,7 +27,7 @@ training_job = dg.define_asset_job(
 # The same five assets and the same gate; the sensor points raw_data at a window of labelled
 # scoring partitions through run config. The tag lets the run queue allow one at a time.
 retraining_job = dg.define_asset_job(
-    "retraining_job",
+    RETRAINING_JOB,
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
     description=(
         "Retrain on recent labelled scoring data (run config: raw_data window), then the same "

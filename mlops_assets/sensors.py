@@ -11,27 +11,24 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
-from mlops_assets.domain.retraining import (
-    AttemptStatus,
-    DayVerdict,
-    RetrainingAttempt,
-    RetrainingPolicy,
-    decide_retraining,
+from mlops_assets.contracts import (
+    ATTEMPT_TAG,
+    REASON_TAG,
+    TRIGGER_PARTITION_TAG,
+    TRIGGER_RUN_TAG,
+    WINDOW_END_TAG,
+    WINDOW_START_TAG,
+    DriftVerdict,
 )
+from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
 from mlops_assets.jobs import retraining_job
+from mlops_assets.retraining_runs import retraining_attempts
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
-TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
-TRIGGER_RUN_TAG = "mlops/drift_report_run"
-# Where a retraining's window starts and ends: the next decision reads them from the run records.
-WINDOW_START_TAG = "mlops/window_start"
-WINDOW_END_TAG = "mlops/window_end"
-ATTEMPT_TAG = "mlops/attempt"
-# Past retraining runs read per tick: bounded, whatever the history.
-ATTEMPTS_READ = 50
 # Reports read on a tick without a cursor to find the newest day.
 _NEWEST_SCAN = 100
 
@@ -65,7 +62,7 @@ class RetrainingSettings(dg.ConfigurableResource):
 def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
     """RetrainingSettings with every MLOPS_RETRAIN_<FIELD> that is set; a value that does not
     parse fails naming the variable, so a typo never silently keeps the default."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for name, field in RetrainingSettings.model_fields.items():
         variable = ENV_PREFIX + name.upper()
         raw = environ.get(variable, "").strip()
@@ -149,7 +146,7 @@ def drift_retraining_sensor(
             WINDOW_START_TAG: start,
             WINDOW_END_TAG: end,
             ATTEMPT_TAG: str(decision.attempt),
-            "mlops/reason": decision.reason[:200],
+            REASON_TAG: decision.reason[:200],
         },
     )
 
@@ -194,47 +191,7 @@ def _latest_verdicts(
     for partition in sorted(latest):
         record = latest[partition]
         metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
-        day = date.fromisoformat(partition)
-        verdicts.append(
-            DayVerdict(
-                day=day,
-                severity=str(metadata["severity"].value),
-                performance_dropped=bool(metadata["performance_dropped"].value),
-            )
-        )
-        runs[day] = record.run_id or ""
+        report = DriftVerdict.from_metadata(date.fromisoformat(partition), metadata)
+        verdicts.append(DayVerdict(report.day, report.severity, report.performance.dropped))
+        runs[report.day] = record.run_id or ""
     return verdicts, runs
-
-
-_STATUS: dict[dg.DagsterRunStatus, AttemptStatus] = {
-    dg.DagsterRunStatus.SUCCESS: "succeeded",
-    dg.DagsterRunStatus.FAILURE: "failed",
-    # A cancelled retraining did not retrain: like a failure it starts no cooldown and uses
-    # one of the episode's attempts.
-    dg.DagsterRunStatus.CANCELED: "failed",
-}
-
-
-def retraining_attempts(
-    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ
-) -> list[RetrainingAttempt]:
-    """The recent retraining_job runs as plain data, newest first. The window comes from the
-    sensor's tags, or from the run config of a run launched by hand."""
-    attempts = []
-    for record in instance.get_run_records(
-        dg.RunsFilter(job_name=retraining_job.name), limit=limit
-    ):
-        run = record.dagster_run
-        config = run.run_config.get("ops", {}).get("raw_data", {}).get("config", {})
-        start = run.tags.get(WINDOW_START_TAG) or config.get("window_start") or ""
-        end = run.tags.get(WINDOW_END_TAG) or config.get("window_end") or ""
-        attempts.append(
-            RetrainingAttempt(
-                run_id=run.run_id,
-                status=_STATUS.get(run.status, "running"),
-                created=datetime.fromtimestamp(record.create_timestamp.timestamp(), tz=UTC),
-                window_start=date.fromisoformat(start or end) if end else None,
-                window_end=date.fromisoformat(end) if end else None,
-            )
-        )
-    return attempts

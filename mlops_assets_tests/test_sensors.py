@@ -7,15 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from mlops_assets.definitions import build_resources, defs
-from mlops_assets.sensors import (
+from mlops_assets.contracts import (
     ATTEMPT_TAG,
     TRIGGER_PARTITION_TAG,
     WINDOW_END_TAG,
     WINDOW_START_TAG,
-    RetrainingSettings,
-    retraining_settings_from_env,
 )
+from mlops_assets.definitions import build_resources, defs
+from mlops_assets.sensors import RetrainingSettings, retraining_settings_from_env
 
 # No loop guard: the tests tick faster than any real retraining runs.
 FAST = RetrainingSettings(min_interval_minutes=0)

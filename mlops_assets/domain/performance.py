@@ -20,68 +20,83 @@ Pure numpy: no Dagster, MLflow or disk, so a unit test reaches every branch in m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from mlops_assets.contracts import PerformanceVerdict
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
-from mlops_assets.domain.schemas import TaskType, label_strings
+from mlops_assets.domain.schemas import TaskType
 
 DEFAULT_MIN_EFFECT = 0.01
 DEFAULT_CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 # Elements of the (resamples x rows) index matrix drawn at once: bounded memory at any day size.
 _BOOTSTRAP_CHUNK_ELEMENTS = 4_000_000
+# A judged figure and its interval: (value, low, high).
+_Interval = tuple[float, float, float]
 
 
-@dataclass(frozen=True)
-class PerformanceVerdict:
-    """The day's metric against the champion's test figure, with both intervals and the call.
+def performance_metric(task: TaskType) -> str:
+    """The metric a day is judged on: accuracy for a classifier, RMSE for a regressor."""
+    return "rmse" if task == "regression" else "accuracy"
 
-    `difference` is signed so that positive is worse: reference minus day for accuracy, the
-    relative rise day / reference - 1 for RMSE. Values are None when the day has no labels or
-    the champion records no test figure.
-    """
 
-    metric: str  # "accuracy" or "rmse"
-    n: int  # labelled rows of the day
-    day_value: float | None
-    day_ci_low: float | None
-    day_ci_high: float | None
-    reference_value: float | None
-    reference_n: int | None  # the champion's test rows; None: treated as exact
-    difference: float | None
-    difference_ci_low: float | None
-    difference_ci_high: float | None
-    min_effect: float
-    confidence: float
-    dropped: bool
-    reason: str
+def is_labelled(predictions: pd.DataFrame, target: str) -> bool:
+    """Whether a predictions frame carries at least one label of the day."""
+    return target in predictions.columns and bool(predictions[target].notna().any())
 
-    def to_metadata(self) -> dict[str, float | int | bool | str]:
-        """Flat, typed values for drift_report's metadata (None left out), numbers so they plot
-        over partitions. `day_metric_<m>` / `champion_metric_<m>` are the older names, kept
-        for readers of earlier reports (the demo's table)."""
-        m = self.metric
-        values: dict[str, float | int | bool | str | None] = {
-            "performance_dropped": self.dropped,
-            "performance_reason": self.reason,
-            "labelled_rows": self.n,
-            m: self.day_value,
-            f"{m}_ci_low": self.day_ci_low,
-            f"{m}_ci_high": self.day_ci_high,
-            f"reference_{m}": self.reference_value,
-            "reference_n": self.reference_n,
-            f"{m}_drop": self.difference,
-            f"{m}_drop_ci_low": self.difference_ci_low,
-            f"{m}_drop_ci_high": self.difference_ci_high,
-            "performance_min_effect": self.min_effect,
-            f"day_metric_{m}": self.day_value,
-            f"champion_metric_{m}": self.reference_value,
-        }
-        return {k: v for k, v in values.items() if v is not None}
+
+def judge_predictions(
+    task: TaskType,
+    target: str,
+    predictions: pd.DataFrame,
+    *,
+    reference_value: float | None,
+    reference_n: int | None,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> PerformanceVerdict:
+    """The day's verdict from batch_predictions' frame: its `prediction` column against the
+    labels in `target` (a day scored without labels is not judged)."""
+    labels = (
+        predictions[target]
+        if target in predictions.columns
+        else pd.Series(np.nan, index=predictions.index)
+    )
+    return day_performance(
+        task,
+        labels,
+        predictions["prediction"],
+        reference_value=reference_value,
+        reference_n=reference_n,
+        min_effect=min_effect,
+        confidence=confidence,
+    )
+
+
+def labels_by_value(values: pd.Series) -> pd.Series:
+    """Class labels as canonical strings by their value: 1, 1.0, "1" and "1.0" are "1", 2.5
+    and "2.5" are "2.5", whatever dtype the column was read as (an object column may mix them,
+    as a CSV of ids and a JSON source do); other labels (and booleans) keep their own text.
+    Missing values stay missing."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(present):
+        return present.astype(str).reindex(values.index)
+    as_text = present.astype(str)
+    numeric = pd.to_numeric(as_text, errors="coerce")
+    if present.dtype == object:
+        # A Python bool inside an object column is a boolean label, not the number 1 or 0.
+        boolean = present.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        numeric[boolean] = np.nan
+    integral = np.isfinite(numeric) & (np.mod(numeric, 1) == 0)
+    canonical = as_text.copy()
+    canonical[integral] = numeric[integral].astype("int64").astype(str)
+    fractional = numeric.notna() & ~integral
+    canonical[fractional] = numeric[fractional].astype(str)
+    return canonical.reindex(values.index)
 
 
 def day_performance(
@@ -96,13 +111,13 @@ def day_performance(
     seed: int = 0,
 ) -> PerformanceVerdict:
     """Judge one labelled day. Rows whose label is missing are left out (a partially labelled
-    day is judged on its labelled rows); class labels are compared through `label_strings`, so
-    1, 1.0 and "1" are the same class whichever way the training file and the day were read."""
+    day is judged on its labelled rows); class labels are compared by value (`labels_by_value`),
+    so 1, 1.0 and "1" are the same class whichever way the training file and the day were read."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence} must be in (0, 1).")
     if min_effect < 0:
         raise ValueError(f"min_effect={min_effect} must be >= 0.")
-    metric = "rmse" if task == "regression" else "accuracy"
+    metric = performance_metric(task)
     y_true = pd.Series(y_true).reset_index(drop=True)
     y_pred = pd.Series(y_pred).reset_index(drop=True)
     labelled = y_true.notna().to_numpy()
@@ -129,8 +144,8 @@ def day_performance(
         truth = y_true[labelled].to_numpy(dtype=float)
         predicted = y_pred[labelled].to_numpy(dtype=float)
     else:
-        truth = label_strings(y_true[labelled]).to_numpy()
-        predicted = label_strings(y_pred[labelled]).to_numpy()
+        truth = labels_by_value(y_true[labelled]).to_numpy()
+        predicted = labels_by_value(y_pred[labelled]).to_numpy()
     value = compute_metrics(task, Predictions(truth, predicted, None, None))[metric]
     if reference_value is None or not math.isfinite(reference_value):
         low, high = (
@@ -148,20 +163,39 @@ def day_performance(
             "to compare with",
         )
     if metric == "accuracy":
-        return _accuracy_verdict(value, n, reference_value, reference_n, min_effect, confidence)
-    return _rmse_verdict(
-        truth, predicted, reference_value, reference_n, min_effect, confidence, seed
+        day, difference, figures = _accuracy_figures(
+            value, n, reference_value, reference_n, confidence
+        )
+        unit = "points"
+    else:
+        day, difference, figures = _rmse_figures(
+            truth, predicted, reference_value, reference_n, confidence, seed
+        )
+        unit = "relative"
+    worse, worse_low, worse_high = difference
+    dropped = worse > min_effect and worse_low > 0
+    return PerformanceVerdict(
+        metric=metric,
+        n=n,
+        day_value=day[0],
+        day_ci_low=day[1],
+        day_ci_high=day[2],
+        reference_value=reference_value,
+        reference_n=reference_n,
+        difference=worse,
+        difference_ci_low=worse_low,
+        difference_ci_high=worse_high,
+        min_effect=min_effect,
+        confidence=confidence,
+        dropped=dropped,
+        reason=_judged(figures, dropped, worse > min_effect, min_effect, unit),
     )
 
 
-def _accuracy_verdict(
-    value: float,
-    n: int,
-    reference: float,
-    reference_n: int | None,
-    min_effect: float,
-    confidence: float,
-) -> PerformanceVerdict:
+def _accuracy_figures(
+    value: float, n: int, reference: float, reference_n: int | None, confidence: float
+) -> tuple[_Interval, _Interval, str]:
+    """The day's accuracy, the drop (reference minus day) with their intervals, as text."""
     day_low, day_high = _wilson(round(value * n), n, confidence)
     if reference_n:
         ref_low, ref_high = _wilson(round(reference * reference_n), reference_n, confidence)
@@ -171,40 +205,24 @@ def _accuracy_verdict(
     # Newcombe's hybrid score interval for a difference of two independent proportions.
     drop_low = drop - math.hypot(reference - ref_low, day_high - value)
     drop_high = drop + math.hypot(ref_high - reference, value - day_low)
-    dropped = drop > min_effect and drop_low > 0
     level = f"{confidence:.0%}"
     figures = (
         f"accuracy {value:.3f} [{day_low:.3f}, {day_high:.3f}] on {n} rows vs champion "
         f"{reference:.3f} on {reference_n or 'unknown'} test rows: drop {drop:+.3f}, "
         f"{level} CI [{drop_low:+.3f}, {drop_high:+.3f}]"
     )
-    return PerformanceVerdict(
-        metric="accuracy",
-        n=n,
-        day_value=value,
-        day_ci_low=day_low,
-        day_ci_high=day_high,
-        reference_value=reference,
-        reference_n=reference_n,
-        difference=drop,
-        difference_ci_low=drop_low,
-        difference_ci_high=drop_high,
-        min_effect=min_effect,
-        confidence=confidence,
-        dropped=dropped,
-        reason=_judged(figures, dropped, drop > min_effect, min_effect, "points"),
-    )
+    return (value, day_low, day_high), (drop, drop_low, drop_high), figures
 
 
-def _rmse_verdict(
+def _rmse_figures(
     truth: np.ndarray,
     predicted: np.ndarray,
     reference: float,
     reference_n: int | None,
-    min_effect: float,
     confidence: float,
     seed: int,
-) -> PerformanceVerdict:
+) -> tuple[_Interval, _Interval, str]:
+    """The day's RMSE, its relative rise over the reference with their intervals, as text."""
     low, high, log_var = _bootstrap_rmse(truth, predicted, confidence, seed)
     n = len(truth)
     value = float(np.sqrt(np.mean((truth - predicted) ** 2)))
@@ -219,28 +237,12 @@ def _rmse_verdict(
         spread = z * math.sqrt(log_var + ref_var)
         rise = value / reference - 1
         ratio_low, ratio_high = math.exp(log_ratio - spread) - 1, math.exp(log_ratio + spread) - 1
-    dropped = rise > min_effect and ratio_low > 0
     figures = (
         f"rmse {value:.4g} [{low:.4g}, {high:.4g}] on {n} rows vs champion {reference:.4g} on "
         f"{reference_n or 'unknown'} test rows: rise {rise:+.1%}, {confidence:.0%} CI "
         f"[{ratio_low:+.1%}, {ratio_high:+.1%}]"
     )
-    return PerformanceVerdict(
-        metric="rmse",
-        n=n,
-        day_value=value,
-        day_ci_low=low,
-        day_ci_high=high,
-        reference_value=reference,
-        reference_n=reference_n,
-        difference=rise,
-        difference_ci_low=ratio_low,
-        difference_ci_high=ratio_high,
-        min_effect=min_effect,
-        confidence=confidence,
-        dropped=dropped,
-        reason=_judged(figures, dropped, rise > min_effect, min_effect, "relative"),
-    )
+    return (value, low, high), (rise, ratio_low, ratio_high), figures
 
 
 def _judged(figures: str, dropped: bool, large: bool, min_effect: float, unit: str) -> str:

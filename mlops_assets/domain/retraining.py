@@ -262,3 +262,20 @@ def planned_retrainings(
                 )
             )
     return planned
+
+
+def last_retraining_summary(attempt: RetrainingAttempt | None) -> dict[str, str | bool]:
+    """The latest retraining and how it ended, for the day's drift report beside the verdict
+    that may call for the next one: a failed retraining shows on the report, not only on the
+    sensor's tick. Empty when there has been none."""
+    if attempt is None:
+        return {}
+    window = (
+        f"window {attempt.window_start}..{attempt.window_end}"
+        if attempt.window_end
+        else "the configured training source"
+    )
+    return {
+        "last_retraining": f"run {attempt.run_id} {attempt.status} ({window})",
+        "last_retraining_failed": attempt.status == "failed",
+    }

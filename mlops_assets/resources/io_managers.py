@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlops_assets.domain.data import atomic_path, write_parquet_atomic
 from mlops_assets.resources.project import default_home
@@ -30,6 +35,47 @@ def asset_path(asset_key: dg.AssetKey, partition: str, base_dir: str = "") -> Pa
     """Where one daily partition of a DataFrame asset is stored; assets that stream a stored
     partition instead of loading it whole (batch scoring) read it from here."""
     return _assets_root(base_dir).joinpath(*asset_key.path) / f"{partition}.parquet"
+
+
+class StoredParquetFile(pq.ParquetFile):
+    """A streaming handle on a stored partition that knows its path (for error messages)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class StreamedTable:
+    """A table handed to ParquetIOManager as an iterable of DataFrame chunks, consumed once and
+    written as they come (memory stays one chunk), atomically, with `footer` as the Parquet
+    file's key-value metadata. `metadata` is called once every chunk is written: output
+    metadata known only then (means, totals)."""
+
+    batches: Iterable[pd.DataFrame]
+    footer: Mapping[str, str] = field(default_factory=dict)
+    metadata: Callable[[], Mapping[str, Any]] = dict
+
+
+def write_streamed_table(table: StreamedTable, path: Path) -> int:
+    """Write every batch of `table` to `path` atomically; the rows written."""
+    rows = 0
+    with atomic_path(path) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for chunk in table.batches:
+                batch = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    schema = batch.schema.with_metadata(
+                        {**(batch.schema.metadata or {}), **table.footer}
+                    )
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(batch.cast(writer.schema))
+                rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
 
 
 def _producing_run(context: dg.InputContext) -> str | None:
@@ -100,6 +146,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     """DataFrame assets as Parquet: `<base_dir>/<asset>/<partition>.parquet` for a daily
     partition, `<base_dir>/<asset>/<run_id>.parquet` otherwise (newest `keep_runs` kept).
 
+    A daily partition is read whole as a DataFrame, or as a streaming `StoredParquetFile` (a
+    `pq.ParquetFile`) when the input is annotated so: batch scoring reads in chunks. An asset
+    too large to hold in memory returns a `StreamedTable`, written chunk by chunk.
+
     Writes go to a temp file renamed into place, so a killed run never leaves a partial file
     that a later run would read.
     """
@@ -110,17 +160,21 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _root(self) -> Path:
         return _assets_root(self.base_dir)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | StreamedTable) -> None:
         if context.has_asset_partitions:
             path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
         else:
             path = self._root().joinpath(*context.asset_key.path) / f"{context.run_id}.parquet"
-        write_parquet_atomic(obj, path)
+        if isinstance(obj, StreamedTable):
+            rows = write_streamed_table(obj, path)
+            context.add_output_metadata({"dagster/row_count": rows, **obj.metadata()})
+        else:
+            write_parquet_atomic(obj, path)
         if not context.has_asset_partitions:
             _keep_newest(path.parent, ".parquet", self.keep_runs)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame | StoredParquetFile:
         if not context.has_asset_partitions:
             return pd.read_parquet(_run_file(self._root(), context, ".parquet"))
         path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
@@ -130,7 +184,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "materialise that asset first.",
                 allow_retries=False,
             )
+        if _wants_parquet_file(context):
+            return StoredParquetFile(path)
         return pd.read_parquet(path)
+
+
+def _wants_parquet_file(context: dg.InputContext) -> bool:
+    """An input annotated `pq.ParquetFile` (or StoredParquetFile) streams the stored file
+    instead of loading it whole."""
+    wanted = context.dagster_type.typing_type
+    return isinstance(wanted, type) and issubclass(wanted, pq.ParquetFile)
 
 
 class RunScopedPickleIOManager(dg.ConfigurableIOManager):

@@ -9,8 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_assets.assets.monitoring import MODEL_VERSION_KEY, TRAINING_DATA_HASH_KEY
-from mlops_assets.contracts import CHAMPION_ALIAS
+from mlops_assets.contracts import CHAMPION_ALIAS, MODEL_VERSION_KEY, TRAINING_DATA_HASH_KEY
 from mlops_assets.demo import run_loop
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_assets.contracts import DriftVerdict
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 
 DAY = date(2026, 1, 5)
@@ -69,7 +70,7 @@ def test_float_training_labels_and_int_batch_labels_give_the_real_accuracy(
     accuracy = report["accuracy"].value
     assert accuracy == pytest.approx(_true_accuracy(predictions))
     assert accuracy > 0.85  # the old string comparison ("1" vs "1.0") gave 0.0
-    assert report["day_metric_accuracy"].value == accuracy
+    assert DriftVerdict.from_metadata(DAY, report).performance.day_value == accuracy
     assert report["accuracy_ci_low"].value < accuracy < report["accuracy_ci_high"].value
     assert report["performance_dropped"].value is False
     assert report["labelled_rows"].value == len(day)

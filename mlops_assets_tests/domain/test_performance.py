@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.domain.performance import day_performance
+from mlops_assets.domain.performance import (
+    day_performance,
+    is_labelled,
+    judge_predictions,
+    labels_by_value,
+    performance_metric,
+)
 
 REFERENCE, REFERENCE_N = 0.946, 2000
 
@@ -136,6 +142,47 @@ def test_regression_bootstrap_is_reproducible():
 def test_metadata_holds_numbers_that_plot_and_the_keys_readers_use():
     metadata = _judge(*_day(5000, 4550)).to_metadata()
     assert metadata["performance_dropped"] is True
-    for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "day_metric_accuracy"):
+    for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "reference_accuracy"):
         assert isinstance(metadata[key], float), key
     assert metadata["reference_n"] == REFERENCE_N
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pd.Series([1, 0, 1, 2]),
+        pd.Series([1.0, 0.0, 1.0, 2.0]),
+        pd.Series(["1", "0", "1", "2"]),
+        pd.Series(["1.0", "0", "1", "2.0"]),
+        pd.Series([1, 0.0, "1", "2"], dtype=object),  # a column mixing all three
+    ],
+)
+def test_labels_are_compared_by_value_whatever_their_type(labels):
+    assert labels_by_value(labels).tolist() == ["1", "0", "1", "2"]
+    verdict = _judge(labels, pd.Series([1.0, 0.0, 1.0, 1.0]))  # the model predicts floats
+    assert verdict.day_value == pytest.approx(0.75)
+
+
+def test_labels_by_value_keeps_text_booleans_fractions_and_missing_values():
+    mixed = pd.Series(["yes", True, 2.5, "2.5", None, 1], dtype=object)
+    assert labels_by_value(mixed).tolist() == ["yes", "True", "2.5", "2.5", np.nan, "1"]
+    assert labels_by_value(pd.Series([True, False])).tolist() == ["True", "False"]
+
+
+def test_predictions_of_an_unlabelled_day_are_not_judged():
+    predictions = pd.DataFrame({"prediction": [1, 0, 1]})
+    assert not is_labelled(predictions, "target")
+    verdict = judge_predictions(
+        "binary", "target", predictions, reference_value=REFERENCE, reference_n=REFERENCE_N
+    )
+    assert verdict.n == 0 and verdict.day_value is None and not verdict.dropped
+
+
+def test_predictions_with_labels_are_judged_on_them():
+    predictions = pd.DataFrame({"prediction": [1, 0, 1, 1], "target": [1.0, 0.0, np.nan, 0.0]})
+    assert is_labelled(predictions, "target")
+    verdict = judge_predictions(
+        "binary", "target", predictions, reference_value=REFERENCE, reference_n=REFERENCE_N
+    )
+    assert verdict.n == 3 and verdict.day_value == pytest.approx(2 / 3)
+    assert performance_metric("regression") == "rmse"

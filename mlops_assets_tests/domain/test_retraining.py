@@ -8,6 +8,7 @@ from mlops_assets.domain.retraining import (
     RetrainingAttempt,
     RetrainingPolicy,
     decide_retraining,
+    last_retraining_summary,
     planned_retrainings,
 )
 
@@ -175,3 +176,19 @@ def test_policy_rejects_settings_that_cannot_work():
         RetrainingPolicy(debounce_days=0)
     with pytest.raises(ValueError, match="cooldown_days"):
         RetrainingPolicy(cooldown_days=-1)
+
+
+def test_the_last_retraining_is_summarised_for_the_days_report():
+    assert last_retraining_summary(None) == {}
+    failed = RetrainingAttempt(
+        "r1", "failed", datetime(2026, 1, 6), date(2026, 1, 3), date(2026, 1, 5)
+    )
+    assert last_retraining_summary(failed) == {
+        "last_retraining": "run r1 failed (window 2026-01-03..2026-01-05)",
+        "last_retraining_failed": True,
+    }
+    manual = RetrainingAttempt("r2", "succeeded", datetime(2026, 1, 6))
+    assert last_retraining_summary(manual) == {
+        "last_retraining": "run r2 succeeded (the configured training source)",
+        "last_retraining_failed": False,
+    }

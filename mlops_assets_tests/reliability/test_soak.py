@@ -12,10 +12,11 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
+from mlops_assets.contracts import TRIGGER_PARTITION_TAG
 from mlops_assets.demo import DayRow, run_loop
 from mlops_assets.domain.retraining import DayVerdict, planned_retrainings
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.sensors import TRIGGER_PARTITION_TAG, RetrainingSettings
+from mlops_assets.sensors import RetrainingSettings
 
 FIRST_DAY = date(2026, 1, 2)
 DAYS = 60

@@ -1,0 +1,122 @@
+"""batch_predictions: the day scored by the champion, chunk by chunk, stored by the IO manager."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.assets.common import failure, listed, retried_on_mlflow_outage
+from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.contracts import (
+    CHAMPION_ALIAS,
+    MODEL_NAME_KEY,
+    MODEL_VERSION_KEY,
+    SCORE_COLUMN,
+    TRAINING_DATA_HASH_KEY,
+)
+from mlops_assets.domain.schemas import DataValidationError, check_scoring_frame
+from mlops_assets.resources.io_managers import StoredParquetFile, StreamedTable
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
+
+
+class ScoringConfig(dg.Config):
+    chunk_rows: int = 100_000
+    """Rows read, scored and written at a time: memory stays bounded for any file size."""
+
+
+@daily_asset(
+    # The champion is chosen at run time, through the registry; the edge shows that lineage
+    # (prediction -> registered model version) in the asset graph.
+    deps=[dg.AssetKey("registered_model_version")],
+    kinds={"scikit-learn", "parquet", "mlflow"},
+    # The IO manager owns the file: it writes the scored chunks as they come.
+    io_manager_key="parquet_io_manager",
+    description=(
+        "The day scored by the model version holding the `champion` alias at run time (its "
+        "artefact's SHA-256 verified first), read and scored in chunks, written atomically. "
+        "Every row and the file's metadata name the model version and its training data hash."
+    ),
+)
+@retried_on_mlflow_outage
+def batch_predictions(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    mlflow_registry: MlflowRegistry,
+    scoring_data: StoredParquetFile,
+) -> dg.Output[StreamedTable]:
+    from mlops_assets.domain.monitoring import ScoringTotals, score_batches
+
+    champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
+    if champion is None:
+        raise failure(
+            f"{mlflow_registry.model_name} has no `champion` version; run training_job first."
+        )
+    schema = mlflow_registry.training_schema(champion.run_id)
+    try:
+        model = mlflow_registry.load_model(champion.version)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
+    training_hash = champion.tags.get("data_hash", "unknown")
+    stored = scoring_data.schema_arrow
+    # scoring_data checked the batch against the champion of its own step; the champion may
+    # have changed since, so the columns are checked again (on an empty frame with the file's
+    # types) against the model actually loaded, before any row is scored.
+    try:
+        extra = check_scoring_frame(
+            stored.empty_table().to_pandas(), schema, str(scoring_data.path)
+        )
+    except DataValidationError as error:
+        raise failure(str(error)) from error
+    # Ids travel with every prediction: labels that arrive later join on them, and each
+    # prediction traces back to its input row. Only the columns the model needs are read: a
+    # 1,000-column file costs its features.
+    ids = [c for c in schema.id_columns if c in stored.names]
+    target = schema.target if schema.target in stored.names else None
+    columns = [*ids, *schema.feature_columns, *([target] if target else [])]
+    totals = ScoringTotals()
+
+    def scored() -> Iterator[pd.DataFrame]:
+        chunks = (
+            batch.to_pandas()
+            for batch in scoring_data.iter_batches(batch_size=config.chunk_rows, columns=columns)
+        )
+        try:
+            yield from score_batches(
+                model,
+                chunks,
+                schema,
+                ids,
+                champion.version,
+                training_hash,
+                totals,
+                score_column=SCORE_COLUMN,
+            )
+        except Exception as error:
+            # Scored while the IO manager writes, past retried_on_mlflow_outage: the same
+            # immediate failure as an error in the asset's body (no MLflow call happens here).
+            raise failure(f"{type(error).__name__}: {error}") from error
+        context.log.info(
+            f"scored {totals.rows} rows with {mlflow_registry.model_name} v{champion.version}"
+        )
+
+    table = StreamedTable(
+        scored(),
+        footer={
+            MODEL_NAME_KEY: mlflow_registry.model_name,
+            MODEL_VERSION_KEY: champion.version,
+            TRAINING_DATA_HASH_KEY: training_hash,
+        },
+        metadata=lambda: {"mean_score": dg.MetadataValue.float(totals.mean_score)},
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "model_version": dg.MetadataValue.text(champion.version),
+            "training_data_hash": dg.MetadataValue.text(training_hash),
+            "extra_columns_ignored": dg.MetadataValue.text(listed(tuple(extra))),
+            "extra_columns": dg.MetadataValue.int(len(extra)),
+            "mlflow_model_version": dg.MetadataValue.url(
+                mlflow_registry.version_url(champion.version)
+            ),
+        },
+    )

@@ -1,0 +1,121 @@
+"""drift_report: the scored day judged against the training data of the model that scored it."""
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.assets.common import failure, retried_on_mlflow_outage
+from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.contracts import (
+    MODEL_VERSION_KEY,
+    REFERENCE_PROFILE_ARTIFACT,
+    REFERENCE_SAMPLE_ARTIFACT,
+    SCORE_COLUMN,
+)
+from mlops_assets.domain.data import write_text_atomic
+from mlops_assets.domain.evaluation import markdown_table
+from mlops_assets.domain.performance import is_labelled, performance_metric
+from mlops_assets.domain.retraining import last_retraining_summary
+from mlops_assets.resources.io_managers import StoredParquetFile
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.retraining_runs import retraining_attempts
+
+
+class DriftReportConfig(dg.Config):
+    evidently_html: bool = True
+    """Also draw evidently's HTML report (slower: evidently imports in ~12 s)."""
+    min_effect: float = 0.01
+    """The smallest performance drop that counts: accuracy points for a classifier (0.01 = one
+    point), a relative RMSE rise for a regressor (0.01 = 1 %). A drop counts only when it is
+    also beyond noise (see domain/performance.py)."""
+    confidence: float = 0.95
+    """Level of the intervals of the day's metric, the champion's, and their difference."""
+
+
+@daily_asset(
+    kinds={"numpy", "scipy", "evidently"},
+    description=(
+        "The day compared with the training data of the model that scored it: per-feature "
+        "tests (KS / Wasserstein, chi-square / Jensen-Shannon, PSI) with false-alarm control, "
+        "prediction drift, performance on labels, and a dataset-level severity. evidently "
+        "draws the HTML report for people; our vectorised engine decides."
+    ),
+)
+@retried_on_mlflow_outage
+def drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftReportConfig,
+    mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
+    scoring_data: pd.DataFrame,
+    batch_predictions: StoredParquetFile,
+) -> dg.MaterializeResult:
+    from mlops_assets.domain.drift import ReferenceProfile
+    from mlops_assets.domain.monitoring import assess_day
+
+    partition = context.partition_key
+    footer = batch_predictions.schema_arrow.metadata or {}
+    version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
+    if not version:
+        raise failure(f"{batch_predictions.path}: no model version in the file; re-run scoring.")
+    model_version = mlflow_registry.version(version)
+    run_id = model_version.run_id
+    schema = mlflow_registry.training_schema(run_id)
+    profile = ReferenceProfile.from_json(
+        mlflow_registry.run_artifact(run_id, REFERENCE_PROFILE_ARTIFACT).read_text("utf-8")
+    )
+    predictions = batch_predictions.read().to_pandas()
+    reference_sample = pd.read_parquet(
+        mlflow_registry.run_artifact(run_id, REFERENCE_SAMPLE_ARTIFACT)
+    )
+    reference = model_version.tags.get(f"metric.test_{performance_metric(schema.task)}")
+    reference_n = None
+    if reference is not None and is_labelled(predictions, schema.target):
+        # The test split's size is a parameter of the version's training run.
+        n_test = mlflow_registry.client().get_run(run_id).data.params.get("n_test")
+        reference_n = int(n_test) if n_test else None
+    assessment = assess_day(
+        date.fromisoformat(partition),
+        version,
+        schema,
+        profile,
+        scoring_data,
+        predictions,
+        reference_sample[SCORE_COLUMN].to_numpy(),
+        score_column=SCORE_COLUMN,
+        reference_value=None if reference is None else float(reference),
+        reference_n=reference_n,
+        min_effect=config.min_effect,
+        confidence=config.confidence,
+    )
+    verdict = assessment.verdict
+
+    report_json = storage.path("reports", "drift", f"{partition}.json")
+    write_text_atomic(assessment.report_json(), report_json)
+    latest = retraining_attempts(context.instance, limit=1)
+    metadata: dict[str, Any] = {
+        **verdict.to_metadata(),
+        "features": dg.MetadataValue.md(markdown_table(assessment.features)),
+        "report_json": dg.MetadataValue.path(str(report_json)),
+        **last_retraining_summary(latest[0] if latest else None),
+    }
+    if config.evidently_html:
+        from mlops_assets.domain.evidently_report import evidently_drift
+
+        html = report_json.with_suffix(".html")
+        evidently_drift(
+            reference_sample[schema.feature_columns],
+            scoring_data[schema.feature_columns],
+            schema.numeric_features,
+            schema.categorical_features,
+            html_path=html,
+        )
+        metadata["evidently_report"] = dg.MetadataValue.url(html.as_uri())
+    context.log.info(
+        f"{partition}: drifted share {verdict.drifted_share:.2f}, severity {verdict.severity}, "
+        f"{verdict.performance.reason}"
+    )
+    return dg.MaterializeResult(metadata=metadata)

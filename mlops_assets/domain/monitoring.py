@@ -1,0 +1,150 @@
+"""One day monitored: scored chunk by chunk, then judged on feature drift, prediction drift and
+performance in one verdict.
+
+batch_predictions streams the day through `score_batches`; drift_report gathers the inputs
+(the day, its predictions, the scoring model's reference profile, sample and test figure) and
+calls `assess_day`, whose `DriftVerdict` is the contract the sensor and the demo read back
+(mlops_assets.contracts). Pure: no Dagster, MLflow or disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.contracts import DriftVerdict
+from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift, prediction_drift
+from mlops_assets.domain.performance import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_EFFECT,
+    judge_predictions,
+)
+from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.training import predict_frame, prediction_score
+
+
+@dataclass(frozen=True)
+class DayAssessment:
+    """The verdict, and the per-feature table it was drawn from (one row per feature)."""
+
+    verdict: DriftVerdict
+    features: pd.DataFrame
+
+    def report_json(self) -> str:
+        """The day's JSON report: the verdict's figures and every feature's comparison."""
+        verdict = self.verdict
+        summary = {
+            "partition": verdict.day.isoformat(),
+            "model_version": verdict.model_version,
+            "drifted_share": verdict.drifted_share,
+            "severity": verdict.severity,
+            "dataset_drift": verdict.dataset_drift,
+            "prediction_drift": verdict.prediction_drift,
+            "performance": asdict(verdict.performance),
+            "features": json.loads(self.features.to_json(orient="records")),
+        }
+        return json.dumps(summary, indent=2)
+
+
+def assess_day(
+    day: date,
+    model_version: str,
+    schema: DatasetSchema,
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    predictions: pd.DataFrame,
+    reference_scores: np.ndarray,
+    *,
+    score_column: str,
+    reference_value: float | None,
+    reference_n: int | None,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    confidence: float = DEFAULT_CONFIDENCE,
+    drift_config: DriftConfig | None = None,
+) -> DayAssessment:
+    """Judge one day scored by `model_version`.
+
+    Args:
+        current: the day's batch (at least the schema's feature columns).
+        predictions: the day's predictions: `prediction`, `score_column` and, on a labelled
+            day, the schema's target.
+        reference_scores: the scores the model gave its reference sample (training data).
+        reference_value: the model's test accuracy (RMSE for a regressor), None if unrecorded.
+        reference_n: the test split's rows behind `reference_value`, None if unrecorded.
+    """
+    drift = compute_drift(profile, current[schema.feature_columns], drift_config or DriftConfig())
+    score_drift = prediction_drift(reference_scores, predictions[score_column].to_numpy())
+    performance = judge_predictions(
+        schema.task,
+        schema.target,
+        predictions,
+        reference_value=reference_value,
+        reference_n=reference_n,
+        min_effect=min_effect,
+        confidence=confidence,
+    )
+    verdict = DriftVerdict(
+        day=day,
+        model_version=model_version,
+        severity=drift.severity,
+        drifted_share=drift.drifted_share,
+        dataset_drift=drift.dataset_drift,
+        drifted_features=sum(f.drifted for f in drift.features),
+        prediction_psi=score_drift.psi,
+        prediction_drift=bool(score_drift.drifted),
+        performance=performance,
+    )
+    return DayAssessment(verdict=verdict, features=drift.to_frame())
+
+
+@dataclass
+class ScoringTotals:
+    """Running totals of a day scored chunk by chunk, complete once every chunk is scored."""
+
+    rows: int = 0
+    score_sum: float = 0.0
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.rows if self.rows else float("nan")
+
+
+def score_batches(
+    model: Any,
+    chunks: Iterable[pd.DataFrame],
+    schema: DatasetSchema,
+    ids: Sequence[str],
+    model_version: str,
+    training_hash: str,
+    totals: ScoringTotals,
+    *,
+    score_column: str,
+) -> Iterator[pd.DataFrame]:
+    """The predictions of each chunk of a day, lazily: its id columns, the row's position in
+    the day, the prediction, its score (in `score_column`), the model version and its training
+    data hash, and the label when the day has one. `totals` counts rows and scores as they
+    go."""
+    for chunk in chunks:
+        y_pred, proba, _ = predict_frame(model, chunk[schema.feature_columns], schema.task)
+        scores = prediction_score(y_pred, proba, schema.task)
+        scored = pd.DataFrame(
+            {
+                **{name: chunk[name].to_numpy() for name in ids},
+                "row": np.arange(totals.rows, totals.rows + len(chunk)),
+                "prediction": y_pred,
+                score_column: scores,
+                "model_version": model_version,
+                "training_data_hash": training_hash,
+            }
+        )
+        if schema.target in chunk.columns:
+            scored[schema.target] = chunk[schema.target].to_numpy()
+        totals.rows += len(chunk)
+        totals.score_sum += float(scores.sum())
+        yield scored

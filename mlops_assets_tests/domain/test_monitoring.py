@@ -1,0 +1,126 @@
+"""One monitored day without Dagster: chunks scored lazily with running totals, and the day's
+drift, prediction drift and performance assembled into the DriftVerdict the sensor reads."""
+
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mlops_assets.contracts import DriftVerdict
+from mlops_assets.domain.drift import build_reference_profile
+from mlops_assets.domain.monitoring import ScoringTotals, assess_day, score_batches
+from mlops_assets.domain.schemas import infer_schema
+
+DAY = date(2026, 1, 5)
+SCORE = "__score__"
+
+
+def _frame(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, n)
+    z = rng.normal(0.0, 1.0, n)
+    return pd.DataFrame(
+        {"customer": np.arange(n), "x": x, "z": z, "target": (x + 0.1 * z > shift).astype(int)}
+    )
+
+
+@pytest.fixture(scope="module")
+def trained():
+    training = _frame(2000)
+    schema = infer_schema(training, target="target", id_columns=("customer",))
+    model = LogisticRegression().fit(training[schema.feature_columns], training["target"])
+    profile = build_reference_profile(training, schema.numeric_features, ())
+    reference_scores = model.predict_proba(training[schema.feature_columns])[:, 1]
+    return schema, model, profile, reference_scores
+
+
+def _scored(trained, day: pd.DataFrame, chunk: int) -> tuple[pd.DataFrame, ScoringTotals]:
+    schema, model, _, _ = trained
+    totals = ScoringTotals()
+    chunks = (day.iloc[i : i + chunk] for i in range(0, len(day), chunk))
+    batches = score_batches(
+        model, chunks, schema, ["customer"], "3", "abc", totals, score_column=SCORE
+    )
+    return pd.concat(list(batches), ignore_index=True), totals
+
+
+def test_chunks_are_scored_with_ids_rows_labels_and_lineage(trained):
+    day = _frame(250, seed=1)
+    predictions, totals = _scored(trained, day, chunk=100)
+    assert predictions["customer"].tolist() == day["customer"].tolist()
+    assert predictions["row"].tolist() == list(range(250))
+    assert predictions["target"].tolist() == day["target"].tolist()
+    assert set(predictions["model_version"]) == {"3"}
+    assert set(predictions["training_data_hash"]) == {"abc"}
+    assert totals.rows == 250
+    assert totals.mean_score == pytest.approx(predictions[SCORE].mean())
+
+
+def test_chunked_scoring_equals_scoring_the_day_at_once(trained):
+    day = _frame(250, seed=1)
+    chunked, _ = _scored(trained, day, chunk=7)
+    whole, _ = _scored(trained, day, chunk=250)
+    pd.testing.assert_frame_equal(chunked, whole)
+
+
+def test_scoring_is_lazy_and_no_rows_have_no_mean(trained):
+    schema, model, _, _ = trained
+    totals = ScoringTotals()
+    batches = score_batches(model, iter([]), schema, [], "3", "abc", totals, score_column=SCORE)
+    assert totals.rows == 0  # nothing is scored before the IO manager asks
+    assert list(batches) == []
+    assert np.isnan(totals.mean_score)
+
+
+def _assess(trained, day: pd.DataFrame, **kwargs):
+    schema, _, profile, reference_scores = trained
+    predictions, _ = _scored(trained, day, chunk=1000)
+    return assess_day(
+        DAY,
+        "3",
+        schema,
+        profile,
+        day,
+        predictions,
+        reference_scores,
+        score_column=SCORE,
+        reference_value=kwargs.pop("reference_value", 0.97),
+        reference_n=kwargs.pop("reference_n", 400),
+        **kwargs,
+    )
+
+
+def test_a_clean_day_holds_and_a_shifted_day_is_critical(trained):
+    clean = _assess(trained, _frame(1000, seed=2)).verdict
+    assert (clean.day, clean.model_version, clean.severity) == (DAY, "3", "none")
+    assert clean.drifted_features == 0 and not clean.dataset_drift
+    assert clean.performance.metric == "accuracy" and not clean.performance.dropped
+    assert clean.performance.n == 1000
+
+    shifted = _assess(trained, _frame(1000, shift=2.0, seed=3)).verdict
+    assert shifted.severity == "critical" and shifted.dataset_drift
+    assert shifted.drifted_share == 0.5  # x moved, z did not
+    assert shifted.prediction_drift and shifted.prediction_psi > 0.25
+    assert shifted.performance.dropped, shifted.performance.reason
+
+
+def test_an_unlabelled_day_is_judged_on_drift_only(trained):
+    day = _frame(500, seed=4).drop(columns="target")
+    verdict = _assess(trained, day).verdict
+    assert verdict.performance.n == 0 and verdict.performance.day_value is None
+    assert not verdict.performance.dropped
+    assert DriftVerdict.from_metadata(DAY, verdict.to_metadata()) == verdict
+
+
+def test_the_json_report_holds_the_verdict_and_every_feature(trained):
+    assessment = _assess(trained, _frame(300, seed=5))
+    report = json.loads(assessment.report_json())
+    assert report["partition"] == "2026-01-05"
+    assert report["model_version"] == "3"
+    assert report["severity"] == assessment.verdict.severity
+    assert report["performance"]["n"] == 300
+    assert [f["feature"] for f in report["features"]] == ["x", "z"]
+    assert list(assessment.features["feature"]) == ["x", "z"]
