@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.assets.registry import promote_version, rollback_champion
 
 # Every run that may move the `champion` alias carries this tag; dagster.yaml's run queue lets
@@ -43,7 +42,6 @@ retraining_job = dg.define_asset_job(
 daily_monitoring_job = dg.define_asset_job(
     "daily_monitoring_job",
     selection=dg.AssetSelection.assets("scoring_data", "batch_predictions", "drift_report"),
-    partitions_def=daily_partitions,
     description="Score one day with the champion and measure drift (one partition per run).",
     tags={"mlops/purpose": "monitoring"},
 )
