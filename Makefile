@@ -66,7 +66,7 @@ test: lint
 	$(BIN)/dagster definitions validate -m mlops_assets.definitions
 	$(BIN)/pytest -n 2 --dist loadfile
 
-# The Dagster-free domain tests, in seconds: no MLflow store, no Dagster instance. The slow ones
+# The Dagster-free domain tests, under a minute: no MLflow store, no Dagster instance. The slow ones
 # (statistical simulations, evidently) run in `make test`, with everything else.
 test-unit: setup
 	$(BIN)/pytest mlops_assets_tests/domain -m "not slow" -q
