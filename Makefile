@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo ui mlflow-ui stack test lint bench clean
+.PHONY: setup demo ui mlflow-ui stack test test-unit lint bench clean
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
@@ -70,6 +70,11 @@ typecheck: setup
 test: lint typecheck
 	$(BIN)/dagster definitions validate -m mlops_assets.definitions
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The Dagster-free domain tests, under a minute: no MLflow store, no Dagster instance. The slow ones
+# (statistical simulations, evidently) run in `make test`, with everything else.
+test-unit: setup
+	$(BIN)/pytest mlops_assets_tests/domain -m "not slow" -q
 
 bench: setup
 	$(BIN)/python bench/run_all.py

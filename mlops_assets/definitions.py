@@ -2,9 +2,13 @@
 environment. Importing this module must stay cheap (no mlflow, sklearn or evidently): the
 webserver, the daemon and every run load it."""
 
+import inspect
 import os
 import re
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 
@@ -89,17 +93,68 @@ def build_resources() -> dict[str, object]:
     }
 
 
+def _defined_at(asset: dg.AssetsDefinition) -> dg.LocalFileCodeReference:
+    """The file and line of the asset's own function, looked up through the decorators that wrap
+    it (`retried_on_mlflow_outage`). Not `dg.with_source_code_references`: in Dagster 1.13 it
+    takes the line of the unwrapped function but the file of the outermost wrapper
+    (`inspect.getsourcefile` does not unwrap), so it pointed every MLflow-calling asset at a line
+    of assets/common.py."""
+    compute = asset.op.compute_fn
+    function = inspect.unwrap(getattr(compute, "decorated_fn", compute))
+    source = inspect.getsourcefile(function)
+    assert source is not None, asset.key  # assets are defined in .py files of the package
+    _, line = inspect.getsourcelines(function)
+    return dg.LocalFileCodeReference(file_path=str(Path(source).resolve()), line_number=line)
+
+
+def _with_reference(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    references = dg.CodeReferencesMetadataValue(code_references=[_defined_at(asset)])
+    return asset.map_asset_specs(
+        lambda spec: spec.merge_attributes(metadata={"dagster/code_references": references})
+    )
+
+
+def with_code_references(
+    assets: Sequence[dg.AssetsDefinition], environ: Mapping[str, str]
+) -> list[dg.AssetsDefinition]:
+    """The assets with a link to the code that defines them (the asset page's "Code" tab): to
+    the file on `MLOPS_GIT_URL` (a GitHub or GitLab repository) at `MLOPS_GIT_BRANCH` (default
+    `main`) when that is set, where a browser can open it (a deployment, whose code server's
+    paths mean nothing to the UI); else to the local file and line, which `make ui` shows."""
+    # Code references are beta in Dagster 1.13, which warns at every load of the code location
+    # (the webserver, the daemon, each run): accepted here once rather than printed by each.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)
+        referenced = [_with_reference(asset) for asset in assets]
+        git_url = environ.get("MLOPS_GIT_URL", "")
+        if not git_url:
+            return referenced
+        linked = dg.link_code_references_to_git(
+            referenced,
+            git_url=git_url,
+            git_branch=environ.get("MLOPS_GIT_BRANCH") or "main",
+            file_path_mapping=dg.AnchorBasedFilePathMapping(
+                local_file_anchor=Path(__file__),
+                file_anchor_path_in_repository="mlops_assets/definitions.py",
+            ),
+        )
+    # It returns the kinds of definition it was given: assets definitions here.
+    return cast(list[dg.AssetsDefinition], list(linked))
+
+
+ASSETS = (
+    raw_data,
+    validated_data,
+    trained_model,
+    evaluation_report,
+    registered_model_version,
+    scoring_data,
+    batch_predictions,
+    drift_report,
+)
+
 defs = dg.Definitions(
-    assets=[
-        raw_data,
-        validated_data,
-        trained_model,
-        evaluation_report,
-        registered_model_version,
-        scoring_data,
-        batch_predictions,
-        drift_report,
-    ],
+    assets=with_code_references(ASSETS, os.environ),
     jobs=[
         training_job,
         retraining_job,

@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.assets.registry import promote_version, rollback_champion
 from mlops_assets.contracts import CHAMPION_GATE_RUN_TAG, RETRAINING_JOB
 
@@ -40,7 +39,6 @@ retraining_job = dg.define_asset_job(
 daily_monitoring_job = dg.define_asset_job(
     "daily_monitoring_job",
     selection=dg.AssetSelection.assets("scoring_data", "batch_predictions", "drift_report"),
-    partitions_def=daily_partitions,
     description="Score one day with the champion and measure drift (one partition per run).",
     tags={"mlops/purpose": "monitoring"},
 )

@@ -7,8 +7,11 @@ import dagster as dg
 
 from mlops_assets.jobs import daily_monitoring_job
 
-# MLOPS_SCORING_CRON moves the time of day. (Dagster's build_schedule_from_partitioned_job takes
-# no cron of its own for a time-partitioned job, so the partition is chosen here.)
+# MLOPS_SCORING_CRON sets when the schedule fires: any cron, not only a time of day.
+# Not `dg.build_schedule_from_partitioned_job`: for a time-partitioned job Dagster 1.13 refuses a
+# `cron_schedule` (it takes only minute/hour/day offsets of the partitions' own daily cron), and
+# its schedule would score a day again each time a cron fires more than once a day. So the tick
+# chooses the partition itself, below.
 SCORING_CRON = os.environ.get("MLOPS_SCORING_CRON", "30 2 * * *")
 SCHEDULE_NAME = "daily_batch_prediction_schedule"
 _RETRIED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
@@ -25,7 +28,8 @@ def daily_batch_prediction_schedule(
 ) -> dg.RunRequest | dg.SkipReason:
     # The day that ended before this tick; one run per day however often the cron fires.
     day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-    partitions = daily_monitoring_job.partitions_def
+    # The job takes its daily partitions from its assets once the repository resolves it.
+    partitions = context.repository_def.get_job(daily_monitoring_job.name).partitions_def
     assert partitions is not None
     if not partitions.has_partition_key(day):
         return dg.SkipReason(f"{day} is not a scoring partition (MLOPS_SCORING_START)")

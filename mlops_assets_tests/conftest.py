@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 # The MLflow retry policy is read when the definitions load (assets/common.py, imported later
@@ -64,12 +65,35 @@ class Project:
         return MlflowRegistry()
 
 
+def _open_project(directory: Path, env: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A project of its own under `directory`: MLOPS_HOME (set through `env`, which undoes it)
+    and a Dagster instance, with the developer's project environment cleared."""
+    home = directory / "mlops"
+    env.setenv("MLOPS_HOME", str(home))
+    for name in PROJECT_ENV:
+        env.delenv(name, raising=False)
+    (directory / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(directory / "dagster")) as instance:
+        yield Project(home=home, instance=instance)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    home = tmp_path / "mlops"
-    monkeypatch.setenv("MLOPS_HOME", str(home))
-    for name in PROJECT_ENV:
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        yield Project(home=home, instance=instance)
+    yield from _open_project(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """One project shared by the tests of a module, for state that is expensive to build (a
+    trained champion, a monitoring loop) and that those tests only read. A test that also asks
+    for `project` works in that one instead, for as long as it runs."""
+    with pytest.MonkeyPatch.context() as env:
+        yield from _open_project(tmp_path_factory.mktemp("project"), env)
+
+
+@pytest.fixture(scope="module")
+def trained(module_project: Project) -> Project:
+    """A project whose champion (v1) was trained on the small built-in data, shared by the
+    tests of one module (each test names its own partitions, so they do not interfere)."""
+    assert module_project.train(data_source=TrainingDataSource(synthetic_rows=1500)).success
+    return module_project

@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
+
+# Each test runs the dagster CLI (and a daemon) in subprocesses.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))

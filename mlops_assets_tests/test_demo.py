@@ -109,6 +109,7 @@ def _registered_models(tmp_path: Path) -> set[str]:
     return {model.name for model in MlflowClient(uri, uri).search_registered_models()}
 
 
+@pytest.mark.slow  # `make demo` in a subprocess
 def test_demo_trains_on_a_real_table_and_scores_the_days_of_its_directory(
     tmp_path, breast_cancer, monkeypatch
 ):
@@ -138,6 +139,7 @@ def test_demo_trains_on_a_real_table_and_scores_the_days_of_its_directory(
     assert scored == set(DAYS)
 
 
+@pytest.mark.slow  # `make demo` in a subprocess
 def test_demo_with_only_training_data_trains_and_says_how_to_score(tmp_path, breast_cancer):
     training, _ = breast_cancer
     result, _ = _demo(

@@ -21,6 +21,9 @@ import requests
 import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
+# Each test runs the dagster CLI in subprocesses.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CHAMPION_LIMIT = {"key": "mlops/gate", "value": "champion", "limit": 1}

@@ -14,12 +14,17 @@ from mlops_assets.demo import run_loop
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
 
+# Whole monitoring loops: a training, then days scored and the sensor ticked after each.
+pytestmark = pytest.mark.slow
+
 FIRST_DAY = date(2026, 1, 2)
 DRIFT_START = FIRST_DAY + timedelta(days=3)
 
 
-@pytest.fixture
-def loop(project):
+# Built once for the module: the two tests that use it only read the loop's outcome.
+@pytest.fixture(scope="module")
+def loop(module_project):
+    project = module_project
     resources = project.resources(
         data_source=TrainingDataSource(synthetic_rows=3000),
         scoring_source=ScoringDataSource(drift_start=DRIFT_START.isoformat()),

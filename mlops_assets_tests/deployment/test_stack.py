@@ -4,15 +4,13 @@ production deploy/dagster.yaml and deploy/workspace.yaml. Driven as a team drive
 webserver's GraphQL API and a real browser, then checked at the source (Postgres run storage, the
 MLflow server).
 
-Needs PostgreSQL's server binaries and Debian's Chromium: installed here when missing and this
-is root with apt (as on CI), skipped with the reason otherwise; under CI a missing piece fails.
+Needs PostgreSQL's server binaries and Debian's Chromium, which `.ci/run` installs (the one place
+that runs apt-get): skipped with the reason when missing; under CI a missing piece fails.
 """
 
 import contextlib
 import json
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +21,9 @@ import pytest
 import requests
 
 from scripts.stack import LOCATION_NAME, REQUIRED_DAEMONS, Stack, postgres_bin_dir
+
+# The whole production topology, started once for the module (2.5-3 min).
+pytestmark = [pytest.mark.slow, pytest.mark.deployment]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -63,15 +64,9 @@ HEARTBEATS = (
 
 
 def _missing(what: str, install: list[str]) -> None:
-    """Install `install` with apt when this is root (as on CI); otherwise skip, saying why.
-    Under CI nothing may be skipped: a package that cannot be installed fails the test."""
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        command = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *install]
-        subprocess.run(command, check=True, env=env)
-        return
-    reason = f"{what} is not installed and this is not root: apt-get install {' '.join(install)}"
+    """Skip, saying what to install. Under CI nothing may be skipped: `.ci/run` installs these
+    packages before `make test`, so a missing one fails the test."""
+    reason = f"{what} is not installed: run .ci/run as root, or apt-get install {' '.join(install)}"
     if os.environ.get("CI"):
         pytest.fail(reason)
     print(f"SKIPPED: {reason}")
@@ -217,6 +212,7 @@ def test_code_location_reloads_through_the_api(stack, training_run):
     assert [repo["name"] for repo in location["repositories"]] == [REPOSITORY]
 
 
+@pytest.mark.browser
 def test_asset_lineage_page_shows_every_asset_in_chromium(stack, training_run):
     if not CHROMIUM.exists():
         _missing("Chromium", ["chromium"])

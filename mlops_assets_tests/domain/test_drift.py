@@ -295,6 +295,7 @@ def test_benjamini_hochberg_equals_scipy():
 # ----------------------------------------------------------------- (b) false alarms, clean days
 
 
+@pytest.mark.slow  # 200 simulated days
 def test_clean_days_rarely_raise_dataset_drift_or_any_feature(profile):
     rng = np.random.default_rng(2026)
     days = [compute_drift(profile, applications(rng, 1000)) for _ in range(200)]
@@ -308,6 +309,7 @@ def test_clean_days_rarely_raise_dataset_drift_or_any_feature(profile):
     assert np.mean([d.evidently_drifted_share > 0 for d in days]) >= any_feature
 
 
+@pytest.mark.slow  # 200 simulated days
 def test_small_reference_evidently_flags_columns_on_clean_days_while_ours_stays_quiet():
     # With <= 1000 reference rows evidently tests each column at p < 0.05, uncorrected: with
     # 15 features about half of the clean days show a "drifted" column.

@@ -243,6 +243,7 @@ def test_compare_on_slices_finds_the_slice_where_the_challenger_is_worse():
     assert by_value["b"].n == 250
 
 
+@pytest.mark.slow  # the first matplotlib import of the process
 def test_png_writers_produce_png_files_and_create_parent_directories(tmp_path: Path):
     written = [
         confusion_matrix_png(_multiclass(), tmp_path / "a" / "confusion.png"),

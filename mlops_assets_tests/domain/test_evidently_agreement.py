@@ -10,6 +10,9 @@ import pytest
 from mlops_assets.domain.drift import build_reference_profile, compute_drift
 from mlops_assets.domain.evidently_report import evidently_column_drift, evidently_drift
 
+# Importing and running evidently takes seconds.
+pytestmark = pytest.mark.slow
+
 NUMERIC = ("n_normal", "n_lognormal", "n_beta", "n_gamma", "n_int", "n_wide", "n_level", "n_flag")
 CATEGORICAL = ("c_three", "c_five", "c_binary")
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from mlops_assets.contracts import CHAMPION_ALIAS
@@ -64,6 +65,7 @@ def _start(rows: int, seed: int, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # trainings in concurrent processes
 def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_better(
     project, tmp_path
 ):

@@ -48,6 +48,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # a monitoring run in a subprocess, killed mid-write
 def test_a_run_killed_mid_write_leaves_no_partial_file_and_the_next_run_recovers(trained, tmp_path):
     directory = tmp_path / "daily"
     directory.mkdir()

@@ -1,0 +1,47 @@
+"""Code references: every asset links to the code that defines it, locally by default and on the
+git host when MLOPS_GIT_URL is set."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from mlops_assets.definitions import ASSETS, defs, with_code_references
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _references(asset: dg.AssetsDefinition) -> list:
+    (spec,) = asset.specs
+    return spec.metadata["dagster/code_references"].code_references
+
+
+def test_every_asset_of_the_definitions_points_at_the_line_that_defines_it():
+    for key in defs.resolve_all_asset_keys():
+        (reference,) = _references(defs.get_assets_def(key))
+        assert isinstance(reference, dg.LocalFileCodeReference), key
+        source = Path(reference.file_path)
+        assert source.is_relative_to(REPO / "mlops_assets"), reference
+        # The decorator's line, or the def's under a multi-line decorator.
+        lines = source.read_text().splitlines()[reference.line_number - 1 :]
+        definition = next(line for line in lines if line.startswith("def "))
+        assert definition.startswith(f"def {key.to_user_string()}("), (key, reference)
+
+
+def test_a_git_url_turns_the_references_into_links_at_the_branch():
+    local = with_code_references(ASSETS, {})
+    linked = with_code_references(
+        ASSETS, {"MLOPS_GIT_URL": "https://github.com/acme/mlops-assets", "MLOPS_GIT_BRANCH": "v2"}
+    )
+    for before, after in zip(local, linked, strict=True):
+        (file_reference,) = _references(before)
+        (url_reference,) = _references(after)
+        path = Path(file_reference.file_path).relative_to(REPO).as_posix()
+        assert url_reference.url == (
+            f"https://github.com/acme/mlops-assets/tree/v2/{path}#L{file_reference.line_number}"
+        )
+
+
+def test_the_branch_defaults_to_main():
+    (linked, *_) = with_code_references(ASSETS, {"MLOPS_GIT_URL": "https://gitlab.com/acme/m"})
+    (reference,) = _references(linked)
+    assert reference.url.startswith("https://gitlab.com/acme/m/-/tree/main/mlops_assets/")
