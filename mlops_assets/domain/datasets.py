@@ -15,7 +15,8 @@ from mlops_assets.domain.data import DataSourceError
 from mlops_assets.domain.schemas import DatasetSchema
 
 
-@dataclass(frozen=True)
+# eq=False: a DataFrame field has no truth value for `==`.
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """raw_data's output: the rows, and the description of where they came from (a file, or
     the scoring partitions of a retraining window), so later messages name the same source."""
@@ -41,7 +42,7 @@ class Dataset:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ValidatedDataset(Dataset):
     """validated_data's output: the rows that passed, the schema version they passed under
     (training uses exactly that schema) and its label (`v2-<fingerprint>`, the stored file's
@@ -72,6 +73,10 @@ class DailyPartitions(Mapping[str, pd.DataFrame]):
     def __getitem__(self, day: str) -> pd.DataFrame:
         return self._loaders[day]()
 
+    def __contains__(self, day: object) -> bool:
+        # Mapping's own `in` reads the day through __getitem__.
+        return day in self._loaders
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaders)
 
@@ -79,7 +84,7 @@ class DailyPartitions(Mapping[str, pd.DataFrame]):
         return len(self._loaders)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LabelledWindow:
     frames: tuple[pd.DataFrame, ...]
     """Each stored day's labelled rows."""
