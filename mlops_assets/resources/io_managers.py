@@ -1,5 +1,10 @@
 """IO managers: DataFrames as Parquet, everything else pickled; every write atomic.
 
+A `Dataset` (raw_data, validated_data) is its frame as Parquet with a JSON sidecar beside it
+(`<run_id>.json`: its source, and the schema it was validated against), loaded back as the type
+the input is annotated with. An unpartitioned asset's input from a daily asset is
+`DailyPartitions`: the stored days, each read only when the asset asks for it.
+
 A daily partition is one file per day (`<asset>/<day>.parquet`), read by whoever scores or
 retrains on that day. Everything else is stored per run (`<asset>/<run_id>.<suffix>`): Dagster's
 own FilesystemIOManager keeps one file per asset, so two trainings at once (a retraining and a
@@ -166,14 +171,16 @@ def _annotation(context: dg.InputContext) -> object:
 
 
 def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Dataset:
-    """The type the input asks for: a DataFrame, or the `Dataset` written with its sidecar."""
+    """The type the input asks for: a DataFrame, or the `Dataset` written with its sidecar (an
+    unannotated input gets whichever was written)."""
     frame = pd.read_parquet(path)
     wanted = _annotation(context)
     if wanted is pd.DataFrame:
         return frame
+    dataset_type = wanted if isinstance(wanted, type) and issubclass(wanted, Dataset) else None
     sidecar = path.with_suffix(SIDECAR_SUFFIX)
     if not sidecar.exists():
-        if isinstance(wanted, type) and issubclass(wanted, Dataset):
+        if dataset_type is not None:
             raise dg.Failure(
                 f"{sidecar}: the sidecar of {path.name} is missing (written by an older "
                 f"version, or deleted); materialise {context.asset_key.to_user_string()} "
@@ -182,10 +189,10 @@ def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Da
             )
         return frame
     dataset = Dataset.from_sidecar(frame, sidecar.read_text(encoding="utf-8"))
-    if isinstance(wanted, type) and issubclass(wanted, Dataset) and not isinstance(dataset, wanted):
+    if dataset_type is not None and not isinstance(dataset, dataset_type):
         raise dg.Failure(
             f"{sidecar}: holds a {type(dataset).__name__}, and the input asks for a "
-            f"{wanted.__name__}.",
+            f"{dataset_type.__name__}.",
             allow_retries=False,
         )
     return dataset

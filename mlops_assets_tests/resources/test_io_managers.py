@@ -126,3 +126,30 @@ def test_an_unpartitioned_input_gets_only_the_stored_days_unread(project, tmp_pa
         )
     result = _materialize([days, stored_days], base_dir, project.instance, ["stored_days"])
     assert result.output_for_node("stored_days") == ["2026-03-02", "2026-03-04"]
+
+
+def test_newly_scored_days_do_not_make_raw_data_stale(project):
+    """The window edge maps every scoring_data day into raw_data: Dagster must not judge a
+    training snapshot stale each time a day is scored (the UI would flag it daily)."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from mlops_assets.definitions import defs
+
+    result = dg.materialize(
+        [defs.get_assets_def("raw_data"), defs.get_assets_def("scoring_data")],
+        selection=["raw_data"],
+        instance=project.instance,
+        resources=project.resources(data_source=TrainingDataSource(synthetic_rows=200)),
+    )
+    assert result.success
+    partition = defs.get_assets_def("scoring_data").partitions_def.get_last_partition_key()
+    project.instance.report_runless_asset_event(
+        dg.AssetMaterialization("scoring_data", partition=partition)
+    )
+    resolver = CachingStaleStatusResolver(
+        project.instance,
+        defs.resolve_asset_graph(),
+        loading_context=LoadingContextForTest(project.instance),
+    )
+    assert resolver.get_status(dg.AssetKey("raw_data")) == StaleStatus.FRESH
