@@ -13,10 +13,11 @@ from typing import cast
 import dagster as dg
 
 from mlops_assets.assets.evaluation import evaluation_report
-from mlops_assets.assets.ingestion import raw_data, validated_data
+from mlops_assets.assets.ingestion import raw_data
 from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
+from mlops_assets.assets.validation import validated_data
 from mlops_assets.domain.data import is_sql_url
 from mlops_assets.jobs import (
     daily_monitoring_job,

@@ -52,9 +52,11 @@ class Project:
         from mlops_assets.definitions import defs
 
         job = defs.resolve_job_def("training_job")
-        assets = [defs.get_assets_def(key) for key in job.asset_layer.selected_asset_keys]
+        selected = job.asset_layer.selected_asset_keys
         return dg.materialize(
-            assets,
+            # scoring_data too, unselected: raw_data's retraining window reads it as an input.
+            [defs.get_assets_def(key) for key in (*selected, dg.AssetKey("scoring_data"))],
+            selection=list(selected),
             resources=self.resources(**resource_overrides),
             instance=self.instance,
             run_config=run_config or {},

@@ -16,15 +16,11 @@ DATA_GROUP = "data"
 TRAINING_GROUP = "training"
 MONITORING_GROUP = "monitoring"
 
-# The validated frame carries the schema it was checked against in `DataFrame.attrs`, which
-# pandas stores in the Parquet file's metadata: training then uses exactly that schema.
-SCHEMA_ATTR = "mlops_schema"
-# Beside it: the stored schema version's label (its file stem, `v2-<fingerprint>`), which
-# trained_model tags the MLflow run with.
-SCHEMA_VERSION_ATTR = "mlops_schema_version"
-# raw_data's frame carries the description of where its rows came from (the file, or the
-# scoring partitions of a retraining window), so validated_data's messages name the same source.
-SOURCE_ATTR = "mlops_source"
+# The data stages (raw_data, validated_data): stored by the Parquet IO manager, which writes a
+# `Dataset` as Parquet plus a JSON sidecar for its source and schema.
+data_asset = functools.partial(
+    dg.asset, group_name=DATA_GROUP, owners=[OWNER], io_manager_key="parquet_io_manager"
+)
 
 
 def table_schema(frame: pd.DataFrame) -> dg.TableSchema:

@@ -9,7 +9,6 @@ import pandas as pd
 from mlops_assets.assets.common import (
     MLFLOW_RETRY_POLICY,
     OWNER,
-    SCHEMA_ATTR,
     TRAINING_GROUP,
     failure,
     retried_on_mlflow_outage,
@@ -25,13 +24,13 @@ from mlops_assets.contracts import (
     SEARCH_ARTIFACT,
 )
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
+from mlops_assets.domain.datasets import ValidatedDataset
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.leakage import (
     DEFAULT_LEAKAGE_THRESHOLD,
     LeakageReport,
     find_leaky_features,
 )
-from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import (
     ESTIMATORS,
     TrainedModelRef,
@@ -88,7 +87,7 @@ LEAKAGE_CHECK = "no_target_leakage"
 def trained_model(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
-    validated_data: pd.DataFrame,
+    validated_data: ValidatedDataset,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
@@ -98,11 +97,11 @@ def trained_model(
         )
     # MLflow first: an unreachable server fails (and is retried) before minutes of fitting.
     experiment_id = mlflow_registry.experiment_id()
-    schema = DatasetSchema.from_json(validated_data.attrs[SCHEMA_ATTR])
+    schema = validated_data.schema
     numeric, categorical = tuple(schema.numeric_features), tuple(schema.categorical_features)
-    data_hash = content_hash(validated_data)
+    data_hash = content_hash(validated_data.frame)
     split = split_data(
-        validated_data,
+        validated_data.frame,
         schema.target,
         schema.task,
         seed=config.seed,
@@ -147,7 +146,7 @@ def trained_model(
         "dagster.asset": "trained_model",
         DATA_HASH_TAG: data_hash,
         "schema_fingerprint": schema.fingerprint(),
-        "schema_version": validated_data.attrs.get("mlops_schema_version", ""),
+        "schema_version": validated_data.schema_version,
         "task": schema.task,
         ESTIMATOR_TAG: config.estimator,
         LEAKAGE_TAG: ",".join(leakage.leaky_features),

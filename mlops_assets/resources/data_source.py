@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.domain import synthetic
+from mlops_assets.domain.column_settings import ColumnSettings
 from mlops_assets.domain.data import (
     DataSourceError,
     check_data_path,
@@ -56,6 +57,14 @@ class TrainingDataSource(dg.ConfigurableResource):
     @property
     def excluded_column_names(self) -> tuple[str, ...]:
         return parse_column_list(self.exclude_columns)
+
+    def column_settings(self) -> ColumnSettings:
+        return ColumnSettings(
+            target=self.target_column,
+            timestamp_column=self.timestamp_column or None,
+            id_columns=self.id_column_names,
+            excluded_columns=self.excluded_column_names,
+        )
 
     def describe(self) -> str:
         """Where the data comes from, safe to show (passwords hidden)."""

@@ -1,5 +1,10 @@
 """IO managers: DataFrames as Parquet, everything else pickled; every write atomic.
 
+A `Dataset` (raw_data, validated_data) is its frame as Parquet with a JSON sidecar beside it
+(`<run_id>.json`: its source, and the schema it was validated against), loaded back as the type
+the input is annotated with. An unpartitioned asset's input from a daily asset is
+`DailyPartitions`: the stored days, each read only when the asset asks for it.
+
 A daily partition is one file per day (`<asset>/<day>.parquet`), read by whoever scores or
 retrains on that day. Everything else is stored per run (`<asset>/<run_id>.<suffix>`): Dagster's
 own FilesystemIOManager keeps one file per asset, so two trainings at once (a retraining and a
@@ -11,6 +16,7 @@ run of its latest materialisation.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Callable, Iterable, Mapping
@@ -23,8 +29,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlops_assets.domain.data import atomic_path, write_parquet_atomic
+from mlops_assets.domain.data import atomic_path, write_parquet_atomic, write_text_atomic
+from mlops_assets.domain.datasets import DailyPartitions, Dataset
 from mlops_assets.resources.project import default_home
+
+# Beside a `Dataset`'s Parquet file: what the frame cannot hold (its source, its schema).
+SIDECAR_SUFFIX = ".json"
 
 
 def _assets_root(base_dir: str) -> Path:
@@ -160,7 +170,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _root(self) -> Path:
         return _assets_root(self.base_dir)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | StreamedTable) -> None:
+    def handle_output(
+        self, context: dg.OutputContext, obj: pd.DataFrame | Dataset | StreamedTable
+    ) -> None:
         if context.has_asset_partitions:
             path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
         else:
@@ -168,15 +180,24 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, StreamedTable):
             rows = write_streamed_table(obj, path)
             context.add_output_metadata({"dagster/row_count": rows, **obj.metadata()})
+        elif isinstance(obj, Dataset):
+            # The sidecar first: a reader that finds the Parquet file finds its sidecar too.
+            write_text_atomic(obj.sidecar_json(), path.with_suffix(SIDECAR_SUFFIX))
+            write_parquet_atomic(obj.frame, path)
         else:
             write_parquet_atomic(obj, path)
         if not context.has_asset_partitions:
             _keep_newest(path.parent, ".parquet", self.keep_runs)
+            _keep_newest(path.parent, SIDECAR_SUFFIX, self.keep_runs)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame | StoredParquetFile:
+    def load_input(
+        self, context: dg.InputContext
+    ) -> pd.DataFrame | Dataset | DailyPartitions | StoredParquetFile:
         if not context.has_asset_partitions:
-            return pd.read_parquet(_run_file(self._root(), context, ".parquet"))
+            return _frame_or_dataset(context, _run_file(self._root(), context, ".parquet"))
+        if _annotation(context) is DailyPartitions:
+            return self._stored_partitions(context)
         path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
         if not path.exists():
             raise dg.Failure(
@@ -187,6 +208,53 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if _wants_parquet_file(context):
             return StoredParquetFile(path)
         return pd.read_parquet(path)
+
+    def _stored_partitions(self, context: dg.InputContext) -> DailyPartitions:
+        """The input's partitions that are stored, each read only when the asset asks for it
+        (an unpartitioned asset's input spans every day of a daily asset)."""
+        paths = {
+            key: asset_path(context.asset_key, key, self.base_dir)
+            for key in context.asset_partition_keys
+        }
+        return DailyPartitions(
+            {
+                key: functools.partial(pd.read_parquet, path)
+                for key, path in paths.items()
+                if path.exists()
+            }
+        )
+
+
+def _annotation(context: dg.InputContext) -> object:
+    return context.dagster_type.typing_type
+
+
+def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Dataset:
+    """The type the input asks for: a DataFrame, or the `Dataset` written with its sidecar (an
+    unannotated input gets whichever was written)."""
+    frame = pd.read_parquet(path)
+    wanted = _annotation(context)
+    if wanted is pd.DataFrame:
+        return frame
+    dataset_type = wanted if isinstance(wanted, type) and issubclass(wanted, Dataset) else None
+    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    if not sidecar.exists():
+        if dataset_type is not None:
+            raise dg.Failure(
+                f"{sidecar}: the sidecar of {path.name} is missing (written by an older "
+                f"version, or deleted); materialise {context.asset_key.to_user_string()} "
+                "again.",
+                allow_retries=False,
+            )
+        return frame
+    dataset = Dataset.from_sidecar(frame, sidecar.read_text(encoding="utf-8"))
+    if dataset_type is not None and not isinstance(dataset, dataset_type):
+        raise dg.Failure(
+            f"{sidecar}: holds a {type(dataset).__name__}, and the input asks for a "
+            f"{dataset_type.__name__}.",
+            allow_retries=False,
+        )
+    return dataset
 
 
 def _wants_parquet_file(context: dg.InputContext) -> bool:

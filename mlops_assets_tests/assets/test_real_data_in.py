@@ -181,7 +181,8 @@ def test_a_retraining_window_is_named_by_its_partitions_not_the_training_file(pr
     from mlops_assets.definitions import defs
 
     result = dg.materialize(
-        [defs.get_assets_def("raw_data"), defs.get_assets_def("validated_data")],
+        [defs.get_assets_def(key) for key in ("raw_data", "validated_data", "scoring_data")],
+        selection=["raw_data", "validated_data"],
         resources=project.resources(data_source=source),
         instance=project.instance,
         run_config={
@@ -207,23 +208,28 @@ def test_a_retraining_window_is_named_by_its_partitions_not_the_training_file(pr
 
 
 def test_a_changed_target_or_timestamp_is_refused_and_changed_roles_re_infer():
-    from mlops_assets.assets.ingestion import _changed_roles, _redefining_settings
+    from mlops_assets.domain.column_settings import changed_roles, redefining_settings
     from mlops_assets.domain.schemas import infer_schema
 
     stored = infer_schema(_cancer(), target="target")
     same = TrainingDataSource(location="x.csv", target_column="target")
-    assert _redefining_settings(stored, same) == [] and _changed_roles(stored, same) == []
+    assert (
+        redefining_settings(stored, same.column_settings()) == []
+        and changed_roles(stored, same.column_settings()) == []
+    )
     other_target = TrainingDataSource(location="x.csv", target_column="mean radius")
-    assert _redefining_settings(stored, other_target) == [
+    assert redefining_settings(stored, other_target.column_settings()) == [
         "its target is 'target', not MLOPS_TARGET_COLUMN='mean radius'"
     ]
     timed = TrainingDataSource(
         location="x.csv", target_column="target", timestamp_column="received"
     )
-    assert _redefining_settings(stored, timed) == [
+    assert redefining_settings(stored, timed.column_settings()) == [
         "its timestamp is None, not MLOPS_TIMESTAMP_COLUMN='received'"
     ]
     excluding = TrainingDataSource(
         location="x.csv", target_column="target", exclude_columns="mean radius"
     )
-    assert _changed_roles(stored, excluding) == ["MLOPS_EXCLUDE_COLUMNS='mean radius'"]
+    assert changed_roles(stored, excluding.column_settings()) == [
+        "MLOPS_EXCLUDE_COLUMNS='mean radius'"
+    ]

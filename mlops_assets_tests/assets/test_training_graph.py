@@ -157,7 +157,8 @@ def test_unchanged_source_keeps_the_same_data_version(project):
     from mlops_assets.definitions import defs
 
     again = dg.materialize(
-        [defs.get_assets_def("raw_data")],
+        [defs.get_assets_def("raw_data"), defs.get_assets_def("scoring_data")],
+        selection=["raw_data"],
         resources=project.resources(data_source=SMALL),
         instance=project.instance,
     )

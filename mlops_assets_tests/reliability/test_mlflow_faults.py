@@ -117,7 +117,10 @@ def server(tmp_path) -> Iterator[MlflowServer]:
 def _materialize(project, keys, **resources) -> dg.ExecuteInProcessResult:
     """Materialise `keys` of the training graph; the others are read from their latest runs."""
     return dg.materialize(
-        [defs.get_assets_def(key) for key in (*UP_TO_EVALUATION, "registered_model_version")],
+        [
+            defs.get_assets_def(key)
+            for key in (*UP_TO_EVALUATION, "registered_model_version", "scoring_data")
+        ],
         resources=project.resources(**resources),
         instance=project.instance,
         selection=list(keys),
