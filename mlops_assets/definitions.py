@@ -6,9 +6,9 @@ import inspect
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import dagster as dg
 
@@ -101,7 +101,11 @@ def _defined_at(asset: dg.AssetsDefinition) -> dg.LocalFileCodeReference:
     (`inspect.getsourcefile` does not unwrap), so it pointed every MLflow-calling asset at a line
     of assets/common.py."""
     compute = asset.op.compute_fn
-    function = inspect.unwrap(getattr(compute, "decorated_fn", compute))
+    # An op's compute_fn is a DecoratedOpFunction holding the decorated function.
+    wrapped: Callable[..., Any] = getattr(
+        compute, "decorated_fn", cast(Callable[..., Any], compute)
+    )
+    function = inspect.unwrap(wrapped)
     source = inspect.getsourcefile(function)
     assert source is not None, asset.key  # assets are defined in .py files of the package
     _, line = inspect.getsourcelines(function)

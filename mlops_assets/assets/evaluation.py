@@ -38,7 +38,6 @@ class EvaluationConfig(ComparisonSettings, dg.Config):
     group_name=TRAINING_GROUP,
     kinds={"scikit-learn", "mlflow", "markdown"},
     owners=[OWNER],
-    code_version="1",
     retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "Test-split metrics, per-slice metrics over every categorical feature, confusion matrix "

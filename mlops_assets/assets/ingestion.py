@@ -35,7 +35,6 @@ class RawDataConfig(dg.Config):
 
 @data_asset(
     kinds={"pandas", "parquet"},
-    code_version="2",
     # Every stored day, read lazily: a window reads its own days, a normal training none.
     # (With all partitions mapped, Dagster does not judge raw_data stale by scoring_data.)
     ins={"scoring_data": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},

@@ -46,7 +46,6 @@ class RegisteredVersion:
     group_name=TRAINING_GROUP,
     kinds={"mlflow"},
     owners=[OWNER],
-    code_version="1",
     retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "The candidate registered in the MLflow model registry, with its metrics, gate tags and "
@@ -75,7 +74,7 @@ def registered_model_version(
         champion=summary.champion,
         tags={
             DATA_HASH_TAG: ref.data_hash,
-            DAGSTER_RUN_ID_TAG: context.run_id,
+            DAGSTER_RUN_ID_TAG: context.run.run_id,
             ESTIMATOR_TAG: ref.estimator,
         },
     )

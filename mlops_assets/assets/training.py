@@ -63,7 +63,6 @@ LEAKAGE_CHECK = "no_target_leakage"
     group_name=TRAINING_GROUP,
     kinds={"scikit-learn", "mlflow"},
     owners=[OWNER],
-    code_version="1",
     retry_policy=MLFLOW_RETRY_POLICY,
     description=(
         "A scikit-learn Pipeline (impute, scale, one-hot with unknown categories ignored, then "
@@ -142,7 +141,7 @@ def trained_model(
         )
 
     tags = {
-        DAGSTER_RUN_ID_TAG: context.run_id,
+        DAGSTER_RUN_ID_TAG: context.run.run_id,
         "dagster.asset": "trained_model",
         DATA_HASH_TAG: data_hash,
         "schema_fingerprint": schema.fingerprint(),
@@ -154,7 +153,7 @@ def trained_model(
     run_id, model_uri = log_training_run(
         mlflow_registry,
         experiment_id=experiment_id,
-        run_name=f"train-{context.run_id[:8]}",
+        run_name=f"train-{context.run.run_id[:8]}",
         tags=tags,
         params={
             "estimator": config.estimator,

@@ -36,7 +36,6 @@ class ValidationConfig(dg.Config):
 
 @data_asset(
     kinds={"pandera", "parquet"},
-    code_version="3",
     check_specs=[
         dg.AssetCheckSpec(
             "schema_conforms",

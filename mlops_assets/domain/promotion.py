@@ -30,6 +30,7 @@ from mlops_assets.domain.registry import (
     decide_promotion,
     previous_champion,
 )
+from mlops_assets.domain.schemas import TaskType
 from mlops_assets.domain.training import TrainedModelRef
 
 
@@ -83,7 +84,7 @@ def incompatible_champion(version: str, schema_detail: str) -> ChampionCompariso
 def compare_predictions(
     *,
     version: str,
-    task: str,
+    task: TaskType,
     test: pd.DataFrame,
     categorical_features: Sequence[str],
     challenger: Predictions,

@@ -17,6 +17,5 @@ daily_asset = functools.partial(
     partitions_def=daily_partitions,
     group_name=MONITORING_GROUP,
     owners=[OWNER],
-    code_version="1",
     retry_policy=MLFLOW_RETRY_POLICY,
 )
