@@ -62,7 +62,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Strict on the Dagster-free domain/, mypy's defaults elsewhere: [tool.mypy] in pyproject.toml.
+# Strict on the Dagster-free domain/ and contracts.py, mypy's defaults elsewhere: [tool.mypy] in pyproject.toml.
 .PHONY: typecheck
 typecheck: setup
 	$(BIN)/mypy mlops_assets
