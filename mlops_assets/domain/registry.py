@@ -155,7 +155,7 @@ def promote_version_command(version: str = VERSION_PLACEHOLDER) -> str:
     """The CLI command that moves `champion` to `version` through promote_version_job.
 
     `dagster job execute` reads run config from files only (`-c`); bash's process substitution
-    makes the JSON one, as in the README's rollback command.
+    makes the JSON one, as in the rollback command of docs/training.md.
     """
     config = (
         '{"ops": {"promote_version": {"config": '

@@ -160,7 +160,6 @@ class MlflowRegistry(dg.ConfigurableResource):
         """
         import mlflow.sklearn
 
-        self.client()
         expected = self.version(version).tags.get(MODEL_HASH_TAG)
         uri = f"models:/{self.model_name}/{version}"
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
@@ -281,7 +280,6 @@ class MlflowRegistry(dg.ConfigurableResource):
         run_cache = Path(default_home()).resolve() / "artifact_cache" / run_id
         cached = run_cache / artifact_path
         if not cached.exists():
-            self.client()
             cached.parent.mkdir(parents=True, exist_ok=True)
             # Downloaded beside the final name, then renamed: a reader never sees half a file.
             with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
@@ -318,9 +316,13 @@ class MlflowRegistry(dg.ConfigurableResource):
         self, experiment_id: str, run_name: str, tags: dict[str, str]
     ) -> Iterator[str]:
         """A new run of the experiment, its id yielded; FINISHED when the block completes,
-        FAILED when it raises (what `mlflow.start_run` records, without an active-run global)."""
+        FAILED when it raises (what `mlflow.start_run` records, without an active-run global).
+        MLflow's context tags (user, source, git commit) are added as `start_run` adds them."""
+        from mlflow.tracking.context import registry as run_context
+
         client = self.client()
-        run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+        run_tags = run_context.resolve_tags(tags)
+        run_id = client.create_run(experiment_id, run_name=run_name, tags=run_tags).info.run_id
         try:
             yield run_id
         except BaseException:
@@ -348,6 +350,7 @@ class MlflowRegistry(dg.ConfigurableResource):
         import mlflow.sklearn
         from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
         from mlflow.models import Model
+        from mlflow.tracking.context import registry as run_context
 
         client = self.client()
         run = client.get_run(run_id)
@@ -355,6 +358,7 @@ class MlflowRegistry(dg.ConfigurableResource):
             run.info.experiment_id,
             name=MODEL_ARTIFACT,
             source_run_id=run_id,
+            tags=run_context.resolve_tags(),
             params={key: str(value) for key, value in run.data.params.items()},
         )
         try:

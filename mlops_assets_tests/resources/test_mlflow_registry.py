@@ -100,3 +100,19 @@ def test_a_training_run_that_raises_is_recorded_as_failed(
     ):
         raise RuntimeError("fit failed")
     assert registry.client().get_run(run_id).info.status == "FAILED"
+
+
+def test_a_training_run_carries_the_user_and_source_tags_start_run_would_add(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import getpass
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops"))
+    registry = MlflowRegistry()
+    with registry.training_run(registry.experiment_id(), "train", {"k": "v"}) as run_id:
+        pass
+    run = registry.client().get_run(run_id)
+    assert run.info.user_id == getpass.getuser()
+    assert run.data.tags["mlflow.user"] == getpass.getuser()
+    assert run.data.tags["mlflow.source.type"] == "LOCAL"
+    assert run.data.tags["k"] == "v"
