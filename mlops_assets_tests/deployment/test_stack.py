@@ -223,8 +223,9 @@ def test_asset_lineage_page_shows_every_asset_in_chromium(stack, training_run):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            # Wide enough that the fitted graph draws full nodes, not their abbreviated names.
-            page = browser.new_page(viewport={"width": 2400, "height": 1200})
+            # Wide enough that the fitted graph draws full nodes, not their abbreviated names
+            # (scoring_data also feeds raw_data, the retraining window, so the graph is wide).
+            page = browser.new_page(viewport={"width": 3200, "height": 1400})
             page.goto(f"{stack.webserver_url}/asset-groups")
             # The global lineage opens with one collapsed node per group (data, training,
             # monitoring); the graph's context menu expands them all.
