@@ -225,7 +225,7 @@ def test_asset_lineage_page_shows_every_asset_in_chromium(stack, training_run):
         try:
             # Wide enough that the fitted graph draws full nodes, not their abbreviated names
             # (scoring_data also feeds raw_data, the retraining window, so the graph is wide).
-            page = browser.new_page(viewport={"width": 3200, "height": 1400})
+            page = browser.new_page(viewport={"width": 4000, "height": 1800})
             page.goto(f"{stack.webserver_url}/asset-groups")
             # The global lineage opens with one collapsed node per group (data, training,
             # monitoring); the graph's context menu expands them all.
