@@ -25,8 +25,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Compiled bytecode: with PYTHONDONTWRITEBYTECODE=1 (set here, and in many Dockerfiles) nothing
+# is ever cached, and every run's process would compile mlflow, sklearn, pandas and dagster from
+# source again, about 10 s of each run (bench/RESULTS.md).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --compile-bytecode --python $(PYTHON)
 	touch $@
 
 # The laptop instance: the top-level dagster.yaml, which a bare `dagster dev` at the repo root

@@ -220,3 +220,116 @@ class DriftVerdict:
             prediction_drift=bool(values.get("prediction_drift", False)),
             performance=PerformanceVerdict.from_metadata(values),
         )
+
+
+# --- Delayed labels and label-free estimates ------------------------------------------------
+
+LABELS_ASSET = "labels"
+"""Daily-partitioned: the day's delivered labels (id columns + target), replaced by a redelivery."""
+REALIZED_PERFORMANCE_ASSET = "realized_performance"
+ESTIMATED_PERFORMANCE_ASSET = "estimated_performance"
+# batch_predictions' class-probability columns, one per class: f"{PROBA_COLUMN_PREFIX}{label}".
+PROBA_COLUMN_PREFIX = "__proba__"
+# Artefact of every classifier's training run: the probability calibrator fitted on the
+# validation split, used only to estimate performance (scores served stay the model's own).
+CALIBRATOR_ARTIFACT = "estimation/calibrator.skops"
+
+
+def _optional_float(values: Mapping[str, object], key: str) -> float | None:
+    value = values.get(key)
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RealizedVerdict:
+    """What realized_performance records for one day (and the sensor reads back): the scoring
+    model's judged metric on the labels that have arrived, with how complete the join was.
+
+    `performance` is the same verdict drift_report computes when labels come with the
+    features. `estimate_error` is realized minus estimated (None when no estimate exists)."""
+
+    day: date
+    model_version: str
+    performance: PerformanceVerdict
+    predictions: int  # rows scored that day
+    unlabelled_predictions: int  # predictions whose label has not arrived
+    unmatched_labels: int  # delivered labels whose ids match no prediction
+    estimate_error: float | None = None
+
+    def to_metadata(self) -> dict[str, MetadataScalar]:
+        values: dict[str, MetadataScalar | None] = {
+            "model_version": self.model_version,
+            "predictions": self.predictions,
+            "unlabelled_predictions": self.unlabelled_predictions,
+            "unmatched_labels": self.unmatched_labels,
+            "estimate_error": self.estimate_error,
+            **self.performance.to_metadata(),
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_metadata(cls, day: date, metadata: Mapping[str, object]) -> RealizedVerdict:
+        values = {key: _plain(value) for key, value in metadata.items()}
+        return cls(
+            day=day,
+            model_version=str(values.get("model_version", "")),
+            performance=PerformanceVerdict.from_metadata(values),
+            predictions=int(values.get("predictions", 0)),  # type: ignore[call-overload]
+            unlabelled_predictions=int(values.get("unlabelled_predictions", 0)),  # type: ignore[call-overload]
+            unmatched_labels=int(values.get("unmatched_labels", 0)),  # type: ignore[call-overload]
+            estimate_error=_optional_float(values, "estimate_error"),
+        )
+
+
+@dataclass(frozen=True)
+class EstimatedVerdict:
+    """What estimated_performance records for one day from the predictions alone: the expected
+    metric (accuracy for a classifier) from calibrated probabilities, its interval, whether
+    the estimate can be trusted, and whether it dropped beyond noise below the reference (the
+    scoring version's test figure). An untrusted estimate never counts as a drop."""
+
+    day: date
+    model_version: str
+    metric: str  # "accuracy" (classifier); "mae" when a regressor's error is estimated
+    value: float
+    low: float
+    high: float
+    reference_value: float | None
+    trusted: bool
+    trust_reason: str
+    dropped: bool
+    reason: str
+
+    def to_metadata(self) -> dict[str, MetadataScalar]:
+        m = self.metric
+        values: dict[str, MetadataScalar | None] = {
+            "model_version": self.model_version,
+            "estimated_metric": m,
+            f"estimated_{m}": self.value,
+            f"estimated_{m}_low": self.low,
+            f"estimated_{m}_high": self.high,
+            f"reference_{m}": self.reference_value,
+            "estimate_trusted": self.trusted,
+            "estimate_trust_reason": self.trust_reason,
+            "estimated_performance_dropped": self.dropped,
+            "estimate_reason": self.reason,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_metadata(cls, day: date, metadata: Mapping[str, object]) -> EstimatedVerdict:
+        values = {key: _plain(value) for key, value in metadata.items()}
+        m = str(values.get("estimated_metric", "accuracy"))
+        return cls(
+            day=day,
+            model_version=str(values.get("model_version", "")),
+            metric=m,
+            value=float(values.get(f"estimated_{m}", math.nan)),  # type: ignore[arg-type]
+            low=float(values.get(f"estimated_{m}_low", math.nan)),  # type: ignore[arg-type]
+            high=float(values.get(f"estimated_{m}_high", math.nan)),  # type: ignore[arg-type]
+            reference_value=_optional_float(values, f"reference_{m}"),
+            trusted=bool(values.get("estimate_trusted", False)),
+            trust_reason=str(values.get("estimate_trust_reason", "")),
+            dropped=bool(values.get("estimated_performance_dropped", False)),
+            reason=str(values.get("estimate_reason", "")),
+        )
