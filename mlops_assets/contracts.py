@@ -228,6 +228,10 @@ LABELS_ASSET = "labels"
 """Daily-partitioned: the day's delivered labels (id columns + target), replaced by a redelivery."""
 REALIZED_PERFORMANCE_ASSET = "realized_performance"
 ESTIMATED_PERFORMANCE_ASSET = "estimated_performance"
+# labels + realized_performance for the partitions whose labels were (re)delivered, started by
+# the labels sensor when a delivery appears or changes in the labels source.
+LABELS_JOB = "labels_job"
+LABELS_SENSOR = "labels_arrival_sensor"
 # batch_predictions' class-probability columns, one per class: f"{PROBA_COLUMN_PREFIX}{label}".
 PROBA_COLUMN_PREFIX = "__proba__"
 # Artefact of every classifier's training run: the probability calibrator fitted on the
