@@ -66,6 +66,10 @@ SCORE_COLUMN = "__score__"
 
 SCORING_CHECK = "scoring_data_conforms"
 """The blocking asset check of scoring_data (the day's batch against the champion's schema)."""
+DRIFT_CHECK = "drift_within_bounds"
+"""drift_report's check: WARN on a drift warning, ERROR on critical drift or a performance drop."""
+PROMOTION_CHECK = "candidate_promoted"
+"""registered_model_version's check: WARN when the gate kept the candidate out of `champion`."""
 
 # Parquet footer metadata of every predictions file: the model that made them and its data.
 MODEL_NAME_KEY = "mlops.model_name"

@@ -2,6 +2,7 @@
 takes the `champion` alias. Also the ops that move `champion` by hand: rollback and a manual
 promotion. The moves themselves live in services.promotion."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
@@ -13,7 +14,13 @@ from mlops_assets.assets.common import (
     failure,
     retried_on_mlflow_outage,
 )
-from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, DATA_HASH_TAG, ESTIMATOR_TAG
+from mlops_assets.contracts import (
+    DAGSTER_RUN_ID_TAG,
+    DATA_HASH_TAG,
+    ESTIMATOR_TAG,
+    PROMOTION_CHECK,
+)
+from mlops_assets.domain.health import promotion_health
 from mlops_assets.domain.promotion import EvaluationSummary, PromotionError
 from mlops_assets.domain.registry import GateConfig, GateDecision
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
@@ -47,6 +54,16 @@ class RegisteredVersion:
     kinds={"mlflow"},
     owners=[OWNER],
     retry_policy=MLFLOW_RETRY_POLICY,
+    check_specs=[
+        dg.AssetCheckSpec(
+            PROMOTION_CHECK,
+            asset="registered_model_version",
+            description=(
+                "Yellow (WARN) when the gate kept the candidate out of `champion`, with the "
+                "gate's reasons; the candidate stays registered as the `challenger`."
+            ),
+        )
+    ],
     description=(
         "The candidate registered in the MLflow model registry, with its metrics, gate tags and "
         "the SHA-256 of its artefact. A named gate (absolute thresholds, schema compatibility, "
@@ -62,7 +79,7 @@ def registered_model_version(
     evaluation_report: EvaluationSummary,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
-) -> dg.Output[RegisteredVersion]:
+) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
     summary = evaluation_report
     ref = summary.model
     name = mlflow_registry.model_name
@@ -107,7 +124,7 @@ def registered_model_version(
         f"{'promoted to champion' if outcome.promoted else 'kept as challenger'}; "
         + "; ".join(outcome.reasons)
     )
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "model_version": dg.MetadataValue.int(int(outcome.version)),
@@ -120,6 +137,14 @@ def registered_model_version(
             ),
             "data_hash": dg.MetadataValue.text(ref.data_hash),
         },
+    )
+    health = promotion_health(outcome.version, outcome.promoted, outcome.reasons)
+    yield dg.AssetCheckResult(
+        check_name=PROMOTION_CHECK,
+        passed=health.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=health.summary,
+        metadata={"champion_version": dg.MetadataValue.text(outcome.champion_version or "none")},
     )
 
 

@@ -13,7 +13,12 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, CHAMPION_GATE_RUN_TAG
+from mlops_assets.contracts import (
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    CHAMPION_GATE_RUN_TAG,
+    PROMOTION_CHECK,
+)
 from mlops_assets.definitions import defs
 from mlops_assets.domain.registry import promote_version_command
 from mlops_assets.resources.data_source import TrainingDataSource
@@ -89,6 +94,10 @@ def test_a_leaking_table_warns_is_kept_from_champion_and_can_be_promoted_by_hand
     assert promote_version_command("1") in reason
     v1 = registry.version("1")
     assert v1.tags["gate.check.no_target_leakage"] == "failed"
+    # The UI shows the rejection as a yellow check on the version, with the gate's reason.
+    kept_out = _check(result, PROMOTION_CHECK)
+    assert not kept_out.passed and kept_out.severity == dg.AssetCheckSeverity.WARN
+    assert "diagnosis_code, y_pred_proba" in kept_out.description
 
     # promote_version_job refuses an unknown version, and one whose artefact changed.
     unknown = _promote(project, "7", reason="typo")

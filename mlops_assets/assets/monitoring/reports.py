@@ -7,8 +7,9 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.assets.common import failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
+    DRIFT_CHECK,
     MODEL_VERSION_KEY,
     REFERENCE_PROFILE_ARTIFACT,
     REFERENCE_SAMPLE_ARTIFACT,
@@ -16,6 +17,7 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import markdown_table
+from mlops_assets.domain.health import drift_day_health
 from mlops_assets.domain.performance import is_labelled, performance_metric
 from mlops_assets.domain.retraining import last_retraining_summary
 from mlops_assets.resources.io_managers import StoredParquetFile
@@ -37,6 +39,15 @@ class DriftReportConfig(dg.Config):
 
 @daily_asset(
     kinds={"numpy", "scipy", "evidently"},
+    check_specs=[
+        daily_check_spec(
+            DRIFT_CHECK,
+            "drift_report",
+            "Yellow (WARN) on a drift warning or prediction drift, red (ERROR) on critical "
+            "feature drift or a performance drop beyond noise. Never blocks: scoring goes on, "
+            "and drift_retraining_sensor decides about retraining.",
+        )
+    ],
     description=(
         "The day compared with the training data of the model that scored it: per-feature "
         "tests (KS / Wasserstein, chi-square / Jensen-Shannon, PSI) with false-alarm control, "
@@ -118,4 +129,12 @@ def drift_report(
         f"{partition}: drifted share {verdict.drifted_share:.2f}, severity {verdict.severity}, "
         f"{verdict.performance.reason}"
     )
-    return dg.MaterializeResult(metadata=metadata)
+    health = drift_day_health(verdict)
+    check = check_result(
+        DRIFT_CHECK,
+        health,
+        severity=dg.MetadataValue.text(verdict.severity),
+        drifted_share=dg.MetadataValue.float(verdict.drifted_share),
+        performance_dropped=dg.MetadataValue.bool(verdict.performance.dropped),
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])

@@ -10,7 +10,7 @@ from mlops_assets.assets.common import (
     listed,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.assets.monitoring.partitions import daily_asset, daily_check_spec
 from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.evaluation import markdown_table
@@ -23,15 +23,13 @@ from mlops_assets.resources.mlflow_registry import MlflowRegistry
     kinds={"pandas", "parquet"},
     io_manager_key="parquet_io_manager",
     check_specs=[
-        dg.AssetCheckSpec(
+        daily_check_spec(
             SCORING_CHECK,
-            asset="scoring_data",
+            "scoring_data",
+            "The day's file is readable and has the champion's feature columns with their "
+            "types, no infinities and no feature left all empty. Unseen categories, extra "
+            "columns and unusual null shares are reported, not failed.",
             blocking=True,
-            description=(
-                "The day's file is readable and has the champion's feature columns with their "
-                "types, no infinities and no feature left all empty. Unseen categories, extra "
-                "columns and unusual null shares are reported, not failed."
-            ),
         )
     ],
     description=(

@@ -1,0 +1,56 @@
+"""How a monitoring verdict shows as health in the UI: pass, a warning, or an error.
+
+The asset checks of drift_report and registered_model_version turn these into Dagster check
+results (WARN / ERROR severities), so a critical drift day or a rejected challenger is yellow or
+red where a person looks, not a plain green materialisation. None of them blocks: scoring and
+monitoring go on, and the drift sensor decides about retraining on its own rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mlops_assets.contracts import DriftVerdict
+
+HealthLevel = Literal["pass", "warn", "error"]
+
+
+@dataclass(frozen=True)
+class Health:
+    level: HealthLevel
+    summary: str
+    """One line a person reads in the check's description."""
+
+    @property
+    def passed(self) -> bool:
+        return self.level == "pass"
+
+
+def drift_day_health(verdict: DriftVerdict) -> Health:
+    """Critical feature drift or a performance drop beyond noise is an error; a drift warning
+    (or prediction drift on its own) is a warning; anything else passes."""
+    share = f"{verdict.drifted_share:.0%} of features drifted"
+    performance = verdict.performance
+    if performance.dropped:
+        return Health("error", f"{performance.reason}; {share} (severity {verdict.severity})")
+    if verdict.severity == "critical":
+        return Health("error", f"critical feature drift: {share}")
+    if verdict.severity == "warning":
+        return Health("warn", f"feature drift warning: {share}")
+    if verdict.prediction_drift:
+        return Health(
+            "warn",
+            f"prediction drift (PSI {verdict.prediction_psi:.3f}) with {share}",
+        )
+    return Health("pass", f"no drift beyond the thresholds: {share}; {performance.reason}")
+
+
+def promotion_health(version: str, promoted: bool, reasons: Sequence[str]) -> Health:
+    """A candidate the gate kept out of `champion` is a warning naming why: nothing broke, but
+    the retraining did not produce a better model and a person may want to know."""
+    if promoted:
+        return Health("pass", f"v{version} promoted to champion")
+    why = "; ".join(reasons) or "no reason recorded"
+    return Health("warn", f"v{version} not promoted (kept as challenger): {why}")

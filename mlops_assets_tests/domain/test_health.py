@@ -1,0 +1,43 @@
+"""Monitoring verdicts as UI health: each branch of the rules."""
+
+from dataclasses import replace
+from datetime import date
+
+from mlops_assets.contracts import DriftVerdict, PerformanceVerdict
+from mlops_assets.domain.health import drift_day_health, promotion_health
+
+HELD = PerformanceVerdict(
+    metric="accuracy", n=0, day_value=None, day_ci_low=None, day_ci_high=None,
+    reference_value=None, reference_n=None, difference=None, difference_ci_low=None,
+    difference_ci_high=None, min_effect=0.01, confidence=0.95, dropped=False,
+    reason="no labelled rows this day; performance not judged",
+)  # fmt: skip
+CLEAN = DriftVerdict(
+    day=date(2026, 1, 3), model_version="1", severity="none", drifted_share=0.0,
+    dataset_drift=False, drifted_features=0, prediction_psi=0.01, prediction_drift=False,
+    performance=HELD,
+)  # fmt: skip
+
+
+def test_clean_day_passes():
+    health = drift_day_health(CLEAN)
+    assert health.passed and health.level == "pass"
+
+
+def test_warning_and_prediction_drift_warn():
+    assert drift_day_health(replace(CLEAN, severity="warning")).level == "warn"
+    assert drift_day_health(replace(CLEAN, prediction_drift=True)).level == "warn"
+
+
+def test_critical_drift_and_a_performance_drop_are_errors():
+    critical = drift_day_health(replace(CLEAN, severity="critical", drifted_share=0.4))
+    assert critical.level == "error" and "40% of features" in critical.summary
+    dropped = replace(HELD, dropped=True, reason="performance dropped: accuracy 0.7")
+    health = drift_day_health(replace(CLEAN, performance=dropped))
+    assert health.level == "error" and "performance dropped" in health.summary
+
+
+def test_a_candidate_kept_out_of_champion_warns_with_the_gate_reasons():
+    assert promotion_health("2", True, ()).passed
+    kept = promotion_health("2", False, ("accuracy below the champion's",))
+    assert kept.level == "warn" and "accuracy below the champion's" in kept.summary
