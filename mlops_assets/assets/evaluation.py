@@ -127,6 +127,14 @@ def evaluation_report(
             metadata["improvement_vs_champion"] = dg.MetadataValue.float(
                 champion.overall.improvement
             )
+        # test_* are on each version's own test split, so two versions' figures differ by
+        # their rows as much as by their models; these two are on the same rows, comparable.
+        for name, value in metrics.items():
+            if name in champion.metrics:
+                metadata[f"same_rows_challenger_{name}"] = dg.MetadataValue.float(float(value))
+                metadata[f"same_rows_champion_{name}"] = dg.MetadataValue.float(
+                    float(champion.metrics[name])
+                )
     summary = EvaluationSummary(
         ref,
         metrics,
@@ -143,6 +151,11 @@ def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison
         for name, value in metrics.items()
     ]
     text = markdown_table(pd.DataFrame(rows))
+    text += (
+        "\n\nBoth columns are on this candidate's test rows (the `same_rows_*` metadata plot "
+        "them over versions). The `test_*` metadata of two versions are on different test "
+        "splits and do not compare."
+    )
     if champion.overall is not None:
         o = champion.overall
         text += (

@@ -103,6 +103,19 @@ def test_retraining_on_the_same_data_does_not_promote_an_equal_model(project):
     summary = second.output_for_node("evaluation_report")
     assert summary.champion.version == "1"
     assert summary.champion.overall.improvement == pytest.approx(0.0)
+    # What plots across versions is the pair on the same rows: equal models, equal figures.
+    (evaluated,) = [
+        e.materialization
+        for e in second.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("evaluation_report")
+    ]
+    same_rows = {k: v.value for k, v in evaluated.metadata.items() if k.startswith("same_rows_")}
+    assert same_rows["same_rows_challenger_accuracy"] == pytest.approx(
+        same_rows["same_rows_champion_accuracy"]
+    )
+    assert same_rows["same_rows_champion_accuracy"] == pytest.approx(
+        summary.champion.metrics["accuracy"]
+    )
 
 
 def test_a_clearly_better_model_is_promoted_and_rollback_restores_the_old_champion(project):
