@@ -12,6 +12,11 @@ from typing import Any, cast
 
 import dagster as dg
 
+from mlops_assets.alert_sensors import (
+    monitoring_alerts_sensor,
+    rollback_alert_sensor,
+    run_failure_alert_sensor,
+)
 from mlops_assets.assets.evaluation import evaluation_report
 from mlops_assets.assets.ingestion import raw_data
 from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
@@ -26,6 +31,7 @@ from mlops_assets.jobs import (
     rollback_champion_job,
     training_job,
 )
+from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickleIOManager
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
@@ -88,6 +94,10 @@ def build_resources() -> dict[str, object]:
                 ),
             ),
             ui_url=_setting("MLOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+        ),
+        "alert_webhook": AlertWebhook(
+            url=_setting("MLOPS_ALERT_WEBHOOK_URL", ""),
+            dagster_ui_url=_setting("MLOPS_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
         ),
         "parquet_io_manager": ParquetIOManager(),
         "io_manager": RunScopedPickleIOManager(),
@@ -168,7 +178,12 @@ defs = dg.Definitions(
         promote_version_job,
     ],
     schedules=[daily_batch_prediction_schedule],
-    sensors=[drift_retraining_sensor],
+    sensors=[
+        drift_retraining_sensor,
+        monitoring_alerts_sensor,
+        run_failure_alert_sensor,
+        rollback_alert_sensor,
+    ],
     resources=build_resources(),
     # Every job, and a materialisation started from the asset graph, runs its steps in the run's
     # own process. A process per step (Dagster's default) imports pandas, scikit-learn and MLflow
