@@ -163,7 +163,7 @@ def _log_monitoring_run(
         tags={
             MONITORING_PARTITION_TAG: partition,
             MONITORING_MODEL_VERSION_TAG: version,
-            DAGSTER_RUN_ID_TAG: context.run_id,
+            DAGSTER_RUN_ID_TAG: context.run.run_id,
             DRIFT_SEVERITY_TAG: verdict.severity,
         },
         metrics=verdict.to_mlflow_metrics(),
