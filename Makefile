@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 
 export MLOPS_HOME ?= $(CURDIR)/.mlops
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+MLFLOW_PORT ?= 5000
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # A run's own subprocesses must not wander off to the network for anything.
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -59,7 +60,7 @@ ui: setup
 mlflow-ui: setup
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
-		--default-artifact-root $(MLOPS_HOME)/mlartifacts --host 127.0.0.1 --port 5000 --workers 1
+		--default-artifact-root $(MLOPS_HOME)/mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
 # Queue daily_monitoring_job for the days FROM..TO (YYYY-MM-DD) in the laptop instance; the
 # daemon of `make ui` runs them. The workspace names the code location as the daemon knows it

@@ -44,6 +44,8 @@ _UNHASHED = ("registered_model_meta",)
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 # Tracking URIs served by a tracking server, which owns the artefact location.
 _SERVER_SCHEMES = ("http", "https", "databricks")
+# The MLflow UI's query parameter for its "Model training" pages (its JS bundle: workflowType).
+ML_WORKFLOW_QUERY = "workflowType=machine_learning"
 # MLflow error codes that mean "try again later", not "this request is wrong".
 _TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
 # The skops serialisation, pinned: it loads only reviewed types, where a pickle runs any code.
@@ -480,13 +482,22 @@ class MlflowRegistry(dg.ConfigurableResource):
 
     def artifact_url(self, experiment_id: str, run_id: str, artifact_path: str) -> str:
         """The MLflow UI's page of one artefact of a run (it renders HTML inline)."""
-        return f"{self.run_url(experiment_id, run_id)}/artifacts/{artifact_path}"
+        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}/artifacts/{artifact_path}")
+
+    def experiment_url(self, experiment_id: str) -> str:
+        return self._ui_link(f"experiments/{experiment_id}")
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
-        return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}")
 
     def version_url(self, version: str) -> str:
-        return f"{self.ui_url.rstrip('/')}/#/models/{self.model_name}/versions/{version}"
+        return self._ui_link(f"models/{self.model_name}/versions/{version}")
+
+    def _ui_link(self, route: str) -> str:
+        """A page of the MLflow UI, in its "Model training" mode: MLflow 3's UI opens in GenAI
+        mode (traces, token usage, an assistant) unless the link or the browser's last choice
+        says otherwise (the `workflowType` query parameter of its router)."""
+        return f"{self.ui_url.rstrip('/')}/#/{route}?{ML_WORKFLOW_QUERY}"
 
 
 def mlflow_unavailable(error: BaseException) -> bool:
