@@ -32,6 +32,11 @@ PROMOTION_AUDIT_TAG = "promotion.audit"
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the
 # version is loaded for scoring or comparison.
 MODEL_HASH_TAG = "model.sha256"
+# The experiment tag MLflow 3's UI reads to pick an experiment's pages (its JS bundle's
+# ExperimentKind enum): "custom_model_development" is "Machine learning", runs and models first;
+# untagged, it guesses and opened ours on traces.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+ML_EXPERIMENT_KIND = "custom_model_development"
 # Tags on both the training run and its model version.
 DATA_HASH_TAG = "data_hash"
 ESTIMATOR_TAG = "estimator"
@@ -206,6 +211,21 @@ class DriftVerdict:
             **self.performance.to_metadata(),
         }
 
+    def to_mlflow_metrics(self) -> dict[str, float]:
+        """The day's figures as MLflow metrics of its monitoring run (the severity is a tag:
+        MLflow metrics are numbers). The day's metric only when the day was labelled."""
+        metrics = {
+            "drifted_share": self.drifted_share,
+            "drifted_features": float(self.drifted_features),
+            "prediction_psi": self.prediction_psi,
+            "dataset_drift": float(self.dataset_drift),
+            "performance_dropped": float(self.performance.dropped),
+        }
+        if self.performance.day_value is not None:
+            metrics[self.performance.metric] = self.performance.day_value
+            metrics["labelled_rows"] = float(self.performance.n)
+        return metrics
+
     @classmethod
     def from_metadata(cls, day: date, metadata: Mapping[str, object]) -> DriftVerdict:
         """Only `severity` is required: a report that predates a figure reads it as unknown
@@ -341,3 +361,13 @@ class EstimatedVerdict:
             dropped=bool(values.get("estimated_performance_dropped", False)),
             reason=str(values.get("estimate_reason", "")),
         )
+
+
+# The day's monitoring run in MLflow: one per day and model version, in the model's experiment
+# beside its training runs, with evidently's HTML and the day's figures (drift_report writes it).
+MONITORING_RUN_KIND_TAG = "mlops.run_kind"
+MONITORING_RUN_KIND = "monitoring"
+MONITORING_PARTITION_TAG = "mlops.partition"
+MONITORING_MODEL_VERSION_TAG = "mlops.model_version"
+DRIFT_SEVERITY_TAG = "drift.severity"
+EVIDENTLY_REPORT_ARTIFACT = "drift/evidently.html"

@@ -165,3 +165,68 @@ def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(pro
         with contextlib.suppress(ProcessLookupError):
             os.killpg(dev.pid, signal.SIGKILL)
         dev.wait(timeout=10)
+
+
+def test_make_backfill_queues_days_that_the_workspace_daemon_runs(project, tmp_path):
+    """The README's backfill, as written: `make backfill FROM=.. TO=..` at the repo root queues
+    the days in the laptop instance under the workspace's location name, and the daemon that
+    `make ui` starts (`-w workspace.yaml`) runs them to success."""
+    env = _environment(tmp_path)
+    home = project / ".dagster_home"
+    made = subprocess.run(
+        ["make", "-s", f"{home}/dagster.yaml"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    with_home = {**env, "DAGSTER_HOME": str(home)}
+    # Training runs in this process (`job execute` takes no workspace): its location name is
+    # not the one the daemon resolves, which only the queued backfill runs need.
+    trained = _dagster(
+        project, with_home, "job", "execute", "-m", "mlops_assets.definitions", "-j", "training_job"
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+
+    # make finds the venv of this checkout; the copy has none, so it is named.
+    backfill = subprocess.run(
+        ["make", "-s", "backfill", "FROM=2026-01-02", "TO=2026-01-02", f"VENV={BIN.parent}"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert backfill.returncode == 0, backfill.stderr[-3000:] + backfill.stdout[-3000:]
+
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=project,
+        env=with_home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        os.environ["DAGSTER_HOME"], saved = str(home), os.environ.get("DAGSTER_HOME")
+        try:
+            with dg.DagsterInstance.get() as instance:
+                deadline = time.monotonic() + 480
+                runs: list[dg.DagsterRun] = []
+                while time.monotonic() < deadline:
+                    runs = instance.get_runs(dg.RunsFilter(job_name="daily_monitoring_job"))
+                    if runs and all(r.is_finished for r in runs):
+                        break
+                    time.sleep(2)
+                (run,) = runs
+                assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+                assert run.tags["dagster/partition"] == "2026-01-02"
+                # The daemon resolved the run's location: the one the workspace names.
+                assert run.remote_job_origin.location_name == "mlops_assets"
+                scored = instance.get_materialized_partitions(dg.AssetKey("drift_report"))
+                assert scored == {"2026-01-02"}
+        finally:
+            if saved is None:
+                del os.environ["DAGSTER_HOME"]
+            else:
+                os.environ["DAGSTER_HOME"] = saved
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=60)

@@ -68,16 +68,21 @@ def evidently_column_drift(
     numeric: Sequence[str],
     categorical: Sequence[str],
     html_path: Path | None = None,
+    drift_share: float = 0.5,
 ) -> dict[str, EvidentlyColumnDrift]:
     """Run DataDriftPreset() on the two frames; per column, evidently's test, score, threshold
-    and verdict. With `html_path`, the HTML report is written there atomically."""
+    and verdict. With `html_path`, the HTML report is written there atomically.
+
+    `drift_share` is the share of drifted columns at which evidently's headline says "Dataset
+    Drift is detected" (its default 0.5); pass our DriftConfig.critical_share so the report's
+    headline and our severity use one rule. The per-column verdicts do not depend on it."""
     ev = import_evidently()
     definition = ev.DataDefinition(
         numerical_columns=list(numeric), categorical_columns=list(categorical)
     )
     columns = [*numeric, *categorical]
     # include_tests makes evidently attach each column's own verdict (pass/fail) to its result.
-    snapshot = ev.Report([ev.DataDriftPreset()], include_tests=True).run(
+    snapshot = ev.Report([ev.DataDriftPreset(drift_share=drift_share)], include_tests=True).run(
         ev.Dataset.from_pandas(current[columns], data_definition=definition),
         ev.Dataset.from_pandas(reference[columns], data_definition=definition),
     )
@@ -116,13 +121,15 @@ def evidently_drift(
     numeric: Sequence[str],
     categorical: Sequence[str],
     html_path: Path | None = None,
+    drift_share: float = 0.5,
 ) -> dict[str, bool]:
     """evidently's per-column drift verdicts (column -> drifted) from DataDriftPreset() with
-    default settings; with `html_path`, the HTML report is also saved there atomically."""
+    default column tests; with `html_path`, the HTML report is also saved there atomically,
+    its dataset headline at `drift_share`."""
     return {
         column: result.drifted
         for column, result in evidently_column_drift(
-            reference, current, numeric, categorical, html_path
+            reference, current, numeric, categorical, html_path, drift_share
         ).items()
     }
 

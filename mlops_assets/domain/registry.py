@@ -96,6 +96,23 @@ class GateDecision:
             tags[key] = "passed" if check.passed else "failed"
         return tags
 
+    def as_description(self, judged_against: str | None) -> str:
+        """The decision as the Markdown a person reads on the version's page in MLflow."""
+        verdict = "Promoted to champion" if self.promote else "Not promoted (kept as challenger)"
+        lines = [
+            f"**Gate decision: {verdict}**, judged against champion "
+            f"{'v' + judged_against if judged_against else 'none'}.",
+            "",
+            *(f"- {reason}" for reason in self.reasons),
+        ]
+        if self.checks:
+            lines += ["", "| check | outcome | detail |", "| --- | --- | --- |"]
+            lines += [
+                f"| {c.name} | {'passed' if c.passed else 'failed'} | {c.detail} |"
+                for c in self.checks
+            ]
+        return "\n".join(lines)
+
 
 def decide_promotion(
     *,

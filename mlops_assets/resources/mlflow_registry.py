@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,7 +19,18 @@ from urllib.parse import urlparse
 
 import dagster as dg
 
-from mlops_assets.contracts import MODEL_ARTIFACT, MODEL_HASH_TAG, SCHEMA_ARTIFACT
+from mlops_assets.contracts import (
+    EVIDENTLY_REPORT_ARTIFACT,
+    EXPERIMENT_KIND_TAG,
+    ML_EXPERIMENT_KIND,
+    MODEL_ARTIFACT,
+    MODEL_HASH_TAG,
+    MONITORING_MODEL_VERSION_TAG,
+    MONITORING_PARTITION_TAG,
+    MONITORING_RUN_KIND,
+    MONITORING_RUN_KIND_TAG,
+    SCHEMA_ARTIFACT,
+)
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
@@ -31,6 +44,8 @@ _UNHASHED = ("registered_model_meta",)
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 # Tracking URIs served by a tracking server, which owns the artefact location.
 _SERVER_SCHEMES = ("http", "https", "databricks")
+# The MLflow UI's query parameter for its "Model training" pages (its JS bundle: workflowType).
+ML_WORKFLOW_QUERY = "workflowType=machine_learning"
 # MLflow error codes that mean "try again later", not "this request is wrong".
 _TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
 # The skops serialisation, pinned: it loads only reviewed types, where a pickle runs any code.
@@ -92,13 +107,25 @@ class MlflowRegistry(dg.ConfigurableResource):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
+        """The experiment's id, created on first use as a machine-learning experiment.
+
+        MLflow 3's UI opens an experiment without EXPERIMENT_KIND_TAG on its GenAI pages
+        (traces, token usage); tagged, it opens on runs and models. An experiment made before
+        the tag existed gets it here too.
+        """
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
-        if experiment is not None:
-            return experiment.experiment_id
-        return client.create_experiment(
-            self.experiment_name, artifact_location=self._local_artifact_root()
-        )
+        if experiment is None:
+            return client.create_experiment(
+                self.experiment_name,
+                artifact_location=self._local_artifact_root(),
+                tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
+            )
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != ML_EXPERIMENT_KIND:
+            client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND
+            )
+        return experiment.experiment_id
 
     def ensure_registered_model(self) -> None:
         from mlflow.exceptions import MlflowException
@@ -299,6 +326,10 @@ class MlflowRegistry(dg.ConfigurableResource):
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
             return mlflow.sklearn.load_model(self._download_model(model_uri, tmp, model_uri))
 
+    def set_version_description(self, version: str, description: str) -> None:
+        """The text the MLflow UI shows at the top of a version's page."""
+        self.client().update_model_version(self.model_name, version, description=description)
+
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client().set_model_version_tag(self.model_name, version, key, value)
 
@@ -398,11 +429,75 @@ class MlflowRegistry(dg.ConfigurableResource):
         client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
         return f"models:/{model.model_id}"
 
+    def log_monitoring_run(
+        self,
+        run_name: str,
+        tags: dict[str, str],
+        metrics: dict[str, float],
+        report_html: Path | None,
+    ) -> tuple[str, str]:
+        """The day's monitoring run: its figures as metrics, evidently's HTML as the artefact
+        EVIDENTLY_REPORT_ARTIFACT. Returns (experiment id, run id).
+
+        One run per day and model version (`tags` name both, MONITORING_PARTITION_TAG and
+        MONITORING_MODEL_VERSION_TAG): a re-materialised day replaces its run, so the
+        experiment's monitoring history has one point per day. The figures go in one batch.
+        """
+        from mlflow.entities import Metric, RunTag
+
+        client = self.client()
+        experiment_id = self.experiment_id()
+        partition = tags[MONITORING_PARTITION_TAG]
+        version = tags[MONITORING_MODEL_VERSION_TAG]
+        earlier = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{MONITORING_RUN_KIND_TAG}` = '{MONITORING_RUN_KIND}' and "
+                f"tags.`{MONITORING_PARTITION_TAG}` = '{partition}' and "
+                f"tags.`{MONITORING_MODEL_VERSION_TAG}` = '{version}'"
+            ),
+        )
+        for run in earlier:
+            client.delete_run(run.info.run_id)
+        run_tags = {**tags, MONITORING_RUN_KIND_TAG: MONITORING_RUN_KIND}
+        run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
+        try:
+            now = int(time.time() * 1000)
+            client.log_batch(
+                run_id,
+                metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
+                tags=[RunTag(key, value) for key, value in run_tags.items()],
+            )
+            if report_html is not None:
+                directory = str(Path(EVIDENTLY_REPORT_ARTIFACT).parent)
+                with tempfile.TemporaryDirectory(prefix="mlops-report-") as tmp:
+                    named = Path(tmp) / Path(EVIDENTLY_REPORT_ARTIFACT).name
+                    shutil.copyfile(report_html, named)
+                    client.log_artifact(run_id, str(named), artifact_path=directory)
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
+        return experiment_id, run_id
+
+    def artifact_url(self, experiment_id: str, run_id: str, artifact_path: str) -> str:
+        """The MLflow UI's page of one artefact of a run (it renders HTML inline)."""
+        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}/artifacts/{artifact_path}")
+
+    def experiment_url(self, experiment_id: str) -> str:
+        return self._ui_link(f"experiments/{experiment_id}")
+
     def run_url(self, experiment_id: str, run_id: str) -> str:
-        return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}")
 
     def version_url(self, version: str) -> str:
-        return f"{self.ui_url.rstrip('/')}/#/models/{self.model_name}/versions/{version}"
+        return self._ui_link(f"models/{self.model_name}/versions/{version}")
+
+    def _ui_link(self, route: str) -> str:
+        """A page of the MLflow UI, in its "Model training" mode: MLflow 3's UI opens in GenAI
+        mode (traces, token usage, an assistant) unless the link or the browser's last choice
+        says otherwise (the `workflowType` query parameter of its router)."""
+        return f"{self.ui_url.rstrip('/')}/#/{route}?{ML_WORKFLOW_QUERY}"
 
 
 def mlflow_unavailable(error: BaseException) -> bool:

@@ -69,6 +69,8 @@ class ChampionRegistry(Protocol):
 
     def set_version_tag(self, version: str, key: str, value: str) -> None: ...
 
+    def set_version_description(self, version: str, description: str) -> None: ...
+
     def set_alias(self, alias: str, version: str) -> None: ...
 
     def delete_alias(self, alias: str) -> None: ...
@@ -186,6 +188,11 @@ def register_and_promote(
     # Reasons were written before the version had a number; name it in what people read.
     for key, value in decision.as_tags().items():
         registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
+    judged_against = current_version if current_version != version else evaluated_against
+    registry.set_version_description(
+        version,
+        decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version),
+    )
     champion_now = registry.version_by_alias(CHAMPION_ALIAS)
     return PromotionOutcome(
         version=version,

@@ -53,6 +53,7 @@ class InMemoryRegistry:
     records: dict[str, RegistryVersion] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     run_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     tampered: set[str] = field(default_factory=set)
     moves_outside_lock: int = 0
@@ -94,6 +95,9 @@ class InMemoryRegistry:
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.records[version].tags[key] = value
+
+    def set_version_description(self, version: str, description: str) -> None:
+        self.descriptions[version] = description
 
     def set_alias(self, alias: str, version: str) -> None:
         if f"champion-{self.model_name}" not in self.held:

@@ -1,6 +1,7 @@
 """drift_report: the scored day judged against the training data of the model that scored it."""
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,17 +10,24 @@ import pandas as pd
 from mlops_assets.assets.common import failure, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
+    DAGSTER_RUN_ID_TAG,
     DRIFT_CHECK,
+    DRIFT_SEVERITY_TAG,
+    EVIDENTLY_REPORT_ARTIFACT,
     MODEL_VERSION_KEY,
+    MONITORING_MODEL_VERSION_TAG,
+    MONITORING_PARTITION_TAG,
     REFERENCE_PROFILE_ARTIFACT,
     REFERENCE_SAMPLE_ARTIFACT,
     SCORE_COLUMN,
+    DriftVerdict,
 )
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import markdown_table
 from mlops_assets.domain.health import drift_day_health
 from mlops_assets.domain.performance import is_labelled, performance_metric
 from mlops_assets.domain.retraining import last_retraining_summary
+from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -113,7 +121,49 @@ def drift_report(
         "report_json": dg.MetadataValue.path(str(report_json)),
         **last_retraining_summary(latest[0] if latest else None),
     }
-    if config.evidently_html:
+    metadata.update(
+        _log_monitoring_run(
+            context,
+            mlflow_registry,
+            verdict,
+            reference_sample,
+            scoring_data,
+            schema,
+            report_json,
+            config.evidently_html,
+        )
+    )
+    context.log.info(
+        f"{partition}: drifted share {verdict.drifted_share:.2f}, severity {verdict.severity}, "
+        f"{verdict.performance.reason}"
+    )
+    check = check_result(
+        DRIFT_CHECK,
+        drift_day_health(verdict),
+        severity=dg.MetadataValue.text(verdict.severity),
+        drifted_share=dg.MetadataValue.float(verdict.drifted_share),
+        performance_dropped=dg.MetadataValue.bool(verdict.performance.dropped),
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def _log_monitoring_run(
+    context: dg.AssetExecutionContext,
+    mlflow_registry: MlflowRegistry,
+    verdict: DriftVerdict,
+    reference_sample: pd.DataFrame,
+    scoring_data: pd.DataFrame,
+    schema: DatasetSchema,
+    report_json: Path,
+    evidently_html: bool,
+) -> dict[str, Any]:
+    """The day's MLflow run beside the model's training runs (figures, severity, evidently's
+    HTML), and the metadata that links to it. evidently's headline uses our dataset rule
+    (DriftConfig.critical_share), so it says "detected" exactly when our severity is critical."""
+    from mlops_assets.domain.drift import DriftConfig
+
+    html = None
+    if evidently_html:
         from mlops_assets.domain.evidently_report import evidently_drift
 
         html = report_json.with_suffix(".html")
@@ -123,18 +173,28 @@ def drift_report(
             schema.numeric_features,
             schema.categorical_features,
             html_path=html,
+            drift_share=DriftConfig().critical_share,
         )
-        metadata["evidently_report"] = dg.MetadataValue.url(html.as_uri())
-    context.log.info(
-        f"{partition}: drifted share {verdict.drifted_share:.2f}, severity {verdict.severity}, "
-        f"{verdict.performance.reason}"
+    partition, version = context.partition_key, verdict.model_version
+    experiment_id, run_id = mlflow_registry.log_monitoring_run(
+        f"drift {partition} v{version}",
+        tags={
+            MONITORING_PARTITION_TAG: partition,
+            MONITORING_MODEL_VERSION_TAG: version,
+            DAGSTER_RUN_ID_TAG: context.run.run_id,
+            DRIFT_SEVERITY_TAG: verdict.severity,
+        },
+        metrics=verdict.to_mlflow_metrics(),
+        report_html=html,
     )
-    health = drift_day_health(verdict)
-    check = check_result(
-        DRIFT_CHECK,
-        health,
-        severity=dg.MetadataValue.text(verdict.severity),
-        drifted_share=dg.MetadataValue.float(verdict.drifted_share),
-        performance_dropped=dg.MetadataValue.bool(verdict.performance.dropped),
-    )
-    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+    metadata: dict[str, Any] = {
+        "mlflow_monitoring_run": dg.MetadataValue.url(
+            mlflow_registry.run_url(experiment_id, run_id)
+        ),
+    }
+    if html is not None:
+        metadata["evidently_report"] = dg.MetadataValue.url(
+            mlflow_registry.artifact_url(experiment_id, run_id, EVIDENTLY_REPORT_ARTIFACT)
+        )
+        metadata["evidently_report_file"] = dg.MetadataValue.path(str(html))
+    return metadata

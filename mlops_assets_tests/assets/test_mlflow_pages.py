@@ -1,0 +1,219 @@
+"""What a person finds in the MLflow UI, against the real local store: the experiment opens as a
+machine-learning experiment (runs and models, not GenAI traces), each version's page says why
+the gate decided as it did, and each scored day has a monitoring run beside the training runs
+with the day's figures and evidently's HTML, whose headline agrees with our severity."""
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from mlops_assets.contracts import (
+    DAGSTER_RUN_ID_TAG,
+    DRIFT_SEVERITY_TAG,
+    EVIDENTLY_REPORT_ARTIFACT,
+    EXPERIMENT_KIND_TAG,
+    GATE_DECISION_TAG,
+    MONITORING_MODEL_VERSION_TAG,
+    MONITORING_PARTITION_TAG,
+    DriftVerdict,
+)
+from mlops_assets.resources.data_source import ScoringDataSource
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+# The built-in generator drifts from 2026-01-09 (covariate and concept): a critical day.
+DRIFT_DAY = "2026-01-10"
+CLEAN_DAY = "2026-01-04"
+
+
+def _score(project, day: str, evidently_html: bool = True):
+    from mlops_assets.definitions import defs
+
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=day,
+        instance=project.instance,
+        resources=project.resources(scoring_source=ScoringDataSource(rows_per_day=800)),
+        run_config={"ops": {"drift_report": {"config": {"evidently_html": evidently_html}}}},
+    )
+    assert result.success
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "drift_report"
+    ]
+    return result.run_id, event.materialization.metadata
+
+
+def _monitoring_runs(registry, day: str):
+    client = registry.client()
+    return client.search_runs(
+        [registry.experiment_id()],
+        filter_string=f"tags.`{MONITORING_PARTITION_TAG}` = '{day}'",
+    )
+
+
+def test_the_experiment_is_a_machine_learning_one_and_the_version_page_gives_the_gate_reasons(
+    trained,
+):
+    registry = trained.registry()
+    experiment = registry.client().get_experiment_by_name(registry.experiment_name)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+
+    version = registry.client().get_model_version(registry.model_name, "1")
+    assert version.tags[GATE_DECISION_TAG] == "promoted"
+    assert version.description.startswith("**Gate decision: Promoted to champion**")
+    assert "judged against champion none" in version.description
+    # Each of the gate's checks is a row of the table, its outcome beside it.
+    assert re.search(r"\| \S+ \| passed \|", version.description), version.description
+
+
+def test_an_experiment_made_before_the_kind_tag_gets_it(trained):
+    registry = trained.registry()
+    client = registry.client()
+    experiment_id = registry.experiment_id()
+    client.delete_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG)
+    assert registry.experiment_id() == experiment_id
+    tags = client.get_experiment(experiment_id).tags
+    assert tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+
+
+@pytest.mark.slow
+def test_a_critical_day_has_a_monitoring_run_with_its_figures_and_an_agreeing_evidently_page(
+    trained,
+):
+    registry = trained.registry()
+    run_id, metadata = _score(trained, DRIFT_DAY)
+    verdict = DriftVerdict.from_metadata(pd.Timestamp(DRIFT_DAY).date(), metadata)
+    assert verdict.severity == "critical"
+
+    (run,) = _monitoring_runs(registry, DRIFT_DAY)
+    assert run.info.run_name == f"drift {DRIFT_DAY} v1"
+    assert run.info.status == "FINISHED"
+    assert run.info.experiment_id == registry.experiment_id()  # beside the training runs
+    assert run.data.tags[MONITORING_MODEL_VERSION_TAG] == "1"
+    assert run.data.tags[DAGSTER_RUN_ID_TAG] == run_id
+    assert run.data.tags[DRIFT_SEVERITY_TAG] == "critical"
+    assert run.data.metrics["drifted_share"] == pytest.approx(verdict.drifted_share)
+    assert run.data.metrics["prediction_psi"] == pytest.approx(verdict.prediction_psi)
+    assert run.data.metrics["accuracy"] == pytest.approx(verdict.performance.day_value)
+    assert run.data.metrics["dataset_drift"] == 1.0
+
+    # The link opens the artefact's page in the MLflow UI (http, not file://).
+    url = metadata["evidently_report"].value
+    assert url == (
+        f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/"
+        f"{run.info.run_id}/artifacts/{EVIDENTLY_REPORT_ARTIFACT}?workflowType=machine_learning"
+    )
+    assert metadata["mlflow_monitoring_run"].value == url.replace(
+        f"/artifacts/{EVIDENTLY_REPORT_ARTIFACT}", ""
+    )
+    html = registry.run_artifact(run.info.run_id, EVIDENTLY_REPORT_ARTIFACT).read_text("utf-8")
+    # evidently's headline, at our dataset-level share (a quarter of the features).
+    assert "Dataset Drift is detected" in html
+    assert "NOT detected" not in html
+    assert "0.25" in html
+
+
+@pytest.mark.slow
+def test_a_clean_day_reruns_into_one_monitoring_run_whose_evidently_headline_says_no_drift(
+    trained,
+):
+    registry = trained.registry()
+    _, first = _score(trained, CLEAN_DAY)
+    _, second = _score(trained, CLEAN_DAY)
+    verdict = DriftVerdict.from_metadata(pd.Timestamp(CLEAN_DAY).date(), second)
+    assert verdict.severity != "critical"
+    (run,) = _monitoring_runs(registry, CLEAN_DAY)  # the first one was replaced
+    assert run.info.run_id in second["evidently_report"].value
+    assert run.info.run_id not in first["evidently_report"].value
+    html = registry.run_artifact(run.info.run_id, EVIDENTLY_REPORT_ARTIFACT).read_text("utf-8")
+    assert "Dataset Drift is NOT detected" in html
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_make_mlflow_ui_opens_the_experiment_on_its_runs_in_chromium(trained):
+    """`make mlflow-ui` on the project's store, without the job runner: the experiment page
+    lists the training and monitoring runs (not GenAI traces); a screenshot is kept.
+
+    The experiment-kind tag alone does not do it in MLflow 3.17: the UI's mode is the
+    `workflowType` query parameter (else the browser's last choice, GenAI by default), so every
+    link the package writes carries it."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    _score(trained, "2026-01-11", evidently_html=False)
+    registry = trained.registry()
+    port = _free_port()
+    server = subprocess.Popen(
+        ["make", "-s", "mlflow-ui", f"MLOPS_HOME={trained.home}", f"MLFLOW_PORT={port}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, "make mlflow-ui exited"
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/health", timeout=2).ok:
+                    break
+            time.sleep(1)
+        # make, mlflow's launcher and one uvicorn worker: no huey consumers, no extra workers.
+        group = subprocess.run(
+            ["ps", "-o", "pid=,args=", "-g", str(server.pid)], capture_output=True, text=True
+        ).stdout.splitlines()
+        assert not [line for line in group if "huey" in line], group
+        assert len(group) <= 4, group
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        screenshot = ARTIFACTS / "mlflow-experiment.png"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.goto(
+                    registry.experiment_url(registry.experiment_id()).replace(
+                        "http://127.0.0.1:5000", url
+                    )
+                )
+                try:
+                    page.get_by_text("drift 2026-01-11 v1").first.wait_for(timeout=60_000)
+                finally:
+                    page.screenshot(path=str(screenshot))
+                opened = page.url
+                # The runs page, with the registry in the sidebar (GenAI mode hides both).
+                runs_heading = page.get_by_role("heading", name="Runs", exact=True).count()
+                registry_link = page.get_by_text("Model registry", exact=True).count()
+                traces_tab = page.get_by_role("tab", name="Traces", exact=True).count()
+            finally:
+                browser.close()
+        assert "/traces" not in opened and "/chat" not in opened, opened
+        # A machine-learning experiment has no Traces tab among its first ones.
+        assert traces_tab == 0
+        assert runs_heading == 1
+        assert registry_link >= 1
+        assert screenshot.stat().st_size > 20_000
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
