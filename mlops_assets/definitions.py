@@ -76,6 +76,11 @@ def build_resources() -> dict[str, object]:
             date_column=_setting("MLOPS_SCORING_DATE_COLUMN", ""),
             drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
             drift_start=_setting("MLOPS_DRIFT_START", "2026-01-09"),
+            label_delay_days=(
+                dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS")
+                if os.environ.get("MLOPS_LABEL_DELAY_DAYS")
+                else 0
+            ),
         ),
         "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(

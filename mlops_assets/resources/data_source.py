@@ -52,6 +52,9 @@ class TrainingDataSource(dg.ConfigurableResource):
 
     @property
     def id_column_names(self) -> tuple[str, ...]:
+        if self.is_builtin and not self.id_columns:
+            # The built-in data's id joins delayed labels; it is never a feature.
+            return (synthetic.ID_COLUMN,)
         return parse_column_list(self.id_columns)
 
     @property
@@ -109,6 +112,9 @@ class ScoringDataSource(dg.ConfigurableResource):
     drift_scenario: str = "both"  # MLOPS_DRIFT_SCENARIO: none, covariate, concept, both
     drift_start: str = "2026-01-09"  # MLOPS_DRIFT_START: first drifted day (built-in data)
     seed: int = 0
+    # MLOPS_LABEL_DELAY_DAYS (built-in data): 0 keeps the labels in each day's batch; N > 0
+    # leaves them out, to be delivered as their own file N days later (`labels_of_day`).
+    label_delay_days: int = 0
 
     def describe(self, day: date) -> str:
         if not self.location:
@@ -120,6 +126,23 @@ class ScoringDataSource(dg.ConfigurableResource):
                 f"{redact_url(self.location)} table {self.table} where {self.date_column} = {day}"
             )
         return str(self.daily_file(day) or Path(self.location) / f"{day}.*")
+
+    def write_builtin_labels(self, directory: Path, day: date) -> Path:
+        """Deliver the built-in batch's labels of `day` as `directory/<day>.parquet` (what a
+        label source would receive `label_delay_days` after the day)."""
+        if self.location:
+            raise DataSourceError(
+                f"{self.location}: labels are only generated for the built-in batches; deliver "
+                "your own label files to MLOPS_LABELS_DATA."
+            )
+        return synthetic.write_daily_labels(
+            directory,
+            day,
+            n_rows=self.rows_per_day,
+            scenario=self.drift_scenario,  # type: ignore[arg-type]
+            drift_start=date.fromisoformat(self.drift_start),
+            seed=self.seed,
+        )
 
     def daily_file(self, day: date) -> Path | None:
         try:
@@ -135,6 +158,7 @@ class ScoringDataSource(dg.ConfigurableResource):
                 scenario=self.drift_scenario,  # type: ignore[arg-type]
                 drift_start=date.fromisoformat(self.drift_start),
                 seed=self.seed,
+                with_labels=self.label_delay_days <= 0,
             )
         if is_sql_url(self.location):
             url = check_sql_url(self.location, "MLOPS_SCORING_DATA")
