@@ -81,6 +81,12 @@ WINDOW_START_TAG = "mlops/window_start"
 WINDOW_END_TAG = "mlops/window_end"
 ATTEMPT_TAG = "mlops/attempt"
 REASON_TAG = "mlops/reason"
+# The signals that alarmed on the streak a retraining was started for, comma-separated, in this
+# order: a realized drop (labels), a trusted estimated drop (no labels yet), feature drift.
+SIGNALS_TAG = "mlops/signals"
+SIGNAL_REALIZED = "realized"
+SIGNAL_ESTIMATED = "estimated"
+SIGNAL_FEATURE_DRIFT = "feature drift"
 
 MetadataScalar = float | int | bool | str
 

@@ -21,12 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from mlops_assets.contracts import SIGNAL_ESTIMATED, SIGNAL_FEATURE_DRIFT, SIGNAL_REALIZED
+
 AttemptStatus = Literal["running", "succeeded", "failed"]
-
-
-SIGNAL_FEATURE_DRIFT = "feature drift"
-SIGNAL_REALIZED = "realized"
-SIGNAL_ESTIMATED = "estimated"
 
 
 @dataclass(frozen=True)
@@ -256,8 +253,8 @@ def _judge_day(
         window += " (later days await their labels)"
     return RetrainingDecision(
         True,
-        f"{len(streak)} consecutive alarming days up to {verdict.day} ({evidence}); "
-        f"{window}{retry}",
+        # The retry first: the run's reason tag keeps the first 200 characters.
+        f"{len(streak)} consecutive alarming days up to {verdict.day}{retry}; {window}; {evidence}",
         window_start=labelled[0],
         window_end=labelled[-1],
         attempt=len(failed) + 1,
