@@ -79,6 +79,8 @@ class DayRow:
     labels_landed_on: str = ""
     """The scored day after which this day's labels landed ("" with labels in the batch)."""
     estimate_error: float | None = None
+    awaiting_labels: bool = False
+    """Scored without labels, which a label feed is expected to deliver later."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class _Loop:
             else None,
             model_version=str(scored["model_version"].value),
             performance_dropped=verdict.performance.dropped,
+            awaiting_labels=self.watch_labels and not labelled,
         )
         estimated = _optional_metadata(result, ESTIMATED_PERFORMANCE_ASSET)
         if estimated is not None:
