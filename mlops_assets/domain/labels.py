@@ -86,7 +86,17 @@ def check_delivery(
     frame = frame[frame[target].notna()]
     _check_target(frame[target], source=source, target=target, task=task, classes=classes)
     keys = id_keys(frame, id_columns)
-    return frame[~keys.duplicated(keep="last").to_numpy()].reset_index(drop=True)
+    frame = frame[~keys.duplicated(keep="last").to_numpy()].reset_index(drop=True)
+    # Stored as one type per column (Parquet needs it): a column read with mixed types keeps
+    # its values as canonical text, and labels as the model sees them.
+    for name in id_columns:
+        if frame[name].dtype == object:
+            frame[name] = labels_by_value(frame[name])
+    if task == "regression":
+        frame[target] = pd.to_numeric(frame[target].astype(object)).astype(float)
+    else:
+        frame[target] = labels_by_value(frame[target])
+    return frame
 
 
 def _check_target(
