@@ -15,18 +15,25 @@ import dagster as dg
 from mlops_assets.assets.evaluation import evaluation_report
 from mlops_assets.assets.ingestion import raw_data
 from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
+from mlops_assets.assets.monitoring.labels import labels, realized_performance
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.validation import validated_data
 from mlops_assets.domain.data import is_sql_url
 from mlops_assets.jobs import (
     daily_monitoring_job,
+    labels_job,
     promote_version_job,
     retraining_job,
     rollback_champion_job,
     training_job,
 )
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.label_sensors import labels_arrival_sensor
+from mlops_assets.resources.data_source import (
+    LabelsDataSource,
+    ScoringDataSource,
+    TrainingDataSource,
+)
 from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickleIOManager
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -81,6 +88,11 @@ def build_resources() -> dict[str, object]:
                 if os.environ.get("MLOPS_LABEL_DELAY_DAYS")
                 else 0
             ),
+        ),
+        "labels_source": LabelsDataSource(
+            location=_setting("MLOPS_LABELS_DATA", ""),
+            table=_setting("MLOPS_LABELS_TABLE", ""),
+            date_column=_setting("MLOPS_LABELS_DATE_COLUMN", ""),
         ),
         "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(
@@ -161,6 +173,8 @@ ASSETS = (
     scoring_data,
     batch_predictions,
     drift_report,
+    labels,
+    realized_performance,
 )
 
 defs = dg.Definitions(
@@ -169,11 +183,12 @@ defs = dg.Definitions(
         training_job,
         retraining_job,
         daily_monitoring_job,
+        labels_job,
         rollback_champion_job,
         promote_version_job,
     ],
     schedules=[daily_batch_prediction_schedule],
-    sensors=[drift_retraining_sensor],
+    sensors=[drift_retraining_sensor, labels_arrival_sensor],
     resources=build_resources(),
     # Every job, and a materialisation started from the asset graph, runs its steps in the run's
     # own process. A process per step (Dagster's default) imports pandas, scikit-learn and MLflow
