@@ -38,7 +38,9 @@ retraining_job = dg.define_asset_job(
 
 daily_monitoring_job = dg.define_asset_job(
     "daily_monitoring_job",
-    selection=dg.AssetSelection.assets("scoring_data", "batch_predictions", "drift_report"),
+    selection=dg.AssetSelection.assets(
+        "scoring_data", "batch_predictions", "drift_report", "estimated_performance"
+    ),
     description="Score one day with the champion and measure drift (one partition per run).",
     tags={"mlops/purpose": "monitoring"},
 )
