@@ -242,7 +242,8 @@ LABELS_SENSOR = "labels_arrival_sensor"
 PROBA_COLUMN_PREFIX = "__proba__"
 # Artefact of every classifier's training run: the probability calibrator fitted on the
 # validation split, used only to estimate performance (scores served stay the model's own).
-CALIBRATOR_ARTIFACT = "estimation/calibrator.skops"
+# Plain JSON parameters (domain/estimation/calibration.py), not a pickle.
+CALIBRATOR_ARTIFACT = "estimation/calibrator.json"
 
 
 def _optional_float(values: Mapping[str, object], key: str) -> float | None:

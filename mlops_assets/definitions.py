@@ -14,7 +14,12 @@ import dagster as dg
 
 from mlops_assets.assets.evaluation import evaluation_report
 from mlops_assets.assets.ingestion import raw_data
-from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
+from mlops_assets.assets.monitoring import (
+    batch_predictions,
+    drift_report,
+    estimated_performance,
+    scoring_data,
+)
 from mlops_assets.assets.monitoring.labels import labels, realized_performance
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
@@ -173,6 +178,7 @@ ASSETS = (
     scoring_data,
     batch_predictions,
     drift_report,
+    estimated_performance,
     labels,
     realized_performance,
 )

@@ -61,6 +61,7 @@ daily_monitoring_job = dg.define_asset_job(
         "scoring_data",
         "batch_predictions",
         "drift_report",
+        "estimated_performance",
         *(LABEL_ASSETS if labels_with_features(os.environ) else ()),
     ),
     description="Score one day with the champion and measure drift (one partition per run).",
