@@ -90,6 +90,12 @@ WINDOW_START_TAG = "mlops/window_start"
 WINDOW_END_TAG = "mlops/window_end"
 ATTEMPT_TAG = "mlops/attempt"
 REASON_TAG = "mlops/reason"
+# The signals that alarmed on the streak a retraining was started for, comma-separated, in this
+# order: a realized drop (labels), a trusted estimated drop (no labels yet), feature drift.
+SIGNALS_TAG = "mlops/signals"
+SIGNAL_REALIZED = "realized"
+SIGNAL_ESTIMATED = "estimated"
+SIGNAL_FEATURE_DRIFT = "feature drift"
 
 MetadataScalar = float | int | bool | str
 
@@ -260,7 +266,8 @@ LABELS_SENSOR = "labels_arrival_sensor"
 PROBA_COLUMN_PREFIX = "__proba__"
 # Artefact of every classifier's training run: the probability calibrator fitted on the
 # validation split, used only to estimate performance (scores served stay the model's own).
-CALIBRATOR_ARTIFACT = "estimation/calibrator.skops"
+# Plain JSON parameters (domain/estimation/calibration.py), not a pickle.
+CALIBRATOR_ARTIFACT = "estimation/calibrator.json"
 
 
 def _optional_float(values: Mapping[str, object], key: str) -> float | None:

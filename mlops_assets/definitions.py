@@ -19,20 +19,32 @@ from mlops_assets.alert_sensors import (
 )
 from mlops_assets.assets.evaluation import evaluation_report
 from mlops_assets.assets.ingestion import raw_data
-from mlops_assets.assets.monitoring import batch_predictions, drift_report, scoring_data
+from mlops_assets.assets.monitoring import (
+    batch_predictions,
+    drift_report,
+    estimated_performance,
+    scoring_data,
+)
+from mlops_assets.assets.monitoring.labels import labels, realized_performance
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.validation import validated_data
 from mlops_assets.domain.data import is_sql_url
 from mlops_assets.jobs import (
     daily_monitoring_job,
+    labels_job,
     promote_version_job,
     retraining_job,
     rollback_champion_job,
     training_job,
 )
+from mlops_assets.label_sensors import labels_arrival_sensor
 from mlops_assets.resources.alerts import AlertWebhook
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.data_source import (
+    LabelsDataSource,
+    ScoringDataSource,
+    TrainingDataSource,
+)
 from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickleIOManager
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -82,6 +94,16 @@ def build_resources() -> dict[str, object]:
             date_column=_setting("MLOPS_SCORING_DATE_COLUMN", ""),
             drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
             drift_start=_setting("MLOPS_DRIFT_START", "2026-01-09"),
+            label_delay_days=(
+                dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS")
+                if os.environ.get("MLOPS_LABEL_DELAY_DAYS")
+                else 0
+            ),
+        ),
+        "labels_source": LabelsDataSource(
+            location=_setting("MLOPS_LABELS_DATA", ""),
+            table=_setting("MLOPS_LABELS_TABLE", ""),
+            date_column=_setting("MLOPS_LABELS_DATE_COLUMN", ""),
         ),
         "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(
@@ -166,6 +188,9 @@ ASSETS = (
     scoring_data,
     batch_predictions,
     drift_report,
+    estimated_performance,
+    labels,
+    realized_performance,
 )
 
 defs = dg.Definitions(
@@ -174,12 +199,14 @@ defs = dg.Definitions(
         training_job,
         retraining_job,
         daily_monitoring_job,
+        labels_job,
         rollback_champion_job,
         promote_version_job,
     ],
     schedules=[daily_batch_prediction_schedule],
     sensors=[
         drift_retraining_sensor,
+        labels_arrival_sensor,
         monitoring_alerts_sensor,
         run_failure_alert_sensor,
         rollback_alert_sensor,

@@ -1,9 +1,13 @@
 """`make demo`: the whole loop, in the project-local Dagster instance.
 
-Train a champion, then score daily partitions: on the built-in data, 14 days in which drift
-begins on day 8; with MLOPS_SCORING_DATA a directory of daily files, the days of that directory.
-After each day the drift sensor is ticked exactly as the daemon would tick it; when it asks for a
-retraining, that run executes, and the gate decides whether the new model takes over. Your own
+Train a champion, then score daily partitions: on the built-in data, 20 days in which drift
+begins on day 8 and each day's labels arrive 3 days later as their own file (the delayed story:
+the estimate drops before any label of the drifted days exists, retraining starts once their
+labels land, then the estimate and the realized accuracy recover); with MLOPS_SCORING_DATA a
+directory of daily files, the days of that directory (labels in the files, or in
+MLOPS_LABELS_DATA). After each day the labels sensor and the drift sensor are ticked exactly as
+the daemon would tick them; the runs they ask for execute, and the gate decides whether a
+retrained model takes over. Your own
 training data (MLOPS_TRAINING_DATA) with no scoring directory is trained only: the built-in
 batches would not have its columns. The runs stay in the instance so `make ui` shows them.
 """
@@ -23,13 +27,23 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.contracts import DriftVerdict
+from mlops_assets.contracts import (
+    ESTIMATED_PERFORMANCE_ASSET,
+    LABELS_JOB,
+    LABELS_SENSOR,
+    REALIZED_PERFORMANCE_ASSET,
+    DriftVerdict,
+    EstimatedVerdict,
+    RealizedVerdict,
+)
 from mlops_assets.domain.data import is_sql_url, redact_url
-from mlops_assets.resources.data_source import DAILY_FILE_NAME
+from mlops_assets.resources.data_source import DAILY_FILE_NAME, ScoringDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
 
-DEMO_DAYS = 14
+DEMO_DAYS = 20
+# The built-in data's labels arrive this many days after their day (MLOPS_LABEL_DELAY_DAYS).
+DEMO_LABEL_DELAY_DAYS = 3
 # The demo prints its own per-day table; Dagster's step-by-step log stays in the run's logs
 # (`make ui`), so the console shows only warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -55,9 +69,28 @@ class DayRow:
     drifted_share: float
     severity: str
     accuracy: float | None
+    """The realized accuracy: on the day with labels in the batch, else when they land."""
     model_version: str
     performance_dropped: bool = False
     event: str = ""
+    estimated_accuracy: float | None = None
+    estimate_trusted: bool = False
+    estimated_dropped: bool = False
+    labels_landed_on: str = ""
+    """The scored day after which this day's labels landed ("" with labels in the batch)."""
+    estimate_error: float | None = None
+    awaiting_labels: bool = False
+    """Scored without labels, which a label feed is expected to deliver later."""
+
+
+@dataclass(frozen=True)
+class LabelDelivery:
+    """The built-in batches' labels, each day's written to `directory` (MLOPS_LABELS_DATA) as
+    `D.parquet` `delay_days` after day D, as a label feed would deliver them."""
+
+    directory: Path
+    delay_days: int
+    source: ScoringDataSource
 
 
 def run_loop(
@@ -68,6 +101,8 @@ def run_loop(
     log=print,
     run_config: dict | None = None,
     monitoring_config: dict | None = None,
+    labels: LabelDelivery | None = None,
+    watch_labels: bool = False,
 ) -> list[DayRow]:
     """Score `days` consecutive daily partitions from `first_day` (see `run_days`)."""
     return run_days(
@@ -77,6 +112,8 @@ def run_loop(
         log=log,
         run_config=run_config,
         monitoring_config=monitoring_config,
+        labels=labels,
+        watch_labels=watch_labels,
     )
 
 
@@ -87,85 +124,215 @@ def run_days(
     log=print,
     run_config: dict | None = None,
     monitoring_config: dict | None = None,
+    labels: LabelDelivery | None = None,
+    watch_labels: bool = False,
 ) -> list[DayRow]:
-    """Score the daily partitions `days` in order, ticking the sensor after each.
+    """Score the daily partitions `days` in order, ticking the sensors after each.
 
-    `run_config` goes to every run; `monitoring_config` (e.g. drift_report's settings) only to
-    the daily monitoring runs. Returns one row per day. Shared by `make demo` and the loop
-    test, so the test proves what the demo shows.
+    With `labels`, day D's labels are written on day D + delay (after that day is scored);
+    with `labels` or `watch_labels` (labels delivered to MLOPS_LABELS_DATA by someone else),
+    labels_arrival_sensor is ticked after each day and the labels_job runs it asks for execute.
+    drift_retraining_sensor is ticked last. After the last day the labels still to come are
+    delivered the same way (days pass, none is scored), so the last days' realized accuracy
+    shows too. `run_config` goes to every run; `monitoring_config` (e.g. drift_report's
+    settings) only to the daily monitoring runs. Returns one row per scored day. Shared by
+    `make demo` and the loop tests, so the tests prove what the demo shows.
     """
     from mlops_assets.definitions import defs
 
-    monitoring = defs.resolve_job_def("daily_monitoring_job")
-    retraining = defs.resolve_job_def("retraining_job")
-    sensor = defs.resolve_sensor_def("drift_retraining_sensor")
-    cursor: str | None = None
-    seen_run_keys: set[str | None] = set()
-    rows: list[DayRow] = []
+    loop = _Loop(defs, instance, resources, log, run_config or {}, labels, watch_labels)
     for scored_day in days:
+        row = loop.score(scored_day, monitoring_config or {})
+        loop.rows.append(row)
+        loop.after_day(scored_day, row)
+        log(_format_row(row))
+        for line in loop.pending_lines:
+            log(line)
+        loop.pending_lines.clear()
+    if labels is not None and days:
+        last = max(days)
+        for offset in range(1, labels.delay_days + 1):
+            loop.after_day(last + timedelta(days=offset), None)
+            for line in loop.pending_lines:
+                log(line)
+            loop.pending_lines.clear()
+    return loop.rows
+
+
+class _Loop:
+    """The state of one demo loop: the sensors' cursors, the runs already requested, the rows."""
+
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        resources: dict[str, object] | None,
+        log,
+        run_config: dict,
+        labels: LabelDelivery | None,
+        watch_labels: bool,
+    ) -> None:
+        self.defs, self.instance, self.resources = defs, instance, resources
+        self.log, self.run_config, self.labels = log, run_config, labels
+        self.watch_labels = watch_labels or labels is not None
+        self.cursors: dict[str, str | None] = {}
+        self.seen_run_keys: set[str | None] = set()
+        self.rows: list[DayRow] = []
+        self.pending_lines: list[str] = []
+
+    def score(self, scored_day: date, monitoring_config: dict) -> DayRow:
         day = scored_day.isoformat()
-        result = monitoring.execute_in_process(
+        result = self.defs.resolve_job_def("daily_monitoring_job").execute_in_process(
             partition_key=day,
-            instance=instance,
-            resources=resources,
-            run_config={**(run_config or {}), **(monitoring_config or {})},
+            instance=self.instance,
+            resources=self.resources,
+            run_config={**self.run_config, **monitoring_config},
             raise_on_error=True,
         )
         verdict = DriftVerdict.from_metadata(scored_day, _metadata(result, "drift_report"))
         scored = _metadata(result, "batch_predictions")
+        labelled = verdict.performance.n > 0
         row = DayRow(
             day=day,
             drifted_share=verdict.drifted_share,
             severity=verdict.severity,
             accuracy=verdict.performance.day_value
-            if verdict.performance.metric == "accuracy"
+            if labelled and verdict.performance.metric == "accuracy"
             else None,
             model_version=str(scored["model_version"].value),
             performance_dropped=verdict.performance.dropped,
+            awaiting_labels=self.watch_labels and not labelled,
         )
-        with dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources=resources or defs.resources
-        ) as context:
-            tick = sensor.evaluate_tick(context)
-        cursor = tick.cursor
-        for request in tick.run_requests or []:
-            if request.run_key in seen_run_keys:  # the daemon dedups by run key too
-                continue
-            seen_run_keys.add(request.run_key)
-            run = retraining.execute_in_process(
-                run_config={**request.run_config, **(run_config or {})},
+        estimated = _optional_metadata(result, ESTIMATED_PERFORMANCE_ASSET)
+        if estimated is not None:
+            estimate = EstimatedVerdict.from_metadata(scored_day, estimated)
+            row.estimated_accuracy = estimate.value if estimate.metric == "accuracy" else None
+            row.estimate_trusted = estimate.trusted
+            row.estimated_dropped = estimate.trusted and estimate.dropped
+        return row
+
+    def after_day(self, today: date, row: DayRow | None) -> None:
+        """What happens at the end of `today`: labels due today land, the sensors tick."""
+        if self.labels is not None:
+            due = today - timedelta(days=self.labels.delay_days)
+            if any(r.day == due.isoformat() for r in self.rows):
+                self.labels.source.write_builtin_labels(self.labels.directory, due)
+        if self.watch_labels:
+            for request in self._tick(LABELS_SENSOR):
+                self._run_labels_job(request, today)
+        events: list[str] = []
+        for request in self._tick("drift_retraining_sensor", events):
+            run = self.defs.resolve_job_def("retraining_job").execute_in_process(
+                run_config={**request.run_config, **self.run_config},
                 tags=request.tags,
-                instance=instance,
-                resources=resources,
-                raise_on_error=True,
+                instance=self.instance,
+                resources=self.resources,
+                # A failed retraining is part of the story (the sensor retries it, bounded),
+                # not the end of the demo.
+                raise_on_error=False,
             )
+            if not run.success:
+                events.append(f"retraining run {run.run_id[:8]} failed (`make ui` shows why)")
+                continue
             registered = run.output_for_node("registered_model_version")
-            row.event = (
+            events.append(
                 f"retrained -> v{registered.version} "
                 f"{'promoted' if registered.promoted else 'rejected'}"
             )
-        if not tick.run_requests:
-            row.event = tick.skip_message or ""
-        rows.append(row)
-        log(_format_row(row))
-    return rows
+        text = "; ".join(events)
+        if row is not None:
+            row.event = text
+        elif text:
+            self.pending_lines.append(f"{today} (no batch scored)  {text[:120]}")
+
+    def _tick(self, sensor_name: str, skips: list[str] | None = None) -> list[dg.RunRequest]:
+        """The sensor's new run requests (the daemon dedups by run key too)."""
+        sensor = self.defs.resolve_sensor_def(sensor_name)
+        with dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursors.get(sensor_name),
+            resources=self.resources or self.defs.resources,
+            # Partitioned run requests (labels_job's) are resolved against the definitions.
+            definitions=self.defs,
+        ) as context:
+            tick = sensor.evaluate_tick(context)
+        self.cursors[sensor_name] = tick.cursor
+        new = [r for r in tick.run_requests or [] if r.run_key not in self.seen_run_keys]
+        self.seen_run_keys.update(r.run_key for r in new)
+        if skips is not None and not tick.run_requests:
+            skips.append(tick.skip_message or "")
+        return new
+
+    def _run_labels_job(self, request: dg.RunRequest, today: date) -> None:
+        result = self.defs.resolve_job_def(LABELS_JOB).execute_in_process(
+            partition_key=request.partition_key,
+            run_config={**request.run_config, **self.run_config},
+            tags=request.tags,
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=True,
+        )
+        metadata = _optional_metadata(result, REALIZED_PERFORMANCE_ASSET)
+        if metadata is None or request.partition_key is None:
+            return
+        labelled_day = date.fromisoformat(request.partition_key)
+        realized = RealizedVerdict.from_metadata(labelled_day, metadata)
+        value = realized.performance.day_value
+        row = next((r for r in self.rows if r.day == request.partition_key), None)
+        if row is not None and realized.performance.metric == "accuracy":
+            row.accuracy = value
+            row.performance_dropped = realized.performance.dropped
+            row.labels_landed_on = today.isoformat()
+            row.estimate_error = realized.estimate_error
+        error = (
+            ""
+            if realized.estimate_error is None
+            else f", estimate error {realized.estimate_error:+.3f}"
+        )
+        shown = "-" if value is None else f"{value:.3f}"
+        dropped = ", dropped" if realized.performance.dropped else ""
+        self.pending_lines.append(
+            f"{'':<11} labels of {labelled_day} landed: realized {realized.performance.metric} "
+            f"{shown}{dropped} on {realized.performance.n} rows (v{realized.model_version}){error}"
+        )
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, dg.MetadataValue]:
+    found = _optional_metadata(result, asset)
+    if found is None:
+        raise KeyError(f"run {result.run_id} did not materialise {asset}")
+    return found
+
+
+def _optional_metadata(
+    result: dg.ExecuteInProcessResult, asset: str
+) -> Mapping[str, dg.MetadataValue] | None:
     event = next(
-        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
+        (e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)),
+        None,
     )
-    return event.materialization.metadata
+    return None if event is None else event.materialization.metadata
 
 
-HEADER = f"{'date':<11} {'drift share':>11} {'severity':>9} {'accuracy':>9} {'model':>6}  event"
+HEADER = (
+    f"{'date':<11} {'drift share':>11} {'severity':>9} {'estimate':>9} {'realized':>9} "
+    f"{'model':>6}  event"
+)
 
 
 def _format_row(row: DayRow) -> str:
-    accuracy = "-" if row.accuracy is None else f"{row.accuracy:.3f}"
+    # The realized accuracy is "later" until the day's labels land (a line says so then).
+    realized = "later" if row.accuracy is None and row.estimated_accuracy is not None else "-"
+    if row.accuracy is not None:
+        realized = f"{row.accuracy:.3f}"
+    estimate = "-"
+    if row.estimated_accuracy is not None:
+        estimate = f"{row.estimated_accuracy:.3f}" + (
+            "!" if row.estimated_dropped else "" if row.estimate_trusted else "?"
+        )
     return (
-        f"{row.day:<11} {row.drifted_share:>11.2f} {row.severity:>9} {accuracy:>9} "
-        f"{'v' + row.model_version:>6}  {row.event[:90]}"
+        f"{row.day:<11} {row.drifted_share:>11.2f} {row.severity:>9} {estimate:>9} "
+        f"{realized:>9} {'v' + row.model_version:>6}  {row.event[:90]}"
     )
 
 
@@ -254,6 +421,15 @@ def main() -> int:
         # The daily partitions are fixed when the definitions load: start them at the first
         # file unless the user chose a start.
         os.environ.setdefault("MLOPS_SCORING_START", plan.days[0].isoformat())
+    watch_labels = bool(os.environ.get("MLOPS_LABELS_DATA"))
+    own_labels_directory = None
+    if plan.days is None:
+        # The built-in data tells the delayed story unless the user chose otherwise: set
+        # before the definitions load, which read both variables.
+        os.environ.setdefault("MLOPS_LABEL_DELAY_DAYS", str(DEMO_LABEL_DELAY_DAYS))
+        if int(os.environ["MLOPS_LABEL_DELAY_DAYS"] or 0) > 0 and not watch_labels:
+            own_labels_directory = Path(default_home()).expanduser().resolve() / "labels"
+            os.environ["MLOPS_LABELS_DATA"] = str(own_labels_directory)
     from mlops_assets.assets.monitoring import daily_partitions
     from mlops_assets.definitions import defs
 
@@ -296,8 +472,21 @@ def main() -> int:
                 "drift sensor ticked after each:"
             )
             print(HEADER)
+            labels = _label_delivery(defs, own_labels_directory)
+            if labels is not None:
+                print(
+                    f"    labels of each day land {labels.delay_days} days later in "
+                    f"{labels.directory} (MLOPS_LABEL_DELAY_DAYS); estimate: expected "
+                    "accuracy before labels ('!' dropped, '?' not trusted)"
+                )
             with _mlflow_chatter_hidden():
-                run_days(instance, days, run_config=QUIET)
+                run_days(
+                    instance,
+                    days,
+                    run_config=QUIET,
+                    labels=labels,
+                    watch_labels=watch_labels,
+                )
     registry = MlflowRegistry(
         tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""), model_name=registered.model_name
     )
@@ -312,6 +501,22 @@ def main() -> int:
         "  make mlflow-ui  MLflow UI at http://127.0.0.1:5000 (runs, registry, aliases)\n"
     )
     return 0
+
+
+def _label_delivery(defs: dg.Definitions, directory: Path | None) -> LabelDelivery | None:
+    """The demo's own label feed for the built-in data, into a directory it owns (emptied of
+    an earlier demo's deliveries, so every label lands again on its day); None when the user
+    delivers labels or keeps them in the batches."""
+    if directory is None:
+        return None
+    configured = (defs.resources or {})["scoring_source"]
+    assert isinstance(configured, ScoringDataSource)
+    source = configured.process_config_and_initialize()
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.iterdir():
+        if DAILY_FILE_NAME.match(path.name):
+            path.unlink()
+    return LabelDelivery(directory, source.label_delay_days, source)
 
 
 def _partition_days(plan: DemoPlan, partitions: dg.DailyPartitionsDefinition) -> list[date] | None:

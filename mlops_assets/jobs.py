@@ -1,9 +1,17 @@
 """Jobs: what a person (or a schedule or sensor) launches."""
 
+import os
+
 import dagster as dg
 
 from mlops_assets.assets.registry import promote_version, rollback_champion
-from mlops_assets.contracts import CHAMPION_GATE_RUN_TAG, RETRAINING_JOB
+from mlops_assets.contracts import (
+    CHAMPION_GATE_RUN_TAG,
+    LABELS_ASSET,
+    LABELS_JOB,
+    REALIZED_PERFORMANCE_ASSET,
+    RETRAINING_JOB,
+)
 
 TRAINING_ASSETS = (
     "raw_data",
@@ -36,11 +44,38 @@ retraining_job = dg.define_asset_job(
     tags={"mlops/purpose": "retraining", **CHAMPION_GATE_RUN_TAG},
 )
 
+LABEL_ASSETS = (LABELS_ASSET, REALIZED_PERFORMANCE_ASSET)
+
+
+def labels_with_features(environ: os._Environ[str] | dict[str, str]) -> bool:
+    """Whether labels come in the scoring data (MLOPS_LABELS_DATA unset)."""
+    return not environ.get("MLOPS_LABELS_DATA", "")
+
+
+# Labels that come with the features are known the moment the day is scored, so the daily run
+# stores and judges them too; labels delivered later have their own job, which
+# labels_arrival_sensor starts when a delivery appears or changes.
 daily_monitoring_job = dg.define_asset_job(
     "daily_monitoring_job",
-    selection=dg.AssetSelection.assets("scoring_data", "batch_predictions", "drift_report"),
+    selection=dg.AssetSelection.assets(
+        "scoring_data",
+        "batch_predictions",
+        "drift_report",
+        "estimated_performance",
+        *(LABEL_ASSETS if labels_with_features(os.environ) else ()),
+    ),
     description="Score one day with the champion and measure drift (one partition per run).",
     tags={"mlops/purpose": "monitoring"},
+)
+
+labels_job = dg.define_asset_job(
+    LABELS_JOB,
+    selection=dg.AssetSelection.assets(*LABEL_ASSETS),
+    description=(
+        "Store a day's (re)delivered labels and judge its predictions on them (one partition "
+        "per run). Started by labels_arrival_sensor, or by hand."
+    ),
+    tags={"mlops/purpose": "labels"},
 )
 
 

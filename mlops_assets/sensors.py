@@ -1,6 +1,9 @@
 """drift_retraining_sensor: retrain when drift (or a performance drop) is real, without thrashing.
 
-Each tick reads the latest drift_report of each recent day and the recent retraining_job runs,
+Each tick reads, for each recent day, the latest drift_report (feature drift; the realized
+performance when labels came with the features), realized_performance (labels delivered on
+their own, maybe days later) and estimated_performance (the label-free estimate), and the
+recent retraining_job runs;
 and `domain.retraining.decide_retraining` says which retraining the data calls for next
 (debounce over consecutive days, cooldown in data days, bounded retries after a failure, a
 wall-clock loop guard); each skip says why. The tick judges the state, not the newest event, so
@@ -17,18 +20,28 @@ import dagster as dg
 
 from mlops_assets.contracts import (
     ATTEMPT_TAG,
+    ESTIMATED_PERFORMANCE_ASSET,
+    REALIZED_PERFORMANCE_ASSET,
     REASON_TAG,
+    SIGNALS_TAG,
     TRIGGER_PARTITION_TAG,
     TRIGGER_RUN_TAG,
     WINDOW_END_TAG,
     WINDOW_START_TAG,
     DriftVerdict,
+    EstimatedVerdict,
+    RealizedVerdict,
 )
 from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
 from mlops_assets.jobs import retraining_job
 from mlops_assets.retraining_runs import retraining_attempts
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
+REALIZED_PERFORMANCE = dg.AssetKey(REALIZED_PERFORMANCE_ASSET)
+ESTIMATED_PERFORMANCE = dg.AssetKey(ESTIMATED_PERFORMANCE_ASSET)
+# The day's three signals: feature drift, the realized verdict of its labels (which may land
+# days later, or be corrected), and the label-free estimate.
+VERDICT_ASSETS = (DRIFT_REPORT, REALIZED_PERFORMANCE, ESTIMATED_PERFORMANCE)
 # Reports read on a tick without a cursor to find the newest day.
 _NEWEST_SCAN = 100
 
@@ -104,9 +117,11 @@ def _sensor_status() -> dg.DefaultSensorStatus:
     minimum_interval_seconds=30,
     default_status=_sensor_status(),
     description=(
-        "Starts retraining_job when drift_report is critical or performance dropped for "
-        "debounce_days consecutive days, cooldown_days data days after the last successful "
-        "retraining's window, with failed attempts retried up to max_attempts per episode."
+        "Starts retraining_job when feature drift is critical, the realized performance "
+        "dropped or (before labels arrive) the trusted estimate dropped, for debounce_days "
+        "consecutive days, on the streak's labelled days (waiting for labels when too few "
+        "have arrived), cooldown_days data days after the last successful retraining's "
+        "window, with failed attempts retried up to max_attempts per episode."
     ),
 )
 def drift_retraining_sensor(
@@ -147,51 +162,115 @@ def drift_retraining_sensor(
             WINDOW_END_TAG: end,
             ATTEMPT_TAG: str(decision.attempt),
             REASON_TAG: decision.reason[:200],
+            SIGNALS_TAG: ",".join(decision.signals),
         },
     )
 
 
 def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tuple[date | None, str]:
-    """The newest day with a drift report, and the cursor that remembers it: each tick reads
-    only the reports written since the last one (a bounded page)."""
+    """The newest day with a drift report, and the cursor that remembers it with the last
+    materialisation seen of each of the three verdict assets: each tick reads only what was
+    written since the last one (bounded pages). Every tick judges the whole recent state, so
+    labels landing for an old day (a new realized_performance) are acted on at the next tick;
+    the cursor makes a new materialisation of any of the three visible in the tick's state."""
     state = json.loads(cursor) if cursor else {}
-    after: int | None = state.get("after")
+    seen: dict[str, int] = state.get("seen", {})
+    if isinstance(state.get("after"), int):  # a cursor written before the three signals
+        seen.setdefault(DRIFT_REPORT.to_user_string(), state["after"])
     newest = date.fromisoformat(state["newest"]) if state.get("newest") else None
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=DRIFT_REPORT, after_storage_id=after),
-        limit=1000 if after is not None else _NEWEST_SCAN,
-        ascending=after is not None,
-    ).records
-    for record in records:
-        event = record.asset_materialization
-        if event is not None and event.partition:
-            day = date.fromisoformat(event.partition)
-            newest = day if newest is None else max(newest, day)
-        after = max(after or 0, record.storage_id)
-    state = {"after": after, "newest": newest.isoformat() if newest else None}
-    return newest, json.dumps(state)
+    for key in VERDICT_ASSETS:
+        after = seen.get(key.to_user_string())
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+            limit=1000 if after is not None else _NEWEST_SCAN,
+            ascending=after is not None,
+        ).records
+        for record in records:
+            event = record.asset_materialization
+            if key == DRIFT_REPORT and event is not None and event.partition:
+                day = date.fromisoformat(event.partition)
+                newest = day if newest is None else max(newest, day)
+            after = max(after or 0, record.storage_id)
+        if after is not None:
+            seen[key.to_user_string()] = after
+    state = {"seen": seen, "newest": newest.isoformat() if newest else None}
+    return newest, json.dumps(state, sort_keys=True)
 
 
-def _latest_verdicts(
-    instance: dg.DagsterInstance, newest: date, days: int
-) -> tuple[list[DayVerdict], dict[date, str]]:
-    """The latest report of each of the `days` days up to `newest` (and the run that wrote
-    it): a bounded query whatever the number of past reports, so a tick stays flat."""
-    partitions = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
+def _latest_records(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The latest materialisation of `key` per partition: a bounded query whatever the number
+    of past materialisations (a few per day: reruns, corrected labels)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=DRIFT_REPORT, asset_partitions=partitions),
-        limit=days * 4,
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions),
+        limit=len(partitions) * 4,
     ).records
     latest: dict[str, dg.EventLogRecord] = {}
     for record in records:  # newest first
         event = record.asset_materialization
         if event is not None and event.partition and event.partition not in latest:
             latest[event.partition] = record
+    return latest
+
+
+def _metadata(record: dg.EventLogRecord) -> Mapping[str, Any]:
+    assert record.asset_materialization is not None
+    return record.asset_materialization.metadata
+
+
+def _latest_verdicts(
+    instance: dg.DagsterInstance, newest: date, days: int
+) -> tuple[list[DayVerdict], dict[date, str]]:
+    """Each of the `days` days up to `newest` with a drift report, as the latest drift_report,
+    realized_performance and estimated_performance of that day say (and the run that wrote
+    the report)."""
+    partitions = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
+    reports = _latest_records(instance, DRIFT_REPORT, partitions)
+    realized = _latest_records(instance, REALIZED_PERFORMANCE, partitions)
+    estimated = _latest_records(instance, ESTIMATED_PERFORMANCE, partitions)
     verdicts, runs = [], {}
-    for partition in sorted(latest):
-        record = latest[partition]
-        metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
-        report = DriftVerdict.from_metadata(date.fromisoformat(partition), metadata)
-        verdicts.append(DayVerdict(report.day, report.severity, report.performance.dropped))
-        runs[report.day] = record.run_id or ""
+    for partition in sorted(reports):
+        day = date.fromisoformat(partition)
+        verdicts.append(
+            day_verdict(
+                day,
+                _metadata(reports[partition]),
+                _metadata(realized[partition]) if partition in realized else None,
+                _metadata(estimated[partition]) if partition in estimated else None,
+            )
+        )
+        runs[day] = reports[partition].run_id or ""
     return verdicts, runs
+
+
+def day_verdict(
+    day: date,
+    drift_report: Mapping[str, Any],
+    realized_performance: Mapping[str, Any] | None = None,
+    estimated_performance: Mapping[str, Any] | None = None,
+) -> DayVerdict:
+    """One day's three signals from the metadata of its latest materialisations.
+
+    The labels have arrived when realized_performance judged labelled rows, or drift_report
+    did (labels in the batch); a report that predates `labelled_rows` reads as labelled, as
+    every report was before labels could come later. The realized verdict of delivered
+    labels replaces drift_report's; an estimate counts only when trusted."""
+    report = DriftVerdict.from_metadata(day, drift_report)
+    dropped = report.performance.dropped
+    labelled = report.performance.n > 0 or "labelled_rows" not in drift_report
+    if realized_performance is not None:
+        realized = RealizedVerdict.from_metadata(day, realized_performance)
+        if realized.performance.n > 0:
+            labelled, dropped = True, realized.performance.dropped
+    estimate_dropped = False
+    if estimated_performance is not None:
+        estimate = EstimatedVerdict.from_metadata(day, estimated_performance)
+        estimate_dropped = estimate.trusted and estimate.dropped
+    return DayVerdict(
+        day,
+        report.severity,
+        performance_dropped=dropped,
+        estimated_dropped=estimate_dropped,
+        labelled=labelled,
+    )

@@ -2,6 +2,7 @@
 events in the instance's event log, retraining runs are real run records (some really executed
 and failed); the sensor is evaluated as the daemon would."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -9,9 +10,14 @@ import pytest
 
 from mlops_assets.contracts import (
     ATTEMPT_TAG,
+    REASON_TAG,
+    SIGNALS_TAG,
     TRIGGER_PARTITION_TAG,
     WINDOW_END_TAG,
     WINDOW_START_TAG,
+    EstimatedVerdict,
+    PerformanceVerdict,
+    RealizedVerdict,
 )
 from mlops_assets.definitions import build_resources, defs
 from mlops_assets.sensors import RetrainingSettings, retraining_settings_from_env
@@ -266,3 +272,118 @@ def test_monitoring_assets_are_daily_partitioned_from_the_configured_start():
     partitions = job.partitions_def
     assert partitions.get_first_partition_key() == "2026-01-02"
     assert "2026-01-15" in partitions.get_partition_keys()
+
+
+def _event(instance, asset: str, day: str, metadata: dict) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=asset, partition=day, metadata=metadata)
+    )
+
+
+def _unlabelled_day(instance, day: str, estimate_dropped: bool, trusted: bool = True) -> None:
+    """What daily_monitoring_job records for a day scored without its labels: a drift report
+    with no labelled rows, and the label-free estimate."""
+    _event(
+        instance,
+        "drift_report",
+        day,
+        {"severity": "none", "drifted_share": 0.1, "labelled_rows": 0},
+    )
+    _event(
+        instance,
+        "estimated_performance",
+        day,
+        EstimatedVerdict(
+            date.fromisoformat(day),
+            "1",
+            "accuracy",
+            0.7 if estimate_dropped else 0.8,
+            0.68,
+            0.72,
+            0.8,
+            trusted,
+            "calibrated",
+            estimate_dropped,
+            "estimated accuracy 0.70",
+        ).to_metadata(),
+    )
+
+
+def _labels_landed(instance, day: str, dropped: bool, n: int = 1000) -> None:
+    performance = PerformanceVerdict(
+        "accuracy",
+        n,
+        0.7 if dropped else 0.8,
+        0.67,
+        0.73,
+        0.8,
+        1000,
+        0.1 if dropped else 0.0,
+        0.06,
+        0.14,
+        0.01,
+        0.95,
+        dropped,
+        "accuracy 0.70 vs 0.80",
+    )
+    _event(
+        instance,
+        "realized_performance",
+        day,
+        RealizedVerdict(date.fromisoformat(day), "1", performance, 1000, 1000 - n, 0).to_metadata(),
+    )
+
+
+def test_estimated_drops_wait_for_labels_then_launch_when_they_land(instance):
+    days = _days("2026-01-09", 4)
+    cursor = None
+    for day in days:
+        _unlabelled_day(instance, day, estimate_dropped=True)
+        tick = _tick(instance, cursor=cursor)
+        cursor = tick.cursor
+        assert not tick.run_requests
+    assert "waiting for labels of 2026-01-09, 2026-01-10" in tick.skip_message
+    assert "estimated performance drop on 2026-01-09" in tick.skip_message
+    assert "(no labels yet)" in tick.skip_message
+
+    # No new drift report: only the labels of the first day land; one labelled day of two.
+    _labels_landed(instance, days[0], dropped=True)
+    tick = _tick(instance, cursor=cursor)
+    cursor = tick.cursor
+    assert not tick.run_requests and "waiting for labels of 2026-01-10" in tick.skip_message
+
+    # The second day's labels: the launch, on labelled days only, named by its signal.
+    _labels_landed(instance, days[1], dropped=True)
+    (request,) = _tick(instance, cursor=cursor).run_requests
+    assert _window(request) == ("2026-01-09", "2026-01-10")
+    assert request.tags[SIGNALS_TAG] == "realized"
+    assert "realized performance drop on 2026-01-09, 2026-01-10" in request.tags[REASON_TAG]
+
+
+def test_an_untrusted_estimate_or_labels_that_overrule_it_never_launch(instance):
+    for day in _days("2026-01-09", 3):
+        _unlabelled_day(instance, day, estimate_dropped=True, trusted=False)
+    tick = _tick(instance)
+    assert not tick.run_requests and "no labels yet" in tick.skip_message
+    assert "nothing to do" in tick.skip_message
+
+    # A trusted estimate said "dropped", the labels say it held: the labels win.
+    for day in _days("2026-01-12", 3):
+        _unlabelled_day(instance, day, estimate_dropped=True)
+        _labels_landed(instance, day, dropped=False)
+    tick = _tick(instance)
+    assert not tick.run_requests and "realized performance held" in tick.skip_message
+
+
+def test_the_cursor_sees_new_materialisations_of_each_signal(instance):
+    _unlabelled_day(instance, "2026-01-09", estimate_dropped=False)
+    first = _tick(instance)
+    state = json.loads(first.cursor)
+    assert set(state["seen"]) == {"drift_report", "estimated_performance"}
+    _labels_landed(instance, "2026-01-09", dropped=False)
+    later = json.loads(_tick(instance, cursor=first.cursor).cursor)
+    assert later["seen"]["realized_performance"] > 0
+    assert later["seen"]["drift_report"] == state["seen"]["drift_report"]
+    # A cursor written before the three signals still finds the newest report.
+    old = json.dumps({"after": state["seen"]["drift_report"], "newest": "2026-01-09"})
+    assert json.loads(_tick(instance, cursor=old).cursor)["newest"] == "2026-01-09"

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -14,6 +15,7 @@ from mlops_assets.assets.common import (
     retried_on_mlflow_outage,
 )
 from mlops_assets.contracts import (
+    CALIBRATOR_ARTIFACT,
     DAGSTER_RUN_ID_TAG,
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
@@ -41,6 +43,9 @@ from mlops_assets.domain.training import (
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.services.training_run import log_training_run
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.estimation import ProbabilityCalibrator
 
 
 class TrainingConfig(dg.Config):
@@ -124,6 +129,11 @@ def trained_model(
         schema.task,
         Predictions(split.validation[schema.target].to_numpy(), y_pred, proba, classes),
     )
+    calibrator = (
+        None
+        if proba is None or classes is None
+        else _fit_calibrator(proba, classes, split.validation[schema.target], config.seed)
+    )
     leakage = find_leaky_features(
         split.train,
         split.validation,
@@ -163,9 +173,14 @@ def trained_model(
             "n_validation": len(split.validation),
             "n_test": len(split.test),
             **{f"model.{k}": v for k, v in fit.params.items()},
+            **({"calibration_method": calibrator.method} if calibrator else {}),
         },
-        metrics={f"validation_{k}": v for k, v in validation_metrics.items()},
+        metrics={
+            **{f"validation_{k}": v for k, v in validation_metrics.items()},
+            **(_calibration_figures(calibrator) if calibrator else {}),
+        },
         texts={
+            **({CALIBRATOR_ARTIFACT: calibrator.to_json()} if calibrator else {}),
             LEAKAGE_ARTIFACT: leakage.markdown(limit=len(features)),
             SCHEMA_ARTIFACT: schema.to_json(),
             FEATURES_ARTIFACT: json.dumps(
@@ -179,6 +194,7 @@ def trained_model(
         },
         pipeline=fit.pipeline,
         train=split.train[features],
+        validation=split.validation[features],
         numeric=numeric,
         categorical=categorical,
         task=schema.task,
@@ -220,9 +236,35 @@ def trained_model(
             },
             "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
             "leakage": dg.MetadataValue.md(leakage.markdown()),
+            **(
+                {
+                    "calibration_method": dg.MetadataValue.text(calibrator.method),
+                    **{
+                        k: dg.MetadataValue.float(v)
+                        for k, v in _calibration_figures(calibrator).items()
+                    },
+                }
+                if calibrator
+                else {}
+            ),
         },
     )
     yield _leakage_check_result(leakage)
+
+
+def _fit_calibrator(
+    proba: Any, classes: tuple[Any, ...], y_true: pd.Series, seed: int
+) -> "ProbabilityCalibrator":
+    """The validation split's calibrator, for estimating performance before labels only."""
+    from mlops_assets.domain.estimation import fit_calibrator
+
+    y_index = pd.Index(classes).get_indexer(y_true)
+    known = y_index >= 0  # a validation label the model never saw as a class cannot be scored
+    return fit_calibrator(proba[known], y_index[known], seed=seed)
+
+
+def _calibration_figures(calibrator: "ProbabilityCalibrator") -> dict[str, float]:
+    return {"ece_before": calibrator.ece_before, "ece_after": calibrator.ece_after}
 
 
 def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import DriftVerdict
+from mlops_assets.contracts import PROBA_COLUMN_PREFIX, DriftVerdict
 from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift, prediction_drift
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
@@ -131,14 +131,21 @@ def score_batches(
     data hash, and the label when the day has one. `totals` counts rows and scores as they
     go."""
     for chunk in chunks:
-        y_pred, proba, _ = predict_frame(model, chunk[schema.feature_columns], schema.task)
+        y_pred, proba, classes = predict_frame(model, chunk[schema.feature_columns], schema.task)
         scores = prediction_score(y_pred, proba, schema.task)
+        # One column per class, so estimates and realized AUC / log loss read the file alone.
+        class_columns = (
+            {}
+            if proba is None or classes is None
+            else {f"{PROBA_COLUMN_PREFIX}{label}": proba[:, k] for k, label in enumerate(classes)}
+        )
         scored = pd.DataFrame(
             {
                 **{name: chunk[name].to_numpy() for name in ids},
                 "row": np.arange(totals.rows, totals.rows + len(chunk)),
                 "prediction": y_pred,
                 score_column: scores,
+                **class_columns,
                 "model_version": model_version,
                 "training_data_hash": training_hash,
             }

@@ -149,7 +149,7 @@ def day_performance(
     value = compute_metrics(task, Predictions(truth, predicted, None, None))[metric]
     if reference_value is None or not math.isfinite(reference_value):
         low, high = (
-            _wilson(round(value * n), n, confidence)
+            wilson(round(value * n), n, confidence)
             if metric == "accuracy"
             else _bootstrap_rmse(truth, predicted, confidence, seed)[:2]
         )
@@ -196,15 +196,14 @@ def _accuracy_figures(
     value: float, n: int, reference: float, reference_n: int | None, confidence: float
 ) -> tuple[_Interval, _Interval, str]:
     """The day's accuracy, the drop (reference minus day) with their intervals, as text."""
-    day_low, day_high = _wilson(round(value * n), n, confidence)
+    day_low, day_high = wilson(round(value * n), n, confidence)
     if reference_n:
-        ref_low, ref_high = _wilson(round(reference * reference_n), reference_n, confidence)
+        ref_low, ref_high = wilson(round(reference * reference_n), reference_n, confidence)
     else:  # no row count recorded: the reference is taken as exact
         ref_low = ref_high = reference
-    drop = reference - value
-    # Newcombe's hybrid score interval for a difference of two independent proportions.
-    drop_low = drop - math.hypot(reference - ref_low, day_high - value)
-    drop_high = drop + math.hypot(ref_high - reference, value - day_low)
+    drop, drop_low, drop_high = newcombe_drop(
+        (reference, ref_low, ref_high), (value, day_low, day_high)
+    )
     level = f"{confidence:.0%}"
     figures = (
         f"accuracy {value:.3f} [{day_low:.3f}, {day_high:.3f}] on {n} rows vs champion "
@@ -253,7 +252,18 @@ def _judged(figures: str, dropped: bool, large: bool, min_effect: float, unit: s
     return f"performance held: {figures} (within noise)"
 
 
-def _wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
+def newcombe_drop(reference: _Interval, day: _Interval) -> _Interval:
+    """Reference minus day with Newcombe's hybrid score interval for the difference of two
+    independent proportions, each given as (value, low, high)."""
+    drop = reference[0] - day[0]
+    return (
+        drop,
+        drop - math.hypot(reference[0] - reference[1], day[2] - day[0]),
+        drop + math.hypot(reference[2] - reference[0], day[0] - day[1]),
+    )
+
+
+def wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion: sound near 0 and 1 and on small n."""
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n

@@ -1,5 +1,12 @@
 """When drift should start a retraining: debounce, cooldown in data time, bounded retries.
 
+Three signals make a day alarming: critical feature drift (drift_report), a realized
+performance drop (the labels' verdict: realized_performance, or drift_report's when labels come
+with the features) and, until the day's labels arrive, a trusted estimated drop
+(estimated_performance). Labels are the truth: once a day's have arrived its estimate no longer
+counts. A retraining trains only on labelled days, so a due streak whose days are not yet
+labelled waits for their labels, and launches on the tick after they land.
+
 Pure rules over plain data (the days' verdicts and the past retraining runs), so the sensor
 stays thin and every skip reason is unit-tested. Decisions depend on the data, not on when it
 arrived: the cooldown counts data days after the last successful retraining's window, and the
@@ -9,25 +16,44 @@ backfill start the same retrainings. Wall-clock time only guards against a launc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
+
+from mlops_assets.contracts import SIGNAL_ESTIMATED, SIGNAL_FEATURE_DRIFT, SIGNAL_REALIZED
 
 AttemptStatus = Literal["running", "succeeded", "failed"]
 
 
 @dataclass(frozen=True)
 class DayVerdict:
-    """The latest drift_report of one daily partition."""
+    """One daily partition as the latest drift_report, realized_performance and
+    estimated_performance of that day describe it."""
 
     day: date
-    severity: str  # none, warning, critical
-    performance_dropped: bool
+    severity: str  # feature drift: none, warning, critical
+    performance_dropped: bool  # realized: the labelled metric dropped beyond noise
+    estimated_dropped: bool = False
+    """The trusted estimate dropped beyond noise (an untrusted estimate is never a drop)."""
+    labelled: bool = True
+    """The day's labels have arrived (with the features, or as their own delivery)."""
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The signals that make the day alarming, strongest evidence first."""
+        found = []
+        if self.performance_dropped:
+            found.append(SIGNAL_REALIZED)
+        if self.estimated_dropped and not self.labelled:
+            found.append(SIGNAL_ESTIMATED)
+        if self.severity == "critical":
+            found.append(SIGNAL_FEATURE_DRIFT)
+        return tuple(found)
 
     @property
     def alarming(self) -> bool:
-        return self.severity == "critical" or self.performance_dropped
+        return bool(self.signals)
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,13 @@ class RetrainingPolicy:
     """How far back, from the newest report, days not yet acted on are still retrained on
     (a backfill); older backlog is left alone."""
 
+    @property
+    def labelled_days_needed(self) -> int:
+        """Labelled days of a due streak a retraining needs: as many as the debounce asks for
+        (capped by the window). One labelled day would train on the noise the debounce exists
+        to ignore, and the window matches the one labels in the batch would have given."""
+        return min(self.debounce_days, self.window_days)
+
     def __post_init__(self) -> None:
         for name in ("debounce_days", "window_days", "max_attempts"):
             if getattr(self, name) < 1:
@@ -81,6 +114,9 @@ class RetrainingDecision:
     window_end: date | None = None
     attempt: int = 0
     """1 for the first try of a drift episode, 2 after one failure, ..."""
+    signals: tuple[str, ...] = ()
+    """The signals of the streak the decision judged (realized, estimated, feature drift)."""
+    waiting_for_labels: bool = False
 
 
 def decide_retraining(
@@ -115,13 +151,16 @@ def decide_retraining(
     if last_tried is not None:
         first_candidate = max(first_candidate, _end(last_tried) + timedelta(days=1))
 
+    waiting: RetrainingDecision | None = None
     day = first_candidate
     while day <= newest:
         verdict = by_day.get(day)
         if verdict is not None:
-            judged = _judge_day(verdict, by_day, ended, last_success, policy)
+            judged = _judge_day(verdict, by_day, ended, last_success, policy, last_tried)
             if judged.launch:
                 return _guarded(judged, verdict, newest, attempts, policy, now)
+            if judged.waiting_for_labels and waiting is None:
+                waiting = judged
         day += timedelta(days=1)
     if newest < first_candidate:  # the newest day is inside a window already tried
         assert last_tried is not None
@@ -130,8 +169,13 @@ def decide_retraining(
             f"{newest}: already in the window of retraining run {last_tried.run_id} (up to "
             f"{_end(last_tried)}, {last_tried.status}); nothing to do",
         )
-    # Nothing to launch: the newest day's own reason is what people look for on the tick.
-    return _judge_day(by_day[newest], by_day, ended, last_success, policy)
+    # Nothing to launch: the newest day's own reason is what people look for on the tick,
+    # unless an earlier due streak waits for labels (the newest day's streak then waits too,
+    # or it is not alarming and the wait is the news).
+    newest_judged = _judge_day(by_day[newest], by_day, ended, last_success, policy, last_tried)
+    if waiting is not None and not newest_judged.waiting_for_labels:
+        return waiting
+    return newest_judged
 
 
 def _judge_day(
@@ -140,28 +184,33 @@ def _judge_day(
     ended: Sequence[RetrainingAttempt],
     last_success: RetrainingAttempt | None,
     policy: RetrainingPolicy,
+    last_tried: RetrainingAttempt | None = None,
 ) -> RetrainingDecision:
     """Whether `verdict.day` alone, with the data up to it, triggers a retraining."""
     if not verdict.alarming:
         return RetrainingDecision(False, _held(verdict))
-    streak = _alarming_streak(verdict.day, by_day)
+    streak = [by_day[d] for d in _alarming_streak(verdict.day, by_day)]
+    signals = _streak_signals(streak)
+    evidence = _evidence(streak)
     if len(streak) < policy.debounce_days:
         return RetrainingDecision(
             False,
-            f"{verdict.day}: {len(streak)} consecutive alarming day(s), waiting for "
-            f"{policy.debounce_days} (debounce)",
+            f"{verdict.day}: {len(streak)} consecutive alarming day(s) ({evidence}), waiting "
+            f"for {policy.debounce_days} (debounce)",
+            signals=signals,
         )
     if last_success is not None:
         free_from = _end(last_success) + timedelta(days=policy.cooldown_days + 1)
         if verdict.day < free_from:
             return RetrainingDecision(
                 False,
-                f"{verdict.day}: cooldown: the last retraining (run {last_success.run_id}) "
-                f"trained on days up to {_end(last_success)}; the next may start from "
-                f"{free_from} (cooldown_days {policy.cooldown_days})",
+                f"{verdict.day}: {evidence}; cooldown: the last retraining (run "
+                f"{last_success.run_id}) trained on days up to {_end(last_success)}; the next "
+                f"may start from {free_from} (cooldown_days {policy.cooldown_days})",
+                signals=signals,
             )
     # The drift episode: the streak's days after the last success.
-    episode_start = streak[0]
+    episode_start = streak[0].day
     if last_success is not None:
         episode_start = max(episode_start, _end(last_success) + timedelta(days=1))
     failed = sorted(
@@ -171,25 +220,72 @@ def _judge_day(
     if len(failed) >= policy.max_attempts:
         return RetrainingDecision(
             False,
-            f"{verdict.day}: {len(failed)} of {policy.max_attempts} retraining attempts for the "
-            f"drift episode from {episode_start} failed (last: run {failed[-1].run_id}); fix "
-            "the cause and launch retraining_job by hand, or raise max_attempts",
+            f"{verdict.day}: {evidence}; {len(failed)} of {policy.max_attempts} retraining "
+            f"attempts for the drift episode from {episode_start} failed (last: run "
+            f"{failed[-1].run_id}); fix the cause and launch retraining_job by hand, or raise "
+            "max_attempts",
+            signals=signals,
         )
-    window = streak[-policy.window_days :]
+    # Only labelled days are trained on, and a window must end on a day no retraining tried
+    # yet (else it would train on the same days again).
+    labelled = [v.day for v in streak if v.labelled][-policy.window_days :]
+    untried = date.min if last_tried is None else _end(last_tried)
+    if len(labelled) < policy.labelled_days_needed or labelled[-1] <= untried:
+        unlabelled = [v.day for v in streak if not v.labelled and v.day > untried]
+        unlabelled = unlabelled[-policy.window_days :]
+        return RetrainingDecision(
+            False,
+            f"{verdict.day}: {len(streak)} consecutive alarming days ({evidence}); waiting for "
+            f"labels of {_listed(unlabelled)}: a retraining needs "
+            f"{policy.labelled_days_needed} labelled day(s) of the streak, "
+            f"{len(labelled)} so far",
+            signals=signals,
+            waiting_for_labels=True,
+        )
     retry = (
         f"; last retraining run {failed[-1].run_id} failed, attempt {len(failed) + 1} of "
         f"{policy.max_attempts}"
         if failed
         else ""
     )
+    window = f"window: labelled days {labelled[0]}..{labelled[-1]}"
+    if labelled[-1] != verdict.day:
+        window += " (later days await their labels)"
     return RetrainingDecision(
         True,
-        f"{len(streak)} consecutive alarming days up to {verdict.day} (severity "
-        f"{verdict.severity}, performance dropped: {verdict.performance_dropped}){retry}",
-        window_start=window[0],
-        window_end=window[-1],
+        # The retry first: the run's reason tag keeps the first 200 characters.
+        f"{len(streak)} consecutive alarming days up to {verdict.day}{retry}; {window}; {evidence}",
+        window_start=labelled[0],
+        window_end=labelled[-1],
         attempt=len(failed) + 1,
+        signals=signals,
     )
+
+
+def _streak_signals(streak: Sequence[DayVerdict]) -> tuple[str, ...]:
+    order = (SIGNAL_REALIZED, SIGNAL_ESTIMATED, SIGNAL_FEATURE_DRIFT)
+    return tuple(s for s in order if any(s in v.signals for v in streak))
+
+
+def _evidence(streak: Sequence[DayVerdict]) -> str:
+    """Which signal alarmed on which days, e.g. "estimated accuracy drop on 2026-01-09,
+    2026-01-10 (no labels yet); feature drift critical on 2026-01-10"."""
+    parts = []
+    for signal, what in (
+        (SIGNAL_REALIZED, "realized performance drop"),
+        (SIGNAL_ESTIMATED, "estimated performance drop"),
+        (SIGNAL_FEATURE_DRIFT, "feature drift critical"),
+    ):
+        days = [v.day for v in streak if signal in v.signals]
+        if days:
+            note = " (no labels yet)" if signal == SIGNAL_ESTIMATED else ""
+            parts.append(f"{what} on {_listed(days)}{note}")
+    return "; ".join(parts)
+
+
+def _listed(days: Sequence[date]) -> str:
+    shown = ", ".join(d.isoformat() for d in days[:5])
+    return shown + (f" and {len(days) - 5} more" if len(days) > 5 else "")
 
 
 def _guarded(
@@ -216,7 +312,10 @@ def _guarded(
 
 
 def _held(verdict: DayVerdict) -> str:
-    return f"{verdict.day}: severity {verdict.severity}, performance held; nothing to do"
+    performance = "realized performance held" if verdict.labelled else "no labels yet"
+    if not verdict.labelled:
+        performance += ", estimated performance held"
+    return f"{verdict.day}: feature drift {verdict.severity}, {performance}; nothing to do"
 
 
 def _end(attempt: RetrainingAttempt) -> date:
@@ -224,7 +323,7 @@ def _end(attempt: RetrainingAttempt) -> date:
     return attempt.window_end
 
 
-def _alarming_streak(day: date, by_day: dict[date, DayVerdict]) -> list[date]:
+def _alarming_streak(day: date, by_day: Mapping[date, DayVerdict]) -> list[date]:
     """The consecutive calendar days ending at `day` that are all alarming."""
     streak = [day]
     while (previous := by_day.get(streak[0] - timedelta(days=1))) is not None and (

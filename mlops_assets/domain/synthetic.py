@@ -11,18 +11,27 @@ day on:
   mattering, regional and employment effects appear), so an old model's accuracy drops with
   no covariate drift at all: only labels reveal it.
 - ``both``: covariate and concept drift together.
+
+Every row has an ``application_id`` that rises with time and is unique across the training data
+and every daily batch, so labels delivered later (``daily_labels``, ``write_daily_labels``: the
+delayed-labels mode, where ``generate_daily_batch(with_labels=False)`` holds the features only)
+join to the day's predictions exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlops_assets.domain.data.atomic_files import write_parquet_atomic
+
+ID_COLUMN = "application_id"
 TARGET_COLUMN = "default"
 TIMESTAMP_COLUMN = "application_date"
 NUMERIC_FEATURES = (
@@ -52,6 +61,10 @@ _PURPOSE_SHIFTED = [0.55, 0.20, 0.05, 0.05, 0.10, 0.05]
 _EMPLOYMENT = (["salaried", "self_employed", "contract", "unemployed"], [0.65, 0.15, 0.15, 0.05])
 _REGION = (["north", "south", "east", "west", "central"], [0.2, 0.25, 0.2, 0.2, 0.15])
 _EDUCATION = (["high_school", "bachelor", "master", "doctorate"], [0.4, 0.38, 0.18, 0.04])
+# Ids are day number * _IDS_PER_DAY + the row's rank that day: rising with time, and unique
+# however many days are generated, as long as no day has more rows than this.
+_IDS_PER_DAY = 1_000_000
+_ID_EPOCH = date(2000, 1, 1)
 # Share of missing values per column: real application data is never complete.
 _MISSING = {"income": 0.05, "years_employed": 0.04, "credit_score": 0.02, "employment_type": 0.02}
 
@@ -68,6 +81,10 @@ def generate_training_data(
     frame[TIMESTAMP_COLUMN] = pd.to_datetime(end_date) - pd.to_timedelta(offsets, unit="D")
     frame[TARGET_COLUMN] = _default(rng, frame, concept_shift=False)
     frame = frame.sort_values(TIMESTAMP_COLUMN, kind="stable").reset_index(drop=True)
+    day_number = (frame[TIMESTAMP_COLUMN] - pd.Timestamp(_ID_EPOCH)).dt.days.to_numpy(np.int64)
+    rank = frame.groupby(TIMESTAMP_COLUMN).cumcount().to_numpy(np.int64)
+    _check_rows_per_day(int(rank.max()) + 1)
+    frame.insert(0, ID_COLUMN, day_number * _IDS_PER_DAY + rank)
     return _with_missing(rng, frame)
 
 
@@ -98,7 +115,51 @@ def generate_daily_batch(
     labels = _default(rng, frame, concept_shift=concept)
     if with_labels:
         frame[TARGET_COLUMN] = labels
+    frame.insert(0, ID_COLUMN, _day_ids(day, n_rows))
     return _with_missing(rng, frame)
+
+
+def daily_labels(
+    day: date,
+    n_rows: int = 1000,
+    scenario: DriftScenario = "none",
+    drift_start: date | None = None,
+    seed: int = 0,
+    covariate_features: Sequence[str] = DEFAULT_COVARIATE_FEATURES,
+) -> pd.DataFrame:
+    """The labels of `day`'s batch as their own delivery: `application_id` and the target,
+    exactly the values `generate_daily_batch` with the same arguments would have held."""
+    batch = generate_daily_batch(
+        day, n_rows, scenario, drift_start, seed, covariate_features, with_labels=True
+    )
+    return batch[[ID_COLUMN, TARGET_COLUMN]].reset_index(drop=True)
+
+
+def write_daily_labels(
+    directory: Path,
+    day: date,
+    n_rows: int = 1000,
+    scenario: DriftScenario = "none",
+    drift_start: date | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write `daily_labels` of `day` as `directory/<day>.parquet`, atomically: a reader of the
+    labels directory sees the old delivery or the whole new one, never half a file."""
+    frame = daily_labels(day, n_rows, scenario, drift_start, seed)
+    return write_parquet_atomic(frame, Path(directory) / f"{day.isoformat()}.parquet")
+
+
+def _day_ids(day: date, n_rows: int) -> npt.NDArray[np.int64]:
+    _check_rows_per_day(n_rows)
+    first = (day - _ID_EPOCH).days * _IDS_PER_DAY
+    return np.arange(first, first + n_rows, dtype=np.int64)
+
+
+def _check_rows_per_day(n_rows: int) -> None:
+    if n_rows > _IDS_PER_DAY:
+        raise ValueError(
+            f"{n_rows} rows in one day: the built-in ids allow at most {_IDS_PER_DAY} a day."
+        )
 
 
 def _applicants(rng: np.random.Generator, n: int, shifted: tuple[str, ...]) -> pd.DataFrame:

@@ -52,6 +52,9 @@ class TrainingDataSource(dg.ConfigurableResource):
 
     @property
     def id_column_names(self) -> tuple[str, ...]:
+        if self.is_builtin and not self.id_columns:
+            # The built-in data's id joins delayed labels; it is never a feature.
+            return (synthetic.ID_COLUMN,)
         return parse_column_list(self.id_columns)
 
     @property
@@ -109,6 +112,9 @@ class ScoringDataSource(dg.ConfigurableResource):
     drift_scenario: str = "both"  # MLOPS_DRIFT_SCENARIO: none, covariate, concept, both
     drift_start: str = "2026-01-09"  # MLOPS_DRIFT_START: first drifted day (built-in data)
     seed: int = 0
+    # MLOPS_LABEL_DELAY_DAYS (built-in data): 0 keeps the labels in each day's batch; N > 0
+    # leaves them out, to be delivered as their own file N days later (`labels_of_day`).
+    label_delay_days: int = 0
 
     def describe(self, day: date) -> str:
         if not self.location:
@@ -120,6 +126,23 @@ class ScoringDataSource(dg.ConfigurableResource):
                 f"{redact_url(self.location)} table {self.table} where {self.date_column} = {day}"
             )
         return str(self.daily_file(day) or Path(self.location) / f"{day}.*")
+
+    def write_builtin_labels(self, directory: Path, day: date) -> Path:
+        """Deliver the built-in batch's labels of `day` as `directory/<day>.parquet` (what a
+        label source would receive `label_delay_days` after the day)."""
+        if self.location:
+            raise DataSourceError(
+                f"{self.location}: labels are only generated for the built-in batches; deliver "
+                "your own label files to MLOPS_LABELS_DATA."
+            )
+        return synthetic.write_daily_labels(
+            directory,
+            day,
+            n_rows=self.rows_per_day,
+            scenario=self.drift_scenario,  # type: ignore[arg-type]
+            drift_start=date.fromisoformat(self.drift_start),
+            seed=self.seed,
+        )
 
     def daily_file(self, day: date) -> Path | None:
         try:
@@ -135,12 +158,84 @@ class ScoringDataSource(dg.ConfigurableResource):
                 scenario=self.drift_scenario,  # type: ignore[arg-type]
                 drift_start=date.fromisoformat(self.drift_start),
                 seed=self.seed,
+                with_labels=self.label_delay_days <= 0,
             )
         if is_sql_url(self.location):
             url = check_sql_url(self.location, "MLOPS_SCORING_DATA")
             return read_sql_day(url, self.table, self.date_column, day)
         directory = check_data_path(self.location, "MLOPS_SCORING_DATA")
         return read_table_file(daily_file(directory, day))
+
+
+class LabelsDataSource(dg.ConfigurableResource):
+    """Where each day's labels come from when they arrive after the features.
+
+    `location` empty means labels arrive with the features: a day's labels are the target
+    column of its scoring file, which batch_predictions keeps beside each prediction.
+    Otherwise a directory of daily files `YYYY-MM-DD.csv` / `.parquet`, or a SQLAlchemy URL with
+    `table` and `date_column` (the day the labelled rows were *scored*, not delivered). Each
+    delivery carries the id columns (MLOPS_ID_COLUMNS) and the model's target.
+    """
+
+    location: str = ""  # MLOPS_LABELS_DATA
+    table: str = ""  # MLOPS_LABELS_TABLE
+    date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN, for a SQL table
+
+    @property
+    def with_features(self) -> bool:
+        return not self.location
+
+    def describe(self, day: date) -> str:
+        if self.with_features:
+            return f"the target column of the scoring data of {day}"
+        if is_sql_url(self.location):
+            return (
+                f"{redact_url(self.location)} table {self.table} where {self.date_column} = {day}"
+            )
+        return str(self.daily_file(day) or Path(self.location).expanduser() / f"{day}.*")
+
+    def daily_file(self, day: date) -> Path | None:
+        try:
+            return daily_file(Path(self.location).expanduser(), day)
+        except DataSourceError:
+            return None
+
+    def load_day(self, day: date) -> pd.DataFrame:
+        if is_sql_url(self.location):
+            url = check_sql_url(self.location, "MLOPS_LABELS_DATA")
+            return read_sql_day(url, self.table, self.date_column, day)
+        directory = check_data_path(self.location, "MLOPS_LABELS_DATA")
+        return read_table_file(daily_file(directory, day))
+
+    def fingerprints(self, days: list[date]) -> dict[date, str]:
+        """A fingerprint per delivered day, which changes when the delivery does: for a
+        directory every daily file's name, size and modification time (no file read); for SQL,
+        a hash of each of `days`' rows. Days with no delivery are left out."""
+        if self.with_features:
+            return {}
+        if is_sql_url(self.location):
+            from mlops_assets.domain.data import content_hash
+
+            url = check_sql_url(self.location, "MLOPS_LABELS_DATA")
+            found = {}
+            for day in days:
+                rows = read_sql_day(url, self.table, self.date_column, day)
+                if len(rows):
+                    found[day] = f"{len(rows)}-{content_hash(rows)[:16]}"
+            return found
+        directory = check_data_path(self.location, "MLOPS_LABELS_DATA")
+        found = {}
+        for path in directory.iterdir() if directory.is_dir() else ():
+            match = DAILY_FILE_NAME.match(path.name)
+            if match is None:
+                continue
+            try:
+                day = date.fromisoformat(match.group(1))
+            except ValueError:  # 2026-13-01.csv is not a day
+                continue
+            stat = path.stat()
+            found[day] = f"{path.name}-{stat.st_size}-{stat.st_mtime_ns}"
+        return found
 
 
 # The first scoring partition when nothing says otherwise (the built-in generator's first day).

@@ -18,7 +18,7 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.training import SKOPS_TRUSTED_TYPES, predict_frame, prediction_score
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
-# Rows of the training split kept with their scores as the drift report's reference sample.
+# Rows of the validation split kept with their scores as the drift report's reference sample.
 REFERENCE_SAMPLE_ROWS = 5000
 
 
@@ -33,6 +33,7 @@ def log_training_run(
     texts: dict[str, str],
     pipeline: Any,
     train: pd.DataFrame,
+    validation: pd.DataFrame,
     numeric: tuple[str, ...],
     categorical: tuple[str, ...],
     task: str,
@@ -40,11 +41,12 @@ def log_training_run(
     """Log one training run and its model; returns the run id and the model's URI.
 
     `texts` maps artefact file names to their content; `train` holds the feature columns of
-    the training rows (the drift reference and the model's input example come from them).
+    the training rows (the drift profile and the model's input example come from them),
+    `validation` those of the validation split (the reference sample and its scores).
     """
     with registry.training_run(experiment_id, run_name=run_name, tags=tags) as run_id:
         _log_run(registry, run_id, params, metrics, texts)
-        _log_reference(registry, run_id, pipeline, train, numeric, categorical, task)
+        _log_reference(registry, run_id, pipeline, train, validation, numeric, categorical, task)
         example = train.head(5)
         model_uri = registry.log_sklearn_model(
             run_id,
@@ -85,19 +87,24 @@ def _log_reference(
     run_id: str,
     pipeline: object,
     train: pd.DataFrame,
+    validation: pd.DataFrame,
     numeric: tuple[str, ...],
     categorical: tuple[str, ...],
     task: str,
 ) -> None:
     """Reference statistics for drift, computed once per model version from its training rows
-    (not every day), plus a row sample with the model's scores for the human-facing report."""
+    (not every day), plus a row sample with the model's scores for prediction drift and the
+    human-facing report. The sample is of the validation split: scores on rows the model never
+    fitted, like the day's. In-sample scores on training rows are more confident than any
+    day's, so prediction drift fired every day, clean days included (issue 15, item 5)."""
     # scipy (through the drift module) loads only in runs, not with the code location.
     from mlops_assets.domain.drift import build_reference_profile
 
     client = registry.client()
     profile = build_reference_profile(train, numeric, categorical)
     client.log_text(run_id, profile.to_json(), REFERENCE_PROFILE_ARTIFACT)
-    sample = train.sample(n=min(len(train), REFERENCE_SAMPLE_ROWS), random_state=0)
+    held_out = validation if len(validation) else train
+    sample = held_out.sample(n=min(len(held_out), REFERENCE_SAMPLE_ROWS), random_state=0)
     y_pred, proba, _ = predict_frame(pipeline, sample, task)  # type: ignore[arg-type]
     sample = sample.assign(**{SCORE_COLUMN: prediction_score(y_pred, proba, task)})  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:

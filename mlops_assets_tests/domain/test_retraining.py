@@ -192,3 +192,99 @@ def test_the_last_retraining_is_summarised_for_the_days_report():
         "last_retraining": "run r2 succeeded (the configured training source)",
         "last_retraining_failed": False,
     }
+
+
+def _estimated(*labelled: bool, first: date = FIRST) -> list[DayVerdict]:
+    """Days whose trusted estimate dropped; `labelled` says whose labels have arrived (their
+    realized verdict then replaces the estimate: here the labels confirm the drop)."""
+    return [
+        DayVerdict(
+            first + timedelta(days=i),
+            "none",
+            performance_dropped=has_labels,
+            estimated_dropped=True,
+            labelled=has_labels,
+        )
+        for i, has_labels in enumerate(labelled)
+    ]
+
+
+def test_each_signal_alone_makes_a_day_alarming_and_is_named():
+    day = _day(0)
+    assert DayVerdict(day, "critical", False).signals == ("feature drift",)
+    assert DayVerdict(day, "none", True).signals == ("realized",)
+    assert DayVerdict(day, "none", False, estimated_dropped=True, labelled=False).signals == (
+        "estimated",
+    )
+    assert not DayVerdict(day, "warning", False).alarming
+
+
+def test_arrived_labels_overrule_the_estimate():
+    # The estimate said "dropped" but the labels, now in, say the accuracy held.
+    overruled = DayVerdict(_day(0), "none", False, estimated_dropped=True, labelled=True)
+    assert not overruled.alarming
+    verdicts = [replace(overruled, day=_day(i)) for i in range(3)]
+    decision = _decide(verdicts)
+    assert not decision.launch and "realized performance held" in decision.reason
+
+
+def test_a_due_streak_of_estimated_drops_waits_for_labels_and_names_the_days():
+    decision = _decide(_estimated(False, False))
+    assert not decision.launch and decision.waiting_for_labels
+    assert decision.signals == ("estimated",)
+    assert f"estimated performance drop on {_day(0)}, {_day(1)} (no labels yet)" in (
+        decision.reason
+    )
+    assert f"waiting for labels of {_day(0)}, {_day(1)}" in decision.reason
+    # One labelled day of two is not enough: the debounce's two days must be labelled.
+    one = _decide(_estimated(True, False, False))
+    assert not one.launch and f"waiting for labels of {_day(1)}, {_day(2)}" in one.reason
+    assert "1 so far" in one.reason
+
+
+def test_the_launch_comes_on_the_tick_after_the_labels_land_with_labelled_days_only():
+    # Days 0-4 alarmed on their estimates; the labels of days 0 and 1 have now landed.
+    decision = _decide(_estimated(True, True, False, False, False))
+    assert decision.launch and decision.attempt == 1
+    assert (decision.window_start, decision.window_end) == (_day(0), _day(1))
+    # The streak judged is days 0-1, labelled by now: the labels' verdict launched it.
+    assert decision.signals == ("realized",)
+    assert "realized performance drop on" in decision.reason
+    assert f"window: labelled days {_day(0)}..{_day(1)}" in decision.reason
+
+
+def test_the_window_skips_a_streak_day_still_without_labels():
+    # Feature drift on every day; the labels of day 2 are late, days 0, 1 and 3 have theirs.
+    verdicts = [DayVerdict(_day(i), "critical", False, labelled=i != 2) for i in range(4)]
+    attempts = [_attempt(_day(1), start=_day(0), run_id="first")]
+    policy = replace(POLICY, cooldown_days=0)
+    decision = _decide(verdicts, attempts, policy=policy)
+    # Day 2 has no labels, so no new labelled day to train on yet: it waits.
+    waiting = _decide(verdicts[:3], attempts, policy=policy)
+    assert not waiting.launch and f"waiting for labels of {_day(2)}" in waiting.reason
+    # Day 3 brings one: the window is the streak's 3 latest labelled days (0, 1, 3); day 2's
+    # rows, still without labels, are not in the labelled window.
+    assert decision.launch and decision.signals == ("feature drift",)
+    assert (decision.window_start, decision.window_end) == (_day(0), _day(3))
+    assert "feature drift critical on" in decision.reason
+
+
+def test_cooldown_and_debounce_hold_for_estimated_drops_and_say_so():
+    single = _decide(_estimated(False))
+    assert not single.launch and "debounce" in single.reason and "estimated" in single.reason
+    success = [_attempt(_day(1), start=_day(0))]
+    cooling = _decide(_estimated(True, True, False, False), success)
+    assert not cooling.launch and "cooldown" in cooling.reason
+    assert "estimated performance drop on" in cooling.reason
+
+
+def test_planned_retrainings_match_the_labelled_windows():
+    # Every day alarming on its estimate, and labelled by now except the last two.
+    verdicts = _estimated(*[True] * 8, False, False)
+    planned = planned_retrainings(verdicts, POLICY)
+    # Day 9 is due after the cooldown but not labelled: its window ends on day 7.
+    assert [(p.window_start, p.window_end) for p in planned] == [
+        (_day(0), _day(1)),
+        (_day(3), _day(5)),
+        (_day(5), _day(7)),
+    ]

@@ -105,18 +105,18 @@ def test_rows_breaking_the_contract_are_quarantined_and_expectations_only_report
     bad.loc[6, "income"] = 1e9
     bad = pd.concat([bad, bad.iloc[[10]]], ignore_index=True)
     result = validate(bad, schema, source=SOURCE)
-    assert sorted(result.quarantined.index) == [3, 5]
+    # The repeated row has the same application_id: the same record delivered twice.
+    assert sorted(result.quarantined.index) == [3, 5, len(frame)]
     assert "finite" in result.quarantined.loc[3, "quarantine_reason"]
     assert "not_nullable" in result.quarantined.loc[5, "quarantine_reason"]
-    assert len(result.valid) == len(bad) - 2
-    assert result.quarantined_share == pytest.approx(2 / len(bad))
+    assert "duplicate_row" in result.quarantined.loc[len(frame), "quarantine_reason"]
+    assert len(result.valid) == len(bad) - 3
+    assert result.quarantined_share == pytest.approx(3 / len(bad))
     # An unknown category and a value beyond the range are expectations: counted, kept.
     outside = result.outside_expectations.set_index("column")
     assert outside.loc["home_ownership", "rows"] == 1
     assert outside.loc["income", "rows"] == 1
     assert result.rows_outside_expectations == 2
-    # Without id columns a repeated row may be two records alike: counted, not quarantined.
-    assert result.duplicate_rows == 1
 
 
 def test_too_many_bad_rows_fail_above_the_tolerated_share(frame, schema):

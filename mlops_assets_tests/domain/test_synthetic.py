@@ -6,11 +6,14 @@ import pytest
 
 from mlops_assets.domain.synthetic import (
     CATEGORICAL_FEATURES,
+    ID_COLUMN,
     NUMERIC_FEATURES,
     TARGET_COLUMN,
     TIMESTAMP_COLUMN,
+    daily_labels,
     generate_daily_batch,
     generate_training_data,
+    write_daily_labels,
 )
 
 START = date(2026, 1, 9)
@@ -22,6 +25,7 @@ def test_training_data_is_deterministic_and_shaped_like_a_credit_table():
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(generate_training_data(n_rows=2000, seed=4))
     assert list(a.columns) == [
+        ID_COLUMN,
         *NUMERIC_FEATURES,
         *CATEGORICAL_FEATURES,
         TIMESTAMP_COLUMN,
@@ -91,3 +95,34 @@ def test_batches_without_labels_and_bad_arguments():
         generate_daily_batch(START, scenario="sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown columns"):
         generate_daily_batch(START, scenario="covariate", covariate_features=["nope"])
+
+
+def test_ids_are_unique_and_rise_with_time_across_training_and_days():
+    training = generate_training_data(n_rows=3000, seed=2)
+    days = [generate_daily_batch(START + timedelta(days=i), n_rows=500) for i in range(3)]
+    ids = pd.concat([training[ID_COLUMN], *(d[ID_COLUMN] for d in days)], ignore_index=True)
+    assert ids.is_unique and ids.is_monotonic_increasing
+    assert ids.dtype == np.int64
+    with pytest.raises(ValueError, match="at most 1000000 a day"):
+        generate_daily_batch(START, n_rows=1_000_001)
+
+
+def test_a_delayed_batch_has_no_target_and_its_labels_file_holds_exactly_its_labels(tmp_path):
+    batch = dict(n_rows=700, scenario="both", drift_start=START, seed=4)
+    day = START + timedelta(days=1)
+    with_labels = generate_daily_batch(day, **batch)
+    features_only = generate_daily_batch(day, **batch, with_labels=False)
+    assert TARGET_COLUMN not in features_only.columns
+    pd.testing.assert_frame_equal(features_only, with_labels.drop(columns=TARGET_COLUMN))
+
+    labels = daily_labels(day, **batch)
+    assert list(labels.columns) == [ID_COLUMN, TARGET_COLUMN]
+    pd.testing.assert_frame_equal(labels, with_labels[[ID_COLUMN, TARGET_COLUMN]])
+    path = write_daily_labels(tmp_path / "labels", day, **batch)
+    assert path == tmp_path / "labels" / f"{day}.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(path), labels)
+    # The labels join the features-only batch row for row on the id.
+    joined = features_only.merge(pd.read_parquet(path), on=ID_COLUMN, validate="one_to_one")
+    assert len(joined) == len(features_only)
+    assert joined[TARGET_COLUMN].tolist() == with_labels[TARGET_COLUMN].tolist()
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left

@@ -1,0 +1,146 @@
+"""estimated_performance: the day's expected accuracy from calibrated probabilities, before
+any label exists (CBPE, domain/estimation)."""
+
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from mlops_assets.assets.common import failure, retried_on_mlflow_outage
+from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.contracts import (
+    CALIBRATOR_ARTIFACT,
+    MODEL_VERSION_KEY,
+    PROBA_COLUMN_PREFIX,
+    REFERENCE_PROFILE_ARTIFACT,
+    EstimatedVerdict,
+)
+from mlops_assets.resources.io_managers import StoredParquetFile
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+
+class EstimateConfig(dg.Config):
+    max_ece: float = 0.05
+    """Above this ECE after calibration (on the validation split) the estimate is untrusted."""
+    max_out_of_support: float = 0.25
+    """Above this share of rows outside the training support the estimate is untrusted."""
+    min_effect: float = 0.01
+    """Smallest estimated accuracy drop (points) that counts, when also beyond noise."""
+    confidence: float = 0.95
+
+
+@daily_asset(
+    kinds={"numpy", "scikit-learn"},
+    description=(
+        "The day's expected accuracy from the scoring version's calibrated probabilities "
+        "(NannyML's CBPE), before labels: interval from the Poisson-binomial variance, binary "
+        "precision/recall/F1/ROC AUC, whether it can be trusted (calibration, support) and "
+        "whether it dropped beyond noise below the version's test accuracy. Blind to concept "
+        "shift: only labels (realized_performance) see that."
+    ),
+)
+@retried_on_mlflow_outage
+def estimated_performance(
+    context: dg.AssetExecutionContext,
+    config: EstimateConfig,
+    mlflow_registry: MlflowRegistry,
+    scoring_data: pd.DataFrame,
+    batch_predictions: StoredParquetFile,
+) -> dg.MaterializeResult:
+    from mlops_assets.domain.drift import ReferenceProfile
+    from mlops_assets.domain.estimation import ProbabilityCalibrator, estimate_classification
+    from mlops_assets.domain.estimation.cbpe import judge_estimate, out_of_support_share
+
+    partition = context.partition_key
+    footer = batch_predictions.schema_arrow.metadata or {}
+    version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
+    if not version:
+        raise failure(f"{batch_predictions.path}: no model version in the file; re-run scoring.")
+    run_id = mlflow_registry.version(version).run_id
+    schema = mlflow_registry.training_schema(run_id)
+    day = date.fromisoformat(partition)
+    if schema.task == "regression":
+        verdict = EstimatedVerdict(
+            day, version, "mae", float("nan"), float("nan"), float("nan"), None,
+            False, "no estimator for regression", False, "no estimator for regression",
+        )  # fmt: skip
+        return dg.MaterializeResult(metadata=dict(verdict.to_metadata()))
+    proba_columns = [
+        c for c in batch_predictions.schema_arrow.names if c.startswith(PROBA_COLUMN_PREFIX)
+    ]
+    if not proba_columns:
+        raise failure(
+            f"{batch_predictions.path}: no {PROBA_COLUMN_PREFIX}* class-probability columns; "
+            "re-score the day with this version of batch_predictions."
+        )
+    raw = batch_predictions.read(columns=proba_columns).to_pandas().to_numpy(dtype=float)
+    calibrator = ProbabilityCalibrator.from_json(
+        mlflow_registry.run_artifact(run_id, CALIBRATOR_ARTIFACT).read_text("utf-8")
+    )
+    predicted = raw.argmax(axis=1)
+    estimate = estimate_classification(
+        calibrator.apply(raw),
+        predicted,
+        raw_positive_score=raw[:, 1] if raw.shape[1] == 2 else None,
+        confidence=config.confidence,
+    )
+    profile = ReferenceProfile.from_json(
+        mlflow_registry.run_artifact(run_id, REFERENCE_PROFILE_ARTIFACT).read_text("utf-8")
+    )
+    # The profile's values are exact or a quantile sketch: its extremes are the training range
+    # to within one sketch step.
+    outside = out_of_support_share(
+        {c.name: scoring_data[c.name].to_numpy(dtype=float) for c in profile.numeric},
+        {c.name: (float(np.min(c.values)), float(np.max(c.values))) for c in profile.numeric},
+        {c.name: scoring_data[c.name].astype(object).to_numpy() for c in profile.categorical},
+        {c.name: frozenset(c.counts) for c in profile.categorical},
+    )
+    reference = mlflow_registry.version(version).tags.get("metric.test_accuracy")
+    n_test = mlflow_registry.client().get_run(run_id).data.params.get("n_test")
+    trusted, trust_reason, dropped, reason = judge_estimate(
+        estimate,
+        ece_after=calibrator.ece_after,
+        out_of_support=outside,
+        reference_value=None if reference is None else float(reference),
+        reference_n=int(n_test) if n_test else None,
+        max_ece=config.max_ece,
+        max_out_of_support=config.max_out_of_support,
+        min_effect=config.min_effect,
+        confidence=config.confidence,
+    )
+    verdict = EstimatedVerdict(
+        day=day,
+        model_version=version,
+        metric="accuracy",
+        value=estimate.accuracy,
+        low=estimate.accuracy_low,
+        high=estimate.accuracy_high,
+        reference_value=None if reference is None else float(reference),
+        trusted=trusted,
+        trust_reason=trust_reason,
+        dropped=dropped,
+        reason=reason,
+    )
+    binary = {
+        f"estimated_{name}": dg.MetadataValue.float(float(value))
+        for name, value in (
+            ("precision", estimate.precision),
+            ("recall", estimate.recall),
+            ("f1", estimate.f1),
+            ("roc_auc", estimate.roc_auc),
+        )
+        if value is not None
+    }
+    context.log.info(f"{partition}: {reason}; trusted: {trust_reason}")
+    return dg.MaterializeResult(
+        metadata={
+            **verdict.to_metadata(),
+            **binary,
+            "out_of_support_share": dg.MetadataValue.float(outside),
+            "calibration_ece_after": dg.MetadataValue.float(calibrator.ece_after),
+            "estimate": dg.MetadataValue.md(
+                f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason})"
+            ),
+        }
+    )

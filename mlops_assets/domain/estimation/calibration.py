@@ -1,0 +1,155 @@
+"""Expected calibration error and a probability calibrator stored as plain JSON parameters.
+
+ECE here is the top-class confidence ECE with equal-width bins: the row-weighted mean gap
+between the confidence of the predicted class and how often that prediction is right. For a
+binary model it is the same as the positive-class ECE folded at 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+DEFAULT_ECE_BINS = 15
+CALIBRATION_FOLDS = 5
+Method = Literal["isotonic", "sigmoid", "identity"]
+_EPS = 1e-6
+
+
+def expected_calibration_error(
+    proba: np.ndarray, y_index: np.ndarray, *, bins: int = DEFAULT_ECE_BINS
+) -> float:
+    """Top-class ECE of `proba` (rows x classes) against the true class positions `y_index`."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2 or len(proba) == 0:
+        raise ValueError(f"proba must be a non-empty 2-D array, got shape {proba.shape}.")
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == np.asarray(y_index)).astype(float)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gap = np.bincount(which, weights=confidence - correct, minlength=bins)
+    return float(np.abs(gap[counts > 0]).sum() / len(proba))
+
+
+@dataclass(frozen=True)
+class ProbabilityCalibrator:
+    """One-vs-rest calibration maps, one per calibrated class column, then renormalised.
+
+    A binary model calibrates only its positive (last) column; the other is its complement.
+    `params` per column: sigmoid {"a", "b"} on the logit of the probability; isotonic
+    {"x", "y"} the step points, applied by linear interpolation clipped at both ends (what
+    sklearn's IsotonicRegression(out_of_bounds="clip") does)."""
+
+    method: Method
+    n_classes: int
+    params: tuple[dict[str, Any], ...]
+    ece_before: float
+    ece_after: float
+
+    def apply(self, proba: np.ndarray) -> np.ndarray:
+        proba = np.asarray(proba, dtype=float)
+        if self.method == "identity":
+            return proba
+        if self.n_classes == 2:
+            positive = _map(self.method, self.params[0], proba[:, 1])
+            return np.column_stack([1 - positive, positive])
+        mapped = np.column_stack(
+            [_map(self.method, p, proba[:, k]) for k, p in enumerate(self.params)]
+        )
+        total = mapped.sum(axis=1, keepdims=True)
+        # A row every map sends to 0 keeps the model's own probabilities.
+        return np.where(total > 0, mapped / np.where(total > 0, total, 1), proba)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "method": self.method,
+                "n_classes": self.n_classes,
+                "params": list(self.params),
+                "ece_before": self.ece_before,
+                "ece_after": self.ece_after,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ProbabilityCalibrator:
+        raw = json.loads(text)
+        return cls(
+            method=raw["method"],
+            n_classes=int(raw["n_classes"]),
+            params=tuple(raw["params"]),
+            ece_before=float(raw["ece_before"]),
+            ece_after=float(raw["ece_after"]),
+        )
+
+
+def fit_calibrator(
+    proba: np.ndarray, y_index: np.ndarray, *, seed: int = 0, bins: int = DEFAULT_ECE_BINS
+) -> ProbabilityCalibrator:
+    """Fit on the validation split's probabilities; pick isotonic, sigmoid or none by the ECE
+    of out-of-fold calibrated probabilities (cross-fitting within the split), so isotonic's
+    in-sample fit cannot win by overfitting. `ece_after` is that out-of-fold ECE."""
+    proba = np.asarray(proba, dtype=float)
+    y_index = np.asarray(y_index, dtype=int)
+    n_classes = proba.shape[1]
+    before = expected_calibration_error(proba, y_index, bins=bins)
+    folds = np.random.default_rng(seed).permutation(len(proba)) % CALIBRATION_FOLDS
+    scores: dict[Method, float] = {"identity": before}
+    for method in ("isotonic", "sigmoid"):
+        out_of_fold = np.empty_like(proba)
+        for fold in range(CALIBRATION_FOLDS):
+            held = folds == fold
+            if held.all() or not held.any():
+                continue
+            fitted = _fit(method, proba[~held], y_index[~held], n_classes, before)
+            out_of_fold[held] = fitted.apply(proba[held])
+        scores[method] = expected_calibration_error(out_of_fold, y_index, bins=bins)
+    best: Method = min(scores, key=lambda m: scores[m])
+    if best == "identity":
+        return ProbabilityCalibrator("identity", n_classes, (), before, before)
+    return _fit(best, proba, y_index, n_classes, before, after=scores[best])
+
+
+def _fit(
+    method: Method,
+    proba: np.ndarray,
+    y_index: np.ndarray,
+    n_classes: int,
+    before: float,
+    after: float = float("nan"),
+) -> ProbabilityCalibrator:
+    columns = [1] if n_classes == 2 else range(n_classes)
+    params = tuple(_fit_column(method, proba[:, k], y_index == k) for k in columns)
+    return ProbabilityCalibrator(method, n_classes, params, before, after)
+
+
+def _fit_column(method: Method, p: np.ndarray, hit: np.ndarray) -> dict[str, Any]:
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(p, hit.astype(float))
+        return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+    from sklearn.linear_model import LogisticRegression
+
+    if hit.all() or not hit.any():  # one outcome only: a constant map
+        return {"a": 0.0, "b": float(np.log((hit.mean() + _EPS) / (1 - hit.mean() + _EPS)))}
+    platt = LogisticRegression(C=1e6).fit(_logit(p)[:, None], hit.astype(int))
+    return {"a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
+
+
+def _map(method: Method, params: dict[str, Any], p: np.ndarray) -> np.ndarray:
+    if method == "isotonic":
+        stepped: np.ndarray = np.interp(p, np.asarray(params["x"]), np.asarray(params["y"]))
+        return stepped
+    mapped: np.ndarray = 1 / (1 + np.exp(-(params["a"] * _logit(p) + params["b"])))
+    return mapped
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, _EPS, 1 - _EPS)
+    out: np.ndarray = np.log(q / (1 - q))
+    return out

@@ -1,0 +1,168 @@
+"""Confidence-based performance estimation (NannyML's CBPE) from calibrated probabilities.
+
+Assumes the calibrated probabilities are right on the day: true under covariate shift (x moves,
+P(y|x) fixed) inside the training support, false under concept shift, which it cannot see.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from mlops_assets.domain.performance import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_EFFECT,
+    newcombe_drop,
+    wilson,
+)
+
+DEFAULT_MAX_ECE = 0.05
+DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
+
+
+@dataclass(frozen=True)
+class ClassificationEstimate:
+    """Expected accuracy with its interval; for a binary model also the expected confusion
+    matrix's precision, recall, F1 and the expected ROC AUC (None for multiclass)."""
+
+    n: int
+    accuracy: float
+    accuracy_low: float
+    accuracy_high: float
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    roc_auc: float | None = None
+
+
+def estimate_classification(
+    calibrated: np.ndarray,
+    predicted_index: np.ndarray,
+    *,
+    raw_positive_score: np.ndarray | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> ClassificationEstimate:
+    """Estimate from calibrated probabilities (rows x classes) and the model's predicted class
+    positions. The interval is the normal approximation of the Poisson-binomial: accuracy is
+    a mean of independent Bernoullis with the calibrated probabilities of the predicted class,
+    variance sum p(1-p) / n^2. `raw_positive_score` (binary) ranks rows for the expected AUC;
+    the calibrated positive probability is used when it is not given."""
+    calibrated = np.asarray(calibrated, dtype=float)
+    n = len(calibrated)
+    if n == 0:
+        raise ValueError("no rows to estimate on.")
+    p_hit = calibrated[np.arange(n), np.asarray(predicted_index, dtype=int)]
+    accuracy = float(p_hit.mean())
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    half = z * math.sqrt(float((p_hit * (1 - p_hit)).sum())) / n
+    low, high = max(0.0, accuracy - half), min(1.0, accuracy + half)
+    if calibrated.shape[1] != 2:
+        return ClassificationEstimate(n, accuracy, low, high)
+    positive = calibrated[:, 1]
+    said_positive = np.asarray(predicted_index) == 1
+    tp = float(positive[said_positive].sum())
+    fp = float((1 - positive[said_positive]).sum())
+    fn = float(positive[~said_positive].sum())
+    score = positive if raw_positive_score is None else np.asarray(raw_positive_score, float)
+    return ClassificationEstimate(
+        n,
+        accuracy,
+        low,
+        high,
+        precision=tp / (tp + fp) if tp + fp > 0 else None,
+        recall=tp / (tp + fn) if tp + fn > 0 else None,
+        f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else None,
+        roc_auc=expected_roc_auc(positive, score),
+    )
+
+
+def expected_roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC expected when row i is positive with probability positive[i]: every (i, j)
+    pair weighted p_i (1 - p_j), counted when score i ranks above j (ties half). One sort:
+    O(n log n)."""
+    order = np.argsort(score, kind="mergesort")
+    p, s = positive[order], score[order]
+    negative = 1 - p
+    # Negative weight strictly below each row, and within its tie group (counted half).
+    _, first, counts = np.unique(s, return_index=True, return_counts=True)
+    cum_negative = np.concatenate([[0.0], np.cumsum(negative)])
+    below = np.repeat(cum_negative[first], counts)
+    tied = np.repeat(cum_negative[first + counts] - cum_negative[first], counts) - negative
+    numerator = float((p * (below + tied / 2)).sum())
+    denominator = float(p.sum() * negative.sum() - (p * negative).sum())
+    return numerator / denominator if denominator > 0 else None
+
+
+def out_of_support_share(
+    numeric: dict[str, np.ndarray],
+    ranges: dict[str, tuple[float, float]],
+    categorical: dict[str, np.ndarray],
+    known: dict[str, frozenset[str]],
+) -> float:
+    """Share of rows with a numeric feature outside its training range or a category the
+    training rows never had (missing values count as inside: the imputer handles them)."""
+    outside: np.ndarray | None = None
+    for name, values in numeric.items():
+        lo, hi = ranges[name]
+        v = np.asarray(values, dtype=float)
+        row = (v < lo) | (v > hi)
+        outside = row if outside is None else outside | row
+    for name, values in categorical.items():
+        strings = np.asarray(values, dtype=object)
+        present = np.array([x is not None and x == x for x in strings], dtype=bool)
+        row = present & ~np.isin(strings.astype(str), list(known[name]))
+        outside = row if outside is None else outside | row
+    return 0.0 if outside is None or len(outside) == 0 else float(outside.mean())
+
+
+def judge_estimate(
+    estimate: ClassificationEstimate,
+    *,
+    ece_after: float,
+    out_of_support: float,
+    reference_value: float | None,
+    reference_n: int | None,
+    max_ece: float = DEFAULT_MAX_ECE,
+    max_out_of_support: float = DEFAULT_MAX_OUT_OF_SUPPORT,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[bool, str, bool, str]:
+    """(trusted, trust reason, dropped, reason). The drop rule is drift_report's: reference
+    minus estimate above `min_effect` and its Newcombe interval above 0. Untrusted: no drop."""
+    if not math.isfinite(ece_after) or ece_after > max_ece:
+        trusted, why = (
+            False,
+            f"calibration poor on the reference: ECE {ece_after:.3f} > {max_ece:g}",
+        )
+    elif out_of_support > max_out_of_support:
+        trusted, why = (
+            False,
+            f"{out_of_support:.0%} of rows outside the training support "
+            f"(> {max_out_of_support:.0%})",
+        )
+    else:
+        trusted, why = (
+            True,
+            (f"calibrated (ECE {ece_after:.3f}), {out_of_support:.0%} of rows outside support"),
+        )
+    est = f"estimated accuracy {estimate.accuracy:.3f} [{estimate.accuracy_low:.3f}, " + (
+        f"{estimate.accuracy_high:.3f}] on {estimate.n} rows"
+    )
+    if reference_value is None or not math.isfinite(reference_value):
+        return trusted, why, False, f"{est}; no test accuracy to compare with"
+    if reference_n:
+        ref_low, ref_high = wilson(round(reference_value * reference_n), reference_n, confidence)
+    else:
+        ref_low = ref_high = reference_value
+    drop, low, high = newcombe_drop(
+        (reference_value, ref_low, ref_high),
+        (estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high),
+    )
+    figures = f"{est} vs test {reference_value:.3f}: drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]"
+    beyond = drop > min_effect and low > 0
+    if beyond and not trusted:
+        return trusted, why, False, f"estimate untrusted ({why}); {figures}"
+    return trusted, why, beyond, ("estimated drop: " if beyond else "estimate held: ") + figures

@@ -1,0 +1,71 @@
+"""estimated_performance end to end: real MLflow, real Dagster instance, scikit-learn's breast
+cancer table trained, then a held-out day scored and estimated without looking at its labels."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from mlops_assets.contracts import CALIBRATOR_ARTIFACT, PROBA_COLUMN_PREFIX, EstimatedVerdict
+from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+
+DAY = date(2026, 1, 5)
+
+
+def _metadata(result, asset: str):  # type: ignore[no-untyped-def]
+    return next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(asset)
+    )
+
+
+def test_estimated_performance_materialises_with_calibration_recorded_at_training(
+    project, tmp_path
+):
+    from sklearn.datasets import load_breast_cancer
+
+    from mlops_assets.definitions import defs
+    from mlops_assets.domain.estimation import ProbabilityCalibrator
+
+    cancer = load_breast_cancer(as_frame=True).frame.sample(frac=1.0, random_state=0)
+    train_csv = tmp_path / "train.csv"
+    cancer.iloc[:450].to_csv(train_csv, index=False)
+    days = tmp_path / "days"
+    days.mkdir()
+    cancer.iloc[450:].to_csv(days / f"{DAY}.csv", index=False)
+    data_source = TrainingDataSource(location=str(train_csv), target_column="target")
+    training = project.train(data_source=data_source)
+    assert training.success
+    trained = _metadata(training, "trained_model")
+    assert trained["calibration_method"].value in ("isotonic", "sigmoid", "identity")
+    assert 0 <= trained["ece_after"].value <= trained["ece_before"].value
+    run_id = trained["mlflow_run_id"].value
+    registry = project.resources(data_source=data_source)["mlflow_registry"]
+    calibrator = ProbabilityCalibrator.from_json(
+        registry.run_artifact(run_id, CALIBRATOR_ARTIFACT).read_text("utf-8")
+    )
+    assert calibrator.ece_after == pytest.approx(trained["ece_after"].value)
+
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=DAY.isoformat(),
+        instance=project.instance,
+        resources=project.resources(
+            data_source=data_source, scoring_source=ScoringDataSource(location=str(days))
+        ),
+        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+    )
+    assert result.success
+    predictions = pd.read_parquet(_metadata(result, "batch_predictions")["path"].value)
+    assert {f"{PROBA_COLUMN_PREFIX}0", f"{PROBA_COLUMN_PREFIX}1"} <= set(predictions.columns)
+    estimate = _metadata(result, "estimated_performance")
+    verdict = EstimatedVerdict.from_metadata(DAY, estimate)
+    realized = float((predictions["prediction"] == predictions["target"]).mean())
+    assert verdict.low <= verdict.value <= verdict.high
+    assert abs(verdict.value - realized) < 0.06  # 119 rows: a few points of sampling noise
+    assert verdict.dropped is False
+    assert isinstance(estimate["estimate_trusted"].value, bool)
+    assert estimate["estimate_trust_reason"].value
+    assert 0.5 < estimate["estimated_roc_auc"].value <= 1.0
+    assert estimate["out_of_support_share"].value < 0.25

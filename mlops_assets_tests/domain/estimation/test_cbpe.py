@@ -1,0 +1,91 @@
+"""CBPE against a known data-generating process: P(y|x) logistic and fixed, x moves
+(covariate shift), or P(y|x) changes (concept shift, the known limit)."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from mlops_assets.domain.estimation import estimate_classification, fit_calibrator
+from mlops_assets.domain.estimation.cbpe import (
+    expected_roc_auc,
+    judge_estimate,
+    out_of_support_share,
+)
+
+WEIGHTS = np.array([1.5, -1.0, 0.7])
+
+
+def _day(rng: np.random.Generator, n: int, shift: float, weights=WEIGHTS):  # type: ignore[no-untyped-def]
+    x = rng.normal(size=(n, 3)) + np.array([shift, 0.5 * shift, 0.0])
+    p = 1 / (1 + np.exp(-(x @ weights - 0.3)))
+    return x, (rng.random(n) < p).astype(int)
+
+
+def _trained(rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    x, y = _day(rng, 6000, 0.0)
+    model = LogisticRegression().fit(x[:4000], y[:4000])
+    calibrator = fit_calibrator(model.predict_proba(x[4000:]), y[4000:], seed=0)
+    return model, calibrator
+
+
+def test_estimate_tracks_realized_accuracy_under_covariate_shift() -> None:
+    rng = np.random.default_rng(7)
+    model, calibrator = _trained(rng)
+    errors, covered = [], []
+    for day in range(18):
+        x, y = _day(rng, 1500, shift=-1.2 + 0.15 * day)
+        raw = model.predict_proba(x)
+        estimate = estimate_classification(calibrator.apply(raw), raw.argmax(axis=1))
+        realized = float((raw.argmax(axis=1) == y).mean())
+        errors.append(abs(estimate.accuracy - realized))
+        covered.append(estimate.accuracy_low <= realized <= estimate.accuracy_high)
+    assert np.mean(errors) <= 0.02
+    assert np.mean(covered) >= 0.8
+
+
+def test_concept_shift_is_invisible_to_the_estimate_the_known_limit() -> None:
+    rng = np.random.default_rng(3)
+    model, calibrator = _trained(rng)
+    x, y = _day(rng, 2000, 0.0, weights=-WEIGHTS)  # the same x, the relation reversed
+    raw = model.predict_proba(x)
+    estimate = estimate_classification(calibrator.apply(raw), raw.argmax(axis=1))
+    realized = float((raw.argmax(axis=1) == y).mean())
+    assert estimate.accuracy > 0.7  # the estimate still expects the reference accuracy
+    assert realized < 0.4  # while the labels show the collapse
+
+
+def test_expected_auc_equals_realized_auc_for_hard_labels_and_handles_ties() -> None:
+    rng = np.random.default_rng(0)
+    score = rng.integers(0, 20, size=500) / 20  # many ties
+    labels = (rng.random(500) < score).astype(float)
+    assert expected_roc_auc(labels, score) == roc_auc_score(labels, score)
+
+
+def test_binary_estimate_reports_confusion_figures() -> None:
+    calibrated = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+    est = estimate_classification(calibrated, np.array([1, 1, 0, 0]))
+    assert est.accuracy == pytest.approx(0.75)
+    assert est.precision == pytest.approx(0.85)
+    assert est.recall == pytest.approx(1.7 / 2.4)
+
+
+def test_untrusted_estimate_is_never_a_drop_and_a_trusted_one_is() -> None:
+    est = estimate_classification(np.tile([[0.3, 0.7]], (2000, 1)), np.ones(2000, dtype=int))
+    common = dict(reference_value=0.9, reference_n=2000)
+    trusted, _, dropped, reason = judge_estimate(est, ece_after=0.01, out_of_support=0.0, **common)
+    assert trusted and dropped and reason.startswith("estimated drop")
+    trusted, why, dropped, _ = judge_estimate(est, ece_after=0.01, out_of_support=0.5, **common)
+    assert not trusted and not dropped and "outside the training support" in why
+    trusted, why, dropped, _ = judge_estimate(est, ece_after=0.2, out_of_support=0.0, **common)
+    assert not trusted and not dropped and "calibration poor" in why
+
+
+def test_out_of_support_share_counts_range_and_unseen_categories_once_per_row() -> None:
+    share = out_of_support_share(
+        {"age": np.array([10.0, 50.0, 99.0, np.nan])},
+        {"age": (18.0, 90.0)},
+        {"plan": np.array(["1", "2", "7", None], dtype=object)},
+        {"plan": frozenset({"1", "2"})},
+    )
+    assert share == 0.5  # row 0 (age), row 2 (age and plan); missing values count inside
