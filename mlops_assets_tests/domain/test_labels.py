@@ -85,3 +85,17 @@ def test_non_numeric_label_for_a_regressor_fails():
 def test_empty_id_fails_naming_its_row():
     with pytest.raises(DataSourceError, match="empty at row 1"):
         _check(pd.DataFrame({"id": [1, None], "y": [0, 1]}))
+
+
+def test_retraining_window_with_delayed_labels_keeps_only_labelled_rows():
+    from mlops_assets.domain.datasets import labelled_window
+
+    scored = {
+        "2026-01-05": pd.DataFrame({"id": ["1", "2", "3"], "x": [0.1, 0.2, 0.3]}),
+        "2026-01-06": pd.DataFrame({"id": ["4", "5"], "x": [0.4, 0.5]}),  # no labels yet
+    }
+    labels = {"2026-01-05": pd.DataFrame({"id": [3, 1], "y": ["1", "0"]})}
+    window = labelled_window(scored, "2026-01-05", "2026-01-06", "y", labels, ["id"])
+    assert window.days == ("2026-01-05",)
+    rows = window.rows()
+    assert rows["id"].tolist() == ["1", "3"] and rows["y"].tolist() == ["0", "1"]
