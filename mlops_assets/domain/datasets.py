@@ -142,7 +142,13 @@ def labelled_window(
                 delivered[target].to_numpy(), index=id_keys(delivered, id_columns).to_numpy()
             )
             frame = frame.drop(columns=[target], errors="ignore")
-            frame[target] = id_keys(frame, id_columns).map(by_key).to_numpy()
+            joined = id_keys(frame, id_columns).map(by_key)
+            # Stored labels are canonical text ("1"); numeric classes go back to numbers so the
+            # window's labels are the type the training data's were.
+            numeric = pd.to_numeric(joined, errors="coerce")
+            frame[target] = (
+                numeric if numeric.notna().sum() == joined.notna().sum() else joined
+            ).to_numpy()
         if target in frame.columns:
             frames.append(frame.dropna(subset=[target]))
             used.append(day)

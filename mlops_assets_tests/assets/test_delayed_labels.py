@@ -154,3 +154,29 @@ def test_a_bad_delivery_fails_naming_it_and_keeps_the_stored_labels(scored, deli
     error = _failure(result)
     assert str(labels_csv) in error and message in error
     assert stored.read_bytes() == before
+
+
+def test_retraining_window_with_delayed_labels_takes_only_the_labelled_rows(scored):
+    project, resources, day, label_dir = scored
+    day[["application_id", "target"]].iloc[:120].to_csv(label_dir / f"{DAY}.csv", index=False)
+    assert _run_labels_job(project, resources, DAY.isoformat()).success
+    result = project.train(
+        run_config={"ops": {"raw_data": {"config": {"window_end": DAY.isoformat()}}}},
+        data_source=resources["data_source"],
+        labels_source=resources["labels_source"],
+    )
+    assert result.success, _failure(result)
+    window = result.output_for_node("raw_data")
+    assert len(window.frame) == 120
+    expected = day.iloc[:120].set_index("application_id")["target"].astype(float)
+    got = window.frame.set_index(window.frame["application_id"].astype(int))["target"]
+    assert got.astype(float).to_numpy().tolist() == expected.loc[got.index].tolist()
+    assert DAY.isoformat() in window.source
+
+
+def test_a_delivery_for_an_unscored_day_waits_with_a_reason(scored):
+    project, resources, day, label_dir = scored
+    day[["application_id", "target"]].to_csv(label_dir / "2026-01-09.csv", index=False)
+    tick = _tick(project, resources, None)
+    assert isinstance(tick, dg.SkipReason)
+    assert "2026-01-09" in tick.skip_message and "waiting for scoring" in tick.skip_message

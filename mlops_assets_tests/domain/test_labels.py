@@ -98,4 +98,4 @@ def test_retraining_window_with_delayed_labels_keeps_only_labelled_rows():
     window = labelled_window(scored, "2026-01-05", "2026-01-06", "y", labels, ["id"])
     assert window.days == ("2026-01-05",)
     rows = window.rows()
-    assert rows["id"].tolist() == ["1", "3"] and rows["y"].tolist() == ["0", "1"]
+    assert rows["id"].tolist() == ["1", "3"] and rows["y"].tolist() == [0, 1]
