@@ -8,6 +8,7 @@ from mlops_assets.assets.common import (
     failure_cases_markdown,
     table_schema,
 )
+from mlops_assets.contracts import LABELS_ASSET
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.datasets import (
     DailyPartitions,
@@ -19,7 +20,8 @@ from mlops_assets.domain.schemas import (
     DataValidationError,
     check_column_settings,
 )
-from mlops_assets.resources.data_source import TrainingDataSource
+from mlops_assets.resources.data_source import LabelsDataSource, TrainingDataSource
+from mlops_assets.resources.io_managers import ParquetIOManager
 
 
 class RawDataConfig(dg.Config):
@@ -59,6 +61,8 @@ def raw_data(
     context: dg.AssetExecutionContext,
     config: RawDataConfig,
     data_source: TrainingDataSource,
+    labels_source: LabelsDataSource,
+    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
     scoring_data: DailyPartitions,
 ):
     if config.window_end:
@@ -68,7 +72,18 @@ def raw_data(
     try:
         if config.window_end:
             window = labelled_window(
-                scoring_data, config.window_start, config.window_end, data_source.target_column
+                scoring_data,
+                config.window_start,
+                config.window_end,
+                data_source.target_column,
+                # Labels in the scoring files need no join; delayed ones come from `labels`.
+                # Not a declared input: labels is downstream of the champion raw_data trains
+                # (labels <- batch_predictions <- registered_model_version), so declaring it
+                # would close a cycle in the asset graph. The IO manager still reads the files.
+                labels=None
+                if labels_source.with_features
+                else parquet_io_manager.stored_daily_partitions(dg.AssetKey(LABELS_ASSET)),
+                id_columns=data_source.id_column_names,
             )
             leading = (data_source.load(),) if config.include_training_source else ()
             frame = window.rows(*leading)

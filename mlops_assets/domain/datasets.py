@@ -5,7 +5,7 @@ partitions (the retraining window reads only its own days)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -109,22 +109,46 @@ def window_description(window_start: str, window_end: str) -> str:
 
 
 def labelled_window(
-    partitions: Mapping[str, pd.DataFrame], window_start: str, window_end: str, target: str
+    partitions: Mapping[str, pd.DataFrame],
+    window_start: str,
+    window_end: str,
+    target: str,
+    labels: Mapping[str, pd.DataFrame] | None = None,
+    id_columns: Sequence[str] = (),
 ) -> LabelledWindow:
     """The labelled rows of the stored partitions from window_start (default: window_end) to
     window_end; days not stored, or stored without the target column, are skipped.
 
+    With `labels` (the stored labels partitions, when labels are delivered late) a day's rows
+    take their label from that day's labels joined on `id_columns` by value, and keep only the
+    rows whose label has arrived; a day with no stored labels is skipped.
+
     Raises:
         DataSourceError: no day of the window is stored with labels.
     """
+    from mlops_assets.domain.labels import id_keys
+
     end = date.fromisoformat(window_end)
     start = date.fromisoformat(window_start or window_end)
     days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     frames, used = [], []
     for day in days:
-        if day not in partitions:
+        if day not in partitions or (labels is not None and day not in labels):
             continue
         frame = partitions[day]
+        if labels is not None:
+            delivered = labels[day]
+            by_key = pd.Series(
+                delivered[target].to_numpy(), index=id_keys(delivered, id_columns).to_numpy()
+            )
+            frame = frame.drop(columns=[target], errors="ignore")
+            joined = id_keys(frame, id_columns).map(by_key)
+            # Stored labels are canonical text ("1"); numeric classes go back to numbers so the
+            # window's labels are the type the training data's were.
+            numeric = pd.to_numeric(joined, errors="coerce")
+            frame[target] = (
+                numeric if numeric.notna().sum() == joined.notna().sum() else joined
+            ).to_numpy()
         if target in frame.columns:
             frames.append(frame.dropna(subset=[target]))
             used.append(day)

@@ -224,6 +224,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             }
         )
 
+    def stored_daily_partitions(self, asset_key: dg.AssetKey) -> DailyPartitions:
+        """Every stored daily partition of `asset_key`, each read only when asked for: for an
+        asset that cannot be a declared input (it would close a cycle in the asset graph)."""
+        directory = self._root().joinpath(*asset_key.path)
+        paths = sorted(directory.glob("????-??-??.parquet")) if directory.is_dir() else []
+        return DailyPartitions(
+            {path.stem: functools.partial(pd.read_parquet, path) for path in paths}
+        )
+
 
 def _annotation(context: dg.InputContext) -> object:
     return context.dagster_type.typing_type

@@ -1,6 +1,5 @@
 """Delayed labels: checked deliveries and joins by id value (pure, no Dagster)."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,8 +24,9 @@ def test_join_compares_ids_by_value_across_int_str_and_float():
     predictions = pd.DataFrame({"id": ["7", "8", "9"], "prediction": [1, 0, 1]})
     labels = _check(pd.DataFrame({"id": [7.0, 8.0, 100.0], "y": [1, 1, 0]}))
     joined = join_labels(predictions, labels, source=SOURCE, id_columns=["id"], target="y")
-    assert joined.frame["y"].tolist()[:2] == [1, 1]
-    assert np.isnan(joined.frame["y"].iloc[2])
+    # Stored as the model's classes are named: canonical text.
+    assert joined.frame["y"].tolist()[:2] == ["1", "1"]
+    assert pd.isna(joined.frame["y"].iloc[2])
     assert (joined.labelled, joined.unlabelled_predictions, joined.unmatched_labels) == (2, 1, 1)
 
 
@@ -39,7 +39,7 @@ def test_join_on_multi_column_ids_needs_every_part_to_match():
     joined = join_labels(
         predictions, labels, source=SOURCE, id_columns=["shop", "order"], target="y"
     )
-    assert joined.frame["y"].tolist() == [None, "1", "0"] or joined.frame["y"].isna().iloc[0]
+    assert pd.isna(joined.frame["y"].iloc[0])
     assert joined.frame["y"].iloc[1:].tolist() == ["1", "0"]
     assert joined.labelled == 2
 
@@ -53,7 +53,7 @@ def test_partial_delivery_counts_predictions_still_unlabelled():
 
 def test_repeated_id_keeps_the_last_row_of_the_delivery():
     labels = _check(pd.DataFrame({"id": [1, 2, "1"], "y": [0, 0, 1]}))
-    assert labels.set_index("id")["y"].tolist() == [0, 1]
+    assert labels["id"].tolist() == ["2", "1"] and labels["y"].tolist() == ["0", "1"]
 
 
 def test_delivery_matching_no_prediction_fails_naming_file_column_and_row():
@@ -85,3 +85,17 @@ def test_non_numeric_label_for_a_regressor_fails():
 def test_empty_id_fails_naming_its_row():
     with pytest.raises(DataSourceError, match="empty at row 1"):
         _check(pd.DataFrame({"id": [1, None], "y": [0, 1]}))
+
+
+def test_retraining_window_with_delayed_labels_keeps_only_labelled_rows():
+    from mlops_assets.domain.datasets import labelled_window
+
+    scored = {
+        "2026-01-05": pd.DataFrame({"id": ["1", "2", "3"], "x": [0.1, 0.2, 0.3]}),
+        "2026-01-06": pd.DataFrame({"id": ["4", "5"], "x": [0.4, 0.5]}),  # no labels yet
+    }
+    labels = {"2026-01-05": pd.DataFrame({"id": [3, 1], "y": ["1", "0"]})}
+    window = labelled_window(scored, "2026-01-05", "2026-01-06", "y", labels, ["id"])
+    assert window.days == ("2026-01-05",)
+    rows = window.rows()
+    assert rows["id"].tolist() == ["1", "3"] and rows["y"].tolist() == [0, 1]

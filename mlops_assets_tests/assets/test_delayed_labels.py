@@ -1,0 +1,182 @@
+"""Labels delivered late as their own files: the sensor starts labels_job, realized
+performance is judged on them, a correction re-runs, a bad delivery fails and keeps the stored
+labels. Real MLflow store, real Dagster instance, scikit-learn's breast cancer table."""
+
+import os
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from mlops_assets.contracts import LABELS_JOB, RealizedVerdict
+from mlops_assets.resources.data_source import (
+    LabelsDataSource,
+    ScoringDataSource,
+    TrainingDataSource,
+)
+from mlops_assets.resources.io_managers import asset_path
+
+DAY = date(2026, 1, 5)
+
+
+def _cancer() -> pd.DataFrame:
+    frame = load_breast_cancer(as_frame=True).frame
+    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    # An application id that rises with time, as an operational system numbers rows.
+    frame.insert(0, "application_id", range(70_000, 70_000 + len(frame)))
+    return frame
+
+
+@pytest.fixture
+def scored(project, tmp_path):
+    from mlops_assets.definitions import defs
+
+    frame = _cancer()
+    training, day = frame.iloc[:400], frame.iloc[400:]
+    train_csv = tmp_path / "train.csv"
+    training.to_csv(train_csv, index=False)
+    data_source = TrainingDataSource(
+        location=str(train_csv), target_column="target", id_columns="application_id"
+    )
+    assert project.train(data_source=data_source).success
+    days = tmp_path / "days"
+    days.mkdir()
+    # The scoring file is Parquet with ids as strings and no labels yet.
+    unlabelled = day.drop(columns="target").astype({"application_id": str})
+    unlabelled.to_parquet(days / f"{DAY}.parquet")
+    label_dir = tmp_path / "labels"
+    label_dir.mkdir()
+    scoring = {"data_source": data_source, "scoring_source": ScoringDataSource(location=str(days))}
+    # This process loaded definitions without MLOPS_LABELS_DATA, so the daily job also stores
+    # the (absent) labels of the features; the delayed source is used from here on.
+    resources = project.resources(
+        **scoring, labels_source=LabelsDataSource(location=str(label_dir))
+    )
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=DAY.isoformat(),
+        instance=project.instance,
+        resources=project.resources(**scoring),
+        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+    )
+    assert result.success
+    return project, resources, day, label_dir
+
+
+def _tick(project, resources, cursor):
+    from mlops_assets.label_sensors import labels_arrival_sensor
+
+    context = dg.build_sensor_context(instance=project.instance, cursor=cursor, resources=resources)
+    return labels_arrival_sensor(context)
+
+
+def _run_labels_job(project, resources, partition):
+    from mlops_assets.definitions import defs
+
+    return defs.resolve_job_def(LABELS_JOB).execute_in_process(
+        partition_key=partition,
+        instance=project.instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+
+
+def _realized(result) -> dict:
+    return next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("realized_performance")
+    )
+
+
+def _failure(result) -> str:
+    event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    return event.step_failure_data.error.message
+
+
+def test_late_labels_partial_then_corrected_are_judged_and_unchanged_files_never_rerun(scored):
+    project, resources, day, label_dir = scored
+    assert isinstance(_tick(project, resources, None), dg.SkipReason)
+
+    # A partial delivery, ids as ints in a CSV against the string ids of the Parquet scoring file.
+    labels_csv = label_dir / f"{DAY}.csv"
+    day[["application_id", "target"]].iloc[:100].to_csv(labels_csv, index=False)
+    tick = _tick(project, resources, None)
+    (request,) = tick.run_requests
+    assert request.partition_key == DAY.isoformat()
+    result = _run_labels_job(project, resources, request.partition_key)
+    assert result.success, _failure(result)
+    realized = _realized(result)
+    verdict = RealizedVerdict.from_metadata(DAY, realized)
+    assert (verdict.predictions, verdict.unlabelled_predictions) == (len(day), len(day) - 100)
+    assert verdict.performance.n == 100
+    assert realized["accuracy_ci_low"].value <= realized["accuracy"].value
+    assert realized["roc_auc"].value > 0.8  # the score column gives the binary probabilities
+
+    # Unchanged file: no new run.
+    assert isinstance(_tick(project, resources, tick.cursor), dg.SkipReason)
+
+    # The corrected, complete delivery re-runs and is judged on every row.
+    day[["application_id", "target"]].to_csv(labels_csv, index=False)
+    os.utime(labels_csv, ns=(1, 2_000_000_000_000_000_000))
+    again = _tick(project, resources, tick.cursor)
+    (request2,) = again.run_requests
+    assert request2.run_key != request.run_key
+    result = _run_labels_job(project, resources, request2.partition_key)
+    verdict = RealizedVerdict.from_metadata(DAY, _realized(result))
+    assert (verdict.performance.n, verdict.unlabelled_predictions) == (len(day), 0)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "message"),
+    [
+        (lambda d: d[["target"]], "no id column `application_id`"),
+        (lambda d: d[["application_id", "target"]].assign(application_id=-1), "none of its"),
+        (
+            lambda d: d[["application_id", "target"]].assign(target=["benign"] * len(d)),
+            "target `target` at row 0 is 'benign'",
+        ),
+    ],
+    ids=["missing-id-column", "unknown-ids-only", "string-target"],
+)
+def test_a_bad_delivery_fails_naming_it_and_keeps_the_stored_labels(scored, delivery, message):
+    project, resources, day, label_dir = scored
+    labels_csv = label_dir / f"{DAY}.csv"
+    day[["application_id", "target"]].iloc[:50].to_csv(labels_csv, index=False)
+    assert _run_labels_job(project, resources, DAY.isoformat()).success
+    stored = asset_path(dg.AssetKey("labels"), DAY.isoformat())
+    before = stored.read_bytes()
+
+    delivery(day).to_csv(labels_csv, index=False)
+    result = _run_labels_job(project, resources, DAY.isoformat())
+    assert not result.success
+    error = _failure(result)
+    assert str(labels_csv) in error and message in error
+    assert stored.read_bytes() == before
+
+
+def test_retraining_window_with_delayed_labels_takes_only_the_labelled_rows(scored):
+    project, resources, day, label_dir = scored
+    day[["application_id", "target"]].iloc[:120].to_csv(label_dir / f"{DAY}.csv", index=False)
+    assert _run_labels_job(project, resources, DAY.isoformat()).success
+    result = project.train(
+        run_config={"ops": {"raw_data": {"config": {"window_end": DAY.isoformat()}}}},
+        data_source=resources["data_source"],
+        labels_source=resources["labels_source"],
+    )
+    assert result.success, _failure(result)
+    window = result.output_for_node("raw_data")
+    assert len(window.frame) == 120
+    expected = day.iloc[:120].set_index("application_id")["target"].astype(float)
+    got = window.frame.set_index(window.frame["application_id"].astype(int))["target"]
+    assert got.astype(float).to_numpy().tolist() == expected.loc[got.index].tolist()
+    assert DAY.isoformat() in window.source
+
+
+def test_a_delivery_for_an_unscored_day_waits_with_a_reason(scored):
+    project, resources, day, label_dir = scored
+    day[["application_id", "target"]].to_csv(label_dir / "2026-01-09.csv", index=False)
+    tick = _tick(project, resources, None)
+    assert isinstance(tick, dg.SkipReason)
+    assert "2026-01-09" in tick.skip_message and "waiting for scoring" in tick.skip_message
