@@ -37,6 +37,7 @@ from mlops_assets.contracts import (
     RealizedVerdict,
 )
 from mlops_assets.domain.data import is_sql_url, redact_url
+from mlops_assets.jobs import LABEL_ASSETS
 from mlops_assets.resources.data_source import DAILY_FILE_NAME, ScoringDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
@@ -182,13 +183,30 @@ class _Loop:
 
     def score(self, scored_day: date, monitoring_config: dict) -> DayRow:
         day = scored_day.isoformat()
-        result = self.defs.resolve_job_def("daily_monitoring_job").execute_in_process(
-            partition_key=day,
-            instance=self.instance,
-            resources=self.resources,
-            run_config={**self.run_config, **monitoring_config},
-            raise_on_error=True,
-        )
+        job = self.defs.resolve_job_def("daily_monitoring_job")
+        keys = job.asset_layer.selected_asset_keys
+        labels_in_job = any(key.to_user_string() in LABEL_ASSETS for key in keys)
+        if self.watch_labels and labels_in_job:
+            # The definitions loaded with labels in the features (MLOPS_LABELS_DATA unset, as
+            # in a test process) but this loop delivers them on their own (labels_job, below):
+            # the day's run scores, reports and estimates only.
+            result = dg.materialize(
+                [self.defs.get_assets_def(key) for key in keys],
+                selection=[k for k in keys if k.to_user_string() not in LABEL_ASSETS],
+                partition_key=day,
+                instance=self.instance,
+                resources=self.resources or self.defs.resources,
+                run_config={**self.run_config, **monitoring_config},
+                raise_on_error=True,
+            )
+        else:
+            result = job.execute_in_process(
+                partition_key=day,
+                instance=self.instance,
+                resources=self.resources,
+                run_config={**self.run_config, **monitoring_config},
+                raise_on_error=True,
+            )
         verdict = DriftVerdict.from_metadata(scored_day, _metadata(result, "drift_report"))
         scored = _metadata(result, "batch_predictions")
         labelled = verdict.performance.n > 0
