@@ -42,6 +42,7 @@ def test_training_graph_materialises_every_asset_and_registers_a_champion(projec
         "schema_conforms": True,
         "quarantine_within_tolerance": True,
         "no_target_leakage": True,
+        "candidate_promoted": True,
     }
 
     # The raw snapshot's data version is the content hash of the source.

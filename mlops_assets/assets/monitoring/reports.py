@@ -103,7 +103,7 @@ def drift_report(
         profile,
         scoring_data,
         predictions,
-        reference_sample[SCORE_COLUMN].to_numpy(),
+        reference_sample[SCORE_COLUMN].dropna().to_numpy(),
         score_column=SCORE_COLUMN,
         reference_value=None if reference is None else float(reference),
         reference_n=reference_n,
