@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from mlops_assets.contracts import DriftVerdict
+from mlops_assets.contracts import DriftVerdict, EstimatedVerdict, RealizedVerdict
 
 HealthLevel = Literal["pass", "warn", "error"]
 
@@ -54,3 +54,21 @@ def promotion_health(version: str, promoted: bool, reasons: Sequence[str]) -> He
         return Health("pass", f"v{version} promoted to champion")
     why = "; ".join(reasons) or "no reason recorded"
     return Health("warn", f"v{version} not promoted (kept as challenger): {why}")
+
+
+def realized_health(verdict: RealizedVerdict) -> Health:
+    """The labels' verdict: a drop beyond noise is an error (the model is failing)."""
+    performance = verdict.performance
+    if performance.dropped:
+        return Health("error", performance.reason)
+    return Health("pass", performance.reason)
+
+
+def estimate_health(verdict: EstimatedVerdict) -> Health:
+    """An estimated drop is a warning, not an error: the labels have not confirmed it yet. An
+    estimate that cannot be trusted is a warning too, so nobody reads it as a figure."""
+    if verdict.dropped:
+        return Health("warn", verdict.reason)
+    if not verdict.trusted:
+        return Health("warn", f"estimate not trusted: {verdict.trust_reason}")
+    return Health("pass", verdict.reason)

@@ -3,7 +3,7 @@ critical drift day is red (ERROR), and neither blocks the day's scoring."""
 
 import dagster as dg
 
-from mlops_assets.contracts import DRIFT_CHECK, SCORING_CHECK
+from mlops_assets.contracts import DRIFT_CHECK, ESTIMATE_CHECK, REALIZED_CHECK, SCORING_CHECK
 from mlops_assets.definitions import defs
 from mlops_assets.resources.data_source import ScoringDataSource
 
@@ -43,6 +43,14 @@ def test_a_clean_day_passes_and_a_critical_day_is_an_error_on_its_partition(trai
         drifted.metadata["performance_dropped"].value
     )
     assert "drift" in drifted.description or "performance dropped" in drifted.description
+    # Labels in the batch: the day's realized accuracy collapsed (concept drift), a red check;
+    # the estimate cannot see concept drift, and its check is on the day's partition too.
+    day = _evaluations(drifted_run)
+    assert not day[REALIZED_CHECK].passed
+    assert day[REALIZED_CHECK].severity == dg.AssetCheckSeverity.ERROR
+    assert day[REALIZED_CHECK].partition == DRIFTED_DAY
+    assert day[ESTIMATE_CHECK].partition == DRIFTED_DAY
+    assert clean[REALIZED_CHECK].passed, clean[REALIZED_CHECK].description
 
     # The instance keeps each day's result on its own partition, for the UI.
     key = dg.AssetCheckKey(dg.AssetKey("drift_report"), DRIFT_CHECK)

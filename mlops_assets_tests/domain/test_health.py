@@ -3,8 +3,18 @@
 from dataclasses import replace
 from datetime import date
 
-from mlops_assets.contracts import DriftVerdict, PerformanceVerdict
-from mlops_assets.domain.health import drift_day_health, promotion_health
+from mlops_assets.contracts import (
+    DriftVerdict,
+    EstimatedVerdict,
+    PerformanceVerdict,
+    RealizedVerdict,
+)
+from mlops_assets.domain.health import (
+    drift_day_health,
+    estimate_health,
+    promotion_health,
+    realized_health,
+)
 
 HELD = PerformanceVerdict(
     metric="accuracy", n=0, day_value=None, day_ci_low=None, day_ci_high=None,
@@ -41,3 +51,22 @@ def test_a_candidate_kept_out_of_champion_warns_with_the_gate_reasons():
     assert promotion_health("2", True, ()).passed
     kept = promotion_health("2", False, ("accuracy below the champion's",))
     assert kept.level == "warn" and "accuracy below the champion's" in kept.summary
+
+
+def test_a_realized_drop_is_an_error_and_a_held_day_passes():
+    held = RealizedVerdict(date(2026, 1, 9), "1", HELD, 1000, 0, 0)
+    assert realized_health(held).passed
+    dropped = replace(held, performance=replace(HELD, dropped=True, reason="dropped: 0.41"))
+    health = realized_health(dropped)
+    assert health.level == "error" and "0.41" in health.summary
+
+
+def test_an_estimated_drop_or_an_untrusted_estimate_warns():
+    trusted = EstimatedVerdict(
+        date(2026, 1, 9), "1", "accuracy", 0.8, 0.78, 0.82, 0.79, True, "calibrated",
+        False, "estimate held",
+    )  # fmt: skip
+    assert estimate_health(trusted).passed
+    assert estimate_health(replace(trusted, dropped=True, reason="dropped")).level == "warn"
+    untrusted = estimate_health(replace(trusted, trusted=False, trust_reason="ECE 0.09"))
+    assert untrusted.level == "warn" and "ECE 0.09" in untrusted.summary

@@ -8,14 +8,16 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.assets.common import failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
+    ESTIMATE_CHECK,
     MODEL_VERSION_KEY,
     PROBA_COLUMN_PREFIX,
     REFERENCE_PROFILE_ARTIFACT,
     EstimatedVerdict,
 )
+from mlops_assets.domain.health import estimate_health
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
@@ -32,6 +34,14 @@ class EstimateConfig(dg.Config):
 
 @daily_asset(
     kinds={"numpy", "scikit-learn"},
+    check_specs=[
+        daily_check_spec(
+            ESTIMATE_CHECK,
+            "estimated_performance",
+            "Yellow (WARN) when the label-free estimate dropped beyond noise (not yet "
+            "confirmed by labels) or cannot be trusted. Never blocks.",
+        )
+    ],
     description=(
         "The day's expected accuracy from the scoring version's calibrated probabilities "
         "(NannyML's CBPE), before labels: interval from the Poisson-binomial variance, binary "
@@ -65,7 +75,10 @@ def estimated_performance(
             day, version, "mae", float("nan"), float("nan"), float("nan"), None,
             False, "no estimator for regression", False, "no estimator for regression",
         )  # fmt: skip
-        return dg.MaterializeResult(metadata=dict(verdict.to_metadata()))
+        return dg.MaterializeResult(
+            metadata=dict(verdict.to_metadata()),
+            check_results=[check_result(ESTIMATE_CHECK, estimate_health(verdict))],
+        )
     proba_columns = [
         c for c in batch_predictions.schema_arrow.names if c.startswith(PROBA_COLUMN_PREFIX)
     ]
@@ -142,5 +155,6 @@ def estimated_performance(
             "estimate": dg.MetadataValue.md(
                 f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason})"
             ),
-        }
+        },
+        check_results=[check_result(ESTIMATE_CHECK, estimate_health(verdict))],
     )

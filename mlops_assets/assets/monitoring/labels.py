@@ -7,14 +7,16 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.assets.common import failure, failure_cases_markdown, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     ESTIMATED_PERFORMANCE_ASSET,
     MODEL_VERSION_KEY,
+    REALIZED_CHECK,
     EstimatedVerdict,
     RealizedVerdict,
 )
 from mlops_assets.domain.data import DataSourceError, content_hash
+from mlops_assets.domain.health import realized_health
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.resources.data_source import LabelsDataSource
 from mlops_assets.resources.io_managers import StoredParquetFile
@@ -120,6 +122,14 @@ def _latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedV
 
 @daily_asset(
     kinds={"scikit-learn", "numpy"},
+    check_specs=[
+        daily_check_spec(
+            REALIZED_CHECK,
+            "realized_performance",
+            "Red (ERROR) when the day's labels show a performance drop beyond noise against "
+            "the scoring version's test figure. Never blocks.",
+        )
+    ],
     description=(
         "The day's predictions judged on the labels that have arrived, per scoring model "
         "version: accuracy, balanced accuracy, macro F1, ROC AUC, log loss (RMSE, MAE, R2 for "
@@ -210,4 +220,5 @@ def realized_performance(
         metadata.update({name: value, f"{name}_ci_low": low, f"{name}_ci_high": high})
     metadata["by_model_version"] = dg.MetadataValue.md(markdown_table(pd.DataFrame(rows)))
     context.log.info(f"{partition}: {verdict.reason}")
-    return dg.MaterializeResult(metadata=metadata)
+    check = check_result(REALIZED_CHECK, realized_health(result))
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
