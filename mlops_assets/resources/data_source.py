@@ -203,7 +203,7 @@ class LabelsDataSource(dg.ConfigurableResource):
     def load_day(self, day: date) -> pd.DataFrame:
         if is_sql_url(self.location):
             url = check_sql_url(self.location, "MLOPS_LABELS_DATA")
-            return read_sql_day(url, self.table, self.date_column, day)
+            return read_sql_day(url, self.table, self.date_column, day, source="MLOPS_LABELS")
         directory = check_data_path(self.location, "MLOPS_LABELS_DATA")
         return read_table_file(daily_file(directory, day))
 
@@ -219,7 +219,9 @@ class LabelsDataSource(dg.ConfigurableResource):
             url = check_sql_url(self.location, "MLOPS_LABELS_DATA")
             found = {}
             for day in days:
-                rows = read_sql_day(url, self.table, self.date_column, day)
+                rows = read_sql_day(
+                    url, self.table, self.date_column, day, source="MLOPS_LABELS", allow_empty=True
+                )
                 if len(rows):
                     found[day] = f"{len(rows)}-{content_hash(rows)[:16]}"
             return found

@@ -180,3 +180,50 @@ def test_a_delivery_for_an_unscored_day_waits_with_a_reason(scored):
     tick = _tick(project, resources, None)
     assert isinstance(tick, dg.SkipReason)
     assert "2026-01-09" in tick.skip_message and "waiting for scoring" in tick.skip_message
+
+
+def test_labels_from_a_sql_table_arrive_late_then_corrected_and_are_judged(scored, tmp_path):
+    """MLOPS_LABELS_DATA as a SQLAlchemy URL: a table with the scored day as a DATE column (the
+    type SQLite stores as text), filled partially, then corrected; the sensor sees each change
+    by the day's rows, and a day with no rows yet is "not delivered", not an error."""
+    import sqlalchemy as sa
+
+    project, resources, day, _ = scored
+    url = f"sqlite:///{tmp_path / 'outcomes.db'}"
+    engine = sa.create_engine(url)
+    table = day[["application_id", "target"]].assign(scored_on=DAY)
+    table.iloc[:0].to_sql("outcomes", engine, index=False)
+    resources = {
+        **resources,
+        "labels_source": LabelsDataSource(location=url, table="outcomes", date_column="scored_on"),
+    }
+    try:
+        assert isinstance(_tick(project, resources, None), dg.SkipReason)
+        table.iloc[:150].to_sql("outcomes", engine, index=False, if_exists="append")
+        tick = _tick(project, resources, None)
+        (request,) = tick.run_requests
+        result = _run_labels_job(project, resources, request.partition_key)
+        assert result.success, _failure(result)
+        verdict = RealizedVerdict.from_metadata(DAY, _realized(result))
+        assert (verdict.performance.n, verdict.unlabelled_predictions) == (150, len(day) - 150)
+
+        assert isinstance(_tick(project, resources, tick.cursor), dg.SkipReason)
+        # The rest lands, and one earlier outcome is corrected.
+        table.iloc[150:].to_sql("outcomes", engine, index=False, if_exists="append")
+        first = int(day["application_id"].iloc[0])
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE outcomes SET target = 1 - target WHERE application_id = :id"),
+                {"id": first},
+            )
+        again = _tick(project, resources, tick.cursor)
+        (request2,) = again.run_requests
+        assert request2.run_key != request.run_key
+        result = _run_labels_job(project, resources, request2.partition_key)
+        verdict = RealizedVerdict.from_metadata(DAY, _realized(result))
+        assert (verdict.performance.n, verdict.unlabelled_predictions) == (len(day), 0)
+        stored = pd.read_parquet(asset_path(dg.AssetKey("labels"), DAY.isoformat()))
+        corrected = stored.loc[stored["application_id"].astype(int) == first, "target"]
+        assert corrected.astype(int).tolist() == [1 - int(day["target"].iloc[0])]
+    finally:
+        engine.dispose()

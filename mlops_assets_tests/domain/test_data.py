@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from mlops_assets.domain.data import (
     DataSourceError,
     atomic_path,
     content_hash,
+    read_sql_day,
     read_sql_table,
     read_table_directory,
     read_table_file,
@@ -108,3 +110,40 @@ def test_atomic_path_leaves_the_old_file_when_the_write_fails(tmp_path: Path):
         raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pd.Series(["2026-01-02", "2026-01-03", "2026-01-03"]),  # TEXT of ISO dates
+        pd.to_datetime(pd.Series(["2026-01-02", "2026-01-03", "2026-01-03"])).dt.date,  # DATE
+        pd.to_datetime(pd.Series(["2026-01-02 23:59", "2026-01-03 00:00", "2026-01-03 18:30"])),
+    ],
+    ids=["iso-text", "date", "timestamp"],
+)
+def test_a_sql_day_is_selected_by_the_date_columns_own_type(tmp_path: Path, stored):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    engine = sa.create_engine(url)
+    pd.DataFrame({"x": [1, 2, 3], "day": stored}).to_sql("scores", engine, index=False)
+    engine.dispose()
+    # SQLite keeps a DATE as text '2026-01-03', which sorts before a bound datetime
+    # '2026-01-03 00:00:00': comparing in the column's own type finds the day's two rows.
+    assert read_sql_day(url, "scores", "day", date(2026, 1, 3))["x"].tolist() == [2, 3]
+    assert read_sql_day(url, "scores", "day", date(2026, 1, 4), allow_empty=True).empty
+    with pytest.raises(DataSourceError, match="no rows with day on 2026-01-04"):
+        read_sql_day(url, "scores", "day", date(2026, 1, 4))
+
+
+def test_a_sql_date_column_of_another_type_is_named(tmp_path: Path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    engine = sa.create_engine(url)
+    pd.DataFrame({"x": [1], "day": [20260103]}).to_sql("scores", engine, index=False)
+    engine.dispose()
+    with pytest.raises(DataSourceError, match="date column 'day' has type BIGINT"):
+        read_sql_day(url, "scores", "day", date(2026, 1, 3))
+    with pytest.raises(DataSourceError, match="MLOPS_LABELS_TABLE and MLOPS_LABELS_DATE_COLUMN"):
+        read_sql_day(url, "scores", "", date(2026, 1, 3), source="MLOPS_LABELS")

@@ -234,14 +234,26 @@ def read_sql_table(url: str, table: str) -> pd.DataFrame:
     return frame
 
 
-def read_sql_day(url: str, table: str, date_column: str, day: date) -> pd.DataFrame:
-    """The rows of one day from a SQL table, selected with bound parameters."""
+def read_sql_day(
+    url: str,
+    table: str,
+    date_column: str,
+    day: date,
+    *,
+    source: str = "MLOPS_SCORING",
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """The rows of one day from a SQL table, selected with bound parameters.
+
+    `source` is the prefix of the settings an error names (MLOPS_SCORING, MLOPS_LABELS). A day
+    with no rows is an error unless `allow_empty` (labels not delivered yet are no error).
+    """
     import sqlalchemy as sa
 
     if not (table and date_column):
         raise DataSourceError(
-            f"{redact_url(url)}: a SQL scoring source needs MLOPS_SCORING_TABLE and "
-            "MLOPS_SCORING_DATE_COLUMN."
+            f"{redact_url(url)}: a SQL source ({source}_DATA) needs {source}_TABLE and "
+            f"{source}_DATE_COLUMN."
         )
     engine = sa.create_engine(url)
     try:
@@ -251,17 +263,39 @@ def read_sql_day(url: str, table: str, date_column: str, day: date) -> pd.DataFr
                 f"{redact_url(url)}: table {table!r} has no column {date_column!r}."
             )
         column = reflected.c[date_column]
-        start = datetime.combine(day, time.min)
-        query = sa.select(reflected).where(column >= start, column < start + timedelta(days=1))
+        low, high = _day_bounds(column, day, f"{redact_url(url)}: table {table!r}")
+        query = sa.select(reflected).where(column >= low, column < high)
         with engine.connect() as connection:
             frame = pd.read_sql(query, connection)
     finally:
         engine.dispose()
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise DataSourceError(
             f"{redact_url(url)}: table {table!r} has no rows with {date_column} on {day}."
         )
     return frame
+
+
+def _day_bounds(column: Any, day: date, where: str) -> tuple[Any, Any]:
+    """[low, high) of `day` in the column's own type. A DATE column compared with a datetime
+    misses every row in SQLite (stored text '2026-01-03' sorts before '2026-01-03 00:00:00'),
+    and a text column of ISO dates is common in real tables: bounds of the column's type keep
+    the comparison exact in each."""
+    import sqlalchemy as sa
+
+    column_type = column.type
+    if isinstance(column_type, sa.DateTime):
+        start = datetime.combine(day, time.min)
+        return start, start + timedelta(days=1)
+    if isinstance(column_type, sa.Date):
+        return day, day + timedelta(days=1)
+    if isinstance(column_type, sa.String):
+        # ISO text ('2026-01-03' or '2026-01-03 10:00:00') sorts as its moments do.
+        return day.isoformat(), (day + timedelta(days=1)).isoformat()
+    raise DataSourceError(
+        f"{where}: date column {column.name!r} has type {column_type}, neither a date, a "
+        "timestamp nor ISO text (YYYY-MM-DD...); give a column of one of those types."
+    )
 
 
 def _reflect_table(engine: Any, url: str, table: str) -> Any:
