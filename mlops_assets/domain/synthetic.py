@@ -5,8 +5,11 @@ and the demo tells the same story. Daily batches can carry a named drift scenari
 day on:
 
 - ``none``: the training distribution and relation, day after day.
-- ``covariate``: the applicant mix moves (higher utilisation and debt-to-income, lower credit
-  scores and incomes, more debt-consolidation loans); the relation to default is unchanged.
+- ``covariate``: the applicant mix moves: a new channel brings near-prime applicants (credit
+  scores lower and bunched around 650, utilisation and debt-to-income bunched around their
+  means), with lower incomes and more debt-consolidation loans. The relation to default is
+  unchanged, but more applicants sit near the decision boundary, so a model's accuracy falls
+  and its calibrated probabilities say so before any label arrives.
 - ``concept``: the same applicants, but what predicts default changes (utilisation stops
   mattering, regional and employment effects appear), so an old model's accuracy drops with
   no covariate drift at all: only labels reveal it.
@@ -169,12 +172,16 @@ def _applicants(rng: np.random.Generator, n: int, shifted: tuple[str, ...]) -> p
     age = np.clip(rng.normal(42, 12, n), 18, 85).round()
     years_employed = np.minimum(age - 18, rng.gamma(2.0, 3.5, n)).round(1)
     income = rng.lognormal(np.log(42_000 if moved("income") else 55_000), 0.45, n).round(-2)
-    credit_score = np.clip(rng.normal(630 if moved("credit_score") else 690, 55, n), 300, 850)
+    # The moved credit score, debt-to-income and utilisation are bunched (near-prime): their
+    # spread is what separates defaulters, so less of it means less certain predictions.
+    credit_score = np.clip(
+        rng.normal(650, 27, n) if moved("credit_score") else rng.normal(690, 55, n), 300, 850
+    )
     loan_amount = np.clip(rng.lognormal(np.log(15_000), 0.6, n), 1_000, 100_000).round(-2)
     term = rng.choice([12, 24, 36, 48, 60], n, p=[0.1, 0.2, 0.35, 0.15, 0.2]).astype(float)
-    dti_a = 3.5 if moved("debt_to_income") else 2.0
-    debt_to_income = (rng.beta(dti_a, 5.0, n) * 0.9).round(3)
-    utilization = rng.beta(4.0 if moved("utilization") else 2.0, 3.0, n).round(3)
+    dti_ab = (8.0, 20.0) if moved("debt_to_income") else (2.0, 5.0)
+    debt_to_income = (rng.beta(*dti_ab, n) * 0.9).round(3)
+    utilization = rng.beta(*((8.0, 12.0) if moved("utilization") else (2.0, 3.0)), n).round(3)
     open_accounts = rng.poisson(6 if moved("num_open_accounts") else 4, n).astype(float)
     late = rng.poisson(1.4 if moved("num_late_payments") else 0.6, n).astype(float)
     if moved("age"):

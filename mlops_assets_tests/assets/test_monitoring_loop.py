@@ -201,7 +201,7 @@ def _delayed_rows(project, labels_dir):
     return rows
 
 
-def test_delayed_labels_retraining_waits_for_labels_and_the_estimate_misses_concept_drift(
+def test_delayed_labels_the_estimate_drops_before_any_label_and_retraining_waits_for_them(
     delayed_loop,
 ):
     project, rows = delayed_loop
@@ -214,11 +214,15 @@ def test_delayed_labels_retraining_waits_for_labels_and_the_estimate_misses_conc
         landed = date.fromisoformat(row.day) + timedelta(days=LABEL_DELAY)
         assert row.labels_landed_on == landed.isoformat(), row
         assert row.accuracy is not None and row.estimate_error is not None
-    # The built-in scenario `both` is mostly concept drift: the estimate, which assumes
-    # P(y | x) is unchanged, does not see it (the known limit of CBPE): it held on the clean
-    # days and stayed near its clean level on the drifted days, far above the realized figure.
     assert not any(r.estimated_dropped for r in clean)
-    assert all(by_day[d].estimate_error < -0.2 for d in drifted), [by_day[d] for d in drifted]
+    # The built-in scenario `both` moves the applicants towards the decision boundary
+    # (covariate shift) and changes the relation (concept shift). The estimate sees the first
+    # on the drifted day itself, three days before any of its labels exist; the second only
+    # the labels show (the known limit of CBPE): the realized accuracy is lower still.
+    for day in drifted:
+        assert by_day[day].estimate_trusted and by_day[day].estimated_dropped, by_day[day]
+        assert by_day[day].estimate_error < -0.1, by_day[day]
+    assert "estimated performance drop on " + drifted[0] in by_day[drifted[0]].event
     # The tick of the second drifted day was due on feature drift but waited for labels.
     waiting = by_day[drifted[1]].event
     assert f"waiting for labels of {drifted[0]}, {drifted[1]}" in waiting, waiting

@@ -67,8 +67,28 @@ def _mean_over_days(scenario: str, column: str) -> float:
     )
 
 
+def _std_over_days(scenario: str, column: str) -> float:
+    days = [START + timedelta(days=i) for i in range(5)]
+    return float(
+        np.mean(
+            [
+                generate_daily_batch(d, scenario=scenario, drift_start=START)[column].std()
+                for d in days
+            ]
+        )
+    )
+
+
 def test_covariate_shift_moves_the_chosen_features_only():
-    assert _mean_over_days("covariate", "utilization") > _mean_over_days("none", "utilization")
+    # Near-prime applicants: utilisation and debt-to-income bunched around their means.
+    for column in ("utilization", "debt_to_income"):
+        assert _std_over_days("covariate", column) < 0.6 * _std_over_days("none", column)
+        assert _mean_over_days("covariate", column) == pytest.approx(
+            _mean_over_days("none", column), abs=0.02
+        )
+    assert _std_over_days("covariate", "credit_score") < 0.6 * _std_over_days(
+        "none", "credit_score"
+    )
     assert (
         _mean_over_days("covariate", "credit_score") < _mean_over_days("none", "credit_score") - 30
     )
