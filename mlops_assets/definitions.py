@@ -41,6 +41,7 @@ from mlops_assets.jobs import (
 from mlops_assets.label_sensors import labels_arrival_sensor
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import (
+    BuiltinCalendar,
     LabelsDataSource,
     ScoringDataSource,
     TrainingDataSource,
@@ -93,7 +94,7 @@ def build_resources() -> dict[str, object]:
             table=_setting("MLOPS_SCORING_TABLE", ""),
             date_column=_setting("MLOPS_SCORING_DATE_COLUMN", ""),
             drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
-            drift_start=_setting("MLOPS_DRIFT_START", "2026-01-09"),
+            drift_start=_setting("MLOPS_DRIFT_START", BuiltinCalendar.read(os.environ).drift_start),
             label_delay_days=(
                 dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS")
                 if os.environ.get("MLOPS_LABEL_DELAY_DAYS")

@@ -1,6 +1,7 @@
 """`make demo`: the whole loop, in the project-local Dagster instance.
 
-Train a champion, then score daily partitions: on the built-in data, 20 days in which drift
+Train a champion, then score daily partitions: on the built-in data, the 20 days that end
+yesterday (recorded as the BuiltinCalendar, so `make ui` shows the same days), in which drift
 begins on day 8 and each day's labels arrive 3 days later as their own file (the delayed story:
 the estimate drops before any label of the drifted days exists, retraining starts once their
 labels land, then the estimate and the realized accuracy recover); with MLOPS_SCORING_DATA a
@@ -22,7 +23,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -38,11 +39,16 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.domain.data import is_sql_url, redact_url
 from mlops_assets.jobs import LABEL_ASSETS
-from mlops_assets.resources.data_source import DAILY_FILE_NAME, ScoringDataSource
+from mlops_assets.resources.data_source import (
+    DAILY_FILE_NAME,
+    BuiltinCalendar,
+    ScoringDataSource,
+)
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
 
 DEMO_DAYS = 20
+DEMO_DRIFT_DAY = 8
 # The built-in data's labels arrive this many days after their day (MLOPS_LABEL_DELAY_DAYS).
 DEMO_LABEL_DELAY_DAYS = 3
 # The demo prints its own per-day table; Dagster's step-by-step log stays in the run's logs
@@ -442,6 +448,9 @@ def main() -> int:
     watch_labels = bool(os.environ.get("MLOPS_LABELS_DATA"))
     own_labels_directory = None
     if plan.days is None:
+        calendar = demo_calendar(os.environ, datetime.now(UTC).date())
+        if calendar is not None:
+            calendar.write(os.environ)
         # The built-in data tells the delayed story unless the user chose otherwise: set
         # before the definitions load, which read both variables.
         os.environ.setdefault("MLOPS_LABEL_DELAY_DAYS", str(DEMO_LABEL_DELAY_DAYS))
@@ -519,6 +528,15 @@ def main() -> int:
         "  make mlflow-ui  MLflow UI at http://127.0.0.1:5000 (runs, registry, aliases)\n"
     )
     return 0
+
+
+def demo_calendar(env: Mapping[str, str], today: date) -> BuiltinCalendar | None:
+    """The built-in days the demo scores: DEMO_DAYS ending yesterday (the last complete daily
+    partition, where the UI's partition views and plots open), drifted from DEMO_DRIFT_DAY on;
+    None when the user fixed either day (MLOPS_SCORING_START, MLOPS_DRIFT_START)."""
+    if env.get("MLOPS_SCORING_START") or env.get("MLOPS_DRIFT_START"):
+        return None
+    return BuiltinCalendar.ending(today - timedelta(days=1), DEMO_DAYS, DEMO_DRIFT_DAY)
 
 
 def _label_delivery(defs: dg.Definitions, directory: Path | None) -> LabelDelivery | None:

@@ -151,3 +151,13 @@ def test_demo_with_only_training_data_trains_and_says_how_to_score(tmp_path, bre
     assert "Trained only. MLOPS_SCORING_DATA is not set: set MLOPS_SCORING_DATA" in result.stdout
     assert "2/2" not in result.stdout
     assert _registered_models(tmp_path) == {"breast_cancer"}
+
+
+def test_the_demo_lays_the_built_in_days_out_to_end_yesterday_unless_the_user_chose_them():
+    from mlops_assets.demo import DEMO_DAYS, demo_calendar
+
+    calendar = demo_calendar({}, date(2026, 12, 2))
+    assert calendar is not None and DEMO_DAYS == 20
+    assert (calendar.scoring_start, calendar.drift_start) == ("2026-11-12", "2026-11-19")
+    assert demo_calendar({"MLOPS_SCORING_START": "2026-01-02"}, date(2026, 12, 2)) is None
+    assert demo_calendar({"MLOPS_DRIFT_START": "2026-01-09"}, date(2026, 12, 2)) is None

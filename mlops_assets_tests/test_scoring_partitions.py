@@ -5,9 +5,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
-from mlops_assets.resources.data_source import DEFAULT_SCORING_START, scoring_start
+import pytest
+
+from mlops_assets.domain.data import DataSourceError
+from mlops_assets.resources.data_source import (
+    DEFAULT_SCORING_START,
+    BuiltinCalendar,
+    scoring_start,
+)
 
 
 def _daily_files(directory: Path, *names: str) -> Path:
@@ -33,7 +41,7 @@ def test_an_explicit_start_wins_and_other_sources_keep_the_default(tmp_path):
     days = _daily_files(tmp_path / "days", "2026-01-01.csv")
     env = {"MLOPS_SCORING_DATA": str(days), "MLOPS_SCORING_START": "2026-01-05"}
     assert scoring_start(env) == "2026-01-05"
-    assert scoring_start({}) == DEFAULT_SCORING_START
+    assert scoring_start({"MLOPS_HOME": str(tmp_path / "home")}) == DEFAULT_SCORING_START
     assert scoring_start({"MLOPS_SCORING_DATA": "sqlite:///x.db"}) == DEFAULT_SCORING_START
     assert scoring_start({"MLOPS_SCORING_DATA": str(tmp_path / "none")}) == DEFAULT_SCORING_START
     empty = _daily_files(tmp_path / "empty")
@@ -55,3 +63,39 @@ def test_definitions_loaded_with_a_directory_have_its_first_day_as_a_partition(t
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2025-11-20", True]
+
+
+def test_the_built_in_calendar_recorded_in_the_home_moves_partitions_and_drift_start(tmp_path):
+    """What `make demo` records: its 20 days ending yesterday, drifted from the 8th; every
+    process with that MLOPS_HOME loads the same partitions and drift start."""
+    home = tmp_path / "home"
+    calendar = BuiltinCalendar.ending(date(2026, 12, 1), days=20, drift_day=8)
+    assert (calendar.scoring_start, calendar.drift_start) == ("2026-11-12", "2026-11-19")
+    calendar.write({"MLOPS_HOME": str(home)})
+    assert scoring_start({"MLOPS_HOME": str(home)}) == "2026-11-12"
+    # An explicit start, or the user's own data, wins over the built-in calendar.
+    assert scoring_start({"MLOPS_HOME": str(home), "MLOPS_SCORING_START": "2026-03-01"}) == (
+        "2026-03-01"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLOPS_SCORING_START", "MLOPS_DRIFT_START")
+    }
+    env.update(MLOPS_HOME=str(home))
+    code = (
+        "import json\n"
+        "from mlops_assets.definitions import defs\n"
+        "p = defs.resolve_job_def('daily_monitoring_job').partitions_def\n"
+        "s = defs.resources['scoring_source']\n"
+        "print(json.dumps([p.get_first_partition_key(), s.drift_start]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2026-11-12", "2026-11-19"]
+
+
+def test_a_damaged_built_in_calendar_is_named_with_what_to_do(tmp_path):
+    (tmp_path / "builtin_calendar.json").write_text('{"scoring_start": "last week"}')
+    with pytest.raises(DataSourceError, match=r"builtin_calendar\.json: not a built-in calendar"):
+        BuiltinCalendar.read({"MLOPS_HOME": str(tmp_path)})

@@ -3,9 +3,11 @@ synthetic dataset. Chosen by configuration (environment or run config), never by
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,8 +26,14 @@ from mlops_assets.domain.data import (
     read_table_directory,
     read_table_file,
     redact_url,
+    write_text_atomic,
 )
 from mlops_assets.domain.schemas import parse_column_list
+
+# The first scoring partition when nothing says otherwise (the built-in generator's first day;
+# its first drifted day).
+DEFAULT_SCORING_START = "2026-01-02"
+DEFAULT_DRIFT_START = "2026-01-09"
 
 
 class TrainingDataSource(dg.ConfigurableResource):
@@ -110,7 +118,9 @@ class ScoringDataSource(dg.ConfigurableResource):
     date_column: str = ""  # MLOPS_SCORING_DATE_COLUMN, for a SQL table
     rows_per_day: int = 1000
     drift_scenario: str = "both"  # MLOPS_DRIFT_SCENARIO: none, covariate, concept, both
-    drift_start: str = "2026-01-09"  # MLOPS_DRIFT_START: first drifted day (built-in data)
+    # MLOPS_DRIFT_START: first drifted day (built-in data; `make demo` moves it, see
+    # BuiltinCalendar)
+    drift_start: str = DEFAULT_DRIFT_START
     seed: int = 0
     # MLOPS_LABEL_DELAY_DAYS (built-in data): 0 keeps the labels in each day's batch; N > 0
     # leaves them out, to be delivered as their own file N days later (`labels_of_day`).
@@ -240,15 +250,68 @@ class LabelsDataSource(dg.ConfigurableResource):
         return found
 
 
-# The first scoring partition when nothing says otherwise (the built-in generator's first day).
-DEFAULT_SCORING_START = "2026-01-02"
 # A daily scoring file: `YYYY-MM-DD.csv` or `.parquet` (scoring_start and the demo list them).
 DAILY_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 
 
+# Where `make demo` records the built-in data's days, in MLOPS_HOME (see BuiltinCalendar).
+BUILTIN_CALENDAR_FILE = "builtin_calendar.json"
+
+
+@dataclass(frozen=True)
+class BuiltinCalendar:
+    """The built-in generator's days: the first daily partition and the first drifted day.
+
+    The generator can make any day, so its days are a choice. `make demo` lays them out to end
+    yesterday (the UI's partition views and plots open on the latest days; days fixed in
+    January left a user's view empty months later) and records them in MLOPS_HOME, so every
+    process with that home (the webserver, the daemon, each run) has the same partitions and
+    drift start. Without the file, the fixed defaults; MLOPS_SCORING_START and
+    MLOPS_DRIFT_START override either.
+    """
+
+    scoring_start: str = DEFAULT_SCORING_START
+    drift_start: str = DEFAULT_DRIFT_START
+
+    @classmethod
+    def ending(cls, last_day: date, days: int, drift_day: int) -> BuiltinCalendar:
+        """`days` days ending on `last_day`, drifted from the `drift_day`-th (1-based) on."""
+        first = last_day - timedelta(days=days - 1)
+        return cls(first.isoformat(), (first + timedelta(days=drift_day - 1)).isoformat())
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> BuiltinCalendar:
+        """The calendar recorded in MLOPS_HOME (./.mlops when unset), else the defaults."""
+        path = _home(env) / BUILTIN_CALENDAR_FILE
+        try:
+            raw = json.loads(path.read_text())
+            calendar = cls(str(raw["scoring_start"]), str(raw["drift_start"]))
+            date.fromisoformat(calendar.scoring_start), date.fromisoformat(calendar.drift_start)
+        except FileNotFoundError:
+            return cls()
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataSourceError(
+                f"{path}: not a built-in calendar ({error}); expected "
+                '{"scoring_start": "YYYY-MM-DD", "drift_start": "YYYY-MM-DD"}. Delete it to use '
+                "the defaults, or run `make demo` again."
+            ) from None
+        return calendar
+
+    def write(self, env: Mapping[str, str]) -> Path:
+        path = _home(env) / BUILTIN_CALENDAR_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_text_atomic(json.dumps(self.__dict__, indent=2) + "\n", path)
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    # MLOPS_HOME as ProjectStorage resolves it (resources/project.py), from `env`.
+    return Path(env.get("MLOPS_HOME") or Path.cwd() / ".mlops").expanduser()
+
+
 def scoring_start(env: Mapping[str, str]) -> str:
     """The first daily partition (YYYY-MM-DD): MLOPS_SCORING_START when set; else, when
-    MLOPS_SCORING_DATA is a directory, the date of its earliest daily file; else the default.
+    MLOPS_SCORING_DATA is a directory, the date of its earliest daily file; else, for the
+    built-in data, the BuiltinCalendar's start (the default with no calendar recorded).
 
     Read when the code location loads (Dagster fixes partitions then), so it costs one
     directory listing and never reads a file: a directory that does not exist yet, or a SQL
@@ -257,8 +320,10 @@ def scoring_start(env: Mapping[str, str]) -> str:
     if env.get("MLOPS_SCORING_START"):
         return env["MLOPS_SCORING_START"]
     location = env.get("MLOPS_SCORING_DATA", "")
+    if not location:
+        return BuiltinCalendar.read(env).scoring_start
     directory = Path(location).expanduser()
-    if not location or is_sql_url(location) or not directory.is_dir():
+    if is_sql_url(location) or not directory.is_dir():
         return DEFAULT_SCORING_START
     days = []
     for path in directory.iterdir():
