@@ -85,8 +85,16 @@ def labels_by_value(values: pd.Series) -> pd.Series:
     present = values.dropna()
     if pd.api.types.is_bool_dtype(present):
         return present.astype(str).reindex(values.index)
+    if pd.api.types.is_integer_dtype(present):
+        # An integer's text is canonical (and a float detour would round ids above 2**53).
+        return present.astype(str).reindex(values.index)
     as_text = present.astype(str)
-    numeric = pd.to_numeric(as_text, errors="coerce")
+    # A float column is its own numeric value: parsing its text again costs most of a join.
+    numeric = (
+        present.astype(float)
+        if pd.api.types.is_float_dtype(present)
+        else pd.to_numeric(as_text, errors="coerce")
+    )
     if present.dtype == object:
         # A Python bool inside an object column is a boolean label, not the number 1 or 0.
         boolean = present.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
