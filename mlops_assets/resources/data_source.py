@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -160,7 +160,9 @@ class ScoringDataSource(dg.ConfigurableResource):
         except DataSourceError:
             return None
 
-    def load_day(self, day: date) -> pd.DataFrame:
+    def load_day(self, day: date, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+        """The day's batch; `text_columns` (the model's categorical features) are read as
+        text from a CSV, so codes like "01" keep their text."""
         if not self.location:
             return synthetic.generate_daily_batch(
                 day,
@@ -174,7 +176,7 @@ class ScoringDataSource(dg.ConfigurableResource):
             url = check_sql_url(self.location, "MLOPS_SCORING_DATA")
             return read_sql_day(url, self.table, self.date_column, day)
         directory = check_data_path(self.location, "MLOPS_SCORING_DATA")
-        return read_table_file(daily_file(directory, day))
+        return read_table_file(daily_file(directory, day), text_columns)
 
 
 class LabelsDataSource(dg.ConfigurableResource):

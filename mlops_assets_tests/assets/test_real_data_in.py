@@ -233,3 +233,72 @@ def test_a_changed_target_or_timestamp_is_refused_and_changed_roles_re_infer():
     assert changed_roles(stored, excluding.column_settings()) == [
         "MLOPS_EXCLUDE_COLUMNS='mean radius'"
     ]
+
+
+def _score_day(project, source, days, day="2026-01-05"):
+    from mlops_assets.definitions import defs
+    from mlops_assets.resources.data_source import ScoringDataSource
+
+    return defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=day,
+        instance=project.instance,
+        resources=project.resources(
+            data_source=source, scoring_source=ScoringDataSource(location=str(days))
+        ),
+        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.parametrize("day_format", ["csv", "parquet-int64"])
+def test_category_codes_delivered_as_numbers_score_as_the_models_categories(
+    project, tmp_path, day_format
+):
+    """Trained on text codes "0", "1", "10"; the day comes as a CSV (which pandas reads as
+    integers) or as a Parquet file whose column is int64, as another system exports it."""
+    frame = _cancer()
+    path = tmp_path / "clinic.parquet"
+    frame.iloc[:450].to_parquet(path)
+    source = TrainingDataSource(
+        location=str(path), target_column="target", id_columns="application_id"
+    )
+    assert project.train(data_source=source).success
+    days = tmp_path / "days"
+    days.mkdir()
+    day = frame.iloc[450:].drop(columns=["received"])
+    if day_format == "csv":
+        day.to_csv(days / "2026-01-05.csv", index=False)
+    else:
+        day.astype({"clinic_code": "int64"}).to_parquet(days / "2026-01-05.parquet")
+
+    result = _score_day(project, source, days)
+    assert result.success, _step_failure(result)
+    stored = pd.read_parquet(asset_path(dg.AssetKey("scoring_data"), "2026-01-05"))
+    assert sorted(stored["clinic_code"].unique()) == ["0", "1", "10"]
+    check = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "scoring_data_conforms"
+    )
+    assert check.passed and check.metadata["unseen_category_rows"].value == 0
+
+
+def test_codes_whose_text_a_number_cannot_give_back_are_refused_naming_the_column(
+    project, tmp_path
+):
+    frame = _cancer()
+    frame["clinic_code"] = frame["clinic_code"].map({"0": "00", "1": "01", "10": "10"})
+    path = tmp_path / "clinic.parquet"
+    frame.iloc[:450].to_parquet(path)
+    source = TrainingDataSource(location=str(path), target_column="target")
+    assert project.train(data_source=source).success
+    days = tmp_path / "days"
+    days.mkdir()
+    # A CSV keeps "01": read as the model's text, it scores.
+    frame.iloc[450:].to_csv(days / "2026-01-05.csv", index=False)
+    assert _score_day(project, source, days).success
+    # A typed integer column has lost the leading zero: refused, never guessed.
+    frame.iloc[450:].assign(clinic_code=1).to_parquet(days / "2026-01-06.parquet")
+    result = _score_day(project, source, days, "2026-01-06")
+    assert not result.success
+    step, message = _step_failure(result)
+    assert step == "scoring_data"
+    assert "clinic_code" in message and "expected text categories" in message

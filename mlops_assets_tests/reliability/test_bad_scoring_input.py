@@ -122,7 +122,8 @@ FAILING: list[tuple[str, Maker, list[str]]] = [
     ("infinities", _infinities, ["'loan_amount'", "finite", "at row 3", "at row 7"]),
     ("duplicated-columns", _duplicated_columns, ["duplicated column names ['income']"]),
     ("missing-column", _missing_column, ["column 'credit_score' is missing"]),
-    ("numbers-for-categories", _numbers_for_categories, ["'region'", "expected text"]),
+    # A CSV has no types: the codes are read as text, and not one is a region the model knows.
+    ("numbers-for-categories", _numbers_for_categories, ["'region'", "none is one the model"]),
     ("truncated", _truncated, ["truncated", "data row"]),
     ("non-utf8", _non_utf8, ["not valid UTF-8 at line", "data row"]),
     ("binary-garbage", _binary_garbage, ["binary content"]),

@@ -14,7 +14,11 @@ from mlops_assets.assets.monitoring.partitions import daily_asset, daily_check_s
 from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.evaluation import markdown_table
-from mlops_assets.domain.schemas import DataValidationError, check_scoring_batch
+from mlops_assets.domain.schemas import (
+    DataValidationError,
+    categorical_codes_as_text,
+    check_scoring_batch,
+)
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
@@ -47,8 +51,15 @@ def scoring_data(
 ):
     day = date.fromisoformat(context.partition_key)
     source = scoring_source.describe(day)
+    champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
+    schema = None if champion is None else mlflow_registry.training_schema(champion.run_id)
     try:
-        frame = scoring_source.load_day(day)
+        frame = scoring_source.load_day(
+            day,
+            text_columns=()
+            if schema is None
+            else [c.name for c in schema.columns if c.kind == "categorical"],
+        )
     except DataSourceError as error:
         cases = failure_cases_markdown(error.failure_cases(source))
         yield dg.AssetCheckResult(
@@ -59,10 +70,11 @@ def scoring_data(
         )
         raise failure(str(error), failure_cases=cases) from error
 
-    champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     report = None
-    if champion is not None:
-        schema = mlflow_registry.training_schema(champion.run_id)
+    if champion is not None and schema is not None:
+        # Stored as the model's categories: every later reader (scoring, drift, retraining)
+        # sees the same text the model was trained on.
+        frame = categorical_codes_as_text(frame, schema)
         try:
             report = check_scoring_batch(frame, schema, source)
         except DataValidationError as error:

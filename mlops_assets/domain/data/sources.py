@@ -7,6 +7,7 @@ run fails at the first asset that can know.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,12 @@ from mlops_assets.domain.data.errors import DataSourceError
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
-    """Read one CSV or Parquet file, with an actionable error for each way it can be broken."""
+def read_table_file(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Read one CSV or Parquet file, with an actionable error for each way it can be broken.
+
+    `text_columns` are read from a CSV as text, whatever they look like: a category coded
+    "01", "02", "10" would otherwise come back as the integers 1, 2, 10 (a CSV has no types).
+    """
     if not path.exists():
         raise DataSourceError(f"{path}: file not found. Check MLOPS_TRAINING_DATA.", check="exists")
     if path.stat().st_size == 0:
@@ -28,7 +33,7 @@ def read_table_file(path: Path) -> pd.DataFrame:
         )
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame = _read_csv(path)
+        frame = _read_csv(path, text_columns)
     elif suffix in (".parquet", ".pq"):
         try:
             frame = pd.read_parquet(path)
@@ -64,7 +69,7 @@ def _duplicated_columns(path: Path, duplicated: list[str]) -> DataSourceError:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     with path.open("rb") as handle:
         head = handle.read(8192)
     if b"\x00" in head:
@@ -80,7 +85,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise _duplicated_columns(path, duplicated)
     _check_last_line(path, len(header))
     try:
-        return pd.read_csv(path, encoding="utf-8", low_memory=False)
+        return pd.read_csv(
+            path,
+            encoding="utf-8",
+            low_memory=False,
+            # `str`: pandas 3's default text dtype, missing values NaN as everywhere else.
+            dtype={name: str for name in text_columns} or None,
+        )
     except UnicodeDecodeError as error:
         line, offset, raw = _first_undecodable_line(path)
         raise DataSourceError(

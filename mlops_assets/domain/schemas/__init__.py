@@ -52,6 +52,7 @@ from mlops_assets.domain.schemas.model import (
 from mlops_assets.domain.schemas.scoring import (
     SchemaDiff,
     ScoringBatchReport,
+    categorical_codes_as_text,
     check_scoring_batch,
     check_scoring_frame,
     compare_schemas,
@@ -84,6 +85,7 @@ __all__ = [
     "ScoringBatchReport",
     "TaskType",
     "ValidationResult",
+    "categorical_codes_as_text",
     "check_column_settings",
     "check_expectations",
     "check_scoring_batch",

@@ -108,8 +108,42 @@ class ScoringBatchReport:
     rows_outside_expectations: int
 
 
+# A categorical column with this many values, none a known category, fails (fewer may be a
+# day of genuinely new categories).
+_MIN_ROWS_ALL_UNSEEN = 10
 # Rows listed per failing column in the failure-cases table: enough to find the pattern.
 _ROWS_SHOWN = 20
+
+
+def categorical_codes_as_text(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    """A categorical feature delivered as numbers, as the text of the categories it codes.
+
+    Real sources type category codes as numbers (a Parquet or SQL integer column of region
+    codes, a CSV read without the model's types), while training stored them as text. When
+    every training category is the plain text of a number ("0", "1", "10"), a number maps to
+    exactly one of them (10 and 10.0 are "10"), so the column is converted; a code whose text
+    a number cannot give back ("01") is left for `check_scoring_batch` to refuse.
+    """
+    converted = frame
+    for name in schema.feature_columns:
+        spec = schema.column(name)
+        if spec.kind != "categorical" or name not in frame.columns:
+            continue
+        if not is_number_column(frame[name]) or not spec.categories:
+            continue
+        if all(_is_number_text(category) for category in spec.categories):
+            if converted is frame:
+                converted = frame.copy()
+            converted[name] = label_strings(frame[name]).astype(object)
+    return converted
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return label_strings(pd.Series([number])).iloc[0] == text
 
 
 def check_scoring_batch(
@@ -121,7 +155,8 @@ def check_scoring_batch(
     | --- | --- |
     | a feature column missing | fail: the model cannot run without it |
     | text in a numeric feature | fail, rows named: a value cannot be guessed |
-    | numbers in a categorical feature | fail: the encoding would silently differ |
+    | numbers in a categorical feature | as text if each category is a number's text, else fail |
+    | a categorical feature with no known category at all | fail: coded otherwise |
     | a feature with every value missing | fail: a column delivered empty is an incident |
     | an infinity in a numeric feature | fail, rows named: no imputation or scaling is defined |
     | unseen category | scored (one-hot encodes it as all-zeros) and reported |
@@ -150,11 +185,20 @@ def check_scoring_batch(
         if spec.kind == "numeric":
             problems += _numeric_problems(name, column)
         elif is_number_column(column):
-            problems.append((name, None, str(column.dtype), "dtype: expected text categories"))
+            problems.append(
+                (name, None, str(column.dtype), "dtype: expected text categories (e.g. '01')")
+            )
         elif spec.categories is not None and not spec.other_categories:
             known = set(spec.categories)
             values = label_strings(column).dropna()
             counts = values[~values.isin(known)].value_counts()
+            if len(values) >= _MIN_ROWS_ALL_UNSEEN and int(counts.sum()) == len(values):
+                # Not one known category: the column is coded otherwise (numbers for names, a
+                # renamed code list), and every row would be scored as "unknown".
+                problems.append(
+                    (name, None, values.iloc[0], "categories: none is one the model knows")
+                )
+                continue
             unseen += [{"column": name, "value": v, "rows": int(n)} for v, n in counts.items()]
     if problems:
         cases = failure_cases_table(source, problems)
