@@ -2,7 +2,9 @@
 machine, written to bench/RESULTS.md. The test suite has no timed assertions; this is where
 speed is measured.
 
-    python bench/run_all.py [--quick] [--only load training drift batch sensor] [--output PATH]
+    python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
+
+SECTION: load, training, drift, batch, sensor, serving.
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
@@ -29,7 +31,7 @@ from common import (
     warm_bytecode_cache,
 )
 
-SECTIONS = ("load", "training", "drift", "batch", "sensor")
+SECTIONS = ("load", "training", "drift", "batch", "sensor", "serving")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -50,6 +52,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_batch_prediction
 
         return bench_batch_prediction.run
+    if name == "serving":
+        import bench_serving
+
+        return bench_serving.run
     import bench_sensor
 
     return bench_sensor.run

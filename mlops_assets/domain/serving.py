@@ -172,13 +172,12 @@ def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> P
             "trained on with their types",
             columns,
         ) from error
-    features = frame[schema.feature_columns].copy()
-    infinite = []
-    for name in schema.numeric_features:
-        values = pd.to_numeric(features[name], errors="coerce").astype("float64")
-        if np.isinf(values.to_numpy()).any():
-            infinite.append(name)
-        features[name] = values
+    numeric = frame[schema.numeric_features]
+    try:  # one conversion for the block: what a request costs is mostly per-column overhead
+        block = numeric.astype("float64")
+    except (TypeError, ValueError):  # numbers as text, e.g. "41" from a form
+        block = numeric.apply(pd.to_numeric, errors="coerce").astype("float64")
+    infinite = [str(c) for c in block.columns[np.isinf(block.to_numpy()).any(axis=0)]]
     if infinite:
         raise RequestError(
             422,
@@ -186,6 +185,7 @@ def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> P
             f"infinite values in {', '.join(infinite)}: no imputation or scaling is defined",
             infinite,
         )
+    features = pd.concat([block, frame[schema.categorical_features]], axis=1)
     ids = pd.DataFrame(
         {name: frame[name] if name in frame.columns else None for name in schema.id_columns},
         index=frame.index,
@@ -232,24 +232,37 @@ def predict_answer(
     return {"model_name": model_name, "model_version": model_version, "predictions": rows}
 
 
-def logged_rows(
-    prepared: PreparedRows,
-    y_pred: np.ndarray,
-    scores: np.ndarray,
-    model_version: str,
-    served_at: datetime,
-    request_id: str,
-) -> pd.DataFrame:
-    """What the request log keeps of a request: ids and features as scored, the prediction,
-    its monitored score, the version and the time (UTC), one row per row scored."""
+@dataclass(frozen=True)
+class ServedRequest:
+    """What the request log keeps of one request, tabulated only when the log writes a part
+    (`served_rows`), off the request's path."""
+
+    prepared: PreparedRows
+    y_pred: np.ndarray
+    scores: np.ndarray
+    model_version: str
+    served_at: datetime
+    request_id: str
+
+
+def served_rows(requests: Sequence[ServedRequest]) -> pd.DataFrame:
+    """The request log's rows: ids and features as scored, the prediction, its monitored
+    score, the version and the time (UTC), one row per row scored."""
     rows = pd.concat(
-        [prepared.ids.reset_index(drop=True), prepared.features.reset_index(drop=True)], axis=1
+        [
+            pd.concat([r.prepared.ids, r.prepared.features], axis=1).reset_index(drop=True)
+            for r in requests
+        ],
+        ignore_index=True,
     )
-    rows[SERVED_PREDICTION_COLUMN] = y_pred
-    rows[SERVED_SCORE_COLUMN] = scores
-    rows[SERVED_MODEL_VERSION_COLUMN] = model_version
-    rows[SERVED_AT_COLUMN] = pd.Timestamp(served_at)
-    rows[REQUEST_ID_COLUMN] = request_id
+    counts = [len(r.y_pred) for r in requests]
+    rows[SERVED_PREDICTION_COLUMN] = np.concatenate([r.y_pred for r in requests])
+    rows[SERVED_SCORE_COLUMN] = np.concatenate([r.scores for r in requests])
+    rows[SERVED_MODEL_VERSION_COLUMN] = np.repeat([r.model_version for r in requests], counts)
+    rows[SERVED_AT_COLUMN] = pd.DatetimeIndex(
+        np.repeat([pd.Timestamp(r.served_at) for r in requests], counts)
+    )
+    rows[REQUEST_ID_COLUMN] = np.repeat([r.request_id for r in requests], counts)
     return rows
 
 

@@ -25,8 +25,8 @@ from fastapi.responses import Response
 from mlops_assets.domain.serving import (
     PreparedRows,
     RequestError,
+    ServedRequest,
     invocation_answer,
-    logged_rows,
     parse_invocation,
     parse_records,
     predict_answer,
@@ -148,7 +148,7 @@ def create_app(
         scores = prediction_score(y_pred, proba, model.schema.task)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         request_log.append(
-            logged_rows(prepared, y_pred, scores, model.version, clock(), request_id)
+            ServedRequest(prepared, y_pred, scores, model.version, clock(), request_id)
         )
         metrics.predicted(model.version, y_pred, scores, model.classifier)
         response = _json(

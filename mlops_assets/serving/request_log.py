@@ -21,10 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from mlops_assets.contracts import SERVED_AT_COLUMN
 from mlops_assets.domain.data import WRITER_HOST, write_parquet_atomic
+from mlops_assets.domain.serving import ServedRequest, served_rows
 from mlops_assets.serving.metrics import ServingMetrics
 
 log = logging.getLogger("mlops_assets.serving")
@@ -45,7 +44,7 @@ class RequestLog:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
-        self._frames: list[pd.DataFrame] = []
+        self._frames: list[ServedRequest] = []
         self._rows = 0
         self._oldest = 0.0  # monotonic time of the oldest waiting row
         self._lock = threading.Condition()
@@ -58,16 +57,17 @@ class RequestLog:
         self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
         self._thread.start()
 
-    def append(self, rows: pd.DataFrame) -> bool:
+    def append(self, request: ServedRequest) -> bool:
         """Queue a request's rows; False (and counted) when the buffer is full."""
+        n = len(request.y_pred)
         with self._lock:
-            if self._rows + len(rows) > self.max_buffered_rows:
-                self.metrics.log_rows.labels("dropped").inc(len(rows))
+            if self._rows + n > self.max_buffered_rows:
+                self.metrics.log_rows.labels("dropped").inc(n)
                 return False
             if not self._frames:
                 self._oldest = time.monotonic()
-            self._frames.append(rows)
-            self._rows += len(rows)
+            self._frames.append(request)
+            self._rows += n
             self.metrics.log_buffered.set(self._rows)
             if self._rows >= self.flush_rows:
                 self._lock.notify()
@@ -109,7 +109,7 @@ class RequestLog:
             self.metrics.log_buffered.set(0)
         if not frames:
             return []
-        batch = pd.concat(frames, ignore_index=True)
+        batch = served_rows(frames)
         written = []
         days = batch[SERVED_AT_COLUMN].dt.strftime("%Y-%m-%d")
         for day, part in batch.groupby(days, sort=True):
@@ -121,24 +121,23 @@ class RequestLog:
             try:
                 write_parquet_atomic(part.reset_index(drop=True), path)
             except OSError as error:
-                self._requeue(part, error)
+                self._requeue([r for r in frames if f"{r.served_at:%Y-%m-%d}" == day], error)
                 continue
             written.append(path)
             self.metrics.log_rows.labels("written").inc(len(part))
         return written
 
-    def _requeue(self, part: pd.DataFrame, error: OSError) -> None:
-        """Keep an unwritten part for the next flush, within the memory bound."""
+    def _requeue(self, requests: list[ServedRequest], error: OSError) -> None:
+        """Keep an unwritten part's requests for the next flush, within the memory bound."""
+        n = sum(len(r.y_pred) for r in requests)
         self.metrics.log_write_failures.inc()
-        log.error(
-            "request log: cannot write %d rows (%s); kept for the next flush", len(part), error
-        )
+        log.error("request log: cannot write %d rows (%s); kept for the next flush", n, error)
         with self._lock:
-            if self._rows + len(part) > self.max_buffered_rows:
-                self.metrics.log_rows.labels("dropped").inc(len(part))
+            if self._rows + n > self.max_buffered_rows:
+                self.metrics.log_rows.labels("dropped").inc(n)
                 return
             if not self._frames:
                 self._oldest = time.monotonic()
-            self._frames.insert(0, part)
-            self._rows += len(part)
+            self._frames[:0] = requests
+            self._rows += n
             self.metrics.log_buffered.set(self._rows)

@@ -33,7 +33,9 @@ def _payload(seed: int, n: int = 5, day: date = DAY) -> dict:
     rows = synthetic.generate_daily_batch(
         day, n_rows=n, scenario="both", drift_start=date(2026, 1, 9), seed=seed, with_labels=False
     )
-    return {"dataframe_split": json.loads(rows.to_json(orient="split", index=False, date_format="iso"))}
+    return {
+        "dataframe_split": json.loads(rows.to_json(orient="split", index=False, date_format="iso"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +116,7 @@ def test_an_alias_move_under_load_fails_no_request_and_swaps_within_one_poll(
     assert served.version == target
 
 
-def test_the_request_log_is_read_back_as_a_scoring_partition_with_a_drift_report(
-    trained, tmp_path
-):
+def test_the_request_log_is_read_back_as_a_scoring_partition_with_a_drift_report(trained, tmp_path):
     log = tmp_path / "requests"
     champion = trained.registry().version_by_alias("champion")
     assert champion is not None
