@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from mlops_assets.domain.serving import check_bind
@@ -34,6 +35,8 @@ def build_app(settings: ServeSettings):
 def main() -> None:
     import uvicorn
 
+    # MLflow's download progress bars would fill the service's log at every champion load.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = ServeSettings.from_env()
