@@ -223,3 +223,21 @@ def test_health_is_503_until_a_champion_exists(project, tmp_path):
         scored = empty.post("/invocations", json=_split(_rows(2)))
         assert scored.status_code == 503
         assert requests.get(empty.url + "/ping", timeout=5).status_code == 503
+
+
+def test_the_code_location_never_imports_the_service_or_its_server_libraries():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, mlops_assets.definitions; print(sorted(m for m in ('fastapi', "
+            "'uvicorn', 'prometheus_client', 'mlops_assets.serving') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
