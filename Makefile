@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo ui mlflow-ui backfill stack test test-unit lint bench clean
+.PHONY: setup demo ui mlflow-ui serve backfill stack test test-unit lint bench clean
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
@@ -61,6 +61,12 @@ mlflow-ui: setup
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root $(MLOPS_HOME)/mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
+
+# The online scoring service on the champion of the project's store (MLOPS_SERVE_HOST, default
+# 127.0.0.1; MLOPS_SERVE_PORT, default 8000); it follows `champion` and logs every request to
+# $(MLOPS_HOME)/requests, a scoring source (README: Online scoring).
+serve: setup
+	$(BIN)/python -m mlops_assets.serving
 
 # Queue daily_monitoring_job for the days FROM..TO (YYYY-MM-DD) in the laptop instance; the
 # daemon of `make ui` runs them. The workspace names the code location as the daemon knows it

@@ -4,7 +4,7 @@ speed is measured.
 
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
-SECTION is one of load, training, drift, batch, sensor, monitoring.
+SECTION is one of load, training, drift, batch, sensor, monitoring, serving.
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
@@ -31,7 +31,7 @@ from common import (
     warm_bytecode_cache,
 )
 
-SECTIONS = ("load", "training", "drift", "batch", "sensor", "monitoring")
+SECTIONS = ("load", "training", "drift", "batch", "sensor", "monitoring", "serving")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -52,6 +52,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_batch_prediction
 
         return bench_batch_prediction.run
+    if name == "serving":
+        import bench_serving
+
+        return bench_serving.run
     if name == "sensor":
         import bench_sensor
 

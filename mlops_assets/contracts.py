@@ -382,3 +382,15 @@ MONITORING_PARTITION_TAG = "mlops.partition"
 MONITORING_MODEL_VERSION_TAG = "mlops.model_version"
 DRIFT_SEVERITY_TAG = "drift.severity"
 EVIDENTLY_REPORT_ARTIFACT = "drift/evidently.html"
+
+
+# --- Online scoring: the request log's columns beside each request's rows --------------------
+
+# Written by the serving service (mlops_assets/serving) into every row of its request log, a
+# scoring source whose day directories drift_report reads like any batch. Prefixed so they never
+# meet a feature's name; scoring ignores them as extra columns.
+SERVED_AT_COLUMN = "__served_at__"
+SERVED_MODEL_VERSION_COLUMN = "__served_model_version__"
+SERVED_PREDICTION_COLUMN = "__served_prediction__"
+SERVED_SCORE_COLUMN = "__served_score__"
+REQUEST_ID_COLUMN = "__request_id__"

@@ -4,7 +4,6 @@ webserver, the daemon and every run load it."""
 
 import inspect
 import os
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,7 +28,7 @@ from mlops_assets.assets.monitoring.labels import labels, realized_performance
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.validation import validated_data
-from mlops_assets.domain.data import is_sql_url
+from mlops_assets.domain.registry import default_model_name
 from mlops_assets.jobs import (
     daily_monitoring_job,
     labels_job,
@@ -57,25 +56,6 @@ def _setting(name: str, default: str) -> str | dg.EnvVar:
     """An environment-backed setting: `EnvVar` when set (resolved at run time, never shown or
     stored in the instance; URLs may carry passwords), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
-
-
-BUILTIN_MODEL_NAME = "credit-default"
-
-
-def default_model_name(training_data: str, training_table: str = "") -> str:
-    """The registered model name when MLOPS_MODEL_NAME is unset: `credit-default` for the
-    built-in data, else the stem of the file or directory (the table, for a SQL URL), so another
-    dataset never lands on the built-in model and its schema. Reduced to what MLflow names allow
-    everywhere (letters, digits, `-`, `_`, `.`)."""
-    if not training_data:
-        return BUILTIN_MODEL_NAME
-    if is_sql_url(training_data):
-        source = training_table
-    else:
-        path = Path(training_data.rstrip("/\\")).expanduser()
-        source = path.name if path.is_dir() else path.stem
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", source).strip("-_.")
-    return name or "model"
 
 
 def build_resources() -> dict[str, object]:

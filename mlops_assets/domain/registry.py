@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,7 @@ from mlops_assets.contracts import (
     GATE_REASONS_TAG,
     PROMOTED_AT_TAG,
 )
+from mlops_assets.domain.data import is_sql_url
 from mlops_assets.domain.evaluation import PairedComparison
 
 # Stands for the candidate's version number in gate reasons: they are written before the
@@ -307,3 +309,22 @@ def _promoted_at(version: RegistryVersion) -> datetime:
 
 def _version_number(version: RegistryVersion) -> int:
     return int(version.version) if version.version.isdigit() else -1
+
+
+BUILTIN_MODEL_NAME = "credit-default"
+
+
+def default_model_name(training_data: str, training_table: str = "") -> str:
+    """The registered model name when MLOPS_MODEL_NAME is unset: `credit-default` for the
+    built-in data, else the stem of the file or directory (the table, for a SQL URL), so another
+    dataset never lands on the built-in model and its schema. Reduced to what MLflow names allow
+    everywhere (letters, digits, `-`, `_`, `.`)."""
+    if not training_data:
+        return BUILTIN_MODEL_NAME
+    if is_sql_url(training_data):
+        source = training_table
+    else:
+        path = Path(training_data.rstrip("/\\")).expanduser()
+        source = path.name if path.is_dir() else path.stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", source).strip("-_.")
+    return name or "model"

@@ -21,6 +21,7 @@ from mlops_assets.domain.data import (
     check_sql_url,
     daily_file,
     is_sql_url,
+    read_daily,
     read_sql_day,
     read_sql_table,
     read_table_directory,
@@ -108,9 +109,10 @@ class ScoringDataSource(dg.ConfigurableResource):
     """Where each day's batch to score comes from.
 
     `location` empty means the built-in generator, whose drift scenario starts on `drift_start`;
-    otherwise a directory of daily files `YYYY-MM-DD.csv` / `.parquet`, or a SQLAlchemy URL with
-    `table` and `date_column`. Labels are optional: when the target column is present it is
-    kept, for performance monitoring and retraining.
+    otherwise a directory of daily files `YYYY-MM-DD.csv` / `.parquet` (or day directories
+    `YYYY-MM-DD/` of Parquet parts, as the serving request log writes them), or a SQLAlchemy URL
+    with `table` and `date_column`. Labels are optional: when the target column is present it
+    is kept, for performance monitoring and retraining.
     """
 
     location: str = ""  # MLOPS_SCORING_DATA
@@ -176,7 +178,7 @@ class ScoringDataSource(dg.ConfigurableResource):
             url = check_sql_url(self.location, "MLOPS_SCORING_DATA")
             return read_sql_day(url, self.table, self.date_column, day)
         directory = check_data_path(self.location, "MLOPS_SCORING_DATA")
-        return read_table_file(daily_file(directory, day), text_columns)
+        return read_daily(daily_file(directory, day), text_columns)
 
 
 class LabelsDataSource(dg.ConfigurableResource):
@@ -254,6 +256,8 @@ class LabelsDataSource(dg.ConfigurableResource):
 
 # A daily scoring file: `YYYY-MM-DD.csv` or `.parquet` (scoring_start and the demo list them).
 DAILY_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+# A day's directory of Parquet parts `YYYY-MM-DD/` (the serving request log).
+DAILY_DIRECTORY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
 
 
 # Where `make demo` records the built-in data's days, in MLOPS_HOME (see BuiltinCalendar).
@@ -329,7 +333,9 @@ def scoring_start(env: Mapping[str, str]) -> str:
         return DEFAULT_SCORING_START
     days = []
     for path in directory.iterdir():
-        match = DAILY_FILE_NAME.match(path.name)
+        match = DAILY_FILE_NAME.match(path.name) or (
+            DAILY_DIRECTORY_NAME.match(path.name) if path.is_dir() else None
+        )
         if match is None:
             continue
         try:

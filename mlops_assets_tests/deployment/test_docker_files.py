@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 # The production instance and workspace (the top-level pair is the laptop's).
 DEPLOY = REPO / "deploy"
-SERVICES = {"postgres", "mlflow", "user_code", "webserver", "daemon"}
+SERVICES = {"postgres", "mlflow", "user_code", "webserver", "daemon", "serving"}
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 CODE_MODULE = "mlops_assets.definitions"
 # ${NAME}, ${NAME:-default}, ${NAME:?message}; `$${NAME}` is escaped for the container's shell.
@@ -92,7 +92,7 @@ def _env_references(config: Any) -> set[str]:
     return set()
 
 
-def test_compose_has_the_five_services_each_with_a_health_check(services):
+def test_compose_has_the_six_services_each_with_a_health_check(services):
     assert set(services) == SERVICES
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
@@ -103,7 +103,7 @@ def test_compose_has_the_five_services_each_with_a_health_check(services):
 
 def test_every_container_runs_as_a_non_root_user(services):
     assert services["postgres"]["user"] == "postgres"
-    for name in ("mlflow", *DAGSTER_SERVICES):
+    for name in ("mlflow", *DAGSTER_SERVICES, "serving"):
         users = [
             args for kind, args in _instructions(_dockerfile(services, name)) if kind == "USER"
         ]
@@ -319,3 +319,23 @@ def test_env_example_documents_every_variable_and_holds_no_password(services):
         assert example[key] == "", f"{key} has a value in .env.example"
         assert re.search(rf"\$\{{{key}:\?", compose_text), f"{key} is not required"
     assert "docker/.env" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_serving_runs_the_package_service_on_the_user_code_image_behind_a_key(services):
+    serving, user_code = services["serving"], services["user_code"]
+    assert serving["image"] == user_code["image"]
+    assert serving["build"] == user_code["build"]
+    command = _command(serving)
+    assert command == ["python", "-m", "mlops_assets.serving"]
+    assert importlib.util.find_spec("mlops_assets.serving.__main__") is not None
+    env = serving["environment"]
+    port = env["MLOPS_SERVE_PORT"]
+    assert _env_value(serving["ports"][0]).endswith(f":{port}")
+    assert f"localhost:{port}/health" in " ".join(serving["healthcheck"]["test"])
+    # Listening beyond loopback, it must have a key (the service refuses to start without).
+    assert env["MLOPS_SERVE_HOST"] == "0.0.0.0"
+    assert re.fullmatch(r"\$\{MLOPS_SERVE_API_KEY:\?[^}]+\}", env["MLOPS_SERVE_API_KEY"])
+    assert env["MLFLOW_TRACKING_URI"] == user_code["environment"]["MLFLOW_TRACKING_URI"]
+    # The request log lands on the volume the runs read MLOPS_SCORING_DATA from.
+    assert env["MLOPS_HOME"] == user_code["environment"]["MLOPS_HOME"]
+    assert f"mlops_home:{env['MLOPS_HOME']}" in serving["volumes"]

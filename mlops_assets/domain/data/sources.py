@@ -180,7 +180,9 @@ def read_table_directory(directory: Path) -> pd.DataFrame:
 
 
 def daily_file(directory: Path, day: date) -> Path:
-    """The file of `day` in a directory of daily files `YYYY-MM-DD.parquet` / `.csv`.
+    """The file of `day` in a directory of daily files `YYYY-MM-DD.parquet` / `.csv`, or the
+    day's directory `YYYY-MM-DD/` of Parquet parts (the serving request log's layout: each part
+    written whole, so a day can grow while it is read). Read either with `read_daily`.
 
     Raises DataSourceError naming the directory, the expected names and any file that looks
     like this day's under another name (`20260105.csv`, `2026_01_05.CSV`, ...).
@@ -191,7 +193,7 @@ def daily_file(directory: Path, day: date) -> Path:
             "named YYYY-MM-DD.csv or YYYY-MM-DD.parquet.",
             check="directory_exists",
         )
-    for suffix in (".parquet", ".csv"):
+    for suffix in (".parquet", ".csv", ""):
         path = directory / f"{day.isoformat()}{suffix}"
         if path.exists():
             return path
@@ -223,6 +225,26 @@ def daily_file(directory: Path, day: date) -> Path:
         check="file_for_partition",
         value=", ".join(lookalikes) or None,
     )
+
+
+def read_daily(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A day from `daily_file`: its file, or every Parquet part of its directory in name order.
+    `text_columns`: as in `read_table_file`.
+
+    Parts may differ in columns (the served model changed its features during the day): the
+    day holds their union, a column missing from a part is empty on its rows. Files being
+    written (`.<name>.*.tmp`, see atomic_files) are not parts.
+    """
+    if not path.is_dir():
+        return read_table_file(path, text_columns)
+    parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+    if not parts:
+        raise DataSourceError(
+            f"{path}: the day's directory holds no Parquet part yet (nothing was logged, or the "
+            "first flush has not happened). Re-run the partition once the day has data.",
+            check="has_rows",
+        )
+    return pd.concat([read_table_file(part) for part in parts], ignore_index=True)
 
 
 def read_sql_table(url: str, table: str) -> pd.DataFrame:

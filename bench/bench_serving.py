@@ -1,0 +1,227 @@
+"""Online scoring: our service (`python -m mlops_assets.serving`) against MLflow's own scoring
+server (`mlflow models serve --env-manager local`) on the same registered model, one worker
+process each, the same client load, taken in turns.
+
+The client runs in this process: `CLIENTS` threads on keep-alive connections, each sending
+`dataframe_split` JSON to `/invocations` and timing every answer. Requests per second are
+answers over the round's wall time; p50 / p99 are over every answer of every round. With
+`CLIENTS` clients a request waits behind the others (one worker scores one request at a time), so
+each round is followed by one with a single client: a request's own latency, which the p99
+target is about.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+from common import ROOT, Section, Target, clean_env, run_training_job
+
+CLIENTS = 4
+TARGET_P99_MS = 50.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, path: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path}")
+
+
+def _payload(n_rows: int) -> bytes:
+    from mlops_assets.domain import synthetic
+
+    rows = synthetic.generate_daily_batch(date(2026, 1, 5), n_rows=n_rows, with_labels=False)
+    split = json.loads(rows.to_json(orient="split", index=False, date_format="iso"))
+    return json.dumps({"dataframe_split": split}).encode()
+
+
+def _round(
+    port: int, body: bytes, requests_per_client: int, clients: int = CLIENTS
+) -> tuple[float, list[float]]:
+    """(answers per second, each answer's seconds) for one round of the load."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[int] = []
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        for _ in range(requests_per_client):
+            started = time.perf_counter()
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            latencies[index].append(time.perf_counter() - started)
+            if answer.status != 200:
+                failures.append(answer.status)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests (statuses {set(failures)})")
+    flat = [x for per in latencies for x in per]
+    return len(flat) / wall, flat
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(quick: bool) -> Section:
+    rounds = 2 if quick else 4
+    per_client = {1: 100 if quick else 250, 100: 30 if quick else 75}
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        home = Path(tmp) / "mlops"
+        run_training_job(home)
+        env = clean_env(home)
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+        env["MLFLOW_TRACKING_URI"] = uri
+        # MLflow's server execs `uvicorn` by name: the virtual environment's, as when activated.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        from mlflow import MlflowClient
+
+        model_path = MlflowClient(
+            tracking_uri=uri, registry_uri=uri
+        ).get_model_version_download_uri("credit-default", "1")
+        ours_port, mlflow_port = _free_port(), _free_port()
+        ours = subprocess.Popen(
+            [sys.executable, "-m", "mlops_assets.serving"],
+            cwd=ROOT,
+            env={**env, "MLOPS_SERVE_PORT": str(ours_port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        theirs = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "models",
+                "serve",
+                "-m",
+                model_path,
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(Path(tmp) / "mlflow-serve.log").open("w"),
+        )
+        try:
+            _wait(ours_port, "/health")
+            try:
+                _wait(mlflow_port, "/ping")
+            except RuntimeError as error:
+                log = (Path(tmp) / "mlflow-serve.log").read_text()[-3000:]
+                raise RuntimeError(f"{error}; mlflow models serve said:\n{log}") from error
+            results = {}
+            for n_rows in (1, 100):
+                body = _payload(n_rows)
+                sides = {"ours": ours_port, "mlflow models serve": mlflow_port}
+                for port in sides.values():  # warm both (first requests import lazily)
+                    _round(port, body, 10)
+                throughput: dict[str, list[float]] = {name: [] for name in sides}
+                latency: dict[str, list[float]] = {name: [] for name in sides}
+                alone: dict[str, list[float]] = {name: [] for name in sides}
+                for _ in range(rounds):
+                    for name, port in sides.items():
+                        rate, seconds = _round(port, body, per_client[n_rows])
+                        throughput[name].append(rate)
+                        latency[name].extend(seconds)
+                        # One client: a request's own latency, without queueing behind others.
+                        alone[name].extend(_round(port, body, per_client[n_rows], clients=1)[1])
+                results[n_rows] = (throughput, latency, alone)
+        finally:
+            for process in (ours, theirs):
+                process.terminate()
+            for process in (ours, theirs):
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    lines = [
+        "## Online scoring: ours vs `mlflow models serve` (same model, one worker each)",
+        "",
+        f"{CLIENTS} client threads on keep-alive connections in the benchmark process, "
+        f"`/invocations` with `dataframe_split` JSON; {rounds} rounds per side, taken in "
+        "turns. Requests per second: min / median / max over rounds; latency: over every "
+        "request of every round (ms). Ours also checks the schema contract, counts metrics and "
+        "logs every row for monitoring.",
+        "",
+        "| rows / request | server | requests / s | p50 (ms) | p99 (ms) "
+        "| one client: p50 / p99 (ms) | throughput ours / MLflow |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    targets = []
+    for n_rows, (throughput, latency, alone) in results.items():
+        ratio = statistics.median(throughput["ours"]) / statistics.median(
+            throughput["mlflow models serve"]
+        )
+        for name in throughput:
+            rates = throughput[name]
+            lines.append(
+                f"| {n_rows} | {name} | {min(rates):.0f} / {statistics.median(rates):.0f} / "
+                f"{max(rates):.0f} | {1000 * _percentile(latency[name], 0.5):.1f} | "
+                f"{1000 * _percentile(latency[name], 0.99):.1f} | "
+                f"{1000 * _percentile(alone[name], 0.5):.1f} / "
+                f"{1000 * _percentile(alone[name], 0.99):.1f} | "
+                + (f"**{ratio:.2f}x** |" if name == "ours" else "|")
+            )
+        targets.append(
+            Target(
+                f"online scoring throughput, {n_rows}-row requests, ours / `mlflow models serve`",
+                ">= 1.0x",
+                f"{ratio:.2f}x",
+                ratio >= 1.0,
+            )
+        )
+        if n_rows == 1:
+            p99 = 1000 * _percentile(alone["ours"], 0.99)
+            targets.append(
+                Target(
+                    "online scoring p99 latency, 1-row requests, ours (one client)",
+                    f"< {TARGET_P99_MS:.0f} ms",
+                    f"{p99:.1f} ms",
+                    p99 < TARGET_P99_MS,
+                )
+            )
+    lines.append("")
+    return Section("\n".join(lines) + "\n", tuple(targets))
+
+
+if __name__ == "__main__":
+    print(run("--quick" in sys.argv).text)

@@ -1,0 +1,283 @@
+"""Online scoring, the parts that need no server: request bodies parsed into rows, the rows
+checked against the champion's schema contract and typed as training typed them, the answers in
+MLflow's scoring-server shape, and the request log's rows. Pure: no Dagster, MLflow or HTTP.
+
+mlops_assets/serving calls these from its FastAPI app; a unit test reaches them with bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.contracts import (
+    REQUEST_ID_COLUMN,
+    SERVED_AT_COLUMN,
+    SERVED_MODEL_VERSION_COLUMN,
+    SERVED_PREDICTION_COLUMN,
+    SERVED_SCORE_COLUMN,
+)
+from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
+
+# MLflow's scoring-server content types (mlflow.pyfunc.scoring_server), the same answers.
+CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_CSV = "text/csv"
+CONTENT_TYPE_PARQUET = "application/vnd.apache.parquet"
+# The JSON keys of MLflow's pandas protocol; its tensor keys (`instances`, `inputs`) are for
+# models without a table signature, which this package never trains.
+DATAFRAME_FORMATS = ("dataframe_split", "dataframe_records")
+
+
+class RequestError(ValueError):
+    """A request the service refuses, with the HTTP status and the columns it is about."""
+
+    def __init__(
+        self, status: int, error_code: str, message: str, columns: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.columns = tuple(columns)
+
+    def to_json(self) -> dict[str, Any]:
+        """The body MLflow's server gives an error (`error_code`, `message`), with the columns."""
+        body: dict[str, Any] = {"error_code": self.error_code, "message": str(self)}
+        if self.columns:
+            body["columns"] = list(self.columns)
+        return body
+
+
+def _bad_request(message: str) -> RequestError:
+    return RequestError(400, "BAD_REQUEST", message)
+
+
+def parse_invocation(body: bytes, content_type: str, text_columns: Sequence[str]) -> pd.DataFrame:
+    """The rows of an MLflow `/invocations` body: JSON `dataframe_split` or `dataframe_records`,
+    CSV (a header line, then rows), or Parquet.
+
+    `text_columns` are read from CSV as text, so a category coded `01` stays `01`.
+
+    Raises:
+        RequestError: 415 for another content type or charset, 400 for a body that is not
+            what its content type says.
+    """
+    mime, _, parameters = content_type.partition(";")
+    mime = mime.strip().lower()
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"') or "utf-8"
+    if parameters.strip() and not parameters.strip().lower().startswith("charset="):
+        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", f"unknown parameter in {content_type!r}")
+    if charset not in ("utf-8", "utf8"):
+        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", "the service reads UTF-8 only")
+    if mime == CONTENT_TYPE_JSON:
+        return _frame_from_json(_json(body))
+    if mime == CONTENT_TYPE_CSV:
+        try:
+            return pd.read_csv(io.BytesIO(body), dtype=dict.fromkeys(text_columns, "str"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise _bad_request(f"the body is not CSV with a header line: {error}") from error
+    if mime == CONTENT_TYPE_PARQUET:
+        try:
+            return pd.read_parquet(io.BytesIO(body))
+        except Exception as error:  # pyarrow raises its own types for a broken file
+            raise _bad_request(f"the body is not a Parquet file: {error}") from error
+    raise RequestError(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        f"content type {content_type or 'none'!r}: send {CONTENT_TYPE_JSON}, {CONTENT_TYPE_CSV} "
+        f"or {CONTENT_TYPE_PARQUET}",
+    )
+
+
+def parse_records(body: bytes) -> pd.DataFrame:
+    """The rows of a `/predict` body: a JSON list of objects, one per row."""
+    records = _json(body)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise _bad_request('send a JSON list of records, e.g. [{"age": 41, "purpose": "car"}]')
+    return pd.DataFrame.from_records(records)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _bad_request(f"the body is not valid JSON: {error}") from error
+
+
+def _frame_from_json(payload: Any) -> pd.DataFrame:
+    keys = [k for k in DATAFRAME_FORMATS if isinstance(payload, dict) and k in payload]
+    if len(keys) != 1:
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise _bad_request(
+            f"send a JSON object with exactly one of {', '.join(DATAFRAME_FORMATS)} "
+            f"(MLflow's scoring protocol); got {found}"
+        )
+    data = payload[keys[0]]
+    if keys[0] == "dataframe_records":
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise _bad_request("dataframe_records must be a list of objects, one per row")
+        return pd.DataFrame.from_records(data)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise _bad_request('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
+    try:
+        return pd.DataFrame(data["data"], columns=data.get("columns"))
+    except (ValueError, TypeError) as error:
+        raise _bad_request(f"dataframe_split does not make a table: {error}") from error
+
+
+@dataclass(frozen=True)
+class PreparedRows:
+    """A request's rows as the model takes them, and what the request log keeps of them."""
+
+    features: pd.DataFrame
+    """The schema's feature columns, numeric ones as float64, in the pipeline's order."""
+    ids: pd.DataFrame
+    """The schema's id columns (empty where the request had none), for labels joined later."""
+    extra_columns: tuple[str, ...]
+
+
+def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> PreparedRows:
+    """Check a request's rows against the model's schema contract and type them.
+
+    Missing or retyped feature columns, and infinities, are a 422 naming the columns; unseen
+    categories are scored (the encoder ignores them); extra columns are ignored. Numeric
+    features become float64 (JSON has ints and floats, the model takes either; the request log
+    keeps one type per column).
+    """
+    if frame.empty:
+        raise _bad_request("the request holds no rows")
+    if len(frame) > max_rows:
+        raise RequestError(
+            413, "REQUEST_TOO_LARGE", f"{len(frame)} rows: at most {max_rows} per request"
+        )
+    try:
+        extra = check_scoring_frame(frame, schema, "request")
+    except DataValidationError as error:
+        cases = error.failure_cases
+        columns = sorted(set(cases["column"].astype(str)))
+        problems = "; ".join(
+            f"{row.column}: {_problem(str(row.check))}" for row in cases.itertuples()
+        )
+        raise RequestError(
+            422,
+            "INVALID_PARAMETER_VALUE",
+            f"the rows do not meet the model's schema ({problems}); send the columns it was "
+            "trained on with their types",
+            columns,
+        ) from error
+    numeric = frame[schema.numeric_features]
+    try:  # one conversion for the block: what a request costs is mostly per-column overhead
+        block = numeric.astype("float64")
+    except (TypeError, ValueError):  # numbers as text, e.g. "41" from a form
+        block = numeric.apply(pd.to_numeric, errors="coerce").astype("float64")
+    infinite = [str(c) for c in block.columns[np.isinf(block.to_numpy()).any(axis=0)]]
+    if infinite:
+        raise RequestError(
+            422,
+            "INVALID_PARAMETER_VALUE",
+            f"infinite values in {', '.join(infinite)}: no imputation or scaling is defined",
+            infinite,
+        )
+    features = pd.concat([block, frame[schema.categorical_features]], axis=1)
+    ids = pd.DataFrame(
+        {name: frame[name] if name in frame.columns else None for name in schema.id_columns},
+        index=frame.index,
+    )
+    return PreparedRows(features=features, ids=ids, extra_columns=tuple(extra))
+
+
+def _problem(check: str) -> str:
+    if check == "column_in_dataframe":
+        return "missing"
+    return check.removeprefix("dtype: ")
+
+
+def jsonable(values: np.ndarray) -> list[Any]:
+    """Numbers and labels as JSON values (numpy scalars made plain, NaN as null)."""
+    return [
+        None if isinstance(v, float) and math.isnan(v) else v for v in np.asarray(values).tolist()
+    ]
+
+
+def invocation_answer(y_pred: np.ndarray) -> dict[str, Any]:
+    """MLflow's `/invocations` answer for a scikit-learn model: its `predict` output."""
+    return {"predictions": jsonable(y_pred)}
+
+
+def predict_answer(
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: tuple[Any, ...] | None,
+    model_name: str,
+    model_version: str,
+) -> dict[str, Any]:
+    """`/predict`'s answer: per row the label and its class probabilities (a regressor: the
+    predicted value), with the model version that scored them."""
+    labels = jsonable(y_pred)
+    if proba is None or classes is None:
+        rows = [{"prediction": value} for value in labels]
+    else:
+        names = [str(c) for c in jsonable(np.asarray(classes))]
+        rows = [
+            {"label": label, "probabilities": dict(zip(names, p, strict=True))}
+            for label, p in zip(labels, proba.tolist(), strict=True)
+        ]
+    return {"model_name": model_name, "model_version": model_version, "predictions": rows}
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """What the request log keeps of one request, tabulated only when the log writes a part
+    (`served_rows`), off the request's path."""
+
+    prepared: PreparedRows
+    y_pred: np.ndarray
+    scores: np.ndarray
+    model_version: str
+    served_at: datetime
+    request_id: str
+
+
+def served_rows(requests: Sequence[ServedRequest]) -> pd.DataFrame:
+    """The request log's rows: ids and features as scored, the prediction, its monitored
+    score, the version and the time (UTC), one row per row scored."""
+    rows = pd.concat(
+        [
+            pd.concat([r.prepared.ids, r.prepared.features], axis=1).reset_index(drop=True)
+            for r in requests
+        ],
+        ignore_index=True,
+    )
+    counts = [len(r.y_pred) for r in requests]
+    rows[SERVED_PREDICTION_COLUMN] = np.concatenate([r.y_pred for r in requests])
+    rows[SERVED_SCORE_COLUMN] = np.concatenate([r.scores for r in requests])
+    rows[SERVED_MODEL_VERSION_COLUMN] = np.repeat([r.model_version for r in requests], counts)
+    rows[SERVED_AT_COLUMN] = pd.DatetimeIndex(
+        np.repeat([pd.Timestamp(r.served_at) for r in requests], counts)
+    )
+    rows[REQUEST_ID_COLUMN] = np.repeat([r.request_id for r in requests], counts)
+    return rows
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_bind(host: str, api_key: str) -> None:
+    """Without an API key the service answers anyone who reaches it: it binds to loopback only.
+
+    Raises:
+        ValueError: a non-loopback host without MLOPS_SERVE_API_KEY.
+    """
+    if not api_key and host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        raise ValueError(
+            f"MLOPS_SERVE_HOST={host} with no MLOPS_SERVE_API_KEY: the service would score for "
+            "anyone on the network. Set MLOPS_SERVE_API_KEY (a secret, from the environment "
+            "only) or bind to 127.0.0.1."
+        )

@@ -1,0 +1,59 @@
+"""`python -m mlops_assets.serving`: the scoring service on MLOPS_SERVE_HOST:MLOPS_SERVE_PORT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from mlops_assets.domain.serving import check_bind
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.serving.app import create_app
+from mlops_assets.serving.champion_watcher import ChampionWatcher
+from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.request_log import RequestLog
+from mlops_assets.serving.settings import ServeSettings
+
+
+def build_app(settings: ServeSettings):
+    """The app with its watcher, request log and metrics, as configured."""
+    metrics = ServingMetrics()
+    # Resolved once: the embedded store's path must not follow a later change of MLOPS_HOME.
+    uri = MlflowRegistry(tracking_uri=settings.tracking_uri).resolved_tracking_uri
+    registry = MlflowRegistry(tracking_uri=uri, model_name=settings.model_name)
+    watcher = ChampionWatcher(registry, settings.poll_seconds, metrics)
+    request_log = RequestLog(
+        settings.log_directory,
+        metrics,
+        flush_rows=settings.flush_rows,
+        flush_seconds=settings.flush_seconds,
+        max_buffered_rows=settings.max_buffered_rows,
+    )
+    return create_app(settings, watcher, request_log, metrics)
+
+
+def main() -> None:
+    import uvicorn
+
+    # MLflow's download progress bars would fill the service's log at every champion load.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = ServeSettings.from_env()
+        check_bind(settings.host, settings.api_key)
+    except ValueError as error:
+        sys.exit(f"mlops_assets.serving: {error}")
+    uvicorn.run(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # One process: the champion watcher and the request log live in it. Scale out with
+        # more processes behind a balancer; their parts never collide (host and pid in names).
+        workers=1,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

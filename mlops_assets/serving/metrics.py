@@ -1,0 +1,133 @@
+"""The service's Prometheus metrics, in a registry of its own (never the process-wide default:
+two apps in one process, as in the tests, would collide there).
+
+Label values are bounded: endpoints and statuses are the service's own, columns are the
+schema's, classes the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Latency buckets around what one request costs here (1 to 100 ms), and the tail beyond.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+SCORE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+class ServingMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "mlops_serving_requests",
+            "Requests answered, by endpoint and HTTP status.",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.rows = Counter(
+            "mlops_serving_rows",
+            "Rows received in scoring requests, by endpoint and HTTP status.",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "mlops_serving_request_duration_seconds",
+            "Time from the body read to the answer, by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.model = Gauge(
+            "mlops_serving_model_info",
+            "1 for the model version being served (its name, version and alias).",
+            ["model_name", "version", "alias"],
+            registry=r,
+        )
+        self.model_version = Gauge(
+            "mlops_serving_model_version",
+            "The served version's number (0 before a champion is loaded).",
+            registry=r,
+        )
+        self.swaps = Counter(
+            "mlops_serving_model_swaps", "Champion versions loaded and swapped in.", registry=r
+        )
+        self.load_failures = Counter(
+            "mlops_serving_model_load_failures",
+            "Champion loads refused (artefact hash mismatch, missing artefact, registry down); "
+            "the previous version kept serving.",
+            ["reason"],
+            registry=r,
+        )
+        self.predicted_classes = Counter(
+            "mlops_serving_predicted_class",
+            "Rows predicted per class (classifiers).",
+            ["model_version", "label"],
+            registry=r,
+        )
+        self.scores = Histogram(
+            "mlops_serving_score",
+            "The monitored score of each row: positive-class probability (binary), top-class "
+            "probability (multiclass) or the predicted value (regression).",
+            ["model_version"],
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
+        self.validation_failures = Counter(
+            "mlops_serving_validation_failures",
+            "Requests refused with 422, by the schema column at fault.",
+            ["column"],
+            registry=r,
+        )
+        self.log_rows = Counter(
+            "mlops_serving_request_log_rows",
+            "Rows of the request log: written to a Parquet part, or dropped (buffer full).",
+            ["outcome"],
+            registry=r,
+        )
+        self.log_buffered = Gauge(
+            "mlops_serving_request_log_buffered_rows",
+            "Rows in memory not yet written (lost if the process dies now).",
+            registry=r,
+        )
+        self.log_write_failures = Counter(
+            "mlops_serving_request_log_write_failures",
+            "Parts that could not be written (kept in memory for the next flush).",
+            registry=r,
+        )
+
+    def served(self, model_name: str, version: str, alias: str) -> None:
+        self.model.clear()
+        self.model.labels(model_name, version, alias).set(1)
+        self.model_version.set(float(version) if version.isdigit() else 0)
+
+    def answered(self, endpoint: str, status: int, rows: int, seconds: float | None = None) -> None:
+        code = str(status)
+        self.requests.labels(endpoint, code).inc()
+        if rows:
+            self.rows.labels(endpoint, code).inc(rows)
+        if seconds is not None:
+            self.latency.labels(endpoint).observe(seconds)
+
+    def predicted(
+        self, version: str, y_pred: np.ndarray, scores: np.ndarray, classifier: bool
+    ) -> None:
+        if classifier:
+            labels, counts = np.unique(np.asarray(y_pred).astype(str), return_counts=True)
+            for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+                self.predicted_classes.labels(version, label).inc(count)
+        histogram = self.scores.labels(version)
+        for score in scores.tolist():
+            histogram.observe(score)
+
+    def refused(self, columns: Sequence[str]) -> None:
+        for column in columns:
+            self.validation_failures.labels(column).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,107 @@
+"""The real service on a free 127.0.0.1 port (uvicorn in a thread, the app's lifespan and all),
+against the real MLflow store of a project trained by the real training_job."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.serving.app import create_app
+from mlops_assets.serving.champion_watcher import ChampionWatcher
+from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.request_log import RequestLog
+from mlops_assets.serving.settings import ServeSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    url: str
+    settings: ServeSettings
+    watcher: ChampionWatcher
+    request_log: RequestLog
+    metrics: ServingMetrics
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + path, timeout=30, **kwargs)
+
+
+@contextmanager
+def running_service(
+    registry: MlflowRegistry,
+    log_directory: Path,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
+) -> Iterator[Service]:
+    import uvicorn
+
+    port = free_port()
+    config = replace(
+        ServeSettings(),
+        port=port,
+        tracking_uri=registry.resolved_tracking_uri,
+        model_name=registry.model_name,
+        log_directory=log_directory,
+        **{"poll_seconds": 0.5, **settings},
+    )
+    metrics = ServingMetrics()
+    # The store pinned: a later test's MLOPS_HOME must not move a running service.
+    pinned = MlflowRegistry(tracking_uri=config.tracking_uri, model_name=config.model_name)
+    watcher = ChampionWatcher(pinned, config.poll_seconds, metrics)
+    log = RequestLog(
+        log_directory,
+        metrics,
+        flush_rows=config.flush_rows,
+        flush_seconds=config.flush_seconds,
+        max_buffered_rows=config.max_buffered_rows,
+    )
+    extra = {} if clock is None else {"clock": clock}
+    app = create_app(config, watcher, log, metrics, **extra)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    try:
+        yield Service(f"http://127.0.0.1:{port}", config, watcher, log, metrics)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def wait_ready(service: Service, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while service.get("/health").status_code != 200:
+        assert time.monotonic() < deadline, f"not ready: {service.watcher.last_error}"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def service(trained) -> Iterator[Service]:  # type: ignore[no-untyped-def]
+    """The service on the module's trained champion (v1)."""
+    with running_service(trained.registry(), trained.home / "requests") as running:
+        wait_ready(running)
+        yield running
