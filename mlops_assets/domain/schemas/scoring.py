@@ -143,7 +143,7 @@ def _is_number_text(text: str) -> bool:
         number = float(text)
     except ValueError:
         return False
-    return label_strings(pd.Series([number])).iloc[0] == text
+    return bool(label_strings(pd.Series([number])).iloc[0] == text)
 
 
 def check_scoring_batch(
