@@ -48,21 +48,30 @@ def test_an_explicit_start_wins_and_other_sources_keep_the_default(tmp_path):
     assert scoring_start({"MLOPS_SCORING_DATA": str(empty)}) == DEFAULT_SCORING_START
 
 
-def test_definitions_loaded_with_a_directory_have_its_first_day_as_a_partition(tmp_path):
-    days = _daily_files(tmp_path / "days", "2025-11-20.csv", "2025-11-21.csv")
-    env = {k: v for k, v in os.environ.items() if k != "MLOPS_SCORING_START"}
-    env.update(MLOPS_SCORING_DATA=str(days), MLOPS_HOME=str(tmp_path / "home"))
+def _loaded_in_a_fresh_process(env: dict[str, str], expression: str) -> object:
+    """`expression` over the definitions (`defs`, its monitoring partitions `p`) as a new code
+    location process loads them with `env`: partitions are fixed at load."""
     code = (
         "import json\n"
         "from mlops_assets.definitions import defs\n"
         "p = defs.resolve_job_def('daily_monitoring_job').partitions_def\n"
-        "print(json.dumps([p.get_first_partition_key(), p.has_partition_key('2025-11-20')]))\n"
+        f"print(json.dumps({expression}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2025-11-20", True]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_definitions_loaded_with_a_directory_have_its_first_day_as_a_partition(tmp_path):
+    days = _daily_files(tmp_path / "days", "2025-11-20.csv", "2025-11-21.csv")
+    env = {k: v for k, v in os.environ.items() if k != "MLOPS_SCORING_START"}
+    env.update(MLOPS_SCORING_DATA=str(days), MLOPS_HOME=str(tmp_path / "home"))
+    loaded = _loaded_in_a_fresh_process(
+        env, "[p.get_first_partition_key(), p.has_partition_key('2025-11-20')]"
+    )
+    assert loaded == ["2025-11-20", True]
 
 
 def test_the_built_in_calendar_recorded_in_the_home_moves_partitions_and_drift_start(tmp_path):
@@ -81,18 +90,10 @@ def test_the_built_in_calendar_recorded_in_the_home_moves_partitions_and_drift_s
         k: v for k, v in os.environ.items() if k not in ("MLOPS_SCORING_START", "MLOPS_DRIFT_START")
     }
     env.update(MLOPS_HOME=str(home))
-    code = (
-        "import json\n"
-        "from mlops_assets.definitions import defs\n"
-        "p = defs.resolve_job_def('daily_monitoring_job').partitions_def\n"
-        "s = defs.resources['scoring_source']\n"
-        "print(json.dumps([p.get_first_partition_key(), s.drift_start]))\n"
+    loaded = _loaded_in_a_fresh_process(
+        env, "[p.get_first_partition_key(), defs.resources['scoring_source'].drift_start]"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2026-11-12", "2026-11-19"]
+    assert loaded == ["2026-11-12", "2026-11-19"]
 
 
 def test_a_damaged_built_in_calendar_is_named_with_what_to_do(tmp_path):

@@ -55,28 +55,27 @@ def test_daily_batches_are_deterministic_per_day_and_clean_before_drift_starts()
     assert not clean.equals(generate_daily_batch(day + timedelta(days=-1)))
 
 
-def _mean_over_days(scenario: str, column: str) -> float:
+def _over_days(scenario: str, column: str, stat: str = "mean") -> float:
+    """The column's daily mean (or std) averaged over five days from START."""
     days = [START + timedelta(days=i) for i in range(5)]
     return float(
         np.mean(
             [
-                generate_daily_batch(d, scenario=scenario, drift_start=START)[column].mean()
+                getattr(
+                    generate_daily_batch(d, scenario=scenario, drift_start=START)[column], stat
+                )()
                 for d in days
             ]
         )
     )
+
+
+def _mean_over_days(scenario: str, column: str) -> float:
+    return _over_days(scenario, column)
 
 
 def _std_over_days(scenario: str, column: str) -> float:
-    days = [START + timedelta(days=i) for i in range(5)]
-    return float(
-        np.mean(
-            [
-                generate_daily_batch(d, scenario=scenario, drift_start=START)[column].std()
-                for d in days
-            ]
-        )
-    )
+    return _over_days(scenario, column, "std")
 
 
 def test_covariate_shift_moves_the_chosen_features_only():
