@@ -5,9 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from mlops_assets.assets.common import failure, retried_on_mlflow_outage
+from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
@@ -69,9 +68,11 @@ def drift_report(
     config: DriftReportConfig,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
-    scoring_data: pd.DataFrame,
+    scoring_data: DataFrame,
     batch_predictions: StoredParquetFile,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.monitoring import assess_day
 
@@ -151,8 +152,8 @@ def _log_monitoring_run(
     context: dg.AssetExecutionContext,
     mlflow_registry: MlflowRegistry,
     verdict: DriftVerdict,
-    reference_sample: pd.DataFrame,
-    scoring_data: pd.DataFrame,
+    reference_sample: DataFrame,
+    scoring_data: DataFrame,
     schema: DatasetSchema,
     report_json: Path,
     evidently_html: bool,
