@@ -31,7 +31,7 @@ from common import (
     warm_bytecode_cache,
 )
 
-SECTIONS = ("load", "training", "drift", "batch", "sensor", "monitoring", "serving")
+SECTIONS = ("load", "day", "training", "drift", "batch", "sensor", "monitoring", "serving")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -40,6 +40,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_load
 
         return bench_load.run
+    if name == "day":
+        import bench_day
+
+        return bench_day.run
     if name == "training":
         import bench_training
 

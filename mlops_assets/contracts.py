@@ -266,6 +266,8 @@ ESTIMATED_PERFORMANCE_ASSET = "estimated_performance"
 # the labels sensor when a delivery appears or changes in the labels source.
 LABELS_JOB = "labels_job"
 LABELS_SENSOR = "labels_arrival_sensor"
+# drift_report for a chosen day with evidently's HTML report drawn, whatever its severity.
+EVIDENTLY_REPORT_JOB = "evidently_report_job"
 # batch_predictions' class-probability columns, one per class: f"{PROBA_COLUMN_PREFIX}{label}".
 PROBA_COLUMN_PREFIX = "__proba__"
 # Artefact of every classifier's training run: the probability calibrator fitted on the

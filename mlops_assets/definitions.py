@@ -31,6 +31,7 @@ from mlops_assets.assets.validation import validated_data
 from mlops_assets.domain.registry import default_model_name
 from mlops_assets.jobs import (
     daily_monitoring_job,
+    evidently_report_job,
     labels_job,
     promote_version_job,
     retraining_job,
@@ -180,6 +181,7 @@ defs = dg.Definitions(
         training_job,
         retraining_job,
         daily_monitoring_job,
+        evidently_report_job,
         labels_job,
         rollback_champion_job,
         promote_version_job,

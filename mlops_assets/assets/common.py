@@ -1,15 +1,27 @@
 """What every asset shares: owner, group names, metadata helpers and the MLflow retry policy."""
 
+from __future__ import annotations
+
 import functools
 import inspect
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
-import pandas as pd
 
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, mlflow_unavailable
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas import DataFrame
+else:
+    # Dagster resolves an asset's annotations when the code location loads, and the load path
+    # imports no pandas (it would add 0.4 s to the webserver's, the daemon's and every run's
+    # start: bench/bench_load.py). An asset's DataFrame input or output is therefore Dagster's
+    # Any at run time (the IO manager reads a stored partition as a DataFrame all the same);
+    # the type checker sees pandas' type.
+    DataFrame = Any
 
 OWNER = "team:ml-platform"
 DATA_GROUP = "data"

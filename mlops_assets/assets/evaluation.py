@@ -2,7 +2,6 @@
 current champion scored on the same rows so challenger and champion are compared fairly."""
 
 import dagster as dg
-import pandas as pd
 
 from mlops_assets.assets.common import (
     MLFLOW_RETRY_POLICY,
@@ -53,6 +52,8 @@ def evaluation_report(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> dg.Output[EvaluationSummary]:
+    import pandas as pd
+
     ref = trained_model
     client = mlflow_registry.client()
     test = pd.read_parquet(ref.test_split_path)
@@ -146,6 +147,8 @@ def evaluation_report(
 
 
 def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison) -> str:
+    import pandas as pd
+
     rows = [
         {"metric": name, "challenger": value, "champion": champion.metrics.get(name)}
         for name, value in metrics.items()

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from mlops_assets.assets.common import (
     MLFLOW_RETRY_POLICY,
@@ -45,6 +44,8 @@ from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.services.training_run import log_training_run
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlops_assets.domain.estimation import ProbabilityCalibrator
 
 
@@ -95,6 +96,8 @@ def trained_model(
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
 ) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
+    import pandas as pd
+
     if config.estimator not in ESTIMATORS:
         raise failure(
             f"estimator {config.estimator!r} is unknown; choose one of {', '.join(ESTIMATORS)}."
@@ -253,9 +256,11 @@ def trained_model(
 
 
 def _fit_calibrator(
-    proba: Any, classes: tuple[Any, ...], y_true: pd.Series, seed: int
+    proba: Any, classes: tuple[Any, ...], y_true: "pd.Series", seed: int
 ) -> "ProbabilityCalibrator":
     """The validation split's calibrator, for estimating performance before labels only."""
+    import pandas as pd
+
     from mlops_assets.domain.estimation import fit_calibrator
 
     y_index = pd.Index(classes).get_indexer(y_true)

@@ -8,11 +8,13 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.data import DataSourceError
 from mlops_assets.domain.schemas import DatasetSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 # eq=False: a DataFrame field has no truth value for `==`.
@@ -63,7 +65,7 @@ class ValidatedDataset(Dataset):
         )
 
 
-class DailyPartitions(Mapping[str, pd.DataFrame]):
+class DailyPartitions(Mapping[str, "pd.DataFrame"]):
     """Stored daily partitions of a DataFrame asset by day (YYYY-MM-DD): listing them or
     asking whether a day exists reads nothing; `partitions[day]` reads that day."""
 
@@ -93,6 +95,8 @@ class LabelledWindow:
 
     def rows(self, *leading: pd.DataFrame) -> pd.DataFrame:
         """The window's rows as one table, after the `leading` ones (the training source's)."""
+        import pandas as pd
+
         return pd.concat([*leading, *self.frames], ignore_index=True)
 
     @property
@@ -126,6 +130,8 @@ def labelled_window(
     Raises:
         DataSourceError: no day of the window is stored with labels.
     """
+    import pandas as pd
+
     from mlops_assets.domain.labels import id_keys
 
     end = date.fromisoformat(window_end)

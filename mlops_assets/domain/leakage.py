@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from mlops_assets.domain.schemas import label_strings
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from mlops_assets.domain.schemas.model import TaskType
 
 DEFAULT_LEAKAGE_THRESHOLD = 0.98
@@ -68,6 +68,8 @@ class LeakyFeature:
     reason: str
 
     def describe(self) -> str:
+        import numpy as np
+
         score = "n/a" if np.isnan(self.solo_score) else f"{self.solo_score:.3f}"
         return f"{self.feature} (solo score {score}; {self.reason})"
 
@@ -87,6 +89,9 @@ class LeakageReport:
 
     def markdown(self, limit: int = 20) -> str:
         """The highest solo scores as a Markdown table, flagged features marked."""
+        import numpy as np
+        import pandas as pd
+
         from mlops_assets.domain.evaluation import markdown_table
 
         flagged = {f.feature: f.reason for f in self.leaky}
@@ -148,6 +153,9 @@ def find_leaky_features(
     categorical ones a per-category target mean learned on train (unseen categories get the
     overall mean), which is the best one-feature model of a category.
     """
+    import numpy as np
+    import pandas as pd
+
     if not 0 < threshold <= 1:
         raise ValueError(f"leakage threshold {threshold} must be in (0, 1].")
     y_train = _target_values(train[target], task)
@@ -190,6 +198,8 @@ def _tree_predict(
     train: pd.Series, validation: pd.Series, y_train: np.ndarray, task: TaskType
 ) -> np.ndarray:
     """Validation predictions (class probabilities, or values) of a one-feature shallow tree."""
+    import numpy as np
+    import pandas as pd
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     x_train = pd.to_numeric(train, errors="coerce").to_numpy(dtype=float).reshape(-1, 1)
@@ -214,6 +224,9 @@ def _category_predict(
 ) -> np.ndarray:
     """Per-category target mean (class shares, or mean value) from train, applied to
     validation; missing is a category of its own, an unseen one gets the overall mean."""
+    import numpy as np
+    import pandas as pd
+
     keys = pd.concat([train, validation], ignore_index=True).astype(object)
     codes, uniques = pd.factorize(keys, use_na_sentinel=False)
     train_codes, val_codes = codes[: len(train)], codes[len(train) :]
@@ -233,6 +246,8 @@ def _category_predict(
 def _score(
     task: TaskType, y_val: np.ndarray, classes: np.ndarray | None, predicted: np.ndarray
 ) -> float:
+    import numpy as np
+
     if task == "regression":
         if len(y_val) < 2 or np.var(y_val) == 0:
             return float("nan")
@@ -255,6 +270,8 @@ def _score(
 def _auc(positive: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC by the rank-sum (Mann-Whitney) identity, ties counted half: the same number as
     scikit-learn's roc_auc_score at a fraction of its input checking."""
+    import pandas as pd
+
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     ranks = pd.Series(score).rank(method="average").to_numpy()
@@ -267,6 +284,9 @@ def _equals_share(feature: pd.Series, target: pd.Series, target_labels: pd.Serie
     Rows where either side is missing count as different: a column equal to the target only
     where it is filled is for the solo score to judge.
     """
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(feature) and pd.api.types.is_numeric_dtype(target):
         # Numbers compare as numbers: formatting thousands of floats as strings costs more
         # than every solo model together.

@@ -22,13 +22,15 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from statistics import NormalDist
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.contracts import PerformanceVerdict
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.schemas import TaskType
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 DEFAULT_MIN_EFFECT = 0.01
 DEFAULT_CONFIDENCE = 0.95
@@ -61,6 +63,9 @@ def judge_predictions(
 ) -> PerformanceVerdict:
     """The day's verdict from batch_predictions' frame: its `prediction` column against the
     labels in `target` (a day scored without labels is not judged)."""
+    import numpy as np
+    import pandas as pd
+
     labels = (
         predictions[target]
         if target in predictions.columns
@@ -82,6 +87,9 @@ def labels_by_value(values: pd.Series) -> pd.Series:
     and "2.5" are "2.5", whatever dtype the column was read as (an object column may mix them,
     as a CSV of ids and a JSON source do); other labels (and booleans) keep their own text.
     Missing values stay missing."""
+    import numpy as np
+    import pandas as pd
+
     present = values.dropna()
     if pd.api.types.is_bool_dtype(present):
         return present.astype(str).reindex(values.index)
@@ -121,6 +129,8 @@ def day_performance(
     """Judge one labelled day. Rows whose label is missing are left out (a partially labelled
     day is judged on its labelled rows); class labels are compared by value (`labels_by_value`),
     so 1, 1.0 and "1" are the same class whichever way the training file and the day were read."""
+    import pandas as pd
+
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence} must be in (0, 1).")
     if min_effect < 0:
@@ -230,6 +240,8 @@ def _rmse_figures(
     seed: int,
 ) -> tuple[_Interval, _Interval, str]:
     """The day's RMSE, its relative rise over the reference with their intervals, as text."""
+    import numpy as np
+
     low, high, log_var = _bootstrap_rmse(truth, predicted, confidence, seed)
     n = len(truth)
     value = float(np.sqrt(np.mean((truth - predicted) ** 2)))
@@ -285,6 +297,8 @@ def _bootstrap_rmse(
     truth: np.ndarray, predicted: np.ndarray, confidence: float, seed: int
 ) -> tuple[float, float, float]:
     """Percentile interval of the RMSE over row resamples, and the variance of its log."""
+    import numpy as np
+
     squared = (np.asarray(truth, dtype=float) - np.asarray(predicted, dtype=float)) ** 2
     n = len(squared)
     rng = np.random.default_rng(seed)

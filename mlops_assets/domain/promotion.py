@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from mlops_assets.contracts import CHAMPION_ALIAS, EVALUATED_AGAINST_TAG, ROLLED_BACK_AT_TAG
@@ -32,6 +32,9 @@ from mlops_assets.domain.registry import (
 )
 from mlops_assets.domain.schemas import TaskType
 from mlops_assets.domain.training import TrainedModelRef
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class PromotionError(ValueError):

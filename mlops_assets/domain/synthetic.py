@@ -26,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Literal, get_args
-
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
+from typing import TYPE_CHECKING, Literal, get_args
 
 from mlops_assets.domain.data.atomic_files import write_parquet_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
 
 ID_COLUMN = "application_id"
 TARGET_COLUMN = "default"
@@ -76,6 +77,9 @@ def generate_training_data(
     n_rows: int = 5000, seed: int = 0, end_date: date = date(2026, 1, 1), days: int = 90
 ) -> pd.DataFrame:
     """Labelled applications spread over the `days` days before `end_date`, no drift."""
+    import numpy as np
+    import pandas as pd
+
     if n_rows < 1:
         raise ValueError(f"n_rows must be positive, got {n_rows}")
     rng = np.random.default_rng([seed, 0])
@@ -104,6 +108,9 @@ def generate_daily_batch(
 
     The same (day, seed, scenario, drift_start) always gives the same rows.
     """
+    import numpy as np
+    import pandas as pd
+
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown drift scenario {scenario!r}; choose one of {SCENARIOS}")
     unknown = set(covariate_features) - set(NUMERIC_FEATURES) - set(CATEGORICAL_FEATURES)
@@ -153,6 +160,8 @@ def write_daily_labels(
 
 
 def _day_ids(day: date, n_rows: int) -> npt.NDArray[np.int64]:
+    import numpy as np
+
     _check_rows_per_day(n_rows)
     first = (day - _ID_EPOCH).days * _IDS_PER_DAY
     return np.arange(first, first + n_rows, dtype=np.int64)
@@ -166,6 +175,9 @@ def _check_rows_per_day(n_rows: int) -> None:
 
 
 def _applicants(rng: np.random.Generator, n: int, shifted: tuple[str, ...]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     def moved(name: str) -> bool:
         return name in shifted
 
@@ -229,6 +241,8 @@ def _default(rng: np.random.Generator, frame: pd.DataFrame, concept_shift: bool)
     role of debt-to-income and adds region and employment effects, so a model fitted before
     the shift is confidently wrong on many applicants after it.
     """
+    import numpy as np
+
     credit = (frame["credit_score"] - 690) / 55
     dti = (frame["debt_to_income"] - 0.26) / 0.14
     util = (frame["utilization"] - 0.4) / 0.2

@@ -9,12 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from mlops_assets.domain.schemas.model import TaskType
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
     from sklearn.pipeline import Pipeline
 
     from mlops_assets.domain.leakage import LeakyFeature
@@ -80,6 +79,7 @@ def split_data(
     A time-ordered split tests on the most recent rows, which is how the model will be used.
     Stratification falls back to a plain shuffled split when a class is too rare to stratify.
     """
+    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     if not 0 < test_size < 1 or not 0 < validation_size < 1 or test_size + validation_size >= 1:
@@ -243,6 +243,8 @@ def predict_frame(
     ESTIMATORS decide: one pass through the pipeline, not `predict` then `predict_proba`
     (`make bench`: batch scoring went from 0.48x to 1.01x of a bare `predict`).
     """
+    import numpy as np
+
     if task == "regression":
         return np.asarray(pipeline.predict(frame)), None, None
     proba = np.asarray(pipeline.predict_proba(frame))
@@ -285,6 +287,8 @@ class TrainedModelRef:
 def prediction_score(y_pred: np.ndarray, proba: np.ndarray | None, task: TaskType) -> np.ndarray:
     """One number per row to monitor for prediction drift: the positive-class probability
     (binary), the top-class probability (multiclass) or the predicted value (regression)."""
+    import numpy as np
+
     if proba is None or task == "regression":
         return np.asarray(y_pred, dtype=float)
     score: np.ndarray = proba[:, -1] if task == "binary" else proba.max(axis=1)

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from mlops_assets.domain import synthetic
 from mlops_assets.domain.column_settings import ColumnSettings
@@ -30,6 +30,9 @@ from mlops_assets.domain.data import (
     write_text_atomic,
 )
 from mlops_assets.domain.schemas import parse_column_list
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The first scoring partition when nothing says otherwise (the built-in generator's first day;
 # its first drifted day).

@@ -19,19 +19,21 @@ from __future__ import annotations
 import functools
 import os
 import pickle
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mlops_assets.domain.data import atomic_path, write_parquet_atomic, write_text_atomic
 from mlops_assets.domain.datasets import DailyPartitions, Dataset
 from mlops_assets.resources.project import default_home
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 # Beside a `Dataset`'s Parquet file: what the frame cannot hold (its source, its schema).
 SIDECAR_SUFFIX = ".json"
@@ -47,12 +49,30 @@ def asset_path(asset_key: dg.AssetKey, partition: str, base_dir: str = "") -> Pa
     return _assets_root(base_dir).joinpath(*asset_key.path) / f"{partition}.parquet"
 
 
-class StoredParquetFile(pq.ParquetFile):
-    """A streaming handle on a stored partition that knows its path (for error messages)."""
+class StoredParquetFile:
+    """A streaming handle on a stored partition that knows its path (for error messages).
+
+    It holds a `pq.ParquetFile` rather than being one: assets are annotated with this class,
+    Dagster resolves those annotations when the code location loads, and the load path imports
+    no pyarrow (bench/bench_load.py)."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path)
+        import pyarrow.parquet as pq
+
         self.path = path
+        self._file = pq.ParquetFile(path)
+
+    @property
+    def schema_arrow(self) -> pa.Schema:
+        return self._file.schema_arrow
+
+    def read(self, columns: list[str] | None = None) -> pa.Table:
+        return self._file.read(columns=columns)
+
+    def iter_batches(
+        self, batch_size: int, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        return self._file.iter_batches(batch_size=batch_size, columns=columns)
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,9 @@ class StreamedTable:
 
 def write_streamed_table(table: StreamedTable, path: Path) -> int:
     """Write every batch of `table` to `path` atomically; the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = 0
     with atomic_path(path) as tmp:
         writer: pq.ParquetWriter | None = None
@@ -156,9 +179,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     """DataFrame assets as Parquet: `<base_dir>/<asset>/<partition>.parquet` for a daily
     partition, `<base_dir>/<asset>/<run_id>.parquet` otherwise (newest `keep_runs` kept).
 
-    A daily partition is read whole as a DataFrame, or as a streaming `StoredParquetFile` (a
-    `pq.ParquetFile`) when the input is annotated so: batch scoring reads in chunks. An asset
-    too large to hold in memory returns a `StreamedTable`, written chunk by chunk.
+    A daily partition is read whole as a DataFrame, or as a streaming `StoredParquetFile` when the
+    input is annotated so: batch scoring reads in chunks. An asset too large to hold in memory
+    returns a `StreamedTable`, written chunk by chunk.
 
     Writes go to a temp file renamed into place, so a killed run never leaves a partial file
     that a later run would read.
@@ -194,6 +217,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(
         self, context: dg.InputContext
     ) -> pd.DataFrame | Dataset | DailyPartitions | StoredParquetFile:
+        import pandas as pd
+
         if not context.has_asset_partitions:
             return _frame_or_dataset(context, _run_file(self._root(), context, ".parquet"))
         if _annotation(context) is DailyPartitions:
@@ -212,6 +237,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _stored_partitions(self, context: dg.InputContext) -> DailyPartitions:
         """The input's partitions that are stored, each read only when the asset asks for it
         (an unpartitioned asset's input spans every day of a daily asset)."""
+        import pandas as pd
+
         paths = {
             key: asset_path(context.asset_key, key, self.base_dir)
             for key in context.asset_partition_keys
@@ -227,6 +254,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def stored_daily_partitions(self, asset_key: dg.AssetKey) -> DailyPartitions:
         """Every stored daily partition of `asset_key`, each read only when asked for: for an
         asset that cannot be a declared input (it would close a cycle in the asset graph)."""
+        import pandas as pd
+
         directory = self._root().joinpath(*asset_key.path)
         paths = sorted(directory.glob("????-??-??.parquet")) if directory.is_dir() else []
         return DailyPartitions(
@@ -241,6 +270,8 @@ def _annotation(context: dg.InputContext) -> object:
 def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Dataset:
     """The type the input asks for: a DataFrame, or the `Dataset` written with its sidecar (an
     unannotated input gets whichever was written)."""
+    import pandas as pd
+
     frame = pd.read_parquet(path)
     wanted = _annotation(context)
     if wanted is pd.DataFrame:
@@ -267,10 +298,10 @@ def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Da
 
 
 def _wants_parquet_file(context: dg.InputContext) -> bool:
-    """An input annotated `pq.ParquetFile` (or StoredParquetFile) streams the stored file
-    instead of loading it whole."""
+    """An input annotated StoredParquetFile streams the stored file instead of loading it
+    whole."""
     wanted = context.dagster_type.typing_type
-    return isinstance(wanted, type) and issubclass(wanted, pq.ParquetFile)
+    return isinstance(wanted, type) and issubclass(wanted, StoredParquetFile)
 
 
 class RunScopedPickleIOManager(dg.ConfigurableIOManager):

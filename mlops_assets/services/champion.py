@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_assets.contracts import CHAMPION_ALIAS
 from mlops_assets.domain.evaluation import Predictions
@@ -17,6 +15,9 @@ from mlops_assets.domain.promotion import (
 from mlops_assets.domain.registry import RegistryVersion
 from mlops_assets.domain.schemas import DatasetSchema, compare_schemas
 from mlops_assets.domain.training import TrainedModelRef, predict_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ChampionSource(Protocol):
@@ -77,6 +78,8 @@ def compare_with_current_champion(
     """The challenger against whichever version holds `champion` now, on the challenger's own
     test rows and with the evaluation's settings: the gate's second look when the champion
     moved during the run."""
+    import pandas as pd
+
     test = pd.read_parquet(ref.test_split_path)
     challenger = predictions_on(registry.load_logged_model(ref.model_uri), ref, test)
     return compare_with_champion(ref, test, challenger, settings, registry)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.column_settings import ColumnSettings, changed_roles, redefining_settings
 from mlops_assets.domain.data import DataSourceError, check_data_path, write_text_atomic
@@ -21,6 +20,9 @@ from mlops_assets.domain.schemas import (
     learn_expectations,
     validate,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # pandera checks that mean the table is not the one the contract describes.
 _TABLE_MISMATCH_CHECKS = ("column_in_dataframe", "coerce_dtype", "dtype")

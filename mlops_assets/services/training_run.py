@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlops_assets.contracts import (
     REFERENCE_PROFILE_ARTIFACT,
@@ -17,6 +15,9 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.domain.training import SKOPS_TRUSTED_TYPES, predict_frame, prediction_score
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Rows of the validation split kept with their scores as the drift report's reference sample.
 REFERENCE_SAMPLE_ROWS = 5000
@@ -98,6 +99,8 @@ def _log_reference(
     fitted, like the day's. In-sample scores on training rows are more confident than any
     day's, so prediction drift fired every day, clean days included (issue 15, item 5)."""
     # scipy (through the drift module) loads only in runs, not with the code location.
+    import pandas as pd
+
     from mlops_assets.domain.drift import build_reference_profile
 
     client = registry.client()

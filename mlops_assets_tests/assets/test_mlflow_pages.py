@@ -36,14 +36,16 @@ DRIFT_DAY = "2026-01-10"
 CLEAN_DAY = "2026-01-04"
 
 
-def _score(project, day: str, evidently_html: bool = True):
+def _score(project, day: str, evidently_html: bool | None = None, job="daily_monitoring_job"):
+    """Run `job` for `day`; evidently_html None leaves drift_report's config unset."""
     from mlops_assets.definitions import defs
 
-    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+    config = {} if evidently_html is None else {"evidently_html": evidently_html}
+    result = defs.resolve_job_def(job).execute_in_process(
         partition_key=day,
         instance=project.instance,
         resources=project.resources(scoring_source=ScoringDataSource(rows_per_day=800)),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": evidently_html}}}},
+        run_config={"ops": {"drift_report": {"config": config}}} if config else None,
     )
     assert result.success
     (event,) = [
@@ -129,8 +131,8 @@ def test_a_clean_day_reruns_into_one_monitoring_run_whose_evidently_headline_say
     trained,
 ):
     registry = trained.registry()
-    _, first = _score(trained, CLEAN_DAY)
-    _, second = _score(trained, CLEAN_DAY)
+    _, first = _score(trained, CLEAN_DAY, evidently_html=True)
+    _, second = _score(trained, CLEAN_DAY, evidently_html=True)
     verdict = DriftVerdict.from_metadata(pd.Timestamp(CLEAN_DAY).date(), second)
     assert verdict.severity != "critical"
     (run,) = _monitoring_runs(registry, CLEAN_DAY)  # the first one was replaced
@@ -138,6 +140,32 @@ def test_a_clean_day_reruns_into_one_monitoring_run_whose_evidently_headline_say
     assert run.info.run_id not in first["evidently_report"].value
     html = registry.run_artifact(run.info.run_id, EVIDENTLY_REPORT_ARTIFACT).read_text("utf-8")
     assert "Dataset Drift is NOT detected" in html
+
+
+@pytest.mark.slow
+def test_a_clean_day_draws_no_evidently_report_unless_asked_and_evidently_report_job_draws_it(
+    trained,
+):
+    registry = trained.registry()
+    _, unasked = _score(trained, CLEAN_DAY)
+    assert DriftVerdict.from_metadata(pd.Timestamp(CLEAN_DAY).date(), unasked).severity == "none"
+    note = unasked["evidently_report"].value
+    assert note.startswith("not drawn: the day's severity is none.")
+    assert f"launch evidently_report_job for partition {CLEAN_DAY}" in note
+    assert "evidently_report_file" not in unasked
+    (run,) = _monitoring_runs(registry, CLEAN_DAY)  # the day's figures are logged all the same
+    assert run.data.metrics["drifted_share"] == pytest.approx(unasked["drifted_share"].value)
+    artifacts = {a.path for a in registry.client().list_artifacts(run.info.run_id, "drift")}
+    assert EVIDENTLY_REPORT_ARTIFACT not in artifacts
+
+    _, asked = _score(trained, CLEAN_DAY, job="evidently_report_job")
+    (run,) = _monitoring_runs(registry, CLEAN_DAY)
+    assert asked["evidently_report"].value.startswith("http://127.0.0.1:5000/#/experiments/")
+    assert run.info.run_id in asked["evidently_report"].value
+    html = registry.run_artifact(run.info.run_id, EVIDENTLY_REPORT_ARTIFACT).read_text("utf-8")
+    assert "Dataset Drift is NOT detected" in html
+    # Asking draws the report; the verdict is the one the unasked run recorded.
+    assert asked["drifted_share"].value == unasked["drifted_share"].value
 
 
 def _free_port() -> int:

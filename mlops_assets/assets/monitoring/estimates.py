@@ -4,10 +4,8 @@ any label exists (CBPE, domain/estimation)."""
 from datetime import date
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
-from mlops_assets.assets.common import failure, retried_on_mlflow_outage
+from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
@@ -55,9 +53,11 @@ def estimated_performance(
     context: dg.AssetExecutionContext,
     config: EstimateConfig,
     mlflow_registry: MlflowRegistry,
-    scoring_data: pd.DataFrame,
+    scoring_data: DataFrame,
     batch_predictions: StoredParquetFile,
 ) -> dg.MaterializeResult:
+    import numpy as np
+
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.estimation import ProbabilityCalibrator, estimate_classification
     from mlops_assets.domain.estimation.cbpe import judge_estimate, out_of_support_share

@@ -4,9 +4,13 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from mlops_assets.assets.common import failure, failure_cases_markdown, retried_on_mlflow_outage
+from mlops_assets.assets.common import (
+    DataFrame,
+    failure,
+    failure_cases_markdown,
+    retried_on_mlflow_outage,
+)
 from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     ESTIMATED_PERFORMANCE_ASSET,
@@ -49,7 +53,9 @@ def labels(
     labels_source: LabelsDataSource,
     mlflow_registry: MlflowRegistry,
     batch_predictions: StoredParquetFile,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[DataFrame]:
+    import pandas as pd
+
     from mlops_assets.domain.labels import check_delivery, join_labels
 
     day = date.fromisoformat(context.partition_key)
@@ -142,9 +148,11 @@ def realized_performance(
     context: dg.AssetExecutionContext,
     config: RealizedPerformanceConfig,
     mlflow_registry: MlflowRegistry,
-    labels: pd.DataFrame,
+    labels: DataFrame,
     batch_predictions: StoredParquetFile,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
     from mlops_assets.domain.evaluation import markdown_table
     from mlops_assets.domain.labels import join_labels
     from mlops_assets.domain.performance import judge_predictions, performance_metric

@@ -1,9 +1,9 @@
 """batch_predictions: the day scored by the champion, chunk by chunk, stored by the IO manager."""
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from mlops_assets.assets.common import failure, listed, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import daily_asset
@@ -17,6 +17,9 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.schemas import DataValidationError, check_scoring_frame
 from mlops_assets.resources.io_managers import StoredParquetFile, StreamedTable
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ScoringConfig(dg.Config):
@@ -75,7 +78,7 @@ def batch_predictions(
     columns = [*ids, *schema.feature_columns, *([target] if target else [])]
     totals = ScoringTotals()
 
-    def scored() -> Iterator[pd.DataFrame]:
+    def scored() -> Iterator["pd.DataFrame"]:
         chunks = (
             batch.to_pandas()
             for batch in scoring_data.iter_batches(batch_size=config.chunk_rows, columns=columns)

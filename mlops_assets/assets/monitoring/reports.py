@@ -5,15 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from mlops_assets.assets.common import failure, retried_on_mlflow_outage
+from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
     DRIFT_CHECK,
     DRIFT_SEVERITY_TAG,
     EVIDENTLY_REPORT_ARTIFACT,
+    EVIDENTLY_REPORT_JOB,
     MODEL_VERSION_KEY,
     MONITORING_MODEL_VERSION_TAG,
     MONITORING_PARTITION_TAG,
@@ -35,8 +35,14 @@ from mlops_assets.retraining_runs import retraining_attempts
 
 
 class DriftReportConfig(dg.Config):
-    evidently_html: bool = True
-    """Also draw evidently's HTML report (slower: evidently imports in ~12 s)."""
+    evidently_html: bool | None = None
+    """evidently's HTML report, for people; the verdict never depends on it. Unset: drawn on a
+    day whose severity is warning or critical only (evidently's import and preset cost seconds
+    a run, and the report is megabytes a day); true: drawn on any day (evidently_report_job
+    draws it for a chosen day); false: never."""
+    evidently_max_rows: int = 5000
+    """At most this many of the day's rows (a fixed random sample) go into evidently's report,
+    as many as the training run's reference sample: its time and size grow with the rows."""
     min_effect: float = 0.01
     """The smallest performance drop that counts: accuracy points for a classifier (0.01 = one
     point), a relative RMSE rise for a regressor (0.01 = 1 %). A drop counts only when it is
@@ -69,9 +75,11 @@ def drift_report(
     config: DriftReportConfig,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
-    scoring_data: pd.DataFrame,
+    scoring_data: DataFrame,
     batch_predictions: StoredParquetFile,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.monitoring import assess_day
 
@@ -130,7 +138,7 @@ def drift_report(
             scoring_data,
             schema,
             report_json,
-            config.evidently_html,
+            config,
         )
     )
     context.log.info(
@@ -151,11 +159,11 @@ def _log_monitoring_run(
     context: dg.AssetExecutionContext,
     mlflow_registry: MlflowRegistry,
     verdict: DriftVerdict,
-    reference_sample: pd.DataFrame,
-    scoring_data: pd.DataFrame,
+    reference_sample: DataFrame,
+    scoring_data: DataFrame,
     schema: DatasetSchema,
     report_json: Path,
-    evidently_html: bool,
+    config: DriftReportConfig,
 ) -> dict[str, Any]:
     """The day's MLflow run beside the model's training runs (figures, severity, evidently's
     HTML), and the metadata that links to it. evidently's headline uses our dataset rule
@@ -163,13 +171,17 @@ def _log_monitoring_run(
     from mlops_assets.domain.drift import DriftConfig
 
     html = None
-    if evidently_html:
+    draw = verdict.severity != "none" if config.evidently_html is None else config.evidently_html
+    if draw:
         from mlops_assets.domain.evidently_report import evidently_drift
 
         html = report_json.with_suffix(".html")
+        current = scoring_data[schema.feature_columns]
+        if len(current) > config.evidently_max_rows:
+            current = current.sample(n=config.evidently_max_rows, random_state=0)
         evidently_drift(
             reference_sample[schema.feature_columns],
-            scoring_data[schema.feature_columns],
+            current,
             schema.numeric_features,
             schema.categorical_features,
             html_path=html,
@@ -197,4 +209,15 @@ def _log_monitoring_run(
             mlflow_registry.artifact_url(experiment_id, run_id, EVIDENTLY_REPORT_ARTIFACT)
         )
         metadata["evidently_report_file"] = dg.MetadataValue.path(str(html))
+    else:
+        reason = (
+            "its config evidently_html is false"
+            if config.evidently_html is False
+            else f"the day's severity is {verdict.severity}"
+        )
+        metadata["evidently_report"] = dg.MetadataValue.text(
+            f"not drawn: {reason}. To draw it for this day, launch {EVIDENTLY_REPORT_JOB} for "
+            f"partition {partition} (or materialize drift_report with config evidently_html: "
+            "true)."
+        )
     return metadata

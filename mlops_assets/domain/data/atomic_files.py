@@ -9,11 +9,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 # The writer's host in a temp file's name: only a writer on the same host can tell whether the
 # pid beside it is still alive.
+if TYPE_CHECKING:
+    import pandas as pd
+
+
 WRITER_HOST = socket.gethostname().replace(".", "_")
 
 

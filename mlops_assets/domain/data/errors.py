@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.schemas.model import FAILURE_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class DataSourceError(ValueError):
@@ -27,6 +30,8 @@ class DataSourceError(ValueError):
         self.check, self.column, self.row, self.value = check, column, row, value
 
     def failure_cases(self, source: str) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(
             [
                 {

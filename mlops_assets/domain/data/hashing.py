@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def content_hash(df: pd.DataFrame) -> str:
@@ -14,6 +16,8 @@ def content_hash(df: pd.DataFrame) -> str:
     Used as the Dagster data version: the same content gives the same hash on any machine, so
     an unchanged source leaves downstream assets fresh.
     """
+    import pandas as pd
+
     digest = hashlib.sha256()
     for name, dtype in df.dtypes.items():
         digest.update(f"{name}\x1f{dtype}\x1e".encode())

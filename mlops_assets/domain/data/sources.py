@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlops_assets.domain.data.errors import DataSourceError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -25,6 +27,8 @@ def read_table_file(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFram
     `text_columns` are read from a CSV as text, whatever they look like: a category coded
     "01", "02", "10" would otherwise come back as the integers 1, 2, 10 (a CSV has no types).
     """
+    import pandas as pd
+
     if not path.exists():
         raise DataSourceError(f"{path}: file not found. Check MLOPS_TRAINING_DATA.", check="exists")
     if path.stat().st_size == 0:
@@ -70,6 +74,8 @@ def _duplicated_columns(path: Path, duplicated: list[str]) -> DataSourceError:
 
 
 def _read_csv(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    import pandas as pd
+
     with path.open("rb") as handle:
         head = handle.read(8192)
     if b"\x00" in head:
@@ -158,6 +164,8 @@ def _count_lines(path: Path) -> int:
 
 def read_table_directory(directory: Path) -> pd.DataFrame:
     """Concatenate every CSV/Parquet file of a directory, in name order, checking their columns."""
+    import pandas as pd
+
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
     if not files:
         raise DataSourceError(
@@ -235,6 +243,8 @@ def read_daily(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     day holds their union, a column missing from a part is empty on its rows. Files being
     written (`.<name>.*.tmp`, see atomic_files) are not parts.
     """
+    import pandas as pd
+
     if not path.is_dir():
         return read_table_file(path, text_columns)
     parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
@@ -249,6 +259,7 @@ def read_daily(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
 
 def read_sql_table(url: str, table: str) -> pd.DataFrame:
     """Read a whole table through SQLAlchemy; the table name is quoted, never formatted into SQL."""
+    import pandas as pd
     import sqlalchemy as sa
 
     if not table:
@@ -281,6 +292,7 @@ def read_sql_day(
     `source` is the prefix of the settings an error names (MLOPS_SCORING, MLOPS_LABELS). A day
     with no rows is an error unless `allow_empty` (labels not delivered yet are no error).
     """
+    import pandas as pd
     import sqlalchemy as sa
 
     if not (table and date_column):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.evaluation.metrics import check_aligned, slice_groups, slice_labels
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # Elements of the (resamples x rows) index matrix drawn at once: bounds the bootstrap's memory
 # to about 64 MB whatever the test-split size.
@@ -56,6 +58,8 @@ def paired_bootstrap(
     both) keeps the pairing: row difficulty cancels and the interval is much tighter than
     comparing two independent means.
     """
+    import numpy as np
+
     champion = np.asarray(champion_loss, dtype=float)
     challenger = np.asarray(challenger_loss, dtype=float)
     if champion.ndim != 1 or challenger.ndim != 1 or len(champion) != len(challenger):
@@ -112,6 +116,8 @@ def compare_on_slices(
 
     Slices are labelled as in `slice_metrics` (missing values form the "<missing>" slice).
     """
+    import numpy as np
+
     champion = np.asarray(champion_loss, dtype=float)
     challenger = np.asarray(challenger_loss, dtype=float)
     check_aligned(frame, len(champion), "champion_loss")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 # An en dash: what `markdown_table` shows for None and NaN.
 MISSING_CELL = "\N{EN DASH}"
@@ -20,6 +21,8 @@ def markdown_table(df: pd.DataFrame, float_format: str = "{:.4g}") -> str:
     breaks become spaces so a cell cannot break the table. Numeric columns are right-aligned.
     A frame without columns gives "".
     """
+    import pandas as pd
+
     if len(df.columns) == 0:
         return ""
     header = [_escape(str(name)) for name in df.columns]
@@ -40,6 +43,9 @@ def _row(cells: Sequence[str]) -> str:
 
 
 def _format_cell(value: Any, float_format: str) -> str:
+    import numpy as np
+    import pandas as pd
+
     if value is None:
         return MISSING_CELL
     if isinstance(value, bool | np.bool_):

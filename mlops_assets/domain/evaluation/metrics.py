@@ -9,11 +9,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
-
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+
     from mlops_assets.domain.schemas.model import TaskType
 
 MISSING_SLICE = "<missing>"
@@ -62,6 +62,8 @@ class Predictions:
 
     def take(self, rows: np.ndarray) -> Predictions:
         """The predictions of the rows at positions `rows`."""
+        import numpy as np
+
         return Predictions(
             np.asarray(self.y_true)[rows],
             np.asarray(self.y_pred)[rows],
@@ -81,6 +83,7 @@ def compute_metrics(task: TaskType, predictions: Predictions) -> dict[str, float
     Regression: rmse, mae and r2. Without probabilities (`proba` None), roc_auc and log_loss
     are NaN.
     """
+    import numpy as np
     from sklearn import metrics as skm
 
     y_true, y_pred = np.asarray(predictions.y_true), np.asarray(predictions.y_pred)
@@ -112,6 +115,7 @@ def compute_metrics(task: TaskType, predictions: Predictions) -> dict[str, float
 
 
 def _roc_auc(task: TaskType, predictions: Predictions) -> float:
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
     assert predictions.proba is not None
@@ -138,6 +142,8 @@ def per_row_loss(task: TaskType, predictions: Predictions, loss: str) -> np.ndar
     confident mistake costs about 34.5 rather than infinity. squared_error: (y - y_hat)^2.
     zero_one: 1 where the predicted label is wrong.
     """
+    import numpy as np
+
     if loss == "log_loss":
         if task == "regression":
             raise ValueError("log_loss needs class probabilities; a regression has none.")
@@ -168,6 +174,9 @@ def require_proba(predictions: Predictions, what: str) -> tuple[np.ndarray, tupl
 
 def true_class_index(predictions: Predictions) -> np.ndarray:
     """Column of each row's true class in `proba`; -1 for a label the model never saw."""
+    import numpy as np
+    import pandas as pd
+
     assert predictions.classes is not None
     index: npt.NDArray[np.intp] = pd.Index(list(predictions.classes)).get_indexer(
         np.asarray(predictions.y_true)
@@ -179,6 +188,8 @@ def slice_labels(
     frame: pd.DataFrame, slice_columns: Sequence[str]
 ) -> Iterator[tuple[str, np.ndarray]]:
     """(column, labels) per slice column: values as strings, missing values as "<missing>"."""
+    import numpy as np
+
     missing = [c for c in slice_columns if c not in frame.columns]
     if missing:
         raise ValueError(f"slice columns not in the frame: {', '.join(map(str, missing))}.")
@@ -194,6 +205,8 @@ def slice_groups(labels: np.ndarray, min_rows: int) -> list[tuple[str, np.ndarra
     Grouped by one sort rather than one scan per value, so a high-cardinality column stays
     O(n log n).
     """
+    import numpy as np
+
     uniques, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)])
@@ -222,6 +235,8 @@ def slice_metrics(
     Slices with fewer than `min_rows` rows are skipped: their metrics would be mostly noise.
     Columns: column, value, rows, then the metrics; largest slices first within a column.
     """
+    import pandas as pd
+
     check_aligned(frame, len(predictions), "predictions")
     rows: list[dict[str, Any]] = []
     for column, labels in slice_labels(frame, slice_columns):

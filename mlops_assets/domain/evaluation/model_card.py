@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from mlops_assets.domain.evaluation.markdown import markdown_table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlops_assets.domain.leakage import LeakyFeature
 
 
@@ -34,6 +34,8 @@ def model_card_markdown(
     """A Markdown model card: what the model is for, what it was trained on, how it scores,
     which features the leakage guard flagged (`leakage`), and the role of every column of the
     training table with the reason (`column_roles`: column, role, kind, reason)."""
+    import pandas as pd
+
     metric_rows: list[dict[str, Any]] = [
         {"metric": name, "candidate": value} for name, value in metrics.items()
     ]

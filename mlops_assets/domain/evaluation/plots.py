@@ -8,9 +8,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from mlops_assets.domain.evaluation.metrics import Predictions, require_proba, true_class_index
 
 if TYPE_CHECKING:
@@ -23,6 +20,9 @@ _ANNOTATE_MAX_CLASSES = 20
 def confusion_matrix_png(predictions: Predictions, path: Path) -> Path:
     """Confusion matrix, counts annotated and coloured by share of the true class (recall), so
     rare classes stay readable next to frequent ones."""
+    import numpy as np
+    import pandas as pd
+
     labels = _label_order(predictions)
     k = len(labels)
     index = pd.Index(labels)
@@ -52,6 +52,9 @@ def confusion_matrix_png(predictions: Predictions, path: Path) -> Path:
 
 def _label_order(predictions: Predictions) -> list[Any]:
     """The model's classes, then any label seen only in y_true or y_pred."""
+    import numpy as np
+    import pandas as pd
+
     known = list(predictions.classes or ())
     seen = pd.unique(
         np.concatenate([np.asarray(predictions.y_true), np.asarray(predictions.y_pred)])
@@ -70,6 +73,8 @@ def calibration_png(predictions: Predictions, path: Path, bins: int = 10) -> Pat
     Binary: probability of the positive (last) class against how often it is the true class.
     Multiclass: confidence in the top class against how often the top class is right.
     """
+    import numpy as np
+
     proba, classes = require_proba(predictions, "calibration_png")
     true_index = true_class_index(predictions)
     if len(classes) == 2:
@@ -110,6 +115,8 @@ def calibration_png(predictions: Predictions, path: Path, bins: int = 10) -> Pat
 
 def residuals_png(predictions: Predictions, path: Path) -> Path:
     """Residuals (true - predicted) against the prediction, and their distribution."""
+    import numpy as np
+
     y_true = np.asarray(predictions.y_true, dtype=float)
     y_pred = np.asarray(predictions.y_pred, dtype=float)
     residual = y_true - y_pred

@@ -22,82 +22,59 @@ column variables), `inference`, `validation` (contract and expectations), `scori
 model score a batch).
 """
 
-from mlops_assets.domain.schemas.column_settings import (
-    MIN_DATE_SHARE,
-    check_column_settings,
-    parse_column_list,
-    timestamp_problem,
-)
-from mlops_assets.domain.schemas.inference import (
-    ID_REASON,
-    MAX_CATEGORIES,
-    MIN_ROWS_FOR_ROLES,
-    infer_schema,
-    learn_expectations,
-)
-from mlops_assets.domain.schemas.model import (
-    FAILURE_COLUMNS,
-    MAX_CLASSES,
-    SCHEMA_FORMAT,
-    ColumnSpec,
-    DatasetSchema,
-    DataValidationError,
-    Kind,
-    Role,
-    TaskType,
-    infer_task,
-    label_strings,
-    summarize_failures,
-)
-from mlops_assets.domain.schemas.scoring import (
-    SchemaDiff,
-    ScoringBatchReport,
-    categorical_codes_as_text,
-    check_scoring_batch,
-    check_scoring_frame,
-    compare_schemas,
-)
-from mlops_assets.domain.schemas.validation import (
-    EXPECTATION_COLUMNS,
-    NULL_SHARE_SLACK,
-    ValidationResult,
-    check_expectations,
-    to_pandera,
-    validate,
-)
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "EXPECTATION_COLUMNS",
-    "FAILURE_COLUMNS",
-    "ID_REASON",
-    "MAX_CATEGORIES",
-    "MAX_CLASSES",
-    "MIN_DATE_SHARE",
-    "MIN_ROWS_FOR_ROLES",
-    "NULL_SHARE_SLACK",
-    "SCHEMA_FORMAT",
-    "ColumnSpec",
-    "DataValidationError",
-    "DatasetSchema",
-    "Kind",
-    "Role",
-    "SchemaDiff",
-    "ScoringBatchReport",
-    "TaskType",
-    "ValidationResult",
-    "categorical_codes_as_text",
-    "check_column_settings",
-    "check_expectations",
-    "check_scoring_batch",
-    "check_scoring_frame",
-    "compare_schemas",
-    "infer_schema",
-    "infer_task",
-    "label_strings",
-    "learn_expectations",
-    "parse_column_list",
-    "summarize_failures",
-    "timestamp_problem",
-    "to_pandera",
-    "validate",
-]
+from mlops_assets.domain.lazy_exports import lazy_exports
+
+# Loaded on first use: the code location imports this package's light names only.
+__all__, _load = lazy_exports(__name__, __file__)
+
+
+def __getattr__(name: str) -> object:
+    return _load(name)
+
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.schemas.column_settings import (
+        MIN_DATE_SHARE as MIN_DATE_SHARE,
+        check_column_settings as check_column_settings,
+        parse_column_list as parse_column_list,
+        timestamp_problem as timestamp_problem,
+    )
+    from mlops_assets.domain.schemas.inference import (
+        ID_REASON as ID_REASON,
+        MAX_CATEGORIES as MAX_CATEGORIES,
+        MIN_ROWS_FOR_ROLES as MIN_ROWS_FOR_ROLES,
+        infer_schema as infer_schema,
+        learn_expectations as learn_expectations,
+    )
+    from mlops_assets.domain.schemas.model import (
+        FAILURE_COLUMNS as FAILURE_COLUMNS,
+        MAX_CLASSES as MAX_CLASSES,
+        SCHEMA_FORMAT as SCHEMA_FORMAT,
+        ColumnSpec as ColumnSpec,
+        DatasetSchema as DatasetSchema,
+        DataValidationError as DataValidationError,
+        Kind as Kind,
+        Role as Role,
+        TaskType as TaskType,
+        infer_task as infer_task,
+        label_strings as label_strings,
+        summarize_failures as summarize_failures,
+    )
+    from mlops_assets.domain.schemas.scoring import (
+        SchemaDiff as SchemaDiff,
+        ScoringBatchReport as ScoringBatchReport,
+        categorical_codes_as_text as categorical_codes_as_text,
+        check_scoring_batch as check_scoring_batch,
+        check_scoring_frame as check_scoring_frame,
+        compare_schemas as compare_schemas,
+    )
+    from mlops_assets.domain.schemas.validation import (
+        EXPECTATION_COLUMNS as EXPECTATION_COLUMNS,
+        NULL_SHARE_SLACK as NULL_SHARE_SLACK,
+        ValidationResult as ValidationResult,
+        check_expectations as check_expectations,
+        to_pandera as to_pandera,
+        validate as validate,
+    )

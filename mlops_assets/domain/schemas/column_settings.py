@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.schemas.model import DataValidationError, failure_cases_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A timestamp column must parse as dates for at least this share of its non-missing values.
 MIN_DATE_SHARE = 0.99
@@ -83,6 +85,8 @@ def timestamp_problem(series: pd.Series) -> str | None:
     """Why `series` is not a usable timestamp, or None. Datetime columns pass; text passes when
     at least MIN_DATE_SHARE of its non-missing values parse as dates. Numbers are refused:
     pandas would read them as nanoseconds since 1970, a "date" that means nothing."""
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(series):
         return None if series.notna().any() else "every value is missing"
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):

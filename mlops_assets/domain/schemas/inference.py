@@ -6,9 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.schemas.column_settings import PLAIN_NUMBER, check_column_settings
 from mlops_assets.domain.schemas.model import (
@@ -24,6 +22,9 @@ from mlops_assets.domain.schemas.model import (
     is_number_column,
     label_strings,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Categories listed in the expectations: the most frequent ones, the rest count as "other". The
 # same cap as the pipeline's OneHotEncoder(max_categories=50), so the schema describes what the
@@ -53,6 +54,8 @@ def infer_schema(
     text column is ignored. Ranges are widened by `range_margin` times the observed span on each
     side. Any problem names the column and what to do.
     """
+    import pandas as pd
+
     problems: list[dict[str, object]] = []
     if target not in frame.columns:
         raise DataValidationError(
@@ -152,6 +155,9 @@ def learn_expectations(
 
 
 def _expectations(spec: ColumnSpec, series: pd.Series, range_margin: float) -> ColumnSpec:
+    import numpy as np
+    import pandas as pd
+
     null_share = round(float(series.isna().mean()), 6) if len(series) else 0.0
     if spec.kind == "numeric":
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
@@ -176,6 +182,8 @@ def _expectations(spec: ColumnSpec, series: pd.Series, range_margin: float) -> C
 
 
 def _kind_of(series: pd.Series) -> Kind:
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(series):
         return "datetime"
     if is_number_column(series):
@@ -196,6 +204,9 @@ def _target_spec(series: pd.Series, source: str) -> ColumnSpec:
 def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, object] | None]:
     """The role and kind of a column that is not the target, timestamp or configured, with the
     reason. Expectations are added by `learn_expectations`."""
+    import numpy as np
+    import pandas as pd
+
     null_share = float(series.isna().mean())
     if null_share == 1.0:
         return ColumnSpec(name, "ignored", "text"), {
@@ -278,6 +289,8 @@ def _feature_spec(name: str, series: pd.Series) -> tuple[ColumnSpec, dict[str, o
 
 def _position(index: pd.Index, label: object) -> int:
     """The 0-based row of `label`; a label on several rows has no single row."""
+    import numpy as np
+
     location = index.get_loc(label)
     if not isinstance(location, int | np.integer):
         raise TypeError(f"index label {label!r} is on several rows")

@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 TaskType = Literal["binary", "multiclass", "regression"]
 Role = Literal["feature", "target", "timestamp", "id", "excluded", "ignored"]
@@ -28,6 +29,8 @@ class DataValidationError(ValueError):
     """The table cannot be used as is. `failure_cases` says where and why, row by row."""
 
     def __init__(self, message: str, failure_cases: pd.DataFrame | None = None) -> None:
+        import pandas as pd
+
         super().__init__(message)
         self.failure_cases = (
             failure_cases if failure_cases is not None else pd.DataFrame(columns=FAILURE_COLUMNS)
@@ -94,6 +97,8 @@ class DatasetSchema:
 
     def roles_table(self) -> pd.DataFrame:
         """column, role, kind, reason: one row per column, for the metadata and the model card."""
+        import pandas as pd
+
         return pd.DataFrame(
             [(c.name, c.role, c.kind, c.reason) for c in self.columns],
             columns=["column", "role", "kind", "reason"],
@@ -133,6 +138,9 @@ def label_strings(values: pd.Series) -> pd.Series:
 
     Missing values stay missing.
     """
+    import numpy as np
+    import pandas as pd
+
     present = values.dropna()
     if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
         numbers = present.astype(float)
@@ -145,6 +153,9 @@ def label_strings(values: pd.Series) -> pd.Series:
 def infer_task(target: pd.Series) -> TaskType:
     """Regression for a numeric target with many or fractional values; otherwise the number of
     classes decides binary or multiclass."""
+    import numpy as np
+    import pandas as pd
+
     present = target.dropna()
     if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
         numbers = present.astype(float)
@@ -155,12 +166,16 @@ def infer_task(target: pd.Series) -> TaskType:
 
 
 def is_number_column(column: pd.Series) -> bool:
+    import pandas as pd
+
     dtype = column.dtype
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def summarize_failures(failure_cases: pd.DataFrame, limit: int = 5) -> str:
     """One line per (column, check): how many failures and the first rows and values."""
+    import pandas as pd
+
     if failure_cases.empty:
         return "no failures"
     parts = []
@@ -188,6 +203,8 @@ def failure_message(source: str, cases: pd.DataFrame, what: str) -> str:
 def failure_cases_table(
     source: str, rows: list[tuple[str, int | None, object, str]]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         [{"source": source, "column": c, "row": r, "value": v, "check": k} for c, r, v, k in rows],
         columns=FAILURE_COLUMNS,

@@ -4,9 +4,7 @@ what in a scoreable batch still deserves a look."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlops_assets.domain.schemas.model import (
     DatasetSchema,
@@ -17,6 +15,9 @@ from mlops_assets.domain.schemas.model import (
     summarize_failures,
 )
 from mlops_assets.domain.schemas.validation import check_expectations
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def check_scoring_frame(frame: pd.DataFrame, schema: DatasetSchema, source: str)
     """Can the model score this batch? Missing or retyped feature columns raise; unseen
     categories are fine (the encoder ignores them). Returns the extra columns, which are
     ignored."""
+    import pandas as pd
+
     known = {c.name for c in schema.columns}
     problems: list[tuple[str, int | None, object, str]] = []
     for name in schema.feature_columns:
@@ -139,6 +142,8 @@ def categorical_codes_as_text(frame: pd.DataFrame, schema: DatasetSchema) -> pd.
 
 
 def _is_number_text(text: str) -> bool:
+    import pandas as pd
+
     try:
         number = float(text)
     except ValueError:
@@ -167,6 +172,8 @@ def check_scoring_batch(
     Raises DataValidationError whose failure cases name the column, the rows (0-based
     positions in the file) and the values.
     """
+    import pandas as pd
+
     problems: list[tuple[str, int | None, object, str]] = []
     null_shares: dict[str, float] = {}
     unseen: list[dict[str, object]] = []
@@ -221,6 +228,9 @@ def check_scoring_batch(
 
 
 def _numeric_problems(name: str, column: pd.Series) -> list[tuple[str, int | None, object, str]]:
+    import numpy as np
+    import pandas as pd
+
     positions = np.arange(len(column))
     if is_number_column(column):
         values = column.astype(float).to_numpy()

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from mlops_assets.domain.schemas.model import (
     FAILURE_COLUMNS,
     DatasetSchema,
@@ -19,11 +16,18 @@ from mlops_assets.domain.schemas.model import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pandera.pandas as pa
 
 EXPECTATION_COLUMNS = ["column", "expectation", "rows"]
 # A null share above the expected one by more than this is reported (not an error).
 NULL_SHARE_SLACK = 0.02
+
+
+def _no_expectation_rows() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=EXPECTATION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,7 @@ class ValidationResult:
     quarantined_share: float
     extra_columns: tuple[str, ...] = ()
     """Columns of the table the schema does not know: dropped from `valid`."""
-    outside_expectations: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=EXPECTATION_COLUMNS)
-    )
+    outside_expectations: pd.DataFrame = field(default_factory=_no_expectation_rows)
     """column, expectation, rows: valid rows outside a learned expectation (reported only)."""
     rows_outside_expectations: int = 0
     """Valid rows with at least one value outside the expectations."""
@@ -53,6 +55,7 @@ def to_pandera(schema: DatasetSchema, require_target: bool = True) -> pa.DataFra
     Required columns absent from the table are reported by the `column_in_dataframe` check;
     ignored and excluded columns are not checked at all.
     """
+    import numpy as np
     import pandera.pandas as pa
 
     checked: dict[str, pa.Column] = {}
@@ -120,6 +123,7 @@ def validate(
     Raises DataValidationError (with failure cases) when the table is unusable, or when more
     than `tolerated_quarantine_share` of the rows would be quarantined.
     """
+    import pandas as pd
     import pandera.pandas as pa
 
     frame = frame.reset_index(drop=True)
@@ -225,6 +229,8 @@ def _duplicates(
     frame: pd.DataFrame, schema: DatasetSchema, require_target: bool
 ) -> tuple[pd.Index, pd.Series]:
     """(rows to quarantine, mask of rows only counted): see `validate`."""
+    import pandas as pd
+
     values = [
         c.name
         for c in schema.columns
@@ -246,6 +252,9 @@ def check_expectations(frame: pd.DataFrame, schema: DatasetSchema) -> tuple[pd.D
     rows), and how many rows have at least one such value. Reported, never an error: at
     training they show what changed since the expectations were learned; at scoring they are
     drift evidence."""
+    import numpy as np
+    import pandas as pd
+
     rows: list[tuple[str, str, int]] = []
     outside = np.zeros(len(frame), dtype=bool)
     for spec in schema.columns:
