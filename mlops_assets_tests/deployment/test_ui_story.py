@@ -78,7 +78,11 @@ def story(module_project) -> Iterator[Story]:
     port = _free_port()
     # The test instance's storage is its root directory, which the webserver opens as its
     # DAGSTER_HOME; its code location loads the same definitions from workspace.yaml.
-    env = {**os.environ, "DAGSTER_HOME": project.instance.root_directory}
+    home = Path(project.instance.root_directory)
+    # As the project's dagster.yaml does: no sign-up dialog over the pages.
+    with (home / "dagster.yaml").open("a") as config:
+        config.write("nux:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     server = subprocess.Popen(
         [
             str(REPO / ".venv/bin/dagster-webserver"),
@@ -170,7 +174,7 @@ def test_the_sensor_page_shows_the_debounce_skip_and_the_launch_and_lists_its_ru
     assert screenshot.stat().st_size > 20_000 and runs_screenshot.stat().st_size > 20_000
 
 
-def test_a_critical_drift_day_shows_its_failed_check_on_the_partition(story):
+def test_a_critical_drift_day_is_red_in_the_checks_history_and_partitions(story):
     critical = next(r for r in story.rows if r.severity == "critical")
     executions = story.graphql(
         """query($day: String!) { assetCheckExecutions(assetKey: {path: ["drift_report"]},
@@ -182,13 +186,22 @@ def test_a_critical_drift_day_shows_its_failed_check_on_the_partition(story):
     assert latest["partition"] == critical.day
     assert (latest["status"], latest["evaluation"]["severity"]) == ("FAILED", "ERROR")
 
-    screenshot = ARTIFACTS / "drift-report-partition.png"
-    with _page(height=1400) as page:
-        page.goto(f"{story.url}/assets/drift_report?view=partitions&partition={critical.day}")
-        page.get_by_text("drift_within_bounds").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(screenshot), full_page=True)
-    assert screenshot.stat().st_size > 20_000
+    # Dagster 1.13 shows a partitioned check's results on the asset's Checks tab: the
+    # evaluations with their partition, and each day's status in the check's partitions view.
+    evaluations = ARTIFACTS / "drift-check-evaluations.png"
+    partitions = ARTIFACTS / "drift-check-partitions.png"
+    with _page(height=1200) as page:
+        page.goto(f"{story.url}/assets/drift_report?view=checks&checkDetail=drift_within_bounds")
+        page.get_by_role("tab", name="Execution history").click(timeout=60_000)
+        try:
+            page.get_by_text(critical.day).first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+        finally:
+            page.screenshot(path=str(evaluations), full_page=True)
+        page.get_by_role("tab", name="Partitions").last.click()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(partitions), full_page=True)
+    assert evaluations.stat().st_size > 20_000 and partitions.stat().st_size > 20_000
 
 
 def test_the_plots_by_partition_show_drift_share_and_accuracy_by_day(story):
