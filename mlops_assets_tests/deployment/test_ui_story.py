@@ -220,7 +220,9 @@ def test_the_plots_by_partition_show_drift_share_and_accuracy_by_day(story):
         assert by_day[row.day]["accuracy"] == pytest.approx(row.accuracy)
 
     screenshot = ARTIFACTS / "drift-report-plots.png"
-    with _page(height=1400) as page:
+    # Tall enough for the plots down to drifted_share (they are in alphabetical order). The UI
+    # spans the newest 120 daily partitions, so the loop's days sit at the right-hand end.
+    with _page(height=2300) as page:
         page.goto(f"{story.url}/assets/drift_report")
         page.get_by_role("button", name="Plots").first.click(timeout=60_000)
         page.get_by_role("button", name="Partitions").first.click()
