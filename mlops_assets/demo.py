@@ -6,9 +6,9 @@ begins on day 8 and each day's labels arrive 3 days later as their own file (the
 the estimate drops before any label of the drifted days exists, retraining starts once their
 labels land, then the estimate and the realized accuracy recover); with MLOPS_SCORING_DATA a
 directory of daily files, the days of that directory (labels in the files, or in
-MLOPS_LABELS_DATA). After each day the labels sensor and the drift sensor are ticked exactly as
-the daemon would tick them; the runs they ask for execute, and the gate decides whether a
-retrained model takes over. Your own
+MLOPS_LABELS_DATA). After each day the labels sensor and the drift sensor are ticked as the
+daemon would tick them, each tick recorded in the instance (sensor_ticks.py); the runs they ask
+for execute, and the gate decides whether a retrained model takes over. Your own
 training data (MLOPS_TRAINING_DATA) with no scoring directory is trained only: the built-in
 batches would not have its columns. The runs stay in the instance so `make ui` shows them.
 """
@@ -46,6 +46,7 @@ from mlops_assets.resources.data_source import (
 )
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
+from mlops_assets.sensor_ticks import Launch, tick_sensor
 
 DEMO_DAYS = 20
 DEMO_DRIFT_DAY = 8
@@ -167,7 +168,8 @@ def run_days(
 
 
 class _Loop:
-    """The state of one demo loop: the sensors' cursors, the runs already requested, the rows."""
+    """The state of one demo loop: the rows scored and the lines still to print (the sensors'
+    cursors and the runs they launched are in the instance)."""
 
     def __init__(
         self,
@@ -182,8 +184,6 @@ class _Loop:
         self.defs, self.instance, self.resources = defs, instance, resources
         self.log, self.run_config, self.labels = log, run_config, labels
         self.watch_labels = watch_labels or labels is not None
-        self.cursors: dict[str, str | None] = {}
-        self.seen_run_keys: set[str | None] = set()
         self.rows: list[DayRow] = []
         self.pending_lines: list[str] = []
 
@@ -242,13 +242,14 @@ class _Loop:
             if any(r.day == due.isoformat() for r in self.rows):
                 self.labels.source.write_builtin_labels(self.labels.directory, due)
         if self.watch_labels:
-            for request in self._tick(LABELS_SENSOR):
-                self._run_labels_job(request, today)
+            for launch in self._tick(LABELS_SENSOR):
+                self._run_labels_job(launch, today)
         events: list[str] = []
-        for request in self._tick("drift_retraining_sensor", events):
+        for launch in self._tick("drift_retraining_sensor", events):
             run = self.defs.resolve_job_def("retraining_job").execute_in_process(
-                run_config={**request.run_config, **self.run_config},
-                tags=request.tags,
+                run_config={**launch.request.run_config, **self.run_config},
+                run_id=launch.run_id,
+                tags=launch.tags,
                 instance=self.instance,
                 resources=self.resources,
                 # A failed retraining is part of the story (the sensor retries it, bounded),
@@ -269,29 +270,23 @@ class _Loop:
         elif text:
             self.pending_lines.append(f"{today} (no batch scored)  {text[:120]}")
 
-    def _tick(self, sensor_name: str, skips: list[str] | None = None) -> list[dg.RunRequest]:
-        """The sensor's new run requests (the daemon dedups by run key too)."""
-        sensor = self.defs.resolve_sensor_def(sensor_name)
-        with dg.build_sensor_context(
-            instance=self.instance,
-            cursor=self.cursors.get(sensor_name),
-            resources=self.resources or self.defs.resources,
-            # Partitioned run requests (labels_job's) are resolved against the definitions.
-            definitions=self.defs,
-        ) as context:
-            tick = sensor.evaluate_tick(context)
-        self.cursors[sensor_name] = tick.cursor
-        new = [r for r in tick.run_requests or [] if r.run_key not in self.seen_run_keys]
-        self.seen_run_keys.update(r.run_key for r in new)
-        if skips is not None and not tick.run_requests:
+    def _tick(self, sensor_name: str, skips: list[str] | None = None) -> list[Launch]:
+        """The runs the sensor's tick launches, its tick recorded in the instance as the
+        daemon's would be (sensor_ticks.py): `make ui` shows the skips and the launches."""
+        tick = tick_sensor(
+            self.defs, self.instance, sensor_name, self.resources or self.defs.resources
+        )
+        if skips is not None and not tick.launches:
             skips.append(tick.skip_message or "")
-        return new
+        return tick.launches
 
-    def _run_labels_job(self, request: dg.RunRequest, today: date) -> None:
+    def _run_labels_job(self, launch: Launch, today: date) -> None:
+        request = launch.request
         result = self.defs.resolve_job_def(LABELS_JOB).execute_in_process(
             partition_key=request.partition_key,
             run_config={**request.run_config, **self.run_config},
-            tags=request.tags,
+            run_id=launch.run_id,
+            tags=launch.tags,
             instance=self.instance,
             resources=self.resources,
             raise_on_error=True,

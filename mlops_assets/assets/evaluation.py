@@ -102,6 +102,7 @@ def evaluation_report(
         ],
         leakage=ref.leakage,
         column_roles=DatasetSchema.from_json(ref.schema_json).roles_table(),
+        window=ref.window,
     )
     card_path = write_text_atomic(card, report_dir / "model_card.md")
     slices_path = write_text_atomic(slices.to_csv(index=False), report_dir / "slices.csv")

@@ -27,6 +27,7 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.datasets import ValidatedDataset
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
+from mlops_assets.domain.evaluation.model_card import NO_WINDOW
 from mlops_assets.domain.leakage import (
     DEFAULT_LEAKAGE_THRESHOLD,
     LeakageReport,
@@ -38,6 +39,7 @@ from mlops_assets.domain.training import (
     fit_model,
     predict_frame,
     split_data,
+    training_window,
 )
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -221,6 +223,13 @@ def trained_model(
         params=fit.params,
         leaky_features=leakage.leaky_features,
         leakage=leakage.leaky,
+        window=training_window(
+            split.train,
+            [
+                *([schema.timestamp_column] if schema.timestamp_column else []),
+                *(c.name for c in schema.columns if c.kind == "datetime"),
+            ],
+        ),
     )
     yield dg.Output(
         ref,
@@ -231,6 +240,9 @@ def trained_model(
             "data_hash": dg.MetadataValue.text(data_hash),
             "estimator": dg.MetadataValue.text(config.estimator),
             "split": dg.MetadataValue.text(split.method),
+            "training_window": dg.MetadataValue.text(
+                ref.window.describe() if ref.window else NO_WINDOW
+            ),
             "train_rows": dg.MetadataValue.int(len(split.train)),
             "test_rows": dg.MetadataValue.int(len(split.test)),
             **{

@@ -253,6 +253,33 @@ def predict_frame(
 
 
 @dataclass(frozen=True)
+class TrainingWindow:
+    """The first and last day of the rows a model was fitted on, read from a date column."""
+
+    first_day: str
+    last_day: str
+    column: str
+
+    def describe(self) -> str:
+        return f"{self.first_day} to {self.last_day} (`{self.column}` of the training rows)"
+
+
+def training_window(rows: pd.DataFrame, date_columns: Sequence[str]) -> TrainingWindow | None:
+    """The days of `rows` in the first of `date_columns` (the timestamp column, else a date
+    column the schema recognised) that holds a date; None when none does."""
+    for column in date_columns:
+        if column not in rows.columns:
+            continue
+        moments = rows[column]
+        if not pd.api.types.is_datetime64_any_dtype(moments):
+            moments = pd.to_datetime(moments, format="mixed", errors="coerce", utc=True)
+        moments = moments.dropna()
+        if len(moments):
+            return TrainingWindow(f"{moments.min():%Y-%m-%d}", f"{moments.max():%Y-%m-%d}", column)
+    return None
+
+
+@dataclass(frozen=True)
 class TrainedModelRef:
     """What `trained_model` hands downstream: where the fitted model and its test split live.
 
@@ -278,6 +305,8 @@ class TrainedModelRef:
     such a model unless `allow_leaky_features` is set."""
     leakage: tuple[LeakyFeature, ...] = ()
     """The flagged features with their solo scores and reasons, for the model card."""
+    window: TrainingWindow | None = None
+    """The days of the training rows, for the model card; None without a date column."""
 
     @property
     def features(self) -> list[str]:

@@ -435,9 +435,20 @@ def test_profile_of_25_large_continuous_columns_stays_under_a_megabyte():
 def test_to_frame_has_one_row_per_feature_with_the_report_columns(profile):
     table = compute_drift(profile, applications(np.random.default_rng(2), 1000)).to_frame()
     assert list(table["feature"]) == list(NUMERIC + CATEGORICAL)
-    for column in ("kind", "test", "statistic", "p_value", "threshold", "psi", "psi_band"):
+    for column in ("kind", "significance_test", "p_value", "q_value", "psi", "psi_band"):
         assert column in table.columns
-    assert {"effect", "drifted", "evidently_drifted", "q_value"} <= set(table.columns)
+    assert {"effect", "drifted", "evidently_test", "evidently_score"} <= set(table.columns)
+
+
+def test_every_row_of_the_table_has_the_p_value_behind_the_verdict(profile):
+    """A reference over 1000 rows makes evidently pick distance tests, which have no p-value;
+    the table's p_value is the significance test's, which every feature has."""
+    result = compute_drift(profile, applications(np.random.default_rng(2), 1000))
+    table = result.to_frame()
+    assert {f.p_value for f in result.features} == {None}
+    assert table["p_value"].notna().all()
+    assert list(table["p_value"]) == [f.significance_p_value for f in result.features]
+    assert list(table["evidently_score"]) == [f.statistic for f in result.features]
 
 
 # ------------------------------------------------------------------------ (e) prediction drift

@@ -399,6 +399,32 @@ def test_model_card_without_champion_or_slices():
     )
     assert "| metric | candidate |\n" in card and "champion" not in card
     assert "No categorical slice had enough test rows" in card
+    assert "- Training window: not known: the training data has no date column" in card
+
+
+def test_model_card_gives_the_training_window():
+    from mlops_assets.domain.training import TrainingWindow
+
+    card = model_card_markdown(
+        model_name="m",
+        task="regression",
+        estimator="linear",
+        data_hash="h",
+        n_train=10,
+        n_test=5,
+        features=["x"],
+        target="y",
+        metrics={"rmse": 1.0},
+        slices=pd.DataFrame(columns=["column", "value", "rows"]),
+        champion_metrics=None,
+        intended_use="Demo.",
+        limitations=[],
+        window=TrainingWindow("2025-10-03", "2025-12-31", "application_date"),
+    )
+    assert (
+        "- Training window: 2025-10-03 to 2025-12-31 (`application_date` of the training rows)"
+        in card
+    )
 
 
 def test_importing_the_module_loads_neither_sklearn_nor_matplotlib():

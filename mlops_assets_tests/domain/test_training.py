@@ -2,7 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.domain.training import build_pipeline, fit_model, predict_frame, split_data
+from mlops_assets.domain.training import (
+    TrainingWindow,
+    build_pipeline,
+    fit_model,
+    predict_frame,
+    split_data,
+    training_window,
+)
 
 
 def _classification_frame(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -125,3 +132,18 @@ def test_one_pass_predictions_equal_the_estimators_own_predict(estimator, task):
     assert classes == tuple(fit.pipeline.classes_) and len(classes) == (
         2 if task == "binary" else 3
     )
+
+
+def test_training_window_is_the_first_and_last_day_of_the_first_date_column_with_dates():
+    rows = pd.DataFrame(
+        {
+            "empty": [None, None, None],
+            "signed_on": ["2025-12-31", "2025-10-03", "not a date"],
+            "x": [1, 2, 3],
+        }
+    )
+    assert training_window(rows, ["missing", "empty", "signed_on"]) == TrainingWindow(
+        "2025-10-03", "2025-12-31", "signed_on"
+    )
+    assert training_window(rows, ["empty"]) is None
+    assert training_window(rows, []) is None

@@ -100,27 +100,54 @@ class DriftResult:
     current_rows: int
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per feature, for the report table."""
-        columns = (
-            "feature",
-            "kind",
-            "test",
-            "statistic",
-            "p_value",
-            "threshold",
-            "psi",
-            "psi_band",
-            "effect",
-            "q_value",
-            "evidently_drifted",
-            "drifted",
-            "current_n",
-            "current_missing_share",
-            "reference_missing_share",
-        )
-        return pd.DataFrame(
-            [{c: getattr(f, c) for c in columns} for f in self.features], columns=list(columns)
-        )
+        """One row per feature, for the report table: our verdict and the figures behind it
+        first (`p_value` is the significance test's, KS or chi-square, which every feature
+        has), then evidently's rule (`evidently_score` is its p-value, or for the distance
+        tests it picks on large references, which have none, the distance)."""
+        rows = [
+            {
+                "feature": f.feature,
+                "kind": f.kind,
+                "drifted": f.drifted,
+                "significance_test": f.significance_test,
+                "p_value": f.significance_p_value,
+                "q_value": f.q_value,
+                "effect": f.effect,
+                "effect_measure": f.effect_measure,
+                "psi": f.psi,
+                "psi_band": f.psi_band,
+                "evidently_test": f.test,
+                "evidently_score": f.statistic if f.p_value is None else f.p_value,
+                "evidently_threshold": f.threshold,
+                "evidently_drifted": f.evidently_drifted,
+                "current_n": f.current_n,
+                "current_missing_share": f.current_missing_share,
+                "reference_missing_share": f.reference_missing_share,
+            }
+            for f in self.features
+        ]
+        return pd.DataFrame(rows, columns=list(_TABLE_COLUMNS))
+
+
+_TABLE_COLUMNS = (
+    "feature",
+    "kind",
+    "drifted",
+    "significance_test",
+    "p_value",
+    "q_value",
+    "effect",
+    "effect_measure",
+    "psi",
+    "psi_band",
+    "evidently_test",
+    "evidently_score",
+    "evidently_threshold",
+    "evidently_drifted",
+    "current_n",
+    "current_missing_share",
+    "reference_missing_share",
+)
 
 
 def compute_drift(

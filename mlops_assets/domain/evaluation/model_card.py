@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_assets.domain.leakage import LeakyFeature
+    from mlops_assets.domain.training import TrainingWindow
+
+NO_WINDOW = "not known: the training data has no date column (set MLOPS_TIMESTAMP_COLUMN)"
 
 
 def model_card_markdown(
@@ -30,10 +33,12 @@ def model_card_markdown(
     limitations: Sequence[str],
     leakage: Sequence[LeakyFeature] = (),
     column_roles: pd.DataFrame | None = None,
+    window: TrainingWindow | None = None,
 ) -> str:
     """A Markdown model card: what the model is for, what it was trained on, how it scores,
     which features the leakage guard flagged (`leakage`), and the role of every column of the
-    training table with the reason (`column_roles`: column, role, kind, reason)."""
+    training table with the reason (`column_roles`: column, role, kind, reason) and the days
+    of the training rows (`window`)."""
     import pandas as pd
 
     metric_rows: list[dict[str, Any]] = [
@@ -75,6 +80,7 @@ def model_card_markdown(
         f"- Target: `{target}`\n"
         f"- Features ({len(features)}): {feature_list}\n"
         f"- Training rows: {n_train}\n"
+        f"- Training window: {window.describe() if window else NO_WINDOW}\n"
         f"- Test rows: {n_test} (held out; never used to fit or select the model)\n"
         f"- Data hash: `{data_hash}`",
         *(
