@@ -267,6 +267,8 @@ class TrainingWindow:
 def training_window(rows: pd.DataFrame, date_columns: Sequence[str]) -> TrainingWindow | None:
     """The days of `rows` in the first of `date_columns` (the timestamp column, else a date
     column the schema recognised) that holds a date; None when none does."""
+    import pandas as pd
+
     for column in date_columns:
         if column not in rows.columns:
             continue
