@@ -381,22 +381,28 @@ def test_model_card_lists_every_column_role_with_its_reason():
     assert "| boat | excluded | text | MLOPS_EXCLUDE |" in section
 
 
+def _regression_card(**overrides):  # type: ignore[no-untyped-def]
+    """The model card of a small regressor with no champion and no slices."""
+    settings = {
+        "model_name": "m",
+        "task": "regression",
+        "estimator": "linear",
+        "data_hash": "h",
+        "n_train": 10,
+        "n_test": 5,
+        "features": ["x"],
+        "target": "y",
+        "metrics": {"rmse": 1.0},
+        "slices": pd.DataFrame(columns=["column", "value", "rows"]),
+        "champion_metrics": None,
+        "intended_use": "Demo.",
+        "limitations": [],
+    }
+    return model_card_markdown(**{**settings, **overrides})
+
+
 def test_model_card_without_champion_or_slices():
-    card = model_card_markdown(
-        model_name="m",
-        task="regression",
-        estimator="linear",
-        data_hash="h",
-        n_train=10,
-        n_test=5,
-        features=["x"],
-        target="y",
-        metrics={"rmse": 1.0},
-        slices=pd.DataFrame(columns=["column", "value", "rows"]),
-        champion_metrics=None,
-        intended_use="Demo.",
-        limitations=[],
-    )
+    card = _regression_card()
     assert "| metric | candidate |\n" in card and "champion" not in card
     assert "No categorical slice had enough test rows" in card
     assert "- Training window: not known: the training data has no date column" in card
@@ -405,22 +411,7 @@ def test_model_card_without_champion_or_slices():
 def test_model_card_gives_the_training_window():
     from mlops_assets.domain.training import TrainingWindow
 
-    card = model_card_markdown(
-        model_name="m",
-        task="regression",
-        estimator="linear",
-        data_hash="h",
-        n_train=10,
-        n_test=5,
-        features=["x"],
-        target="y",
-        metrics={"rmse": 1.0},
-        slices=pd.DataFrame(columns=["column", "value", "rows"]),
-        champion_metrics=None,
-        intended_use="Demo.",
-        limitations=[],
-        window=TrainingWindow("2025-10-03", "2025-12-31", "application_date"),
-    )
+    card = _regression_card(window=TrainingWindow("2025-10-03", "2025-12-31", "application_date"))
     assert (
         "- Training window: 2025-10-03 to 2025-12-31 (`application_date` of the training rows)"
         in card
