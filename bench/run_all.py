@@ -4,7 +4,7 @@ speed is measured.
 
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
-SECTION is one of load, training, drift, batch, sensor, monitoring, serving.
+SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving.
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
@@ -31,7 +31,17 @@ from common import (
     warm_bytecode_cache,
 )
 
-SECTIONS = ("load", "day", "training", "drift", "batch", "sensor", "monitoring", "serving")
+SECTIONS = (
+    "load",
+    "day",
+    "backfill",
+    "training",
+    "drift",
+    "batch",
+    "sensor",
+    "monitoring",
+    "serving",
+)
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -44,6 +54,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_day
 
         return bench_day.run
+    if name == "backfill":
+        import bench_backfill
+
+        return bench_backfill.run
     if name == "training":
         import bench_training
 

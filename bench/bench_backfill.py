@@ -1,0 +1,180 @@
+"""A backfill as a user starts it, through the daemon, against the same days in one process
+(issue 16).
+
+- ours: `dagster job backfill -j daily_monitoring_job --from <first> --to <last>` at the
+  instance `make` makes (the laptop dagster.yaml: the queued run coordinator), drained by a
+  `dagster-daemon run` that was started beforehand and is up, as `make ui`'s daemon is. Timed
+  from the command's start to the end of the last run; every run must succeed.
+- the floor: the same job for the same days in one warm Python process
+  (`execute_in_process`, one day untimed first), in the same MLOPS_HOME after the same
+  `training_job`: what the days cost without a process, a code-location load and a Dagster
+  instance per run.
+
+The built-in data (1000 rows a day), all days clean (the drift starts after them), so no day
+draws evidently's report. The sensors and the schedule are off (their defaults).
+
+    python bench/bench_backfill.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from common import ROOT, Section, Target, clean_env, project_env, run_checked
+
+TARGET_RATIO = 2.0  # the daemon backfill / the same days in one process
+JOB = "daily_monitoring_job"
+FIRST_DAY = date(2026, 1, 2)  # the built-in calendar's default start, as bench_day has it
+BIN = Path(sys.executable).parent
+
+
+def run(quick: bool) -> Section:
+    days = 10 if quick else 60
+    last_day = FIRST_DAY + timedelta(days=days - 1)
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-backfill-") as tmp:
+        dagster_home = Path(tmp) / "dagster_home"
+        run_checked(["make", "-s", f"{dagster_home}/dagster.yaml", f"DAGSTER_HOME={dagster_home}"])
+        env = {
+            **clean_env(Path(tmp) / "mlops", dagster_home),
+            "MLOPS_DRIFT_START": (last_day + timedelta(days=30)).isoformat(),
+        }
+        cwd = Path(tmp) / "cwd"
+        cwd.mkdir()
+        module = ["-m", "mlops_assets.definitions"]
+        run_checked(
+            [str(BIN / "dagster"), "job", "execute", *module, "-j", "training_job"], env, cwd
+        )
+
+        in_process = _in_process_seconds(env, Path(tmp) / "in_process", days)
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", *module],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_daemon(dagster_home)
+            started, submitted = time.perf_counter(), time.time()
+            run_checked(
+                [
+                    *(str(BIN / "dagster"), "job", "backfill", *module, "-j", JOB),
+                    *("--from", FIRST_DAY.isoformat(), "--to", last_day.isoformat(), "--noprompt"),
+                ],
+                env,
+                cwd,
+            )
+            runs = _wait_for_runs(dagster_home, days)
+            backfill = time.perf_counter() - started
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(timeout=60)
+    ratio = backfill / in_process
+    per_run = sorted(r.end_time - r.start_time for r in runs)
+    first_start = min(r.start_time for r in runs) - submitted
+    busy = sum(per_run) / backfill  # runs in progress at once, on average
+    text = (
+        f"## A {days}-day backfill through the daemon (built-in data, 1000 rows a day)\n\n"
+        f"`dagster job backfill -j {JOB} --from {FIRST_DAY} --to {last_day}` on the laptop "
+        "instance, drained by a running `dagster-daemon` (the queued run coordinator's "
+        "defaults); every run succeeded. Against it, the same job for the same days in one "
+        "warm process.\n\n"
+        "| what | seconds |\n| --- | --- |\n"
+        f"| the backfill, from the command to the end of its last run | {backfill:.1f} |\n"
+        f"| one of its runs, start to end (min / median / max) | {per_run[0]:.1f} / "
+        f"{per_run[len(per_run) // 2]:.1f} / {per_run[-1]:.1f} |\n"
+        f"| from the command to the first run's start (the daemon's polling) | "
+        f"{first_start:.1f} |\n"
+        f"| the same {days} days in one process | {in_process:.1f} |\n\n"
+        f"Runs in progress at once, on average: {busy:.1f}. "
+        f"Backfill / one process: **{ratio:.1f}x** (target < {TARGET_RATIO}x).\n"
+    )
+    target = Target(
+        claim=f"a {days}-day backfill through the daemon / the same days in one process",
+        target=f"< {TARGET_RATIO}x",
+        measured=f"{ratio:.1f}x ({backfill:.0f} s against {in_process:.0f} s)",
+        met=ratio < TARGET_RATIO,
+    )
+    return Section(text, (target,))
+
+
+def _in_process_seconds(env: dict[str, str], instance_dir: Path, days: int) -> float:
+    """Seconds of the job for `days` days in this process, after one untimed day."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_resources, defs
+
+    instance_dir.mkdir()
+    with (
+        project_env(Path(env["MLOPS_HOME"])),
+        dg.instance_for_test(temp_dir=str(instance_dir)) as instance,
+    ):
+        # Read by the resources, which are built here (the partitions were fixed at import).
+        os.environ["MLOPS_DRIFT_START"] = env["MLOPS_DRIFT_START"]
+        job = defs.resolve_job_def(JOB)
+        resources = build_resources()
+
+        def day(d: int) -> None:
+            key = (FIRST_DAY + timedelta(days=d)).isoformat()
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, resources=resources, raise_on_error=False
+            )
+            if not result.success:
+                raise RuntimeError(f"{JOB} failed in process for {key}")
+
+        day(0)
+        started = time.perf_counter()
+        for d in range(days):
+            day(d)
+        return time.perf_counter() - started
+
+
+def _instance(dagster_home: Path):
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(dagster_home))
+
+
+def _wait_for_daemon(dagster_home: Path, timeout: float = 120) -> None:
+    """Until the daemon's run queue has sent a heartbeat: it is up and draining."""
+    instance = _instance(dagster_home)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "QUEUED_RUN_COORDINATOR" in instance.get_daemon_heartbeats():
+            return
+        time.sleep(0.5)
+    raise RuntimeError("dagster-daemon sent no heartbeat in two minutes")
+
+
+def _wait_for_runs(dagster_home: Path, count: int, timeout: float = 3600) -> list:
+    """Until `count` runs of the job have finished; their records. Any failure raises."""
+    import dagster as dg
+
+    instance = _instance(dagster_home)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(dg.RunsFilter(job_name=JOB))
+        finished = [r for r in records if r.dagster_run.is_finished]
+        failed = [r for r in finished if r.dagster_run.status != dg.DagsterRunStatus.SUCCESS]
+        if failed:
+            raise RuntimeError(f"backfill run {failed[0].dagster_run.run_id} did not succeed")
+        if len(finished) >= count:
+            return finished
+        time.sleep(0.5)
+    raise RuntimeError(f"the backfill's {count} runs did not finish in {timeout:.0f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="10 days instead of 60")
+    sys.path.insert(0, str(ROOT))
+    print(run(quick=parser.parse_args().quick).text)
