@@ -21,6 +21,10 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 .PHONY: setup demo ui mlflow-ui serve backfill stack test test-unit lint bench clean
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+	@# The project itself is an editable install, which uv does not compile: every run's process
+	@# would compile our own modules again. compileall skips what is up to date; a module edited
+	@# since is compiled in memory until the next setup (a stale .pyc is never used).
+	@$(BIN)/python -m compileall -q mlops_assets
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
