@@ -54,7 +54,7 @@ from mlops_assets.schedules import daily_batch_prediction_schedule
 from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
 
 # Every process that loads the code location exits without the shutdown's garbage collection
-# (about 1 s of each run's process; mlops_assets/process.py says what still runs at exit).
+# (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
 exit_without_final_collection()
 
 
