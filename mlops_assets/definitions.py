@@ -39,6 +39,7 @@ from mlops_assets.jobs import (
     training_job,
 )
 from mlops_assets.label_sensors import labels_arrival_sensor
+from mlops_assets.process import exit_without_final_collection
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import (
     BuiltinCalendar,
@@ -51,6 +52,10 @@ from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.schedules import daily_batch_prediction_schedule
 from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
+
+# Every process that loads the code location exits without the shutdown's garbage collection
+# (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
+exit_without_final_collection()
 
 
 def _setting(name: str, default: str) -> str | dg.EnvVar:

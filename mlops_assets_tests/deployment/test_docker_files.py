@@ -144,6 +144,31 @@ def test_images_are_built_from_the_repo_with_its_lock_file_and_uv(services):
                     assert (REPO / source).exists(), f"{dockerfile.name} copies missing {source}"
 
 
+def _env_settings(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    """What the ENV instructions set (the `ENV NAME=value ...` form)."""
+    settings: dict[str, str] = {}
+    for kind, args in instructions:
+        if kind == "ENV":
+            for pair in shlex.split(args):
+                name, _, value = pair.partition("=")
+                settings[name] = value
+    return settings
+
+
+def test_images_compile_the_bytecode_of_everything_they_install(services):
+    # With PYTHONDONTWRITEBYTECODE=1 (set in the images) nothing is cached at run time: without
+    # bytecode compiled at build time, every run's container would compile mlflow, sklearn,
+    # pandas and dagster from source again, seconds of each run (the Makefile's setup says so).
+    for name in ("mlflow", *DAGSTER_SERVICES):
+        dockerfile = _dockerfile(services, name)
+        instructions = _instructions(dockerfile)
+        compiled_by_env = _env_settings(instructions).get("UV_COMPILE_BYTECODE") == "1"
+        syncs = [args for kind, args in instructions if kind == "RUN" and "uv sync" in args]
+        assert syncs, dockerfile.name
+        for sync in syncs:
+            assert compiled_by_env or "--compile-bytecode" in sync, (dockerfile.name, sync)
+
+
 def test_locked_docker_extra_holds_the_run_launcher():
     lock = tomllib.loads((REPO / "uv.lock").read_text())
     project = next(p for p in lock["package"] if p["name"] == "mlops-assets")
