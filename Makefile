@@ -16,6 +16,7 @@ MLFLOW_PORT ?= 5000
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # A run's own subprocesses must not wander off to the network for anything.
 export DAGSTER_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 .PHONY: setup demo ui mlflow-ui serve backfill stack test test-unit lint bench clean

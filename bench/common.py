@@ -114,6 +114,7 @@ def clean_env(home: Path, dagster_home: Path | None = None) -> dict[str, str]:
         MLOPS_HOME=str(home),
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
         DAGSTER_DISABLE_TELEMETRY="1",
+        MLFLOW_DISABLE_TELEMETRY="true",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     if dagster_home is not None:

@@ -247,6 +247,7 @@ class Stack:
                 "MLOPS_MLFLOW_UI_URL": self.mlflow_url,
                 "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
                 "DAGSTER_DISABLE_TELEMETRY": "1",
+                "MLFLOW_DISABLE_TELEMETRY": "true",
                 "PYTHONUNBUFFERED": "1",
             }
         )
