@@ -73,8 +73,9 @@ LEAKAGE_CHECK = "no_target_leakage"
     owners=[OWNER],
     retry_policy=MLFLOW_RETRY_POLICY,
     description=(
-        "A scikit-learn Pipeline (impute, scale, one-hot with unknown categories ignored, then "
-        "the estimator) fitted on a reproducible split. Logged to MLflow with params, data "
+        "A scikit-learn Pipeline (the preprocessing the estimator needs: native categories for "
+        "HistGradientBoosting, impute, scale and one-hot for the others; unknown categories "
+        "are scored) fitted on a reproducible split. Logged to MLflow with params, data "
         "hash, schema, features, validation metrics, signature and input example. Each feature "
         "is also scored alone on the validation split to find target leakage."
     ),

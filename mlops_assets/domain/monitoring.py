@@ -10,10 +10,12 @@ calls `assess_day`, whose `DriftVerdict` is the contract the sensor and the demo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,9 @@ from mlops_assets.domain.performance import (
 )
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import predict_frame, prediction_score
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -125,12 +130,22 @@ def score_batches(
     totals: ScoringTotals,
     *,
     score_column: str,
+    threads: int = 1,
 ) -> Iterator[pd.DataFrame]:
     """The predictions of each chunk of a day, lazily: its id columns, the row's position in
     the day, the prediction, its score (in `score_column`), the model version and its training
     data hash, and the label when the day has one. `totals` counts rows and scores as they
-    go."""
-    for chunk in chunks:
+    go.
+
+    With `threads` > 1, that many chunks are scored at once while the caller writes the last
+    one and reads the next, still yielded in order: the encoders hold the GIL, the trees and
+    Parquet's reads and writes release it, so one chunk's encoding runs beside another's
+    trees instead of leaving a CPU idle. Each thread's OpenMP loops get an equal share of the
+    CPUs. At most `threads` + 1 chunks are held at a time.
+    """
+
+    def score(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, float]:
+        first_row, chunk = item
         y_pred, proba, classes = predict_frame(model, chunk[schema.feature_columns], schema.task)
         scores = prediction_score(y_pred, proba, schema.task)
         # One column per class, so estimates and realized AUC / log loss read the file alone.
@@ -142,7 +157,7 @@ def score_batches(
         scored = pd.DataFrame(
             {
                 **{name: chunk[name].to_numpy() for name in ids},
-                "row": np.arange(totals.rows, totals.rows + len(chunk)),
+                "row": np.arange(first_row, first_row + len(chunk)),
                 "prediction": y_pred,
                 score_column: scores,
                 **class_columns,
@@ -152,6 +167,50 @@ def score_batches(
         )
         if schema.target in chunk.columns:
             scored[schema.target] = chunk[schema.target].to_numpy()
-        totals.rows += len(chunk)
-        totals.score_sum += float(scores.sum())
+        return scored, float(scores.sum())
+
+    def numbered() -> Iterator[tuple[int, pd.DataFrame]]:
+        first_row = 0
+        for chunk in chunks:
+            yield first_row, chunk
+            first_row += len(chunk)
+
+    for scored, score_sum in _in_order(score, numbered(), threads):
+        totals.rows += len(scored)
+        totals.score_sum += score_sum
         yield scored
+
+
+def _in_order(
+    fn: Callable[[_Item], _Result], items: Iterable[_Item], threads: int
+) -> Iterator[_Result]:
+    """`fn` of each item, yielded in the items' order, computed by up to `threads` threads
+    with at most `threads` + 1 items taken from `items` and not yet yielded."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    # The OpenMP setting is per thread: each worker sets its own once, the caller's is left.
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    openmp_threads = max(1, (cpus or 1) // threads)
+    executor = ThreadPoolExecutor(
+        threads,
+        thread_name_prefix="score",
+        initializer=threadpool_limits,
+        initargs=(openmp_threads, "openmp"),
+    )
+    pending: deque[Future[_Result]] = deque()
+    try:
+        for item in items:
+            pending.append(executor.submit(fn, item))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        # A failed chunk or a consumer that stops early: what is queued is dropped, what is
+        # running (at most `threads` chunks) is waited for.
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -131,7 +131,7 @@ def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -
     `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
     (an int column with a missing value) for a `long` one, so any declared numeric type
     refuses one of the two that pandas reads from the same source. `Any` still requires the
-    column by name; the pipeline's imputer and scaler take either.
+    column by name; the pipeline's imputer takes either.
     """
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import AnyType, ColSpec, Schema

@@ -37,12 +37,22 @@ def trained():
     return schema, model, profile, reference_scores
 
 
-def _scored(trained, day: pd.DataFrame, chunk: int) -> tuple[pd.DataFrame, ScoringTotals]:
+def _scored(
+    trained, day: pd.DataFrame, chunk: int, threads: int = 1
+) -> tuple[pd.DataFrame, ScoringTotals]:
     schema, model, _, _ = trained
     totals = ScoringTotals()
     chunks = (day.iloc[i : i + chunk] for i in range(0, len(day), chunk))
     batches = score_batches(
-        model, chunks, schema, ["customer"], "3", "abc", totals, score_column=SCORE
+        model,
+        chunks,
+        schema,
+        ["customer"],
+        "3",
+        "abc",
+        totals,
+        score_column=SCORE,
+        threads=threads,
     )
     return pd.concat(list(batches), ignore_index=True), totals
 
@@ -64,6 +74,46 @@ def test_chunked_scoring_equals_scoring_the_day_at_once(trained):
     chunked, _ = _scored(trained, day, chunk=7)
     whole, _ = _scored(trained, day, chunk=250)
     pd.testing.assert_frame_equal(chunked, whole)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_chunks_scored_by_threads_come_in_order_and_equal_one_at_a_time(trained, threads):
+    day = _frame(2500, seed=2)
+    threaded, threaded_totals = _scored(trained, day, chunk=90, threads=threads)
+    serial, serial_totals = _scored(trained, day, chunk=90)
+    pd.testing.assert_frame_equal(threaded, serial)
+    assert threaded["row"].tolist() == list(range(2500))
+    assert (threaded_totals.rows, threaded_totals.score_sum) == (
+        serial_totals.rows,
+        serial_totals.score_sum,
+    )
+
+
+def test_a_chunk_that_fails_in_a_thread_fails_the_scoring_and_takes_no_more_chunks(trained):
+    schema, model, _, _ = trained
+    taken = []
+
+    def chunks():
+        for i in range(20):
+            taken.append(i)
+            chunk = _frame(50, seed=i)
+            yield chunk.drop(columns="z") if i == 3 else chunk
+
+    batches = score_batches(
+        model,
+        chunks(),
+        schema,
+        ["customer"],
+        "3",
+        "abc",
+        ScoringTotals(),
+        score_column=SCORE,
+        threads=2,
+    )
+    with pytest.raises(KeyError, match="z"):
+        list(batches)
+    # The failing chunk and the `threads` read ahead of it, no more.
+    assert taken == list(range(3 + 1 + 2))
 
 
 def test_scoring_is_lazy_and_no_rows_have_no_mean(trained):

@@ -147,3 +147,23 @@ def test_training_window_is_the_first_and_last_day_of_the_first_date_column_with
     )
     assert training_window(rows, ["empty"]) is None
     assert training_window(rows, []) is None
+
+
+def test_gradient_boosting_splits_on_categories_natively_and_routes_unseen_ones_as_missing():
+    frame = _classification_frame(n=900)
+    split = split_data(frame, "y", "binary", seed=0)
+    fit = fit_model(
+        split,
+        target="y",
+        numeric_features=["x"],
+        categorical_features=["color"],
+        task="binary",
+    )
+    # One column per feature (no one-hot), the categorical one declared to the trees.
+    encoded = fit.pipeline.named_steps["preprocess"].transform(split.test[["x", "color"]])
+    assert encoded.shape == (len(split.test), 2)
+    assert list(fit.pipeline.named_steps["model"].is_categorical_) == [True, False]
+    rows = pd.DataFrame({"x": [0.3, 0.3, 0.3], "color": ["purple", None, "red"]})
+    proba = fit.pipeline.predict_proba(rows)[:, 1]
+    assert proba[0] == proba[1]
+    assert proba[2] > proba[0] + 0.2  # red is the category that raises y

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -116,3 +117,54 @@ def test_a_training_run_carries_the_user_and_source_tags_start_run_would_add(
     assert run.data.tags["mlflow.user"] == getpass.getuser()
     assert run.data.tags["mlflow.source.type"] == "LOCAL"
     assert run.data.tags["k"] == "v"
+
+
+@pytest.mark.parametrize("preprocessing", ["native", "one-hot"])
+def test_a_gradient_boosting_pipeline_loads_with_the_trusted_types_and_scores_as_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preprocessing: str
+):
+    """Today's pipeline (native categories) and the one-hot pipeline that earlier versions
+    registered both load under SKOPS_TRUSTED_TYPES and score exactly as before logging."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    from mlops_assets.domain.synthetic import (
+        CATEGORICAL_FEATURES,
+        NUMERIC_FEATURES,
+        TARGET_COLUMN,
+        generate_training_data,
+    )
+    from mlops_assets.domain.training import _one_hot_preprocessing, build_pipeline
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = generate_training_data(n_rows=1500, seed=0)
+    features = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
+    if preprocessing == "native":
+        model = build_pipeline(NUMERIC_FEATURES, CATEGORICAL_FEATURES, "binary")
+    else:
+        model = Pipeline(
+            [
+                ("preprocess", _one_hot_preprocessing(NUMERIC_FEATURES, CATEGORICAL_FEATURES)),
+                ("model", HistGradientBoostingClassifier(random_state=0)),
+            ]
+        )
+    model.fit(frame[features], frame[TARGET_COLUMN])
+    registry = MlflowRegistry()
+    registry.ensure_registered_model()
+    with registry.training_run(registry.experiment_id(), "train", {}) as run_id:
+        model_uri = registry.log_sklearn_model(
+            run_id,
+            model,
+            signature=None,
+            input_example=frame[features].head(2),
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+        )
+    tags = {MODEL_HASH_TAG: registry.model_artifact_sha256(model_uri)}
+    version = registry.register_once(model_uri, run_id, tags).version
+    loaded = registry.load_model(version)
+    rows = generate_training_data(n_rows=300, seed=1)[features]
+    expected = model.predict_proba(rows)
+    assert 0.05 < expected[:, 1].mean() < 0.95
+    np.testing.assert_array_equal(loaded.predict_proba(rows), expected)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 class ScoringConfig(dg.Config):
     chunk_rows: int = 100_000
     """Rows read, scored and written at a time: memory stays bounded for any file size."""
+    scoring_threads: int = 2
+    """Chunks scored at once, while the previous one is written and the next read (each
+    thread's OpenMP loops get an equal share of the CPUs); 1 scores one chunk at a time."""
 
 
 @daily_asset(
@@ -93,6 +96,7 @@ def batch_predictions(
                 training_hash,
                 totals,
                 score_column=SCORE_COLUMN,
+                threads=config.scoring_threads,
             )
         except Exception as error:
             # Scored while the IO manager writes, past retried_on_mlflow_outage: the same
