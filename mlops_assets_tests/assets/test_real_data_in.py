@@ -245,7 +245,7 @@ def _score_day(project, source, days, day="2026-01-05"):
         resources=project.resources(
             data_source=source, scoring_source=ScoringDataSource(location=str(days))
         ),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}},
         raise_on_error=False,
     )
 

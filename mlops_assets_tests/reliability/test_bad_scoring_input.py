@@ -23,7 +23,7 @@ from mlops_assets.resources.data_source import ScoringDataSource
 
 FIRST_DAY = date(2026, 1, 2)
 ROWS = 400
-QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 WHAT_TO_DO = ("fix", "export", "rename", "deliver", "re-run")
 
 
@@ -302,7 +302,7 @@ def test_a_file_larger_than_the_chunk_is_scored_completely_in_chunks(scoring):
     day = HANDLED_FIRST + timedelta(days=3)
     frame = generate_daily_batch(day, n_rows=1050, scenario="none", seed=1)
     frame.to_parquet(scoring.directory / f"{day}.parquet", index=False)
-    result = scoring.run(day, {"ops": {"batch_predictions": {"config": {"chunk_rows": 100}}}})
+    result = scoring.run(day, {"ops": {"daily_monitoring": {"config": {"batch_predictions": {"chunk_rows": 100}}}}})
     assert result.success
     path = _materialized(result, "batch_predictions")["path"].value
     assert pq.ParquetFile(path).metadata.num_row_groups == 11  # ten full chunks and the rest

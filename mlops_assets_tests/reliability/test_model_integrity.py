@@ -15,7 +15,7 @@ from mlops_assets.domain.data import directory_sha256
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
 
-QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 
 
 def _score(project, day: str) -> dg.ExecuteInProcessResult:
