@@ -116,8 +116,8 @@ def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCod
     of assets/common.py."""
     compute = asset.op.compute_fn
     # An op's compute_fn is a DecoratedOpFunction holding the decorated function.
-    wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or getattr(
-        compute, "decorated_fn", cast(Callable[..., Any], compute)
+    wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(
+        Callable[..., Any], getattr(compute, "decorated_fn", compute)
     )
     function = inspect.unwrap(wrapped)
     source = inspect.getsourcefile(function)

@@ -106,8 +106,8 @@ class _DayAssets:
                     raise  # MLflow is down: retry the step, not the day
                 raise DayFailed(day, key, failure) from failure
             except Exception as error:  # a bug or an unforeseen input: this day only
-                failure = dg.Failure(f"{type(error).__name__}: {error}", allow_retries=False)
-                raise DayFailed(day, key, failure) from error
+                unforeseen = dg.Failure(f"{type(error).__name__}: {error}", allow_retries=False)
+                raise DayFailed(day, key, unforeseen) from error
 
     def _call(self, key: dg.AssetKey, day: str, estimate: EstimatedVerdict | None) -> Any:
         r, config, context = self.resources, self.config, self.context
