@@ -73,13 +73,12 @@ mlflow-ui: setup
 serve: setup
 	$(BIN)/python -m mlops_assets.serving
 
-# Queue daily_monitoring_job for the days FROM..TO (YYYY-MM-DD) in the laptop instance; the
-# daemon of `make ui` runs them. The workspace names the code location as the daemon knows it
-# (`mlops_assets`): a backfill started with `-m` names another and its runs fail.
-backfill: $(DAGSTER_HOME)/dagster.yaml
+# The monitoring assets for the days FROM..TO (YYYY-MM-DD), one run for the range, launched
+# through the webserver of `make ui` as its "Materialize" on a partition range is; its daemon
+# runs it (mlops_assets/backfills.py). MLOPS_DAGSTER_UI_URL points it at another webserver.
+backfill: setup
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=2026-01-02 TO=2026-01-15"; exit 2; }
-	$(BIN)/dagster job backfill -w workspace.yaml -l mlops_assets -j daily_monitoring_job \
-		--from $(FROM) --to $(TO) --noprompt
+	$(BIN)/python -m mlops_assets.backfills --from $(FROM) --to $(TO)
 
 # The production topology on this machine: Postgres, MLflow server, gRPC code server, daemon and
 # webserver, each on a free local port in a temp directory; Ctrl-C stops them all.

@@ -18,13 +18,7 @@ from mlops_assets.alert_sensors import (
 )
 from mlops_assets.assets.evaluation import evaluation_report
 from mlops_assets.assets.ingestion import raw_data
-from mlops_assets.assets.monitoring import (
-    batch_predictions,
-    drift_report,
-    estimated_performance,
-    scoring_data,
-)
-from mlops_assets.assets.monitoring.labels import labels, realized_performance
+from mlops_assets.assets.monitoring import DAY_FUNCTIONS, daily_monitoring
 from mlops_assets.assets.registry import registered_model_version
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.validation import validated_data
@@ -113,16 +107,17 @@ def build_resources() -> dict[str, object]:
     }
 
 
-def _defined_at(asset: dg.AssetsDefinition) -> dg.LocalFileCodeReference:
+def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCodeReference:
     """The file and line of the asset's own function, looked up through the decorators that wrap
-    it (`retried_on_mlflow_outage`). Not `dg.with_source_code_references`: in Dagster 1.13 it
+    it (`retried_on_mlflow_outage`): for a daily monitoring asset its day function, not the
+    multi-asset that calls them all. Not `dg.with_source_code_references`: in Dagster 1.13 it
     takes the line of the unwrapped function but the file of the outermost wrapper
     (`inspect.getsourcefile` does not unwrap), so it pointed every MLflow-calling asset at a line
     of assets/common.py."""
     compute = asset.op.compute_fn
     # An op's compute_fn is a DecoratedOpFunction holding the decorated function.
-    wrapped: Callable[..., Any] = getattr(
-        compute, "decorated_fn", cast(Callable[..., Any], compute)
+    wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(
+        Callable[..., Any], getattr(compute, "decorated_fn", compute)
     )
     function = inspect.unwrap(wrapped)
     source = inspect.getsourcefile(function)
@@ -132,10 +127,11 @@ def _defined_at(asset: dg.AssetsDefinition) -> dg.LocalFileCodeReference:
 
 
 def _with_reference(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    references = dg.CodeReferencesMetadataValue(code_references=[_defined_at(asset)])
-    return asset.map_asset_specs(
-        lambda spec: spec.merge_attributes(metadata={"dagster/code_references": references})
-    )
+    def referenced(spec: dg.AssetSpec) -> dg.AssetSpec:
+        references = dg.CodeReferencesMetadataValue(code_references=[_defined_at(asset, spec.key)])
+        return spec.merge_attributes(metadata={"dagster/code_references": references})
+
+    return asset.map_asset_specs(referenced)
 
 
 def with_code_references(
@@ -172,12 +168,7 @@ ASSETS = (
     trained_model,
     evaluation_report,
     registered_model_version,
-    scoring_data,
-    batch_predictions,
-    drift_report,
-    estimated_performance,
-    labels,
-    realized_performance,
+    daily_monitoring,
 )
 
 defs = dg.Definitions(

@@ -418,8 +418,8 @@ def plan_demo(env: Mapping[str, str]) -> DemoPlan:
             f"{redact_url(scoring)} table {env.get('MLOPS_SCORING_TABLE', '')}",
             (),
             "MLOPS_SCORING_DATA is a SQL URL, whose days the demo does not list: score them "
-            "with `make ui` (daily_monitoring_job, one partition per day) or `dagster job "
-            "backfill -j daily_monitoring_job --from YYYY-MM-DD --to YYYY-MM-DD`",
+            "with `make ui` (daily_monitoring_job, one partition per day) and, while it runs, "
+            "`make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD` (one run for the range)",
         )
     if scoring:
         directory = Path(scoring).expanduser().resolve()

@@ -53,19 +53,27 @@ def labels_with_features(environ: os._Environ[str] | dict[str, str]) -> bool:
     return not environ.get("MLOPS_LABELS_DATA", "")
 
 
-# Labels that come with the features are known the moment the day is scored, so the daily run
-# stores and judges them too; labels delivered later have their own job, which
-# labels_arrival_sensor starts when a delivery appears or changes.
-daily_monitoring_job = dg.define_asset_job(
-    "daily_monitoring_job",
-    selection=dg.AssetSelection.assets(
+def monitoring_assets(environ: os._Environ[str] | dict[str, str]) -> tuple[str, ...]:
+    """What a monitoring day materialises. Labels that come with the features are known the
+    moment the day is scored, so the daily run stores and judges them too; labels delivered
+    later have their own job, which labels_arrival_sensor starts when a delivery appears or
+    changes."""
+    return (
         "scoring_data",
         "batch_predictions",
         "drift_report",
         "estimated_performance",
-        *(LABEL_ASSETS if labels_with_features(os.environ) else ()),
+        *(LABEL_ASSETS if labels_with_features(environ) else ()),
+    )
+
+
+daily_monitoring_job = dg.define_asset_job(
+    "daily_monitoring_job",
+    selection=dg.AssetSelection.assets(*monitoring_assets(os.environ)),
+    description=(
+        "Score days with the champion, measure drift and estimate performance: one day from "
+        "the schedule, or a range of days in one run (a backfill; each day its own partition)."
     ),
-    description="Score one day with the champion and measure drift (one partition per run).",
     tags={"mlops/purpose": "monitoring"},
 )
 
@@ -74,7 +82,7 @@ daily_monitoring_job = dg.define_asset_job(
 evidently_report_job = dg.define_asset_job(
     EVIDENTLY_REPORT_JOB,
     selection=dg.AssetSelection.assets("drift_report"),
-    config={"ops": {"drift_report": {"config": {"evidently_html": True}}}},
+    config={"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": True}}}}},
     description=(
         "drift_report for one day with evidently's HTML report drawn, linked from its MLflow "
         "run, whatever the day's severity (unasked, it is drawn on warning and critical days)."

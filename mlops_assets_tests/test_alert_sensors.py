@@ -66,7 +66,9 @@ def _score(trained, day: str, **source) -> dg.ExecuteInProcessResult:
         partition_key=day,
         instance=trained.instance,
         resources=trained.resources(scoring_source=ScoringDataSource(**source)),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
         raise_on_error=False,
     )
 

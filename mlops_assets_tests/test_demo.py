@@ -37,7 +37,7 @@ def test_demo_plan_trains_only_when_nothing_can_be_scored(tmp_path):
     assert plan.days == () and "MLOPS_SCORING_DATA is not set" in plan.train_only
     assert "target column 'y'" in plan.training
     sql = plan_demo({**table, "MLOPS_SCORING_DATA": "postgresql://u:secret@db/x"})
-    assert sql.days == () and "dagster job backfill" in sql.train_only
+    assert sql.days == () and "make backfill FROM=" in sql.train_only
     assert "secret" not in sql.scoring
     builtin = plan_demo({})
     assert builtin.days is None and not builtin.train_only

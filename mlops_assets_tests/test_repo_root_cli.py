@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 import requests
 import yaml
+from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
 # Each test runs the dagster CLI in subprocesses.
@@ -115,10 +116,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(project, tmp_path):
-    env = _environment(tmp_path)
+def _start_dev(project: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """`dagster dev` at the repo root, as `make ui` runs it, once it serves; its URL."""
     port = _free_port()
-    log = tmp_path / "dagster-dev.log"
     with log.open("wb") as out:
         dev = subprocess.Popen(
             [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
@@ -130,19 +130,35 @@ def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(pro
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            assert dev.poll() is None, log.read_text()[-3000:]
-            try:
-                if requests.get(f"{url}/server_info", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        else:
-            raise AssertionError(f"dagster dev did not serve: {log.read_text()[-3000:]}")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if dev.poll() is not None:
+            raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/server_info", timeout=5).ok:
+                return dev, url
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    _stop_dev(dev)
+    raise AssertionError(f"dagster dev did not serve: {log.read_text()[-3000:]}")
 
+
+def _stop_dev(dev: subprocess.Popen) -> None:
+    # `dagster dev` stops its webserver, daemon and code servers on SIGINT (it ignores SIGTERM
+    # without a terminal); whatever is left of its process group is killed.
+    dev.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        dev.wait(timeout=60)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(dev.pid, signal.SIGKILL)
+    dev.wait(timeout=10)
+
+
+def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(project, tmp_path):
+    env = _environment(tmp_path)
+    dev, url = _start_dev(project, env, tmp_path / "dagster-dev.log")
+    try:
         query = """{
           workspaceOrError { ... on Workspace { locationEntries {
             name locationOrLoadError { __typename ... on PythonError { message } } } } }
@@ -157,20 +173,13 @@ def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(pro
         # The daemon's heartbeats are stored in the project's instance, not a temp one.
         assert (project / ".dagster_home" / "history" / "runs.db").is_file()
     finally:
-        # `dagster dev` stops its webserver, daemon and code servers on SIGINT (it ignores
-        # SIGTERM without a terminal); whatever is left of its process group is killed.
-        dev.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            dev.wait(timeout=60)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(dev.pid, signal.SIGKILL)
-        dev.wait(timeout=10)
+        _stop_dev(dev)
 
 
-def test_make_backfill_queues_days_that_the_workspace_daemon_runs(project, tmp_path):
-    """The README's backfill, as written: `make backfill FROM=.. TO=..` at the repo root queues
-    the days in the laptop instance under the workspace's location name, and the daemon that
-    `make ui` starts (`-w workspace.yaml`) runs them to success."""
+def test_make_backfill_is_one_run_of_the_days_that_the_ui_daemon_runs(project, tmp_path):
+    """The README's backfill, as written: with `make ui`'s webserver and daemon up (`dagster
+    dev` at the repo root), `make backfill FROM=.. TO=..` launches the asset backfill the UI
+    would, and the daemon runs the three days in one run, each day its own partition."""
     env = _environment(tmp_path)
     home = project / ".dagster_home"
     made = subprocess.run(
@@ -178,55 +187,62 @@ def test_make_backfill_queues_days_that_the_workspace_daemon_runs(project, tmp_p
     )
     assert made.returncode == 0, made.stderr
     with_home = {**env, "DAGSTER_HOME": str(home)}
-    # Training runs in this process (`job execute` takes no workspace): its location name is
-    # not the one the daemon resolves, which only the queued backfill runs need.
     trained = _dagster(
         project, with_home, "job", "execute", "-m", "mlops_assets.definitions", "-j", "training_job"
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
 
-    # make finds the venv of this checkout; the copy has none, so it is named.
+    log = tmp_path / "dagster-dev.log"
+    dev, url = _start_dev(project, with_home, log)
+    try:
+        # make finds the venv of this checkout; the copy has none, so it is named.
+        backfill = subprocess.run(
+            ["make", "-s", "backfill", "FROM=2026-01-02", "TO=2026-01-04", f"VENV={BIN.parent}"],
+            cwd=project,
+            env={**with_home, "MLOPS_DAGSTER_UI_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert backfill.returncode == 0, backfill.stderr[-3000:] + backfill.stdout[-3000:]
+        assert "3 days, one run" in backfill.stdout and f"{url}/runs/b/" in backfill.stdout
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (requested,) = instance.get_backfills()
+            assert backfill.stdout.startswith(f"backfill {requested.backfill_id}:")
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                requested = instance.get_backfill(requested.backfill_id)
+                runs = instance.get_runs(dg.RunsFilter.for_backfill(requested.backfill_id))
+                if requested.status != BulkActionStatus.REQUESTED and all(
+                    r.is_finished for r in runs
+                ):
+                    break
+                time.sleep(2)
+            assert requested.status == BulkActionStatus.COMPLETED_SUCCESS, (
+                requested.status,
+                log.read_text()[-3000:],
+            )
+            (run,) = runs
+            assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+            # The daemon resolved the run's location: the one the workspace names.
+            assert run.remote_job_origin.location_name == "mlops_assets"
+            days = {"2026-01-02", "2026-01-03", "2026-01-04"}
+            for asset in ("scoring_data", "batch_predictions", "drift_report"):
+                materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
+                assert materialized == days, asset
+    finally:
+        _stop_dev(dev)
+
+
+def test_make_backfill_without_a_webserver_says_to_start_the_ui(project, tmp_path):
+    env = {**_environment(tmp_path), "MLOPS_DAGSTER_UI_URL": f"http://127.0.0.1:{_free_port()}"}
     backfill = subprocess.run(
-        ["make", "-s", "backfill", "FROM=2026-01-02", "TO=2026-01-02", f"VENV={BIN.parent}"],
+        ["make", "-s", "backfill", "FROM=2026-01-02", "TO=2026-01-04", f"VENV={BIN.parent}"],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert backfill.returncode == 0, backfill.stderr[-3000:] + backfill.stdout[-3000:]
-
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=project,
-        env=with_home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        os.environ["DAGSTER_HOME"], saved = str(home), os.environ.get("DAGSTER_HOME")
-        try:
-            with dg.DagsterInstance.get() as instance:
-                deadline = time.monotonic() + 480
-                runs: list[dg.DagsterRun] = []
-                while time.monotonic() < deadline:
-                    runs = instance.get_runs(dg.RunsFilter(job_name="daily_monitoring_job"))
-                    if runs and all(r.is_finished for r in runs):
-                        break
-                    time.sleep(2)
-                (run,) = runs
-                assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
-                assert run.tags["dagster/partition"] == "2026-01-02"
-                # The daemon resolved the run's location: the one the workspace names.
-                assert run.remote_job_origin.location_name == "mlops_assets"
-                scored = instance.get_materialized_partitions(dg.AssetKey("drift_report"))
-                assert scored == {"2026-01-02"}
-        finally:
-            if saved is None:
-                del os.environ["DAGSTER_HOME"]
-            else:
-                os.environ["DAGSTER_HOME"] = saved
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+    assert backfill.returncode != 0
+    assert "no Dagster webserver at" in backfill.stderr and "make ui" in backfill.stderr

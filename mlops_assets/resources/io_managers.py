@@ -200,19 +200,28 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
         else:
             path = self._root().joinpath(*context.asset_key.path) / f"{context.run_id}.parquet"
-        if isinstance(obj, StreamedTable):
-            rows = write_streamed_table(obj, path)
-            context.add_output_metadata({"dagster/row_count": rows, **obj.metadata()})
-        elif isinstance(obj, Dataset):
-            # The sidecar first: a reader that finds the Parquet file finds its sidecar too.
-            write_text_atomic(obj.sidecar_json(), path.with_suffix(SIDECAR_SUFFIX))
-            write_parquet_atomic(obj.frame, path)
-        else:
-            write_parquet_atomic(obj, path)
+        context.add_output_metadata(_write(obj, path))
         if not context.has_asset_partitions:
             _keep_newest(path.parent, ".parquet", self.keep_runs)
             _keep_newest(path.parent, SIDECAR_SUFFIX, self.keep_runs)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def write_partition(
+        self, asset_key: dg.AssetKey, partition: str, obj: pd.DataFrame | StreamedTable
+    ) -> dict[str, Any]:
+        """Store one daily partition, as handle_output would; the metadata to record with it.
+        For an op that materialises several days itself (assets/monitoring/daily.py)."""
+        return _write(obj, asset_path(asset_key, partition, self.base_dir))
+
+    def stored_partition(self, asset_key: dg.AssetKey, partition: str) -> Path:
+        """The file of a stored daily partition; a Failure saying what to do when it is not."""
+        path = asset_path(asset_key, partition, self.base_dir)
+        if not path.exists():
+            raise dg.Failure(
+                f"{path}: the stored {asset_key.to_user_string()} is missing; "
+                "materialise that asset first.",
+                allow_retries=False,
+            )
+        return path
 
     def load_input(
         self, context: dg.InputContext
@@ -223,13 +232,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return _frame_or_dataset(context, _run_file(self._root(), context, ".parquet"))
         if _annotation(context) is DailyPartitions:
             return self._stored_partitions(context)
-        path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
-        if not path.exists():
-            raise dg.Failure(
-                f"{path}: the stored {context.asset_key.to_user_string()} is missing; "
-                "materialise that asset first.",
-                allow_retries=False,
-            )
+        path = self.stored_partition(context.asset_key, context.asset_partition_key)
         if _wants_parquet_file(context):
             return StoredParquetFile(path)
         return pd.read_parquet(path)
@@ -261,6 +264,22 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return DailyPartitions(
             {path.stem: functools.partial(pd.read_parquet, path) for path in paths}
         )
+
+
+def _write(obj: pd.DataFrame | Dataset | StreamedTable, path: Path) -> dict[str, Any]:
+    """Write `obj` atomically at `path`; the output metadata to record with it."""
+    metadata: dict[str, Any] = {}
+    if isinstance(obj, StreamedTable):
+        rows = write_streamed_table(obj, path)
+        metadata.update({"dagster/row_count": rows, **obj.metadata()})
+    elif isinstance(obj, Dataset):
+        # The sidecar first: a reader that finds the Parquet file finds its sidecar too.
+        write_text_atomic(obj.sidecar_json(), path.with_suffix(SIDECAR_SUFFIX))
+        write_parquet_atomic(obj.frame, path)
+    else:
+        write_parquet_atomic(obj, path)
+    metadata["path"] = dg.MetadataValue.path(str(path))
+    return metadata
 
 
 def _annotation(context: dg.InputContext) -> object:

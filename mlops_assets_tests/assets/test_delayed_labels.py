@@ -58,7 +58,9 @@ def scored(project, tmp_path):
         partition_key=DAY.isoformat(),
         instance=project.instance,
         resources=project.resources(**scoring),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     assert result.success
     return project, resources, day, label_dir

@@ -15,7 +15,9 @@ def _day(trained, day: str) -> dg.ExecuteInProcessResult:
         partition_key=day,
         instance=trained.instance,
         resources=trained.resources(scoring_source=ScoringDataSource(drift_start="2026-01-09")),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
 
 

@@ -45,7 +45,9 @@ def _score(project, day: str, evidently_html: bool | None = None, job="daily_mon
         partition_key=day,
         instance=project.instance,
         resources=project.resources(scoring_source=ScoringDataSource(rows_per_day=800)),
-        run_config={"ops": {"drift_report": {"config": config}}} if config else None,
+        run_config={"ops": {"daily_monitoring": {"config": {"drift_report": config}}}}
+        if config
+        else None,
     )
     assert result.success
     (event,) = [

@@ -54,7 +54,9 @@ def test_estimated_performance_materialises_with_calibration_recorded_at_trainin
         resources=project.resources(
             data_source=data_source, scoring_source=ScoringDataSource(location=str(days))
         ),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     assert result.success
     predictions = pd.read_parquet(_metadata(result, "batch_predictions")["path"].value)

@@ -128,7 +128,7 @@ def test_a_user_covariate_shift_with_a_new_category_is_retrained_and_healed(proj
     resources = project.resources(
         data_source=data_source, scoring_source=ScoringDataSource(location=str(scoring_dir))
     )
-    no_html = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+    no_html = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
     rows = run_loop(
         project.instance,
         FIRST_DAY,

@@ -40,7 +40,9 @@ def _train_and_score(project, tmp_path, training: pd.DataFrame, day: pd.DataFram
         partition_key=DAY.isoformat(),
         instance=project.instance,
         resources=resources,
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     report = next(
         e.materialization.metadata
@@ -134,7 +136,9 @@ def test_predictions_keep_the_schemas_id_columns(project, tmp_path, cancer):
         resources=project.resources(
             data_source=data_source, scoring_source=ScoringDataSource(location=str(days))
         ),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     scored = next(
         e.materialization.metadata

@@ -32,8 +32,12 @@ def test_monitoring_assets_store_and_read_their_partitions_under_the_io_managers
         resources=project.resources(**resources),
         run_config={
             "ops": {
-                "batch_predictions": {"config": {"chunk_rows": 256}},
-                "drift_report": {"config": {"evidently_html": False}},
+                "daily_monitoring": {
+                    "config": {
+                        "batch_predictions": {"chunk_rows": 256},
+                        "drift_report": {"evidently_html": False},
+                    }
+                }
             }
         },
     )

@@ -13,7 +13,9 @@ def _report(project, day: str):  # type: ignore[no-untyped-def]
         partition_key=day,
         instance=project.instance,
         resources=project.resources(),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     assert result.success
     return next(

@@ -14,6 +14,7 @@ from sklearn.datasets import load_breast_cancer, load_iris
 from mlops_assets.domain.data import write_parquet_atomic
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
+from mlops_assets_tests.failures import step_failure
 
 
 def _cancer(seed: int = 0) -> pd.DataFrame:
@@ -32,11 +33,6 @@ def _validated(project) -> dg.AssetMaterialization:
     return event.asset_materialization
 
 
-def _step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
-    event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    return event.step_key, event.step_failure_data.error.message
-
-
 def test_a_parquet_table_with_numeric_looking_categories_and_an_id_trains(project, tmp_path):
     path = tmp_path / "clinic.parquet"
     _cancer().to_parquet(path)
@@ -44,7 +40,7 @@ def test_a_parquet_table_with_numeric_looking_categories_and_an_id_trains(projec
         location=str(path), target_column="target", timestamp_column="received"
     )
     result = project.train(data_source=source)
-    assert result.success, _step_failure(result)
+    assert result.success, step_failure(result)
 
     model = result.output_for_node("trained_model")
     assert model.categorical_features == ("clinic_code",)
@@ -75,7 +71,7 @@ def test_configured_ids_and_exclusions_stay_out_of_the_features(project, tmp_pat
         exclude_columns="worst radius, worst area",
     )
     result = project.train(data_source=source)
-    assert result.success, _step_failure(result)
+    assert result.success, step_failure(result)
     model = result.output_for_node("trained_model")
     assert not {"ward", "worst radius", "worst area"} & set(model.features)
     metadata = _validated(project).metadata
@@ -88,7 +84,7 @@ def test_an_unknown_configured_column_fails_at_raw_data_listing_the_columns(proj
     load_iris(as_frame=True).frame.to_csv(path, index=False)
     source = TrainingDataSource(location=str(path), target_column="target", id_columns="row")
     result = project.train(data_source=source)
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "raw_data"
     assert "MLOPS_ID_COLUMNS names column 'row'" in message and "petal width (cm)" in message
     assert not result.get_asset_materialization_events()
@@ -104,7 +100,7 @@ def test_a_timestamp_that_holds_no_dates_fails_at_raw_data_before_anything_is_st
     source = TrainingDataSource(location=str(path), target_column="target", timestamp_column=column)
     result = project.train(data_source=source)
     assert not result.success
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "raw_data"
     assert f"MLOPS_TIMESTAMP_COLUMN names column {column!r}" in message
     assert "does not hold dates" in message and str(path) in message
@@ -119,7 +115,7 @@ def test_another_table_under_the_same_model_name_says_how_to_start_a_new_schema(
     load_iris(as_frame=True).frame.to_csv(path, index=False)
     iris = TrainingDataSource(location=str(path), target_column="target")
     result = project.train(data_source=iris)
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "validated_data"
     assert "model name 'credit-default' already has a schema" in message
     assert "schemas/credit-default/v1-" in message
@@ -148,7 +144,7 @@ def test_retraining_on_drifted_data_validates_and_learns_a_new_schema_version(pr
     later.loc[later.index[::4], "clinic_code"] = "99"
     later.to_parquet(path)
     result = project.train(data_source=source)
-    assert result.success, _step_failure(result)
+    assert result.success, step_failure(result)
     metadata = _validated(project).metadata
     assert metadata["quarantined_rows"].value == 0
     assert metadata["rows_outside_expectations"].value == len(later)
@@ -192,7 +188,7 @@ def test_a_retraining_window_is_named_by_its_partitions_not_the_training_file(pr
         },
         raise_on_error=False,
     )
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "validated_data"
     window = "labelled scoring_data partitions 2026-03-01..2026-03-02 (2 days)"
     assert f"{window}: 16.8% of rows broke the schema's contract" in message
@@ -245,7 +241,9 @@ def _score_day(project, source, days, day="2026-01-05"):
         resources=project.resources(
             data_source=source, scoring_source=ScoringDataSource(location=str(days))
         ),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
         raise_on_error=False,
     )
 
@@ -272,7 +270,7 @@ def test_category_codes_delivered_as_numbers_score_as_the_models_categories(
         day.astype({"clinic_code": "int64"}).to_parquet(days / "2026-01-05.parquet")
 
     result = _score_day(project, source, days)
-    assert result.success, _step_failure(result)
+    assert result.success, step_failure(result)
     stored = pd.read_parquet(asset_path(dg.AssetKey("scoring_data"), "2026-01-05"))
     assert sorted(stored["clinic_code"].unique()) == ["0", "1", "10"]
     check = next(
@@ -299,6 +297,6 @@ def test_codes_whose_text_a_number_cannot_give_back_are_refused_naming_the_colum
     frame.iloc[450:].assign(clinic_code=1).to_parquet(days / "2026-01-06.parquet")
     result = _score_day(project, source, days, "2026-01-06")
     assert not result.success
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "scoring_data"
     assert "clinic_code" in message and "expected text categories" in message

@@ -20,10 +20,11 @@ import pytest
 from mlops_assets.definitions import defs
 from mlops_assets.domain.synthetic import generate_daily_batch
 from mlops_assets.resources.data_source import ScoringDataSource
+from mlops_assets_tests.failures import step_failure
 
 FIRST_DAY = date(2026, 1, 2)
 ROWS = 400
-QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 WHAT_TO_DO = ("fix", "export", "rename", "deliver", "re-run")
 
 
@@ -193,11 +194,6 @@ def _registry_state(project) -> list[tuple[str, tuple[str, ...]]]:
     return [(v.version, v.aliases) for v in project.registry().versions()]
 
 
-def _step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
-    event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    return event.step_key, event.step_failure_data.error.message
-
-
 def _check(result: dg.ExecuteInProcessResult, name: str):
     (evaluation,) = [
         e.asset_check_evaluation_data
@@ -232,7 +228,7 @@ def test_bad_scoring_file_fails_at_scoring_data_and_changes_nothing(scoring, ind
     result = scoring.run(day)
 
     assert not result.success
-    step, message = _step_failure(result)
+    step, message = step_failure(result)
     assert step == "scoring_data"
     assert str(named_path) in message
     for text in named:
@@ -302,7 +298,9 @@ def test_a_file_larger_than_the_chunk_is_scored_completely_in_chunks(scoring):
     day = HANDLED_FIRST + timedelta(days=3)
     frame = generate_daily_batch(day, n_rows=1050, scenario="none", seed=1)
     frame.to_parquet(scoring.directory / f"{day}.parquet", index=False)
-    result = scoring.run(day, {"ops": {"batch_predictions": {"config": {"chunk_rows": 100}}}})
+    result = scoring.run(
+        day, {"ops": {"daily_monitoring": {"config": {"batch_predictions": {"chunk_rows": 100}}}}}
+    )
     assert result.success
     path = _materialized(result, "batch_predictions")["path"].value
     assert pq.ParquetFile(path).metadata.num_row_groups == 11  # ten full chunks and the rest

@@ -27,7 +27,7 @@ from mlops_assets.resources.io_managers import asset_path
 
 DAY = date(2026, 1, 5)
 BIG_ROWS = 300_000
-QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 
 # What the killed process runs: the monitoring job for DAY on its own Dagster instance, with
 # small chunks so that writing the predictions takes seconds.
@@ -38,8 +38,9 @@ with dg.DagsterInstance.get() as instance:
     defs.resolve_job_def("daily_monitoring_job").execute_in_process(
         partition_key="{DAY}",
         instance=instance,
-        run_config={{"ops": {{"batch_predictions": {{"config": {{"chunk_rows": 250}}}},
-                             "drift_report": {{"config": {{"evidently_html": False}}}}}}}},
+        run_config={{"ops": {{"daily_monitoring": {{"config": {{
+            "batch_predictions": {{"chunk_rows": 250}},
+            "drift_report": {{"evidently_html": False}}}}}}}}}},
     )
 """
 

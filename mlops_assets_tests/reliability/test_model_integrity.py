@@ -14,8 +14,9 @@ from mlops_assets.definitions import defs
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
+from mlops_assets_tests.failures import failed_asset
 
-QUICK = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 
 
 def _score(project, day: str) -> dg.ExecuteInProcessResult:
@@ -33,7 +34,7 @@ def _failure(result: dg.ExecuteInProcessResult) -> tuple[str, str, int]:
     retries = [
         e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
     ]
-    return failure.step_key, failure.step_failure_data.error.message, len(retries)
+    return failed_asset(failure), failure.step_failure_data.error.message, len(retries)
 
 
 def test_a_tampered_champion_artefact_fails_scoring_and_evaluation_clearly(project):

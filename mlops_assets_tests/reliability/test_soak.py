@@ -22,7 +22,7 @@ FIRST_DAY = date(2026, 1, 2)
 DAYS = 60
 DRIFT_START = FIRST_DAY + timedelta(days=20)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-NO_HTML = {"ops": {"drift_report": {"config": {"evidently_html": False}}}}
+NO_HTML = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 MONITORED = ("scoring_data", "batch_predictions", "drift_report")
 
 

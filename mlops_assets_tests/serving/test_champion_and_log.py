@@ -152,7 +152,9 @@ def test_the_request_log_is_read_back_as_a_scoring_partition_with_a_drift_report
         partition_key=DAY.isoformat(),
         instance=trained.instance,
         resources=trained.resources(scoring_source=source),
-        run_config={"ops": {"drift_report": {"config": {"evidently_html": False}}}},
+        run_config={
+            "ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}
+        },
     )
     assert result.success
     materialized = {e.asset_key: e for e in result.get_asset_materialization_events()}

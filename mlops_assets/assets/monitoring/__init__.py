@@ -1,21 +1,13 @@
-"""Daily monitoring: scoring_data -> batch_predictions -> drift_report, one partition per day.
+"""Daily monitoring: scoring_data -> batch_predictions -> drift_report, estimated_performance,
+labels -> realized_performance, one partition per day.
 
 Every prediction row names the model version that made it and the hash of the data that version
 was trained on, so prediction -> model version -> training data can be followed. One module
-per asset; the stored files belong to the Parquet IO manager, which hands each asset its
-upstream partition as an input.
+per asset's function; daily.py materialises them together, a range of days per run, and the
+Parquet IO manager owns the stored files.
 """
 
-from mlops_assets.assets.monitoring.estimates import estimated_performance
+from mlops_assets.assets.monitoring.daily import DAY_FUNCTIONS, daily_monitoring
 from mlops_assets.assets.monitoring.partitions import daily_partitions
-from mlops_assets.assets.monitoring.predictions import batch_predictions
-from mlops_assets.assets.monitoring.reports import drift_report
-from mlops_assets.assets.monitoring.scoring import scoring_data
 
-__all__ = [
-    "batch_predictions",
-    "daily_partitions",
-    "drift_report",
-    "estimated_performance",
-    "scoring_data",
-]
+__all__ = ["DAY_FUNCTIONS", "daily_monitoring", "daily_partitions"]

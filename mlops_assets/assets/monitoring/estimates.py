@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 
 from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
+from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
     ESTIMATE_CHECK,
@@ -30,27 +30,28 @@ class EstimateConfig(dg.Config):
     confidence: float = 0.95
 
 
-@daily_asset(
+SPEC = daily_spec(
+    "estimated_performance",
+    "The day's expected accuracy from the scoring version's calibrated probabilities "
+    "(NannyML's CBPE), before labels: interval from the Poisson-binomial variance, binary "
+    "precision/recall/F1/ROC AUC, whether it can be trusted (calibration, support) and whether "
+    "it dropped beyond noise below the version's test accuracy. Blind to concept shift: only "
+    "labels (realized_performance) see that.",
     kinds={"numpy", "scikit-learn"},
-    check_specs=[
-        daily_check_spec(
-            ESTIMATE_CHECK,
-            "estimated_performance",
-            "Yellow (WARN) when the label-free estimate dropped beyond noise (not yet "
-            "confirmed by labels) or cannot be trusted. Never blocks.",
-        )
-    ],
-    description=(
-        "The day's expected accuracy from the scoring version's calibrated probabilities "
-        "(NannyML's CBPE), before labels: interval from the Poisson-binomial variance, binary "
-        "precision/recall/F1/ROC AUC, whether it can be trusted (calibration, support) and "
-        "whether it dropped beyond noise below the version's test accuracy. Blind to concept "
-        "shift: only labels (realized_performance) see that."
-    ),
+    deps=["scoring_data", "batch_predictions"],
 )
+CHECK = daily_check_spec(
+    ESTIMATE_CHECK,
+    "estimated_performance",
+    "Yellow (WARN) when the label-free estimate dropped beyond noise (not yet confirmed by "
+    "labels) or cannot be trusted. Never blocks.",
+)
+
+
 @retried_on_mlflow_outage
 def estimated_performance(
     context: dg.AssetExecutionContext,
+    partition: str,
     config: EstimateConfig,
     mlflow_registry: MlflowRegistry,
     scoring_data: DataFrame,
@@ -62,7 +63,6 @@ def estimated_performance(
     from mlops_assets.domain.estimation import ProbabilityCalibrator, estimate_classification
     from mlops_assets.domain.estimation.cbpe import judge_estimate, out_of_support_share
 
-    partition = context.partition_key
     footer = batch_predictions.schema_arrow.metadata or {}
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
     if not version:

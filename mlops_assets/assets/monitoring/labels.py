@@ -11,7 +11,7 @@ from mlops_assets.assets.common import (
     failure_cases_markdown,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
+from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     ESTIMATED_PERFORMANCE_ASSET,
     MODEL_VERSION_KEY,
@@ -37,19 +37,22 @@ def _scoring_schema(
     return mlflow_registry.training_schema(mlflow_registry.version(version).run_id)
 
 
-@daily_asset(
+LABELS_SPEC = daily_spec(
+    "labels",
+    "The day's labels (id columns + target), delivered late from MLOPS_LABELS_DATA or, when "
+    "that is unset, the target column scored with the features. Checked against the day's "
+    "predictions (ids compared by value); a redelivery replaces the stored one, a bad one fails "
+    "and leaves it untouched.",
     kinds={"pandas", "parquet"},
-    io_manager_key="parquet_io_manager",
-    description=(
-        "The day's labels (id columns + target), delivered late from MLOPS_LABELS_DATA or, "
-        "when that is unset, the target column scored with the features. Checked against the "
-        "day's predictions (ids compared by value); a redelivery replaces the stored one, a bad "
-        "one fails and leaves it untouched."
-    ),
+    deps=["batch_predictions"],
+    stored=True,
 )
+
+
 @retried_on_mlflow_outage
 def labels(
     context: dg.AssetExecutionContext,
+    partition: str,
     labels_source: LabelsDataSource,
     mlflow_registry: MlflowRegistry,
     batch_predictions: StoredParquetFile,
@@ -58,7 +61,7 @@ def labels(
 
     from mlops_assets.domain.labels import check_delivery, join_labels
 
-    day = date.fromisoformat(context.partition_key)
+    day = date.fromisoformat(partition)
     schema = _scoring_schema(mlflow_registry, batch_predictions)
     ids, target = list(schema.id_columns), schema.target
     stored = set(batch_predictions.schema_arrow.names)
@@ -113,7 +116,8 @@ class RealizedPerformanceConfig(dg.Config):
     confidence: float = 0.95
 
 
-def _latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedVerdict | None:
+def latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedVerdict | None:
+    """The day's latest label-free estimate, when one was recorded."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(
             asset_key=dg.AssetKey(ESTIMATED_PERFORMANCE_ASSET), asset_partitions=[partition]
@@ -126,31 +130,34 @@ def _latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedV
     return EstimatedVerdict.from_metadata(date.fromisoformat(partition), event.metadata)
 
 
-@daily_asset(
+REALIZED_SPEC = daily_spec(
+    "realized_performance",
+    "The day's predictions judged on the labels that have arrived, per scoring model version: "
+    "accuracy, balanced accuracy, macro F1, ROC AUC, log loss (RMSE, MAE, R2 for a regressor) "
+    "with intervals, the drop beyond noise vs the version's test figure, and the error of the "
+    "label-free estimate.",
     kinds={"scikit-learn", "numpy"},
-    check_specs=[
-        daily_check_spec(
-            REALIZED_CHECK,
-            "realized_performance",
-            "Red (ERROR) when the day's labels show a performance drop beyond noise against "
-            "the scoring version's test figure. Never blocks.",
-        )
-    ],
-    description=(
-        "The day's predictions judged on the labels that have arrived, per scoring model "
-        "version: accuracy, balanced accuracy, macro F1, ROC AUC, log loss (RMSE, MAE, R2 for "
-        "a regressor) with intervals, the drop beyond noise vs the version's test figure, and "
-        "the error of the label-free estimate."
-    ),
+    deps=["labels", "batch_predictions"],
 )
+REALIZED_CHECK_SPEC = daily_check_spec(
+    REALIZED_CHECK,
+    "realized_performance",
+    "Red (ERROR) when the day's labels show a performance drop beyond noise against the "
+    "scoring version's test figure. Never blocks.",
+)
+
+
 @retried_on_mlflow_outage
 def realized_performance(
     context: dg.AssetExecutionContext,
+    partition: str,
     config: RealizedPerformanceConfig,
     mlflow_registry: MlflowRegistry,
     labels: DataFrame,
     batch_predictions: StoredParquetFile,
+    estimate: EstimatedVerdict | None,
 ) -> dg.MaterializeResult:
+    """`estimate` is the day's label-free estimate (None: none was made)."""
     import pandas as pd
 
     from mlops_assets.domain.evaluation import markdown_table
@@ -158,7 +165,6 @@ def realized_performance(
     from mlops_assets.domain.performance import judge_predictions, performance_metric
     from mlops_assets.domain.realized import class_probabilities, realized_metrics
 
-    partition = context.partition_key
     day = date.fromisoformat(partition)
     schema = _scoring_schema(mlflow_registry, batch_predictions)
     predictions = batch_predictions.read().to_pandas()
@@ -207,7 +213,6 @@ def realized_performance(
     # The day's headline is the version that scored most of it (one, unless it was rescored).
     version = max(verdicts, key=lambda v: verdicts[v][0])
     _, verdict, figures = verdicts[version]
-    estimate = _latest_estimate(context.instance, partition)
     realized_value = figures.get(estimate.metric, (None,))[0] if estimate else None
     estimate_error = (
         realized_value - estimate.value

@@ -1,27 +1,43 @@
 """The daily partitions of the monitoring assets and what those assets share."""
 
-import functools
 import os
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, MONITORING_GROUP, OWNER
+from mlops_assets.assets.common import MONITORING_GROUP, OWNER
 from mlops_assets.domain.health import Health
 from mlops_assets.resources.data_source import scoring_start
 
 # The first day that can be scored; partitions are fixed when the code location loads.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=scoring_start(os.environ))
 
-# What every monitoring asset shares: one partition a day, retried only when MLflow is down.
-daily_asset = functools.partial(
-    dg.asset,
-    partitions_def=daily_partitions,
-    group_name=MONITORING_GROUP,
-    owners=[OWNER],
-    retry_policy=MLFLOW_RETRY_POLICY,
-)
+
+def daily_spec(
+    name: str,
+    description: str,
+    kinds: set[str],
+    deps: Iterable[str] = (),
+    *,
+    stored: bool = False,
+) -> dg.AssetSpec:
+    """One of the daily monitoring assets (assets/monitoring/daily.py materialises them all, a
+    range of days per run). Skippable: a day that fails, or an asset not selected, records
+    nothing. `stored` assets are DataFrames the Parquet IO manager keeps, one file a day, which
+    other assets (raw_data's retraining window) read as inputs."""
+    spec = dg.AssetSpec(
+        name,
+        description=description,
+        kinds=kinds,
+        deps=list(deps),
+        group_name=MONITORING_GROUP,
+        owners=[OWNER],
+        partitions_def=daily_partitions,
+        skippable=True,
+    )
+    return spec.with_io_manager_key("parquet_io_manager") if stored else spec
 
 
 def daily_check_spec(name: str, asset: str, description: str, *, blocking: bool = False):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from mlops_assets.assets.common import failure, listed, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import daily_asset
+from mlops_assets.assets.monitoring.partitions import daily_spec
 from mlops_assets.contracts import (
     CHAMPION_ALIAS,
     MODEL_NAME_KEY,
@@ -30,26 +30,28 @@ class ScoringConfig(dg.Config):
     thread's OpenMP loops get an equal share of the CPUs); 1 scores one chunk at a time."""
 
 
-@daily_asset(
+SPEC = daily_spec(
+    "batch_predictions",
+    "The day scored by the model version holding the `champion` alias at run time (its "
+    "artefact's SHA-256 verified first), read and scored in chunks, written atomically. Every "
+    "row and the file's metadata name the model version and its training data hash.",
+    kinds={"scikit-learn", "parquet", "mlflow"},
     # The champion is chosen at run time, through the registry; the edge shows that lineage
     # (prediction -> registered model version) in the asset graph.
-    deps=[dg.AssetKey("registered_model_version")],
-    kinds={"scikit-learn", "parquet", "mlflow"},
-    # The IO manager owns the file: it writes the scored chunks as they come.
-    io_manager_key="parquet_io_manager",
-    description=(
-        "The day scored by the model version holding the `champion` alias at run time (its "
-        "artefact's SHA-256 verified first), read and scored in chunks, written atomically. "
-        "Every row and the file's metadata name the model version and its training data hash."
-    ),
+    deps=["scoring_data", "registered_model_version"],
+    stored=True,
 )
+
+
 @retried_on_mlflow_outage
 def batch_predictions(
     context: dg.AssetExecutionContext,
+    partition: str,
     config: ScoringConfig,
     mlflow_registry: MlflowRegistry,
     scoring_data: StoredParquetFile,
 ) -> dg.Output[StreamedTable]:
+    """The day's predictions, as a table the IO manager writes chunk by chunk as it is scored."""
     from mlops_assets.domain.monitoring import ScoringTotals, score_batches
 
     champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
@@ -103,7 +105,8 @@ def batch_predictions(
             # immediate failure as an error in the asset's body (no MLflow call happens here).
             raise failure(f"{type(error).__name__}: {error}") from error
         context.log.info(
-            f"scored {totals.rows} rows with {mlflow_registry.model_name} v{champion.version}"
+            f"{partition}: scored {totals.rows} rows with {mlflow_registry.model_name} "
+            f"v{champion.version}"
         )
 
     table = StreamedTable(

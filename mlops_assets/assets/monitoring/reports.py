@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import check_result, daily_asset, daily_check_spec
+from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
     DRIFT_CHECK,
@@ -51,27 +51,28 @@ class DriftReportConfig(dg.Config):
     """Level of the intervals of the day's metric, the champion's, and their difference."""
 
 
-@daily_asset(
+SPEC = daily_spec(
+    "drift_report",
+    "The day compared with the training data of the model that scored it: per-feature tests "
+    "(KS / Wasserstein, chi-square / Jensen-Shannon, PSI) with false-alarm control, prediction "
+    "drift, performance on labels, and a dataset-level severity. evidently draws the HTML "
+    "report for people; our vectorised engine decides.",
     kinds={"numpy", "scipy", "evidently"},
-    check_specs=[
-        daily_check_spec(
-            DRIFT_CHECK,
-            "drift_report",
-            "Yellow (WARN) on a drift warning or prediction drift, red (ERROR) on critical "
-            "feature drift or a performance drop beyond noise. Never blocks: scoring goes on, "
-            "and drift_retraining_sensor decides about retraining.",
-        )
-    ],
-    description=(
-        "The day compared with the training data of the model that scored it: per-feature "
-        "tests (KS / Wasserstein, chi-square / Jensen-Shannon, PSI) with false-alarm control, "
-        "prediction drift, performance on labels, and a dataset-level severity. evidently "
-        "draws the HTML report for people; our vectorised engine decides."
-    ),
+    deps=["scoring_data", "batch_predictions"],
 )
+CHECK = daily_check_spec(
+    DRIFT_CHECK,
+    "drift_report",
+    "Yellow (WARN) on a drift warning or prediction drift, red (ERROR) on critical feature "
+    "drift or a performance drop beyond noise. Never blocks: scoring goes on, and "
+    "drift_retraining_sensor decides about retraining.",
+)
+
+
 @retried_on_mlflow_outage
 def drift_report(
     context: dg.AssetExecutionContext,
+    partition: str,
     config: DriftReportConfig,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
@@ -83,7 +84,6 @@ def drift_report(
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.monitoring import assess_day
 
-    partition = context.partition_key
     footer = batch_predictions.schema_arrow.metadata or {}
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
     if not version:
@@ -132,6 +132,7 @@ def drift_report(
     metadata.update(
         _log_monitoring_run(
             context,
+            partition,
             mlflow_registry,
             verdict,
             reference_sample,
@@ -157,6 +158,7 @@ def drift_report(
 
 def _log_monitoring_run(
     context: dg.AssetExecutionContext,
+    partition: str,
     mlflow_registry: MlflowRegistry,
     verdict: DriftVerdict,
     reference_sample: DataFrame,
@@ -187,7 +189,7 @@ def _log_monitoring_run(
             html_path=html,
             drift_share=DriftConfig().critical_share,
         )
-    partition, version = context.partition_key, verdict.model_version
+    version = verdict.model_version
     experiment_id, run_id = mlflow_registry.log_monitoring_run(
         f"drift {partition} v{version}",
         tags={
@@ -217,7 +219,7 @@ def _log_monitoring_run(
         )
         metadata["evidently_report"] = dg.MetadataValue.text(
             f"not drawn: {reason}. To draw it for this day, launch {EVIDENTLY_REPORT_JOB} for "
-            f"partition {partition} (or materialize drift_report with config evidently_html: "
-            "true)."
+            f"partition {partition} (or materialize drift_report with the config "
+            "daily_monitoring: drift_report: evidently_html: true)."
         )
     return metadata

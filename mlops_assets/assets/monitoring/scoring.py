@@ -10,7 +10,7 @@ from mlops_assets.assets.common import (
     listed,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.monitoring.partitions import daily_asset, daily_check_spec
+from mlops_assets.assets.monitoring.partitions import daily_check_spec, daily_spec
 from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.evaluation import markdown_table
@@ -22,34 +22,33 @@ from mlops_assets.domain.schemas import (
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
-
-@daily_asset(
+SPEC = daily_spec(
+    "scoring_data",
+    "One day's batch to score (a daily file, a SQL table filtered on its date column, or the "
+    "built-in generator with its drift scenario). Labels are kept when present. A batch the "
+    "champion cannot score fails here, before anything is stored, and the day goes no further.",
     kinds={"pandas", "parquet"},
-    io_manager_key="parquet_io_manager",
-    check_specs=[
-        daily_check_spec(
-            SCORING_CHECK,
-            "scoring_data",
-            "The day's file is readable and has the champion's feature columns with their "
-            "types, no infinities and no feature left all empty. Unseen categories, extra "
-            "columns and unusual null shares are reported, not failed.",
-            blocking=True,
-        )
-    ],
-    description=(
-        "One day's batch to score (a daily file, a SQL table filtered on its date column, or "
-        "the built-in generator with its drift scenario). Labels are kept when present. A "
-        "batch the champion cannot score fails here, before anything is stored."
-    ),
+    stored=True,
 )
+CHECK = daily_check_spec(
+    SCORING_CHECK,
+    "scoring_data",
+    "The day's file is readable and has the champion's feature columns with their types, no "
+    "infinities and no feature left all empty. Unseen categories, extra columns and unusual "
+    "null shares are reported, not failed. A failed check stops the day before scoring.",
+)
+
+
 @retried_on_mlflow_outage
 def scoring_data(
     context: dg.AssetExecutionContext,
+    partition: str,
     scoring_source: ScoringDataSource,
     data_source: TrainingDataSource,
     mlflow_registry: MlflowRegistry,
 ):
-    day = date.fromisoformat(context.partition_key)
+    """The day's batch, checked: yields the check's result and the frame's `Output`."""
+    day = date.fromisoformat(partition)
     source = scoring_source.describe(day)
     champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     schema = None if champion is None else mlflow_registry.training_schema(champion.run_id)
