@@ -127,24 +127,18 @@ class _DayAssets:
                 mlflow_registry=r["mlflow_registry"],
                 scoring_data=self._stream(SCORING_DATA, day),
             )
-        if key == DRIFT_REPORT:
-            return reports.drift_report(
-                context,
-                day,
-                config=config.drift_report,
-                mlflow_registry=r["mlflow_registry"],
-                storage=r["storage"],
-                scoring_data=self._frame(SCORING_DATA, day),
-                batch_predictions=self._stream(BATCH_PREDICTIONS, day),
-            )
-        if key == ESTIMATED_PERFORMANCE:
+        if key in (DRIFT_REPORT, ESTIMATED_PERFORMANCE):
+            scored = {
+                "mlflow_registry": r["mlflow_registry"],
+                "scoring_data": self._frame(SCORING_DATA, day),
+                "batch_predictions": self._stream(BATCH_PREDICTIONS, day),
+            }
+            if key == DRIFT_REPORT:
+                return reports.drift_report(
+                    context, day, config=config.drift_report, storage=r["storage"], **scored
+                )
             return estimates.estimated_performance(
-                context,
-                day,
-                config=config.estimated_performance,
-                mlflow_registry=r["mlflow_registry"],
-                scoring_data=self._frame(SCORING_DATA, day),
-                batch_predictions=self._stream(BATCH_PREDICTIONS, day),
+                context, day, config=config.estimated_performance, **scored
             )
         if key == LABELS:
             return labels.labels(
