@@ -53,6 +53,22 @@ def days_between(first: date, last: date) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
+def check_partitions(days: Sequence[str]) -> None:
+    """Every day is a daily partition of the code location (as this environment loads it:
+    `make` gives the webserver and this command the same MLOPS_HOME and settings)."""
+    from mlops_assets.assets.monitoring.partitions import daily_partitions
+
+    first = daily_partitions.get_first_partition_key()
+    last = daily_partitions.get_last_partition_key()
+    outside = [day for day in days if not daily_partitions.has_partition_key(day)]
+    if outside:
+        raise BackfillError(
+            f"{outside[0]} is not a daily partition: the partitions run from {first} to {last} "
+            "(MLOPS_SCORING_START, or the first daily file of MLOPS_SCORING_DATA, sets the "
+            "first; the last is yesterday)."
+        )
+
+
 def launch_backfill(url: str, assets: Sequence[str], partitions: Sequence[str]) -> str:
     """Ask the webserver at `url` for an asset backfill of `assets` over `partitions`; its ID."""
     params = {
@@ -68,6 +84,12 @@ def launch_backfill(url: str, assets: Sequence[str], partitions: Sequence[str]) 
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.load(response)
+    except urllib.error.HTTPError as error:
+        # The webserver answers a failed mutation with HTTP 500 and the error in its body.
+        try:
+            answer = json.load(error)
+        except ValueError:
+            raise BackfillError(f"{url} answered HTTP {error.code}: {error.reason}") from error
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         raise BackfillError(
             f"no Dagster webserver at {url} ({error}): start it with `make ui` (or set "
@@ -75,9 +97,10 @@ def launch_backfill(url: str, assets: Sequence[str], partitions: Sequence[str]) 
         ) from error
     if answer.get("errors"):
         raise BackfillError(f"{url} refused the backfill: {answer['errors'][0]['message']}")
-    result = answer["data"]["launchPartitionBackfill"]
-    if result["__typename"] != "LaunchBackfillSuccess":
-        raise BackfillError(f"{url} refused the backfill ({result['__typename']}): {result}")
+    result = (answer.get("data") or {}).get("launchPartitionBackfill") or {}
+    if result.get("__typename") != "LaunchBackfillSuccess":
+        reason = result.get("message") or result
+        raise BackfillError(f"{url} refused the backfill: {reason}")
     return str(result["backfillId"])
 
 
@@ -89,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         days = days_between(args.first, args.last)
+        check_partitions(days)
         backfill_id = launch_backfill(args.url, monitoring_assets(os.environ), days)
     except BackfillError as error:
         print(f"error: {error}", file=sys.stderr)
