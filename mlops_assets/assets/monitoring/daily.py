@@ -87,9 +87,13 @@ class _DayAssets:
     resources: Mapping[str, Any]
     io: ParquetIOManager
     already_recorded: set[tuple[dg.AssetKey, str]] = field(default_factory=set)
+    # The day's stored frames read so far: drift_report and estimated_performance both read
+    # scoring_data, which is read once.
+    _frames: dict[tuple[dg.AssetKey, str], Any] = field(default_factory=dict)
 
     def run(self, day: str) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
         estimate: EstimatedVerdict | None = None
+        self._frames.clear()
         for key in DAY_FUNCTIONS:
             if key not in self.context.selected_asset_keys or (key, day) in self.already_recorded:
                 continue
@@ -166,7 +170,9 @@ class _DayAssets:
     def _frame(self, key: dg.AssetKey, day: str) -> Any:
         import pandas as pd
 
-        return pd.read_parquet(self.io.stored_partition(key, day))
+        if (key, day) not in self._frames:
+            self._frames[key, day] = pd.read_parquet(self.io.stored_partition(key, day))
+        return self._frames[key, day]
 
     def _events(
         self, key: dg.AssetKey, day: str, result: Any

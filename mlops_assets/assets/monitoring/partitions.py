@@ -40,7 +40,7 @@ def daily_spec(
     return spec.with_io_manager_key("parquet_io_manager") if stored else spec
 
 
-def daily_check_spec(name: str, asset: str, description: str, *, blocking: bool = False):
+def daily_check_spec(name: str, asset: str, description: str):
     """A check evaluated per day, so the UI shows each day's result on its partition (without
     `partitions_def` it shows "Partition —" on a daily asset). Partitioned checks are a preview
     API in Dagster 1.13; its warning would print on every code-location load."""
@@ -49,7 +49,6 @@ def daily_check_spec(name: str, asset: str, description: str, *, blocking: bool 
         return dg.AssetCheckSpec(
             name,
             asset=asset,
-            blocking=blocking,
             description=description,
             partitions_def=daily_partitions,
         )
