@@ -23,16 +23,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-from common import ROOT, Section, Target, clean_env, project_env, run_checked
+from common import (
+    ROOT,
+    Section,
+    Target,
+    clean_env,
+    free_port,
+    project_env,
+    run_checked,
+    wait_for_http,
+)
 
 TARGET_RATIO = 2.0  # the daemon backfill / the same days in one process
 JOB = "daily_monitoring_job"
@@ -58,7 +65,7 @@ def run(quick: bool) -> Section:
         )
 
         in_process, assets = _in_process_seconds(env, Path(tmp) / "in_process", days)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         servers = [
             subprocess.Popen(
@@ -76,7 +83,7 @@ def run(quick: bool) -> Section:
         ]
         try:
             _wait_for_daemon(dagster_home)
-            _wait_for_webserver(url)
+            wait_for_http(f"{url}/server_info", "dagster-webserver")
             from mlops_assets.backfills import days_between, launch_backfill
 
             started, submitted = time.perf_counter(), time.time()
@@ -166,23 +173,6 @@ def _wait_for_daemon(dagster_home: Path, timeout: float = 120) -> None:
             return
         time.sleep(0.5)
     raise RuntimeError("dagster-daemon sent no heartbeat in two minutes")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_webserver(url: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"dagster-webserver did not serve {url} in {timeout:.0f} s")
 
 
 def _wait_for_backfill(

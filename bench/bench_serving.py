@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,30 +24,18 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, Section, Target, clean_env, run_training_job
+from common import (
+    ROOT,
+    Section,
+    Target,
+    clean_env,
+    free_port,
+    run_training_job,
+    wait_for_http,
+)
 
 CLIENTS = 4
 TARGET_P99_MS = 50.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int, path: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path}")
 
 
 def _payload(n_rows: int) -> bytes:
@@ -113,7 +100,7 @@ def run(quick: bool) -> Section:
         model_path = MlflowClient(
             tracking_uri=uri, registry_uri=uri
         ).get_model_version_download_uri("credit-default", "1")
-        ours_port, mlflow_port = _free_port(), _free_port()
+        ours_port, mlflow_port = free_port(), free_port()
         ours = subprocess.Popen(
             [sys.executable, "-m", "mlops_assets.serving"],
             cwd=ROOT,
@@ -141,9 +128,9 @@ def run(quick: bool) -> Section:
             stderr=(Path(tmp) / "mlflow-serve.log").open("w"),
         )
         try:
-            _wait(ours_port, "/health")
+            wait_for_http(f"http://127.0.0.1:{ours_port}/health", "our scoring server", 120)
             try:
-                _wait(mlflow_port, "/ping")
+                wait_for_http(f"http://127.0.0.1:{mlflow_port}/ping", "mlflow models serve", 120)
             except RuntimeError as error:
                 log = (Path(tmp) / "mlflow-serve.log").read_text()[-3000:]
                 raise RuntimeError(f"{error}; mlflow models serve said:\n{log}") from error
