@@ -132,7 +132,7 @@ def _probability_metrics(
     index = np.array([classes.index(v) for v in truth])
     losses = -np.log(proba[np.arange(len(truth)), index])
     loss = float(log_loss(truth, proba, labels=classes))
-    result = {"log_loss": _widened(loss, _mean_halfwidth(losses, z))}
+    result = {"log_loss": _non_negative(_widened(loss, _mean_halfwidth(losses, z)))}
     present = sorted(set(index))
     if len(present) < 2:  # one class only: ROC AUC is undefined
         return result
@@ -173,7 +173,7 @@ def _regression(truth: np.ndarray, predicted: np.ndarray, z: float) -> dict[str,
     mse = float(squared.mean())
     half = _mean_halfwidth(squared, z)
     rmse = (math.sqrt(mse), math.sqrt(max(mse - half, 0.0)), math.sqrt(mse + half))
-    mae = _widened(float(np.abs(errors).mean()), _mean_halfwidth(np.abs(errors), z))
+    mae = _non_negative(_widened(float(np.abs(errors).mean()), _mean_halfwidth(np.abs(errors), z)))
     result = {"rmse": rmse, "mae": mae}
     spread = (truth - truth.mean()) ** 2
     total = float(spread.mean())
@@ -192,6 +192,13 @@ def _mean_halfwidth(values: np.ndarray, z: float) -> float:
 
 def _widened(value: float, half: float) -> Interval:
     return value, value - half, value + half
+
+
+def _non_negative(interval: Interval) -> Interval:
+    """A loss is never below 0, whatever a normal interval around a skewed mean says (a day of
+    40 confident predictions with one bad miss gave log loss 0.15 [-0.14, 0.44])."""
+    value, low, high = interval
+    return value, max(low, 0.0), high
 
 
 def _clipped(interval: Interval) -> Interval:

@@ -85,3 +85,21 @@ def test_unlabelled_rows_are_left_out_and_no_labels_gives_no_metrics():
     assert got["accuracy"][0] == pytest.approx(2 / 3)
     assert "roc_auc" not in got  # no probabilities given
     assert realized_metrics("binary", pd.Series([None, None]), pd.Series([1, 0])) == {}
+
+
+def test_a_loss_interval_never_goes_below_zero_on_a_confident_day_with_one_miss():
+    """What a real day gave (palmerpenguins, 40 birds): confident and right on 39, badly wrong
+    on one. The losses are that skewed; a normal interval around their mean crossed 0."""
+    truth = pd.Series(["a"] * 39 + ["b"])
+    proba = np.tile([0.999, 0.001], (40, 1))
+    got = realized_metrics("binary", truth, pd.Series(["a"] * 40), classes=["a", "b"], proba=proba)
+    value, low, high = got["log_loss"]
+    assert (
+        value - 1.96 * np.std(-np.log(np.where(truth == "a", 0.999, 0.001)), ddof=1) / np.sqrt(40)
+        < 0
+    )  # the normal interval's own lower end
+    assert low == 0.0 < value < high
+
+    errors = pd.Series([0.0] * 39 + [100.0])
+    got = realized_metrics("regression", errors, pd.Series([0.0] * 40))
+    assert got["mae"][1] == 0.0 < got["mae"][0] < got["mae"][2]

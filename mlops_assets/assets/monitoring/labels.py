@@ -1,7 +1,7 @@
 """labels and realized_performance: the day's delayed labels, and the metrics they reveal."""
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 
@@ -200,6 +200,14 @@ def realized_performance(
             proba=class_probabilities(frame, classes, schema.task) if classes else None,
             confidence=config.confidence,
         )
+        if verdict.day_value is not None:
+            # The judged metric keeps the verdict's own interval, the one its reason quotes and
+            # the alert acts on, rather than a second estimate under the same name.
+            figures[verdict.metric] = (
+                verdict.day_value,
+                cast(float, verdict.day_ci_low),
+                cast(float, verdict.day_ci_high),
+            )
         verdicts[str(version)] = (len(frame), verdict, figures)
         rows.append(
             {
