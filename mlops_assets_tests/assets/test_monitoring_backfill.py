@@ -7,21 +7,16 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.contracts import DRIFT_CHECK
-from mlops_assets.definitions import defs
 from mlops_assets.domain.synthetic import generate_daily_batch
 from mlops_assets.jobs import monitoring_assets
 from mlops_assets.resources.data_source import ScoringDataSource
+from mlops_assets_tests.monitoring_runs import run_day_range
 
 FIRST = date(2026, 1, 2)
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
-QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 ASSETS = [dg.AssetKey(name) for name in monitoring_assets({})]
 
 
@@ -30,16 +25,6 @@ def _write_day(directory: Path, day: str, *, drop: str | None = None) -> None:
         date.fromisoformat(day), n_rows=300, scenario="none", seed=date.fromisoformat(day).day
     )
     frame.drop(columns=[drop] if drop else []).to_csv(directory / f"{day}.csv", index=False)
-
-
-def _run_range(project, resources, first: str, last: str) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def("daily_monitoring_job").execute_in_process(
-        instance=project.instance,
-        resources=resources,
-        run_config=QUICK,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        raise_on_error=False,
-    )
 
 
 def _status(project, key: dg.AssetKey) -> dict[str, str]:
@@ -59,7 +44,7 @@ def test_one_bad_day_of_a_range_fails_only_itself_and_re_runs_alone(trained, tmp
         _write_day(directory, day, drop="income" if day == DAYS[1] else None)
     resources = trained.resources(scoring_source=ScoringDataSource(location=str(directory)))
 
-    result = _run_range(trained, resources, DAYS[0], DAYS[-1])
+    result = run_day_range(trained, resources, DAYS[0], DAYS[-1])
 
     assert not result.success
     message = _failure(result)
@@ -87,7 +72,7 @@ def test_one_bad_day_of_a_range_fails_only_itself_and_re_runs_alone(trained, tmp
     # Fixed, the failed day re-runs alone; the others are left as they were.
     before = {day: _stored_mtime(trained, day) for day in (DAYS[0], DAYS[2])}
     _write_day(directory, DAYS[1])
-    again = _run_range(trained, resources, DAYS[1], DAYS[1])
+    again = run_day_range(trained, resources, DAYS[1], DAYS[1])
     assert again.success
     assert {e.partition for e in again.get_asset_materialization_events()} == {DAYS[1]}
     for key in ASSETS:
@@ -115,7 +100,7 @@ def test_a_retried_range_does_each_day_once(trained, tmp_path):
     marker = tmp_path / "failed-once"
     resources = trained.resources(scoring_source=FlakyScoringSource(marker=str(marker)))
 
-    result = _run_range(trained, resources, DAYS[0], DAYS[-1])
+    result = run_day_range(trained, resources, DAYS[0], DAYS[-1])
 
     assert result.success and marker.exists()
     retries = [

@@ -11,13 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from mlops_assets.assets.monitoring import daily_partitions
-from mlops_assets.definitions import defs
 from mlops_assets.jobs import monitoring_assets
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
@@ -26,12 +21,12 @@ from mlops_assets.resources.data_source import (
 )
 from mlops_assets.resources.io_managers import asset_path
 from mlops_assets_tests.failures import step_failure
+from mlops_assets_tests.monitoring_runs import run_day_range
 
 palmerpenguins = pytest.importorskip("palmerpenguins")
 
 FIRST = date(2026, 1, 2)
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
-QUICK = {"ops": {"daily_monitoring": {"config": {"drift_report": {"evidently_html": False}}}}}
 ASSETS = [dg.AssetKey(name) for name in monitoring_assets({})]
 
 
@@ -79,16 +74,6 @@ def survey(project, tmp_path):
     return trained, resources, days
 
 
-def _run_range(project, resources, first: str, last: str) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def("daily_monitoring_job").execute_in_process(
-        instance=project.instance,
-        resources=resources,
-        run_config=QUICK,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        raise_on_error=False,
-    )
-
-
 def test_penguins_train_as_a_multiclass_model_on_their_real_columns(survey):
     trained, _, _ = survey
     model = trained.output_for_node("trained_model")
@@ -104,7 +89,7 @@ def test_penguins_train_as_a_multiclass_model_on_their_real_columns(survey):
 def test_a_backfilled_range_of_penguin_days_scores_judges_and_joins_late_labels(project, survey):
     _, resources, days = survey
 
-    result = _run_range(project, resources, DAYS[0], DAYS[-1])
+    result = run_day_range(project, resources, DAYS[0], DAYS[-1])
 
     assert result.success, step_failure(result)
     # One run, every day its own partition of every monitoring asset.
