@@ -11,7 +11,7 @@ processes of its own, so that its peak RSS (VmHWM, read by the child at its end)
   model download and SHA-256 check, column check, chunked read / score / write (chunk_rows
   100,000), atomic rename, metadata. Wall time of the whole `materialize` call.
 - ours, the loop alone: in a child of its own with the champion loaded (not timed), the
-  asset's own read / score / write loop (`score_batches` into `write_streamed_table`, the
+  asset's own read / score / write loop (`scored_chunks` into `write_streamed_table`, the
   asset's chunk size and threads) over the same file: what a run costs beyond its fixed part.
 - bare: the same champion pipeline loaded, the file's feature columns read whole with
   `pd.read_parquet` (neither timed); timed is one call, each in a child of its own:
@@ -327,9 +327,9 @@ def child_loop(data: Path) -> dict:
     """The asset's read / score / write loop over `data`, the champion loaded beforehand."""
     import pyarrow.parquet as pq
 
-    from mlops_assets.assets.monitoring.predictions import ScoringConfig
-    from mlops_assets.contracts import CHAMPION_ALIAS, SCORE_COLUMN
-    from mlops_assets.domain.monitoring import ScoringTotals, score_batches
+    from mlops_assets.assets.monitoring.predictions import ScoringConfig, scored_chunks
+    from mlops_assets.contracts import CHAMPION_ALIAS
+    from mlops_assets.domain.monitoring import ScoringTotals
     from mlops_assets.resources.io_managers import (
         StoredParquetFile,
         StreamedTable,
@@ -344,29 +344,16 @@ def child_loop(data: Path) -> dict:
         raise RuntimeError("no champion: training failed")
     schema = registry.training_schema(champion.run_id)
     model = registry.load_model(champion.version)
-    config = ScoringConfig()
     out = Path(tempfile.mkdtemp(prefix="loop-", dir=data.parent)) / "predictions.parquet"
     started = time.perf_counter()
-    stored = StoredParquetFile(data)
-    names = stored.schema_arrow.names
-    ids = [c for c in schema.id_columns if c in names]
-    target = [schema.target] if schema.target in names else []
-    chunks = (
-        batch.to_pandas()
-        for batch in stored.iter_batches(
-            config.chunk_rows, columns=[*ids, *schema.feature_columns, *target]
-        )
-    )
-    scored = score_batches(
+    scored = scored_chunks(
+        StoredParquetFile(data),
         model,
-        chunks,
         schema,
-        ids,
         champion.version,
         "bench",
         ScoringTotals(),
-        score_column=SCORE_COLUMN,
-        threads=config.scoring_threads,
+        ScoringConfig(),
     )
     rows = write_streamed_table(StreamedTable(scored), out)
     seconds = time.perf_counter() - started

@@ -1,7 +1,7 @@
 """batch_predictions: the day scored by the champion, chunk by chunk, stored by the IO manager."""
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -14,12 +14,14 @@ from mlops_assets.contracts import (
     SCORE_COLUMN,
     TRAINING_DATA_HASH_KEY,
 )
-from mlops_assets.domain.schemas import DataValidationError, check_scoring_frame
+from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
 from mlops_assets.resources.io_managers import StoredParquetFile, StreamedTable
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mlops_assets.domain.monitoring import ScoringTotals
 
 
 class ScoringConfig(dg.Config):
@@ -52,7 +54,7 @@ def batch_predictions(
     scoring_data: StoredParquetFile,
 ) -> dg.Output[StreamedTable]:
     """The day's predictions, as a table the IO manager writes chunk by chunk as it is scored."""
-    from mlops_assets.domain.monitoring import ScoringTotals, score_batches
+    from mlops_assets.domain.monitoring import ScoringTotals
 
     champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     if champion is None:
@@ -75,30 +77,12 @@ def batch_predictions(
         )
     except DataValidationError as error:
         raise failure(str(error)) from error
-    # Ids travel with every prediction: labels that arrive later join on them, and each
-    # prediction traces back to its input row. Only the columns the model needs are read: a
-    # 1,000-column file costs its features.
-    ids = [c for c in schema.id_columns if c in stored.names]
-    target = schema.target if schema.target in stored.names else None
-    columns = [*ids, *schema.feature_columns, *([target] if target else [])]
     totals = ScoringTotals()
 
     def scored() -> Iterator["pd.DataFrame"]:
-        chunks = (
-            batch.to_pandas()
-            for batch in scoring_data.iter_batches(batch_size=config.chunk_rows, columns=columns)
-        )
         try:
-            yield from score_batches(
-                model,
-                chunks,
-                schema,
-                ids,
-                champion.version,
-                training_hash,
-                totals,
-                score_column=SCORE_COLUMN,
-                threads=config.scoring_threads,
+            yield from scored_chunks(
+                scoring_data, model, schema, champion.version, training_hash, totals, config
             )
         except Exception as error:
             # Scored while the IO manager writes, past retried_on_mlflow_outage: the same
@@ -129,4 +113,42 @@ def batch_predictions(
                 mlflow_registry.version_url(champion.version)
             ),
         },
+    )
+
+
+def scored_chunks(
+    scoring_data: StoredParquetFile,
+    model: Any,
+    schema: DatasetSchema,
+    model_version: str,
+    training_hash: str,
+    totals: "ScoringTotals",
+    config: ScoringConfig,
+) -> Iterator["pd.DataFrame"]:
+    """The stored day's predictions, read, scored and yielded `config.chunk_rows` at a time.
+
+    Ids travel with every prediction: labels that arrive later join on them, and each
+    prediction traces back to its input row. Only the columns the model needs are read: a
+    1,000-column file costs its features."""
+    from mlops_assets.domain.monitoring import score_batches
+
+    stored = scoring_data.schema_arrow
+    ids = [c for c in schema.id_columns if c in stored.names]
+    target = [schema.target] if schema.target in stored.names else []
+    chunks = (
+        batch.to_pandas()
+        for batch in scoring_data.iter_batches(
+            batch_size=config.chunk_rows, columns=[*ids, *schema.feature_columns, *target]
+        )
+    )
+    yield from score_batches(
+        model,
+        chunks,
+        schema,
+        ids,
+        model_version,
+        training_hash,
+        totals,
+        score_column=SCORE_COLUMN,
+        threads=config.scoring_threads,
     )
