@@ -23,6 +23,8 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.health import promotion_health
 from mlops_assets.domain.promotion import EvaluationSummary, PromotionError
 from mlops_assets.domain.registry import GateConfig, GateDecision
+from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import LockTimeout, ProjectStorage
 from mlops_assets.services.champion import compare_with_current_champion
@@ -33,6 +35,7 @@ from mlops_assets.services.promotion import (
     register_and_promote,
     roll_back,
 )
+from mlops_assets.services.servability import raw_samples, serving_checks
 
 
 class PromotionConfig(GateConfig, dg.Config):
@@ -67,7 +70,9 @@ class RegisteredVersion:
     description=(
         "The candidate registered in the MLflow model registry, with its metrics, gate tags and "
         "the SHA-256 of its artefact. A named gate (absolute thresholds, schema compatibility, "
-        "a noise-aware non-regression test against the champion overall and per slice) decides "
+        "a noise-aware non-regression test against the champion overall and per slice, and "
+        "two serving checks: its signature accepts every input the champion accepts, and it "
+        "scores the sources' raw rows through mlflow.pyfunc and the serving app) decides "
         "whether it takes the `champion` alias, moved only by compare-and-set under a lock; "
         "otherwise it is the `challenger`. Decision and reasons are MLflow tags."
     ),
@@ -79,16 +84,25 @@ def registered_model_version(
     evaluation_report: EvaluationSummary,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
+    data_source: TrainingDataSource,
+    scoring_source: ScoringDataSource,
 ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
     summary = evaluation_report
     ref = summary.model
     name = mlflow_registry.model_name
+    contract, servable = serving_checks(
+        mlflow_registry,
+        ref.model_uri,
+        DatasetSchema.from_json(ref.schema_json),
+        raw_samples(data_source.location, scoring_source.location),
+    )
     candidate = Candidate(
         run_id=ref.run_id,
         model_uri=ref.model_uri,
         metrics=summary.metrics,
         leaky_features=ref.leaky_features,
         champion=summary.champion,
+        serving_checks=(contract, servable),
         tags={
             DATA_HASH_TAG: ref.data_hash,
             DAGSTER_RUN_ID_TAG: context.run.run_id,

@@ -204,6 +204,7 @@ def trained_model(
         numeric=numeric,
         categorical=categorical,
         task=schema.task,
+        input_types={c.name: c.input_type for c in schema.columns if c.input_type},
     )
     test_path = storage.path("splits", run_id, "test.parquet")
     write_parquet_atomic(split.test, test_path)

@@ -24,6 +24,7 @@ from mlops_assets.domain.evaluation import (
     per_row_loss,
 )
 from mlops_assets.domain.registry import (
+    GateCheck,
     GateConfig,
     GateDecision,
     RegistryVersion,
@@ -130,6 +131,7 @@ def judge(
     gate: GateConfig,
     champion: ChampionComparison | None,
     leaky_features: Sequence[str],
+    serving_checks: Sequence[GateCheck] = (),
 ) -> GateDecision:
     """The gate's decision on a candidate compared with `champion` (None: no champion)."""
     return decide_promotion(
@@ -140,6 +142,7 @@ def judge(
         overall=None if champion is None else champion.overall,
         slices=() if champion is None else champion.slices,
         leaky_features=leaky_features,
+        serving_checks=serving_checks,
     )
 
 

@@ -125,6 +125,7 @@ def decide_promotion(
     overall: PairedComparison | None,
     slices: Sequence[tuple[str, str, PairedComparison]],
     leaky_features: Sequence[str] = (),
+    serving_checks: Sequence[GateCheck] = (),
 ) -> GateDecision:
     """Whether the candidate takes the champion alias, check by check.
 
@@ -134,6 +135,8 @@ def decide_promotion(
     such comparison and the candidate is rejected on the schema alone. `leaky_features` (from
     the leakage guard) block promotion unless the gate allows them: a leaking model's test
     metrics are too good to be true, so no threshold or comparison can vouch for it.
+    `serving_checks` (input_contract_compatible, servable: services.servability) block
+    promotion when failed: a version clients cannot call never takes `champion`.
     """
     checks: list[GateCheck] = []
     reasons: list[str] = []
@@ -148,6 +151,8 @@ def decide_promotion(
     for metric, bound in gate.max_metrics.items():
         add(*_threshold_check("max", metric, bound, candidate_metrics))
     add(*_leakage_check(leaky_features, gate.allow_leaky_features))
+    for check in serving_checks:
+        add(check, f"{check.name} failed: {check.detail}")
 
     if schema_compatible is None:
         promote = not reasons

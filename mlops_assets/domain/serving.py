@@ -25,7 +25,12 @@ from mlops_assets.contracts import (
     SERVED_PREDICTION_COLUMN,
     SERVED_SCORE_COLUMN,
 )
-from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
+from mlops_assets.domain.schemas import (
+    DatasetSchema,
+    DataValidationError,
+    check_scoring_frame,
+    conform_to_contract,
+)
 
 # MLflow's scoring-server content types (mlflow.pyfunc.scoring_server), the same answers.
 CONTENT_TYPE_JSON = "application/json"
@@ -185,7 +190,16 @@ def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> P
             f"infinite values in {', '.join(infinite)}: no imputation or scaling is defined",
             infinite,
         )
-    features = pd.concat([block, frame[schema.categorical_features]], axis=1)
+    try:  # JSON "true" for a boolean column, 3 for a category "3": the contract's types
+        categorical = conform_to_contract(frame[schema.categorical_features], schema, "request")
+    except DataValidationError as error:
+        raise RequestError(
+            422,
+            "INVALID_PARAMETER_VALUE",
+            str(error),
+            sorted(set(error.failure_cases["column"].astype(str))),
+        ) from error
+    features = pd.concat([block, categorical], axis=1)
     ids = pd.DataFrame(
         {name: frame[name] if name in frame.columns else None for name in schema.id_columns},
         index=frame.index,

@@ -319,6 +319,14 @@ class MlflowRegistry(dg.ConfigurableResource):
                 os.replace(local, cached)
         return cached
 
+    def load_pyfunc(self, model_uri: str) -> Any:
+        """A logged or registered model as `mlflow.pyfunc` loads it for any client: with its
+        signature enforced (the gate's servability checks)."""
+        import mlflow.pyfunc
+
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            return mlflow.pyfunc.load_model(self._download_model(model_uri, tmp, model_uri))
+
     def load_logged_model(self, model_uri: str) -> Any:
         """A logged model's pipeline (`models:/<model id>`), registered or not."""
         import mlflow.sklearn

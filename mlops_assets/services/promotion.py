@@ -39,6 +39,7 @@ from mlops_assets.domain.promotion import (
 )
 from mlops_assets.domain.registry import (
     VERSION_PLACEHOLDER,
+    GateCheck,
     GateConfig,
     GateDecision,
     RegistryVersion,
@@ -94,6 +95,8 @@ class Candidate:
     """The champion as evaluation saw it (None: there was none)."""
     tags: dict[str, str]
     """Model-version tags besides the gate's, the metrics' and the hash (data hash, ...)."""
+    serving_checks: tuple[GateCheck, ...] = ()
+    """Can clients call it as they call the champion (services.servability)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,13 @@ def register_and_promote(
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
     alias is finished rather than judged again.
     """
-    decision = judge(candidate.metrics, gate, candidate.champion, candidate.leaky_features)
+    decision = judge(
+        candidate.metrics,
+        gate,
+        candidate.champion,
+        candidate.leaky_features,
+        candidate.serving_checks,
+    )
     evaluated_against = None if candidate.champion is None else candidate.champion.version
     registry.ensure_registered_model()
     # Hashed from the artefact store itself: a version whose artefact is missing is never
@@ -171,7 +180,13 @@ def register_and_promote(
             if current_version != evaluated_against:
                 # The champion moved since evaluation: that judgement is stale. Judge again
                 # against the champion now, on the same test rows, before deciding.
-                decision = judge(candidate.metrics, gate, judge_again(), candidate.leaky_features)
+                decision = judge(
+                    candidate.metrics,
+                    gate,
+                    judge_again(),
+                    candidate.leaky_features,
+                    candidate.serving_checks,
+                )
                 reasons = [
                     f"champion moved from {evaluated_against or 'none'} to "
                     f"{current_version or 'none'} during this run; compared again with "

@@ -16,6 +16,7 @@ from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
     ValidationResult,
+    conform_to_contract,
     infer_schema,
     learn_expectations,
     validate,
@@ -126,6 +127,9 @@ class SchemaContracts:
                 or dtypes it does not have, the message says how to start a new schema.
         """
         try:
+            # A retraining window read from stored days is typed back to the first training's
+            # delivered types, so the signature and the model's categories never drift.
+            frame = conform_to_contract(frame, contract.schema, source)
             return validate(frame, contract.schema, source=source, tolerated_quarantine_share=1.0)
         except DataValidationError as error:
             checks = error.failure_cases["check"].astype(str)

@@ -38,12 +38,15 @@ def log_training_run(
     numeric: tuple[str, ...],
     categorical: tuple[str, ...],
     task: str,
+    input_types: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """Log one training run and its model; returns the run id and the model's URI.
 
     `texts` maps artefact file names to their content; `train` holds the feature columns of
     the training rows (the drift profile and the model's input example come from them),
     `validation` those of the validation split (the reference sample and its scores).
+    `input_types` is the schema contract's type of each feature (input_contract.py): the
+    signature declares those, not what this window's storage happened to give.
     """
     with registry.training_run(experiment_id, run_name=run_name, tags=tags) as run_id:
         _log_run(registry, run_id, params, metrics, texts)
@@ -52,7 +55,7 @@ def log_training_run(
         model_uri = registry.log_sklearn_model(
             run_id,
             pipeline,
-            signature=_signature(pipeline, example, numeric),
+            signature=_signature(pipeline, example, numeric, input_types or {}),
             input_example=example,
             skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             pip_requirements=_pip_requirements(),
@@ -123,9 +126,11 @@ def _log_reference(
         )
 
 
-def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -> Any:
-    """The model signature a consumer's data must meet, from the training rows, with the
-    numeric features declared `Any`.
+def _signature(
+    pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...], input_types: dict[str, str]
+) -> Any:
+    """The model signature a consumer's data must meet: the contract's type of each feature
+    (else the training rows'), with the numeric features declared `Any`.
 
     validated_data casts numeric features to float, but the source holds integers too (an
     `age` column): MLflow's schema enforcement refuses int64 for a `double` column and float
@@ -134,16 +139,21 @@ def _signature(pipeline: Any, example: pd.DataFrame, numeric: tuple[str, ...]) -
     column by name; the pipeline's imputer takes either.
     """
     from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import DataType
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     inferred = infer_signature(example, pipeline.predict(example))
     numeric_names = set(numeric)
-    inputs = Schema(
-        [
-            ColSpec(AnyType(), spec.name) if spec.name in numeric_names else spec
-            for spec in inferred.inputs.inputs
-        ]
-    )
+
+    def declared(spec: Any) -> Any:
+        if spec.name in numeric_names:
+            return ColSpec(AnyType(), spec.name, required=spec.required)
+        contract = input_types.get(spec.name)
+        if contract and contract != "any":
+            return ColSpec(DataType[contract], spec.name, required=spec.required)
+        return spec
+
+    inputs = Schema([declared(spec) for spec in inferred.inputs.inputs])
     return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 

@@ -18,6 +18,7 @@ from mlops_assets.domain.schemas import (
     DataValidationError,
     categorical_codes_as_text,
     check_scoring_batch,
+    conform_to_contract,
 )
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
@@ -75,6 +76,9 @@ def scoring_data(
         # sees the same text the model was trained on.
         frame = categorical_codes_as_text(frame, schema)
         try:
+            # Stored in the contract's types (a boolean read as text goes back to booleans):
+            # the model, the drift report and a retraining window all see what training saw.
+            frame = conform_to_contract(frame, schema, source)
             report = check_scoring_batch(frame, schema, source)
         except DataValidationError as error:
             # Nothing is stored: a bad day never reaches predictions or a retraining window,

@@ -48,6 +48,12 @@ if TYPE_CHECKING:
         infer_schema as infer_schema,
         learn_expectations as learn_expectations,
     )
+    from mlops_assets.domain.schemas.input_contract import (
+        InputColumn as InputColumn,
+        conform_to_contract as conform_to_contract,
+        input_type_of as input_type_of,
+        signature_incompatibilities as signature_incompatibilities,
+    )
     from mlops_assets.domain.schemas.model import (
         FAILURE_COLUMNS as FAILURE_COLUMNS,
         MAX_CLASSES as MAX_CLASSES,

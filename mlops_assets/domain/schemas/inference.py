@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mlops_assets.domain.schemas.column_settings import PLAIN_NUMBER, check_column_settings
+from mlops_assets.domain.schemas.input_contract import input_type_of
 from mlops_assets.domain.schemas.model import (
     FAILURE_COLUMNS,
     SCHEMA_FORMAT,
@@ -137,6 +138,13 @@ def infer_schema(
             + "; ".join(f"{s.name} {s.role}" for s in specs)
             + "). Check MLOPS_ID_COLUMNS / MLOPS_EXCLUDE_COLUMNS and the data."
         )
+    # The delivered type of each feature is part of the contract from now on (input_contract).
+    specs = [
+        dataclasses.replace(s, input_type=input_type_of(frame[s.name]))
+        if s.role == "feature"
+        else s
+        for s in specs
+    ]
     schema = DatasetSchema(tuple(specs), target, task, classes, timestamp_column or None)
     return learn_expectations(schema, frame, range_margin)
 

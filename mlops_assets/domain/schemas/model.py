@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 TaskType = Literal["binary", "multiclass", "regression"]
 Role = Literal["feature", "target", "timestamp", "id", "excluded", "ignored"]
 Kind = Literal["numeric", "categorical", "datetime", "text"]
+# The type a source delivers a feature as, in MLflow's signature terms (input_contract.py).
+InputType = Literal["boolean", "long", "double", "string", "datetime", "any"]
 
 FAILURE_COLUMNS = ["source", "column", "row", "value", "check"]
 SCHEMA_FORMAT = 2
@@ -55,6 +57,9 @@ class ColumnSpec:
     """Share of missing values in the training window the expectations were learned from."""
     other_categories: bool = False
     """True when `categories` lists only the most frequent values: the rest count as "other"."""
+    input_type: InputType | None = None
+    """Contract: the type the first training's source delivered the feature as; every later
+    training and scored day is conformed to it (None: a schema written before it existed)."""
 
 
 @dataclass(frozen=True)
