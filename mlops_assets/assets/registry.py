@@ -15,6 +15,7 @@ from mlops_assets.assets.common import (
     retried_on_mlflow_outage,
 )
 from mlops_assets.contracts import (
+    CHAMPION_ALIAS,
     DAGSTER_RUN_ID_TAG,
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
@@ -217,8 +218,11 @@ def promote_version(
     config: PromoteVersionConfig,
     mlflow_registry: MlflowRegistry,
     storage: ProjectStorage,
+    data_source: TrainingDataSource,
+    scoring_source: ScoringDataSource,
 ) -> dg.Output[str]:
     name = mlflow_registry.model_name
+    _check_servable(context, mlflow_registry, config.version.strip(), data_source, scoring_source)
     try:
         move = promote_given_version(
             mlflow_registry, storage.lock, config.version, config.reason, config.requested_by
@@ -233,6 +237,33 @@ def promote_version(
             move.to_version, metadata={"from_version": dg.MetadataValue.text(move.to_version)}
         )
     return _move_output(context, mlflow_registry, move, config.reason)
+
+
+def _check_servable(
+    context: dg.OpExecutionContext,
+    registry: MlflowRegistry,
+    version: str,
+    data_source: TrainingDataSource,
+    scoring_source: ScoringDataSource,
+) -> None:
+    """A version taken by hand must still score the sources' raw rows; a change of the input
+    contract is the person's call (a new schema is what manual promotion is for), logged."""
+    held = {v.version: v for v in registry.versions()}.get(version)
+    if held is None or CHAMPION_ALIAS in held.aliases:
+        return  # unknown: promote_given_version refuses it, naming the versions there are
+    contract, servable = serving_checks(
+        registry,
+        f"models:/{registry.model_name}/{version}",
+        registry.training_schema(held.run_id),
+        raw_samples(data_source.location, scoring_source.location),
+    )
+    if not servable.passed:
+        raise failure(f"{registry.model_name} v{version} cannot be promoted: {servable.detail}")
+    if not contract.passed:
+        context.log.warning(
+            f"{registry.model_name} v{version} changes the input contract: {contract.detail}. "
+            "Clients must send the new types once it is champion."
+        )
 
 
 def _move_output(
