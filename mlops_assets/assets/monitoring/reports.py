@@ -123,9 +123,16 @@ def drift_report(
     report_json = storage.path("reports", "drift", f"{partition}.json")
     write_text_atomic(assessment.report_json(), report_json)
     latest = retraining_attempts(context.instance, limit=1)
+    features = assessment.features
+    unjudged = features.loc[features["insufficient_data"], ["feature", "current_n"]]
     metadata: dict[str, Any] = {
         **verdict.to_metadata(),
-        "features": dg.MetadataValue.md(markdown_table(assessment.features)),
+        "features": dg.MetadataValue.md(markdown_table(features)),
+        # Too few values to judge: reported as such, never counted as drift (issue 29).
+        "insufficient_data": dg.MetadataValue.text(
+            ", ".join(f"{r.feature} ({r.current_n} values)" for r in unjudged.itertuples())
+            or "none"
+        ),
         "report_json": dg.MetadataValue.path(str(report_json)),
         **last_retraining_summary(latest[0] if latest else None),
     }

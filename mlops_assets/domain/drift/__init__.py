@@ -57,8 +57,17 @@ unseen in training get their own bin), plus one bin for missing values; empty bi
   evidently's 0.5 waits for half of the features; a real covariate shift moves a few related
   features (the built-in scenario moves 5 of 15), and a quarter is far above what a clean day
   produces under the control above.
-- ``warning``: any feature drifted, or any PSI reached ``psi_major`` (0.2) - which also catches
-  a column whose values went missing.
+- ``warning``: any feature drifted, or any PSI reached ``psi_major`` (0.2) beyond its own noise
+  at the day's size - which also catches a column whose values went missing. PSI with no
+  change at all grows as the day shrinks (10 bins on 50 rows: often above 0.2), so a PSI alarm
+  needs its Monte Carlo p-value (days drawn from the reference's bin shares, themselves drawn
+  around the reference's, 999 draws, seeded) to survive Benjamini-Hochberg in one family with
+  the features' tests: a clean day alarms at most ``fdr`` of the time either way. Measured on
+  clean days of 30 to 200 rows of two real tables (car loans, breast cancer; a fresh reference
+  split per day, 200 days a size): 1.5 % to 5 % alarm, against 6 % to 100 % with PSI 0.2 as
+  a plain threshold (``domain/test_drift_small_batches.py``).
+- a feature with fewer than 30 present values on the day is ``insufficient_data``: reported
+  with its count, never drifted (its PSI still counts, judged against its noise).
 - ``none`` otherwise.
 
 KS p-values are exact (scipy's own exact distribution) where scipy's ``ks_2samp`` would use it

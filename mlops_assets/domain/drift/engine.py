@@ -20,10 +20,14 @@ from mlops_assets.domain.drift.evidently_rules import (
     numeric_stats,
 )
 from mlops_assets.domain.drift.profile import ReferenceProfile, build_reference_profile
-from mlops_assets.domain.drift.statistics import benjamini_hochberg
+from mlops_assets.domain.drift.statistics import benjamini_hochberg, psi_p_value
 
 Kind = Literal["numeric", "categorical"]
 Severity = Literal["none", "warning", "critical"]
+
+MIN_VALUES_TO_JUDGE = 30
+"""A feature with fewer present values on the day is `insufficient_data`: reported with its
+count, never drifted (an effect size from a handful of values is mostly noise)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,13 @@ class FeatureDrift:
     effect_measure: str
     psi: float
     psi_band: str
+    psi_q_value: float
+    """Benjamini-Hochberg adjusted p-value of the PSI against its own noise at the day's and the
+    reference's sizes (1.0 below `psi_major`, where it cannot raise a warning anyway)."""
     drifted: bool
-    """Our verdict: q_value <= fdr and effect >= min_effect."""
+    """Our verdict: q_value <= fdr and effect >= min_effect, with enough values to judge."""
+    insufficient_data: bool
+    """Fewer than MIN_VALUES_TO_JUDGE present values on the day: not judged."""
     reference_n: int
     current_n: int
     reference_missing_share: float
@@ -98,6 +107,12 @@ class DriftResult:
     """evidently's dataset verdict: at least half of the columns drifted by its rule."""
     max_psi: float
     current_rows: int
+    psi_alarm_features: tuple[str, ...] = ()
+    """Features whose PSI reached `psi_major` beyond its noise at this sample size."""
+
+    @property
+    def insufficient_features(self) -> tuple[str, ...]:
+        return tuple(f.feature for f in self.features if f.insufficient_data)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per feature, for the report table: our verdict and the figures behind it
@@ -109,6 +124,7 @@ class DriftResult:
                 "feature": f.feature,
                 "kind": f.kind,
                 "drifted": f.drifted,
+                "insufficient_data": f.insufficient_data,
                 "significance_test": f.significance_test,
                 "p_value": f.significance_p_value,
                 "q_value": f.q_value,
@@ -116,6 +132,7 @@ class DriftResult:
                 "effect_measure": f.effect_measure,
                 "psi": f.psi,
                 "psi_band": f.psi_band,
+                "psi_q_value": f.psi_q_value,
                 "evidently_test": f.test,
                 "evidently_score": f.statistic if f.p_value is None else f.p_value,
                 "evidently_threshold": f.threshold,
@@ -133,6 +150,7 @@ _TABLE_COLUMNS = (
     "feature",
     "kind",
     "drifted",
+    "insufficient_data",
     "significance_test",
     "p_value",
     "q_value",
@@ -140,6 +158,7 @@ _TABLE_COLUMNS = (
     "effect_measure",
     "psi",
     "psi_band",
+    "psi_q_value",
     "evidently_test",
     "evidently_score",
     "evidently_threshold",
@@ -168,26 +187,46 @@ def compute_drift(
     ]
     partial += [categorical_stats(ref, current_frame[ref.name]) for ref in profile.categorical]
 
-    q_values = benjamini_hochberg(np.array([p["significance_p_value"] for p in partial]))
+    judged = [p["current_n"] >= MIN_VALUES_TO_JUDGE for p in partial]
+    tests = [
+        p["significance_p_value"] if ok else 1.0 for p, ok in zip(partial, judged, strict=True)
+    ]
+    # PSI alone raises a warning only beyond its noise at these sample sizes (issue 29: PSI on
+    # 50 rows is noise). Its p-values and the tests' form one Benjamini-Hochberg family, so a
+    # clean day alarms at most `fdr` of the time whichever of the two would have fired.
+    psi_tests = [
+        psi_p_value(p["psi_reference_counts"], rows, p["psi"])
+        if p["psi"] >= config.psi_major
+        else 1.0
+        for p in partial
+    ]
+    adjusted = benjamini_hochberg(np.array([*tests, *psi_tests]))
+    q_values, psi_q = adjusted[: len(partial)], adjusted[len(partial) :]
     features = []
-    for stats_, q in zip(partial, q_values, strict=True):
-        drifted = bool(q <= config.fdr and stats_["effect"] >= config.min_effect)
+    for stats_, q, pq, ok in zip(partial, q_values, psi_q, judged, strict=True):
+        stats_ = {k: v for k, v in stats_.items() if k != "psi_reference_counts"}
+        drifted = bool(ok and q <= config.fdr and stats_["effect"] >= config.min_effect)
         features.append(
             FeatureDrift(
                 **stats_,
                 q_value=float(q),
                 psi_band=psi_band(stats_["psi"], config),
+                psi_q_value=float(pq),
                 drifted=drifted,
+                insufficient_data=not ok,
             )
         )
     count = len(features)
     drifted_share = sum(f.drifted for f in features) / count if count else 0.0
     evidently_share = sum(f.evidently_drifted for f in features) / count if count else 0.0
     max_psi = max((f.psi for f in features), default=0.0)
+    psi_alarms = tuple(
+        f.feature for f in features if f.psi >= config.psi_major and f.psi_q_value <= config.fdr
+    )
     dataset_drift = count > 0 and drifted_share >= config.critical_share
     if dataset_drift:
         severity: Severity = "critical"
-    elif any(f.drifted for f in features) or max_psi >= config.psi_major:
+    elif any(f.drifted for f in features) or psi_alarms:
         severity = "warning"
     else:
         severity = "none"
@@ -200,6 +239,7 @@ def compute_drift(
         evidently_dataset_drift=count > 0 and evidently_share >= EVIDENTLY_DRIFT_SHARE,
         max_psi=max_psi,
         current_rows=rows,
+        psi_alarm_features=psi_alarms,
     )
 
 

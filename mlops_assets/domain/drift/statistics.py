@@ -13,6 +13,41 @@ PSI_BINS = 10
 PSI_EPSILON = 1e-4
 
 
+# Draws of the PSI's null distribution: p-values down to 1/1000, enough for Benjamini-Hochberg
+# at 5 % across a few dozen features, for about a millisecond per judged feature.
+PSI_NULL_DRAWS = 999
+
+
+def population_stability_index_rows(
+    reference_share: np.ndarray, current_share: np.ndarray, epsilon: float = PSI_EPSILON
+) -> np.ndarray:
+    """`population_stability_index` of each row of two (draws, bins) arrays."""
+    r = np.where(reference_share > 0, reference_share, epsilon)
+    c = np.where(current_share > 0, current_share, epsilon)
+    return np.asarray(np.sum((c - r) * np.log(c / r), axis=-1), dtype=np.float64)
+
+
+def psi_p_value(reference_counts: np.ndarray, current_rows: int, psi: float) -> float:
+    """How often a day of `current_rows` drawn with no change at all gives a PSI at least
+    `psi` against this reference: a Monte Carlo p-value (seeded, so repeatable).
+
+    PSI grows as samples shrink (about (bins - 1) / n with no change at all, and far more
+    from empty bins counted as 1e-4): 0.2 on 50 rows is noise, on 5000 a shift. The reference
+    is itself a sample: the population's share of each bin is drawn around the reference's
+    (its Beta posterior), then the day from those shares, and PSI measured against the
+    reference as observed, as it is for a real day.
+    """
+    counts = np.asarray(reference_counts, dtype=np.float64)
+    total = counts.sum()
+    if total == 0 or current_rows == 0:
+        return 1.0
+    rng = np.random.default_rng(counts.size * 1_000_003 + current_rows)
+    population = rng.dirichlet(counts + 1.0, size=PSI_NULL_DRAWS)
+    current = rng.multinomial(current_rows, population) / current_rows
+    null = population_stability_index_rows(np.broadcast_to(counts / total, current.shape), current)
+    return float((1 + np.count_nonzero(null >= psi - 1e-12)) / (PSI_NULL_DRAWS + 1))
+
+
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN and is not counted."""
     p = np.asarray(p_values, dtype=np.float64)
