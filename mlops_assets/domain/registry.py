@@ -278,6 +278,7 @@ class RegistryVersion:
     aliases: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     created_at_ms: int = 0
+    description: str = ""
 
 
 def checked_model_name(name: str) -> str:

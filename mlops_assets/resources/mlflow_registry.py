@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dagster as dg
+from pydantic import field_validator
 
 from mlops_assets.contracts import (
     EVIDENTLY_REPORT_ARTIFACT,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 # Written by MLflow itself into a registered model's files (its name and version): not content.
 _UNHASHED = ("registered_model_meta",)
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+_ALIAS_NOT_FOUND = re.compile(r"alias \S+ not found", re.IGNORECASE)
 # Tracking URIs served by a tracking server, which owns the artefact location.
 _SERVER_SCHEMES = ("http", "https", "databricks")
 # The MLflow UI's query parameter for its "Model training" pages (its JS bundle: workflowType).
@@ -56,6 +58,12 @@ class ModelArtifactError(RuntimeError):
     """A model version's artefact is missing or differs from what was registered."""
 
 
+class MlflowStoreError(RuntimeError):
+    """The MLflow store answered with an error that is neither "not found" nor an outage: a
+    database schema behind this MLflow, a corrupt store, a refused request. Retrying does not
+    help; the message names the store and what to do."""
+
+
 def _as_version(model_version: Any) -> RegistryVersion:
     """MLflow's ModelVersion as plain data."""
     return RegistryVersion(
@@ -64,6 +72,7 @@ def _as_version(model_version: Any) -> RegistryVersion:
         aliases=tuple(model_version.aliases or ()),
         tags=dict(model_version.tags or {}),
         created_at_ms=int(model_version.creation_timestamp or 0),
+        description=str(getattr(model_version, "description", "") or ""),
     )
 
 
@@ -79,6 +88,14 @@ class MlflowRegistry(dg.ConfigurableResource):
     model_name: str = "credit-default"  # MLOPS_MODEL_NAME
     experiment_name: str = "mlops-assets"
     ui_url: str = "http://127.0.0.1:5000"  # MLOPS_MLFLOW_UI_URL, for links in metadata
+
+    @field_validator("model_name")
+    @classmethod
+    def _checked_model_name(cls, name: str) -> str:
+        # Checked where the name enters, when the resource is built from the environment or
+        # from a run's config (the launchpad's too): a run with a name that could leave
+        # MLOPS_HOME (`../..`) or break an MLflow filter fails before any step writes anything.
+        return checked_model_name(name)
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -104,6 +121,8 @@ class MlflowRegistry(dg.ConfigurableResource):
 
         Path(default_home()).mkdir(parents=True, exist_ok=True)
         uri = self.resolved_tracking_uri
+        if urlparse(uri).scheme in ("http", "https"):
+            bound_http_retries(os.environ)
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
@@ -134,7 +153,9 @@ class MlflowRegistry(dg.ConfigurableResource):
         try:
             client.get_registered_model(self.model_name)
         except MlflowException as error:
-            if mlflow_unavailable(error):
+            # Only "no such model" is created; any other error (an outage, a store MLflow
+            # cannot read) is raised as it came.
+            if not mlflow_not_found(error):
                 raise
             try:
                 client.create_registered_model(
@@ -146,15 +167,24 @@ class MlflowRegistry(dg.ConfigurableResource):
                     raise
 
     def version_by_alias(self, alias: str) -> RegistryVersion | None:
+        """The version holding `alias`; None only when MLflow says the model or the alias does
+        not exist. Any other error (a store MLflow cannot read, a schema one migration behind,
+        a server that answers 500) raises: read as "no champion", it would let a day be stored
+        unchecked, a candidate promote blindly and the serving watcher think nothing is there.
+        An unreachable server raises as it was (the step's retry policy handles it); any other
+        error as `MlflowStoreError`, naming the store and what to do."""
         from mlflow.exceptions import MlflowException
 
         try:
             found = self.client().get_model_version_by_alias(self.model_name, alias)
         except MlflowException as error:
-            # An unreachable server is not "no champion": that would let a run promote blindly.
+            if mlflow_not_found(error):
+                return None
             if mlflow_unavailable(error):
                 raise
-            return None
+            raise MlflowStoreError(
+                store_error_message(self.resolved_tracking_uri, f"`{alias}` alias", error)
+            ) from error
         return _as_version(found)
 
     def version(self, version: str) -> RegistryVersion:
@@ -304,8 +334,13 @@ class MlflowRegistry(dg.ConfigurableResource):
         """
         import mlflow.artifacts
 
-        run_cache = Path(default_home()).resolve() / "artifact_cache" / run_id
-        cached = run_cache / artifact_path
+        from mlops_assets.domain.data.paths import path_under
+
+        if not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"{run_id!r} is not an MLflow run id")
+        cached = path_under(
+            Path(default_home()).resolve(), "artifact_cache", run_id, *artifact_path.split("/")
+        )
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             # Downloaded beside the final name, then renamed: a reader never sees half a file.
@@ -506,6 +541,67 @@ class MlflowRegistry(dg.ConfigurableResource):
         mode (traces, token usage, an assistant) unless the link or the browser's last choice
         says otherwise (the `workflowType` query parameter of its router)."""
         return f"{self.ui_url.rstrip('/')}/#/{route}?{ML_WORKFLOW_QUERY}"
+
+
+# MLflow's client retries every HTTP call itself, by default 7 times with a backoff factor of
+# 2 and a 120 s timeout: about 4 minutes per call against a server that refuses connections,
+# before the step's own retries (MLFLOW_RETRY_POLICY) even start. This project's client keeps
+# its own retries short and lets Dagster's policy wait for a server to come back; a value the
+# user set in the environment is kept.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+def bound_http_retries(environ: MutableMapping[str, str]) -> None:
+    """Set MLflow's HTTP retry settings (HTTP_RETRY_DEFAULTS) where `environ` has none. MLflow
+    reads them from the environment at each request, so this is the only way to bound them
+    for a client; what the user set explicitly wins."""
+    for name, value in HTTP_RETRY_DEFAULTS.items():
+        environ.setdefault(name, value)
+
+
+def mlflow_not_found(error: BaseException) -> bool:
+    """Whether an MlflowException says the registered model, or the alias asked for, does not
+    exist: the one answer that means "no such version", whatever the store (SQL or REST).
+    MLflow's SQL store reports a missing alias as INVALID_PARAMETER_VALUE "Registered model
+    alias <alias> not found.", a missing model as RESOURCE_DOES_NOT_EXIST."""
+    code = str(getattr(error, "error_code", ""))
+    if code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return code == "INVALID_PARAMETER_VALUE" and bool(_ALIAS_NOT_FOUND.search(str(error)))
+
+
+def store_error_message(uri: str, what: str, error: BaseException) -> str:
+    """What a person reads when the store failed to answer a read of `what`: which store, the
+    error, and what to do (for a schema behind this MLflow: `mlflow db upgrade`)."""
+    text = " ".join(str(error).split())
+    if "out-of-date database schema" in text:
+        action = (
+            f"The store's database schema is behind this MLflow: back the database up, then run "
+            f"`mlflow db upgrade {redacted_uri(uri)}` (with the tracking server stopped)."
+        )
+    else:
+        action = (
+            "Check the store (its database and the tracking server's log) and re-execute the "
+            "run from this step once it answers."
+        )
+    return (
+        f"MLflow store {redacted_uri(uri)} failed to read the {what} ({type(error).__name__}: "
+        f"{text}). This is not read as 'no version': nothing was decided or stored from it. "
+        f"{action}"
+    )
+
+
+def redacted_uri(uri: str) -> str:
+    """A tracking URI with any password hidden."""
+    parsed = urlparse(uri)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return parsed._replace(netloc=netloc).geturl()
+    return uri
 
 
 def mlflow_unavailable(error: BaseException) -> bool:

@@ -31,8 +31,11 @@ class ProjectStorage(dg.ConfigurableResource):
         return Path(self.home or default_home()).expanduser().resolve()
 
     def path(self, *parts: str) -> Path:
-        """An absolute path below the home; its parent directory exists."""
-        path = self.root.joinpath(*parts)
+        """An absolute path below the home; its parent directory exists. Raises
+        PathEscapeError, creating nothing, when the parts would leave the home."""
+        from mlops_assets.domain.data.paths import path_under
+
+        path = path_under(self.root, *parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -34,6 +34,7 @@ from mlops_assets.domain.promotion import (
     PromotionError,
     current_champion,
     gate_tags,
+    interrupted_repairs,
     judge,
     rollback_target,
 )
@@ -163,12 +164,16 @@ def register_and_promote(
         **{f"{TEST_METRIC_TAG_PREFIX}{k}": f"{v:.6g}" for k, v in candidate.metrics.items()},
         **gate_tags(decision, evaluated_against),
     }
-    # Registered with its hash, metrics and gate tags in one call (never a version without
-    # them), and at most once per MLflow run however often this step is retried.
-    registered = registry.register_once(candidate.model_uri, candidate.run_id, tags)
-    version = registered.version
     reasons = list(decision.reasons)
+    # Everything from the registration to the description happens under the lock: a
+    # promotion killed anywhere in it leaves a state the next one recognises and repairs
+    # (repair_interrupted), and no live promotion is ever mistaken for a killed one.
     with champion_lock(registry, locks):
+        # Registered with its hash, metrics and gate tags in one call (never a version without
+        # them), and at most once per MLflow run however often this step is retried.
+        registered = registry.register_once(candidate.model_uri, candidate.run_id, tags)
+        version = registered.version
+        repair_interrupted(registry, exclude=version)
         current = registry.version_by_alias(CHAMPION_ALIAS)
         current_version = None if current is None else current.version
         if current_version == version:
@@ -200,15 +205,15 @@ def register_and_promote(
                 _make_champion(registry, version, current_version)
             else:
                 registry.set_alias(CHALLENGER_ALIAS, version)
-    # Reasons were written before the version had a number; name it in what people read.
-    for key, value in decision.as_tags().items():
-        registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
-    judged_against = current_version if current_version != version else evaluated_against
-    registry.set_version_description(
-        version,
-        decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version),
-    )
-    champion_now = registry.version_by_alias(CHAMPION_ALIAS)
+        # Reasons were written before the version had a number; name it in what people read.
+        for key, value in decision.as_tags().items():
+            registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
+        judged_against = current_version if current_version != version else evaluated_against
+        registry.set_version_description(
+            version,
+            decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version),
+        )
+        champion_now = registry.version_by_alias(CHAMPION_ALIAS)
     return PromotionOutcome(
         version=version,
         promoted=promoted,
@@ -219,6 +224,19 @@ def register_and_promote(
     )
 
 
+def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -> list[str]:
+    """Finish or correct what a promotion killed part-way left (see `interrupted_repairs`),
+    under the champion lock; `exclude` is the version the caller is promoting now. Returns
+    what was repaired, as sentences for the log."""
+    fixes = interrupted_repairs(registry.versions(), now=_now(), exclude=exclude)
+    for fix in fixes:
+        for key, value in fix.tags.items():
+            registry.set_version_tag(fix.version, key, value)
+        if fix.description is not None:
+            registry.set_version_description(fix.version, fix.description)
+    return [fix.why for fix in fixes]
+
+
 def roll_back(
     registry: ChampionRegistry, locks: Locks, reason: str, requested_by: str = ""
 ) -> ChampionMove:
@@ -227,6 +245,7 @@ def roll_back(
     Raises PromotionError when there is no earlier champion; nothing is changed then.
     """
     with champion_lock(registry, locks):
+        repair_interrupted(registry)
         current, target = rollback_target(registry.model_name, registry.versions())
         who, now = _requester(requested_by), _now()
         audit = f"rolled back by {who} at {now}: {reason}"
@@ -248,6 +267,7 @@ def promote_given_version(
     """
     wanted = version.strip()
     with champion_lock(registry, locks):
+        repair_interrupted(registry)
         versions = {v.version: v for v in registry.versions()}
         if wanted not in versions:
             known = ", ".join(versions) or "none registered yet"
@@ -272,12 +292,14 @@ def promote_given_version(
 
 
 def _make_champion(registry: ChampionRegistry, version: str, replaced: str | None) -> None:
+    # The alias first, then the tags that record the move: a kill before the alias leaves
+    # nothing moved; one after it, a champion whose record `interrupted_repairs` completes.
     now = _now()
-    if replaced is not None:
-        registry.set_version_tag(replaced, ARCHIVED_AT_TAG, now)
-    registry.set_version_tag(version, REPLACED_TAG, replaced or "none")
     registry.set_alias(CHAMPION_ALIAS, version)
     registry.set_version_tag(version, PROMOTED_AT_TAG, now)
+    registry.set_version_tag(version, REPLACED_TAG, replaced or "none")
+    if replaced is not None:
+        registry.set_version_tag(replaced, ARCHIVED_AT_TAG, now)
 
 
 def _requester(requested_by: str) -> str:

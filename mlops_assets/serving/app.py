@@ -186,8 +186,15 @@ def create_app(
         model = watcher.current
         if model is None:
             return _json({"status": "loading", "reason": watcher.last_error}, 503)
+        # A registry that answers with an error (not an outage): the loaded version keeps
+        # serving (200, so probes keep routing to it), the body says what is wrong.
+        status = (
+            {"status": "unhealthy", "reason": watcher.store_error}
+            if watcher.store_error
+            else {"status": "ok"}
+        )
         return _json(
-            {"status": "ok", "model_name": model.name, "model_version": model.version},
+            {**status, "model_name": model.name, "model_version": model.version},
             headers={MODEL_VERSION_HEADER: model.version},
         )
 

@@ -17,7 +17,11 @@ from typing import Any
 
 from mlops_assets.contracts import CHAMPION_ALIAS, DATA_HASH_TAG, MODEL_HASH_TAG
 from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
+from mlops_assets.resources.mlflow_registry import (
+    MlflowRegistry,
+    MlflowStoreError,
+    ModelArtifactError,
+)
 from mlops_assets.serving.metrics import ServingMetrics
 
 log = logging.getLogger("mlops_assets.serving")
@@ -75,6 +79,9 @@ class ChampionWatcher:
         self.metrics = metrics
         self.current: ServedModel | None = None
         self.last_error = ""
+        self.store_error = ""
+        """Set while the registry answers the alias read with an error that is not an outage
+        (a store MLflow cannot read): /health reports it, the loaded version keeps serving."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,9 +103,14 @@ class ChampionWatcher:
         """Look at the alias once; load and swap when it moved. True when a swap happened."""
         try:
             found = self.registry.version_by_alias(CHAMPION_ALIAS)
+        except MlflowStoreError as error:  # not "no champion": keep serving, report unhealthy
+            self.store_error = str(error)
+            self._failed("registry_error", self.store_error)
+            return False
         except Exception as error:  # the registry is down: keep serving what is loaded
             self._failed("registry_unreachable", f"cannot read the `champion` alias: {error}")
             return False
+        self.store_error = ""
         if found is None:
             if self.current is None:
                 self.last_error = f"{self.registry.model_name} has no `champion` version yet"

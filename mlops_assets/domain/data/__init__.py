@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     )
     from mlops_assets.domain.data.paths import (
         DATA_ROOTS_ENV as DATA_ROOTS_ENV,
+        PathEscapeError as PathEscapeError,
         allowed_roots as allowed_roots,
         check_data_path as check_data_path,
         check_sql_url as check_sql_url,
+        path_under as path_under,
     )
     from mlops_assets.domain.data.sources import (
         TABLE_SUFFIXES as TABLE_SUFFIXES,

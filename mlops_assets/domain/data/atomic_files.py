@@ -3,7 +3,9 @@ removed by the next writer of the same file."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -28,20 +30,58 @@ def atomic_path(final_path: Path) -> Iterator[Path]:
     name holds the writer's host and pid, so the next writer of the same file removes what a
     writer killed mid-write (SIGKILL, OOM) left behind, and never a live writer's file.
     """
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphaned_temp_files(final_path)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f"{_temp_prefix(final_path)}{WRITER_HOST}.{os.getpid()}.",
-        suffix=".tmp",
-        dir=final_path.parent,
-    )
+    try:
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphaned_temp_files(final_path)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f"{_temp_prefix(final_path)}{WRITER_HOST}.{os.getpid()}.",
+            suffix=".tmp",
+            dir=final_path.parent,
+        )
+    except OSError as error:
+        _raise_if_no_room(error, final_path)
+        raise
     os.close(fd)
     tmp_path = Path(tmp_name)
     try:
         yield tmp_path
         os.replace(tmp_path, final_path)
+    except OSError as error:
+        _raise_if_no_room(error, final_path)
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+class DiskFullError(OSError):
+    """A write found no room (disk full, quota, file-size limit); names the file and the fix.
+    An OSError with the original errno, so callers that handle OSError still do."""
+
+
+# No room to write: a full file system, an exhausted quota, a file-size limit (ulimit -f).
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _raise_if_no_room(error: OSError, final_path: Path) -> None:
+    """Raise `error` as a DiskFullError naming the file being written, how much room is left
+    and what to do, when it says there is no room; return for any other OSError."""
+    if error.errno not in _NO_ROOM or isinstance(error, DiskFullError):
+        return
+    try:
+        free = f"{shutil.disk_usage(final_path.parent).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    limit = (
+        " (a file-size limit: see `ulimit -f` of the process)" if error.errno == errno.EFBIG else ""
+    )
+    raise DiskFullError(
+        error.errno,
+        f"no room to write {final_path} ({os.strerror(error.errno or 0)}{limit}; "
+        f"{free} on its file system). Nothing was replaced: the previous file, if any, is "
+        f"intact. Free space on the file system of {final_path.parent} (or move MLOPS_HOME "
+        "to a larger one), then re-run the step",
+        str(final_path),
+    ) from error
 
 
 def _temp_prefix(final_path: Path) -> str:

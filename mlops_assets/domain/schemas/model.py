@@ -192,7 +192,10 @@ def summarize_failures(failure_cases: pd.DataFrame, limit: int = 5) -> str:
             f"{v!r}" + (f" at row {int(r)}" if pd.notna(r) else "")
             for r, v in zip(group["row"].head(3), group["value"].head(3), strict=True)
         )
-        parts.append(f"column {column!r}: {check} failed {len(group)}x (e.g. {examples})")
+        # A table may list only the first rows of a check that failed on many (ROWS_TOTAL).
+        total = failure_cases.attrs.get(ROWS_TOTAL, {}).get((column, check), len(group))
+        listed = f"; {len(group)} listed" if total > len(group) else ""
+        parts.append(f"column {column!r}: {check} failed {total}x (e.g. {examples}{listed})")
     more = f"; and {len(parts) - limit} more" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more
 
@@ -206,11 +209,23 @@ def failure_message(source: str, cases: pd.DataFrame, what: str) -> str:
 
 
 def failure_cases_table(
-    source: str, rows: list[tuple[str, int | None, object, str]]
+    source: str,
+    rows: list[tuple[str, int | None, object, str]],
+    totals: dict[tuple[str, str], int] | None = None,
 ) -> pd.DataFrame:
+    """The failure cases as a table. `totals`: how many rows failed each (column, check)
+    when `rows` lists only the first of them; summarize_failures reports those counts."""
     import pandas as pd
 
-    return pd.DataFrame(
+    table = pd.DataFrame(
         [{"source": source, "column": c, "row": r, "value": v, "check": k} for c, r, v, k in rows],
         columns=FAILURE_COLUMNS,
     )
+    if totals:
+        table.attrs[ROWS_TOTAL] = dict(totals)
+    return table
+
+
+# The failure-cases table's attribute holding the true count of failing rows per
+# (column, check), where it lists only the first of them.
+ROWS_TOTAL = "rows_total"

@@ -175,6 +175,7 @@ def check_scoring_batch(
     import pandas as pd
 
     problems: list[tuple[str, int | None, object, str]] = []
+    totals: dict[tuple[str, str], int] = {}
     null_shares: dict[str, float] = {}
     unseen: list[dict[str, object]] = []
     for name in schema.feature_columns:
@@ -190,7 +191,7 @@ def check_scoring_batch(
         if share > spec.max_null_fraction:
             null_shares[name] = share
         if spec.kind == "numeric":
-            problems += _numeric_problems(name, column)
+            problems += _numeric_problems(name, column, totals)
         elif is_number_column(column):
             problems.append(
                 (name, None, str(column.dtype), "dtype: expected text categories (e.g. '01')")
@@ -208,7 +209,7 @@ def check_scoring_batch(
                 continue
             unseen += [{"column": name, "value": v, "rows": int(n)} for v, n in counts.items()]
     if problems:
-        cases = failure_cases_table(source, problems)
+        cases = failure_cases_table(source, problems, totals)
         raise DataValidationError(
             f"{source} cannot be scored: {summarize_failures(cases)}. Fix the day's file (the "
             "model needs the columns it was trained on, with the same types) and re-run the "
@@ -227,7 +228,11 @@ def check_scoring_batch(
     )
 
 
-def _numeric_problems(name: str, column: pd.Series) -> list[tuple[str, int | None, object, str]]:
+def _numeric_problems(
+    name: str, column: pd.Series, totals: dict[tuple[str, str], int]
+) -> list[tuple[str, int | None, object, str]]:
+    """The first _ROWS_SHOWN failing rows of a numeric feature; how many failed in all goes
+    into `totals`, so the message counts every row, not the ones listed."""
     import numpy as np
     import pandas as pd
 
@@ -235,9 +240,12 @@ def _numeric_problems(name: str, column: pd.Series) -> list[tuple[str, int | Non
     if is_number_column(column):
         values = column.astype(float).to_numpy()
         infinite = positions[np.isinf(values)]
+        if len(infinite):
+            totals[(name, "finite")] = len(infinite)
         return [(name, int(i), float(values[i]), "finite") for i in infinite[:_ROWS_SHOWN]]
     numbers = pd.to_numeric(column, errors="coerce")
     text = positions[(numbers.isna() & column.notna()).to_numpy()]
     if not len(text):  # numbers stored as text: the model would see strings
         return [(name, None, str(column.dtype), "dtype: expected numeric")]
+    totals[(name, "dtype: expected numeric")] = len(text)
     return [(name, int(i), column.iloc[i], "dtype: expected numeric") for i in text[:_ROWS_SHOWN]]
