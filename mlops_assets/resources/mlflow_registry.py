@@ -34,6 +34,7 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.resources.mlflow_store import prepare_store
 from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class MlflowRegistry(dg.ConfigurableResource):
 
         Path(default_home()).mkdir(parents=True, exist_ok=True)
         uri = self.resolved_tracking_uri
+        prepare_store(uri)
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
@@ -113,14 +115,23 @@ class MlflowRegistry(dg.ConfigurableResource):
         (traces, token usage); tagged, it opens on runs and models. An experiment made before
         the tag existed gets it here too.
         """
+        from mlflow.exceptions import MlflowException
+
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is None:
-            return client.create_experiment(
-                self.experiment_name,
-                artifact_location=self._local_artifact_root(),
-                tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
-            )
+            try:
+                return client.create_experiment(
+                    self.experiment_name,
+                    artifact_location=self._local_artifact_root(),
+                    tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
+                )
+            except MlflowException as created:
+                # Another run created it meanwhile (two first trainings): use that one.
+                if created.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = client.get_experiment_by_name(self.experiment_name)
+                assert experiment is not None
         if experiment.tags.get(EXPERIMENT_KIND_TAG) != ML_EXPERIMENT_KIND:
             client.set_experiment_tag(
                 experiment.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND
