@@ -116,3 +116,48 @@ class ProcessCheckingRunLauncher(dg.DefaultRunLauncher):
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         return worker_status(run)
+
+
+def fail_stuck_run(instance: dg.DagsterInstance, run_id: str, reason: str) -> str:
+    """Mark an unfinished run failed by hand (an operator's way out for a run whose worker is gone
+    but could not be proved gone: another host, no recorded worker). Refuses a run whose worker
+    is provably running. Returns what was done."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id} in the Dagster instance at {instance.root_directory}")
+    if run.is_finished:
+        return f"run {run_id} has already finished ({run.status.value}): nothing to do"
+    recorded = run.tags.get(RUN_WORKER_TAG)
+    worker = ProcessIdentity.from_tag(recorded) if recorded else None
+    if worker is not None:
+        check = check_worker(worker)
+        if check.liveness is Liveness.ALIVE:
+            raise ValueError(
+                f"run {run_id}: {check.reason}; terminate it (UI: Terminate) instead of marking "
+                "it failed"
+            )
+    message = f"Marked failed by hand ({reason}): its worker is gone and it could not finish."
+    instance.report_run_failed(run, message)
+    return f"run {run_id} ({run.job_name}, was {run.status.value}) marked failed: {message}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mlops_assets.run_health fail <run id> [reason]`, with DAGSTER_HOME set."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (2, 3) or args[0] != "fail":
+        print("usage: python -m mlops_assets.run_health fail <run id> [reason]", file=sys.stderr)
+        return 2
+    reason = args[2] if len(args) == 3 else "worker gone"
+    with dg.DagsterInstance.get() as instance:
+        try:
+            print(fail_stuck_run(instance, args[1], reason))
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

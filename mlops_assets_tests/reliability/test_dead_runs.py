@@ -66,7 +66,8 @@ def _ppid(pid: int) -> int:
     return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
-def test_a_killed_training_is_failed_and_the_next_one_runs(tmp_path):
+@pytest.mark.parametrize("with_code_server", [True, False], ids=["and-code-server", "worker-only"])
+def test_a_killed_training_is_failed_and_the_next_one_runs(tmp_path, with_code_server):
     home = tmp_path / "dagster_home"
     made = subprocess.run(
         ["make", "-s", f"{home}/dagster.yaml", f"DAGSTER_HOME={home}"],
@@ -114,7 +115,8 @@ def test_a_killed_training_is_failed_and_the_next_one_runs(tmp_path):
             server = _ppid(worker)
             assert b"grpc" in Path(f"/proc/{server}/cmdline").read_bytes()
             os.kill(worker, signal.SIGKILL)
-            os.kill(server, signal.SIGKILL)
+            if with_code_server:
+                os.kill(server, signal.SIGKILL)
             killed = time.time()
             _launch(env, cwd, config)
 

@@ -84,3 +84,40 @@ def test_every_instance_without_a_health_checking_launcher_of_its_own_uses_this_
     docker = yaml.safe_load((REPO / "docker/dagster.yaml").read_text())
     assert docker["run_monitoring"]["enabled"] is True
     assert os.path.basename(docker["run_launcher"]["module"]) == "dagster_docker"
+
+
+def _started_run(instance: dg.DagsterInstance, worker: ProcessIdentity) -> str:
+    run = instance.create_run_for_job(
+        job_def=tiny_job,
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"mlops/gate": "champion", RUN_WORKER_TAG: worker.to_tag()},
+    )
+    return run.run_id
+
+
+def test_an_operator_fails_a_stuck_run_by_hand_but_never_one_whose_worker_runs(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    me = current_process()
+    assert me is not None
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        stuck = _started_run(instance, dataclasses.replace(me, pid=child.pid))
+        running = _started_run(instance, me)
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+        command = [sys.executable, "-m", "mlops_assets.run_health", "fail"]
+
+        done = subprocess.run([*command, stuck], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "marked failed" in done.stdout
+        refused = subprocess.run([*command, running], env=env, capture_output=True, text=True)
+        assert refused.returncode == 1
+        assert f"pid {me.pid} on {me.host}) is running" in refused.stderr
+
+        assert instance.get_run_by_id(stuck).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(running).status == dg.DagsterRunStatus.STARTED
+        (failure,) = instance.get_records_for_run(
+            stuck, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records
+        assert (
+            "Marked failed by hand (worker gone)" in failure.event_log_entry.dagster_event.message
+        )
