@@ -44,6 +44,7 @@ from mlops_assets.resources.data_source import (
 from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickleIOManager
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.run_health import in_process_executor
 from mlops_assets.schedules import daily_batch_prediction_schedule
 from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
 
@@ -197,6 +198,7 @@ defs = dg.Definitions(
     # execute -j training_job` against 9 s), and the steps form chains, so nothing would run side
     # by side anyway; runs stay isolated from each other by the run launcher. (An executor, not
     # default run config on the jobs: with that, Dagster 1.13 ignores the resources that tests
-    # pass to `execute_in_process`.)
-    executor=dg.in_process_executor,
+    # pass to `execute_in_process`.) It records the run's process (run_health.py), so that run
+    # monitoring can fail a run whose worker was killed instead of letting it block the queue.
+    executor=in_process_executor,
 )

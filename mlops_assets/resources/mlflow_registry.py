@@ -35,6 +35,7 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.resources.mlflow_store import prepare_store
 from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ class MlflowRegistry(dg.ConfigurableResource):
         uri = self.resolved_tracking_uri
         if urlparse(uri).scheme in ("http", "https"):
             bound_http_retries(os.environ)
+        prepare_store(uri)
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def experiment_id(self) -> str:
@@ -132,14 +134,23 @@ class MlflowRegistry(dg.ConfigurableResource):
         (traces, token usage); tagged, it opens on runs and models. An experiment made before
         the tag existed gets it here too.
         """
+        from mlflow.exceptions import MlflowException
+
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is None:
-            return client.create_experiment(
-                self.experiment_name,
-                artifact_location=self._local_artifact_root(),
-                tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
-            )
+            try:
+                return client.create_experiment(
+                    self.experiment_name,
+                    artifact_location=self._local_artifact_root(),
+                    tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
+                )
+            except MlflowException as created:
+                # Another run created it meanwhile (two first trainings): use that one.
+                if created.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = client.get_experiment_by_name(self.experiment_name)
+                assert experiment is not None
         if experiment.tags.get(EXPERIMENT_KIND_TAG) != ML_EXPERIMENT_KIND:
             client.set_experiment_tag(
                 experiment.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND
