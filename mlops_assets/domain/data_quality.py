@@ -15,7 +15,7 @@ findings of their own, judged beyond noise at the day's row count:
 Both families of p-values go through one Benjamini-Hochberg control across the day (at
 `DataQualityConfig.fdr`, the drift engine's 0.05), and a finding also needs its effect: a rise
 of at least `min_missing_rise` (2 points) or an unseen share of at least `min_unseen_share`
-(1 %), so a million-row day does not alarm on a tenth of a point. A finding is a `warning`; a
+(0.2 %), so a million-row day does not alarm on a few rows. A finding is a `warning`; a
 rise or unseen share of `critical_share` (25 %) or more is `critical` (a partial category
 change: a quarter of a column's values the model cannot read).
 
@@ -66,8 +66,9 @@ class DataQualityConfig:
     """Benjamini-Hochberg false discovery rate across the day's missing and unseen tests."""
     min_missing_rise: float = 0.02
     """The smallest rise of a feature's missing share (absolute, 0.02 = 2 points) that counts."""
-    min_unseen_share: float = 0.01
-    """The smallest share of the day's rows with an unseen category that counts."""
+    min_unseen_share: float = 0.002
+    """The smallest share of the day's rows with an unseen category that counts (0.2 %: 20 rows
+    of a 10,000-row day; a category the model never saw is a finding once it is beyond noise)."""
     critical_share: float = 0.25
     """A missing rise, unseen share or duplicate share from here on makes the day critical."""
     duplicate_warning_share: float = 0.01
