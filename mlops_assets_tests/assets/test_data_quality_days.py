@@ -113,3 +113,7 @@ def test_a_file_delivered_twice_is_judged_on_each_bird_once(days):
         assert realized[TWICE][bound] == pytest.approx(realized[CLEAN][bound])
     assert report[TWICE]["labelled_rows"] == report[CLEAN]["labelled_rows"] == 60
     assert report[TWICE]["accuracy_ci_low"] == pytest.approx(report[CLEAN]["accuracy_ci_low"])
+    # The label-free estimate counts each bird once too.
+    estimated = _metadata(result, "estimated_performance")
+    for bound in ("estimated_accuracy", "estimated_accuracy_low", "estimated_accuracy_high"):
+        assert estimated[TWICE][bound] == pytest.approx(estimated[CLEAN][bound])
