@@ -69,7 +69,7 @@ def _metadata(result, asset):
 
 
 @pytest.mark.slow
-def test_data_quality_shows_per_day_in_drift_report_and_its_check(days):
+def test_data_quality_shows_per_day_in_drift_report_and_its_check(days, module_project):
     result = days
     assert result.success, step_failure(result)
     checks = _checks(result, DATA_QUALITY_CHECK)
@@ -97,6 +97,19 @@ def test_data_quality_shows_per_day_in_drift_report_and_its_check(days):
     assert "60 duplicated rows (50.0% of the day, same ids sighting_id)" in twice.description
     assert report[TWICE]["duplicate_rows"] == 60
     assert report[TWICE]["duplicate_share"] == 0.5
+
+    # The instance keeps each day's result on its own partition, for the Checks tab.
+    key = dg.AssetCheckKey(dg.AssetKey("drift_report"), DATA_QUALITY_CHECK)
+    history = module_project.instance.event_log_storage.get_asset_check_execution_history(key, 10)
+    recorded = {
+        r.event.asset_check_evaluation.partition: r.event.asset_check_evaluation.severity
+        for r in history
+        if r.event and not r.event.asset_check_evaluation.passed
+    }
+    assert recorded == {
+        RESPELLED: dg.AssetCheckSeverity.ERROR,
+        TWICE: dg.AssetCheckSeverity.ERROR,
+    }
 
 
 @pytest.mark.slow
