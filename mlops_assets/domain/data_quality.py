@@ -271,9 +271,15 @@ def duplicate_rows(frame: pd.DataFrame, id_columns: Sequence[str] = ()) -> tuple
     what made them the same."""
     ids = [name for name in id_columns if name in frame.columns]
     if ids:
-        repeated = id_keys(frame, ids).duplicated(keep="first")
-        return int(repeated.sum()), "ids " + ", ".join(ids)
-    return int(frame.duplicated(keep="first").sum()), "all columns"
+        # A column of one type compares by value as it is; an object column may mix 7 and "7".
+        mixed = any(frame[name].dtype == object for name in ids)
+        keys = id_keys(frame, ids) if mixed else frame[ids]
+        return int(keys.duplicated(keep="first").sum()), "ids " + ", ".join(ids)
+    try:
+        repeated = frame.duplicated(keep="first")
+    except TypeError:  # a column of lists or dicts (nested Parquet): compared by their text
+        repeated = frame.astype(str).duplicated(keep="first")
+    return int(repeated.sum()), "all columns"
 
 
 def last_row_per_id(frame: pd.DataFrame, id_columns: Sequence[str]) -> pd.DataFrame:

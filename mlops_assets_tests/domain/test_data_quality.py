@@ -160,6 +160,9 @@ def test_without_ids_only_rows_identical_in_every_column_are_duplicates():
     ids = pd.DataFrame({"id": [7, 8, 9], "x": [1, 2, 3]}).astype({"id": object})
     ids.loc[1, "id"] = "7"
     assert duplicate_rows(ids, ["id"]) == (1, "ids id")
+    # A nested column (lists from Parquet) cannot be hashed: its values are compared as text.
+    nested = pd.DataFrame({"tags": [["a"], ["b"], ["a"]], "x": [1, 2, 1]})
+    assert duplicate_rows(nested) == (1, "all columns")
 
 
 def test_extra_columns_are_listed_without_a_finding():
