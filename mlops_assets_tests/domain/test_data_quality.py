@@ -182,6 +182,9 @@ def test_each_id_is_judged_once_on_its_last_row():
     kept = last_row_per_id(frame, ["id"])
 
     assert kept["prediction"].tolist() == ["b", "c", "d"]
+    # Ids by value in a column that mixes types: 7 and "7" are one id.
+    mixed = pd.DataFrame({"id": [7, "7", 8], "prediction": ["a", "b", "c"]}, dtype=object)
+    assert last_row_per_id(mixed, ["id"])["prediction"].tolist() == ["b", "c"]
     # The row position is not an id: every row stays.
     assert len(last_row_per_id(frame.rename(columns={"id": "row"}), ["row"])) == 4
 
