@@ -116,8 +116,9 @@ def raw_data(
         raise failure(str(error), source=source, failure_cases=cases) from error
     digest = content_hash(frame)
     context.log.info(f"read {len(frame)} rows x {frame.shape[1]} columns from {source}")
-    yield dg.Output(
-        Dataset(frame, source),
+    # MaterializeResult's data_version is public API; Output's is still a beta parameter.
+    yield dg.MaterializeResult(
+        value=Dataset(frame, source),
         data_version=dg.DataVersion(digest),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(frame)),

@@ -130,8 +130,9 @@ def validated_data(
     schema = version.schema
     valid = result.valid.reset_index(drop=True)
     digest = content_hash(valid)
-    yield dg.Output(
-        ValidatedDataset(valid, source, schema=schema, schema_version=version.label),
+    # MaterializeResult's data_version is public API; Output's is still a beta parameter.
+    yield dg.MaterializeResult(
+        value=ValidatedDataset(valid, source, schema=schema, schema_version=version.label),
         data_version=dg.DataVersion(digest),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(valid)),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlops_assets.contracts import DriftVerdict, EstimatedVerdict, RealizedVerdict
+
+if TYPE_CHECKING:  # its scipy import stays out of the code location's load
+    from mlops_assets.domain.data_quality import DataQualityResult
 
 HealthLevel = Literal["pass", "warn", "error"]
 
@@ -45,6 +48,17 @@ def drift_day_health(verdict: DriftVerdict) -> Health:
             f"prediction drift (PSI {verdict.prediction_psi:.3f}) with {share}",
         )
     return Health("pass", f"no drift beyond the thresholds: {share}; {performance.reason}")
+
+
+def data_quality_health(result: DataQualityResult) -> Health:
+    """A critical data-quality finding (a quarter of a column's values unseen or newly missing,
+    a quarter of the rows duplicated) is an error; any other finding a warning; each finding
+    named with its column and share."""
+    if result.severity == "critical":
+        return Health("error", f"data quality critical: {result.summary}")
+    if result.severity == "warning":
+        return Health("warn", f"data quality warning: {result.summary}")
+    return Health("pass", result.summary)
 
 
 def promotion_health(version: str, promoted: bool, reasons: Sequence[str]) -> Health:

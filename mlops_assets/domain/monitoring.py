@@ -21,6 +21,12 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.contracts import PROBA_COLUMN_PREFIX, DriftVerdict
+from mlops_assets.domain.data_quality import (
+    DataQualityConfig,
+    DataQualityResult,
+    assess_data_quality,
+    last_row_per_id,
+)
 from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift, prediction_drift
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
@@ -36,10 +42,12 @@ _Result = TypeVar("_Result")
 
 @dataclass(frozen=True)
 class DayAssessment:
-    """The verdict, and the per-feature table it was drawn from (one row per feature)."""
+    """The verdict, and the per-feature table it was drawn from (one row per feature), with
+    the day's data quality (its columns are in `features` too)."""
 
     verdict: DriftVerdict
     features: pd.DataFrame
+    data_quality: DataQualityResult
 
     def report_json(self) -> str:
         """The day's JSON report: the verdict's figures and every feature's comparison."""
@@ -52,6 +60,13 @@ class DayAssessment:
             "dataset_drift": verdict.dataset_drift,
             "prediction_drift": verdict.prediction_drift,
             "performance": asdict(verdict.performance),
+            "data_quality": {
+                "severity": self.data_quality.severity,
+                "findings": list(self.data_quality.findings),
+                "duplicate_rows": self.data_quality.duplicate_rows,
+                "duplicate_key": self.data_quality.duplicate_key,
+                "extra_columns": list(self.data_quality.extra_columns),
+            },
             "features": json.loads(self.features.to_json(orient="records")),
         }
         return json.dumps(summary, indent=2)
@@ -72,23 +87,32 @@ def assess_day(
     min_effect: float = DEFAULT_MIN_EFFECT,
     confidence: float = DEFAULT_CONFIDENCE,
     drift_config: DriftConfig | None = None,
+    data_quality_config: DataQualityConfig | None = None,
 ) -> DayAssessment:
     """Judge one day scored by `model_version`.
 
     Args:
-        current: the day's batch (at least the schema's feature columns).
+        current: the day's batch as stored (at least the schema's feature columns): its
+            duplicated rows and extra columns are counted.
         predictions: the day's predictions: `prediction`, `score_column` and, on a labelled
-            day, the schema's target.
+            day, the schema's target. A repeated id is judged once (its last row).
         reference_scores: the scores the model gave its reference sample (training data).
         reference_value: the model's test accuracy (RMSE for a regressor), None if unrecorded.
         reference_n: the test split's rows behind `reference_value`, None if unrecorded.
     """
     drift = compute_drift(profile, current[schema.feature_columns], drift_config or DriftConfig())
     score_drift = prediction_drift(reference_scores, predictions[score_column].to_numpy())
+    quality = assess_data_quality(
+        profile,
+        current,
+        id_columns=schema.id_columns,
+        known_columns=[c.name for c in schema.columns],
+        config=data_quality_config,
+    )
     performance = judge_predictions(
         schema.task,
         schema.target,
-        predictions,
+        last_row_per_id(predictions, schema.id_columns),
         reference_value=reference_value,
         reference_n=reference_n,
         min_effect=min_effect,
@@ -105,7 +129,12 @@ def assess_day(
         prediction_drift=bool(score_drift.drifted),
         performance=performance,
     )
-    return DayAssessment(verdict=verdict, features=drift.to_frame())
+    table = drift.to_frame().merge(
+        quality.to_frame().drop(columns=["missing_share", "training_missing_share"]),
+        on="feature",
+        how="left",
+    )
+    return DayAssessment(verdict=verdict, features=table, data_quality=quality)
 
 
 @dataclass

@@ -59,6 +59,7 @@ def estimated_performance(
 ) -> dg.MaterializeResult:
     import numpy as np
 
+    from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.estimation import ProbabilityCalibrator, estimate_classification
     from mlops_assets.domain.estimation.cbpe import judge_estimate, out_of_support_share
@@ -87,7 +88,11 @@ def estimated_performance(
             f"{batch_predictions.path}: no {PROBA_COLUMN_PREFIX}* class-probability columns; "
             "re-score the day with this version of batch_predictions."
         )
-    raw = batch_predictions.read(columns=proba_columns).to_pandas().to_numpy(dtype=float)
+    # Each id once (its last row), as realized_performance judges it: a file delivered twice
+    # does not narrow the estimate's interval.
+    ids = [c for c in schema.id_columns if c in batch_predictions.schema_arrow.names]
+    scored = batch_predictions.read(columns=[*ids, *proba_columns]).to_pandas()
+    raw = last_row_per_id(scored, ids)[proba_columns].to_numpy(dtype=float)
     calibrator = ProbabilityCalibrator.from_json(
         mlflow_registry.run_artifact(run_id, CALIBRATOR_ARTIFACT).read_text("utf-8")
     )

@@ -160,6 +160,7 @@ def realized_performance(
     """`estimate` is the day's label-free estimate (None: none was made)."""
     import pandas as pd
 
+    from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.evaluation import markdown_table
     from mlops_assets.domain.labels import join_labels
     from mlops_assets.domain.performance import judge_predictions, performance_metric
@@ -176,9 +177,11 @@ def realized_performance(
         id_columns=[name for name in labels.columns if name != schema.target],
         target=schema.target,
     )
+    # A repeated id (a file delivered twice) is judged once, on its last row, as its label is.
+    judged = last_row_per_id(joined.frame, [n for n in labels.columns if n != schema.target])
     metric = performance_metric(schema.task)
     rows, verdicts = [], {}
-    for version, frame in joined.frame.groupby("model_version", sort=True):
+    for version, frame in judged.groupby("model_version", sort=True):
         registered = mlflow_registry.version(str(version))
         reference = registered.tags.get(f"metric.test_{metric}")
         n_test = mlflow_registry.client().get_run(registered.run_id).data.params.get("n_test")
@@ -240,6 +243,7 @@ def realized_performance(
     for name, (value, low, high) in figures.items():
         metadata.update({name: value, f"{name}_ci_low": low, f"{name}_ci_high": high})
     metadata["by_model_version"] = dg.MetadataValue.md(markdown_table(pd.DataFrame(rows)))
+    metadata["duplicate_ids"] = dg.MetadataValue.int(len(joined.frame) - len(judged))
     context.log.info(f"{partition}: {verdict.reason}")
     check = check_result(REALIZED_CHECK, realized_health(result))
     return dg.MaterializeResult(metadata=metadata, check_results=[check])

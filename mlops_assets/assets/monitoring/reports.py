@@ -2,7 +2,7 @@
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -10,6 +10,7 @@ from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_out
 from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
+    DATA_QUALITY_CHECK,
     DRIFT_CHECK,
     DRIFT_SEVERITY_TAG,
     EVIDENTLY_REPORT_ARTIFACT,
@@ -24,7 +25,7 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import markdown_table
-from mlops_assets.domain.health import drift_day_health
+from mlops_assets.domain.health import data_quality_health, drift_day_health
 from mlops_assets.domain.performance import is_labelled, performance_metric
 from mlops_assets.domain.retraining import last_retraining_summary
 from mlops_assets.domain.schemas import DatasetSchema
@@ -32,6 +33,9 @@ from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.retraining_runs import retraining_attempts
+
+if TYPE_CHECKING:  # scipy stays out of the code location's load
+    from mlops_assets.domain.data_quality import DataQualityResult
 
 
 class DriftReportConfig(dg.Config):
@@ -66,6 +70,14 @@ CHECK = daily_check_spec(
     "Yellow (WARN) on a drift warning or prediction drift, red (ERROR) on critical feature "
     "drift or a performance drop beyond noise. Never blocks: scoring goes on, and "
     "drift_retraining_sensor decides about retraining.",
+)
+DATA_QUALITY_CHECK_SPEC = daily_check_spec(
+    DATA_QUALITY_CHECK,
+    "drift_report",
+    "The day's data against the training rows: yellow (WARN) when a feature's missing share or "
+    "share of categories training never had rose beyond noise, or when 1 % or more of the rows "
+    "are duplicated; red (ERROR) when a quarter of a column's values (or of the rows) is hit. "
+    "Names the column and the share. Never blocks, and not a retraining signal: fix the feed.",
 )
 
 
@@ -123,10 +135,12 @@ def drift_report(
     report_json = storage.path("reports", "drift", f"{partition}.json")
     write_text_atomic(assessment.report_json(), report_json)
     latest = retraining_attempts(context.instance, limit=1)
+    quality = assessment.data_quality
     features = assessment.features
     unjudged = features.loc[features["insufficient_data"], ["feature", "current_n"]]
     metadata: dict[str, Any] = {
         **verdict.to_metadata(),
+        **_data_quality_metadata(quality),
         "features": dg.MetadataValue.md(markdown_table(features)),
         # Too few values to judge: reported as such, never counted as drift (issue 29).
         "insufficient_data": dg.MetadataValue.text(
@@ -147,6 +161,7 @@ def drift_report(
             schema,
             report_json,
             config,
+            extra_metrics=_data_quality_metrics(quality),
         )
     )
     context.log.info(
@@ -160,7 +175,37 @@ def drift_report(
         drifted_share=dg.MetadataValue.float(verdict.drifted_share),
         performance_dropped=dg.MetadataValue.bool(verdict.performance.dropped),
     )
-    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+    quality_check = check_result(
+        DATA_QUALITY_CHECK,
+        data_quality_health(quality),
+        **_data_quality_metadata(quality),
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check, quality_check])
+
+
+def _data_quality_metrics(quality: "DataQualityResult") -> dict[str, float]:
+    """The day's data-quality figures as numbers that plot over partitions (and MLflow metrics)."""
+    return {
+        "max_missing_share_rise": round(quality.max_missing_share_rise, 4),
+        "max_unseen_category_share": round(quality.max_unseen_category_share, 4),
+        "duplicate_rows": float(quality.duplicate_rows),
+        "duplicate_share": round(quality.duplicate_share, 4),
+        "data_quality_flagged_features": float(quality.flagged_features),
+    }
+
+
+def _data_quality_metadata(quality: "DataQualityResult") -> dict[str, dg.MetadataValue]:
+    figures = _data_quality_metrics(quality)
+    return {
+        "data_quality_severity": dg.MetadataValue.text(quality.severity),
+        "data_quality": dg.MetadataValue.text(quality.summary),
+        "max_missing_share_rise": dg.MetadataValue.float(figures["max_missing_share_rise"]),
+        "max_unseen_category_share": dg.MetadataValue.float(figures["max_unseen_category_share"]),
+        "duplicate_rows": dg.MetadataValue.int(quality.duplicate_rows),
+        "duplicate_share": dg.MetadataValue.float(figures["duplicate_share"]),
+        "duplicate_key": dg.MetadataValue.text(quality.duplicate_key),
+        "extra_columns": dg.MetadataValue.text(", ".join(quality.extra_columns) or "none"),
+    }
 
 
 def _log_monitoring_run(
@@ -173,6 +218,7 @@ def _log_monitoring_run(
     schema: DatasetSchema,
     report_json: Path,
     config: DriftReportConfig,
+    extra_metrics: dict[str, float],
 ) -> dict[str, Any]:
     """The day's MLflow run beside the model's training runs (figures, severity, evidently's
     HTML), and the metadata that links to it. evidently's headline uses our dataset rule
@@ -205,7 +251,7 @@ def _log_monitoring_run(
             DAGSTER_RUN_ID_TAG: context.run.run_id,
             DRIFT_SEVERITY_TAG: verdict.severity,
         },
-        metrics=verdict.to_mlflow_metrics(),
+        metrics={**verdict.to_mlflow_metrics(), **extra_metrics},
         report_html=html,
     )
     metadata: dict[str, Any] = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy import special
 
 DEFAULT_ECE_BINS = 15
 CALIBRATION_FOLDS = 5
@@ -145,7 +146,8 @@ def _map(method: Method, params: dict[str, Any], p: np.ndarray) -> np.ndarray:
     if method == "isotonic":
         stepped: np.ndarray = np.interp(p, np.asarray(params["x"]), np.asarray(params["y"]))
         return stepped
-    mapped: np.ndarray = 1 / (1 + np.exp(-(params["a"] * _logit(p) + params["b"])))
+    # expit saturates at 0 and 1 where 1 / (1 + exp(-z)) overflows (steep Platt slopes).
+    mapped: np.ndarray = special.expit(params["a"] * _logit(p) + params["b"])
     return mapped
 
 

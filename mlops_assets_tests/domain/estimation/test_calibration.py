@@ -57,3 +57,20 @@ def test_calibrator_json_round_trip_gives_identical_probabilities(loader) -> Non
         fitted = _fit(method, val_proba, y_val, val_proba.shape[1], 0.0)
         again = ProbabilityCalibrator.from_json(fitted.to_json())
         np.testing.assert_array_equal(again.apply(test_proba), fitted.apply(test_proba))
+
+
+def test_a_steep_sigmoid_map_saturates_without_an_overflow_warning():
+    """A nearly separable validation split fits Platt slopes in the hundreds: the logit's
+    extremes (+-13.8) then push exp() past float64's range. The map must saturate at 0 and 1
+    silently (make test once showed `RuntimeWarning: overflow encountered in exp` from here)."""
+    import warnings
+
+    calibrator = ProbabilityCalibrator("sigmoid", 2, ({"a": -80.0, "b": 0.0},), 0.1, 0.05)
+    proba = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrated = calibrator.apply(proba)
+
+    assert calibrated[:, 1] == pytest.approx([1.0, 0.5, 0.0])
+    assert calibrated.sum(axis=1) == pytest.approx([1.0, 1.0, 1.0])
