@@ -31,6 +31,7 @@ from mlops_assets.domain.schemas import (
     check_scoring_frame,
     conform_to_contract,
 )
+from mlops_assets.domain.serving_quality import DataQuality, cell_problems, parse_int
 
 # MLflow's scoring-server content types (mlflow.pyfunc.scoring_server), the same answers.
 CONTENT_TYPE_JSON = "application/json"
@@ -64,9 +65,12 @@ def _bad_request(message: str) -> RequestError:
     return RequestError(400, "BAD_REQUEST", message)
 
 
-def parse_invocation(body: bytes, content_type: str, text_columns: Sequence[str]) -> pd.DataFrame:
+def parse_invocation(
+    body: bytes, content_type: str, text_columns: Sequence[str], records_list: bool = False
+) -> pd.DataFrame:
     """The rows of an MLflow `/invocations` body: JSON `dataframe_split` or `dataframe_records`,
-    CSV (a header line, then rows), or Parquet.
+    CSV (a header line, then rows), or Parquet. With `records_list` (`/predict`), a bare JSON
+    list of records is taken too, and a body with no content type is read as JSON.
 
     `text_columns` are read from CSV as text, so a category coded `01` stays `01`.
 
@@ -81,12 +85,15 @@ def parse_invocation(body: bytes, content_type: str, text_columns: Sequence[str]
         raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", f"unknown parameter in {content_type!r}")
     if charset not in ("utf-8", "utf8"):
         raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", "the service reads UTF-8 only")
-    if mime == CONTENT_TYPE_JSON:
-        return _frame_from_json(_json(body))
+    if mime == CONTENT_TYPE_JSON or (records_list and not mime):
+        payload = _json(body)
+        if records_list and isinstance(payload, list):
+            return _frame_from_records(payload, 'send a JSON list of records, e.g. [{"age": 41}]')
+        return _frame_from_json(payload)
     if mime == CONTENT_TYPE_CSV:
         try:
             return pd.read_csv(io.BytesIO(body), dtype=dict.fromkeys(text_columns, "str"))
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, OverflowError) as error:
             raise _bad_request(f"the body is not CSV with a header line: {error}") from error
     if mime == CONTENT_TYPE_PARQUET:
         try:
@@ -102,18 +109,25 @@ def parse_invocation(body: bytes, content_type: str, text_columns: Sequence[str]
 
 
 def parse_records(body: bytes) -> pd.DataFrame:
-    """The rows of a `/predict` body: a JSON list of objects, one per row."""
-    records = _json(body)
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise _bad_request('send a JSON list of records, e.g. [{"age": 41, "purpose": "car"}]')
-    return pd.DataFrame.from_records(records)
+    """The rows of a bare JSON list of objects, one per row."""
+    return parse_invocation(body, CONTENT_TYPE_JSON, (), records_list=True)
 
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=parse_int)
+    except RecursionError:
+        raise _bad_request(
+            "the body nests JSON arrays or objects too deep: send a table (rows of values)"
+        ) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise _bad_request(f"the body is not valid JSON: {error}") from error
+
+
+def _frame_from_records(data: Any, message: str) -> pd.DataFrame:
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise _bad_request(message)
+    return pd.DataFrame.from_records(data)
 
 
 def _frame_from_json(payload: Any) -> pd.DataFrame:
@@ -126,13 +140,16 @@ def _frame_from_json(payload: Any) -> pd.DataFrame:
         )
     data = payload[keys[0]]
     if keys[0] == "dataframe_records":
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise _bad_request("dataframe_records must be a list of objects, one per row")
-        return pd.DataFrame.from_records(data)
+        return _frame_from_records(data, "dataframe_records must be a list of objects, one per row")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise _bad_request('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
+    columns = data.get("columns")
+    if columns is not None and not (
+        isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+    ):
+        raise _bad_request("dataframe_split's columns must be a list of column names (text)")
     try:
-        return pd.DataFrame(data["data"], columns=data.get("columns"))
+        return pd.DataFrame(data["data"], columns=columns)
     except (ValueError, TypeError) as error:
         raise _bad_request(f"dataframe_split does not make a table: {error}") from error
 
@@ -151,8 +168,12 @@ class PreparedRows:
 def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> PreparedRows:
     """Check a request's rows against the model's schema contract and type them.
 
-    Missing or retyped feature columns, and infinities, are a 422 naming the columns; unseen
-    categories are scored (the encoder ignores them); extra columns are ignored. Numeric
+    A cell holding more than one value is a 400 naming its row and column
+    (`serving_quality.cell_problems`).
+    Missing or retyped feature columns, numbers among text categories, and infinities, are a
+    422 naming the columns; unseen categories and nulls are scored (the encoder ignores an
+    unseen category, the model imputes a null) and extra columns ignored, all three flagged by
+    `serving_quality.assess_rows`. Numeric
     features become float64 (JSON has ints and floats, the model takes either; the request log
     keeps one type per column).
     """
@@ -162,6 +183,9 @@ def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> P
         raise RequestError(
             413, "REQUEST_TOO_LARGE", f"{len(frame)} rows: at most {max_rows} per request"
         )
+    problem = cell_problems(frame, [*schema.feature_columns, *schema.id_columns])
+    if problem:
+        raise _bad_request(problem)
     try:
         extra = check_scoring_frame(frame, schema, "request")
     except DataValidationError as error:
@@ -177,6 +201,19 @@ def prepare_rows(frame: pd.DataFrame, schema: DatasetSchema, max_rows: int) -> P
             "trained on with their types",
             columns,
         ) from error
+    mixed = [
+        name
+        for name in schema.categorical_features
+        if frame[name].dtype == object
+        and pd.api.types.infer_dtype(frame[name], skipna=True) not in ("string", "empty", "boolean")
+    ]
+    if mixed:
+        raise RequestError(
+            422,
+            "INVALID_PARAMETER_VALUE",
+            f"numbers among the text categories of {', '.join(mixed)}: send each category as text",
+            mixed,
+        )
     numeric = frame[schema.numeric_features]
     try:  # one conversion for the block: what a request costs is mostly per-column overhead
         block = numeric.astype("float64")
@@ -231,19 +268,28 @@ def predict_answer(
     classes: tuple[Any, ...] | None,
     model_name: str,
     model_version: str,
+    quality: DataQuality,
 ) -> dict[str, Any]:
     """`/predict`'s answer: per row the label and its class probabilities (a regressor: the
-    predicted value), with the model version that scored them."""
+    predicted value) and its `warnings` (unseen category, null, extra column: scored, but worth
+    a look), with the model version that scored them and the request's `data_quality`."""
     labels = jsonable(y_pred)
     if proba is None or classes is None:
-        rows = [{"prediction": value} for value in labels]
+        rows: list[dict[str, Any]] = [{"prediction": value} for value in labels]
     else:
         names = [str(c) for c in jsonable(np.asarray(classes))]
         rows = [
             {"label": label, "probabilities": dict(zip(names, p, strict=True))}
             for label, p in zip(labels, proba.tolist(), strict=True)
         ]
-    return {"model_name": model_name, "model_version": model_version, "predictions": rows}
+    for row, warnings in zip(rows, quality.row_warnings(), strict=True):
+        row["warnings"] = warnings
+    return {
+        "model_name": model_name,
+        "model_version": model_version,
+        "predictions": rows,
+        "data_quality": quality.summary(),
+    }
 
 
 @dataclass(frozen=True)

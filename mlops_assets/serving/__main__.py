@@ -12,12 +12,12 @@ from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.request_log import RequestLog
+from mlops_assets.serving.server import server_config
 from mlops_assets.serving.settings import ServeSettings
 
 
-def build_app(settings: ServeSettings):
+def build_app(settings: ServeSettings, metrics: ServingMetrics):
     """The app with its watcher, request log and metrics, as configured."""
-    metrics = ServingMetrics()
     # Resolved once: the embedded store's path must not follow a later change of MLOPS_HOME.
     uri = MlflowRegistry(tracking_uri=settings.tracking_uri).resolved_tracking_uri
     registry = MlflowRegistry(tracking_uri=uri, model_name=settings.model_name)
@@ -43,16 +43,8 @@ def main() -> None:
         check_bind(settings.host, settings.api_key)
     except ValueError as error:
         sys.exit(f"mlops_assets.serving: {error}")
-    uvicorn.run(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        # One process: the champion watcher and the request log live in it. Scale out with
-        # more processes behind a balancer; their parts never collide (host and pid in names).
-        workers=1,
-        access_log=False,
-    )
+    metrics = ServingMetrics()
+    uvicorn.Server(server_config(build_app(settings, metrics), settings, metrics)).run()
 
 
 if __name__ == "__main__":

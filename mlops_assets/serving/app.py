@@ -9,6 +9,9 @@ load nor a Parquet write runs inside a request.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import hmac
 import json
 import time
@@ -20,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
+from starlette.requests import ClientDisconnect
 
 from mlops_assets.domain.serving import (
     PreparedRows,
@@ -28,13 +32,15 @@ from mlops_assets.domain.serving import (
     ServedRequest,
     invocation_answer,
     parse_invocation,
-    parse_records,
     predict_answer,
     prepare_rows,
 )
+from mlops_assets.domain.serving_quality import EXTRA_COLUMN, DataQuality, assess_rows
 from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.serving.champion_watcher import ChampionWatcher, ServedModel
+from mlops_assets.serving.guards import AnswerGuard
 from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.openapi import SCORING_BODY, security_schemes
 from mlops_assets.serving.request_log import RequestLog
 from mlops_assets.serving.settings import ServeSettings
 
@@ -42,6 +48,10 @@ from mlops_assets.serving.settings import ServeSettings
 MODEL_NAME_HEADER = "X-Model-Name"
 MODEL_VERSION_HEADER = "X-Model-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
+# Rows scored but flagged (unseen category, null, extra column): `column:kind=rows` items, and
+# the flagged rows' positions. /invocations' body stays MLflow's, so they travel here.
+DATA_QUALITY_HEADER = "X-Data-Quality"
+DATA_QUALITY_ROWS_HEADER = "X-Data-Quality-Rows"
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -91,17 +101,24 @@ def create_app(
         if not api_key:
             return True
         given = request.headers.get("x-api-key", "")
-        bearer = request.headers.get("authorization", "")
-        if bearer.lower().startswith("bearer "):
-            given = bearer[7:].strip()
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            given = credentials.strip()
+        elif scheme.lower() == "basic":  # a browser's login prompt (/docs): any user, the key
+            try:
+                given = base64.b64decode(credentials.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                given = ""
+            given = given.partition(":")[2]
         return hmac.compare_digest(given.encode(), api_key)
 
-    def unauthorized(endpoint: str) -> Response:
-        metrics.answered(endpoint, 401, 0)
+    def unauthorized(browser: bool = False) -> Response:
+        # A browser shows a login prompt for Basic: the documentation pages ask for that.
+        challenge = 'Basic realm="mlops-serving"' if browser else "Bearer"
         return _json(
             {"error_code": "UNAUTHENTICATED", "message": "send the API key (Bearer or X-API-Key)"},
             401,
-            {"WWW-Authenticate": "Bearer"},
+            {"WWW-Authenticate": challenge},
         )
 
     async def read_body(request: Request) -> bytes:
@@ -110,26 +127,36 @@ def create_app(
         if declared and declared.isdigit() and int(declared) > limit:
             raise RequestError(413, "REQUEST_TOO_LARGE", f"body over {limit} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(413, "REQUEST_TOO_LARGE", f"body over {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(settings.body_seconds):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise RequestError(413, "REQUEST_TOO_LARGE", f"body over {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestError(
+                408,
+                "REQUEST_TIMEOUT",
+                f"the body did not arrive within {settings.body_seconds:g} s "
+                "(MLOPS_SERVE_BODY_SECONDS)",
+            ) from None
+        except ClientDisconnect:
+            raise RequestError(499, "CLIENT_CLOSED_REQUEST", "the client left") from None
         return b"".join(chunks)
 
     async def score(
         request: Request,
         endpoint: str,
         parse: Callable[[bytes, ServedModel], pd.DataFrame],
-        answer: Callable[[ServedModel, Any, Any, Any], dict[str, Any]],
+        answer: Callable[[ServedModel, Any, Any, Any, DataQuality], dict[str, Any]],
     ) -> Response:
         if not authorized(request):
-            return unauthorized(endpoint)
+            return unauthorized()
         started = time.perf_counter()
         # Read once: a swap during this request changes what the next one gets, not this one.
         model = watcher.current
         if model is None:
-            metrics.answered(endpoint, 503, 0)
             return _json(
                 {"error_code": "UNAVAILABLE", "message": watcher.last_error or "loading"}, 503
             )
@@ -142,8 +169,11 @@ def create_app(
         except RequestError as error:
             if error.status == 422:
                 metrics.refused(error.columns)
-            metrics.answered(endpoint, error.status, rows, time.perf_counter() - started)
+            metrics.scored(endpoint, error.status, rows, time.perf_counter() - started)
+            if error.status == 408:  # the rest of the body may still be on its way
+                headers["Connection"] = "close"
             return _error(error, headers)
+        quality = assess_rows(frame, prepared.features, model.schema, prepared.extra_columns)
         y_pred, proba, classes = predict_frame(model.pipeline, prepared.features, model.schema.task)
         scores = prediction_score(y_pred, proba, model.schema.task)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
@@ -151,32 +181,41 @@ def create_app(
             ServedRequest(prepared, y_pred, scores, model.version, clock(), request_id)
         )
         metrics.predicted(model.version, y_pred, scores, model.classifier)
-        response = _json(
-            answer(model, y_pred, proba, classes),
-            headers={**headers, REQUEST_ID_HEADER: request_id},
-        )
-        metrics.answered(endpoint, 200, rows, time.perf_counter() - started)
+        headers[REQUEST_ID_HEADER] = request_id
+        if not quality.clean:
+            metrics.flagged(quality.counts.items(), EXTRA_COLUMN)
+            headers[DATA_QUALITY_HEADER] = quality.header()
+            headers[DATA_QUALITY_ROWS_HEADER] = quality.rows_header()
+        response = _json(answer(model, y_pred, proba, classes, quality), headers=headers)
+        metrics.scored(endpoint, 200, rows, time.perf_counter() - started)
         return response
 
-    @app.post("/invocations")
+    @app.post("/invocations", openapi_extra=SCORING_BODY)
     async def invocations(request: Request) -> Response:
-        """MLflow's scoring protocol: JSON dataframe_split / dataframe_records, CSV, Parquet."""
+        """MLflow's scoring protocol: JSON `dataframe_split` / `dataframe_records`, CSV, Parquet;
+        answers `{"predictions": [...]}` as `mlflow models serve` does. Rows scored with an
+        unseen category, a null or an extra column are named in the `X-Data-Quality` and
+        `X-Data-Quality-Rows` headers."""
         content_type = request.headers.get("content-type", "")
         return await score(
             request,
             "/invocations",
             lambda body, m: parse_invocation(body, content_type, m.schema.categorical_features),
-            lambda m, y, p, c: invocation_answer(y),
+            lambda m, y, p, c, q: invocation_answer(y),
         )
 
-    @app.post("/predict")
+    @app.post("/predict", openapi_extra=SCORING_BODY)
     async def predict(request: Request) -> Response:
-        """A JSON list of records; per row the label and class probabilities."""
+        """Every body `/invocations` takes, or a bare JSON list of records; per row the label
+        and class probabilities (a regressor: the prediction) and its `warnings`."""
+        content_type = request.headers.get("content-type", "")
         return await score(
             request,
             "/predict",
-            lambda body, m: parse_records(body),
-            lambda m, y, p, c: predict_answer(y, p, c, m.name, m.version),
+            lambda body, m: parse_invocation(
+                body, content_type, m.schema.categorical_features, records_list=True
+            ),
+            lambda m, y, p, c, q: predict_answer(y, p, c, m.name, m.version, q),
         )
 
     @app.get("/health")
@@ -200,8 +239,9 @@ def create_app(
 
     @app.get("/version")
     async def version(request: Request) -> Response:
+        """The served model: name, version, training data hash, schema version, artefact hash."""
         if not authorized(request):
-            return unauthorized("/version")
+            return unauthorized()
         model = watcher.current
         if model is None:
             return _json({"status": "loading", "reason": watcher.last_error}, 503)
@@ -209,8 +249,37 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus(request: Request) -> Response:
+        """Prometheus text: requests by status, rows, latency, flags by column, the model."""
         if not authorized(request):
-            return unauthorized("/metrics")
+            return unauthorized()
         return Response(metrics.exposition(), media_type=metrics.content_type)
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized(browser=True)
+        return _json(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        if not authorized(request):
+            return unauthorized(browser=True)
+        page: HTMLResponse = get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+        return page
+
+    if api_key:
+        app.openapi_schema = None
+        base_openapi = app.openapi
+
+        def keyed_openapi() -> dict[str, Any]:
+            schema = base_openapi()
+            schema.setdefault("components", {})["securitySchemes"] = security_schemes()
+            schema["security"] = [{name: []} for name in security_schemes()]
+            return schema
+
+        app.openapi = keyed_openapi  # type: ignore[method-assign]
+
+    app.add_middleware(AnswerGuard, metrics=metrics)
     return app

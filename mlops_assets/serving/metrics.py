@@ -1,13 +1,14 @@
 """The service's Prometheus metrics, in a registry of its own (never the process-wide default:
 two apps in one process, as in the tests, would collide there).
 
-Label values are bounded: endpoints and statuses are the service's own, columns are the
-schema's, classes the model's.
+Label values are bounded: endpoints and statuses are the service's own (any other path is
+`other`), columns are the schema's (a request's extra columns: the first 50 names seen, then
+`_other_`), classes the model's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -15,6 +16,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Latency buckets around what one request costs here (1 to 100 ms), and the tail beyond.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# Extra column names come from clients: the first ones seen get their own series, the rest one.
+MAX_EXTRA_COLUMN_LABELS = 50
+OTHER_COLUMN = "_other_"
 SCORE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -23,10 +27,12 @@ class ServingMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._extra_labels: set[str] = set()
         r = self.registry
         self.requests = Counter(
             "mlops_serving_requests",
-            "Requests answered, by endpoint and HTTP status.",
+            "Requests answered, by endpoint and HTTP status: every status, 500s and 503s too (499:"
+            " the client left before its answer).",
             ["endpoint", "status"],
             registry=r,
         )
@@ -84,6 +90,25 @@ class ServingMetrics:
             ["column"],
             registry=r,
         )
+        self.data_quality = Counter(
+            "mlops_serving_data_quality_rows",
+            "Rows scored but flagged, by column and kind: unseen_category, null, extra_column.",
+            ["column", "kind"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "mlops_serving_in_flight_requests",
+            "Requests accepted and not yet answered (from MLOPS_SERVE_MAX_IN_FLIGHT on, a scoring "
+            "request is answered 503).",
+            registry=r,
+        )
+        self.connections_closed = Counter(
+            "mlops_serving_connections_closed",
+            "Connections the service closed on a deadline: idle (nothing sent) or headers (a "
+            "request's headers not complete in time).",
+            ["reason"],
+            registry=r,
+        )
         self.log_rows = Counter(
             "mlops_serving_request_log_rows",
             "Rows of the request log: written to a Parquet part, or dropped (buffer full).",
@@ -106,9 +131,13 @@ class ServingMetrics:
         self.model.labels(model_name, version, alias).set(1)
         self.model_version.set(float(version) if version.isdigit() else 0)
 
-    def answered(self, endpoint: str, status: int, rows: int, seconds: float | None = None) -> None:
+    def answered(self, endpoint: str, status: int) -> None:
+        """One answer (counted by the service's outermost layer, whatever answered)."""
+        self.requests.labels(endpoint, str(status)).inc()
+
+    def scored(self, endpoint: str, status: int, rows: int, seconds: float | None = None) -> None:
+        """A scoring request's rows and time (its answer is counted by `answered`)."""
         code = str(status)
-        self.requests.labels(endpoint, code).inc()
         if rows:
             self.rows.labels(endpoint, code).inc(rows)
         if seconds is not None:
@@ -128,6 +157,16 @@ class ServingMetrics:
     def refused(self, columns: Sequence[str]) -> None:
         for column in columns:
             self.validation_failures.labels(column).inc()
+
+    def flagged(self, counts: Iterable[tuple[tuple[str, str], int]], extra_kind: str) -> None:
+        for (column, kind), rows in counts:
+            label = column[:100]
+            if kind == extra_kind and label not in self._extra_labels:
+                if len(self._extra_labels) < MAX_EXTRA_COLUMN_LABELS:
+                    self._extra_labels.add(label)
+                else:
+                    label = OTHER_COLUMN
+            self.data_quality.labels(label, kind).inc(rows)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

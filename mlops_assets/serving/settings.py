@@ -24,6 +24,21 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _api_key(env: Mapping[str, str]) -> str:
+    """The key, or "" when unset or empty. A key of blanks, or one with blanks around it, is
+    refused: `Authorization: Bearer` drops the blanks, so such a key would guard nothing or
+    never match."""
+    key = env.get("MLOPS_SERVE_API_KEY", "")
+    if key and key.strip() != key:
+        what = "only blanks" if not key.strip() else "blanks around it"
+        raise ValueError(
+            f"MLOPS_SERVE_API_KEY has {what}: set a key without spaces (a long random string, "
+            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or unset it "
+            "to serve on loopback without a key"
+        )
+    return key
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     host: str = "127.0.0.1"
@@ -39,6 +54,17 @@ class ServeSettings:
     flush_rows: int = 1000
     flush_seconds: float = 5.0
     max_buffered_rows: int = 100_000
+    max_in_flight: int = 32
+    """Requests accepted and not yet answered: from this many on, a scoring request is 503."""
+    max_connections: int = 1000
+    """uvicorn's `limit_concurrency`: beyond this many open connections, every request is a 503."""
+    keep_alive_seconds: float = 5.0
+    """uvicorn's `timeout_keep_alive`: an idle connection after an answer is closed."""
+    header_seconds: float = 10.0
+    """A connection must deliver a request's headers within this time of opening (or of its
+    previous answer): an idle or trickling socket is closed (with a 408 if it sent a part)."""
+    body_seconds: float = 30.0
+    """A request's body must arrive within this time of its headers, else 408 and closed."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeSettings:
@@ -47,7 +73,7 @@ class ServeSettings:
         return cls(
             host=env.get("MLOPS_SERVE_HOST") or "127.0.0.1",
             port=int(_number(env, "MLOPS_SERVE_PORT", 8000)),
-            api_key=env.get("MLOPS_SERVE_API_KEY", ""),
+            api_key=_api_key(env),
             tracking_uri=env.get("MLFLOW_TRACKING_URI", ""),
             model_name=env.get("MLOPS_MODEL_NAME")
             or default_model_name(
@@ -60,4 +86,9 @@ class ServeSettings:
             flush_rows=int(_number(env, "MLOPS_SERVE_FLUSH_ROWS", 1000)),
             flush_seconds=_number(env, "MLOPS_SERVE_FLUSH_SECONDS", 5.0),
             max_buffered_rows=int(_number(env, "MLOPS_SERVE_MAX_BUFFERED_ROWS", 100_000)),
+            max_in_flight=int(_number(env, "MLOPS_SERVE_MAX_IN_FLIGHT", 32)),
+            max_connections=int(_number(env, "MLOPS_SERVE_MAX_CONNECTIONS", 1000)),
+            keep_alive_seconds=_number(env, "MLOPS_SERVE_KEEP_ALIVE_SECONDS", 5.0),
+            header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),
+            body_seconds=_number(env, "MLOPS_SERVE_BODY_SECONDS", 30.0),
         )

@@ -21,6 +21,7 @@ from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.request_log import RequestLog
+from mlops_assets.serving.server import server_config
 from mlops_assets.serving.settings import ServeSettings
 
 
@@ -37,6 +38,10 @@ class Service:
     watcher: ChampionWatcher
     request_log: RequestLog
     metrics: ServingMetrics
+
+    @property
+    def port(self) -> int:
+        return self.settings.port
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url + path, timeout=30, **kwargs)
@@ -76,9 +81,7 @@ def running_service(
     )
     extra = {} if clock is None else {"clock": clock}
     app = create_app(config, watcher, log, metrics, **extra)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app, config, metrics))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
