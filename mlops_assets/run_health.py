@@ -13,7 +13,8 @@ check a worker's health, which the default launcher cannot. Two pieces give it t
   pid, or the pid now belongs to a later process) and run monitoring marks the run failed,
   naming the pid and why. Anywhere else it reports the worker running: it never guesses.
 
-The verdict itself is `mlops_assets.domain.run_workers`. Bounds and the manual way out:
+The verdict itself is `mlops_assets.domain.run_workers`. `python -m mlops_assets.run_health fail
+<run id>` is the operator's way out for a run that cannot be proved dead. The bounds:
 docs/reliability.md.
 """
 
