@@ -47,11 +47,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	sed 's|base_dir: \.dagster_home|base_dir: $(DAGSTER_HOME)|' dagster.yaml > $@.tmp
 	mv $@.tmp $@
 
-# The demo tells its story from a clean slate: it clears the previous demo's state in the
-# project-local directories (never a MLOPS_HOME or DAGSTER_HOME you pointed elsewhere).
-# Its drift sensor is on, as it is in `make ui`.
+# The demo tells its story from a clean slate: it clears the project's state in the MLOPS_HOME
+# and DAGSTER_HOME it uses, and only what the project made there (mlops_assets/project_state.py);
+# a user's other files in those directories stay. Its drift sensor is on, as in `make ui`.
 demo: setup
-	rm -rf .mlops .dagster_home/storage .dagster_home/history .dagster_home/schedules
+	@$(BIN)/python -m mlops_assets.project_state reset
 	MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on $(BIN)/python -m mlops_assets.demo
 
 ui: setup
@@ -106,5 +106,7 @@ test-unit: setup
 bench: setup
 	$(BIN)/python bench/run_all.py
 
+# The project's state in MLOPS_HOME and DAGSTER_HOME (and make's dagster.yaml copy), nothing
+# else there; the standard library only, so it needs no .venv.
 clean:
-	rm -rf $(MLOPS_HOME) $(DAGSTER_HOME)
+	@$(PYTHON) -m mlops_assets.project_state clean
