@@ -54,10 +54,13 @@ demo: setup
 	@$(BIN)/python -m mlops_assets.project_state reset
 	MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on $(BIN)/python -m mlops_assets.demo
 
+# `dagster dev` without two start-up notices that do not apply here (mlops_assets/ui.py says
+# which and why). UI_PORT picks another port.
+UI_PORT ?= 3000
 ui: setup
-	@echo "Dagster UI on http://127.0.0.1:3000 (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
-	MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on \
-		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@echo "Dagster UI on http://127.0.0.1:$(UI_PORT) (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
+	@MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on \
+		$(BIN)/python -m mlops_assets.ui -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 # Without MLflow 3's job runner (huey consumers for GenAI jobs this project never submits) and
 # with one request worker: 2 processes and about 0.5 GB instead of 15 and 3.1 GB, measured with
