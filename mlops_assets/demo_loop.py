@@ -178,17 +178,17 @@ class _Loop:
         # features (MLOPS_LABELS_DATA unset at import, as in a test process) but this loop
         # delivers them on their own (labels_job, below): the day's run scores, reports and
         # estimates only, still as daily_monitoring_job.
-        selection = (
-            [key for key in keys if key.to_user_string() not in LABEL_ASSETS]
-            if self.watch_labels
-            else None
-        )
+        if self.watch_labels and any(key.to_user_string() in LABEL_ASSETS for key in keys):
+            # Subset before binding this loop's resources: Dagster rebuilds a subset with the
+            # job's own resources, which a test's resources would conflict with.
+            job = job.get_subset(
+                asset_selection={key for key in keys if key.to_user_string() not in LABEL_ASSETS}
+            )
         result = job.execute_in_process(
             partition_key=day,
             instance=self.instance,
             resources=self.resources,
             run_config={**self.run_config, **monitoring_config},
-            asset_selection=selection if selection and len(selection) < len(keys) else None,
             raise_on_error=False,
         )
         if not result.success:

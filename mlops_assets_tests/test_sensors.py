@@ -387,3 +387,36 @@ def test_the_cursor_sees_new_materialisations_of_each_signal(instance):
     # A cursor written before the three signals still finds the newest report.
     old = json.dumps({"after": state["seen"]["drift_report"], "newest": "2026-01-09"})
     assert json.loads(_tick(instance, cursor=old).cursor)["newest"] == "2026-01-09"
+
+
+def test_each_ticks_cursor_leads_with_its_decision_for_the_tick_list(instance):
+    """The tick list shows a tick's cursor without hovering: it starts with the decision, the
+    skip's reason or the launch's, and only changes when the decision does."""
+    empty = _tick(instance)
+    assert json.loads(empty.cursor)["decision"] == "no drift report yet"
+    assert empty.cursor.startswith('{"decision": "no drift report yet"')
+
+    _report(instance, "2026-01-02", "critical")
+    waiting = _tick(instance, cursor=empty.cursor)
+    assert json.loads(waiting.cursor)["decision"] == waiting.skip_message
+    assert "debounce" in waiting.skip_message
+    same = _tick(instance, cursor=waiting.cursor)
+    assert same.cursor == waiting.cursor
+
+    _report(instance, "2026-01-03", "critical")
+    launch = _tick(instance, cursor=same.cursor)
+    (request,) = launch.run_requests
+    decision = json.loads(launch.cursor)["decision"]
+    assert decision == f"launched retraining attempt 1: {request.tags[REASON_TAG]}"
+    # The next tick reads its state, not the decision: the same window is asked for again
+    # (one run key) until the daemon has created the run.
+    assert [r.run_key for r in _tick(instance, cursor=launch.cursor).run_requests] == [
+        request.run_key
+    ]
+
+
+def test_the_drift_and_labels_sensors_tick_every_five_minutes():
+    """At most 12 ticks an hour each (not 120): a launch and its reason stay on the tick
+    list's first page for hours, not minutes."""
+    for name in ("drift_retraining_sensor", "labels_arrival_sensor"):
+        assert defs.resolve_sensor_def(name).minimum_interval_seconds == 300, name
