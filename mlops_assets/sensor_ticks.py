@@ -136,6 +136,9 @@ def tick_sensor(
         )
         raise
 
+    # What the daemon persists for a sensor at the end of its evaluation (its `asset_events`).
+    for event in result.asset_events or []:
+        instance.report_runless_asset_event(event)
     repository_label = origin.repository_origin.get_label()
     launches: list[Launch] = []
     for request in result.run_requests or []:

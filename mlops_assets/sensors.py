@@ -50,8 +50,11 @@ ENV_PREFIX = "MLOPS_RETRAIN_"
 # day per partition (a scored day, a label delivery), so a tick every 5 minutes reacts within
 # minutes of a run while keeping the tick list readable: 12 ticks an hour, not 120 (every
 # 30 s), each skip alike until the data changes. Dagster records every evaluation, news or
-# not; the cursor's `decision` (below) shows in the tick list where the reason changed.
+# not; a changed decision is also written on drift_report (_decided), where a person reads it.
 EVALUATION_INTERVAL_SECONDS = 300
+# The last decision, in the cursor, and its text on drift_report when it changes (_decided).
+DECISION_KEY = "decision"
+DECISION_METADATA = "retraining_decision"
 
 
 class RetrainingSettings(dg.ConfigurableResource):
@@ -132,26 +135,22 @@ def _sensor_status() -> dg.DefaultSensorStatus:
 )
 def drift_retraining_sensor(
     context: dg.SensorEvaluationContext, retraining_settings: RetrainingSettings
-) -> dg.RunRequest | dg.SkipReason:
+) -> dg.SensorResult:
     instance = context.instance
+    previous = json.loads(context.cursor).get(DECISION_KEY) if context.cursor else None
     newest, cursor = _newest_report_day(instance, context.cursor)
     if newest is None:
-        context.update_cursor(_with_decision(cursor, "no drift report yet"))
-        return dg.SkipReason("no drift report yet")
+        return _decided(cursor, previous, None, "no drift report yet")
     policy = retraining_settings.policy()
     verdicts, report_runs = _latest_verdicts(instance, newest, policy.lookback_days)
     decision = decide_retraining(
         verdicts, retraining_attempts(instance), policy=policy, now=datetime.now(UTC)
     )
     if not decision.launch:
-        context.update_cursor(_with_decision(cursor, decision.reason))
-        return dg.SkipReason(decision.reason)
-    context.update_cursor(
-        _with_decision(cursor, f"launched retraining attempt {decision.attempt}: {decision.reason}")
-    )
+        return _decided(cursor, previous, newest, decision.reason)
     assert decision.window_start is not None and decision.window_end is not None
     start, end = decision.window_start.isoformat(), decision.window_end.isoformat()
-    return dg.RunRequest(
+    request = dg.RunRequest(
         # One run per window and attempt: the same decision never launches twice.
         run_key=f"retraining:{start}:{end}:attempt-{decision.attempt}",
         run_config={
@@ -175,15 +174,41 @@ def drift_retraining_sensor(
             SIGNALS_TAG: ",".join(decision.signals),
         },
     )
+    launched = f"launched retraining attempt {decision.attempt}: {decision.reason}"
+    return _decided(cursor, previous, newest, launched, request)
 
 
-def _with_decision(cursor: str, decision: str) -> str:
-    """The cursor with the tick's decision first (keys sorted): the tick list's cursor column
-    shows each tick's reason, a skip's or a launch's, without hovering. Informational only: the
-    next tick reads `seen` and `newest`, never `decision`."""
+def _decided(
+    cursor: str,
+    previous: str | None,
+    newest: date | None,
+    decision: str,
+    request: dg.RunRequest | None = None,
+) -> dg.SensorResult:
+    """The tick's result. Its decision is kept in the cursor; when it differs from the last
+    tick's (news: a new day judged, labels landed, a launch), it is also recorded on the newest
+    day's drift_report as an observation (`retraining_decision`), which the asset's Events and
+    the partition's page show as text, no hovering, however many alike ticks followed."""
     state = json.loads(cursor)
-    state["decision"] = decision[:500]
-    return json.dumps(state, sort_keys=True)
+    state[DECISION_KEY] = decision
+    events = []
+    if decision != previous and newest is not None:
+        events.append(
+            dg.AssetObservation(
+                asset_key=DRIFT_REPORT,
+                partition=newest.isoformat(),
+                metadata={
+                    DECISION_METADATA: dg.MetadataValue.text(decision),
+                    "retraining_launched": dg.MetadataValue.bool(request is not None),
+                },
+            )
+        )
+    return dg.SensorResult(
+        run_requests=[request] if request is not None else None,
+        skip_reason=None if request is not None else decision,
+        cursor=json.dumps(state, sort_keys=True),
+        asset_events=events,
+    )
 
 
 def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tuple[date | None, str]:

@@ -389,30 +389,45 @@ def test_the_cursor_sees_new_materialisations_of_each_signal(instance):
     assert json.loads(_tick(instance, cursor=old).cursor)["newest"] == "2026-01-09"
 
 
-def test_each_ticks_cursor_leads_with_its_decision_for_the_tick_list(instance):
-    """The tick list shows a tick's cursor without hovering: it starts with the decision, the
-    skip's reason or the launch's, and only changes when the decision does."""
-    empty = _tick(instance)
-    assert json.loads(empty.cursor)["decision"] == "no drift report yet"
-    assert empty.cursor.startswith('{"decision": "no drift report yet"')
+def _decisions(instance) -> list[tuple[str | None, str, bool]]:
+    """The retraining decisions recorded on drift_report, oldest first: (day, text, launched)."""
+    records = instance.fetch_observations(dg.AssetKey("drift_report"), limit=100).records
+    found = []
+    for record in reversed(records):
+        observation = record.asset_observation
+        metadata = observation.metadata
+        found.append(
+            (
+                observation.partition,
+                metadata["retraining_decision"].value,
+                metadata["retraining_launched"].value,
+            )
+        )
+    return found
+
+
+def test_a_changed_decision_is_written_on_the_days_drift_report_and_a_repeat_is_not(instance):
+    """The daemon records a tick per evaluation, alike or not; what a person reads without
+    hovering is each new decision (skip or launch, with its reason) as text on the judged
+    day's drift_report. An unchanged decision adds nothing there."""
+    from mlops_assets.sensor_ticks import tick_sensor
+
+    resources = {"retraining_settings": FAST}
+    tick_sensor(defs, instance, "drift_retraining_sensor", resources)  # no report: nothing
+    assert _decisions(instance) == []
 
     _report(instance, "2026-01-02", "critical")
-    waiting = _tick(instance, cursor=empty.cursor)
-    assert json.loads(waiting.cursor)["decision"] == waiting.skip_message
-    assert "debounce" in waiting.skip_message
-    same = _tick(instance, cursor=waiting.cursor)
-    assert same.cursor == waiting.cursor
+    waiting = tick_sensor(defs, instance, "drift_retraining_sensor", resources)
+    assert "debounce" in (waiting.skip_message or "")
+    tick_sensor(defs, instance, "drift_retraining_sensor", resources)  # the same decision
+    assert _decisions(instance) == [("2026-01-02", waiting.skip_message, False)]
 
     _report(instance, "2026-01-03", "critical")
-    launch = _tick(instance, cursor=same.cursor)
-    (request,) = launch.run_requests
-    decision = json.loads(launch.cursor)["decision"]
-    assert decision == f"launched retraining attempt 1: {request.tags[REASON_TAG]}"
-    # The next tick reads its state, not the decision: the same window is asked for again
-    # (one run key) until the daemon has created the run.
-    assert [r.run_key for r in _tick(instance, cursor=launch.cursor).run_requests] == [
-        request.run_key
-    ]
+    (launch,) = tick_sensor(defs, instance, "drift_retraining_sensor", resources).launches
+    day, text, launched = _decisions(instance)[-1]
+    assert (day, launched) == ("2026-01-03", True)
+    assert text == f"launched retraining attempt 1: {launch.tags[REASON_TAG]}"
+    assert len(_decisions(instance)) == 2
 
 
 def test_the_drift_and_labels_sensors_tick_every_five_minutes():
