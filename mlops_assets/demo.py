@@ -11,6 +11,11 @@ daemon would tick them, each tick recorded in the instance (sensor_ticks.py); th
 for execute, and the gate decides whether a retrained model takes over. Your own
 training data (MLOPS_TRAINING_DATA) with no scoring directory is trained only: the built-in
 batches would not have its columns. The runs stay in the instance so `make ui` shows them.
+
+It prints a line per day as it goes, then the table (domain/demo_table.py) once the last
+labels have landed. A day that cannot be scored (a file missing a column) fails alone: its row
+says so, the other days are scored, and the demo ends with the failed days and why, once each,
+and exit status 1. Dagster's own console log stays quiet; the runs' logs are in the instance.
 """
 
 from __future__ import annotations
