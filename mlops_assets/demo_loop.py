@@ -32,6 +32,7 @@ from mlops_assets.domain.demo_table import DayRow, Happening
 from mlops_assets.jobs import LABEL_ASSETS
 from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets.sensor_ticks import Launch, tick_sensor
+from mlops_assets.sensors import DECISION_METADATA
 
 # Dagster's console logger prints nothing in the demo: the table says what happened, each
 # failure once (failure_message); the full log, warnings and stack traces included, is the
@@ -229,10 +230,17 @@ class _Loop:
         if not tick.launches and tick.skip_message:
             reason = tick.skip_message.removeprefix(f"{today.isoformat()}: ")
             happenings.append(Happening("no retraining", reason))
+        # The launch's whole reason, as the sensor wrote it on drift_report (the run's
+        # mlops/reason tag is cut at 200 characters).
+        decisions = [
+            str(event.metadata[DECISION_METADATA].value)
+            for event in tick.asset_events
+            if isinstance(event, dg.AssetObservation) and DECISION_METADATA in event.metadata
+        ]
         for launch in tick.launches:
-            happenings.append(self._retrain(launch))
+            happenings.append(self._retrain(launch, decisions[-1] if decisions else ""))
 
-    def _retrain(self, launch: Launch) -> Happening:
+    def _retrain(self, launch: Launch, decision: str) -> Happening:
         run = self.defs.resolve_job_def("retraining_job").execute_in_process(
             run_config={**launch.request.run_config, **self.run_config},
             run_id=launch.run_id,
@@ -243,7 +251,7 @@ class _Loop:
             # not the end of the demo.
             raise_on_error=False,
         )
-        why = launch.tags.get(REASON_TAG, "")
+        why = decision or launch.tags.get(REASON_TAG, "")
         if not run.success:
             return Happening(
                 "retraining failed", f"{failure_message(run)}; it was started for {why}"

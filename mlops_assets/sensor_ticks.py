@@ -69,6 +69,10 @@ class RecordedTick:
     launches: list[Launch]
     skip_message: str | None
     """The sensor's skip reason, or why its requests launched nothing (their runs exist)."""
+    asset_events: tuple[
+        dg.AssetObservation | dg.AssetMaterialization | dg.AssetCheckEvaluation, ...
+    ] = ()
+    """What the sensor reported on assets, recorded in the instance."""
 
 
 def sensor_origin(sensor_name: str) -> RemoteInstigatorOrigin:
@@ -180,7 +184,7 @@ def tick_sensor(
             )
         )
     )
-    return RecordedTick(tick.tick_id, launches, skip_message)
+    return RecordedTick(tick.tick_id, launches, skip_message, tuple(result.asset_events or ()))
 
 
 def _run_exists(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> bool:

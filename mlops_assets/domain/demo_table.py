@@ -87,7 +87,7 @@ def render_table(
         lines.append((_cells(_values(row)) + _event(happenings, event_width, notes)).rstrip())
     if after_last:
         lead = "then, as the labels still due land: "
-        lines.append((lead + _event(after_last, width - len(lead), notes)).rstrip())
+        lines.append((lead + _event(_once(after_last), width - len(lead), notes)).rstrip())
     if notes:
         lines.append("")
         for number, note in enumerate(notes, start=1):
@@ -135,6 +135,17 @@ def _values(row: DayRow) -> tuple[str, ...]:
         realized = f"{row.accuracy:.3f}" + ("!" if row.performance_dropped else "")
     share = "-" if row.drifted_share is None else f"{row.drifted_share:.2f}"
     return (row.day, share, row.severity, estimate, realized[:6], f"v{row.model_version}")
+
+
+def _once(happenings: Sequence[Happening]) -> list[Happening]:
+    """Repeats in a row said once, with how many times."""
+    said: list[tuple[Happening, int]] = []
+    for happening in happenings:
+        if said and said[-1][0] == happening:
+            said[-1] = (happening, said[-1][1] + 1)
+        else:
+            said.append((happening, 1))
+    return [h if n == 1 else Happening(f"{h.summary} (x{n})", h.reason) for h, n in said]
 
 
 def _cells(values: Sequence[str]) -> str:

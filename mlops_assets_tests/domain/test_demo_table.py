@@ -119,3 +119,11 @@ def test_a_failed_day_is_marked_in_its_row_and_its_reason_said_once_at_the_end()
     assert "(run 551d88df: `make ui` -> Runs)" in said
     assert max(len(line) for line in summary) <= WIDTH
     assert failure_summary([r for r in rows if not r.failure]) == []
+
+
+def test_what_happened_after_the_last_day_says_a_repeat_once():
+    same = Happening("no retraining", CLEAN)
+    lines = render_table(_rows()[:1], [same, same, Happening("retrained -> v3 promoted", "x")])
+    after = next(line for line in lines if line.startswith("then"))
+    assert after.count("no retraining") == 1 and "no retraining (x2) [1]" in after, after
+    assert "retrained -> v3 promoted: x" in after or "retrained -> v3 promoted [" in after
