@@ -24,6 +24,7 @@ import contextlib
 import io
 import os
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Mapping
@@ -42,7 +43,13 @@ from mlops_assets.demo_loop import (
     run_loop,
 )
 from mlops_assets.domain.data import is_sql_url, redact_url
-from mlops_assets.domain.demo_table import DayRow, failure_summary, legend, render_table
+from mlops_assets.domain.demo_table import (
+    WIDTH,
+    DayRow,
+    failure_summary,
+    legend,
+    render_table,
+)
 from mlops_assets.resources.data_source import (
     DAILY_FILE_NAME,
     BuiltinCalendar,
@@ -209,14 +216,25 @@ def main() -> int:
         else:
             assert days is not None  # a plan that scores has its days (_partition_days)
             labels = _label_delivery(defs, own_labels_directory)
-            print(
-                f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, "
-                "the sensors ticked after each"
+            intro = (
+                f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, the sensors "
+                "ticked after each"
                 + (
                     f" (each day's labels land {labels.delay_days} days later in "
                     f"{labels.directory}, MLOPS_LABEL_DELAY_DAYS):"
                     if labels is not None
                     else ":"
+                )
+            )
+            print(
+                "\n".join(
+                    textwrap.wrap(
+                        intro,
+                        width=WIDTH,
+                        subsequent_indent="    ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
                 )
             )
             with _mlflow_chatter_hidden():

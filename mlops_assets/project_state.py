@@ -130,8 +130,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     )
     what = "cleared" if args.action == "reset" else "removed"
     print(
-        f"{what} the project's state in {mlops_home} and {dagster_home} "
-        f"({len(removed)} entries; anything else there is left as it was)"
+        f"{what} the project's state ({len(removed)} entries; anything else there is left as "
+        f"it was) in\n  {mlops_home}\n  {dagster_home}"
     )
     for path in kept:
         print(f"  kept {path}: data named by an MLOPS_*_DATA variable lies there")

@@ -127,7 +127,7 @@ def test_demo_trains_on_a_real_table_and_scores_the_days_of_its_directory(
     out = result.stdout
     assert f"training_job on {training}, target column 'target'" in out
     assert "breast_cancer v1: champion" in out
-    assert f"2/2 scoring 3 days of {scoring} from {DAYS[0]}" in out
+    assert f"2/2 scoring 3 days of {scoring} from {DAYS[0]}" in " ".join(out.split())
     for day in DAYS:
         assert f"\n{day} " in out, out
     assert "Champion: breast_cancer v" in out
@@ -180,6 +180,28 @@ def test_demo_with_a_day_missing_a_column_scores_the_others_and_exits_naming_it(
         jobs = {run.job_name for run in instance.get_runs()}
     assert scored == {DAYS[0], DAYS[2]}
     assert jobs == {"training_job", "daily_monitoring_job"}
+
+
+@pytest.mark.slow  # `make demo` in a subprocess
+def test_demo_whose_training_fails_says_why_once_in_a_few_lines(tmp_path, breast_cancer):
+    """A training error (the target column is not in the table) is said once, on a few
+    lines, with the run to open: not Dagster's step and run failures with their stack
+    traces, each repeating it."""
+    training, scoring = breast_cancer
+    result, _ = _demo(
+        tmp_path,
+        {
+            "MLOPS_TRAINING_DATA": str(training),
+            "MLOPS_TARGET_COLUMN": "nope",
+            "MLOPS_SCORING_DATA": str(scoring),
+        },
+    )
+    both = result.stdout + result.stderr
+    assert result.returncode == 1, both
+    assert both.count("target column 'nope' is missing") == 1, both
+    assert "Traceback" not in both and "Stack Trace" not in both, both
+    assert len(both.splitlines()) <= 6, both
+    assert "training_job failed: " in result.stderr and "`make ui` -> Runs" in result.stderr
 
 
 @pytest.mark.slow  # `make demo` in a subprocess
