@@ -255,7 +255,7 @@ def main() -> int:
         "  make ui         Dagster UI at http://127.0.0.1:3000 (lineage, runs, checks, metadata)\n"
         "  make mlflow-ui  MLflow UI (prints its address): runs, registry, aliases"
     )
-    if failed := failure_summary(rows):
+    if failed := failure_summary(rows, rows.after_last):
         print("\n" + "\n".join(failed), file=sys.stderr)
         return 1
     return 0

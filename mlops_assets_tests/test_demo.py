@@ -161,14 +161,18 @@ def test_demo_with_a_day_missing_a_column_scores_the_others_and_exits_naming_it(
     assert result.returncode == 1, out[-3000:] + err[-3000:]
     both = out + err
     assert "Traceback" not in both and "Stack Trace" not in both, both[-3000:]
-    # Said once, whole, in the closing summary on stderr.
+    # Said once, whole, in the table's note for the day; the summary on stderr names the day.
     assert both.count("'mean radius' is missing") == 1, both
-    said = " ".join(err.split())
-    assert f"1 of 3 days failed, the others were scored: {DAYS[1]}: {bad} cannot" in said, err
-    assert "column 'mean radius' is missing" in said and "`make ui` -> Runs" in said
     table = out[out.index("date       drift") : out.index("Done in")]
     failed = next(line for line in table.splitlines() if line.startswith(DAYS[1]))
-    assert "FAILED" in failed and "not scored" in failed
+    assert "FAILED" in failed and "not scored [" in failed, failed
+    number = failed.split("not scored [")[1].split("]")[0]
+    said = " ".join(table.split())
+    assert f"[{number}] {bad} cannot be scored: column 'mean radius' is missing" in said, table
+    assert "`make ui` -> Runs" in said
+    assert f"1 of 3 days failed, the others were scored: {DAYS[1]} (note [{number}])." in " ".join(
+        err.split()
+    ), err
     for day in (DAYS[0], DAYS[2]):
         row = next(line for line in table.splitlines() if line.startswith(day))
         assert " v1 " in row and "FAILED" not in row, row

@@ -1,9 +1,10 @@
 """The table `make demo` prints: one row per scored day, readable in a 100-column terminal.
 
-A reason is often longer than a row has room for (the retraining sensor's skip reasons): the
-row then shows a short summary and a note number, and the notes below the table give each
-reason in full, wrapped, once (days with the same reason share its note). A day that could not
-be scored says so in its row; why (the file, the column, the run) is said once, at the end.
+A reason is often longer than a row has room for (the retraining sensor's skip reasons, a bad
+file's error): the row then shows a short summary and a note number, and the notes below the
+table give each reason in full, wrapped, once (days with the same reason share its note). A
+day that could not be scored is FAILED in its row, its note names the file, the column and the
+run; the closing summary names the failed days and their notes.
 """
 
 from __future__ import annotations
@@ -76,18 +77,7 @@ def render_table(
 ) -> list[str]:
     """The table's lines, none wider than `width`: a header, one line per row, what happened
     after the last day (the labels still due landing), then the numbered notes."""
-    notes: list[str] = []
-    lines = [header()]
-    event_width = width - _EVENT_INDENT
-    for row in rows:
-        happenings = row.happenings
-        if row.failure:
-            # Its reason is said once, by failure_summary, at the end.
-            happenings = [Happening("not scored (why: below)"), *happenings]
-        lines.append((_cells(_values(row)) + _event(happenings, event_width, notes)).rstrip())
-    if after_last:
-        lead = "then, as the labels still due land: "
-        lines.append((lead + _event(_once(after_last), width - len(lead), notes)).rstrip())
+    lines, notes = _layout(rows, after_last, width)
     if notes:
         lines.append("")
         for number, note in enumerate(notes, start=1):
@@ -104,23 +94,43 @@ def render_table(
     return lines
 
 
-def failure_summary(rows: Sequence[DayRow]) -> list[str]:
-    """The closing lines when days failed: which, and each day's reason in full."""
+def failure_summary(
+    rows: Sequence[DayRow], after_last: Sequence[Happening] = (), width: int = WIDTH
+) -> list[str]:
+    """The closing lines when days failed: which days, each with the table's note that says
+    why (its file, its column, its run), so a reason is printed once."""
     failed = [row for row in rows if row.failure]
     if not failed:
         return []
-    lines = [f"{len(failed)} of {len(rows)} days failed, the others were scored:"]
-    for row in failed:
-        lines.extend(
-            textwrap.wrap(
-                f"{row.day}: {row.failure}",
-                width=WIDTH,
-                initial_indent="  ",
-                subsequent_indent="    ",
-                break_on_hyphens=False,
-            )
-        )
-    return lines
+    _, notes = _layout(rows, after_last, width)
+    named = [
+        f"{row.day} (note [{notes.index(row.failure) + 1}])"
+        if row.failure in notes
+        else f"{row.day} (its row)"
+        for row in failed
+    ]
+    return textwrap.wrap(
+        f"{len(failed)} of {len(rows)} days failed, the others were scored: {', '.join(named)}.",
+        width=width,
+    )
+
+
+def _layout(
+    rows: Sequence[DayRow], after_last: Sequence[Happening], width: int
+) -> tuple[list[str], list[str]]:
+    """The table's header and rows, and the notes their long reasons went to, in order."""
+    notes: list[str] = []
+    lines = [header()]
+    event_width = width - _EVENT_INDENT
+    for row in rows:
+        happenings = row.happenings
+        if row.failure:
+            happenings = [Happening("not scored", row.failure), *happenings]
+        lines.append((_cells(_values(row)) + _event(happenings, event_width, notes)).rstrip())
+    if after_last:
+        lead = "then, as the labels still due land: "
+        lines.append((lead + _event(_once(after_last), width - len(lead), notes)).rstrip())
+    return lines, notes
 
 
 def _values(row: DayRow) -> tuple[str, ...]:

@@ -106,18 +106,25 @@ def test_a_retraining_row_gives_its_reason():
     assert any(line.startswith(f"[{number}] 3 consecutive alarming days") for line in lines)
 
 
-def test_a_failed_day_is_marked_in_its_row_and_its_reason_said_once_at_the_end():
+def test_a_failed_day_is_marked_in_the_table_with_its_file_and_column_and_named_at_the_end():
     rows = _rows()
     table = render_table(rows)
     row = next(line for line in table if line.startswith("2026-11-25"))
-    assert "FAILED" in row and "not scored" in row
-    assert "mean radius" not in " ".join(table)
+    assert "FAILED" in row and "not scored [" in row, row
+    number = row.split("not scored [")[1].split("]")[0]
+    note = " ".join(
+        line.strip()
+        for line in table[table.index(next(x for x in table if x.startswith(f"[{number}] "))) :]
+    )
+    assert f"[{number}] /data/daily/2026-11-25.csv cannot be scored: column 'mean radius'" in note
+    # Said once: the table's note; the closing summary names the day and points at it.
     summary = failure_summary(rows)
-    assert summary[0] == "1 of 5 days failed, the others were scored:"
-    said = " ".join(_words(" ".join(summary)))
-    assert "2026-11-25: /data/daily/2026-11-25.csv cannot be scored: column 'mean radius'" in said
-    assert "(run 551d88df: `make ui` -> Runs)" in said
-    assert max(len(line) for line in summary) <= WIDTH
+    text = " ".join(table + summary)
+    assert text.count("'mean radius' is missing") == 1
+    assert " ".join(summary) == (
+        f"1 of 5 days failed, the others were scored: 2026-11-25 (note [{number}])."
+    )
+    assert max(len(line) for line in table + summary) <= WIDTH
     assert failure_summary([r for r in rows if not r.failure]) == []
 
 
