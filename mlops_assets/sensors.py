@@ -10,6 +10,7 @@ wall-clock loop guard); each skip says why. The tick judges the state, not the n
 a backfill of days starts the same retrainings as days scored one a day.
 """
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -52,7 +53,8 @@ ENV_PREFIX = "MLOPS_RETRAIN_"
 # 30 s), each skip alike until the data changes. Dagster records every evaluation, news or
 # not; a changed decision is also written on drift_report (_decided), where a person reads it.
 EVALUATION_INTERVAL_SECONDS = 300
-# The last decision, in the cursor, and its text on drift_report when it changes (_decided).
+# A digest of the last decision, in the cursor (short: the tick list shows cursors), and the
+# decision's text on drift_report when it changes (_decided).
 DECISION_KEY = "decision"
 DECISION_METADATA = "retraining_decision"
 
@@ -185,14 +187,15 @@ def _decided(
     decision: str,
     request: dg.RunRequest | None = None,
 ) -> dg.SensorResult:
-    """The tick's result. Its decision is kept in the cursor; when it differs from the last
+    """The tick's result. Its decision's digest is kept in the cursor; when it differs from the last
     tick's (news: a new day judged, labels landed, a launch), it is also recorded on the newest
     day's drift_report as an observation (`retraining_decision`), which the asset's Events and
     the partition's page show as text, no hovering, however many alike ticks followed."""
     state = json.loads(cursor)
-    state[DECISION_KEY] = decision
+    digest = hashlib.sha256(decision.encode()).hexdigest()[:12]
+    state[DECISION_KEY] = digest
     events = []
-    if decision != previous and newest is not None:
+    if digest != previous and newest is not None:
         events.append(
             dg.AssetObservation(
                 asset_key=DRIFT_REPORT,
