@@ -11,6 +11,11 @@ daemon would tick them, each tick recorded in the instance (sensor_ticks.py); th
 for execute, and the gate decides whether a retrained model takes over. Your own
 training data (MLOPS_TRAINING_DATA) with no scoring directory is trained only: the built-in
 batches would not have its columns. The runs stay in the instance so `make ui` shows them.
+
+It prints a line per day as it goes, then the table (domain/demo_table.py) once the last
+labels have landed. A day that cannot be scored (a file missing a column) fails alone: its row
+says so, the other days are scored, and the demo ends with the failed days and why, once each,
+and exit status 1. Dagster's own console log stays quiet; the runs' logs are in the instance.
 """
 
 from __future__ import annotations
@@ -19,26 +24,32 @@ import contextlib
 import io
 import os
 import sys
+import textwrap
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.contracts import (
-    ESTIMATED_PERFORMANCE_ASSET,
-    LABELS_JOB,
-    LABELS_SENSOR,
-    REALIZED_PERFORMANCE_ASSET,
-    DriftVerdict,
-    EstimatedVerdict,
-    RealizedVerdict,
+from mlops_assets.demo_loop import (
+    QUIET,
+    LabelDelivery,
+    LoopResult,
+    failure_message,
+    run_days,
+    run_loop,
 )
 from mlops_assets.domain.data import is_sql_url, redact_url
-from mlops_assets.jobs import LABEL_ASSETS
+from mlops_assets.domain.demo_table import (
+    WIDTH,
+    DayRow,
+    failure_summary,
+    legend,
+    render_table,
+)
 from mlops_assets.resources.data_source import (
     DAILY_FILE_NAME,
     BuiltinCalendar,
@@ -46,22 +57,24 @@ from mlops_assets.resources.data_source import (
 )
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
-from mlops_assets.sensor_ticks import Launch, tick_sensor
+
+# The loop and its rows, for the tests that run what the demo runs.
+__all__ = ["DayRow", "LabelDelivery", "run_days", "run_loop"]
 
 DEMO_DAYS = 20
 DEMO_DRIFT_DAY = 8
 # The built-in data's labels arrive this many days after their day (MLOPS_LABEL_DELAY_DAYS).
 DEMO_LABEL_DELAY_DAYS = 3
-# The demo prints its own per-day table; Dagster's step-by-step log stays in the run's logs
-# (`make ui`), so the console shows only warnings and errors.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# The names ScoringDataSource reads in a scoring directory.
+
+
+class DemoSetupError(ValueError):
+    """The environment asks the demo for something it cannot do; the message says what to set."""
 
 
 @contextlib.contextmanager
 def _mlflow_chatter_hidden():
     """MLflow prints each registration to stderr ("Created version '2' of model ..."), which
-    the demo's own lines already say; what was printed is shown if anything fails."""
+    the demo's own lines already say; what was printed is shown if the demo itself crashes."""
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stderr(buffer):
@@ -69,294 +82,6 @@ def _mlflow_chatter_hidden():
     except BaseException:
         sys.stderr.write(buffer.getvalue())
         raise
-
-
-@dataclass
-class DayRow:
-    day: str
-    drifted_share: float
-    severity: str
-    accuracy: float | None
-    """The realized accuracy: on the day with labels in the batch, else when they land."""
-    model_version: str
-    performance_dropped: bool = False
-    event: str = ""
-    estimated_accuracy: float | None = None
-    estimate_trusted: bool = False
-    estimated_dropped: bool = False
-    labels_landed_on: str = ""
-    """The scored day after which this day's labels landed ("" with labels in the batch)."""
-    estimate_error: float | None = None
-    awaiting_labels: bool = False
-    """Scored without labels, which a label feed is expected to deliver later."""
-
-
-@dataclass(frozen=True)
-class LabelDelivery:
-    """The built-in batches' labels, each day's written to `directory` (MLOPS_LABELS_DATA) as
-    `D.parquet` `delay_days` after day D, as a label feed would deliver them."""
-
-    directory: Path
-    delay_days: int
-    source: ScoringDataSource
-
-
-def run_loop(
-    instance: dg.DagsterInstance,
-    first_day: date,
-    days: int,
-    resources: dict[str, object] | None = None,
-    log=print,
-    run_config: dict | None = None,
-    monitoring_config: dict | None = None,
-    labels: LabelDelivery | None = None,
-    watch_labels: bool = False,
-) -> list[DayRow]:
-    """Score `days` consecutive daily partitions from `first_day` (see `run_days`)."""
-    return run_days(
-        instance,
-        [first_day + timedelta(days=offset) for offset in range(days)],
-        resources=resources,
-        log=log,
-        run_config=run_config,
-        monitoring_config=monitoring_config,
-        labels=labels,
-        watch_labels=watch_labels,
-    )
-
-
-def run_days(
-    instance: dg.DagsterInstance,
-    days: Sequence[date],
-    resources: dict[str, object] | None = None,
-    log=print,
-    run_config: dict | None = None,
-    monitoring_config: dict | None = None,
-    labels: LabelDelivery | None = None,
-    watch_labels: bool = False,
-) -> list[DayRow]:
-    """Score the daily partitions `days` in order, ticking the sensors after each.
-
-    With `labels`, day D's labels are written on day D + delay (after that day is scored);
-    with `labels` or `watch_labels` (labels delivered to MLOPS_LABELS_DATA by someone else),
-    labels_arrival_sensor is ticked after each day and the labels_job runs it asks for execute.
-    drift_retraining_sensor is ticked last. After the last day the labels still to come are
-    delivered the same way (days pass, none is scored), so the last days' realized accuracy
-    shows too. `run_config` goes to every run; `monitoring_config` (e.g. drift_report's
-    settings) only to the daily monitoring runs. Returns one row per scored day. Shared by
-    `make demo` and the loop tests, so the tests prove what the demo shows.
-    """
-    from mlops_assets.definitions import defs
-
-    loop = _Loop(defs, instance, resources, log, run_config or {}, labels, watch_labels)
-    for scored_day in days:
-        row = loop.score(scored_day, monitoring_config or {})
-        loop.rows.append(row)
-        loop.after_day(scored_day, row)
-        log(_format_row(row))
-        for line in loop.pending_lines:
-            log(line)
-        loop.pending_lines.clear()
-    if labels is not None and days:
-        last = max(days)
-        for offset in range(1, labels.delay_days + 1):
-            loop.after_day(last + timedelta(days=offset), None)
-            for line in loop.pending_lines:
-                log(line)
-            loop.pending_lines.clear()
-    return loop.rows
-
-
-class _Loop:
-    """The state of one demo loop: the rows scored and the lines still to print (the sensors'
-    cursors and the runs they launched are in the instance)."""
-
-    def __init__(
-        self,
-        defs: dg.Definitions,
-        instance: dg.DagsterInstance,
-        resources: dict[str, object] | None,
-        log,
-        run_config: dict,
-        labels: LabelDelivery | None,
-        watch_labels: bool,
-    ) -> None:
-        self.defs, self.instance, self.resources = defs, instance, resources
-        self.log, self.run_config, self.labels = log, run_config, labels
-        self.watch_labels = watch_labels or labels is not None
-        self.rows: list[DayRow] = []
-        self.pending_lines: list[str] = []
-
-    def score(self, scored_day: date, monitoring_config: dict) -> DayRow:
-        day = scored_day.isoformat()
-        job = self.defs.resolve_job_def("daily_monitoring_job")
-        keys = job.asset_layer.selected_asset_keys
-        labels_in_job = any(key.to_user_string() in LABEL_ASSETS for key in keys)
-        if self.watch_labels and labels_in_job:
-            # The definitions loaded with labels in the features (MLOPS_LABELS_DATA unset, as
-            # in a test process) but this loop delivers them on their own (labels_job, below):
-            # the day's run scores, reports and estimates only.
-            result = dg.materialize(
-                [self.defs.get_assets_def(key) for key in keys],
-                selection=[k for k in keys if k.to_user_string() not in LABEL_ASSETS],
-                partition_key=day,
-                instance=self.instance,
-                resources=self.resources or self.defs.resources,
-                run_config={**self.run_config, **monitoring_config},
-                raise_on_error=True,
-            )
-        else:
-            result = job.execute_in_process(
-                partition_key=day,
-                instance=self.instance,
-                resources=self.resources,
-                run_config={**self.run_config, **monitoring_config},
-                raise_on_error=True,
-            )
-        verdict = DriftVerdict.from_metadata(scored_day, _metadata(result, "drift_report"))
-        scored = _metadata(result, "batch_predictions")
-        labelled = verdict.performance.n > 0
-        row = DayRow(
-            day=day,
-            drifted_share=verdict.drifted_share,
-            severity=verdict.severity,
-            accuracy=verdict.performance.day_value
-            if labelled and verdict.performance.metric == "accuracy"
-            else None,
-            model_version=str(scored["model_version"].value),
-            performance_dropped=verdict.performance.dropped,
-            awaiting_labels=self.watch_labels and not labelled,
-        )
-        estimated = _optional_metadata(result, ESTIMATED_PERFORMANCE_ASSET)
-        if estimated is not None:
-            estimate = EstimatedVerdict.from_metadata(scored_day, estimated)
-            row.estimated_accuracy = estimate.value if estimate.metric == "accuracy" else None
-            row.estimate_trusted = estimate.trusted
-            row.estimated_dropped = estimate.trusted and estimate.dropped
-        return row
-
-    def after_day(self, today: date, row: DayRow | None) -> None:
-        """What happens at the end of `today`: labels due today land, the sensors tick."""
-        if self.labels is not None:
-            due = today - timedelta(days=self.labels.delay_days)
-            if any(r.day == due.isoformat() for r in self.rows):
-                self.labels.source.write_builtin_labels(self.labels.directory, due)
-        if self.watch_labels:
-            for launch in self._tick(LABELS_SENSOR):
-                self._run_labels_job(launch, today)
-        events: list[str] = []
-        for launch in self._tick("drift_retraining_sensor", events):
-            run = self.defs.resolve_job_def("retraining_job").execute_in_process(
-                run_config={**launch.request.run_config, **self.run_config},
-                run_id=launch.run_id,
-                tags=launch.tags,
-                instance=self.instance,
-                resources=self.resources,
-                # A failed retraining is part of the story (the sensor retries it, bounded),
-                # not the end of the demo.
-                raise_on_error=False,
-            )
-            if not run.success:
-                events.append(f"retraining run {run.run_id[:8]} failed (`make ui` shows why)")
-                continue
-            registered = run.output_for_node("registered_model_version")
-            events.append(
-                f"retrained -> v{registered.version} "
-                f"{'promoted' if registered.promoted else 'rejected'}"
-            )
-        text = "; ".join(events)
-        if row is not None:
-            row.event = text
-        elif text:
-            self.pending_lines.append(f"{today} (no batch scored)  {text[:120]}")
-
-    def _tick(self, sensor_name: str, skips: list[str] | None = None) -> list[Launch]:
-        """The runs the sensor's tick launches, its tick recorded in the instance as the
-        daemon's would be (sensor_ticks.py): `make ui` shows the skips and the launches."""
-        tick = tick_sensor(
-            self.defs, self.instance, sensor_name, self.resources or self.defs.resources
-        )
-        if skips is not None and not tick.launches:
-            skips.append(tick.skip_message or "")
-        return tick.launches
-
-    def _run_labels_job(self, launch: Launch, today: date) -> None:
-        request = launch.request
-        result = self.defs.resolve_job_def(LABELS_JOB).execute_in_process(
-            partition_key=request.partition_key,
-            run_config={**request.run_config, **self.run_config},
-            run_id=launch.run_id,
-            tags=launch.tags,
-            instance=self.instance,
-            resources=self.resources,
-            raise_on_error=True,
-        )
-        metadata = _optional_metadata(result, REALIZED_PERFORMANCE_ASSET)
-        if metadata is None or request.partition_key is None:
-            return
-        labelled_day = date.fromisoformat(request.partition_key)
-        realized = RealizedVerdict.from_metadata(labelled_day, metadata)
-        value = realized.performance.day_value
-        row = next((r for r in self.rows if r.day == request.partition_key), None)
-        if row is not None and realized.performance.metric == "accuracy":
-            row.accuracy = value
-            row.performance_dropped = realized.performance.dropped
-            row.labels_landed_on = today.isoformat()
-            row.estimate_error = realized.estimate_error
-        error = (
-            ""
-            if realized.estimate_error is None
-            else f", estimate error {realized.estimate_error:+.3f}"
-        )
-        shown = "-" if value is None else f"{value:.3f}"
-        dropped = ", dropped" if realized.performance.dropped else ""
-        self.pending_lines.append(
-            f"{'':<11} labels of {labelled_day} landed: realized {realized.performance.metric} "
-            f"{shown}{dropped} on {realized.performance.n} rows (v{realized.model_version}){error}"
-        )
-
-
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> Mapping[str, dg.MetadataValue]:
-    found = _optional_metadata(result, asset)
-    if found is None:
-        raise KeyError(f"run {result.run_id} did not materialise {asset}")
-    return found
-
-
-def _optional_metadata(
-    result: dg.ExecuteInProcessResult, asset: str
-) -> Mapping[str, dg.MetadataValue] | None:
-    event = next(
-        (e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)),
-        None,
-    )
-    return None if event is None else event.materialization.metadata
-
-
-HEADER = (
-    f"{'date':<11} {'drift share':>11} {'severity':>9} {'estimate':>9} {'realized':>9} "
-    f"{'model':>6}  event"
-)
-
-
-def _format_row(row: DayRow) -> str:
-    # The realized accuracy is "later" until the day's labels land (a line says so then).
-    realized = "later" if row.accuracy is None and row.estimated_accuracy is not None else "-"
-    if row.accuracy is not None:
-        realized = f"{row.accuracy:.3f}"
-    estimate = "-"
-    if row.estimated_accuracy is not None:
-        estimate = f"{row.estimated_accuracy:.3f}" + (
-            "!" if row.estimated_dropped else "" if row.estimate_trusted else "?"
-        )
-    return (
-        f"{row.day:<11} {row.drifted_share:>11.2f} {row.severity:>9} {estimate:>9} "
-        f"{realized:>9} {'v' + row.model_version:>6}  {row.event[:90]}"
-    )
-
-
-class DemoSetupError(ValueError):
-    """The environment asks the demo for something it cannot do; the message says what to set."""
 
 
 @dataclass(frozen=True)
@@ -456,9 +181,10 @@ def main() -> int:
     from mlops_assets.definitions import defs
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    # Read by mlflow when it is first imported (by the first run): its INFO lines and the
-    # warning about pip in a uv environment stay out of the demo's table.
+    # Read by mlflow when it is first imported (by the first run): its INFO lines, the warning
+    # about pip in a uv environment and its download progress bars stay out of the table.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     days = _partition_days(plan, daily_partitions)
     if days is not None and not days:
@@ -469,15 +195,15 @@ def main() -> int:
         )
         return 2
     steps = 1 if plan.train_only else 2
+    rows = LoopResult()
     with dg.DagsterInstance.get() as instance:
         print(f"1/{steps} training_job on {plan.training} ...")
-        with _mlflow_chatter_hidden() as chatter:
+        with _mlflow_chatter_hidden():
             training = defs.resolve_job_def("training_job").execute_in_process(
                 instance=instance, run_config=QUIET, raise_on_error=False
             )
         if not training.success:
-            sys.stderr.write(chatter.getvalue())
-            print(f"training_job failed (run {training.run_id}); `make ui` shows the logs.")
+            print(f"training_job failed: {failure_message(training)}", file=sys.stderr)
             return 1
         registered = training.output_for_node("registered_model_version")
         print(
@@ -489,26 +215,33 @@ def main() -> int:
             print(f"Trained only. {plan.train_only}.")
         else:
             assert days is not None  # a plan that scores has its days (_partition_days)
-            print(
-                f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, "
-                "drift sensor ticked after each:"
-            )
-            print(HEADER)
             labels = _label_delivery(defs, own_labels_directory)
-            if labels is not None:
-                print(
-                    f"    labels of each day land {labels.delay_days} days later in "
-                    f"{labels.directory} (MLOPS_LABEL_DELAY_DAYS); estimate: expected "
-                    "accuracy before labels ('!' dropped, '?' not trusted)"
+            intro = (
+                f"2/2 scoring {len(days)} days of {plan.scoring} from {days[0]}, the sensors "
+                "ticked after each"
+                + (
+                    f" (each day's labels land {labels.delay_days} days later in "
+                    f"{labels.directory}, MLOPS_LABEL_DELAY_DAYS):"
+                    if labels is not None
+                    else ":"
                 )
+            )
+            print(
+                "\n".join(
+                    textwrap.wrap(
+                        intro,
+                        width=WIDTH,
+                        subsequent_indent="    ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
+            )
             with _mlflow_chatter_hidden():
-                run_days(
-                    instance,
-                    days,
-                    run_config=QUIET,
-                    labels=labels,
-                    watch_labels=watch_labels,
+                rows = run_days(
+                    instance, days, run_config=QUIET, labels=labels, watch_labels=watch_labels
                 )
+            print("\n" + "\n".join([*render_table(rows, rows.after_last), *legend()]))
     registry = MlflowRegistry(
         tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""), model_name=registered.model_name
     )
@@ -520,8 +253,11 @@ def main() -> int:
         f"  MLflow store:  {registry.resolved_tracking_uri}\n"
         "Where to look:\n"
         "  make ui         Dagster UI at http://127.0.0.1:3000 (lineage, runs, checks, metadata)\n"
-        "  make mlflow-ui  MLflow UI at http://127.0.0.1:5000 (runs, registry, aliases)\n"
+        "  make mlflow-ui  MLflow UI (prints its address): runs, registry, aliases"
     )
+    if failed := failure_summary(rows, rows.after_last):
+        print("\n" + "\n".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 

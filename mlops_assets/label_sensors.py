@@ -17,7 +17,7 @@ import dagster as dg
 from mlops_assets.contracts import LABELS_SENSOR
 from mlops_assets.jobs import labels_job
 from mlops_assets.resources.data_source import LabelsDataSource
-from mlops_assets.sensors import _sensor_status
+from mlops_assets.sensors import EVALUATION_INTERVAL_SECONDS, _sensor_status
 
 BATCH_PREDICTIONS = dg.AssetKey("batch_predictions")
 LOOKBACK_DAYS = 60
@@ -26,7 +26,7 @@ LOOKBACK_DAYS = 60
 @dg.sensor(
     job=labels_job,
     name=LABELS_SENSOR,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
     default_status=_sensor_status(),
     description=(
         "Starts labels_job for each day whose label delivery in MLOPS_LABELS_DATA is new or "

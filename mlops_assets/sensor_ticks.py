@@ -69,6 +69,10 @@ class RecordedTick:
     launches: list[Launch]
     skip_message: str | None
     """The sensor's skip reason, or why its requests launched nothing (their runs exist)."""
+    asset_events: tuple[
+        dg.AssetObservation | dg.AssetMaterialization | dg.AssetCheckEvaluation, ...
+    ] = ()
+    """What the sensor reported on assets, recorded in the instance."""
 
 
 def sensor_origin(sensor_name: str) -> RemoteInstigatorOrigin:
@@ -136,6 +140,9 @@ def tick_sensor(
         )
         raise
 
+    # What the daemon persists for a sensor at the end of its evaluation (its `asset_events`).
+    for event in result.asset_events or []:
+        instance.report_runless_asset_event(event)
     repository_label = origin.repository_origin.get_label()
     launches: list[Launch] = []
     for request in result.run_requests or []:
@@ -177,7 +184,7 @@ def tick_sensor(
             )
         )
     )
-    return RecordedTick(tick.tick_id, launches, skip_message)
+    return RecordedTick(tick.tick_id, launches, skip_message, tuple(result.asset_events or ()))
 
 
 def _run_exists(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> bool:

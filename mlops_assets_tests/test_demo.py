@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from mlops_assets.definitions import default_model_name
@@ -126,7 +127,7 @@ def test_demo_trains_on_a_real_table_and_scores_the_days_of_its_directory(
     out = result.stdout
     assert f"training_job on {training}, target column 'target'" in out
     assert "breast_cancer v1: champion" in out
-    assert f"2/2 scoring 3 days of {scoring} from {DAYS[0]}" in out
+    assert f"2/2 scoring 3 days of {scoring} from {DAYS[0]}" in " ".join(out.split())
     for day in DAYS:
         assert f"\n{day} " in out, out
     assert "Champion: breast_cancer v" in out
@@ -137,6 +138,74 @@ def test_demo_trains_on_a_real_table_and_scores_the_days_of_its_directory(
     with dg.DagsterInstance.from_config(str(project)) as instance:
         scored = instance.get_materialized_partitions(dg.AssetKey("batch_predictions"))
     assert scored == set(DAYS)
+
+
+@pytest.mark.slow  # `make demo` in a subprocess
+def test_demo_with_a_day_missing_a_column_scores_the_others_and_exits_naming_it(
+    tmp_path, breast_cancer, monkeypatch
+):
+    """One daily file lost a column: its row says FAILED, the other days are scored, the
+    reason (file, column, run) is said once at the end, and the exit status is 1."""
+    training, scoring = breast_cancer
+    bad = scoring / f"{DAYS[1]}.csv"
+    pd.read_csv(bad).drop(columns=["mean radius"]).to_csv(bad, index=False)
+    result, project = _demo(
+        tmp_path,
+        {
+            "MLOPS_TRAINING_DATA": str(training),
+            "MLOPS_TARGET_COLUMN": "target",
+            "MLOPS_SCORING_DATA": str(scoring),
+        },
+    )
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 1, out[-3000:] + err[-3000:]
+    both = out + err
+    assert "Traceback" not in both and "Stack Trace" not in both, both[-3000:]
+    # Said once, whole, in the table's note for the day; the summary on stderr names the day.
+    assert both.count("'mean radius' is missing") == 1, both
+    table = out[out.index("date       drift") : out.index("Done in")]
+    failed = next(line for line in table.splitlines() if line.startswith(DAYS[1]))
+    assert "FAILED" in failed and "not scored [" in failed, failed
+    number = failed.split("not scored [")[1].split("]")[0]
+    said = " ".join(table.split())
+    assert f"[{number}] {bad} cannot be scored: column 'mean radius' is missing" in said, table
+    assert "`make ui` -> Runs" in said
+    assert f"1 of 3 days failed, the others were scored: {DAYS[1]} (note [{number}])." in " ".join(
+        err.split()
+    ), err
+    for day in (DAYS[0], DAYS[2]):
+        row = next(line for line in table.splitlines() if line.startswith(day))
+        assert " v1 " in row and "FAILED" not in row, row
+    assert max(len(line) for line in table.splitlines()) <= 100
+
+    monkeypatch.chdir(project)
+    with dg.DagsterInstance.from_config(str(project)) as instance:
+        scored = instance.get_materialized_partitions(dg.AssetKey("batch_predictions"))
+        jobs = {run.job_name for run in instance.get_runs()}
+    assert scored == {DAYS[0], DAYS[2]}
+    assert jobs == {"training_job", "daily_monitoring_job"}
+
+
+@pytest.mark.slow  # `make demo` in a subprocess
+def test_demo_whose_training_fails_says_why_once_in_a_few_lines(tmp_path, breast_cancer):
+    """A training error (the target column is not in the table) is said once, on a few
+    lines, with the run to open: not Dagster's step and run failures with their stack
+    traces, each repeating it."""
+    training, scoring = breast_cancer
+    result, _ = _demo(
+        tmp_path,
+        {
+            "MLOPS_TRAINING_DATA": str(training),
+            "MLOPS_TARGET_COLUMN": "nope",
+            "MLOPS_SCORING_DATA": str(scoring),
+        },
+    )
+    both = result.stdout + result.stderr
+    assert result.returncode == 1, both
+    assert both.count("target column 'nope' is missing") == 1, both
+    assert "Traceback" not in both and "Stack Trace" not in both, both
+    assert len(both.splitlines()) <= 6, both
+    assert "training_job failed: " in result.stderr and "`make ui` -> Runs" in result.stderr
 
 
 @pytest.mark.slow  # `make demo` in a subprocess

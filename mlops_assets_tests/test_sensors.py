@@ -387,3 +387,51 @@ def test_the_cursor_sees_new_materialisations_of_each_signal(instance):
     # A cursor written before the three signals still finds the newest report.
     old = json.dumps({"after": state["seen"]["drift_report"], "newest": "2026-01-09"})
     assert json.loads(_tick(instance, cursor=old).cursor)["newest"] == "2026-01-09"
+
+
+def _decisions(instance) -> list[tuple[str | None, str, bool]]:
+    """The retraining decisions recorded on drift_report, oldest first: (day, text, launched)."""
+    records = instance.fetch_observations(dg.AssetKey("drift_report"), limit=100).records
+    found = []
+    for record in reversed(records):
+        observation = record.asset_observation
+        metadata = observation.metadata
+        found.append(
+            (
+                observation.partition,
+                metadata["retraining_decision"].value,
+                metadata["retraining_launched"].value,
+            )
+        )
+    return found
+
+
+def test_a_changed_decision_is_written_on_the_days_drift_report_and_a_repeat_is_not(instance):
+    """The daemon records a tick per evaluation, alike or not; what a person reads without
+    hovering is each new decision (skip or launch, with its reason) as text on the judged
+    day's drift_report. An unchanged decision adds nothing there."""
+    from mlops_assets.sensor_ticks import tick_sensor
+
+    resources = {"retraining_settings": FAST}
+    tick_sensor(defs, instance, "drift_retraining_sensor", resources)  # no report: nothing
+    assert _decisions(instance) == []
+
+    _report(instance, "2026-01-02", "critical")
+    waiting = tick_sensor(defs, instance, "drift_retraining_sensor", resources)
+    assert "debounce" in (waiting.skip_message or "")
+    tick_sensor(defs, instance, "drift_retraining_sensor", resources)  # the same decision
+    assert _decisions(instance) == [("2026-01-02", waiting.skip_message, False)]
+
+    _report(instance, "2026-01-03", "critical")
+    (launch,) = tick_sensor(defs, instance, "drift_retraining_sensor", resources).launches
+    day, text, launched = _decisions(instance)[-1]
+    assert (day, launched) == ("2026-01-03", True)
+    assert text == f"launched retraining attempt 1: {launch.tags[REASON_TAG]}"
+    assert len(_decisions(instance)) == 2
+
+
+def test_the_drift_and_labels_sensors_tick_every_five_minutes():
+    """At most 12 ticks an hour each (not 120): a launch and its reason stay on the tick
+    list's first page for hours, not minutes."""
+    for name in ("drift_retraining_sensor", "labels_arrival_sensor"):
+        assert defs.resolve_sensor_def(name).minimum_interval_seconds == 300, name

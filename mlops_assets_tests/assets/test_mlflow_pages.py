@@ -176,28 +176,58 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_every_mlflow_link_in_the_dagster_metadata_opens_the_machine_learning_pages(trained):
+    """Every MLflow address a person can click in Dagster (URL metadata, and links inside
+    Markdown or text metadata) of training and of a critical monitoring day, whose drift
+    report links evidently's HTML, carries `workflowType=machine_learning`."""
+    import dagster as dg
+
+    _score(trained, DRIFT_DAY, evidently_html=True)
+    base = "http://127.0.0.1:5000"
+    links = []
+    instance = trained.instance
+    for key in instance.get_asset_keys():
+        for record in instance.fetch_materializations(key, limit=20).records:
+            assert record.asset_materialization is not None
+            for value in record.asset_materialization.metadata.values():
+                if isinstance(value, dg.UrlMetadataValue):
+                    links.append(value.url)
+                elif isinstance(value, dg.MarkdownMetadataValue | dg.TextMetadataValue):
+                    links += re.findall(r"https?://[^\s)\]|'\"]+", value.value)
+    mlflow_links = [link for link in links if link.startswith(base)]
+    # Training's run, the version, a monitoring run and its evidently page at least.
+    assert len(mlflow_links) >= 4, links
+    assert any("/artifacts/" in link for link in mlflow_links), mlflow_links
+    assert [link for link in mlflow_links if "workflowType=machine_learning" not in link] == []
+
+
 @pytest.mark.slow
-def test_make_mlflow_ui_opens_the_experiment_on_its_runs_in_chromium(trained):
-    """`make mlflow-ui` on the project's store, without the job runner: the experiment page
-    lists the training and monitoring runs (not GenAI traces); a screenshot is kept.
+def test_make_mlflow_ui_prints_an_address_that_opens_the_experiment_on_its_runs_in_chromium(
+    trained, tmp_path
+):
+    """`make mlflow-ui` on the project's store, without the job runner, prints the address to
+    open; in Chromium, with a fresh browser profile (MLflow's own default: GenAI), that address
+    lists the training and monitoring runs, not GenAI traces. Screenshot:
+    test-artifacts/mlflow-runs.png.
 
     The experiment-kind tag alone does not do it in MLflow 3.17: the UI's mode is the
-    `workflowType` query parameter (else the browser's last choice, GenAI by default), so every
-    link the package writes carries it."""
+    `workflowType` query parameter (else the browser's last choice, GenAI by default), so the
+    printed address, like every link the package writes, carries it."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     _score(trained, "2026-01-11", evidently_html=False)
-    registry = trained.registry()
     port = _free_port()
-    server = subprocess.Popen(
-        ["make", "-s", "mlflow-ui", f"MLOPS_HOME={trained.home}", f"MLFLOW_PORT={port}"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    printed = tmp_path / "make-mlflow-ui.out"
+    with printed.open("w") as out:
+        server = subprocess.Popen(
+            ["make", "-s", "mlflow-ui", f"MLOPS_HOME={trained.home}", f"MLFLOW_PORT={port}"],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -214,19 +244,30 @@ def test_make_mlflow_ui_opens_the_experiment_on_its_runs_in_chromium(trained):
         assert not [line for line in group if "huey" in line], group
         assert len(group) <= 4, group
 
+        found = re.search(r"MLflow UI: open (\S+)", printed.read_text())
+        assert found, printed.read_text()
+        address = found.group(1)
+        registry = trained.registry()
+        assert address == f"{url}/#/experiments/{registry.experiment_id()}" + (
+            "?workflowType=machine_learning"
+        )
+        assert "Model training" in printed.read_text()
+
         ARTIFACTS.mkdir(exist_ok=True)
-        screenshot = ARTIFACTS / "mlflow-experiment.png"
+        screenshot = ARTIFACTS / "mlflow-runs.png"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+                executable_path=str(CHROMIUM),
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                ],
             )
             try:
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.goto(
-                    registry.experiment_url(registry.experiment_id()).replace(
-                        "http://127.0.0.1:5000", url
-                    )
-                )
+                page.goto(address)
                 try:
                     page.get_by_text("drift 2026-01-11 v1").first.wait_for(timeout=60_000)
                 finally:
@@ -236,9 +277,13 @@ def test_make_mlflow_ui_opens_the_experiment_on_its_runs_in_chromium(trained):
                 runs_heading = page.get_by_role("heading", name="Runs", exact=True).count()
                 registry_link = page.get_by_text("Model registry", exact=True).count()
                 traces_tab = page.get_by_role("tab", name="Traces", exact=True).count()
+                stored_mode = page.evaluate("window.localStorage.getItem('mlflow.workflowType')")
             finally:
                 browser.close()
         assert "/traces" not in opened and "/chat" not in opened, opened
+        assert "workflowType=genai" not in opened, opened
+        # A fresh profile: nothing remembered made it so, the address did.
+        assert stored_mode is None, stored_mode
         # A machine-learning experiment has no Traces tab among its first ones.
         assert traces_tab == 0
         assert runs_heading == 1

@@ -247,3 +247,21 @@ def test_delayed_labels_the_estimate_drops_before_any_label_and_retraining_waits
     # On the new model, trained on the drifted relation, the estimate tracks the truth again.
     assert mean([abs(r.estimate_error) for r in after]) < 0.05
     assert not any(r.estimated_dropped for r in after)
+
+
+def test_the_loops_runs_carry_their_jobs_names_as_the_readme_says(delayed_loop):
+    """In the run list each run names its job (README: daily_monitoring_job, labels_job,
+    retraining_job), also when the definitions loaded with labels in the features and the
+    loop delivers them on their own: never Dagster's `__ephemeral_asset_job__`."""
+    project, _ = delayed_loop
+    runs = project.instance.get_runs()  # newest first; the oldest is the fixture's training
+    names = {run.job_name for run in runs[:-1]}
+    assert names == {"daily_monitoring_job", "labels_job", "retraining_job"}
+    daily = project.instance.get_runs(dg.RunsFilter(job_name="daily_monitoring_job"))
+    assert len(daily) == DELAYED_DAYS
+    # The daily runs score, report and estimate; the delivered labels are labels_job's.
+    labelled = project.instance.get_runs(dg.RunsFilter(job_name="labels_job"))
+    labels_runs = {run.run_id for run in labelled}
+    for asset in ("labels", "realized_performance"):
+        records = project.instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+        assert records and {r.run_id for r in records} <= labels_runs, asset

@@ -231,3 +231,34 @@ def test_the_plots_by_partition_show_drift_share_and_accuracy_by_day(story):
         page.wait_for_timeout(2000)
         page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 20_000
+
+
+def test_the_sensors_decisions_read_as_text_on_drift_reports_events(story):
+    """No hovering: each change of the retraining decision is a line of text on the judged
+    day's drift_report (Events), the launch with its reason among them."""
+    observations = story.graphql(
+        """{ assetOrError(assetKey: {path: ["drift_report"]}) { ... on Asset {
+             assetObservations(limit: 50) { partition metadataEntries {
+               label ... on TextMetadataEntry { text } } } } } }"""
+    )["assetOrError"]["assetObservations"]
+    decisions = [
+        (o["partition"], entry["text"])
+        for o in observations
+        for entry in o["metadataEntries"]
+        if entry["label"] == "retraining_decision"
+    ]
+    launched = [text for _, text in decisions if text.startswith("launched retraining attempt 1")]
+    assert len(launched) == 1, decisions
+    assert any("debounce" in text for _, text in decisions), decisions
+
+    # Dagster 1.13's Events tab opens on the newest event, its metadata shown as text: the
+    # latest decision reads at once; an earlier one is a click on its event in the list.
+    newest = decisions[0][1]
+    screenshot = ARTIFACTS / "drift-report-decisions.png"
+    with _page(height=1300) as page:
+        page.goto(f"{story.url}/assets/drift_report?view=events")
+        try:
+            page.get_by_text(newest, exact=True).first.wait_for(timeout=60_000)
+        finally:
+            page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000

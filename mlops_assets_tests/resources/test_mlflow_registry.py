@@ -168,3 +168,23 @@ def test_a_gradient_boosting_pipeline_loads_with_the_trusted_types_and_scores_as
     expected = model.predict_proba(rows)
     assert 0.05 < expected[:, 1].mean() < 0.95
     np.testing.assert_array_equal(loaded.predict_proba(rows), expected)
+
+
+def test_every_mlflow_ui_link_builder_opens_the_machine_learning_pages():
+    """MLflow 3.17's UI opens in GenAI mode unless the address says `workflowType`: each of
+    MlflowRegistry's link builders (found by name, so a new one is held to it too) carries
+    it, after the page's own route, on any base address."""
+    registry = MlflowRegistry(ui_url="https://mlflow.example.com/", model_name="churn")
+    builders = [name for name in dir(MlflowRegistry) if name.endswith("_url") and name[0] != "_"]
+    assert {"experiment_url", "run_url", "version_url", "artifact_url"} <= set(builders)
+    arguments = {
+        "experiment_url": ("7",),
+        "run_url": ("7", "abc"),
+        "version_url": ("3",),
+        "artifact_url": ("7", "abc", "reports/evidently.html"),
+    }
+    for name in builders:
+        link = getattr(registry, name)(*arguments[name])
+        assert link.startswith("https://mlflow.example.com/#/"), link
+        assert link.endswith("?workflowType=machine_learning"), (name, link)
+        assert link.count("?") == 1, link
