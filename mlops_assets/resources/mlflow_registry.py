@@ -115,14 +115,23 @@ class MlflowRegistry(dg.ConfigurableResource):
     def client(self) -> MlflowClient:
         """A client of this store. The URI is passed to every MLflow call explicitly, never
         set process-wide (`mlflow.set_tracking_uri` would export MLFLOW_TRACKING_URI to every
-        later client in the process, and to the processes it starts)."""
+        later client in the process, and to the processes it starts).
+
+        A SQL store is opened (and its schema checked) here: a store MLflow cannot use raises
+        MlflowStoreError naming it and what to do, whichever step asked first."""
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         Path(default_home()).mkdir(parents=True, exist_ok=True)
         uri = self.resolved_tracking_uri
         if urlparse(uri).scheme in ("http", "https"):
             bound_http_retries(os.environ)
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        except MlflowException as error:
+            if mlflow_unavailable(error):
+                raise
+            raise MlflowStoreError(store_error_message(uri, "store", error)) from error
 
     def experiment_id(self) -> str:
         """The experiment's id, created on first use as a machine-learning experiment.
