@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from pydantic import field_validator
 
 from mlops_assets.domain import synthetic
 from mlops_assets.domain.column_settings import ColumnSettings
@@ -33,6 +34,14 @@ from mlops_assets.domain.schemas import parse_column_list
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def _table_name(table: str, setting: str) -> str:
+    # Checked where the name enters (environment or run config), with no pandas import.
+    from mlops_assets.domain.data.paths import checked_table_name
+
+    return checked_table_name(table, setting)
+
 
 # The first scoring partition when nothing says otherwise (the built-in generator's first day;
 # its first drifted day).
@@ -57,6 +66,11 @@ class TrainingDataSource(dg.ConfigurableResource):
     exclude_columns: str = ""  # MLOPS_EXCLUDE_COLUMNS: comma list; never read as features
     synthetic_rows: int = 5000
     synthetic_seed: int = 0
+
+    @field_validator("table")
+    @classmethod
+    def _checked_table(cls, table: str) -> str:
+        return _table_name(table, "MLOPS_TRAINING_TABLE")
 
     @property
     def is_builtin(self) -> bool:
@@ -131,6 +145,11 @@ class ScoringDataSource(dg.ConfigurableResource):
     # leaves them out, to be delivered as their own file N days later (`labels_of_day`).
     label_delay_days: int = 0
 
+    @field_validator("table")
+    @classmethod
+    def _checked_table(cls, table: str) -> str:
+        return _table_name(table, "MLOPS_SCORING_TABLE")
+
     def describe(self, day: date) -> str:
         if not self.location:
             return (
@@ -197,6 +216,11 @@ class LabelsDataSource(dg.ConfigurableResource):
     location: str = ""  # MLOPS_LABELS_DATA
     table: str = ""  # MLOPS_LABELS_TABLE
     date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN, for a SQL table
+
+    @field_validator("table")
+    @classmethod
+    def _checked_table(cls, table: str) -> str:
+        return _table_name(table, "MLOPS_LABELS_TABLE")
 
     @property
     def with_features(self) -> bool:

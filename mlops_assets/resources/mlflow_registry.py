@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +35,14 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.data import directory_sha256
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.resources.mlflow_errors import (
+    HTTP_RETRY_DEFAULTS as HTTP_RETRY_DEFAULTS,
+    MlflowStoreError as MlflowStoreError,
+    bound_http_retries,
+    mlflow_not_found,
+    mlflow_unavailable as mlflow_unavailable,
+    store_error_message,
+)
 from mlops_assets.resources.mlflow_store import prepare_store
 from mlops_assets.resources.project import default_home
 
@@ -44,25 +52,16 @@ if TYPE_CHECKING:
 # Written by MLflow itself into a registered model's files (its name and version): not content.
 _UNHASHED = ("registered_model_meta",)
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-_ALIAS_NOT_FOUND = re.compile(r"alias \S+ not found", re.IGNORECASE)
 # Tracking URIs served by a tracking server, which owns the artefact location.
 _SERVER_SCHEMES = ("http", "https", "databricks")
 # The MLflow UI's query parameter for its "Model training" pages (its JS bundle: workflowType).
 ML_WORKFLOW_QUERY = "workflowType=machine_learning"
-# MLflow error codes that mean "try again later", not "this request is wrong".
-_TRANSIENT_ERROR_CODES = {"TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED"}
 # The skops serialisation, pinned: it loads only reviewed types, where a pickle runs any code.
 SKOPS = "skops"
 
 
 class ModelArtifactError(RuntimeError):
     """A model version's artefact is missing or differs from what was registered."""
-
-
-class MlflowStoreError(RuntimeError):
-    """The MLflow store answered with an error that is neither "not found" nor an outage: a
-    database schema behind this MLflow, a corrupt store, a refused request. Retrying does not
-    help; the message names the store and what to do."""
 
 
 def _as_version(model_version: Any) -> RegistryVersion:
@@ -117,15 +116,24 @@ class MlflowRegistry(dg.ConfigurableResource):
     def client(self) -> MlflowClient:
         """A client of this store. The URI is passed to every MLflow call explicitly, never
         set process-wide (`mlflow.set_tracking_uri` would export MLFLOW_TRACKING_URI to every
-        later client in the process, and to the processes it starts)."""
+        later client in the process, and to the processes it starts).
+
+        A SQL store is opened (and its schema checked) here: a store MLflow cannot use raises
+        MlflowStoreError naming it and what to do, whichever step asked first."""
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         Path(default_home()).mkdir(parents=True, exist_ok=True)
         uri = self.resolved_tracking_uri
         if urlparse(uri).scheme in ("http", "https"):
             bound_http_retries(os.environ)
-        prepare_store(uri)
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            prepare_store(uri)
+            return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        except MlflowException as error:
+            if mlflow_unavailable(error):
+                raise
+            raise MlflowStoreError(store_error_message(uri, "store", error)) from error
 
     def experiment_id(self) -> str:
         """The experiment's id, created on first use as a machine-learning experiment.
@@ -552,96 +560,3 @@ class MlflowRegistry(dg.ConfigurableResource):
         mode (traces, token usage, an assistant) unless the link or the browser's last choice
         says otherwise (the `workflowType` query parameter of its router)."""
         return f"{self.ui_url.rstrip('/')}/#/{route}?{ML_WORKFLOW_QUERY}"
-
-
-# MLflow's client retries every HTTP call itself, by default 7 times with a backoff factor of
-# 2 and a 120 s timeout: about 4 minutes per call against a server that refuses connections,
-# before the step's own retries (MLFLOW_RETRY_POLICY) even start. This project's client keeps
-# its own retries short and lets Dagster's policy wait for a server to come back; a value the
-# user set in the environment is kept.
-HTTP_RETRY_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
-
-
-def bound_http_retries(environ: MutableMapping[str, str]) -> None:
-    """Set MLflow's HTTP retry settings (HTTP_RETRY_DEFAULTS) where `environ` has none. MLflow
-    reads them from the environment at each request, so this is the only way to bound them
-    for a client; what the user set explicitly wins."""
-    for name, value in HTTP_RETRY_DEFAULTS.items():
-        environ.setdefault(name, value)
-
-
-def mlflow_not_found(error: BaseException) -> bool:
-    """Whether an MlflowException says the registered model, or the alias asked for, does not
-    exist: the one answer that means "no such version", whatever the store (SQL or REST).
-    MLflow's SQL store reports a missing alias as INVALID_PARAMETER_VALUE "Registered model
-    alias <alias> not found.", a missing model as RESOURCE_DOES_NOT_EXIST."""
-    code = str(getattr(error, "error_code", ""))
-    if code == "RESOURCE_DOES_NOT_EXIST":
-        return True
-    return code == "INVALID_PARAMETER_VALUE" and bool(_ALIAS_NOT_FOUND.search(str(error)))
-
-
-def store_error_message(uri: str, what: str, error: BaseException) -> str:
-    """What a person reads when the store failed to answer a read of `what`: which store, the
-    error, and what to do (for a schema behind this MLflow: `mlflow db upgrade`)."""
-    text = " ".join(str(error).split())
-    if "out-of-date database schema" in text:
-        action = (
-            f"The store's database schema is behind this MLflow: back the database up, then run "
-            f"`mlflow db upgrade {redacted_uri(uri)}` (with the tracking server stopped)."
-        )
-    else:
-        action = (
-            "Check the store (its database and the tracking server's log) and re-execute the "
-            "run from this step once it answers."
-        )
-    return (
-        f"MLflow store {redacted_uri(uri)} failed to read the {what} ({type(error).__name__}: "
-        f"{text}). This is not read as 'no version': nothing was decided or stored from it. "
-        f"{action}"
-    )
-
-
-def redacted_uri(uri: str) -> str:
-    """A tracking URI with any password hidden."""
-    parsed = urlparse(uri)
-    if parsed.password:
-        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-        return parsed._replace(netloc=netloc).geturl()
-    return uri
-
-
-def mlflow_unavailable(error: BaseException) -> bool:
-    """Whether `error` (or an exception it wraps) says the tracking server or its database is
-    unreachable, slow or overloaded: worth retrying, unlike a wrong request."""
-    import requests
-
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current,
-            ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout,
-        ):
-            return True
-        status = getattr(getattr(current, "response", None), "status_code", None)
-        if isinstance(current, requests.HTTPError) and status and (status >= 500 or status == 429):
-            return True
-        if type(current).__name__ in ("MlflowException", "RestException"):
-            message = str(current)
-            code = str(getattr(current, "error_code", ""))
-            if code in _TRANSIENT_ERROR_CODES:
-                return True
-            if message.startswith("API request to") and (
-                "failed with exception" in message
-                or "failed with timeout exception" in message
-                or re.search(r"failed with error code 5\d\d", message)
-            ):
-                return True
-        current = current.__cause__ or current.__context__
-    return False

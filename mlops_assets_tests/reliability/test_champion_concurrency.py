@@ -65,6 +65,17 @@ def _start(rows: int, seed: int, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _runs_at_the_gate(dagster_home: Path) -> int:
+    """How many runs of the instance have started their registered_model_version step."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return sum(
+            1
+            for run in instance.get_runs()
+            for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+            if event.step_key == "registered_model_version"
+        )
+
+
 @pytest.mark.slow  # trainings in concurrent processes
 def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_better(
     project, tmp_path
@@ -92,19 +103,21 @@ def test_concurrent_promotions_move_champion_once_per_champion_and_keep_the_bett
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         instance.get_runs(limit=1)
     lock = ProjectStorage().lock(f"champion-{registry.model_name}")
-    # Holding the gate's lock lines the two runs up: both evaluate against v1 and register,
-    # then wait at the gate together, which is the race the compare-and-set is for.
+    # Holding the gate's lock lines the two runs up: both evaluate against v1, then wait at
+    # the gate together (registration, decision and alias move all happen under the lock),
+    # which is the race the compare-and-set is for.
     with lock:
         medium = _start(2000, 2, env)  # a real model on little data
         strong = _start(6000, 3, env)  # the same on three times the data: the better one
         # Generous: a guard against a deadlock on a loaded CI machine, not a speed claim.
         deadline = time.monotonic() + 900
-        while len(registry.versions()) < 3:
+        while _runs_at_the_gate(tmp_path / "dagster_home") < 2:
             for process in (medium, strong):
                 assert process.poll() is None, process.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the two runs never reached the gate"
-            time.sleep(0.2)
-        time.sleep(1.0)  # both are now waiting for the lock
+            time.sleep(0.5)
+        time.sleep(2.0)  # both are now waiting for the lock
+        assert len(registry.versions()) == 1  # nothing registered outside the lock
     outcomes = {}
     for name, process in (("medium", medium), ("strong", strong)):
         stdout, stderr = process.communicate(timeout=900)

@@ -80,3 +80,16 @@ def test_a_step_with_mlflow_down_fails_within_the_documented_bound(tmp_path):
     # The waits alone are 40 to 70 s (5, 15, 35 s each +-5 s): the retries really waited, and
     # no attempt spent minutes inside MLflow's HTTP retries.
     assert 40 <= outcome["elapsed"] < 90, outcome
+
+
+def test_the_http_retry_bounds_never_override_what_the_user_set(monkeypatch):
+    from mlops_assets.resources.mlflow_registry import HTTP_RETRY_DEFAULTS, MlflowRegistry
+
+    for name in HTTP_RETRY_DEFAULTS:
+        monkeypatch.setenv(name, "")  # recorded, so whatever the client sets is undone
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")
+    MlflowRegistry(tracking_uri=f"http://127.0.0.1:{_closed_port()}").client()
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "5"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "1"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"

@@ -142,3 +142,18 @@ def test_a_training_run_with_a_sqlite_uri_outside_the_roots_fails_without_readin
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "outside the allowed data roots" in str(failure.step_failure_data.error)
+
+
+def test_a_table_name_is_checked_where_it_enters():
+    from mlops_assets.resources.data_source import LabelsDataSource, ScoringDataSource
+
+    for source, setting in (
+        (TrainingDataSource, "MLOPS_TRAINING_TABLE"),
+        (ScoringDataSource, "MLOPS_SCORING_TABLE"),
+        (LabelsDataSource, "MLOPS_LABELS_TABLE"),
+    ):
+        for bad in ("a.b.c", "loans\x00", ".loans", "main.", "loans\n; DROP"):
+            with pytest.raises(Exception, match=setting):
+                source(table=bad)
+        for good in ("", "loans", "main.loans", "Loan Book 2026"):
+            assert source(table=good).table == good

@@ -88,3 +88,18 @@ def test_the_serving_watcher_reports_a_store_behind_instead_of_no_champion(tmp_p
         "mlops_serving_model_load_failures_total", {"reason": "registry_error"}
     )
     assert failures == 1
+
+
+def test_a_training_on_a_store_behind_fails_at_once_naming_the_upgrade(project):
+    from mlops_assets.resources.data_source import TrainingDataSource
+
+    _one_migration_behind(project.home / "mlflow.db")
+    result = project.train(data_source=TrainingDataSource(synthetic_rows=300))
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert len(failures) == 1  # the first step that opens the store, not retried
+    text = str(failures[0].step_failure_data.user_failure_data.description)
+    assert "mlflow db upgrade sqlite:///" in text
+    assert not [
+        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         allowed_roots as allowed_roots,
         check_data_path as check_data_path,
         check_sql_url as check_sql_url,
+        checked_table_name as checked_table_name,
         path_under as path_under,
     )
     from mlops_assets.domain.data.sources import (

@@ -130,6 +130,24 @@ def _sqlite_uri_path(rest: str, what: str) -> str:
     return unquote(rest)
 
 
+def checked_table_name(table: str, setting: str) -> str:
+    """A SQL table name as a setting gives it (`table` or `schema.table`): refused when it holds
+    a control character or an empty part, or more than one dot. It never reaches SQL as text
+    (it is reflected and quoted); this catches a mistyped setting where it enters, before a
+    run starts."""
+    parts = table.split(".")
+    if table and (
+        len(parts) > 2
+        or any(not p.strip() for p in parts)
+        or any(ord(c) < 32 or ord(c) == 127 for c in table)
+    ):
+        raise ValueError(
+            f"{setting}={table!r}: give a table name, or schema.table, without control "
+            "characters or empty parts."
+        )
+    return table
+
+
 def path_under(root: Path, *parts: str, what: str = "MLOPS_HOME") -> Path:
     """`root` joined with `parts`, refused when the result leaves `root`: an absolute part, a
     `..` that climbs out, or an empty or NUL-bearing name. Judged on the names themselves
