@@ -2,10 +2,16 @@
 critical drift day is red (ERROR), and neither blocks the day's scoring."""
 
 import dagster as dg
+import pytest
 
 from mlops_assets.contracts import DRIFT_CHECK, ESTIMATE_CHECK, REALIZED_CHECK, SCORING_CHECK
 from mlops_assets.definitions import defs
 from mlops_assets.resources.data_source import ScoringDataSource
+from mlops_assets_tests.monitoring_runs import (
+    check_partition_statuses,
+    latest_check_results,
+    run_day_range,
+)
 
 CLEAN_DAY, DRIFTED_DAY = "2026-01-03", "2026-01-12"
 
@@ -59,3 +65,40 @@ def test_a_clean_day_passes_and_a_critical_day_is_an_error_on_its_partition(trai
     records = trained.instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
     by_partition = {r.event.asset_check_evaluation.partition: r for r in records if r.event}
     assert {CLEAN_DAY, DRIFTED_DAY} <= set(by_partition)
+
+
+DAILY_CHECKS = {
+    "scoring_data": SCORING_CHECK,
+    "drift_report": DRIFT_CHECK,
+    "estimated_performance": ESTIMATE_CHECK,
+    "realized_performance": REALIZED_CHECK,
+}
+
+
+@pytest.mark.slow
+def test_every_daily_check_colours_each_day_of_a_backfill_in_its_partitions_view(trained):
+    """The check's Partitions view (Dagster's AssetCheckState, what the webserver's
+    `partitionStatuses` returns) counts an evaluation only when it targets the day's latest
+    materialisation: a range run's days, and a day re-run alone, are red or green, none grey."""
+    first, last = "2026-01-04", "2026-01-10"
+    resources = trained.resources(scoring_source=ScoringDataSource(drift_start="2026-01-09"))
+    assert run_day_range(trained, resources, first, last).success
+    _day(trained, last)  # the schedule's path: one partition, re-materialised
+    days = [f"2026-01-{n:02d}" for n in range(4, 11)]
+    seen = {}
+    for asset, name in DAILY_CHECKS.items():
+        key = dg.AssetCheckKey(dg.AssetKey(asset), name)
+        statuses = check_partition_statuses(trained.instance, key)
+        results = latest_check_results(trained.instance, key)
+        for day in days:
+            expected = "SUCCEEDED" if results[day] == "PASSED" else "FAILED"
+            assert statuses.get(day, "MISSING") == expected, (asset, day, results[day])
+        seen[asset] = [results[day] for day in days]
+    # Before the drift every check passes; on its days drift and the realized drop are red
+    # (ERROR), the label-free estimate's drop yellow (WARN) in the day's detail.
+    assert set(seen["scoring_data"]) == {"PASSED"}
+    for asset in DAILY_CHECKS:
+        assert seen[asset][0] == "PASSED", asset
+    assert seen["drift_report"][-1] == "ERROR"
+    assert seen["realized_performance"][-1] == "ERROR"
+    assert seen["estimated_performance"][-1] == "WARN"

@@ -24,6 +24,11 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
+
+# Not exported by Dagster 1.13; AssetCheckEvaluation takes it (see _DayAssets._target).
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from pydantic import Field
 
 from mlops_assets.assets.common import MLFLOW_RETRY_POLICY
@@ -210,7 +215,27 @@ class _DayAssets:
                 severity=result.severity,
                 description=result.description,
                 partition=day,
+                target_materialization_data=self._target(key, day),
             )
+
+    def _target(
+        self, key: dg.AssetKey, day: str
+    ) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The day's materialisation the check judged: its latest, the one yielded just before
+        (a yielded event is stored before this generator resumes). The check's Partitions view
+        (Dagster's AssetCheckState) counts an evaluation only when it targets the partition's
+        latest materialisation: without a target, every day with one shows as missing. Dagster
+        fills this in itself only for a step with a single partition key, not a range."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        if not records:  # the day failed before anything was stored: the check stands alone
+            return None
+        return AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id,
+            run_id=records[0].run_id,
+            timestamp=records[0].timestamp,
+        )
 
 
 @dg.multi_asset(
