@@ -102,6 +102,8 @@ SIGNAL_ESTIMATED = "estimated"
 SIGNAL_FEATURE_DRIFT = "feature drift"
 
 MetadataScalar = float | int | bool | str
+# A scalar, or a small JSON object (a verdict's settings: shown, never plotted).
+MetadataValueLike = MetadataScalar | Mapping[str, float | int]
 
 
 def _plain(value: object) -> object:
@@ -133,25 +135,31 @@ class PerformanceVerdict:
     dropped: bool
     reason: str
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
-        """Flat, typed values for drift_report's metadata (None left out), numbers so they plot
-        over partitions."""
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
+        """Flat, typed values for drift_report's metadata (None left out): the day's figures
+        as numbers, so they plot over partitions. What the verdict was judged with (the
+        settings, the champion's test rows) is one `performance_settings` entry, not a number
+        that would plot flat; `labelled_rows` only on a labelled day (`labelled` says which),
+        so a report whose labels come later plots no row of zeros."""
         m = self.metric
-        values: dict[str, MetadataScalar | None] = {
+        values: dict[str, MetadataValueLike | None] = {
             "performance_dropped": self.dropped,
             "performance_reason": self.reason,
             "performance_metric": m,
-            "labelled_rows": self.n,
+            "labelled": self.n > 0,
+            "labelled_rows": self.n if self.n > 0 else None,
             m: self.day_value,
             f"{m}_ci_low": self.day_ci_low,
             f"{m}_ci_high": self.day_ci_high,
             f"reference_{m}": self.reference_value,
-            "reference_n": self.reference_n,
             f"{m}_drop": self.difference,
             f"{m}_drop_ci_low": self.difference_ci_low,
             f"{m}_drop_ci_high": self.difference_ci_high,
-            "performance_min_effect": self.min_effect,
-            "performance_confidence": self.confidence,
+            "performance_settings": {
+                "min_effect": self.min_effect,
+                "confidence": self.confidence,
+                **({} if self.reference_n is None else {"reference_n": self.reference_n}),
+            },
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -170,6 +178,12 @@ class PerformanceVerdict:
             value = values.get(key)
             return default if value is None else float(value)  # type: ignore[arg-type]
 
+        # Reports written before `performance_settings` have its values as keys of their own.
+        settings = values.get("performance_settings")
+        if isinstance(settings, Mapping):
+            values["performance_min_effect"] = settings.get("min_effect")
+            values["performance_confidence"] = settings.get("confidence")
+            values["reference_n"] = settings.get("reference_n")
         reference_n = values.get("reference_n")
         return cls(
             metric=metric,
@@ -209,7 +223,7 @@ class DriftVerdict:
     prediction_drift: bool
     performance: PerformanceVerdict
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
         return {
             "drifted_share": self.drifted_share,
             "severity": self.severity,
@@ -297,8 +311,8 @@ class RealizedVerdict:
     unmatched_labels: int  # delivered labels whose ids match no prediction
     estimate_error: float | None = None
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
-        values: dict[str, MetadataScalar | None] = {
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
+        values: dict[str, MetadataValueLike | None] = {
             "model_version": self.model_version,
             "predictions": self.predictions,
             "unlabelled_predictions": self.unlabelled_predictions,

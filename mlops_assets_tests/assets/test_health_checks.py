@@ -6,6 +6,7 @@ import pytest
 
 from mlops_assets.contracts import DRIFT_CHECK, ESTIMATE_CHECK, REALIZED_CHECK, SCORING_CHECK
 from mlops_assets.definitions import defs
+from mlops_assets.domain.evaluation import significant
 from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets_tests.monitoring_runs import (
     check_partition_statuses,
@@ -102,3 +103,26 @@ def test_every_daily_check_colours_each_day_of_a_backfill_in_its_partitions_view
     assert seen["drift_report"][-1] == "ERROR"
     assert seen["realized_performance"][-1] == "ERROR"
     assert seen["estimated_performance"][-1] == "WARN"
+
+
+def _floats(metadata) -> dict[str, float]:
+    return {k: v.value for k, v in metadata.items() if isinstance(v, dg.FloatMetadataValue)}
+
+
+def test_the_figures_a_person_reads_keep_four_significant_digits_and_none_plots_flat(trained):
+    day = "2026-01-11"  # drifted: every figure present, intervals included
+    result = _day(trained, day)
+    recorded = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    recorded.update({f"check {name}": e.metadata for name, e in _evaluations(result).items()})
+    assert len(recorded) == 10  # six assets and four checks
+    for where, metadata in recorded.items():
+        for key, value in _floats(metadata).items():
+            assert value == significant(value), (where, key, value)
+    report = recorded["drift_report"]
+    assert 0 < report["drifted_share"].value < 1 and report["accuracy"].value > 0
+    for constant in ("performance_confidence", "performance_min_effect", "reference_n"):
+        assert constant not in report, constant
+    assert report["performance_settings"].value["confidence"] == 0.95

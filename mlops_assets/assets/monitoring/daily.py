@@ -31,7 +31,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 from pydantic import Field
 
-from mlops_assets.assets.common import MLFLOW_RETRY_POLICY
+from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, for_people
 from mlops_assets.assets.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.contracts import EstimatedVerdict
 from mlops_assets.resources.data_source import (
@@ -189,11 +189,11 @@ class _DayAssets:
             if isinstance(item, dg.Output):
                 written = self.io.write_partition(key, day, item.value)
                 yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata={**item.metadata, **written}
+                    asset_key=key, partition=day, metadata=for_people({**item.metadata, **written})
                 )
             elif isinstance(item, dg.MaterializeResult):
                 yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata=dict(item.metadata or {})
+                    asset_key=key, partition=day, metadata=for_people(item.metadata or {})
                 )
                 for check in item.check_results or ():
                     yield from self._check(key, day, check)
@@ -211,7 +211,7 @@ class _DayAssets:
                 asset_key=key,
                 check_name=check_key.name,
                 passed=result.passed,
-                metadata=dict(result.metadata or {}),
+                metadata=for_people(result.metadata or {}),
                 severity=result.severity,
                 description=result.description,
                 partition=day,
