@@ -102,8 +102,7 @@ SIGNAL_ESTIMATED = "estimated"
 SIGNAL_FEATURE_DRIFT = "feature drift"
 
 MetadataScalar = float | int | bool | str
-# A scalar, or a small JSON object (a verdict's settings: shown, never plotted).
-MetadataValueLike = MetadataScalar | Mapping[str, float | int]
+MetadataValueLike = MetadataScalar | Mapping[str, float | int | None]  # JSON: not plotted
 
 
 def _plain(value: object) -> object:
@@ -136,11 +135,9 @@ class PerformanceVerdict:
     reason: str
 
     def to_metadata(self) -> dict[str, MetadataValueLike]:
-        """Flat, typed values for drift_report's metadata (None left out): the day's figures
-        as numbers, so they plot over partitions. What the verdict was judged with (the
-        settings, the champion's test rows) is one `performance_settings` entry, not a number
-        that would plot flat; `labelled_rows` only on a labelled day (`labelled` says which),
-        so a report whose labels come later plots no row of zeros."""
+        """Flat, typed values (None left out): the day's figures as numbers that plot over
+        partitions; what it was judged with as one `performance_settings` entry, `labelled_rows`
+        only on a labelled day (`labelled` says which), so that nothing plots as a flat line."""
         m = self.metric
         values: dict[str, MetadataValueLike | None] = {
             "performance_dropped": self.dropped,
@@ -155,19 +152,16 @@ class PerformanceVerdict:
             f"{m}_drop": self.difference,
             f"{m}_drop_ci_low": self.difference_ci_low,
             f"{m}_drop_ci_high": self.difference_ci_high,
-            "performance_settings": {
-                "min_effect": self.min_effect,
-                "confidence": self.confidence,
-                **({} if self.reference_n is None else {"reference_n": self.reference_n}),
-            },
+            "performance_settings": dict(
+                min_effect=self.min_effect, confidence=self.confidence, reference_n=self.reference_n
+            ),
         }
         return {k: v for k, v in values.items() if v is not None}
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, object]) -> PerformanceVerdict:
-        """The verdict `to_metadata` wrote. Reports written before `performance_metric` and
-        `performance_confidence` were recorded name the metric by their keys and were judged
-        at the default 95 %; a report without performance figures reads as not judged."""
+        """The verdict `to_metadata` wrote; an older report names its metric by its keys and was
+        judged at 95 %; a report without performance figures reads as not judged."""
         values = {key: _plain(value) for key, value in metadata.items()}
         metric = str(values.get("performance_metric", ""))
         if not metric:
@@ -178,13 +172,10 @@ class PerformanceVerdict:
             value = values.get(key)
             return default if value is None else float(value)  # type: ignore[arg-type]
 
-        # Reports written before `performance_settings` have its values as keys of their own.
-        settings = values.get("performance_settings")
+        settings = values.get("performance_settings")  # before it: a key for each value
         if isinstance(settings, Mapping):
-            values["performance_min_effect"] = settings.get("min_effect")
-            values["performance_confidence"] = settings.get("confidence")
-            values["reference_n"] = settings.get("reference_n")
-        reference_n = values.get("reference_n")
+            values.update({f"performance_{k}": v for k, v in settings.items()})
+        reference_n = values.get("performance_reference_n", values.get("reference_n"))
         return cls(
             metric=metric,
             n=int(values.get("labelled_rows", 0)),  # type: ignore[call-overload]
@@ -207,11 +198,8 @@ class PerformanceVerdict:
 class DriftVerdict:
     """What drift_report records for one day and drift_retraining_sensor and the demo read: the
     data's drift, the prediction drift and the day's performance, for the model that scored it.
-
-    `to_metadata` gives the plain values of the materialisation's metadata (Dagster stores
-    each as a typed MetadataValue: numbers plot over partitions); `from_metadata` reads them
-    back from a stored materialisation, the day being its partition.
-    """
+    `to_metadata` gives the metadata's plain values (stored as typed MetadataValues: numbers plot
+    over partitions); `from_metadata` reads a stored materialisation back, its partition the day."""
 
     day: date
     model_version: str
