@@ -105,6 +105,7 @@ SIGNAL_ESTIMATED = "estimated"
 SIGNAL_FEATURE_DRIFT = "feature drift"
 
 MetadataScalar = float | int | bool | str
+MetadataValueLike = MetadataScalar | Mapping[str, float | int | None]  # JSON: not plotted
 
 
 def _plain(value: object) -> object:
@@ -136,33 +137,34 @@ class PerformanceVerdict:
     dropped: bool
     reason: str
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
-        """Flat, typed values for drift_report's metadata (None left out), numbers so they plot
-        over partitions."""
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
+        """Flat, typed values (None left out): the day's figures as numbers that plot over
+        partitions; what it was judged with as one `performance_settings` entry, `labelled_rows`
+        only on a labelled day (`labelled` says which), so that nothing plots as a flat line."""
         m = self.metric
-        values: dict[str, MetadataScalar | None] = {
+        values: dict[str, MetadataValueLike | None] = {
             "performance_dropped": self.dropped,
             "performance_reason": self.reason,
             "performance_metric": m,
-            "labelled_rows": self.n,
+            "labelled": self.n > 0,
+            "labelled_rows": self.n if self.n > 0 else None,
             m: self.day_value,
             f"{m}_ci_low": self.day_ci_low,
             f"{m}_ci_high": self.day_ci_high,
             f"reference_{m}": self.reference_value,
-            "reference_n": self.reference_n,
             f"{m}_drop": self.difference,
             f"{m}_drop_ci_low": self.difference_ci_low,
             f"{m}_drop_ci_high": self.difference_ci_high,
-            "performance_min_effect": self.min_effect,
-            "performance_confidence": self.confidence,
+            "performance_settings": dict(
+                min_effect=self.min_effect, confidence=self.confidence, reference_n=self.reference_n
+            ),
         }
         return {k: v for k, v in values.items() if v is not None}
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, object]) -> PerformanceVerdict:
-        """The verdict `to_metadata` wrote. Reports written before `performance_metric` and
-        `performance_confidence` were recorded name the metric by their keys and were judged
-        at the default 95 %; a report without performance figures reads as not judged."""
+        """The verdict `to_metadata` wrote; an older report names its metric by its keys and was
+        judged at 95 %; a report without performance figures reads as not judged."""
         values = {key: _plain(value) for key, value in metadata.items()}
         metric = str(values.get("performance_metric", ""))
         if not metric:
@@ -173,7 +175,10 @@ class PerformanceVerdict:
             value = values.get(key)
             return default if value is None else float(value)  # type: ignore[arg-type]
 
-        reference_n = values.get("reference_n")
+        settings = values.get("performance_settings")  # before it: a key for each value
+        if isinstance(settings, Mapping):
+            values.update({f"performance_{k}": v for k, v in settings.items()})
+        reference_n = values.get("performance_reference_n", values.get("reference_n"))
         return cls(
             metric=metric,
             n=int(values.get("labelled_rows", 0)),  # type: ignore[call-overload]
@@ -196,11 +201,8 @@ class PerformanceVerdict:
 class DriftVerdict:
     """What drift_report records for one day and drift_retraining_sensor and the demo read: the
     data's drift, the prediction drift and the day's performance, for the model that scored it.
-
-    `to_metadata` gives the plain values of the materialisation's metadata (Dagster stores
-    each as a typed MetadataValue: numbers plot over partitions); `from_metadata` reads them
-    back from a stored materialisation, the day being its partition.
-    """
+    `to_metadata` gives the metadata's plain values (stored as typed MetadataValues: numbers plot
+    over partitions); `from_metadata` reads a stored materialisation back, its partition the day."""
 
     day: date
     model_version: str
@@ -212,7 +214,7 @@ class DriftVerdict:
     prediction_drift: bool
     performance: PerformanceVerdict
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
         return {
             "drifted_share": self.drifted_share,
             "severity": self.severity,
@@ -300,8 +302,8 @@ class RealizedVerdict:
     unmatched_labels: int  # delivered labels whose ids match no prediction
     estimate_error: float | None = None
 
-    def to_metadata(self) -> dict[str, MetadataScalar]:
-        values: dict[str, MetadataScalar | None] = {
+    def to_metadata(self) -> dict[str, MetadataValueLike]:
+        values: dict[str, MetadataValueLike | None] = {
             "model_version": self.model_version,
             "predictions": self.predictions,
             "unlabelled_predictions": self.unlabelled_predictions,

@@ -300,12 +300,12 @@ def day_verdict(
     """One day's three signals from the metadata of its latest materialisations.
 
     The labels have arrived when realized_performance judged labelled rows, or drift_report
-    did (labels in the batch); a report that predates `labelled_rows` reads as labelled, as
-    every report was before labels could come later. The realized verdict of delivered
-    labels replaces drift_report's; an estimate counts only when trusted."""
+    did (labels in the batch); a report that predates `labelled` and `labelled_rows` reads as
+    labelled, as every report was before labels could come later. The realized verdict of
+    delivered labels replaces drift_report's; an estimate counts only when trusted."""
     report = DriftVerdict.from_metadata(day, drift_report)
     dropped = report.performance.dropped
-    labelled = report.performance.n > 0 or "labelled_rows" not in drift_report
+    labelled = report.performance.n > 0 or not {"labelled", "labelled_rows"} & set(drift_report)
     if realized_performance is not None:
         realized = RealizedVerdict.from_metadata(day, realized_performance)
         if realized.performance.n > 0:

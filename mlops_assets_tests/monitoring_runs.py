@@ -22,3 +22,32 @@ def run_day_range(project, resources, first: str, last: str) -> dg.ExecuteInProc
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         raise_on_error=False,
     )
+
+
+def check_partition_statuses(
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey
+) -> dict[str, str]:
+    """Each daily partition's status in the check's Partitions view, as the webserver computes
+    it (its GraphQL `partitionStatuses` loads this same AssetCheckState): SUCCEEDED, FAILED,
+    IN_PROGRESS, SKIPPED, EXECUTION_FAILED; a day in none of them shows as missing (grey)."""
+    from mlops_assets.assets.monitoring import daily_partitions
+
+    state = instance.event_log_storage.get_asset_check_state([(check, daily_partitions)])[check]
+    return {
+        day: status.value
+        for status, subset in state.subsets.items()
+        for day in subset.subset_value.get_partition_keys()
+    }
+
+
+def latest_check_results(instance: dg.DagsterInstance, check: dg.AssetCheckKey) -> dict[str, str]:
+    """Each day's latest evaluation of the check: PASSED, or its severity (WARN, ERROR) when it
+    failed, as the Partitions view's detail pane shows the selected day."""
+    records = instance.event_log_storage.get_asset_check_execution_history(check, limit=1000)
+    found: dict[str, str] = {}
+    for record in records:  # newest first
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is not None and evaluation.partition is not None:
+            passed = "PASSED" if evaluation.passed else evaluation.severity.value
+            found.setdefault(evaluation.partition, passed)
+    return found

@@ -51,3 +51,27 @@ def test_the_branch_defaults_to_main():
     (linked, *_) = with_code_references(ASSETS, {"MLOPS_GIT_URL": "https://gitlab.com/acme/m"})
     (reference,) = _references(linked)
     assert reference.url.startswith("https://gitlab.com/acme/m/-/tree/main/mlops_assets/")
+
+
+# The lifecycle's order, which the UI's lineage lays out left to right (dependencies first).
+LIFECYCLE = ("data", "training", "monitoring")
+
+
+def test_every_dependency_points_forward_in_the_lifecycle_so_the_lineage_reads_left_to_right():
+    # The UI draws each group as a box (collapsed when there are several) and lays them out
+    # by their edges: one edge from monitoring back into data put monitoring first.
+    graph = defs.resolve_asset_graph()
+    groups = {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert set(groups.values()) == set(LIFECYCLE)
+    backward = [
+        f"{parent.to_user_string()} ({groups[parent]}) -> {key.to_user_string()} ({groups[key]})"
+        for key in groups
+        for parent in graph.get(key).parent_keys
+        if LIFECYCLE.index(groups[parent]) > LIFECYCLE.index(groups[key])
+    ]
+    assert backward == []
+    # Scoring depends on the champion that registration promotes: training -> monitoring.
+    assert (
+        dg.AssetKey("registered_model_version")
+        in graph.get(dg.AssetKey("batch_predictions")).parent_keys
+    )

@@ -78,6 +78,33 @@ def test_the_metadata_keeps_the_keys_the_ui_plots():
     assert not any(key.startswith(("day_metric", "champion_metric")) for key in metadata)
 
 
+def test_a_day_without_labels_plots_no_constant_figures():
+    # Labels delivered later: drift_report judges no rows. Zero rows, the confidence level and
+    # the smallest effect would each plot as a flat line across every day.
+    unlabelled = _performance(
+        n=0,
+        day_value=None,
+        day_ci_low=None,
+        day_ci_high=None,
+        difference=None,
+        difference_ci_low=None,
+        difference_ci_high=None,
+        dropped=False,
+    )
+    metadata = _verdict(unlabelled).to_metadata()
+    assert metadata["labelled"] is False
+    for constant in ("labelled_rows", "performance_confidence", "performance_min_effect"):
+        assert constant not in metadata
+    assert metadata["performance_settings"] == {
+        "min_effect": 0.01,
+        "confidence": 0.9,
+        "reference_n": 2000,
+    }
+    stored = dg.AssetMaterialization("drift_report", metadata=metadata).metadata
+    assert isinstance(stored["performance_settings"], dg.JsonMetadataValue)  # shown, not plotted
+    assert DriftVerdict.from_metadata(DAY, stored).performance == unlabelled
+
+
 def test_stored_metadata_values_read_back_through_dagster_wrappers():
     verdict = _verdict(_performance())
     stored = dg.AssetMaterialization("drift_report", metadata=verdict.to_metadata()).metadata

@@ -287,7 +287,8 @@ def _unlabelled_day(instance, day: str, estimate_dropped: bool, trusted: bool = 
         instance,
         "drift_report",
         day,
-        {"severity": "none", "drifted_share": 0.1, "labelled_rows": 0},
+        # As drift_report writes it: `labelled` false and no `labelled_rows` to plot at zero.
+        {"severity": "none", "drifted_share": 0.1, "labelled": False},
     )
     _event(
         instance,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
 
+from mlops_assets.domain.evaluation.markdown import significant
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, mlflow_unavailable
 
 if TYPE_CHECKING:
@@ -41,6 +43,25 @@ def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
             dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in frame.dtypes.items()
         ]
     )
+
+
+def number(value: float) -> dg.FloatMetadataValue:
+    """A float as the UI shows and plots it: rounded to 4 significant digits."""
+    return dg.MetadataValue.float(significant(value))
+
+
+def for_people(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """`metadata` with every float rounded to 4 significant digits and still a float, so it
+    plots: plain floats (numpy's too) and float MetadataValues; the rest as it is. What an
+    asset records is what a sensor or the demo reads back, so both see the same figure."""
+    rounded: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, dg.FloatMetadataValue) and value.value is not None:
+            value = number(value.value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            value = significant(float(value))
+        rounded[key] = value
+    return rounded
 
 
 def failure_cases_markdown(failure_cases: pd.DataFrame, limit: int = 50) -> dg.MetadataValue:

@@ -8,6 +8,7 @@ from mlops_assets.assets.common import (
     OWNER,
     TRAINING_GROUP,
     failure,
+    number,
     retried_on_mlflow_outage,
 )
 from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
@@ -112,9 +113,7 @@ def evaluation_report(
     for path in [*plots, card_path, slices_path]:
         client.log_artifact(ref.run_id, str(path), artifact_path=EVALUATION_ARTIFACT_DIR)
 
-    metadata: dict[str, dg.MetadataValue] = {
-        f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()
-    }
+    metadata: dict[str, dg.MetadataValue] = {f"test_{k}": number(v) for k, v in metrics.items()}
     metadata["model_card"] = dg.MetadataValue.md(card)
     metadata["report_dir"] = dg.MetadataValue.path(str(report_dir))
     metadata["mlflow_run"] = dg.MetadataValue.url(
@@ -126,17 +125,13 @@ def evaluation_report(
             _comparison_markdown(metrics, champion)
         )
         if champion.overall is not None:
-            metadata["improvement_vs_champion"] = dg.MetadataValue.float(
-                champion.overall.improvement
-            )
+            metadata["improvement_vs_champion"] = number(champion.overall.improvement)
         # test_* are on each version's own test split, so two versions' figures differ by
         # their rows as much as by their models; these two are on the same rows, comparable.
         for name, value in metrics.items():
             if name in champion.metrics:
-                metadata[f"same_rows_challenger_{name}"] = dg.MetadataValue.float(float(value))
-                metadata[f"same_rows_champion_{name}"] = dg.MetadataValue.float(
-                    float(champion.metrics[name])
-                )
+                metadata[f"same_rows_challenger_{name}"] = number(value)
+                metadata[f"same_rows_champion_{name}"] = number(float(champion.metrics[name]))
     summary = EvaluationSummary(
         ref,
         metrics,

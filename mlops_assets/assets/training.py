@@ -11,6 +11,7 @@ from mlops_assets.assets.common import (
     OWNER,
     TRAINING_GROUP,
     failure,
+    number,
     retried_on_mlflow_outage,
 )
 from mlops_assets.contracts import (
@@ -247,19 +248,13 @@ def trained_model(
             ),
             "train_rows": dg.MetadataValue.int(len(split.train)),
             "test_rows": dg.MetadataValue.int(len(split.test)),
-            **{
-                f"validation_{k}": dg.MetadataValue.float(float(v))
-                for k, v in validation_metrics.items()
-            },
+            **{f"validation_{k}": number(v) for k, v in validation_metrics.items()},
             "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
             "leakage": dg.MetadataValue.md(leakage.markdown()),
             **(
                 {
                     "calibration_method": dg.MetadataValue.text(calibrator.method),
-                    **{
-                        k: dg.MetadataValue.float(v)
-                        for k, v in _calibration_figures(calibrator).items()
-                    },
+                    **{k: number(v) for k, v in _calibration_figures(calibrator).items()},
                 }
                 if calibrator
                 else {}
@@ -299,11 +294,8 @@ def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
         ),
         metadata={
             "leaky_features": dg.MetadataValue.text(", ".join(leakage.leaky_features) or "none"),
-            **{
-                f"solo_score.{f.feature}": dg.MetadataValue.float(float(f.solo_score))
-                for f in leaky
-            },
-            "threshold": dg.MetadataValue.float(leakage.threshold),
+            **{f"solo_score.{f.feature}": number(f.solo_score) for f in leaky},
+            "threshold": number(leakage.threshold),
             "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )

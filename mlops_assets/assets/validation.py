@@ -7,6 +7,7 @@ from mlops_assets.assets.common import (
     failure,
     failure_cases_markdown,
     listed,
+    number,
     table_schema,
 )
 from mlops_assets.domain.data import DataSourceError, content_hash, write_parquet_atomic
@@ -104,8 +105,8 @@ def validated_data(
     within = share <= config.tolerated_quarantine_share
     quarantine_metadata = {
         "quarantined_rows": dg.MetadataValue.int(len(result.quarantined)),
-        "quarantined_share": dg.MetadataValue.float(share),
-        "tolerated_share": dg.MetadataValue.float(config.tolerated_quarantine_share),
+        "quarantined_share": number(share),
+        "tolerated_share": number(config.tolerated_quarantine_share),
         "failure_cases": failure_cases_markdown(result.failure_cases),
     }
     if len(result.quarantined):

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets.contracts import LABELS_JOB, RealizedVerdict
+from mlops_assets.contracts import LABELS_JOB, REALIZED_CHECK, RealizedVerdict
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,
     TrainingDataSource,
 )
 from mlops_assets.resources.io_managers import asset_path
+from mlops_assets_tests.monitoring_runs import check_partition_statuses
 
 DAY = date(2026, 1, 5)
 
@@ -128,6 +129,11 @@ def test_late_labels_partial_then_corrected_are_judged_and_unchanged_files_never
     result = _run_labels_job(project, resources, request2.partition_key)
     verdict = RealizedVerdict.from_metadata(DAY, _realized(result))
     assert (verdict.performance.n, verdict.unlabelled_predictions) == (len(day), 0)
+    # The check's Partitions view colours the day from labels_job's evaluation, which targets
+    # the newest realized_performance (not missing, as an untargeted evaluation shows).
+    check = dg.AssetCheckKey(dg.AssetKey("realized_performance"), REALIZED_CHECK)
+    expected = "FAILED" if verdict.performance.dropped else "SUCCEEDED"
+    assert check_partition_statuses(project.instance, check)[DAY.isoformat()] == expected
 
 
 @pytest.mark.parametrize(

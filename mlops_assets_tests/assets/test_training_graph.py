@@ -5,6 +5,7 @@ import pytest
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from mlops_assets.domain.data import content_hash
+from mlops_assets.domain.evaluation import significant
 from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.resources.data_source import TrainingDataSource
 
@@ -80,8 +81,8 @@ def test_training_graph_materialises_every_asset_and_registers_a_champion(projec
     report = project.instance.get_latest_materialization_event(dg.AssetKey("evaluation_report"))
     metadata = report.asset_materialization.metadata
     assert isinstance(metadata["test_roc_auc"], dg.FloatMetadataValue)
-    assert metadata["test_roc_auc"].value == pytest.approx(
-        float(champion.tags["metric.test_roc_auc"]), abs=1e-5
+    assert metadata["test_roc_auc"].value == significant(
+        float(champion.tags["metric.test_roc_auc"])
     )
 
 
@@ -114,7 +115,7 @@ def test_retraining_on_the_same_data_does_not_promote_an_equal_model(project):
     assert same_rows["same_rows_challenger_accuracy"] == pytest.approx(
         same_rows["same_rows_champion_accuracy"]
     )
-    assert same_rows["same_rows_champion_accuracy"] == pytest.approx(
+    assert same_rows["same_rows_champion_accuracy"] == significant(
         summary.champion.metrics["accuracy"]
     )
 

@@ -21,6 +21,7 @@ from mlops_assets.domain.evaluation import (
     paired_bootstrap,
     per_row_loss,
     residuals_png,
+    significant,
     slice_metrics,
 )
 
@@ -424,3 +425,24 @@ def test_importing_the_module_loads_neither_sklearn_nor_matplotlib():
         "assert 'sklearn' not in sys.modules and 'matplotlib' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.06666666666666667, 0.06667),
+        (0.78512, 0.7851),
+        (12345.678, 12350.0),
+        (-0.000123456, -0.0001235),
+        (1.0, 1.0),
+        (0.0, 0.0),
+    ],
+)
+def test_a_float_a_person_reads_keeps_four_significant_digits(value, shown):
+    assert significant(value) == shown
+    cell = markdown_table(pd.DataFrame({"x": [value]})).splitlines()[-1].strip("| ")
+    assert float(cell) == shown  # a table shows the same figure
+
+
+def test_nan_and_infinity_stay_as_they_are():
+    assert math.isnan(significant(float("nan"))) and significant(float("inf")) == float("inf")

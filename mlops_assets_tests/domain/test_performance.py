@@ -144,7 +144,9 @@ def test_metadata_holds_numbers_that_plot_and_the_keys_readers_use():
     assert metadata["performance_dropped"] is True
     for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "reference_accuracy"):
         assert isinstance(metadata[key], float), key
-    assert metadata["reference_n"] == REFERENCE_N
+    # What it was judged with is shown, not plotted flat across the days.
+    assert metadata["performance_settings"]["reference_n"] == REFERENCE_N
+    assert "reference_n" not in metadata and "performance_confidence" not in metadata
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,14 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
+
+# Not exported by Dagster 1.13; AssetCheckEvaluation takes it (see _DayAssets._target).
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from pydantic import Field
 
-from mlops_assets.assets.common import MLFLOW_RETRY_POLICY
+from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, for_people
 from mlops_assets.assets.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.contracts import EstimatedVerdict
 from mlops_assets.resources.data_source import (
@@ -184,11 +189,11 @@ class _DayAssets:
             if isinstance(item, dg.Output):
                 written = self.io.write_partition(key, day, item.value)
                 yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata={**item.metadata, **written}
+                    asset_key=key, partition=day, metadata=for_people({**item.metadata, **written})
                 )
             elif isinstance(item, dg.MaterializeResult):
                 yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata=dict(item.metadata or {})
+                    asset_key=key, partition=day, metadata=for_people(item.metadata or {})
                 )
                 for check in item.check_results or ():
                     yield from self._check(key, day, check)
@@ -206,11 +211,31 @@ class _DayAssets:
                 asset_key=key,
                 check_name=check_key.name,
                 passed=result.passed,
-                metadata=dict(result.metadata or {}),
+                metadata=for_people(result.metadata or {}),
                 severity=result.severity,
                 description=result.description,
                 partition=day,
+                target_materialization_data=self._target(key, day),
             )
+
+    def _target(
+        self, key: dg.AssetKey, day: str
+    ) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The day's materialisation the check judged: its latest, the one yielded just before
+        (a yielded event is stored before this generator resumes). The check's Partitions view
+        (Dagster's AssetCheckState) counts an evaluation only when it targets the partition's
+        latest materialisation: without a target, every day with one shows as missing. Dagster
+        fills this in itself only for a step with a single partition key, not a range."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        if not records:  # the day failed before anything was stored: the check stands alone
+            return None
+        return AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id,
+            run_id=records[0].run_id,
+            timestamp=records[0].timestamp,
+        )
 
 
 @dg.multi_asset(

@@ -22,6 +22,7 @@ def daily_spec(
     deps: Iterable[str] = (),
     *,
     stored: bool = False,
+    group_name: str = MONITORING_GROUP,
 ) -> dg.AssetSpec:
     """One of the daily monitoring assets (assets/monitoring/daily.py materialises them all, a
     range of days per run). Skippable: a day that fails, or an asset not selected, records
@@ -32,7 +33,7 @@ def daily_spec(
         description=description,
         kinds=kinds,
         deps=list(deps),
-        group_name=MONITORING_GROUP,
+        group_name=group_name,
         owners=[OWNER],
         partitions_def=daily_partitions,
         skippable=True,

@@ -5,6 +5,7 @@ from datetime import date
 import dagster as dg
 
 from mlops_assets.assets.common import (
+    DATA_GROUP,
     failure,
     failure_cases_markdown,
     listed,
@@ -30,6 +31,9 @@ SPEC = daily_spec(
     "champion cannot score fails here, before anything is stored, and the day goes no further.",
     kinds={"pandas", "parquet"},
     stored=True,
+    # Data coming in, as raw_data's is (whose retraining window reads it): in the data group the
+    # lineage reads data -> training -> monitoring, not monitoring first.
+    group_name=DATA_GROUP,
 )
 CHECK = daily_check_spec(
     SCORING_CHECK,

@@ -13,7 +13,7 @@ from mlops_assets.domain.evaluation.comparison import (
     compare_on_slices,
     paired_bootstrap,
 )
-from mlops_assets.domain.evaluation.markdown import MISSING_CELL, markdown_table
+from mlops_assets.domain.evaluation.markdown import MISSING_CELL, markdown_table, significant
 from mlops_assets.domain.evaluation.metrics import (
     LOSSES,
     MISSING_SLICE,
@@ -46,5 +46,6 @@ __all__ = [
     "paired_bootstrap",
     "per_row_loss",
     "residuals_png",
+    "significant",
     "slice_metrics",
 ]

@@ -12,9 +12,18 @@ if TYPE_CHECKING:
 
 # An en dash: what `markdown_table` shows for None and NaN.
 MISSING_CELL = "\N{EN DASH}"
+# What a person reads of a float, in a table or in a metadata value that plots:
+# 0.06666666666666667 shows as 0.06667.
+SIGNIFICANT_DIGITS = 4
 
 
-def markdown_table(df: pd.DataFrame, float_format: str = "{:.4g}") -> str:
+def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """`value` rounded to `digits` significant digits (NaN and infinities as they are)."""
+    value = float(value)
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+
+
+def markdown_table(df: pd.DataFrame, float_format: str = f"{{:.{SIGNIFICANT_DIGITS}g}}") -> str:
     """`df` as a GitHub Markdown table (index left out), without the `tabulate` package.
 
     Floats use `float_format`; None and NaN show as MISSING_CELL; "|" in a cell is escaped and line
