@@ -7,7 +7,9 @@
   - sheds load: when `max_in_flight` requests are accepted and not yet answered, a scoring
     request is answered 503 at once rather than queued behind them. Scoring holds the event
     loop, so the queue is uvicorn's tasks (one per request whose headers arrived), counted where
-    they are created; a counter inside the app would see one request at a time.
+    they are created; a counter inside the app would see one request at a time. The 503 is
+    written by the callback that parsed the request's head, not by a task of its own, which
+    would run only after the queued ones.
   - a connection that has not delivered a request's headers within `header_seconds` of opening
     (or of its previous answer) is closed, with a 408 if it sent a part; uvicorn itself only
     times out a connection idle after an answer (`timeout_keep_alive`), and any byte cancels
@@ -103,26 +105,6 @@ class AnswerGuard:
             self.metrics.answered(endpoint_label(scope["path"]), status or CLIENT_CLOSED)
 
 
-def shedding_app(metrics: ServingMetrics, max_in_flight: int) -> ASGIApp:
-    """The app a shed request gets: a 503 with Retry-After, before its body is read."""
-    body = _body(
-        "OVERLOADED",
-        f"{max_in_flight} requests are waiting or being scored (MLOPS_SERVE_MAX_IN_FLIGHT): "
-        "retry shortly",
-    )
-
-    async def shed(scope: Scope, receive: Receive, send: Send) -> None:
-        await _answer(
-            send,
-            503,
-            body,
-            [(b"retry-after", RETRY_AFTER_SECONDS.encode()), (b"connection", b"close")],
-        )
-        metrics.answered(endpoint_label(scope["path"]), 503)
-
-    return shed
-
-
 _TIMEOUT_408 = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
 )
@@ -134,7 +116,16 @@ def guarded_protocol(
     """uvicorn's httptools protocol with load shedding and a header deadline (see the module)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    shed_app = shedding_app(metrics, max_in_flight)
+    shed_body = _body(
+        "OVERLOADED",
+        f"{max_in_flight} requests are waiting or being scored (MLOPS_SERVE_MAX_IN_FLIGHT): "
+        "retry shortly",
+    )
+    shed_answer = (
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+        b"retry-after: %s\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s"
+        % (RETRY_AFTER_SECONDS.encode(), len(shed_body), shed_body)
+    )
 
     body = _body("REQUEST_TIMEOUT", f"the request's headers took over {header_seconds:g} s")
     timeout_answer = _TIMEOUT_408 + b"content-length: %d\r\n\r\n%s" % (len(body), body)
@@ -142,6 +133,7 @@ def guarded_protocol(
     class GuardedProtocol(HttpToolsProtocol):  # type: ignore[misc]
         _deadline: Any = None
         _partial = False
+        _shed = False
 
         def _arm(self) -> None:
             self._disarm()
@@ -178,17 +170,32 @@ def guarded_protocol(
             by_uvicorn = (
                 len(self.connections) >= limit_concurrency or len(self.tasks) >= limit_concurrency
             )
-            # The path is parsed in super(): the request line is whole once headers are.
             path = urllib.parse.urlsplit(self.url.decode("latin-1")).path
-            app = self.app
-            if not by_uvicorn and len(self.tasks) >= max_in_flight and path in SCORING_ENDPOINTS:
-                self.app = shed_app  # super() starts the request's task on self.app
-            try:
-                super().on_headers_complete()
-            finally:
-                self.app = app
+            idle = self.cycle is None or self.cycle.response_complete  # never cut an answer
+            if (
+                idle
+                and not by_uvicorn
+                and len(self.tasks) >= max_in_flight
+                and path in SCORING_ENDPOINTS
+            ):
+                # Answered here, in the callback that parsed the head: a task would wait behind
+                # the very requests it is shed for. The body is never read: the connection closes.
+                self._shed = True
+                self.transport.write(shed_answer)
+                self.transport.close()
+                metrics.answered(path, 503)
+                return
+            super().on_headers_complete()
             if by_uvicorn:  # uvicorn answers it 503 itself, never reaching an app
                 metrics.answered(endpoint_label(self.scope.get("path", "")), 503)
+
+        def on_body(self, body: bytes) -> None:
+            if not self._shed:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self._shed:
+                super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
