@@ -146,10 +146,10 @@ def _signature(
     numeric_names = set(numeric)
 
     def declared(spec: Any) -> Any:
-        if spec.name in numeric_names:
-            return ColSpec(AnyType(), spec.name, required=spec.required)
         contract = input_types.get(spec.name)
-        if contract and contract != "any":
+        if spec.name in numeric_names or contract == "any":
+            return ColSpec(AnyType(), spec.name, required=spec.required)
+        if contract:
             return ColSpec(DataType[contract], spec.name, required=spec.required)
         return spec
 

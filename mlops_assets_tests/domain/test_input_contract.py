@@ -85,3 +85,10 @@ def test_a_narrower_type_or_a_newly_required_column_is_incompatible():
         "would be refused",
         "requires column 'region', which the champion does not",
     ]
+
+
+def test_pandas_categories_are_declared_any_since_mlflow_refuses_them_for_string():
+    frame = pd.DataFrame({"y": [0, 1] * 30, "code": pd.Categorical(["0", "10"] * 30)})
+    frame["x"] = range(60)
+    schema = infer_schema(frame, "y")
+    assert schema.column("code").input_type == "any"

@@ -40,6 +40,10 @@ def input_type_of(series: pd.Series) -> InputType:
     import pandas as pd
 
     dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # MLflow has no category type and refuses one for any other but `Any`: a source that
+        # delivers pandas categories (a Parquet dictionary column) keeps being accepted.
+        return "any"
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(dtype):
