@@ -146,12 +146,15 @@ def _signature(
     numeric_names = set(numeric)
 
     def declared(spec: Any) -> Any:
+        # Every feature is required: the pipeline selects each by name, and MLflow's inference
+        # calls a column optional when the 5-row example happens to hold a null in it, which
+        # made the same column optional in one version and required in the next.
         contract = input_types.get(spec.name)
         if spec.name in numeric_names or contract == "any":
-            return ColSpec(AnyType(), spec.name, required=spec.required)
+            return ColSpec(AnyType(), spec.name)
         if contract:
-            return ColSpec(DataType[contract], spec.name, required=spec.required)
-        return spec
+            return ColSpec(DataType[contract], spec.name)
+        return ColSpec(spec.type, spec.name)
 
     inputs = Schema([declared(spec) for spec in inferred.inputs.inputs])
     return ModelSignature(inputs=inputs, outputs=inferred.outputs)

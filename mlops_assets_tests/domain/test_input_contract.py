@@ -92,3 +92,10 @@ def test_pandas_categories_are_declared_any_since_mlflow_refuses_them_for_string
     frame["x"] = range(60)
     schema = infer_schema(frame, "y")
     assert schema.column("code").input_type == "any"
+
+
+def test_a_column_the_champion_declared_optional_is_no_narrowing():
+    """MLflow's inference calls a column optional when its 5-row example holds a null; the
+    pipeline needs every feature anyway, so requiring it refuses nothing that ever scored."""
+    champion = [InputColumn("income", "any", required=False)]
+    assert signature_incompatibilities(champion, [InputColumn("income", "any")]) == []

@@ -154,7 +154,10 @@ def signature_incompatibilities(
 ) -> list[str]:
     """Why the candidate's signature would refuse an input the champion's accepts (empty: it
     accepts all of them). A column the candidate does not declare is ignored by it, so only
-    a column it requires that the champion did not, or a narrower type, refuses inputs."""
+    a column it requires that the champion did not declare, or a narrower type, refuses
+    inputs. A column the champion declared optional is not one: its pipeline selects every
+    feature by name, so no input without it ever scored (MLflow's inference calls a column
+    optional when its 5-row example holds a null)."""
     by_name = {c.name: c for c in champion}
     reasons = []
     for column in candidate:
@@ -162,8 +165,6 @@ def signature_incompatibilities(
         if held is None:
             if column.required:
                 reasons.append(f"requires column {column.name!r}, which the champion does not")
-        elif column.required and not held.required:
-            reasons.append(f"requires column {column.name!r}, optional for the champion")
         elif not _accepts(column.type, held.type):
             reasons.append(
                 f"column {column.name!r} typed {column.type}, the champion's {held.type}: "
