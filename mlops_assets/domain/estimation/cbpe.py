@@ -165,6 +165,70 @@ def estimate_classification(
     )
 
 
+@dataclass(frozen=True)
+class ProgressiveEstimate:
+    """The day's accuracy while its labels land: realized on the labelled rows, estimated on
+    the rest, one interval."""
+
+    n: int
+    labelled: int
+    accuracy: float
+    low: float
+    high: float
+
+
+def progressive_accuracy(
+    p_hit: np.ndarray,
+    right: np.ndarray,
+    labelled: np.ndarray,
+    raw: np.ndarray | None = None,
+    reference: ReferenceBins | None = None,
+    *,
+    out_of_support: float = 0.0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> ProgressiveEstimate:
+    """Combine the realized accuracy of the `labelled` rows (whether each prediction was
+    `right`, read only there) with the estimate on the others, weighted by their shares m/n
+    and u/n. Each side of the interval adds the two parts' statistical half-widths in
+    quadrature (the labelled part's from its Wilson interval, so the bounds are exactly
+    realized_performance's when every row is labelled) and the unlabelled part's shift bound
+    linearly. With no label it is `accuracy_interval`'s; it narrows as labels land at the
+    estimated rate, since the calibration and shift terms shrink with the unlabelled share."""
+    p_hit = np.asarray(p_hit, dtype=float)
+    labelled = np.asarray(labelled, dtype=bool)
+    n, m = len(p_hit), int(labelled.sum())
+    if n == 0:
+        raise ValueError("no rows to estimate on.")
+    if m == 0:
+        full = accuracy_interval(
+            p_hit, raw, reference, out_of_support=out_of_support, confidence=confidence
+        )
+        return ProgressiveEstimate(n, 0, full.accuracy, full.low, full.high)
+    hits = int(np.asarray(right, dtype=bool)[labelled].sum())
+    known = hits / m
+    wilson_low, wilson_high = wilson(hits, m, confidence)
+    if m == n:
+        return ProgressiveEstimate(n, m, known, wilson_low, wilson_high)
+    rest = accuracy_interval(
+        p_hit[~labelled],
+        None if raw is None else np.asarray(raw)[~labelled],
+        reference,
+        out_of_support=out_of_support,
+        confidence=confidence,
+    )
+    a, b = m / n, (n - m) / n
+    accuracy = a * known + b * rest.accuracy
+    below = math.hypot(a * (known - wilson_low), b * rest.statistical_half)
+    above = math.hypot(a * (wilson_high - known), b * rest.statistical_half)
+    return ProgressiveEstimate(
+        n,
+        m,
+        accuracy,
+        max(0.0, accuracy - below - b * rest.shift),
+        min(1.0, accuracy + above + b * rest.shift),
+    )
+
+
 def expected_roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     """ROC AUC expected when row i is positive with probability positive[i]: every (i, j)
     pair weighted p_i (1 - p_j), counted when score i ranks above j (ties half). One sort:
