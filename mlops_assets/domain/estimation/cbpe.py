@@ -47,7 +47,7 @@ class ClassificationEstimate:
 class AccuracyInterval:
     """Expected accuracy and what its interval is made of: `sampling_sd` the realized
     accuracy's own noise at the day's size, `calibration_sd` the calibrator's from its finite
-    reference, `shift` a bias bound added to the half-width (not a standard deviation),
+    reference, `shift` a bias bound that lowers the low end only (not a standard deviation),
     `statistical_half` z times the combined standard deviation."""
 
     n: int
@@ -81,12 +81,14 @@ def accuracy_interval(
 
     With `reference` (the validation split's confidence bins): sampling variance a(1-a)/n at
     the estimate a (the binomial that realized_performance's Wilson interval uses), plus the
-    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound added to the
-    half-width: the share of rows that moved (total variation between the day's and the
-    reference's confidence histograms, plus the out-of-support share) times sqrt(a(1-a)),
-    assuming the calibration on the moved rows is off by at most one Bernoulli standard
-    deviation. Without `reference` (an older artefact): the Poisson-binomial variance
-    sum p(1-p)/n^2 alone, as before, and `basis` says so."""
+    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound that lowers the low
+    end: the share of rows that moved (total variation between the day's and the reference's
+    confidence histograms, plus the out-of-support share) times sqrt(a(1-a)). It assumes the
+    calibration on the moved rows is off by at most one Bernoulli standard deviation, and
+    only towards overconfidence: a model extrapolating to rows unlike its training rows is
+    right less often than its calibrated confidence says, not more (so a drop the interval
+    shows is not an artefact of the bound). Without `reference` (an older artefact): the
+    Poisson-binomial variance sum p(1-p)/n^2 alone, as before, and `basis` says so."""
     p_hit = np.asarray(p_hit, dtype=float)
     n = len(p_hit)
     if n == 0:
@@ -111,7 +113,7 @@ def accuracy_interval(
         n,
         accuracy,
         max(0.0, accuracy - half - shift),
-        min(1.0, accuracy + half + shift),
+        min(1.0, accuracy + half),
         sampling,
         calibration,
         shift,
@@ -191,9 +193,10 @@ def progressive_accuracy(
     `right`, read only there) with the estimate on the others, weighted by their shares m/n
     and u/n. Each side of the interval adds the two parts' statistical half-widths in
     quadrature (the labelled part's from its Wilson interval, so the bounds are exactly
-    realized_performance's when every row is labelled) and the unlabelled part's shift bound
-    linearly. With no label it is `accuracy_interval`'s; it narrows as labels land at the
-    estimated rate, since the calibration and shift terms shrink with the unlabelled share."""
+    realized_performance's when every row is labelled); the low end also takes the
+    unlabelled part's shift bound. With no label it is `accuracy_interval`'s; it narrows as
+    labels land at the estimated rate, since the calibration and shift terms shrink with the
+    unlabelled share."""
     p_hit = np.asarray(p_hit, dtype=float)
     labelled = np.asarray(labelled, dtype=bool)
     n, m = len(p_hit), int(labelled.sum())
@@ -225,7 +228,7 @@ def progressive_accuracy(
         m,
         accuracy,
         max(0.0, accuracy - below - b * rest.shift),
-        min(1.0, accuracy + above + b * rest.shift),
+        min(1.0, accuracy + above),
     )
 
 

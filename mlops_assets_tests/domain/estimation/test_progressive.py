@@ -76,6 +76,10 @@ def test_interval_widens_with_the_share_of_rows_that_moved_from_the_reference() 
     assert like_reference.shift < 0.02 < moved.shift
     assert like_reference.calibration_sd > 0
     assert "moved away from the reference" in moved.basis
+    # The bound lowers the low end only (a model is overconfident, not underconfident, on
+    # rows unlike its training rows): a drop the interval shows is not widened away.
+    assert moved.high == pytest.approx(moved.accuracy + moved.statistical_half)
+    assert moved.low == pytest.approx(moved.accuracy - moved.statistical_half - moved.shift)
 
 
 def test_older_calibrator_artefact_loads_and_gives_the_sampling_only_interval_stated() -> None:
