@@ -71,3 +71,26 @@ def test_estimated_performance_materialises_with_calibration_recorded_at_trainin
     assert estimate["estimate_trust_reason"].value
     assert 0.5 < estimate["estimated_roc_auc"].value <= 1.0
     assert estimate["out_of_support_share"].value < 0.25
+
+    # The day's labels have all landed (the run stored them): estimated_performance run again
+    # combines them, and with every row labelled its progressive interval is the realized one.
+    from mlops_assets.domain.performance import wilson
+
+    again = dg.materialize(
+        [defs.get_assets_def("estimated_performance")],
+        selection=["estimated_performance"],
+        partition_key=DAY.isoformat(),
+        instance=project.instance,
+        resources=project.resources(
+            data_source=data_source, scoring_source=ScoringDataSource(location=str(days))
+        ),
+    )
+    assert again.success
+    progressive = _metadata(again, "estimated_performance")
+    hits = int((predictions["prediction"] == predictions["target"]).sum())
+    low, high = wilson(hits, len(predictions), 0.95)
+    assert progressive["labelled_rows"].value == len(predictions)
+    assert progressive["progressive_accuracy"].value == pytest.approx(realized, abs=1e-4)
+    assert progressive["progressive_accuracy_low"].value == pytest.approx(low, abs=1e-4)
+    assert progressive["progressive_accuracy_high"].value == pytest.approx(high, abs=1e-4)
+    assert "calibration on" in progressive["estimate_interval"].value

@@ -147,7 +147,11 @@ class _DayAssets:
                     context, day, config=config.drift_report, storage=r["storage"], **scored
                 )
             return estimates.estimated_performance(
-                context, day, config=config.estimated_performance, **scored
+                context,
+                day,
+                config=config.estimated_performance,
+                labels=self._landed_labels(day),
+                **scored,
             )
         if key == LABELS:
             return labels.labels(
@@ -168,6 +172,13 @@ class _DayAssets:
             batch_predictions=self._stream(BATCH_PREDICTIONS, day),
             estimate=estimate,
         )
+
+    def _landed_labels(self, day: str) -> Any:
+        """The day's stored labels when some have landed (for the progressive estimate)."""
+        try:
+            return self._frame(LABELS, day)
+        except dg.Failure:  # none stored yet: the estimate is label-free
+            return None
 
     def _stream(self, key: dg.AssetKey, day: str) -> StoredParquetFile:
         return StoredParquetFile(self.io.stored_partition(key, day))

@@ -2,6 +2,7 @@
 any label exists (CBPE, domain/estimation)."""
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -19,6 +20,10 @@ from mlops_assets.domain.health import estimate_health
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 
 class EstimateConfig(dg.Config):
     max_ece: float = 0.05
@@ -33,10 +38,12 @@ class EstimateConfig(dg.Config):
 SPEC = daily_spec(
     "estimated_performance",
     "The day's expected accuracy from the scoring version's calibrated probabilities "
-    "(NannyML's CBPE), before labels: interval from the Poisson-binomial variance, binary "
+    "(NannyML's CBPE), before labels: its interval holds the day's sampling noise, the "
+    "calibrator's finite reference and a bound for the rows that moved away from it; binary "
     "precision/recall/F1/ROC AUC, whether it can be trusted (calibration, support) and whether "
-    "it dropped beyond noise below the version's test accuracy. Blind to concept shift: only "
-    "labels (realized_performance) see that.",
+    "it dropped beyond noise below the version's test accuracy. Once some labels have landed, "
+    "also the progressive accuracy: realized on those rows, estimated on the rest. Blind to "
+    "concept shift: only labels (realized_performance) see that.",
     kinds={"numpy", "scikit-learn"},
     deps=["scoring_data", "batch_predictions"],
 )
@@ -56,13 +63,19 @@ def estimated_performance(
     mlflow_registry: MlflowRegistry,
     scoring_data: DataFrame,
     batch_predictions: StoredParquetFile,
+    labels: DataFrame | None = None,
 ) -> dg.MaterializeResult:
+    """`labels` is the day's stored labels when some have landed (None: none yet)."""
     import numpy as np
 
     from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.estimation import ProbabilityCalibrator, estimate_classification
-    from mlops_assets.domain.estimation.cbpe import judge_estimate, out_of_support_share
+    from mlops_assets.domain.estimation.cbpe import (
+        judge_estimate,
+        out_of_support_share,
+        progressive_accuracy,
+    )
 
     footer = batch_predictions.schema_arrow.metadata or {}
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
@@ -90,18 +103,16 @@ def estimated_performance(
         )
     # Each id once (its last row), as realized_performance judges it: a file delivered twice
     # does not narrow the estimate's interval.
-    ids = [c for c in schema.id_columns if c in batch_predictions.schema_arrow.names]
-    scored = batch_predictions.read(columns=[*ids, *proba_columns]).to_pandas()
-    raw = last_row_per_id(scored, ids)[proba_columns].to_numpy(dtype=float)
+    stored = batch_predictions.schema_arrow.names
+    ids = [c for c in schema.id_columns if c in stored]
+    label_ids = [] if labels is None else [c for c in labels.columns if c != schema.target]
+    extra = [c for c in dict.fromkeys([*label_ids, "prediction"]) if c in stored and c not in ids]
+    day_rows = last_row_per_id(
+        batch_predictions.read(columns=[*ids, *extra, *proba_columns]).to_pandas(), ids
+    )
+    raw = day_rows[proba_columns].to_numpy(dtype=float)
     calibrator = ProbabilityCalibrator.from_json(
         mlflow_registry.run_artifact(run_id, CALIBRATOR_ARTIFACT).read_text("utf-8")
-    )
-    predicted = raw.argmax(axis=1)
-    estimate = estimate_classification(
-        calibrator.apply(raw),
-        predicted,
-        raw_positive_score=raw[:, 1] if raw.shape[1] == 2 else None,
-        confidence=config.confidence,
     )
     profile = ReferenceProfile.from_json(
         mlflow_registry.run_artifact(run_id, REFERENCE_PROFILE_ARTIFACT).read_text("utf-8")
@@ -114,6 +125,35 @@ def estimated_performance(
         {c.name: scoring_data[c.name].astype(object).to_numpy() for c in profile.categorical},
         {c.name: frozenset(c.counts) for c in profile.categorical},
     )
+    calibrated = calibrator.apply(raw)
+    predicted = raw.argmax(axis=1)
+    estimate = estimate_classification(
+        calibrated,
+        predicted,
+        raw_positive_score=raw[:, 1] if raw.shape[1] == 2 else None,
+        raw=raw,
+        reference=calibrator.reference,
+        out_of_support=outside,
+        confidence=config.confidence,
+    )
+    progressive: dict[str, dg.MetadataValue] = {}
+    if labels is not None and len(labels) and set(label_ids) <= set(stored):
+        right, labelled = _landed(day_rows, labels, label_ids, schema.target, partition)
+        step = progressive_accuracy(
+            calibrated[np.arange(len(raw)), predicted],
+            right,
+            labelled,
+            raw,
+            calibrator.reference,
+            out_of_support=outside,
+            confidence=config.confidence,
+        )
+        progressive = {
+            "labelled_rows": dg.MetadataValue.int(step.labelled),
+            "progressive_accuracy": dg.MetadataValue.float(round(step.accuracy, 4)),
+            "progressive_accuracy_low": dg.MetadataValue.float(round(step.low, 4)),
+            "progressive_accuracy_high": dg.MetadataValue.float(round(step.high, 4)),
+        }
     reference = mlflow_registry.version(version).tags.get("metric.test_accuracy")
     n_test = mlflow_registry.client().get_run(run_id).data.params.get("n_test")
     trusted, trust_reason, dropped, reason = judge_estimate(
@@ -155,11 +195,41 @@ def estimated_performance(
         metadata={
             **verdict.to_metadata(),
             **binary,
+            **progressive,
             "out_of_support_share": dg.MetadataValue.float(outside),
             "calibration_ece_after": dg.MetadataValue.float(calibrator.ece_after),
+            "estimate_interval": dg.MetadataValue.text(estimate.interval_basis),
             "estimate": dg.MetadataValue.md(
                 f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason})"
             ),
         },
         check_results=[check_result(ESTIMATE_CHECK, estimate_health(verdict))],
     )
+
+
+def _landed(
+    day_rows: "pd.DataFrame",
+    labels: "pd.DataFrame",
+    label_ids: list[str],
+    target: str,
+    partition: str,
+) -> tuple["np.ndarray", "np.ndarray"]:
+    """Whether each of the day's predictions was right, and which rows have a label yet."""
+    from mlops_assets.domain.data import DataSourceError
+    from mlops_assets.domain.labels import join_labels
+    from mlops_assets.domain.performance import labels_by_value
+
+    try:
+        joined = join_labels(
+            day_rows[[*label_ids, "prediction"]],
+            labels,
+            source=f"labels {partition}",
+            id_columns=label_ids,
+            target=target,
+        ).frame
+    except DataSourceError as error:
+        raise failure(str(error)) from error
+    truth = labels_by_value(joined[target])
+    labelled = truth.notna().to_numpy()
+    right = (labels_by_value(joined["prediction"]) == truth).to_numpy() & labelled
+    return right, labelled

@@ -8,7 +8,7 @@ binary model it is the same as the positive-class ECE folded at 0.5.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -36,19 +36,78 @@ def expected_calibration_error(
 
 
 @dataclass(frozen=True)
+class ReferenceBins:
+    """What the estimate's interval needs from the reference (the validation split): per
+    equal-width bin of the model's raw top-class confidence, its rows and how many of the
+    model's predictions in it were right."""
+
+    counts: tuple[int, ...]
+    hits: tuple[int, ...]
+
+    @classmethod
+    def of(
+        cls, proba: np.ndarray, y_index: np.ndarray, *, bins: int = DEFAULT_ECE_BINS
+    ) -> ReferenceBins:
+        proba = np.asarray(proba, dtype=float)
+        which = _bin_of(proba, bins)
+        correct = (proba.argmax(axis=1) == np.asarray(y_index)).astype(float)
+        counts = np.bincount(which, minlength=bins)
+        hits = np.bincount(which, weights=correct, minlength=bins)
+        return cls(tuple(int(c) for c in counts), tuple(round(float(h)) for h in hits))
+
+    def shares(self, raw: np.ndarray) -> np.ndarray:
+        """Share of `raw` rows (model probabilities, rows x classes) in each bin."""
+        which = _bin_of(np.asarray(raw, dtype=float), len(self.counts))
+        return np.bincount(which, minlength=len(self.counts)) / max(len(which), 1)
+
+    def calibration_variance(self, raw: np.ndarray) -> float:
+        """Variance of the expected accuracy from calibrating on a finite reference: per bin
+        the binomial variance of its hit rate, weighted by the day's share of that bin,
+        sum_b w_b^2 p_b (1 - p_b) / n_b. p_b is shrunk half a hit towards 1/2 so a bin
+        always right (or empty) still counts as uncertain; an empty bin counts as one row."""
+        counts = np.asarray(self.counts, dtype=float)
+        rate = (np.asarray(self.hits, dtype=float) + 0.5) / (counts + 1)
+        weight = self.shares(raw)
+        return float((weight**2 * rate * (1 - rate) / np.maximum(counts, 1)).sum())
+
+    def total_variation(self, raw: np.ndarray) -> float:
+        """Share of the day's rows that would have to move bins to match the reference's
+        confidence histogram (total variation distance, 0 to 1)."""
+        counts = np.asarray(self.counts, dtype=float)
+        reference = counts / counts.sum() if counts.sum() > 0 else counts
+        return float(0.5 * np.abs(self.shares(raw) - reference).sum())
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"counts": list(self.counts), "hits": list(self.hits)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ReferenceBins:
+        return cls(tuple(int(c) for c in raw["counts"]), tuple(int(h) for h in raw["hits"]))
+
+
+def _bin_of(proba: np.ndarray, bins: int) -> np.ndarray:
+    confidence = proba.max(axis=1)
+    out: np.ndarray = np.clip((confidence * bins).astype(int), 0, bins - 1)
+    return out
+
+
+@dataclass(frozen=True)
 class ProbabilityCalibrator:
     """One-vs-rest calibration maps, one per calibrated class column, then renormalised.
 
     A binary model calibrates only its positive (last) column; the other is its complement.
     `params` per column: sigmoid {"a", "b"} on the logit of the probability; isotonic
     {"x", "y"} the step points, applied by linear interpolation clipped at both ends (what
-    sklearn's IsotonicRegression(out_of_bounds="clip") does)."""
+    sklearn's IsotonicRegression(out_of_bounds="clip") does). `reference` is None in an
+    artefact written before the interval needed it: the estimate then has today's interval
+    (sampling noise only) and says so."""
 
     method: Method
     n_classes: int
     params: tuple[dict[str, Any], ...]
     ece_before: float
     ece_after: float
+    reference: ReferenceBins | None = None
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         proba = np.asarray(proba, dtype=float)
@@ -72,6 +131,7 @@ class ProbabilityCalibrator:
                 "params": list(self.params),
                 "ece_before": self.ece_before,
                 "ece_after": self.ece_after,
+                **({"reference": self.reference.to_dict()} if self.reference else {}),
             }
         )
 
@@ -84,6 +144,7 @@ class ProbabilityCalibrator:
             params=tuple(raw["params"]),
             ece_before=float(raw["ece_before"]),
             ece_after=float(raw["ece_after"]),
+            reference=ReferenceBins.from_dict(raw["reference"]) if "reference" in raw else None,
         )
 
 
@@ -109,9 +170,11 @@ def fit_calibrator(
             out_of_fold[held] = fitted.apply(proba[held])
         scores[method] = expected_calibration_error(out_of_fold, y_index, bins=bins)
     best: Method = min(scores, key=lambda m: scores[m])
+    reference = ReferenceBins.of(proba, y_index, bins=bins)
     if best == "identity":
-        return ProbabilityCalibrator("identity", n_classes, (), before, before)
-    return _fit(best, proba, y_index, n_classes, before, after=scores[best])
+        return ProbabilityCalibrator("identity", n_classes, (), before, before, reference)
+    fitted = _fit(best, proba, y_index, n_classes, before, after=scores[best])
+    return replace(fitted, reference=reference)
 
 
 def _fit(

@@ -2,6 +2,9 @@
 
 Assumes the calibrated probabilities are right on the day: true under covariate shift (x moves,
 P(y|x) fixed) inside the training support, false under concept shift, which it cannot see.
+The calibration is a function of the model's score only, so under covariate shift it holds
+only where the day's rows look like the reference's at the same score; the interval widens
+with the share of the day that moved away from the reference (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from mlops_assets.domain.estimation.calibration import ReferenceBins
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_EFFECT,
@@ -36,6 +40,86 @@ class ClassificationEstimate:
     recall: float | None = None
     f1: float | None = None
     roc_auc: float | None = None
+    interval_basis: str = ""
+
+
+@dataclass(frozen=True)
+class AccuracyInterval:
+    """Expected accuracy and what its interval is made of: `sampling_sd` the realized
+    accuracy's own noise at the day's size, `calibration_sd` the calibrator's from its finite
+    reference, `shift` a bias bound that lowers the low end only (not a standard deviation),
+    `statistical_half` z times the combined standard deviation."""
+
+    n: int
+    accuracy: float
+    low: float
+    high: float
+    sampling_sd: float
+    calibration_sd: float
+    shift: float
+    basis: str
+    statistical_half: float
+
+
+OLD_ARTEFACT_BASIS = (
+    "sampling noise only (Poisson-binomial): the calibrator was recorded before reference "
+    "bins existed, so the calibration's and the shift's uncertainty are left out; retrain "
+    "for the full interval"
+)
+
+
+def accuracy_interval(
+    p_hit: np.ndarray,
+    raw: np.ndarray | None = None,
+    reference: ReferenceBins | None = None,
+    *,
+    out_of_support: float = 0.0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> AccuracyInterval:
+    """Interval of the day's accuracy from `p_hit`, each row's calibrated probability that
+    the model's prediction is right, and `raw` the model's own probabilities (rows x classes).
+
+    With `reference` (the validation split's confidence bins): sampling variance a(1-a)/n at
+    the estimate a (the binomial that realized_performance's Wilson interval uses), plus the
+    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound that lowers the low
+    end: the share of rows that moved (total variation between the day's and the reference's
+    confidence histograms, plus the out-of-support share) times sqrt(a(1-a)). It assumes the
+    calibration on the moved rows is off by at most one Bernoulli standard deviation, and
+    only towards overconfidence: a model extrapolating to rows unlike its training rows is
+    right less often than its calibrated confidence says, not more (so a drop the interval
+    shows is not an artefact of the bound). Without `reference` (an older artefact): the
+    Poisson-binomial variance sum p(1-p)/n^2 alone, as before, and `basis` says so."""
+    p_hit = np.asarray(p_hit, dtype=float)
+    n = len(p_hit)
+    if n == 0:
+        raise ValueError("no rows to estimate on.")
+    accuracy = float(p_hit.mean())
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    if reference is None or raw is None:
+        sampling = math.sqrt(float((p_hit * (1 - p_hit)).sum())) / n
+        calibration = shift = 0.0
+        basis = OLD_ARTEFACT_BASIS
+    else:
+        sampling = math.sqrt(accuracy * (1 - accuracy) / n)
+        calibration = math.sqrt(reference.calibration_variance(raw))
+        moved = min(1.0, reference.total_variation(raw) + out_of_support)
+        shift = moved * math.sqrt(accuracy * (1 - accuracy))
+        basis = (
+            f"sampling noise of {n} rows, calibration on {sum(reference.counts)} reference "
+            f"rows, and {moved:.0%} of rows moved away from the reference"
+        )
+    half = z * math.sqrt(sampling**2 + calibration**2)
+    return AccuracyInterval(
+        n,
+        accuracy,
+        max(0.0, accuracy - half - shift),
+        min(1.0, accuracy + half),
+        sampling,
+        calibration,
+        shift,
+        basis,
+        half,
+    )
 
 
 def estimate_classification(
@@ -43,24 +127,27 @@ def estimate_classification(
     predicted_index: np.ndarray,
     *,
     raw_positive_score: np.ndarray | None = None,
+    raw: np.ndarray | None = None,
+    reference: ReferenceBins | None = None,
+    out_of_support: float = 0.0,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> ClassificationEstimate:
     """Estimate from calibrated probabilities (rows x classes) and the model's predicted class
-    positions. The interval is the normal approximation of the Poisson-binomial: accuracy is
-    a mean of independent Bernoullis with the calibrated probabilities of the predicted class,
-    variance sum p(1-p) / n^2. `raw_positive_score` (binary) ranks rows for the expected AUC;
-    the calibrated positive probability is used when it is not given."""
+    positions: accuracy is a mean of independent Bernoullis with the calibrated probabilities
+    of the predicted class; the interval is `accuracy_interval`'s (with `raw`, the model's own
+    probabilities, and `reference` for the full one). `raw_positive_score` (binary) ranks rows
+    for the expected AUC; the calibrated positive probability is used when it is not given."""
     calibrated = np.asarray(calibrated, dtype=float)
     n = len(calibrated)
     if n == 0:
         raise ValueError("no rows to estimate on.")
     p_hit = calibrated[np.arange(n), np.asarray(predicted_index, dtype=int)]
-    accuracy = float(p_hit.mean())
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    half = z * math.sqrt(float((p_hit * (1 - p_hit)).sum())) / n
-    low, high = max(0.0, accuracy - half), min(1.0, accuracy + half)
+    interval = accuracy_interval(
+        p_hit, raw, reference, out_of_support=out_of_support, confidence=confidence
+    )
+    accuracy, low, high = interval.accuracy, interval.low, interval.high
     if calibrated.shape[1] != 2:
-        return ClassificationEstimate(n, accuracy, low, high)
+        return ClassificationEstimate(n, accuracy, low, high, interval_basis=interval.basis)
     positive = calibrated[:, 1]
     said_positive = np.asarray(predicted_index) == 1
     tp = float(positive[said_positive].sum())
@@ -76,6 +163,72 @@ def estimate_classification(
         recall=tp / (tp + fn) if tp + fn > 0 else None,
         f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else None,
         roc_auc=expected_roc_auc(positive, score),
+        interval_basis=interval.basis,
+    )
+
+
+@dataclass(frozen=True)
+class ProgressiveEstimate:
+    """The day's accuracy while its labels land: realized on the labelled rows, estimated on
+    the rest, one interval."""
+
+    n: int
+    labelled: int
+    accuracy: float
+    low: float
+    high: float
+
+
+def progressive_accuracy(
+    p_hit: np.ndarray,
+    right: np.ndarray,
+    labelled: np.ndarray,
+    raw: np.ndarray | None = None,
+    reference: ReferenceBins | None = None,
+    *,
+    out_of_support: float = 0.0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> ProgressiveEstimate:
+    """Combine the realized accuracy of the `labelled` rows (whether each prediction was
+    `right`, read only there) with the estimate on the others, weighted by their shares m/n
+    and u/n. Each side of the interval adds the two parts' statistical half-widths in
+    quadrature (the labelled part's from its Wilson interval, so the bounds are exactly
+    realized_performance's when every row is labelled); the low end also takes the
+    unlabelled part's shift bound. With no label it is `accuracy_interval`'s; it narrows as
+    labels land at the estimated rate, since the calibration and shift terms shrink with the
+    unlabelled share."""
+    p_hit = np.asarray(p_hit, dtype=float)
+    labelled = np.asarray(labelled, dtype=bool)
+    n, m = len(p_hit), int(labelled.sum())
+    if n == 0:
+        raise ValueError("no rows to estimate on.")
+    if m == 0:
+        full = accuracy_interval(
+            p_hit, raw, reference, out_of_support=out_of_support, confidence=confidence
+        )
+        return ProgressiveEstimate(n, 0, full.accuracy, full.low, full.high)
+    hits = int(np.asarray(right, dtype=bool)[labelled].sum())
+    known = hits / m
+    wilson_low, wilson_high = wilson(hits, m, confidence)
+    if m == n:
+        return ProgressiveEstimate(n, m, known, wilson_low, wilson_high)
+    rest = accuracy_interval(
+        p_hit[~labelled],
+        None if raw is None else np.asarray(raw)[~labelled],
+        reference,
+        out_of_support=out_of_support,
+        confidence=confidence,
+    )
+    a, b = m / n, (n - m) / n
+    accuracy = a * known + b * rest.accuracy
+    below = math.hypot(a * (known - wilson_low), b * rest.statistical_half)
+    above = math.hypot(a * (wilson_high - known), b * rest.statistical_half)
+    return ProgressiveEstimate(
+        n,
+        m,
+        accuracy,
+        max(0.0, accuracy - below - b * rest.shift),
+        min(1.0, accuracy + above),
     )
 
 
