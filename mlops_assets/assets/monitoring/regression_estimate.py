@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from mlops_assets.domain.schemas import DatasetSchema
 
 NO_LOSS_MODEL = (
-    "no loss model: this regressor was trained before direct loss estimation; retrain it "
-    "for an estimate"
+    "no loss model: this regressor was trained without one (before direct loss estimation, "
+    "or on too few validation rows); retrain it for an estimate"
 )
 
 
