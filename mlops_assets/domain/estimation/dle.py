@@ -42,7 +42,8 @@ LOSS_MODEL_FOLDS = 5
 # measured in, each of at least MIN_ROWS_PER_BIN rows.
 LOSS_MODEL_BINS = 5
 MIN_ROWS_PER_BIN = 20
-# Small and regularised: the validation split may hold a few dozen rows.
+# Small and regularised: the validation split may hold a few dozen rows (leaves of at least 20
+# rows: on 62-80 reference rows, leaves of 5 made the estimate worse than the reference MAE).
 _LOSS_MODEL_PARAMS: dict[str, Any] = {
     "loss": "poisson",  # the mean of a non-negative target, positive by construction
     "max_iter": 100,
@@ -341,7 +342,7 @@ def _fit_one(
         from sklearn.dummy import DummyRegressor
 
         return DummyRegressor(strategy="constant", constant=0.0).fit(frame, loss)
-    params = {**_LOSS_MODEL_PARAMS, "min_samples_leaf": max(5, min(50, len(frame) // 20))}
+    params = {**_LOSS_MODEL_PARAMS, "min_samples_leaf": max(20, min(50, len(frame) // 20))}
     pipeline = build_pipeline(
         [*numeric, PREDICTION_FEATURE], categorical, "regression", params=params, seed=seed
     )
