@@ -155,3 +155,14 @@ def test_a_missing_feature_is_named():
     frame = pd.DataFrame({"x": np.arange(20.0)})
     with pytest.raises(ValueError, match="'z'"):
         fit_loss_model(frame, np.arange(20.0), np.zeros(20), ["x", "z"], [])
+
+
+def test_the_loss_models_learn_from_a_bounded_sample_of_a_large_split(monkeypatch):
+    import mlops_assets.domain.estimation.dle as dle
+
+    monkeypatch.setattr(dle, "MAX_REFERENCE_ROWS", 60)
+    rows = _heteroscedastic(200, np.random.default_rng(4))
+    model = fit_loss_model(
+        rows[["x", "colour"]], rows["y"].to_numpy(), 2 * rows["x"].to_numpy(), ["x"], ["colour"]
+    )
+    assert model.n_reference == 60
