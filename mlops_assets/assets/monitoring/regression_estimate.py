@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from mlops_assets.assets.common import failure
 from mlops_assets.contracts import (
     LOSS_MODEL_ARTIFACT,
     LOSS_MODEL_PARAM,
@@ -58,7 +59,13 @@ def estimate_regressor(
         return verdict, {}
     stored = mlflow_registry.run_artifact(run_id, LOSS_MODEL_ARTIFACT)
     model = LossModel.from_bytes(stored.read_bytes())
-    ids = [c for c in schema.id_columns if c in batch_predictions.schema_arrow.names]
+    names = batch_predictions.schema_arrow.names
+    if "row" not in names:
+        raise failure(
+            f"{batch_predictions.path}: no `row` column to find each prediction's features; "
+            "re-score the day with this version of batch_predictions."
+        )
+    ids = [c for c in schema.id_columns if c in names]
     scored = batch_predictions.read(columns=[*ids, "row", "prediction"]).to_pandas()
     # Each id once (its last row), as realized_performance judges it; `row` is the position of
     # the prediction's input row in the day's scoring data.
