@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 PREDICTION_FEATURE = "__champion_prediction__"
 LOSS_MODEL_FOLDS = 5
 # The loss models learn from at most this many validation rows (12 small fits in all: about
-# 5 s for 3,600 rows on a busy 2-CPU machine).
+# 2 to 6 s for 3,600 rows on a shared 2-CPU machine).
 MAX_REFERENCE_ROWS = 20_000
 # Regions of the reference rows (quantile bins of the predicted loss) the model's error is
 # measured in, each of at least MIN_ROWS_PER_BIN rows.
