@@ -279,6 +279,12 @@ PROBA_COLUMN_PREFIX = "__proba__"
 # validation split, used only to estimate performance (scores served stay the model's own).
 # Plain JSON parameters (domain/estimation/calibration.py), not a pickle.
 CALIBRATOR_ARTIFACT = "estimation/calibrator.json"
+# Artefacts of every regressor's training run: the direct loss estimator's two loss models
+# (|error| and error², domain/estimation/dle.py) fitted on the validation split, as skops (no
+# pickle), and its figures as JSON for people. The run's param LOSS_MODEL_PARAM says one exists.
+LOSS_MODEL_ARTIFACT = "estimation/loss_model.skops"
+LOSS_MODEL_SUMMARY_ARTIFACT = "estimation/loss_model.json"
+LOSS_MODEL_PARAM = "loss_model"
 
 
 def _optional_float(values: Mapping[str, object], key: str) -> float | None:

@@ -22,6 +22,9 @@ from mlops_assets.contracts import (
     FEATURES_ARTIFACT,
     LEAKAGE_ARTIFACT,
     LEAKAGE_TAG,
+    LOSS_MODEL_ARTIFACT,
+    LOSS_MODEL_PARAM,
+    LOSS_MODEL_SUMMARY_ARTIFACT,
     SCHEMA_ARTIFACT,
     SEARCH_ARTIFACT,
 )
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_assets.domain.estimation import ProbabilityCalibrator
+    from mlops_assets.domain.estimation.dle import LossModel
 
 
 class TrainingConfig(dg.Config):
@@ -141,6 +145,11 @@ def trained_model(
         if proba is None or classes is None
         else _fit_calibrator(proba, classes, split.validation[schema.target], config.seed)
     )
+    loss_model = (
+        _fit_loss_model(context, split.validation, schema.target, y_pred, numeric, categorical)
+        if schema.task == "regression"
+        else None
+    )
     leakage = find_leaky_features(
         split.train,
         split.validation,
@@ -181,6 +190,7 @@ def trained_model(
             "n_test": len(split.test),
             **{f"model.{k}": v for k, v in fit.params.items()},
             **({"calibration_method": calibrator.method} if calibrator else {}),
+            **({LOSS_MODEL_PARAM: "dle"} if loss_model else {}),
         },
         metrics={
             **{f"validation_{k}": v for k, v in validation_metrics.items()},
@@ -188,6 +198,7 @@ def trained_model(
         },
         texts={
             **({CALIBRATOR_ARTIFACT: calibrator.to_json()} if calibrator else {}),
+            **({LOSS_MODEL_SUMMARY_ARTIFACT: loss_model.summary_json()} if loss_model else {}),
             LEAKAGE_ARTIFACT: leakage.markdown(limit=len(features)),
             SCHEMA_ARTIFACT: schema.to_json(),
             FEATURES_ARTIFACT: json.dumps(
@@ -206,6 +217,7 @@ def trained_model(
         categorical=categorical,
         task=schema.task,
         input_types={c.name: c.input_type for c in schema.columns if c.input_type},
+        files={LOSS_MODEL_ARTIFACT: loss_model.to_bytes()} if loss_model else None,
     )
     test_path = storage.path("splits", run_id, "test.parquet")
     write_parquet_atomic(split.test, test_path)
@@ -259,6 +271,7 @@ def trained_model(
                 if calibrator
                 else {}
             ),
+            **(_loss_model_metadata(loss_model) if loss_model else {}),
         },
     )
     yield _leakage_check_result(leakage)
@@ -275,6 +288,39 @@ def _fit_calibrator(
     y_index = pd.Index(classes).get_indexer(y_true)
     known = y_index >= 0  # a validation label the model never saw as a class cannot be scored
     return fit_calibrator(proba[known], y_index[known], seed=seed)
+
+
+def _fit_loss_model(
+    context: dg.AssetExecutionContext,
+    validation: "pd.DataFrame",
+    target: str,
+    y_pred: Any,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+) -> "LossModel | None":
+    """The regressor's loss models on the validation split, for estimating its MAE and RMSE
+    before labels only (DLE); None, said in the log, when the split is too small."""
+    from mlops_assets.domain.estimation.dle import fit_loss_model
+
+    try:
+        return fit_loss_model(
+            validation[[*numeric, *categorical]],
+            validation[target].to_numpy(dtype=float),
+            y_pred,
+            numeric,
+            categorical,
+        )
+    except ValueError as error:
+        context.log.warning(f"No loss model: estimated_performance will have no estimate. {error}")
+        return None
+
+
+def _loss_model_metadata(loss_model: "LossModel") -> dict[str, dg.MetadataValue]:
+    return {
+        "loss_model_reference_rows": dg.MetadataValue.int(loss_model.n_reference),
+        "loss_model_mae_error": dg.MetadataValue.float(round(loss_model.absolute.model_error, 4)),
+        "loss_model_mse_error": dg.MetadataValue.float(round(loss_model.squared.model_error, 4)),
+    }
 
 
 def _calibration_figures(calibrator: "ProbabilityCalibrator") -> dict[str, float]:

@@ -39,6 +39,7 @@ def log_training_run(
     categorical: tuple[str, ...],
     task: str,
     input_types: dict[str, str] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[str, str]:
     """Log one training run and its model; returns the run id and the model's URI.
 
@@ -47,9 +48,11 @@ def log_training_run(
     `validation` those of the validation split (the reference sample and its scores).
     `input_types` is the schema contract's type of each feature (input_contract.py): the
     signature declares those, not what this window's storage happened to give.
+    `files` maps artefact paths to binary content (the regressor's loss model).
     """
     with registry.training_run(experiment_id, run_name=run_name, tags=tags) as run_id:
         _log_run(registry, run_id, params, metrics, texts)
+        _log_files(registry, run_id, files or {})
         _log_reference(registry, run_id, pipeline, train, validation, numeric, categorical, task)
         example = train.head(5)
         model_uri = registry.log_sklearn_model(
@@ -84,6 +87,15 @@ def _log_run(
     )
     for artifact_file, text in texts.items():
         client.log_text(run_id, text, artifact_file)
+
+
+def _log_files(registry: MlflowRegistry, run_id: str, files: dict[str, bytes]) -> None:
+    client = registry.client()
+    for artifact_path, content in files.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_path).name
+            path.write_bytes(content)
+            client.log_artifact(run_id, str(path), artifact_path=str(Path(artifact_path).parent))
 
 
 def _log_reference(

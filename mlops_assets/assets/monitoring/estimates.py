@@ -30,8 +30,12 @@ class EstimateConfig(dg.Config):
     """Above this ECE after calibration (on the validation split) the estimate is untrusted."""
     max_out_of_support: float = 0.25
     """Above this share of rows outside the training support the estimate is untrusted."""
+    max_loss_model_error: float = 0.25
+    """A regressor's: above this relative error of its loss model (measured out of fold on the
+    validation split at training) the estimated MAE is untrusted."""
     min_effect: float = 0.01
-    """Smallest estimated accuracy drop (points) that counts, when also beyond noise."""
+    """Smallest estimated accuracy drop (points; for a regressor the relative rise of MAE)
+    that counts, when also beyond noise."""
     confidence: float = 0.95
 
 
@@ -40,10 +44,12 @@ SPEC = daily_spec(
     "The day's expected accuracy from the scoring version's calibrated probabilities "
     "(NannyML's CBPE), before labels: its interval holds the day's sampling noise, the "
     "calibrator's finite reference and a bound for the rows that moved away from it; binary "
-    "precision/recall/F1/ROC AUC, whether it can be trusted (calibration, support) and whether "
-    "it dropped beyond noise below the version's test accuracy. Once some labels have landed, "
-    "also the progressive accuracy: realized on those rows, estimated on the rest. Blind to "
-    "concept shift: only labels (realized_performance) see that.",
+    "precision/recall/F1/ROC AUC; for a regressor the expected MAE and RMSE from loss models "
+    "of the validation split (NannyML's DLE); whether it can be trusted (calibration or loss "
+    "model, support) and whether it dropped (rose) beyond noise against the version's test "
+    "figure. Once some labels have landed, also the progressive accuracy: realized on those "
+    "rows, estimated on the rest. Blind to concept shift: only labels (realized_performance) "
+    "see that.",
     kinds={"numpy", "scikit-learn"},
     deps=["scoring_data", "batch_predictions"],
 )
@@ -85,12 +91,16 @@ def estimated_performance(
     schema = mlflow_registry.training_schema(run_id)
     day = date.fromisoformat(partition)
     if schema.task == "regression":
-        verdict = EstimatedVerdict(
-            day, version, "mae", float("nan"), float("nan"), float("nan"), None,
-            False, "no estimator for regression", False, "no estimator for regression",
+        from mlops_assets.assets.monitoring.regression_estimate import estimate_regressor
+
+        verdict, extra = estimate_regressor(
+            context, day, version, run_id, schema, mlflow_registry, scoring_data,
+            batch_predictions, max_loss_model_error=config.max_loss_model_error,
+            max_out_of_support=config.max_out_of_support, min_effect=config.min_effect,
+            confidence=config.confidence,
         )  # fmt: skip
         return dg.MaterializeResult(
-            metadata=dict(verdict.to_metadata()),
+            metadata={**verdict.to_metadata(), **extra},
             check_results=[check_result(ESTIMATE_CHECK, estimate_health(verdict))],
         )
     proba_columns = [
