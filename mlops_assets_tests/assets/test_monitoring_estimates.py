@@ -5,6 +5,7 @@ from datetime import date
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from mlops_assets.contracts import CALIBRATOR_ARTIFACT, PROBA_COLUMN_PREFIX, EstimatedVerdict
 from mlops_assets.domain.evaluation import significant
