@@ -116,9 +116,9 @@ def estimated_performance(
     stored = batch_predictions.schema_arrow.names
     ids = [c for c in schema.id_columns if c in stored]
     label_ids = [] if labels is None else [c for c in labels.columns if c != schema.target]
-    extra = [c for c in dict.fromkeys([*label_ids, "prediction"]) if c in stored and c not in ids]
+    carried = [c for c in dict.fromkeys([*label_ids, "prediction"]) if c in stored and c not in ids]
     day_rows = last_row_per_id(
-        batch_predictions.read(columns=[*ids, *extra, *proba_columns]).to_pandas(), ids
+        batch_predictions.read(columns=[*ids, *carried, *proba_columns]).to_pandas(), ids
     )
     raw = day_rows[proba_columns].to_numpy(dtype=float)
     calibrator = ProbabilityCalibrator.from_json(
