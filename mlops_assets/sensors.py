@@ -52,7 +52,8 @@ ENV_PREFIX = "MLOPS_RETRAIN_"
 # minutes of a run while keeping the tick list readable: 12 ticks an hour, not 120 (every
 # 30 s), each skip alike until the data changes. Dagster records every evaluation, news or
 # not; a changed decision is also written on drift_report (_decided), where a person reads it.
-EVALUATION_INTERVAL_SECONDS = 300
+# MLOPS_SENSOR_INTERVAL_SECONDS changes it (the deployment test's daemon ticks every 30 s).
+EVALUATION_INTERVAL_SECONDS = int(os.environ.get("MLOPS_SENSOR_INTERVAL_SECONDS", "300"))
 # A digest of the last decision, in the cursor (short: the tick list shows cursors), and the
 # decision's text on drift_report when it changes (_decided).
 DECISION_KEY = "decision"

@@ -75,8 +75,9 @@ def legend(width: int = WIDTH) -> list[str]:
 def render_table(
     rows: Sequence[DayRow], after_last: Sequence[Happening] = (), width: int = WIDTH
 ) -> list[str]:
-    """The table's lines, none wider than `width`: a header, one line per row, what happened
-    after the last day (the labels still due landing), then the numbered notes."""
+    """The table's lines, none wider than `width` but for a word longer than it (a file's
+    path): a header, one line per row, what happened after the last day (the labels still due
+    landing), then the numbered notes."""
     lines, notes = _layout(rows, after_last, width)
     if notes:
         lines.append("")
@@ -89,6 +90,8 @@ def render_table(
                     initial_indent=marker,
                     subsequent_indent=" " * len(marker),
                     break_on_hyphens=False,
+                    # A file's path stays whole, to be copied, even past the width.
+                    break_long_words=False,
                 )
             )
     return lines

@@ -93,6 +93,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # The schedule fires every minute (it still asks for one run per day): a tick within
         # the test, not at 02:30.
         "MLOPS_SCORING_CRON": "* * * * *",
+        # Dagster's own evaluation interval (30 s), not the 5 minutes of a user's instance.
+        "MLOPS_SENSOR_INTERVAL_SECONDS": "30",
         # Off until the test turns it on through the API.
         "MLOPS_DRIFT_SENSOR": "off",
     }
