@@ -176,7 +176,8 @@ def test_demo_with_a_day_missing_a_column_scores_the_others_and_exits_naming_it(
     for day in (DAYS[0], DAYS[2]):
         row = next(line for line in table.splitlines() if line.startswith(day))
         assert " v1 " in row and "FAILED" not in row, row
-    assert max(len(line) for line in table.splitlines()) <= 100
+    # Every line fits 100 columns but a file path longer than that, kept whole to be copied.
+    assert all(len(line) <= 100 or str(bad) in line for line in table.splitlines()), table
 
     monkeypatch.chdir(project)
     with dg.DagsterInstance.from_config(str(project)) as instance:
