@@ -32,6 +32,21 @@ def _performance(**changes) -> PerformanceVerdict:
     return PerformanceVerdict(**{**values, **changes})
 
 
+def _unlabelled(**overrides):
+    """A day whose labels come later: no rows judged, no figures."""
+    return _performance(
+        n=0,
+        day_value=None,
+        day_ci_low=None,
+        day_ci_high=None,
+        difference=None,
+        difference_ci_low=None,
+        difference_ci_high=None,
+        dropped=False,
+        **overrides,
+    )
+
+
 def _verdict(performance: PerformanceVerdict) -> DriftVerdict:
     return DriftVerdict(
         day=DAY,
@@ -51,17 +66,7 @@ def _verdict(performance: PerformanceVerdict) -> DriftVerdict:
     [
         _performance(),
         _performance(metric="rmse", day_value=12.0, reference_value=10.0, reference_n=None),
-        _performance(
-            n=0,
-            day_value=None,
-            day_ci_low=None,
-            day_ci_high=None,
-            difference=None,
-            difference_ci_low=None,
-            difference_ci_high=None,
-            dropped=False,
-            reason="no labelled rows this day; performance not judged",
-        ),
+        _unlabelled(reason="no labelled rows this day; performance not judged"),
     ],
 )
 def test_a_verdict_reads_back_as_written(performance):
@@ -81,16 +86,7 @@ def test_the_metadata_keeps_the_keys_the_ui_plots():
 def test_a_day_without_labels_plots_no_constant_figures():
     # Labels delivered later: drift_report judges no rows. Zero rows, the confidence level and
     # the smallest effect would each plot as a flat line across every day.
-    unlabelled = _performance(
-        n=0,
-        day_value=None,
-        day_ci_low=None,
-        day_ci_high=None,
-        difference=None,
-        difference_ci_low=None,
-        difference_ci_high=None,
-        dropped=False,
-    )
+    unlabelled = _unlabelled()
     metadata = _verdict(unlabelled).to_metadata()
     assert metadata["labelled"] is False
     for constant in ("labelled_rows", "performance_confidence", "performance_min_effect"):
