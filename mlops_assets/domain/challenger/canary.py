@@ -1,0 +1,69 @@
+"""The canary's share: how much live traffic the challenger answers, raised in steps as the
+sequential test's evidence rules out harm.
+
+The steps are 5% -> 10% -> 25% -> 50%. Holding a step needs the confidence sequence's low end
+on the effect (loss(champion) - loss(challenger), `sequential.ChallengerVerdict.low`) above
+that step's harm bound: the challenger is allowed to be at worst that much worse, with the
+test's confidence, for that many users. With 0/1 loss the defaults read "10% of traffic once
+the challenger is shown to cost at most 2 accuracy points, 25% at most 1, 50% at most 0.5".
+
+Each day the share moves:
+- up by at most one step (a single good day cannot jump from 5% to 50%);
+- down at once to the highest step the evidence still supports (safety before speed);
+- to 0 when the verdict retires the challenger, and to 1 when it promotes it (the alias swap,
+  the blue-green switch, then serves everyone from the new champion).
+The first step needs no evidence: 5% is the exposure accepted to start a canary at all (the
+shadow scoring behind the test costs no user anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_assets.domain.challenger.losses import ChallengerInputError
+from mlops_assets.domain.challenger.sequential import ChallengerVerdict
+
+
+@dataclass(frozen=True)
+class CanarySchedule:
+    """`shares[k]` is held while the verdict's low end is above `-harm[k]` (harm[0] is
+    ignored: the first step is unconditional). Harm is in the loss's units."""
+
+    shares: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50)
+    harm: tuple[float, ...] = (float("inf"), 0.02, 0.01, 0.005)
+
+    def __post_init__(self) -> None:
+        if not self.shares or len(self.shares) != len(self.harm):
+            raise ChallengerInputError(
+                f"a canary schedule needs one harm bound per share; got {len(self.shares)} "
+                f"shares and {len(self.harm)} bounds"
+            )
+        if any(not 0 < s < 1 for s in self.shares) or list(self.shares) != sorted(set(self.shares)):
+            raise ChallengerInputError(
+                f"canary shares must increase strictly within (0, 1), got {self.shares}"
+            )
+        if any(h < 0 for h in self.harm) or list(self.harm[1:]) != sorted(
+            self.harm[1:], reverse=True
+        ):
+            raise ChallengerInputError(
+                f"harm bounds must be non-negative and shrink step by step, got {self.harm}"
+            )
+
+
+def next_canary_share(
+    current: float, verdict: ChallengerVerdict, schedule: CanarySchedule | None = None
+) -> float:
+    """The challenger's share of live traffic for the next day, given today's share
+    (0 before the canary starts, else one of the schedule's shares) and today's verdict."""
+    schedule = schedule or CanarySchedule()
+    if verdict.decision == "retire":
+        return 0.0
+    if verdict.decision == "promote":
+        return 1.0
+    if current != 0 and current not in schedule.shares:
+        raise ChallengerInputError(
+            f"the current canary share {current} is not 0 or a step of {schedule.shares}"
+        )
+    supported = max(k for k, bound in enumerate(schedule.harm) if k == 0 or verdict.low > -bound)
+    now = schedule.shares.index(current) if current else -1
+    return schedule.shares[min(supported, now + 1)]
