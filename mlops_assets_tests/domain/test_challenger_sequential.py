@@ -34,9 +34,7 @@ def digits_models():
     x, y = load_digits(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.5, random_state=0)
     weak = GaussianNB().fit(x_train, y_train)
-    strong = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
-        x_train, y_train
-    )
+    strong = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x_train, y_train)
     return weak, strong, x_test, pd.Series(y_test)
 
 
@@ -202,7 +200,7 @@ def test_losses_outside_the_bound_are_refused_naming_the_row(champion, challenge
 
 
 def test_differences_outside_the_loss_bound_are_refused_by_the_evidence():
-    with pytest.raises(ChallengerInputError, match="2026-03-01.*row 1 is not"):
+    with pytest.raises(ChallengerInputError, match=r"2026-03-01.*row 1 is not"):
         ChallengerEvidence().add_day("2026-03-01", np.array([0.5, 1.5]))
 
 
