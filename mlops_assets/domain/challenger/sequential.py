@@ -80,9 +80,9 @@ class SequentialTestSettings:
             a difference smaller than this is not worth it.
         max_rows / max_days: the horizon; undecided after either, the challenger is retired.
             A challenger 2 accuracy points better whose errors are independent of the
-            champion's (the slowest case) is promoted within 42,700 rows in 99% of simulations
-            (docs/challengers.md), so 50,000 rows rarely cuts a real winner short; 60 days lets
-            a model with 1,000 labelled rows a day reach those rows.
+            champion's (the slowest case) was promoted within 32,300 rows in 95% of 400
+            simulations and 44,100 in the slowest (docs/challengers.md), so 50,000 rows rarely
+            cuts a real winner short; 60 days lets 1,000 labelled rows a day reach them.
         v_min: the intrinsic time (sum of squared deviations) where the boundary starts: rows
             before it pay for v_min. 100 is about 300 rows of two independent 80% models.
     """
