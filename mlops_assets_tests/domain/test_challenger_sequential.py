@@ -200,8 +200,10 @@ def test_losses_outside_the_bound_are_refused_naming_the_row(champion, challenge
 
 
 def test_differences_outside_the_loss_bound_are_refused_by_the_evidence():
-    with pytest.raises(ChallengerInputError, match=r"2026-03-01.*row 1 is not"):
+    with pytest.raises(ChallengerInputError, match=r"2026-03-01.*at row 1 is 1\.5, outside"):
         ChallengerEvidence().add_day("2026-03-01", np.array([0.5, 1.5]))
+    with pytest.raises(ChallengerInputError, match=r"shape \(2, 1\); pass one per row"):
+        ChallengerEvidence().add_day("2026-03-01", np.zeros((2, 1)))
 
 
 def test_probability_inputs_are_checked_naming_the_row():

@@ -186,13 +186,17 @@ class ChallengerEvidence:
                 f"re-run a day from evidence.before({day!r})"
             )
         d = np.asarray(differences, dtype=float)
+        if d.ndim != 1:
+            raise ChallengerInputError(
+                f"day {day!r}: the paired differences have shape {d.shape}; pass one per row"
+            )
         bound = loss_bound(self.settings.loss)
         outside = ~np.isfinite(d) | (np.abs(d) > bound)
-        if d.ndim != 1 or outside.any():
-            row = int(np.flatnonzero(outside)[0]) if d.ndim == 1 else 0
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
             raise ChallengerInputError(
-                f"day {day!r}: the paired differences must be a 1-d array in [-{bound}, {bound}]"
-                f" for {self.settings.loss} loss; row {row} is not"
+                f"day {day!r}: the paired difference at row {row} is {d[row]}, outside "
+                f"[-{bound}, {bound}] for {self.settings.loss} loss"
             )
         centre = self.total / self.rows if self.rows else 0.0
         summary = DaySummary(
