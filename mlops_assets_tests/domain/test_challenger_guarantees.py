@@ -152,3 +152,27 @@ def test_an_equal_challenger_is_retired_at_the_horizon():
     assert len(retired) == SEQUENCES
     assert {reason for _, reason in retired} == {"horizon_reached"}
     assert all(50_000 <= rows < 56_000 for rows, _ in retired)
+
+
+def test_an_equal_challenger_on_floored_log_loss_is_not_promoted():
+    """Continuous losses: both models put Beta(4, 1) probability on the truth (mean log loss
+    0.25, a few misses near the 1e-4 floor), independently; 200 sequences of 30 daily looks."""
+    settings = SequentialTestSettings(loss="log_loss", max_rows=10**9, max_days=10**6)
+    rng = np.random.default_rng(35)
+    promoted = missed = 0
+    for _ in range(200):
+        evidence = ChallengerEvidence(settings)
+        ever_promoted = ever_missed = False
+        for day in range(30):
+            rows = int(rng.integers(1000, 6001))
+            p = np.maximum(rng.beta(4.0, 1.0, size=(2, rows)), 1e-4)
+            evidence = evidence.add_day(f"day-{day:03d}", np.log(p[1]) - np.log(p[0]))
+            verdict = evidence.verdict()
+            ever_promoted |= verdict.decision == "promote"
+            ever_missed |= not verdict.low <= 0 <= verdict.high
+        promoted += ever_promoted
+        missed += ever_missed
+    # Measured: 0 promoted, the interval never excluded 0.
+    assert promoted / 200 <= 0.05
+    assert missed / 200 <= 0.05
+    assert (promoted, missed) == (0, 0)

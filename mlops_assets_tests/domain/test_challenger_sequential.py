@@ -1,6 +1,7 @@
 """The challenger's sequential test on real models' predictions and on hand-made days: its
 verdicts, its stored state and resuming from it, its errors."""
 
+import json
 import math
 
 import numpy as np
@@ -225,6 +226,14 @@ def test_settings_that_void_the_guarantee_are_refused():
         SequentialTestSettings(min_effect=1.0)
     with pytest.raises(ChallengerInputError, match="not a stored ChallengerEvidence"):
         ChallengerEvidence.from_json('{"days": []}')
+
+
+def test_stored_evidence_with_a_day_twice_is_refused():
+    evidence = ChallengerEvidence().add_day("2026-03-01", np.zeros(3))
+    raw = json.loads(evidence.to_json())
+    raw["days"] = raw["days"] * 2
+    with pytest.raises(ChallengerInputError, match="out of order or twice"):
+        ChallengerEvidence.from_json(json.dumps(raw))
 
 
 def test_the_log_loss_floor_is_one_in_ten_thousand():

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
-from scipy import stats
 
 from mlops_assets.domain.challenger.losses import ChallengerInputError
 
@@ -124,6 +123,10 @@ class ThompsonSampler:
         """P(challenger's reward rate > champion's) under the posteriors: the share of requests
         the challenger gets, before the minimum shares. Numerical integration on a grid (no
         random draw, so reading it does not move the sampler)."""
+        # scipy.stats takes a noticeable part of a second to import; the service imports this
+        # module at start-up and needs it only for metadata.
+        from scipy import stats
+
         grid = np.linspace(0.0, 1.0, 4001)
         challenger = stats.beta.pdf(grid, self.successes["challenger"], self.failures["challenger"])
         champion = stats.beta.cdf(grid, self.successes["champion"], self.failures["champion"])

@@ -267,14 +267,16 @@ class ChallengerEvidence:
     def from_json(cls, text: str) -> ChallengerEvidence:
         try:
             raw = json.loads(text)
-            return cls(
-                settings=SequentialTestSettings(**raw["settings"]),
-                days=tuple(DaySummary(**day) for day in raw["days"]),
-            )
+            days = tuple(DaySummary(**day) for day in raw["days"])
+            settings = SequentialTestSettings(**raw["settings"])
         except (KeyError, TypeError, json.JSONDecodeError) as error:
             raise ChallengerInputError(
                 f"not a stored ChallengerEvidence ({error}); it is written by to_json"
             ) from error
+        order = [day.day for day in days]
+        if order != sorted(set(order)):
+            raise ChallengerInputError(f"stored evidence has days out of order or twice: {order}")
+        return cls(settings=settings, days=days)
 
 
 def judge_day(
