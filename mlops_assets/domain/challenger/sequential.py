@@ -6,7 +6,7 @@ Each labelled row gives d = loss(champion) - loss(challenger) in [-B, B] (B: the
 `losses.loss_bound`). The days are accumulated in the empirical-Bernstein confidence sequence
 of Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence
 sequences", Annals of Statistics 49(2), 2021, Theorem 4, with the polynomial stitching boundary
-of their Theorem 1 (eq. 10 there; s = 1.4, eta = 2, as in their `confseq` package):
+of their Theorem 1 (s = 1.4, eta = 2: the defaults of their `confseq` package):
 
     S_t = sum(d_i),  V_t = sum((d_i - g_i)^2),  g_i a predictable guess in [-B, B]
     mean so far = S_t / t,  radius = u(V_t) / t,  c = 2B (the width of d's range)
