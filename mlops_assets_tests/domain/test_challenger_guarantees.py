@@ -150,7 +150,7 @@ def test_an_equal_challenger_is_retired_at_the_horizon():
     sequences = _simulate(*_independent(0.80, 0.80), SequentialTestSettings(), seed=34, stop=True)
     retired = [r for r in sequences.retired if r is not None]
     assert len(retired) == SEQUENCES
-    assert {reason for _, reason in retired} == {"horizon_reached"}
+    assert {reason for _, reason in retired} == {"undecided_at_horizon"}
     assert all(50_000 <= rows < 56_000 for rows, _ in retired)
 
 

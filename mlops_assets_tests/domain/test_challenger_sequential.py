@@ -103,7 +103,7 @@ def test_an_undecided_challenger_keeps_collecting_then_retires_at_the_horizon():
     days = [rng.choice([-1.0, 0.0, 1.0], size=1000, p=[0.05, 0.9, 0.05]) for _ in range(10)]
     _, verdicts = _run(settings, days)
     assert [v.decision for v in verdicts[:4]] == ["keep_collecting"] * 4
-    assert (verdicts[4].decision, verdicts[4].reason) == ("retire", "horizon_reached")
+    assert (verdicts[4].decision, verdicts[4].reason) == ("retire", "undecided_at_horizon")
     assert verdicts[4].days == 5
 
 
@@ -118,16 +118,45 @@ def test_a_challenger_proven_not_better_by_the_minimum_effect_is_retired():
     assert retired[0].low < 0 < retired[0].high < 0.02
 
 
-def test_the_interval_is_the_stitched_boundary_over_the_rows():
-    settings = SequentialTestSettings()
-    day = np.array([1.0] * 300 + [-1.0] * 200 + [0.0] * 1500)
-    evidence = ChallengerEvidence(settings).add_day("2026-03-01", day)
-    effect, low, high = evidence.interval()
-    # First day: the guess is 0, so V is the sum of squares (500 non-zero rows).
-    radius = stitching_boundary(500.0, 0.025, 100.0, 2.0) / 2000
-    assert effect == pytest.approx(0.05)
-    assert (low, high) == pytest.approx((0.05 - radius, 0.05 + radius))
-    assert 0.02 < radius < 0.06
+def test_the_stitching_boundary_matches_an_independent_computation():
+    # Reference values from a separate implementation of Howard et al. (2021)'s Theorem 1
+    # boundary with scipy.special.zeta(1.4), s = 1.4, eta = 2: c = B instead of 2B, c = 0 or
+    # alpha not halved would each change them in the second decimal or before.
+    assert stitching_boundary(500.0, 0.025, 100.0, 2.0) == pytest.approx(99.04507404199902)
+    assert stitching_boundary(100.0, 0.025, 100.0, 2.0) == pytest.approx(45.24491718208661)
+    assert stitching_boundary(5000.0, 0.025, 100.0, 2 * LOG_LOSS_BOUND) == pytest.approx(
+        489.6114194981892
+    )
+
+
+def test_the_interval_of_a_fixed_sequence_is_pinned():
+    # Same reference implementation: 200 rows (mean 0.1), then 200 more (mean -0.1).
+    day_1 = np.array([1.0] * 30 + [-1.0] * 10 + [0.0] * 160)
+    day_2 = np.array([1.0] * 5 + [-1.0] * 25 + [0.0] * 170)
+    evidence = ChallengerEvidence().add_day("2026-03-01", day_1)
+    assert evidence.interval() == pytest.approx((0.1, -0.12622458591043303, 0.326224585910433))
+    evidence = evidence.add_day("2026-03-02", day_2)
+    assert evidence.interval() == pytest.approx((0.0, -0.11311229295521652, 0.11311229295521652))
+    verdict = evidence.verdict()
+    assert (verdict.effect, verdict.low, verdict.high) == pytest.approx(
+        (0.0, -0.11311229295521652, 0.11311229295521652)
+    )
+
+
+def test_the_verdict_keeps_the_running_intersection_so_a_decision_is_not_undone():
+    # A strong first day, then a day of no effect: the second day's interval alone reaches
+    # below the first day's low end (-0.030 against -0.026), and would move the canary down.
+    day_1 = np.array([1.0] * 60 + [-1.0] * 20 + [0.0] * 120)
+    day_2 = np.array([1.0] * 20 + [-1.0] * 20 + [0.0] * 160)
+    first = ChallengerEvidence().add_day("2026-03-01", day_1)
+    second = first.add_day("2026-03-02", day_2)
+    _, first_low, first_high = first.interval()
+    _, low, high = second.interval()
+    assert low == pytest.approx(first_low)
+    assert high < first_high
+    rows = np.concatenate([day_1, day_2])
+    alone = stitching_boundary(second.variance_process, 0.025, 100.0, 2.0) / rows.size
+    assert rows.mean() - alone < first_low
 
 
 def test_a_later_day_centres_its_squares_on_the_earlier_days_mean():
@@ -184,7 +213,7 @@ def test_a_day_without_labelled_rows_counts_towards_the_horizon_only():
     evidence, first = judge_day(evidence, "2026-03-01", np.array([]))
     assert (first.rows, first.effect, first.low, first.high) == (0, 0.0, -1.0, 1.0)
     _, second = judge_day(evidence, "2026-03-02", np.array([]))
-    assert second.reason == "horizon_reached"
+    assert second.reason == "undecided_at_horizon"
 
 
 @pytest.mark.parametrize(

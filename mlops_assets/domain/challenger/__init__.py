@@ -22,6 +22,7 @@ from mlops_assets.domain.challenger.losses import (
     zero_one_losses,
 )
 from mlops_assets.domain.challenger.sequential import (
+    EVIDENCE_REASONS,
     ChallengerEvidence,
     ChallengerVerdict,
     DaySummary,
@@ -34,6 +35,7 @@ from mlops_assets.domain.challenger.sequential import (
 
 __all__ = [
     "ARMS",
+    "EVIDENCE_REASONS",
     "LOG_LOSS_BOUND",
     "LOSS_KINDS",
     "Arm",

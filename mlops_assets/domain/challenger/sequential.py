@@ -27,11 +27,24 @@ day), fixed for a whole day: it depends only on rows before the day, so it is pr
 
 Decisions
 ---------
-- ``promote`` when the interval's low end is above `min_effect` (proven better by at least it);
-- ``retire`` when its high end is below 0 (proven worse) or below `min_effect` (proven not
-  better by min_effect), or when `max_rows` labelled rows or `max_days` days have gone by
-  undecided (the horizon: a challenger that cannot win within it is not worth its cost);
+The verdict reads the running intersection of the intervals of every day so far (valid
+wherever the intervals are, since they all hold at once): its low end never falls and its high
+end never rises, so a day's verdict cannot undo an evidence-based one (Howard et al. 2021, Sec. 2).
+
+- ``promote`` (``proven_better``) when the low end is above `min_effect`;
+- ``retire`` (``proven_worse``) when the high end is below 0, or (``not_better_by_min_effect``)
+  below `min_effect`: both are evidence, and retiring a challenger truly better by min_effect
+  or more this way happens at most alpha / 2 of the time;
+- ``retire`` (``undecided_at_horizon``) when `max_rows` labelled rows or `max_days` days have
+  gone by undecided: a cost decision, not evidence. It has no error control: a challenger better
+  by less than what the horizon can detect (about 1.3 accuracy points at 50,000 rows of two 80%
+  models erring independently; see docs/challengers.md) is retired this way most of the time;
 - ``keep_collecting`` otherwise.
+
+An empty intersection (low above high) cannot happen if the rows share one effect, except in
+the alpha of sequences where the intervals miss; with drift the intervals follow the average
+effect over the challenger's life, which moves, and the intersection can close: read it as
+"the effect changed", not as a verdict.
 """
 
 from __future__ import annotations
@@ -52,8 +65,15 @@ from mlops_assets.domain.challenger.losses import (
 
 Decision = Literal["promote", "retire", "keep_collecting"]
 Reason = Literal[
-    "proven_better", "proven_worse", "not_better_by_min_effect", "horizon_reached", "collecting"
+    "proven_better",
+    "proven_worse",
+    "not_better_by_min_effect",
+    "undecided_at_horizon",
+    "collecting",
 ]
+# The reasons backed by the confidence sequence (each wrong at most alpha / 2 of the time); the
+# horizon's retirement is not among them.
+EVIDENCE_REASONS: tuple[Reason, ...] = ("proven_better", "proven_worse", "not_better_by_min_effect")
 
 # Howard et al. (2021)'s stitching parameters, as their `confseq` package's defaults.
 _S = 1.4
@@ -72,17 +92,19 @@ class SequentialTestSettings:
 
     Attributes:
         loss: the per-row loss (see `losses`); `zero_one` by default.
-        alpha: the chance the interval ever misses the true effect; each decision's error is
-            at most alpha / 2 (promoting a challenger that is not better, retiring one that is
-            better by min_effect or more).
+        alpha: the chance the interval ever misses the true effect; each evidence-based
+            decision's error is at most alpha / 2 (promoting a challenger that is not better by
+            min_effect; retiring as proven worse or not better by min_effect one that is better by
+            min_effect or more). The horizon's retirement has no such bound.
         min_effect: how much lower the challenger's mean loss must be proven to be, in the loss's
             units (0.002 = 0.2 accuracy points for `zero_one`): a version swap has a cost, and
             a difference smaller than this is not worth it.
-        max_rows / max_days: the horizon; undecided after either, the challenger is retired.
-            A challenger 2 accuracy points better whose errors are independent of the
-            champion's (the slowest case) was promoted within 32,300 rows in 95% of 400
-            simulations and 44,100 in the slowest (docs/challengers.md), so 50,000 rows rarely
-            cuts a real winner short; 60 days lets 1,000 labelled rows a day reach them.
+        max_rows / max_days: the horizon; undecided after either, the challenger is retired
+            as ``undecided_at_horizon``, a cost decision with no error control. What it cuts
+            short depends on how often the models disagree: at 50,000 rows the interval's
+            radius is about 0.0105 for two 80% models erring independently, so gains below
+            about 1.3 points are mostly retired undecided (docs/challengers.md has the
+            simulated rates); 60 days lets 1,000 labelled rows a day reach 50,000.
         v_min: the intrinsic time (sum of squared deviations) where the boundary starts: rows
             before it pay for v_min. 100 is about 300 rows of two independent 80% models.
     """
@@ -213,19 +235,26 @@ class ChallengerEvidence:
         return replace(self, days=tuple(d for d in self.days if d.day < day))
 
     def interval(self) -> tuple[float, float, float]:
-        """(mean difference, low, high) of the confidence sequence at the rows so far; with no
-        row the effect is 0 and the interval the whole range."""
+        """(mean difference, low, high): the mean of all rows so far and the running
+        intersection of every day's confidence-sequence interval; with no row the effect is 0
+        and the interval the whole range. The mean can fall outside an intersection that has
+        closed in from an earlier day."""
         bound = loss_bound(self.settings.loss)
-        if not self.rows:
-            return 0.0, -bound, bound
-        mean = self.total / self.rows
-        radius = (
-            stitching_boundary(
-                self.variance_process, self.settings.alpha / 2, self.settings.v_min, 2 * bound
-            )
-            / self.rows
-        )
-        return mean, max(mean - radius, -bound), min(mean + radius, bound)
+        low, high = -bound, bound
+        rows, total, squares = 0, 0.0, 0.0
+        for day in self.days:
+            rows += day.rows
+            total += day.total
+            squares += day.squares
+            if rows:
+                radius = (
+                    stitching_boundary(
+                        squares, self.settings.alpha / 2, self.settings.v_min, 2 * bound
+                    )
+                    / rows
+                )
+                low, high = max(low, total / rows - radius), min(high, total / rows + radius)
+        return (self.total / self.rows if self.rows else 0.0), low, high
 
     def verdict(self) -> ChallengerVerdict:
         """The decision on the evidence so far (see the module's docstring)."""
@@ -242,7 +271,7 @@ class ChallengerEvidence:
         elif high < settings.min_effect:
             decision, reason = "retire", "not_better_by_min_effect"
         elif self.rows >= settings.max_rows or len(self.days) >= settings.max_days:
-            decision, reason = "retire", "horizon_reached"
+            decision, reason = "retire", "undecided_at_horizon"
         else:
             decision, reason = "keep_collecting", "collecting"
         return ChallengerVerdict(
