@@ -77,9 +77,23 @@ def test_a_better_challenger_climbs_the_steps_before_it_is_promoted():
 
 
 def test_a_share_that_is_not_a_step_or_a_bad_schedule_is_refused():
-    with pytest.raises(ChallengerInputError, match=r"0\.2 is not 0 or a step"):
+    with pytest.raises(ChallengerInputError, match=r"0\.2 is not 0, 1 or a step"):
         next_canary_share(0.2, COLLECTING)
     with pytest.raises(ChallengerInputError, match="one harm bound per share"):
         CanarySchedule(shares=(0.1, 0.2), harm=(1.0,))
     with pytest.raises(ChallengerInputError, match="increase strictly"):
         CanarySchedule(shares=(0.2, 0.1), harm=(1.0, 0.1))
+
+
+def test_a_verdict_on_another_loss_than_the_schedules_is_refused():
+    log_loss = dataclasses.replace(COLLECTING, loss="log_loss")
+    with pytest.raises(ChallengerInputError, match="on log_loss loss and the canary's harm"):
+        next_canary_share(0.05, log_loss)
+    schedule = CanarySchedule(harm=(float("inf"), 0.05, 0.02, 0.01), loss="log_loss")
+    assert next_canary_share(0.05, dataclasses.replace(log_loss, low=-0.03), schedule) == 0.10
+
+
+def test_a_promoted_challenger_keeps_all_traffic():
+    assert next_canary_share(1.0, COLLECTING) == 1.0
+    promoted = dataclasses.replace(COLLECTING, decision="promote", reason="proven_better")
+    assert next_canary_share(1.0, promoted) == 1.0

@@ -20,19 +20,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops_assets.domain.challenger.losses import ChallengerInputError
+from mlops_assets.domain.challenger.losses import LOSS_KINDS, ChallengerInputError, LossKind
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
 
 
 @dataclass(frozen=True)
 class CanarySchedule:
     """`shares[k]` is held while the verdict's low end is above `-harm[k]` (harm[0] is
-    ignored: the first step is unconditional). Harm is in the loss's units."""
+    ignored: the first step is unconditional). Harm is in `loss`'s units, and a verdict on
+    another loss is refused."""
 
     shares: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50)
     harm: tuple[float, ...] = (float("inf"), 0.02, 0.01, 0.005)
+    loss: LossKind = "zero_one"
 
     def __post_init__(self) -> None:
+        if self.loss not in LOSS_KINDS:
+            raise ChallengerInputError(f"loss {self.loss!r} is not one of {LOSS_KINDS}")
         if not self.shares or len(self.shares) != len(self.harm):
             raise ChallengerInputError(
                 f"a canary schedule needs one harm bound per share; got {len(self.shares)} "
@@ -54,16 +58,24 @@ def next_canary_share(
     current: float, verdict: ChallengerVerdict, schedule: CanarySchedule | None = None
 ) -> float:
     """The challenger's share of live traffic for the next day, given today's share
-    (0 before the canary starts, else one of the schedule's shares) and today's verdict."""
+    (0 before the canary starts, one of the schedule's shares, or 1 once promoted) and today's
+    verdict, which must be on the schedule's loss."""
     schedule = schedule or CanarySchedule()
+    if verdict.loss != schedule.loss:
+        raise ChallengerInputError(
+            f"the verdict is on {verdict.loss} loss and the canary's harm bounds on "
+            f"{schedule.loss}; give a CanarySchedule(loss={verdict.loss!r}, harm=...) in its units"
+        )
+    if current != 0 and current != 1 and current not in schedule.shares:
+        raise ChallengerInputError(
+            f"the current canary share {current} is not 0, 1 or a step of {schedule.shares}"
+        )
     if verdict.decision == "retire":
         return 0.0
-    if verdict.decision == "promote":
+    if verdict.decision == "promote" or current == 1:
+        # Promotion is final: the running interval's low end never falls, and the alias swap
+        # has made the challenger the champion.
         return 1.0
-    if current != 0 and current not in schedule.shares:
-        raise ChallengerInputError(
-            f"the current canary share {current} is not 0 or a step of {schedule.shares}"
-        )
     supported = max(k for k, bound in enumerate(schedule.harm) if k == 0 or verdict.low > -bound)
     now = schedule.shares.index(current) if current else -1
     return schedule.shares[min(supported, now + 1)]
