@@ -1,5 +1,7 @@
 """Thompson sampling between champion and challenger with labels that land later."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,90 @@ def test_settings_out_of_range_are_refused():
         ThompsonSampler(min_share=0.6)
     with pytest.raises(ChallengerInputError, match="not a stored ThompsonSampler"):
         ThompsonSampler.from_json("{}")
+
+
+def test_after_the_arms_swap_the_better_one_wins_traffic_back_within_a_week():
+    # 30 days at 1,000 requests a day with the champion better (0.85 against 0.75), then the
+    # two swap. Without forgetting, the new better arm needed about as many requests as the
+    # whole history (30 days) to win half the traffic back; discounted by 0.9 a day, 4 to 5.
+    sampler = ThompsonSampler(seed=21)
+    rng = np.random.default_rng(21)
+    before = {"champion": 0.85, "challenger": 0.75}
+    after = {"champion": 0.75, "challenger": 0.85}
+    shares = []
+    for day in range(40):
+        arms = _serve(sampler, before if day < 30 else after, 1000, 250, rng, start=day * 1000)
+        sampler.decay(1)
+        shares.append(arms.count("challenger") / len(arms))
+    assert max(shares[20:30]) < 0.1
+    recovered = next(day for day in range(30, 40) if shares[day] > 0.5)
+    assert recovered - 30 <= 7, [round(share, 2) for share in shares[30:]]
+    assert min(shares[38:]) > 0.85
+
+
+def test_decay_shrinks_the_evidence_towards_the_prior():
+    sampler = ThompsonSampler(seed=0, discount=0.5)
+    sampler.successes.update(champion=9.0)
+    sampler.failures.update(champion=5.0)
+    sampler.decay(2)
+    assert (sampler.successes["champion"], sampler.failures["champion"]) == (3.0, 2.0)
+    assert (sampler.successes["challenger"], sampler.failures["challenger"]) == (1.0, 1.0)
+    restored = ThompsonSampler.from_json(sampler.to_json())
+    assert restored.discount == 0.5
+    with pytest.raises(ChallengerInputError, match="days must be at least 0"):
+        sampler.decay(-1)
+    with pytest.raises(ChallengerInputError, match="discount"):
+        ThompsonSampler(discount=0.0)
+
+
+def test_rewards_may_be_numpy_numbers_and_bools():
+    sampler = ThompsonSampler(seed=0)
+    ids = ["a", "b", "c", "d"]
+    arms = [sampler.choose(request_id) for request_id in ids]
+    values = [np.int64(1), np.float32(1.0), np.True_, True]
+    summary = sampler.reward(dict(zip(ids, values, strict=True)))
+    assert summary.champion + summary.challenger == 4
+    for arm in set(arms):
+        assert sampler.successes[arm] == 1.0 + arms.count(arm)
+        assert sampler.failures[arm] == 1.0
+    sampler.choose("e")
+    with pytest.raises(ChallengerInputError, match="request 'e' is 'yes'"):
+        sampler.reward({"e": "yes"})
+    with pytest.raises(ChallengerInputError, match="request 'e' is nan"):
+        sampler.reward({"e": float("nan")})
+
+
+@pytest.mark.parametrize("rewards", [3e7, 1e8])
+def test_the_win_probability_holds_at_a_hundred_million_rewards(rewards):
+    sampler = ThompsonSampler(seed=0)
+    sampler.successes.update(champion=0.8 * rewards, challenger=0.8 * rewards)
+    sampler.failures.update(champion=0.2 * rewards, challenger=0.2 * rewards)
+    assert sampler.challenger_win_probability() == pytest.approx(0.5, abs=1e-3)
+    # One posterior standard deviation (4e-5 at 1e8) apart: P = Phi(1 / sqrt(2)) = 0.760.
+    sd = (0.8 * 0.2 / rewards) ** 0.5
+    sampler.successes["challenger"] += sd * rewards
+    sampler.failures["challenger"] -= sd * rewards
+    assert sampler.challenger_win_probability() == pytest.approx(0.760, abs=0.005)
+    sampler.successes["champion"] += 0.01 * rewards
+    sampler.failures["champion"] -= 0.01 * rewards
+    assert sampler.challenger_win_probability() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_concurrent_choices_and_rewards_lose_no_request():
+    sampler = ThompsonSampler(seed=0)
+
+    def serve(worker):
+        for i in range(2000):
+            request_id = f"{worker}-{i}"
+            sampler.choose(request_id)
+            sampler.reward({request_id: 1.0})
+            sampler.to_json()
+
+    threads = [threading.Thread(target=serve, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(sampler.rewarded.values()) == 8000
+    assert sampler.successes["champion"] + sampler.successes["challenger"] == 2 + 8000
+    assert not sampler.pending
