@@ -268,3 +268,17 @@ def test_stored_evidence_with_a_day_twice_is_refused():
 def test_the_log_loss_floor_is_one_in_ten_thousand():
     losses = probability_losses("log_loss", pd.Series([0]), np.array([[0.0, 1.0]]), [0, 1])
     assert losses[0] == pytest.approx(-math.log(1e-4))
+
+
+@pytest.mark.parametrize("kind", ["brier", "log_loss"])
+def test_probabilities_off_by_less_than_the_tolerance_stay_within_the_losss_range(kind):
+    # Rows sum to 1.0000005, within the 1e-6 tolerance: a Brier of 2.000001 or a log loss of
+    # -5e-7 would be refused by paired_differences and fail the whole day.
+    y = pd.Series(["a", "b"])
+    proba = np.array([[0.0, 1.0000005], [0.0, 1.0000005]])
+    losses = probability_losses(kind, y, proba, ["a", "b"])
+    bound = 2.0 if kind == "brier" else LOG_LOSS_BOUND
+    assert losses.tolist() == pytest.approx([bound, 0.0])
+    assert 0.0 <= losses.min() and losses.max() <= bound
+    d = paired_differences(losses, losses[::-1].copy(), kind)
+    assert d.tolist() == pytest.approx([bound, -bound])

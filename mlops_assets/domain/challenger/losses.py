@@ -98,10 +98,15 @@ def probability_losses(
         )
     index = np.array([column[label] for label in truth], dtype=int)
     on_truth = probabilities[np.arange(len(index)), index]
+    # Rows within the 1e-6 tolerance can land a hair outside the loss's range ([0, 1.0000005]
+    # gives a Brier score of 2.000001, p_y = 1.0000005 a log loss of -5e-7), which
+    # paired_differences would refuse, failing the whole day: clip to the range.
     if kind == "log_loss":
-        return np.asarray(-np.log(np.maximum(on_truth, math.exp(-LOG_LOSS_BOUND))), dtype=float)
+        losses = -np.log(np.maximum(on_truth, math.exp(-LOG_LOSS_BOUND)))
+        return np.asarray(np.clip(losses, 0.0, LOG_LOSS_BOUND), dtype=float)
     # sum_k p_k^2 - 2 p_y + 1 is the Brier score without building the one-hot matrix.
-    return np.asarray((probabilities**2).sum(axis=1) - 2 * on_truth + 1, dtype=float)
+    brier = (probabilities**2).sum(axis=1) - 2 * on_truth + 1
+    return np.asarray(np.clip(brier, 0.0, loss_bound("brier")), dtype=float)
 
 
 def paired_differences(
