@@ -279,6 +279,7 @@ def test_probabilities_off_by_less_than_the_tolerance_stay_within_the_losss_rang
     losses = probability_losses(kind, y, proba, ["a", "b"])
     bound = 2.0 if kind == "brier" else LOG_LOSS_BOUND
     assert losses.tolist() == pytest.approx([bound, 0.0])
-    assert 0.0 <= losses.min() and losses.max() <= bound
+    assert losses.min() >= 0.0
+    assert losses.max() <= bound
     d = paired_differences(losses, losses[::-1].copy(), kind)
     assert d.tolist() == pytest.approx([bound, -bound])
