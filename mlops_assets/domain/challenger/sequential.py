@@ -37,8 +37,8 @@ end never rises, so a day's verdict cannot undo an evidence-based one (Howard et
   or more this way happens at most alpha / 2 of the time;
 - ``retire`` (``undecided_at_horizon``) when `max_rows` labelled rows or `max_days` days have
   gone by undecided: a cost decision, not evidence. It has no error control: a challenger better
-  by less than what the horizon can detect (about 1.3 accuracy points at 50,000 rows of two 80%
-  models erring independently; see docs/challengers.md) is retired this way most of the time;
+  by less than what the horizon can detect is often retired this way (two 80% models erring
+  independently: a 1-point gain in 77% of simulations, 1.5 points in 10%; docs/challengers.md);
 - ``keep_collecting`` otherwise.
 
 An empty intersection (low above high) cannot happen if the rows share one effect, except in
@@ -102,9 +102,9 @@ class SequentialTestSettings:
         max_rows / max_days: the horizon; undecided after either, the challenger is retired
             as ``undecided_at_horizon``, a cost decision with no error control. What it cuts
             short depends on how often the models disagree: at 50,000 rows the interval's
-            radius is about 0.0105 for two 80% models erring independently, so gains below
-            about 1.3 points are mostly retired undecided (docs/challengers.md has the
-            simulated rates); 60 days lets 1,000 labelled rows a day reach 50,000.
+            radius is about 0.0105 for two 80% models erring independently, so 90% of 1.5-point
+            gains but only 23% of 1-point gains were promoted before it (docs/challengers.md
+            has the rates); 60 days lets 1,000 labelled rows a day reach 50,000.
         v_min: the intrinsic time (sum of squared deviations) where the boundary starts: rows
             before it pay for v_min. 100 is about 300 rows of two independent 80% models.
     """
