@@ -29,7 +29,7 @@ Decisions
 ---------
 The verdict reads the running intersection of the intervals of every day so far (valid
 wherever the intervals are, since they all hold at once): its low end never falls and its high
-end never rises, so a day's verdict cannot undo an evidence-based one (Howard et al. 2021, Sec. 2).
+end never rises, so a day's verdict cannot undo an evidence-based one.
 
 - ``promote`` (``proven_better``) when the low end is above `min_effect`;
 - ``retire`` (``proven_worse``) when the high end is below 0, or (``not_better_by_min_effect``)
