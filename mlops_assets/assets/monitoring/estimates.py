@@ -44,12 +44,12 @@ SPEC = daily_spec(
     "The day's expected accuracy from the scoring version's calibrated probabilities "
     "(NannyML's CBPE), before labels: its interval holds the day's sampling noise, the "
     "calibrator's finite reference and a bound for the rows that moved away from it; the "
-    "expected macro F1 with an interval built alike; binary precision/recall/F1/ROC AUC; for "
-    "a regressor the expected MAE and RMSE from loss models of the validation split (NannyML's DLE); whether it can be trusted (calibration or loss "
-    "model, support) and whether it dropped (rose) beyond noise against the version's test "
-    "figure. Once some labels have landed, also the progressive accuracy: realized on those "
-    "rows, estimated on the rest. Blind to concept shift: only labels (realized_performance) "
-    "see that.",
+    "expected macro F1 with an interval built alike; binary precision/recall/F1/ROC AUC; "
+    "for a regressor the expected MAE and RMSE from loss models of the validation split "
+    "(NannyML's DLE); whether it can be trusted (calibration or loss model, support) and "
+    "whether it dropped (rose) beyond noise against the version's test figure. Once some "
+    "labels have landed, also the progressive accuracy: realized on those rows, estimated "
+    "on the rest. Blind to concept shift: only labels (realized_performance) see that.",
     kinds={"numpy", "scikit-learn"},
     deps=["scoring_data", "batch_predictions"],
 )
