@@ -289,6 +289,11 @@ def _row(name: str, ours: Side, theirs: Side, percent: bool) -> str:
 
 
 def run(quick: bool) -> Section:
+    try:
+        nannyml_side.python()
+    except nannyml_side.NannyMLUnavailable as error:
+        # Offline or without uv: the other sections still run; this one says what failed.
+        return Section(f"## Label-free estimates beside NannyML 0.13\n\nNot run: {error}\n")
     day_rows = 2000 if quick else 1000
     multiclass = compare_multiclass(day_rows)
     dle = compare_dle(1000, 30 if quick else 100)
