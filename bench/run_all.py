@@ -4,7 +4,8 @@ speed is measured.
 
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
-SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving.
+SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving,
+estimators (NannyML beside ours; builds NannyML's environment in bench/.data on first use).
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
@@ -41,6 +42,7 @@ SECTIONS = (
     "sensor",
     "monitoring",
     "serving",
+    "estimators",
 )
 
 
@@ -74,6 +76,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_serving
 
         return bench_serving.run
+    if name == "estimators":
+        import bench_estimators
+
+        return bench_estimators.run
     if name == "sensor":
         import bench_sensor
 

@@ -6,8 +6,11 @@ champion, 30 % fits the loss models, as the validation split does at training); 
 drawn without replacement from the other 40 %, leaning more and more to one side of a feature
 (day k weights a row by exp(3 k / days * (its percentile - 0.5))). Printed per table and day
 size: the mean relative error of the estimated MAE against the day's realized MAE, how often
-the interval held it, the interval's mean half-width, the same for RMSE, and the error of the
-reference MAE taken as a constant estimate. Two to three minutes on a quiet 2-CPU machine:
+the interval held it, the interval's mean half-width, what of that error chance alone makes
+(the realized MAE's own sampling noise at the day's size, E|N(0, sd)|) and the loss model's
+error on the day's whole distribution (its drawing probabilities over the held-out rows: no
+sampling noise), the same for RMSE, and the error of the reference MAE taken as a constant
+estimate. Two to three minutes on a quiet 2-CPU machine:
 
     .venv/bin/python scripts/measure_dle.py
 """
@@ -15,13 +18,31 @@ reference MAE taken as a constant estimate. Two to three minutes on a quiet 2-CP
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def measure(
-    name: str,
+@dataclass(frozen=True)
+class ShiftedDays:
+    """A champion, its loss model fitted on held-out reference rows, and days drawn from the
+    other rows (`days`: each day's row positions in `pool`)."""
+
+    champion: Any
+    validation: pd.DataFrame
+    pool: pd.DataFrame
+    predicted: np.ndarray
+    error: np.ndarray
+    loss_model: Any
+    fit_seconds: float
+    days: list[np.ndarray]
+    weights: list[np.ndarray]
+    """Each day's drawing probabilities over `pool`: the day's distribution."""
+
+
+def shifted_days(
     frame: pd.DataFrame,
     target: str,
     numeric: list[str],
@@ -30,8 +51,10 @@ def measure(
     day_rows: int,
     days: int,
     seed: int = 0,
-) -> str:
-    from mlops_assets.domain.estimation.dle import estimate_regression, fit_loss_model
+) -> ShiftedDays:
+    """The split and the days described at the top (bench/bench_estimators.py hands the same
+    rows to NannyML)."""
+    from mlops_assets.domain.estimation.dle import fit_loss_model
     from mlops_assets.domain.training import build_pipeline
 
     rng = np.random.default_rng(seed)
@@ -54,13 +77,44 @@ def measure(
     )
     fit_seconds = time.perf_counter() - started
     predicted = champion.predict(pool[features])
-    absolute, squared = model.predict(pool[features], predicted)
-    error = pool[target].to_numpy(dtype=float) - predicted
     rank = pool[shift_column].rank(pct=True).fillna(0.5).to_numpy()
-    mae_error, mae_covered, half, rmse_error, rmse_covered, constant = [], [], [], [], [], []
+    drawn, weights = [], []
     for day in range(days):
         weight = np.exp(3.0 * day / days * (rank - 0.5))
-        rows = rng.choice(len(pool), size=day_rows, replace=False, p=weight / weight.sum())
+        weights.append(weight / weight.sum())
+        drawn.append(rng.choice(len(pool), size=day_rows, replace=False, p=weights[-1]))
+    return ShiftedDays(
+        champion,
+        validation,
+        pool,
+        predicted,
+        pool[target].to_numpy(dtype=float) - predicted,
+        model,
+        fit_seconds,
+        drawn,
+        weights,
+    )
+
+
+def measure(
+    name: str,
+    frame: pd.DataFrame,
+    target: str,
+    numeric: list[str],
+    categorical: list[str],
+    shift_column: str,
+    day_rows: int,
+    days: int,
+    seed: int = 0,
+) -> str:
+    from mlops_assets.domain.estimation.dle import estimate_regression
+
+    setup = shifted_days(frame, target, numeric, categorical, shift_column, day_rows, days, seed)
+    model, error = setup.loss_model, setup.error
+    absolute, squared = model.predict(setup.pool[numeric + categorical], setup.predicted)
+    mae_error, mae_covered, half, rmse_error, rmse_covered, constant = [], [], [], [], [], []
+    bias, floor = [], []
+    for rows, weight in zip(setup.days, setup.weights, strict=True):
         estimate = estimate_regression(absolute[rows], squared[rows], model)
         mae = float(np.abs(error[rows]).mean())
         rmse = float(np.sqrt((error[rows] ** 2).mean()))
@@ -70,12 +124,22 @@ def measure(
         rmse_error.append(abs(estimate.rmse - rmse) / rmse)
         rmse_covered.append(estimate.rmse_low <= rmse <= estimate.rmse_high)
         constant.append(abs(model.absolute.reference_mean - mae) / mae)
+        # The loss model's own error, without the day's sampling noise: its estimate over the
+        # day's whole distribution against that distribution's MAE.
+        expected = float(weight @ np.abs(error))
+        bias.append(abs(float(weight @ absolute) - expected) / expected)
+        # What chance alone leaves: E|N(0, sd)| of the realized MAE at the day's size.
+        sd = np.sqrt(model.absolute.noise_ratio * float((absolute[rows] ** 2).sum())) / len(rows)
+        floor.append(np.sqrt(2 / np.pi) * sd / mae)
     return (
-        f"{name}: {len(validation)} reference rows, {days} days of {day_rows} rows: MAE error "
-        f"{np.mean(mae_error):.1%}, coverage {np.mean(mae_covered):.0%}, half-width "
-        f"{np.mean(half):.0%}; RMSE error {np.mean(rmse_error):.1%}, coverage "
-        f"{np.mean(rmse_covered):.0%}; reference MAE as the estimate {np.mean(constant):.1%}; "
-        f"loss model error {model.absolute.model_error:.1%}, fitted in {fit_seconds:.1f} s"
+        f"{name}: {len(setup.validation)} reference rows, {days} days of {day_rows} rows: MAE "
+        f"error {np.mean(mae_error):.1%}, coverage {np.mean(mae_covered):.0%}, half-width "
+        f"{np.mean(half):.0%} (sampling noise alone {np.mean(floor):.1%}, the loss model's "
+        f"error on the day's distribution {np.mean(bias):.1%}); RMSE error "
+        f"{np.mean(rmse_error):.1%}, coverage {np.mean(rmse_covered):.0%}; reference MAE as "
+        f"the estimate {np.mean(constant):.1%}; "
+        f"loss model error {model.absolute.model_error:.1%}, fitted in "
+        f"{setup.fit_seconds:.1f} s"
     )
 
 

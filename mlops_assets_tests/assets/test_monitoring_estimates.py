@@ -71,6 +71,12 @@ def test_estimated_performance_materialises_with_calibration_recorded_at_trainin
     assert isinstance(estimate["estimate_trusted"].value, bool)
     assert estimate["estimate_trust_reason"].value
     assert 0.5 < estimate["estimated_roc_auc"].value <= 1.0
+    from sklearn.metrics import f1_score
+
+    f1_macro = f1_score(predictions["target"], predictions["prediction"], average="macro")
+    low, high = estimate["estimated_f1_macro_low"].value, estimate["estimated_f1_macro_high"].value
+    assert low <= f1_macro <= high
+    assert abs(estimate["estimated_f1_macro"].value - f1_macro) < 0.06
     assert estimate["out_of_support_share"].value < 0.25
 
     # The day's labels have all landed (the run stored them): estimated_performance run again

@@ -6,8 +6,11 @@ import pandas as pd
 import pytest
 
 from mlops_assets.domain.schemas import (
+    DatasetSchema,
     DataValidationError,
     InputColumn,
+    categorical_codes_as_text,
+    check_scoring_batch,
     conform_to_contract,
     infer_schema,
     signature_incompatibilities,
@@ -52,12 +55,43 @@ def test_a_value_that_is_no_boolean_is_refused_naming_column_and_row(schema):
     ]
 
 
+def _scored_as_scoring_data_does(day: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    conformed = conform_to_contract(categorical_codes_as_text(day, schema), schema, "day")
+    check_scoring_batch(conformed, schema, "day")
+    return conformed
+
+
 def test_a_numeric_category_code_is_conformed_to_its_text():
     frame = pd.DataFrame({"y": [0, 1] * 30, "region": ["3", "10"] * 30, "x": range(60)})
     schema = infer_schema(frame, "y")
     read_as_numbers = frame.assign(region=[3.0, 10.0] * 30)
-    conformed = conform_to_contract(read_as_numbers, schema, "day")
+    # The contract alone leaves numbers be: only the training categories say which text a
+    # number stands for.
+    assert conform_to_contract(read_as_numbers, schema, "day")["region"].tolist()[:2] == [3, 10]
+    conformed = _scored_as_scoring_data_does(read_as_numbers, schema)
     assert conformed["region"].tolist()[:2] == ["3", "10"]
+
+
+def test_an_integer_code_no_number_spells_back_is_refused_in_a_plain_text_column():
+    # "01" is no number's text, so an integer 1 cannot be known to mean it: refused, not
+    # scored as the unseen category "1" (2 and 10 would still match "2" and "10").
+    region = ["01", "2", "10"] * 20
+    frame = pd.DataFrame({"y": [0, 1, 1] * 20, "region": region, "x": range(60)})
+    schema = infer_schema(frame, "y")
+    assert frame["region"].dtype != "category"
+    day = frame.assign(region=[1, 2, 10] * 20)
+    with pytest.raises(DataValidationError, match="region") as caught:
+        _scored_as_scoring_data_does(day, schema)
+    cases = caught.value.failure_cases
+    assert cases["column"].tolist() == ["region"]
+    assert cases["check"].iloc[0].startswith("dtype: expected text categories")
+
+
+def test_a_boolean_in_a_text_column_is_conformed_to_its_text():
+    frame = pd.DataFrame({"y": [0, 1] * 30, "flag": ["True", "False"] * 30, "x": range(60)})
+    schema = infer_schema(frame, "y")
+    conformed = conform_to_contract(frame.assign(flag=[True, False] * 30), schema, "day")
+    assert conformed["flag"].tolist()[:2] == ["True", "False"]
 
 
 def test_a_signature_accepting_everything_the_champion_accepts_is_compatible():

@@ -43,13 +43,13 @@ SPEC = daily_spec(
     "estimated_performance",
     "The day's expected accuracy from the scoring version's calibrated probabilities "
     "(NannyML's CBPE), before labels: its interval holds the day's sampling noise, the "
-    "calibrator's finite reference and a bound for the rows that moved away from it; binary "
-    "precision/recall/F1/ROC AUC; for a regressor the expected MAE and RMSE from loss models "
-    "of the validation split (NannyML's DLE); whether it can be trusted (calibration or loss "
-    "model, support) and whether it dropped (rose) beyond noise against the version's test "
-    "figure. Once some labels have landed, also the progressive accuracy: realized on those "
-    "rows, estimated on the rest. Blind to concept shift: only labels (realized_performance) "
-    "see that.",
+    "calibrator's finite reference and a bound for the rows that moved away from it; the "
+    "expected macro F1 with an interval built alike; binary precision/recall/F1/ROC AUC; "
+    "for a regressor the expected MAE and RMSE from loss models of the validation split "
+    "(NannyML's DLE); whether it can be trusted (calibration or loss model, support) and "
+    "whether it dropped (rose) beyond noise against the version's test figure. Once some "
+    "labels have landed, also the progressive accuracy: realized on those rows, estimated "
+    "on the rest. Blind to concept shift: only labels (realized_performance) see that.",
     kinds={"numpy", "scikit-learn"},
     deps=["scoring_data", "batch_predictions"],
 )
@@ -190,9 +190,12 @@ def estimated_performance(
         dropped=dropped,
         reason=reason,
     )
-    binary = {
+    figures = {
         f"estimated_{name}": dg.MetadataValue.float(float(value))
         for name, value in (
+            ("f1_macro", estimate.f1_macro),
+            ("f1_macro_low", estimate.f1_macro_low),
+            ("f1_macro_high", estimate.f1_macro_high),
             ("precision", estimate.precision),
             ("recall", estimate.recall),
             ("f1", estimate.f1),
@@ -204,7 +207,7 @@ def estimated_performance(
     return dg.MaterializeResult(
         metadata={
             **verdict.to_metadata(),
-            **binary,
+            **figures,
             **progressive,
             "out_of_support_share": dg.MetadataValue.float(outside),
             "calibration_ece_after": dg.MetadataValue.float(calibrator.ece_after),

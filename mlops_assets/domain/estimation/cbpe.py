@@ -16,6 +16,7 @@ from statistics import NormalDist
 import numpy as np
 
 from mlops_assets.domain.estimation.calibration import ReferenceBins
+from mlops_assets.domain.estimation.macro_f1 import estimate_macro_f1
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_EFFECT,
@@ -29,13 +30,17 @@ DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
 
 @dataclass(frozen=True)
 class ClassificationEstimate:
-    """Expected accuracy with its interval; for a binary model also the expected confusion
-    matrix's precision, recall, F1 and the expected ROC AUC (None for multiclass)."""
+    """Expected accuracy and macro F1 with their intervals; for a binary model also the
+    expected confusion matrix's precision, recall, F1 and the expected ROC AUC (None for
+    multiclass)."""
 
     n: int
     accuracy: float
     accuracy_low: float
     accuracy_high: float
+    f1_macro: float
+    f1_macro_low: float
+    f1_macro_high: float
     precision: float | None = None
     recall: float | None = None
     f1: float | None = None
@@ -134,7 +139,8 @@ def estimate_classification(
 ) -> ClassificationEstimate:
     """Estimate from calibrated probabilities (rows x classes) and the model's predicted class
     positions: accuracy is a mean of independent Bernoullis with the calibrated probabilities
-    of the predicted class; the interval is `accuracy_interval`'s (with `raw`, the model's own
+    of the predicted class; the interval is `accuracy_interval`'s, the macro F1's
+    `estimate_macro_f1`'s (with `raw`, the model's own
     probabilities, and `reference` for the full one). `raw_positive_score` (binary) ranks rows
     for the expected AUC; the calibrated positive probability is used when it is not given."""
     calibrated = np.asarray(calibrated, dtype=float)
@@ -146,8 +152,16 @@ def estimate_classification(
         p_hit, raw, reference, out_of_support=out_of_support, confidence=confidence
     )
     accuracy, low, high = interval.accuracy, interval.low, interval.high
+    macro = estimate_macro_f1(
+        calibrated,
+        predicted_index,
+        calibration_sd=interval.calibration_sd,
+        shift=interval.shift,
+        confidence=confidence,
+    )
+    figures = (n, accuracy, low, high, macro.value, macro.low, macro.high)
     if calibrated.shape[1] != 2:
-        return ClassificationEstimate(n, accuracy, low, high, interval_basis=interval.basis)
+        return ClassificationEstimate(*figures, interval_basis=interval.basis)
     positive = calibrated[:, 1]
     said_positive = np.asarray(predicted_index) == 1
     tp = float(positive[said_positive].sum())
@@ -155,10 +169,7 @@ def estimate_classification(
     fn = float(positive[~said_positive].sum())
     score = positive if raw_positive_score is None else np.asarray(raw_positive_score, float)
     return ClassificationEstimate(
-        n,
-        accuracy,
-        low,
-        high,
+        *figures,
         precision=tp / (tp + fp) if tp + fp > 0 else None,
         recall=tp / (tp + fn) if tp + fn > 0 else None,
         f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else None,

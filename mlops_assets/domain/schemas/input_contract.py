@@ -60,11 +60,13 @@ def input_type_of(series: pd.Series) -> InputType:
 
 
 def conform_to_contract(frame: pd.DataFrame, schema: DatasetSchema, source: str) -> pd.DataFrame:
-    """`frame` with every feature column that the contract types as boolean or string converted
-    to that type, so a model sees one representation whatever the storage did to it.
+    """`frame` with every feature column that the contract types as boolean converted to
+    booleans, and booleans in a string column to their text, so a model sees one
+    representation whatever the storage did to it.
 
     Numeric features are left to the pipeline's imputer (ints and floats are both accepted);
-    columns the frame lacks are left to the schema checks, which name them.
+    numbers in a text column to `categorical_codes_as_text` (run it first), which knows the
+    training categories; columns the frame lacks are left to the schema checks, which name them.
 
     Raises:
         DataValidationError: a value cannot be read as its column's contract type (a boolean
@@ -84,8 +86,10 @@ def conform_to_contract(frame: pd.DataFrame, schema: DatasetSchema, source: str)
                 (spec.name, p, column.iloc[p], "input_type: expected a boolean") for p in positions
             )
             converted[spec.name] = values
-        elif spec.input_type == "string" and input_type_of(column) != "string":
-            converted[spec.name] = column.map(_as_text, na_action="ignore").astype(object)
+        elif spec.input_type == "string" and input_type_of(column) == "boolean":
+            # Only booleans: a number's text is `categorical_codes_as_text`'s to decide, which
+            # refuses a code no number spells back (1 for the training category "01").
+            converted[spec.name] = column.map(str, na_action="ignore").astype(object)
     if problems:
         cases = failure_cases_table(source, problems)
         raise DataValidationError(
@@ -111,13 +115,6 @@ def _as_boolean(column: pd.Series) -> tuple[pd.Series, list[int]]:
     if not values.isna().any():
         values = values.astype(bool)
     return pd.Series(values, index=column.index, name=column.name), bad
-
-
-def _as_text(value: object) -> str:
-    # 3.0 read from a numeric column is the category "3", as the training data spelled it.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @dataclass(frozen=True)
