@@ -2,13 +2,13 @@
 
 import dagster as dg
 
+from mlops_assets.asset_keys import LABELS
 from mlops_assets.assets.common import (
     data_asset,
     failure,
     failure_cases_markdown,
     table_schema,
 )
-from mlops_assets.contracts import LABELS_ASSET
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.datasets import (
     DailyPartitions,
@@ -82,7 +82,7 @@ def raw_data(
                 # would close a cycle in the asset graph. The IO manager still reads the files.
                 labels=None
                 if labels_source.with_features
-                else parquet_io_manager.stored_daily_partitions(dg.AssetKey(LABELS_ASSET)),
+                else parquet_io_manager.stored_daily_partitions(LABELS),
                 id_columns=data_source.id_column_names,
             )
             leading = (data_source.load(),) if config.include_training_source else ()

@@ -31,6 +31,14 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 from pydantic import Field
 
+from mlops_assets.asset_keys import (
+    BATCH_PREDICTIONS,
+    DRIFT_REPORT,
+    ESTIMATED_PERFORMANCE,
+    LABELS,
+    REALIZED_PERFORMANCE,
+    SCORING_DATA,
+)
 from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, for_people
 from mlops_assets.assets.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.contracts import EstimatedVerdict
@@ -56,13 +64,6 @@ class MonitoringConfig(dg.Config):
         default_factory=labels.RealizedPerformanceConfig
     )
 
-
-SCORING_DATA = dg.AssetKey("scoring_data")
-BATCH_PREDICTIONS = dg.AssetKey("batch_predictions")
-DRIFT_REPORT = dg.AssetKey("drift_report")
-ESTIMATED_PERFORMANCE = dg.AssetKey("estimated_performance")
-LABELS = dg.AssetKey("labels")
-REALIZED_PERFORMANCE = dg.AssetKey("realized_performance")
 
 # Each asset's function, in the order a day runs them (each after what it reads).
 DAY_FUNCTIONS: Mapping[dg.AssetKey, Callable[..., Any]] = {

@@ -5,6 +5,7 @@ from typing import Any, cast
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ESTIMATED_PERFORMANCE
 from mlops_assets.assets.common import (
     DataFrame,
     failure,
@@ -13,7 +14,6 @@ from mlops_assets.assets.common import (
 )
 from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
-    ESTIMATED_PERFORMANCE_ASSET,
     MODEL_VERSION_KEY,
     REALIZED_CHECK,
     EstimatedVerdict,
@@ -119,9 +119,7 @@ class RealizedPerformanceConfig(dg.Config):
 def latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedVerdict | None:
     """The day's latest label-free estimate, when one was recorded."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(ESTIMATED_PERFORMANCE_ASSET), asset_partitions=[partition]
-        ),
+        dg.AssetRecordsFilter(asset_key=ESTIMATED_PERFORMANCE, asset_partitions=[partition]),
         limit=1,
     ).records
     event = records[0].asset_materialization if records else None
