@@ -26,3 +26,13 @@ REALIZED_PERFORMANCE = dg.AssetKey("realized_performance")
 LABELS_ASSET = LABELS.to_user_string()
 REALIZED_PERFORMANCE_ASSET = REALIZED_PERFORMANCE.to_user_string()
 ESTIMATED_PERFORMANCE_ASSET = ESTIMATED_PERFORMANCE.to_user_string()
+
+DAILY = (
+    SCORING_DATA,
+    BATCH_PREDICTIONS,
+    DRIFT_REPORT,
+    ESTIMATED_PERFORMANCE,
+    LABELS,
+    REALIZED_PERFORMANCE,
+)
+"""The daily monitoring assets, in the order a day runs them (each after what it reads)."""
