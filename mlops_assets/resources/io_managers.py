@@ -197,7 +197,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self, context: dg.OutputContext, obj: pd.DataFrame | Dataset | StreamedTable
     ) -> None:
         if context.has_asset_partitions:
-            assert not isinstance(obj, Dataset)  # a daily partition is a table
             context.add_output_metadata(
                 self.write_partition(context.asset_key, context.asset_partition_key, obj)
             )
@@ -208,7 +207,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         _keep_newest(path.parent, SIDECAR_SUFFIX, self.keep_runs)
 
     def write_partition(
-        self, asset_key: dg.AssetKey, partition: str, obj: pd.DataFrame | StreamedTable
+        self, asset_key: dg.AssetKey, partition: str, obj: pd.DataFrame | Dataset | StreamedTable
     ) -> dict[str, Any]:
         """Store one daily partition, as handle_output does; the metadata to record with it.
         The daily monitoring step stores each day of its range through this (Dagster hands an

@@ -64,7 +64,9 @@ def _in_order(steps: tuple[DailyStep, ...]) -> tuple[DailyStep, ...]:
     done: set[dg.AssetKey] = set()
     for step in steps:
         late = [i.key for i in step.inputs.values() if i.declared and i.key not in done]
-        assert not late, f"{step.key.to_user_string()} runs before its inputs {late}"
+        if late:
+            names = ", ".join(key.to_user_string() for key in late)
+            raise ValueError(f"{step.key.to_user_string()} runs before its inputs {names}")
         done.add(step.key)
     return steps
 
