@@ -15,7 +15,7 @@
 The built-in data (1000 rows a day), all days clean (the drift starts after them), so no day
 draws evidently's report. The sensors and the schedule are off (their defaults).
 
-    python bench/bench_backfill.py [--quick]
+    python bench/bench_backfill.py [--quick | --days N]
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ FIRST_DAY = date(2026, 1, 2)  # the built-in calendar's default start, as bench_
 BIN = Path(sys.executable).parent
 
 
-def run(quick: bool) -> Section:
-    days = 10 if quick else 60
+def run(quick: bool, days: int | None = None) -> Section:
+    days = days or (10 if quick else 60)
     last_day = FIRST_DAY + timedelta(days=days - 1)
     with tempfile.TemporaryDirectory(prefix="mlops-bench-backfill-") as tmp:
         dagster_home = Path(tmp) / "dagster_home"
@@ -201,5 +201,7 @@ def _wait_for_backfill(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="10 days instead of 60")
+    parser.add_argument("--days", type=int, help="this many days instead")
+    args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    print(run(quick=parser.parse_args().quick).text)
+    print(run(quick=args.quick, days=args.days).text)

@@ -15,13 +15,12 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.asset_keys import DRIFT_REPORT, REGISTERED_MODEL_VERSION as REGISTERED
 from mlops_assets.contracts import DriftVerdict
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
 from mlops_assets.jobs import rollback_champion_job
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
 
-DRIFT_REPORT = dg.AssetKey("drift_report")
-REGISTERED = dg.AssetKey("registered_model_version")
 # Materialisations read per asset and tick: bounded, the rest on the next tick.
 _PAGE = 200
 _OFF = "MLOPS_ALERT_WEBHOOK_URL is not set: alerts are off"

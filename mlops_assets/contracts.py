@@ -263,10 +263,7 @@ class DriftVerdict:
 
 # --- Delayed labels and label-free estimates ------------------------------------------------
 
-LABELS_ASSET = "labels"
-"""Daily-partitioned: the day's delivered labels (id columns + target), replaced by a redelivery."""
-REALIZED_PERFORMANCE_ASSET = "realized_performance"
-ESTIMATED_PERFORMANCE_ASSET = "estimated_performance"
+# The asset names (LABELS_ASSET, ...) are in mlops_assets/asset_keys.py, with every asset's key.
 # labels + realized_performance for the partitions whose labels were (re)delivered, started by
 # the labels sensor when a delivery appears or changes in the labels source.
 LABELS_JOB = "labels_job"

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ESTIMATED_PERFORMANCE_ASSET, REALIZED_PERFORMANCE_ASSET
 from mlops_assets.contracts import (
-    ESTIMATED_PERFORMANCE_ASSET,
     LABELS_JOB,
     LABELS_SENSOR,
-    REALIZED_PERFORMANCE_ASSET,
     REASON_TAG,
     DriftVerdict,
     EstimatedVerdict,

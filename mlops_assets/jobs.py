@@ -4,13 +4,12 @@ import os
 
 import dagster as dg
 
+from mlops_assets.asset_keys import LABELS_ASSET, REALIZED_PERFORMANCE_ASSET
 from mlops_assets.assets.registry import promote_version, rollback_champion
 from mlops_assets.contracts import (
     CHAMPION_GATE_RUN_TAG,
     EVIDENTLY_REPORT_JOB,
-    LABELS_ASSET,
     LABELS_JOB,
-    REALIZED_PERFORMANCE_ASSET,
     RETRAINING_JOB,
 )
 

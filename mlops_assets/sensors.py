@@ -19,10 +19,9 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.asset_keys import DRIFT_REPORT, ESTIMATED_PERFORMANCE, REALIZED_PERFORMANCE
 from mlops_assets.contracts import (
     ATTEMPT_TAG,
-    ESTIMATED_PERFORMANCE_ASSET,
-    REALIZED_PERFORMANCE_ASSET,
     REASON_TAG,
     SIGNALS_TAG,
     TRIGGER_PARTITION_TAG,
@@ -37,9 +36,6 @@ from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_
 from mlops_assets.jobs import retraining_job
 from mlops_assets.retraining_runs import retraining_attempts
 
-DRIFT_REPORT = dg.AssetKey("drift_report")
-REALIZED_PERFORMANCE = dg.AssetKey(REALIZED_PERFORMANCE_ASSET)
-ESTIMATED_PERFORMANCE = dg.AssetKey(ESTIMATED_PERFORMANCE_ASSET)
 # The day's three signals: feature drift, the realized verdict of its labels (which may land
 # days later, or be corrected), and the label-free estimate.
 VERDICT_ASSETS = (DRIFT_REPORT, REALIZED_PERFORMANCE, ESTIMATED_PERFORMANCE)

@@ -1,14 +1,16 @@
 """raw_data: snapshot the training source, or a retraining window of labelled scoring days."""
 
+from collections.abc import Iterable
+
 import dagster as dg
 
+from mlops_assets.asset_keys import LABELS, SCORING_DATA
 from mlops_assets.assets.common import (
     data_asset,
     failure,
     failure_cases_markdown,
     table_schema,
 )
-from mlops_assets.contracts import LABELS_ASSET
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.datasets import (
     DailyPartitions,
@@ -77,12 +79,14 @@ def raw_data(
                 config.window_end,
                 data_source.target_column,
                 # Labels in the scoring files need no join; delayed ones come from `labels`.
-                # Not a declared input: labels is downstream of the champion raw_data trains
-                # (labels <- batch_predictions <- registered_model_version), so declaring it
-                # would close a cycle in the asset graph. The IO manager still reads the files.
+                # Not a declared dependency: labels is downstream of the champion raw_data
+                # trains (labels <- batch_predictions <- registered_model_version), and Dagster
+                # refuses the cycle that edge would close (toposort's CircularDependencyError).
+                # The read is declared instead in the window's column lineage (below), and the
+                # IO manager reads the files.
                 labels=None
                 if labels_source.with_features
-                else parquet_io_manager.stored_daily_partitions(dg.AssetKey(LABELS_ASSET)),
+                else parquet_io_manager.stored_daily_partitions(LABELS),
                 id_columns=data_source.id_column_names,
             )
             leading = (data_source.load(),) if config.include_training_source else ()
@@ -115,6 +119,15 @@ def raw_data(
         )
         raise failure(str(error), source=source, failure_cases=cases) from error
     digest = content_hash(frame)
+    lineage = (
+        {
+            "dagster/column_lineage": _window_lineage(
+                frame.columns, data_source.target_column, not labels_source.with_features
+            )
+        }
+        if config.window_end
+        else {}
+    )
     context.log.info(f"read {len(frame)} rows x {frame.shape[1]} columns from {source}")
     # MaterializeResult's data_version is public API; Output's is still a beta parameter.
     yield dg.MaterializeResult(
@@ -126,6 +139,7 @@ def raw_data(
             "dagster/column_schema": table_schema(frame),
             "source": dg.MetadataValue.text(source),
             "content_hash": dg.MetadataValue.text(digest),
+            **lineage,
         },
     )
     yield dg.AssetCheckResult(
@@ -135,4 +149,21 @@ def raw_data(
             "rows": dg.MetadataValue.int(len(frame)),
             "columns": dg.MetadataValue.int(frame.shape[1]),
         },
+    )
+
+
+def _window_lineage(
+    columns: Iterable[object], target: str, delayed_labels: bool
+) -> dg.TableColumnLineage:
+    """Where a retraining window's columns come from: scoring_data's days, and the target from
+    the `labels` days when labels are delivered late (the one read the asset graph cannot draw
+    as an edge). The asset page's column lineage shows both."""
+    labels_target = [dg.TableColumnDep(asset_key=LABELS, column_name=target)]
+    return dg.TableColumnLineage(
+        deps_by_column={
+            str(column): labels_target
+            if delayed_labels and column == target
+            else [dg.TableColumnDep(asset_key=SCORING_DATA, column_name=str(column))]
+            for column in columns
+        }
     )

@@ -197,23 +197,30 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self, context: dg.OutputContext, obj: pd.DataFrame | Dataset | StreamedTable
     ) -> None:
         if context.has_asset_partitions:
-            path = asset_path(context.asset_key, context.asset_partition_key, self.base_dir)
-        else:
-            path = self._root().joinpath(*context.asset_key.path) / f"{context.run_id}.parquet"
+            context.add_output_metadata(
+                self.write_partition(context.asset_key, context.asset_partition_key, obj)
+            )
+            return
+        path = self._root().joinpath(*context.asset_key.path) / f"{context.run_id}.parquet"
         context.add_output_metadata(_write(obj, path))
-        if not context.has_asset_partitions:
-            _keep_newest(path.parent, ".parquet", self.keep_runs)
-            _keep_newest(path.parent, SIDECAR_SUFFIX, self.keep_runs)
+        _keep_newest(path.parent, ".parquet", self.keep_runs)
+        _keep_newest(path.parent, SIDECAR_SUFFIX, self.keep_runs)
 
     def write_partition(
-        self, asset_key: dg.AssetKey, partition: str, obj: pd.DataFrame | StreamedTable
+        self, asset_key: dg.AssetKey, partition: str, obj: pd.DataFrame | Dataset | StreamedTable
     ) -> dict[str, Any]:
-        """Store one daily partition, as handle_output would; the metadata to record with it.
-        For an op that materialises several days itself (assets/monitoring/daily.py)."""
+        """Store one daily partition, as handle_output does; the metadata to record with it.
+        The daily monitoring step stores each day of its range through this (Dagster hands an
+        IO manager a range's output as one object, and a range's days succeed or fail apart)."""
         return _write(obj, asset_path(asset_key, partition, self.base_dir))
 
-    def stored_partition(self, asset_key: dg.AssetKey, partition: str) -> Path:
-        """The file of a stored daily partition; a Failure saying what to do when it is not."""
+    def load_partition(
+        self, asset_key: dg.AssetKey, partition: str, wanted: object = None
+    ) -> pd.DataFrame | StoredParquetFile:
+        """One stored daily partition as `wanted` asks: a streaming `StoredParquetFile`, else a
+        DataFrame. A Failure saying what to do when it is not stored."""
+        import pandas as pd
+
         path = asset_path(asset_key, partition, self.base_dir)
         if not path.exists():
             raise dg.Failure(
@@ -221,21 +228,23 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "materialise that asset first.",
                 allow_retries=False,
             )
-        return path
+        if isinstance(wanted, type) and issubclass(wanted, StoredParquetFile):
+            return StoredParquetFile(path)
+        return pd.read_parquet(path)
+
+    def is_stored(self, asset_key: dg.AssetKey, partition: str) -> bool:
+        return asset_path(asset_key, partition, self.base_dir).exists()
 
     def load_input(
         self, context: dg.InputContext
     ) -> pd.DataFrame | Dataset | DailyPartitions | StoredParquetFile:
-        import pandas as pd
-
         if not context.has_asset_partitions:
             return _frame_or_dataset(context, _run_file(self._root(), context, ".parquet"))
         if _annotation(context) is DailyPartitions:
             return self._stored_partitions(context)
-        path = self.stored_partition(context.asset_key, context.asset_partition_key)
-        if _wants_parquet_file(context):
-            return StoredParquetFile(path)
-        return pd.read_parquet(path)
+        return self.load_partition(
+            context.asset_key, context.asset_partition_key, _annotation(context)
+        )
 
     def _stored_partitions(self, context: dg.InputContext) -> DailyPartitions:
         """The input's partitions that are stored, each read only when the asset asks for it
@@ -314,13 +323,6 @@ def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Da
             allow_retries=False,
         )
     return dataset
-
-
-def _wants_parquet_file(context: dg.InputContext) -> bool:
-    """An input annotated StoredParquetFile streams the stored file instead of loading it
-    whole."""
-    wanted = context.dagster_type.typing_type
-    return isinstance(wanted, type) and issubclass(wanted, StoredParquetFile)
 
 
 class RunScopedPickleIOManager(dg.ConfigurableIOManager):

@@ -180,6 +180,18 @@ def test_retraining_window_with_delayed_labels_takes_only_the_labelled_rows(scor
     got = window.frame.set_index(window.frame["application_id"].astype(int))["target"]
     assert got.astype(float).to_numpy().tolist() == expected.loc[got.index].tolist()
     assert DAY.isoformat() in window.source
+    # The asset page shows where the window's columns come from: the target from labels (which
+    # cannot be an edge of the asset graph: it would close a cycle), the rest from scoring_data.
+    (event,) = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("raw_data")
+    ]
+    lineage = event.metadata["dagster/column_lineage"].value.deps_by_column
+    assert [(d.asset_key.to_user_string(), d.column_name) for d in lineage["target"]] == [
+        ("labels", "target")
+    ]
+    assert [d.asset_key.to_user_string() for d in lineage["application_id"]] == ["scoring_data"]
 
 
 def test_a_delivery_for_an_unscored_day_waits_with_a_reason(scored):

@@ -3,8 +3,8 @@ labels -> realized_performance, one partition per day.
 
 Every prediction row names the model version that made it and the hash of the data that version
 was trained on, so prediction -> model version -> training data can be followed. One module
-per asset's function; daily.py materialises them together, a range of days per run, and the
-Parquet IO manager owns the stored files.
+per asset, each declaring a typed step (steps.py: its function's signature says what it reads);
+daily.py runs them for a range of days per run, and the Parquet IO manager owns the stored files.
 """
 
 from mlops_assets.assets.monitoring.daily import DAY_FUNCTIONS, daily_monitoring

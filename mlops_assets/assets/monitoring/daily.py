@@ -1,47 +1,37 @@
 """daily_monitoring: the six daily monitoring assets, materialised together for a range of days.
 
-One op owns scoring_data -> batch_predictions -> drift_report, estimated_performance, labels
--> realized_performance. A scheduled run is one day; a backfill of 60 days is one run too
-(`BackfillPolicy.single_run()`), which pays the process start, the code-location load and
-MLflow's imports once rather than once a day (bench/bench_backfill.py). Each day is still its
-own partition in the UI: materialised, failed or missing, with its own metadata and checks, and
-re-runnable alone.
+Each asset is a typed step declared in its own module (steps.py: its spec, its checks, and a
+function whose signature declares its inputs, config and resources); this module runs them for
+every day of the run's partition range. Dagster injects the resources, the Parquet IO manager
+stores and loads every day, and the asset graph shows what each step reads.
 
-Days are independent. A day that fails (a bad file, a tampered model) is logged and skipped;
-the other days go on and are recorded, and the run fails at the end naming the failed days,
-which Dagster then shows as failed partitions. Only an MLflow outage stops the range at once:
-the step is retried (MLFLOW_RETRY_POLICY) and the retry skips what this run already recorded.
-
-The asset functions live one per module (scoring.py, predictions.py, ...); this module only
-calls them in order, stores their outputs and turns their results into per-day events.
+Why one step for a range rather than one Dagster step per asset: a single-run backfill
+(`BackfillPolicy.single_run()`: a 60-day backfill is one run, paying the process start, the
+code-location load and MLflow's imports once; bench/bench_backfill.py) hands each step the whole
+range, and Dagster 1.13 records a step's output as materialised for every day of it or for none
+(dagster-io/dagster#17836, open: no partition of a single-run backfill can fail alone), while a
+missing output skips every downstream step for every day. Days are independent here: a day that
+fails (a bad file, a tampered model) stops there, the other days go on and are recorded, and the
+run fails at the end naming the failed days, which Dagster then shows as failed partitions. So
+the step records each day's events itself; that hand-written part is `day_events`, below. Only
+an MLflow outage stops the range at once: the step is retried (MLFLOW_RETRY_POLICY) and the retry
+skips what this run already recorded.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config's and resources' annotations
 # as classes.
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
-
-# Not exported by Dagster 1.13; AssetCheckEvaluation takes it (see _DayAssets._target).
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 from pydantic import Field
 
 from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, for_people
 from mlops_assets.assets.monitoring import estimates, labels, predictions, reports, scoring
-from mlops_assets.contracts import EstimatedVerdict
-from mlops_assets.resources.data_source import (
-    LabelsDataSource,
-    ScoringDataSource,
-    TrainingDataSource,
-)
+from mlops_assets.assets.monitoring.steps import DailyStep, DayInput, reads_metadata
+from mlops_assets.dagster_internals import latest_materialization_target
 from mlops_assets.resources.io_managers import ParquetIOManager, StoredParquetFile
-from mlops_assets.resources.mlflow_registry import MlflowRegistry
-from mlops_assets.resources.project import ProjectStorage
 
 
 class MonitoringConfig(dg.Config):
@@ -57,22 +47,28 @@ class MonitoringConfig(dg.Config):
     )
 
 
-SCORING_DATA = dg.AssetKey("scoring_data")
-BATCH_PREDICTIONS = dg.AssetKey("batch_predictions")
-DRIFT_REPORT = dg.AssetKey("drift_report")
-ESTIMATED_PERFORMANCE = dg.AssetKey("estimated_performance")
-LABELS = dg.AssetKey("labels")
-REALIZED_PERFORMANCE = dg.AssetKey("realized_performance")
+# In the order a day runs them: each after the inputs it declares (checked below).
+DAILY_STEPS: tuple[DailyStep, ...] = (
+    scoring.scoring_data,
+    predictions.batch_predictions,
+    reports.drift_report,
+    estimates.estimated_performance,
+    labels.labels,
+    labels.realized_performance,
+)
+DAY_FUNCTIONS = {step.key: step.compute for step in DAILY_STEPS}
+"""Each asset's own function (the asset page's code reference points at it)."""
 
-# Each asset's function, in the order a day runs them (each after what it reads).
-DAY_FUNCTIONS: Mapping[dg.AssetKey, Callable[..., Any]] = {
-    SCORING_DATA: scoring.scoring_data,
-    BATCH_PREDICTIONS: predictions.batch_predictions,
-    DRIFT_REPORT: reports.drift_report,
-    ESTIMATED_PERFORMANCE: estimates.estimated_performance,
-    LABELS: labels.labels,
-    REALIZED_PERFORMANCE: labels.realized_performance,
-}
+
+def _in_order(steps: tuple[DailyStep, ...]) -> tuple[DailyStep, ...]:
+    done: set[dg.AssetKey] = set()
+    for step in steps:
+        late = [i.key for i in step.inputs.values() if i.declared and i.key not in done]
+        if late:
+            names = ", ".join(key.to_user_string() for key in late)
+            raise ValueError(f"{step.key.to_user_string()} runs before its inputs {names}")
+        done.add(step.key)
+    return steps
 
 
 class DayFailed(Exception):
@@ -83,189 +79,116 @@ class DayFailed(Exception):
         self.day, self.asset, self.failure = day, asset, failure
 
 
-@dataclass
-class _DayAssets:
-    """The selected assets for one day at a time, each fed what the previous ones stored."""
+class _Day:
+    """One day's inputs, loaded through the IO manager as each step's signature asks; a frame
+    read by two steps (scoring_data, by drift_report and estimated_performance) is read once."""
 
-    context: dg.AssetExecutionContext
-    config: MonitoringConfig
-    resources: Mapping[str, Any]
-    io: ParquetIOManager
-    already_recorded: set[tuple[dg.AssetKey, str]] = field(default_factory=set)
-    # The day's stored frames read so far: drift_report and estimated_performance both read
-    # scoring_data, which is read once.
-    _frames: dict[tuple[dg.AssetKey, str], Any] = field(default_factory=dict)
+    def __init__(self, context: dg.AssetExecutionContext, io: ParquetIOManager, day: str):
+        self.context, self.io, self.day = context, io, day
+        self._frames: dict[dg.AssetKey, Any] = {}
 
-    def run(self, day: str) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-        estimate: EstimatedVerdict | None = None
-        self._frames.clear()
-        for key in DAY_FUNCTIONS:
-            if key not in self.context.selected_asset_keys or (key, day) in self.already_recorded:
-                continue
-            try:
-                # Yielded as they come: a failed check is recorded before the day stops.
-                for event in self._events(key, day, self._call(key, day, estimate)):
-                    if isinstance(event, dg.AssetMaterialization) and key == ESTIMATED_PERFORMANCE:
-                        estimate = EstimatedVerdict.from_metadata(
-                            date.fromisoformat(day), event.metadata
-                        )
-                    yield event
-            except dg.Failure as failure:
-                if failure.allow_retries:
-                    raise  # MLflow is down: retry the step, not the day
-                raise DayFailed(day, key, failure) from failure
-            except Exception as error:  # a bug or an unforeseen input: this day only
-                unforeseen = dg.Failure(f"{type(error).__name__}: {error}", allow_retries=False)
-                raise DayFailed(day, key, unforeseen) from error
-
-    def _call(self, key: dg.AssetKey, day: str, estimate: EstimatedVerdict | None) -> Any:
-        r, config, context = self.resources, self.config, self.context
-        if key == SCORING_DATA:
-            return scoring.scoring_data(
-                context,
-                day,
-                scoring_source=r["scoring_source"],
-                data_source=r["data_source"],
-                mlflow_registry=r["mlflow_registry"],
-            )
-        if key == BATCH_PREDICTIONS:
-            return predictions.batch_predictions(
-                context,
-                day,
-                config=config.batch_predictions,
-                mlflow_registry=r["mlflow_registry"],
-                scoring_data=self._stream(SCORING_DATA, day),
-            )
-        if key in (DRIFT_REPORT, ESTIMATED_PERFORMANCE):
-            scored = {
-                "mlflow_registry": r["mlflow_registry"],
-                "scoring_data": self._frame(SCORING_DATA, day),
-                "batch_predictions": self._stream(BATCH_PREDICTIONS, day),
-            }
-            if key == DRIFT_REPORT:
-                return reports.drift_report(
-                    context, day, config=config.drift_report, storage=r["storage"], **scored
-                )
-            return estimates.estimated_performance(
-                context,
-                day,
-                config=config.estimated_performance,
-                labels=self._landed_labels(day),
-                **scored,
-            )
-        if key == LABELS:
-            return labels.labels(
-                context,
-                day,
-                labels_source=r["labels_source"],
-                mlflow_registry=r["mlflow_registry"],
-                batch_predictions=self._stream(BATCH_PREDICTIONS, day),
-            )
-        if estimate is None:  # estimated_performance did not run today: its latest record
-            estimate = labels.latest_estimate(context.instance, day)
-        return labels.realized_performance(
-            context,
-            day,
-            config=config.realized_performance,
-            mlflow_registry=r["mlflow_registry"],
-            labels=self._frame(LABELS, day),
-            batch_predictions=self._stream(BATCH_PREDICTIONS, day),
-            estimate=estimate,
-        )
-
-    def _landed_labels(self, day: str) -> Any:
-        """The day's stored labels when some have landed (for the progressive estimate)."""
-        try:
-            return self._frame(LABELS, day)
-        except dg.Failure:  # none stored yet: the estimate is label-free
+    def load(self, wanted: DayInput) -> Any:
+        if reads_metadata(wanted.wanted):
+            return self._recorded(wanted)
+        if wanted.optional and not self.io.is_stored(wanted.key, self.day):
             return None
+        if wanted.wanted is StoredParquetFile:  # a streaming handle, opened per reader
+            return self.io.load_partition(wanted.key, self.day, StoredParquetFile)
+        if wanted.key not in self._frames:
+            self._frames[wanted.key] = self.io.load_partition(wanted.key, self.day)
+        return self._frames[wanted.key]
 
-    def _stream(self, key: dg.AssetKey, day: str) -> StoredParquetFile:
-        return StoredParquetFile(self.io.stored_partition(key, day))
+    def _recorded(self, wanted: DayInput) -> Any:
+        """A verdict: the day's latest materialisation of its asset (this run's, if it ran)."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=wanted.key, asset_partitions=[self.day]), limit=1
+        ).records
+        event = records[0].asset_materialization if records else None
+        if event is None:
+            if wanted.optional:
+                return None
+            raise dg.Failure(
+                f"{self.day}: {wanted.key.to_user_string()} has no record; materialise it first.",
+                allow_retries=False,
+            )
+        return cast(Any, wanted.wanted).from_metadata(date.fromisoformat(self.day), event.metadata)
 
-    def _frame(self, key: dg.AssetKey, day: str) -> Any:
-        import pandas as pd
-
-        if (key, day) not in self._frames:
-            self._frames[key, day] = pd.read_parquet(self.io.stored_partition(key, day))
-        return self._frames[key, day]
-
-    def _events(
-        self, key: dg.AssetKey, day: str, result: Any
+    def run(
+        self, step: DailyStep, config: MonitoringConfig
     ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-        """An asset function's results as this day's events; a stored output is written first,
-        so its materialisation is recorded only once the file is in place."""
-        items = result if isinstance(result, Iterator) else [result]
-        for item in items:
-            if isinstance(item, dg.Output):
-                written = self.io.write_partition(key, day, item.value)
-                yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata=for_people({**item.metadata, **written})
-                )
-            elif isinstance(item, dg.MaterializeResult):
-                yield dg.AssetMaterialization(
-                    asset_key=key, partition=day, metadata=for_people(item.metadata or {})
-                )
-                for check in item.check_results or ():
-                    yield from self._check(key, day, check)
-            elif isinstance(item, dg.AssetCheckResult):
-                yield from self._check(key, day, item)
-            else:
-                raise TypeError(f"{key.to_user_string()} returned {type(item).__name__}")
+        """The step for this day, as events; a failure of any kind as DayFailed, except an
+        MLflow outage, which retries the whole step."""
+        try:
+            kwargs = {name: self.load(wanted) for name, wanted in step.inputs.items()}
+            kwargs.update({name: getattr(self.context.resources, name) for name in step.resources})
+            if step.has_config:
+                kwargs["config"] = getattr(config, step.key.to_user_string())
+            result = step.compute(self.context, self.day, **kwargs)
+            # Yielded as they come: a failed check is recorded before the day stops.
+            yield from day_events(self.context, self.io, step.key, self.day, result)
+        except dg.Failure as failure:
+            if failure.allow_retries:
+                raise  # MLflow is down: retry the step, not the day
+            raise DayFailed(self.day, step.key, failure) from failure
+        except Exception as error:  # a bug or an unforeseen input: this day only
+            unforeseen = dg.Failure(f"{type(error).__name__}: {error}", allow_retries=False)
+            raise DayFailed(self.day, step.key, unforeseen) from error
 
-    def _check(
-        self, key: dg.AssetKey, day: str, result: dg.AssetCheckResult
-    ) -> Iterator[dg.AssetCheckEvaluation]:
-        check_key = dg.AssetCheckKey(key, result.check_name or "")
-        if check_key in self.context.selected_asset_check_keys:
+
+def day_events(
+    context: dg.AssetExecutionContext,
+    io: ParquetIOManager,
+    key: dg.AssetKey,
+    day: str,
+    result: Any,
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """A step's result for one day of a range as that day's events: what Dagster does for a step
+    with one partition key, done here because a range's days succeed or fail apart (see the
+    module's docstring). A stored output is written first, so its materialisation is recorded
+    only once the file is in place; a check evaluation targets the day's materialisation."""
+    selected_checks = context.selected_asset_check_keys
+    for item in result if isinstance(result, Iterator) else [result]:
+        checks: list[dg.AssetCheckResult] = []
+        if isinstance(item, dg.Output):
+            written = io.write_partition(key, day, item.value)
+            metadata = for_people({**item.metadata, **written})
+            yield dg.AssetMaterialization(asset_key=key, partition=day, metadata=metadata)
+        elif isinstance(item, dg.MaterializeResult):
+            metadata = for_people(item.metadata or {})
+            yield dg.AssetMaterialization(asset_key=key, partition=day, metadata=metadata)
+            checks = list(item.check_results or ())
+        elif isinstance(item, dg.AssetCheckResult):
+            checks = [item]
+        else:
+            raise TypeError(f"{key.to_user_string()} returned {type(item).__name__}")
+        for check in checks:
+            check_key = dg.AssetCheckKey(key, check.check_name or "")
+            if check_key not in selected_checks:
+                continue
             yield dg.AssetCheckEvaluation(
                 asset_key=key,
                 check_name=check_key.name,
-                passed=result.passed,
-                metadata=for_people(result.metadata or {}),
-                severity=result.severity,
-                description=result.description,
+                passed=check.passed,
+                metadata=for_people(check.metadata or {}),
+                severity=check.severity,
+                description=check.description,
                 partition=day,
-                target_materialization_data=self._target(key, day),
+                # The latest materialisation is the one yielded just before: a yielded event is
+                # stored before this generator resumes.
+                target_materialization_data=latest_materialization_target(
+                    context.instance, key, day
+                ),
             )
-
-    def _target(
-        self, key: dg.AssetKey, day: str
-    ) -> AssetCheckEvaluationTargetMaterializationData | None:
-        """The day's materialisation the check judged: its latest, the one yielded just before
-        (a yielded event is stored before this generator resumes). The check's Partitions view
-        (Dagster's AssetCheckState) counts an evaluation only when it targets the partition's
-        latest materialisation: without a target, every day with one shows as missing. Dagster
-        fills this in itself only for a step with a single partition key, not a range."""
-        records = self.context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-        ).records
-        if not records:  # the day failed before anything was stored: the check stands alone
-            return None
-        return AssetCheckEvaluationTargetMaterializationData(
-            storage_id=records[0].storage_id,
-            run_id=records[0].run_id,
-            timestamp=records[0].timestamp,
-        )
 
 
 @dg.multi_asset(
     name="daily_monitoring",
-    specs=[
-        scoring.SPEC,
-        predictions.SPEC,
-        reports.SPEC,
-        estimates.SPEC,
-        labels.LABELS_SPEC,
-        labels.REALIZED_SPEC,
-    ],
-    check_specs=[
-        scoring.CHECK,
-        reports.CHECK,
-        reports.DATA_QUALITY_CHECK_SPEC,
-        estimates.CHECK,
-        labels.REALIZED_CHECK_SPEC,
-    ],
+    specs=[step.spec for step in _in_order(DAILY_STEPS)],
+    check_specs=[check for step in DAILY_STEPS for check in step.checks],
+    # The steps' resources, which Dagster builds and injects (context.resources); one decorator
+    # argument, as Dagster takes resources either here or as parameters, not both.
+    required_resource_keys={"parquet_io_manager"}
+    | {name for step in DAILY_STEPS for name in step.resources},
     can_subset=True,
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=MLFLOW_RETRY_POLICY,
@@ -273,33 +196,20 @@ class _DayAssets:
 def daily_monitoring(
     context: dg.AssetExecutionContext,
     config: MonitoringConfig,
-    scoring_source: ScoringDataSource,
-    data_source: TrainingDataSource,
-    labels_source: LabelsDataSource,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
-    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     """The selected monitoring assets for every day of the run's partition range, day by day."""
+    parquet_io_manager: ParquetIOManager = context.resources.parquet_io_manager
     days = context.partition_keys
-    assets = _DayAssets(
-        context,
-        config,
-        {
-            "scoring_source": scoring_source,
-            "data_source": data_source,
-            "labels_source": labels_source,
-            "mlflow_registry": mlflow_registry,
-            "storage": storage,
-        },
-        parquet_io_manager,
-        # A retry (MLflow was down) does only what this run has not recorded yet.
-        _recorded_by_this_run(context) if context.retry_number > 0 else set(),
-    )
+    selected = [step for step in DAILY_STEPS if step.key in context.selected_asset_keys]
+    # A retry (MLflow was down) does only what this run has not recorded yet.
+    recorded = _recorded_by_this_run(context) if context.retry_number > 0 else set()
     failed: list[DayFailed] = []
     for day in days:
+        inputs = _Day(context, parquet_io_manager, day)
         try:
-            yield from assets.run(day)
+            for step in selected:
+                if (step.key, day) not in recorded:
+                    yield from inputs.run(step, config)
         except DayFailed as error:
             context.log.error(f"{error}; the other days go on")
             failed.append(error)
@@ -337,3 +247,6 @@ def _days_failed(failed: list[DayFailed], days: int) -> dg.Failure:
         metadata={"failed_days": ", ".join(error.day for error in failed)},
         allow_retries=False,
     )
+
+
+__all__ = ["DAILY_STEPS", "DAY_FUNCTIONS", "MonitoringConfig", "daily_monitoring", "day_events"]

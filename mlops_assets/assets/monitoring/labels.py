@@ -12,8 +12,8 @@ from mlops_assets.assets.common import (
     retried_on_mlflow_outage,
 )
 from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
+from mlops_assets.assets.monitoring.steps import daily_step
 from mlops_assets.contracts import (
-    ESTIMATED_PERFORMANCE_ASSET,
     MODEL_VERSION_KEY,
     REALIZED_CHECK,
     EstimatedVerdict,
@@ -44,11 +44,11 @@ LABELS_SPEC = daily_spec(
     "predictions (ids compared by value); a redelivery replaces the stored one, a bad one fails "
     "and leaves it untouched.",
     kinds={"pandas", "parquet"},
-    deps=["batch_predictions"],
     stored=True,
 )
 
 
+@daily_step(LABELS_SPEC)
 @retried_on_mlflow_outage
 def labels(
     context: dg.AssetExecutionContext,
@@ -116,20 +116,6 @@ class RealizedPerformanceConfig(dg.Config):
     confidence: float = 0.95
 
 
-def latest_estimate(instance: dg.DagsterInstance, partition: str) -> EstimatedVerdict | None:
-    """The day's latest label-free estimate, when one was recorded."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(ESTIMATED_PERFORMANCE_ASSET), asset_partitions=[partition]
-        ),
-        limit=1,
-    ).records
-    event = records[0].asset_materialization if records else None
-    if event is None:
-        return None
-    return EstimatedVerdict.from_metadata(date.fromisoformat(partition), event.metadata)
-
-
 REALIZED_SPEC = daily_spec(
     "realized_performance",
     "The day's predictions judged on the labels that have arrived, per scoring model version: "
@@ -137,7 +123,6 @@ REALIZED_SPEC = daily_spec(
     "with intervals, the drop beyond noise vs the version's test figure, and the error of the "
     "label-free estimate.",
     kinds={"scikit-learn", "numpy"},
-    deps=["labels", "batch_predictions"],
 )
 REALIZED_CHECK_SPEC = daily_check_spec(
     REALIZED_CHECK,
@@ -147,6 +132,7 @@ REALIZED_CHECK_SPEC = daily_check_spec(
 )
 
 
+@daily_step(REALIZED_SPEC, REALIZED_CHECK_SPEC)
 @retried_on_mlflow_outage
 def realized_performance(
     context: dg.AssetExecutionContext,
@@ -155,9 +141,10 @@ def realized_performance(
     mlflow_registry: MlflowRegistry,
     labels: DataFrame,
     batch_predictions: StoredParquetFile,
-    estimate: EstimatedVerdict | None,
+    estimated_performance: EstimatedVerdict | None,
 ) -> dg.MaterializeResult:
-    """`estimate` is the day's label-free estimate (None: none was made)."""
+    """`estimated_performance` is the day's latest label-free estimate (None: none was made)."""
+    estimate = estimated_performance
     import pandas as pd
 
     from mlops_assets.domain.data_quality import last_row_per_id

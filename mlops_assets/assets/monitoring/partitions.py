@@ -19,15 +19,16 @@ def daily_spec(
     name: str,
     description: str,
     kinds: set[str],
-    deps: Iterable[str] = (),
+    deps: Iterable[str | dg.AssetKey] = (),
     *,
     stored: bool = False,
     group_name: str = MONITORING_GROUP,
 ) -> dg.AssetSpec:
     """One of the daily monitoring assets (assets/monitoring/daily.py materialises them all, a
-    range of days per run). Skippable: a day that fails, or an asset not selected, records
-    nothing. `stored` assets are DataFrames the Parquet IO manager keeps, one file a day, which
-    other assets (raw_data's retraining window) read as inputs."""
+    range of days per run). `deps` are what it depends on besides its inputs, which daily_step
+    adds from its function's signature. Skippable: a day that fails, or an asset not selected,
+    records nothing. `stored` assets are DataFrames the Parquet IO manager keeps, one file a
+    day, which other assets (raw_data's retraining window) read as inputs."""
     spec = dg.AssetSpec(
         name,
         description=description,

@@ -5,8 +5,10 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from mlops_assets.asset_keys import REGISTERED_MODEL_VERSION
 from mlops_assets.assets.common import failure, listed, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import daily_spec
+from mlops_assets.assets.monitoring.steps import daily_step
 from mlops_assets.contracts import (
     CHAMPION_ALIAS,
     MODEL_NAME_KEY,
@@ -39,12 +41,14 @@ SPEC = daily_spec(
     "row and the file's metadata name the model version and its training data hash.",
     kinds={"scikit-learn", "parquet", "mlflow"},
     # The champion is chosen at run time, through the registry; the edge shows that lineage
-    # (prediction -> registered model version) in the asset graph.
-    deps=["scoring_data", "registered_model_version"],
+    # (prediction -> registered model version) in the asset graph. scoring_data, an input, is
+    # added by daily_step.
+    deps=[REGISTERED_MODEL_VERSION],
     stored=True,
 )
 
 
+@daily_step(SPEC)
 @retried_on_mlflow_outage
 def batch_predictions(
     context: dg.AssetExecutionContext,

@@ -8,6 +8,7 @@ import dagster as dg
 
 from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
+from mlops_assets.assets.monitoring.steps import daily_step
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
     DATA_QUALITY_CHECK,
@@ -62,7 +63,6 @@ SPEC = daily_spec(
     "drift, performance on labels, and a dataset-level severity. evidently draws the HTML "
     "report for people; our vectorised engine decides.",
     kinds={"numpy", "scipy", "evidently"},
-    deps=["scoring_data", "batch_predictions"],
 )
 CHECK = daily_check_spec(
     DRIFT_CHECK,
@@ -81,6 +81,7 @@ DATA_QUALITY_CHECK_SPEC = daily_check_spec(
 )
 
 
+@daily_step(SPEC, CHECK, DATA_QUALITY_CHECK_SPEC)
 @retried_on_mlflow_outage
 def drift_report(
     context: dg.AssetExecutionContext,

@@ -12,6 +12,7 @@ from mlops_assets.assets.common import (
     retried_on_mlflow_outage,
 )
 from mlops_assets.assets.monitoring.partitions import daily_check_spec, daily_spec
+from mlops_assets.assets.monitoring.steps import daily_step
 from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.evaluation import markdown_table
@@ -44,6 +45,7 @@ CHECK = daily_check_spec(
 )
 
 
+@daily_step(SPEC, CHECK)
 @retried_on_mlflow_outage
 def scoring_data(
     context: dg.AssetExecutionContext,

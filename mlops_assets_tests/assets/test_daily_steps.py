@@ -1,0 +1,79 @@
+"""A daily monitoring asset is a typed step whose signature declares what it reads: the asset
+graph shows those reads as edges, and the step is bound from its signature alone."""
+
+import pytest
+
+from mlops_assets.asset_keys import (
+    BATCH_PREDICTIONS,
+    DRIFT_REPORT,
+    ESTIMATED_PERFORMANCE,
+    LABELS,
+    REALIZED_PERFORMANCE,
+    REGISTERED_MODEL_VERSION,
+    SCORING_DATA,
+)
+from mlops_assets.assets.monitoring.daily import DAILY_STEPS, _in_order
+from mlops_assets.assets.monitoring.partitions import daily_spec
+from mlops_assets.assets.monitoring.steps import daily_step
+from mlops_assets.contracts import EstimatedVerdict
+from mlops_assets.definitions import defs
+from mlops_assets.resources.io_managers import StoredParquetFile
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+
+def test_the_asset_graph_shows_every_input_a_daily_step_reads():
+    graph = defs.resolve_asset_graph()
+    parents = {key: set(graph.get(key).parent_keys) for key in graph.get_all_asset_keys()}
+    assert parents[BATCH_PREDICTIONS] == {SCORING_DATA, REGISTERED_MODEL_VERSION}
+    assert parents[DRIFT_REPORT] == {SCORING_DATA, BATCH_PREDICTIONS}
+    assert parents[LABELS] == {BATCH_PREDICTIONS}
+    # It reads the day's label-free estimate to report the estimate's error.
+    assert parents[REALIZED_PERFORMANCE] == {LABELS, BATCH_PREDICTIONS, ESTIMATED_PERFORMANCE}
+    # The labels it reads are the ones landed in earlier runs (it runs before today's).
+    assert parents[ESTIMATED_PERFORMANCE] == {SCORING_DATA, BATCH_PREDICTIONS}
+
+
+def test_a_steps_inputs_config_and_resources_come_from_its_signature():
+    spec = daily_spec("realized_performance", "t", kinds={"pandas"}, deps=["drift_report"])
+
+    @daily_step(spec)
+    def judged(
+        context,
+        partition,
+        config,
+        mlflow_registry: MlflowRegistry,
+        batch_predictions: StoredParquetFile,
+        estimated_performance: EstimatedVerdict | None,
+    ):
+        raise AssertionError("not run here")
+
+    assert judged.resources == ("mlflow_registry",)
+    assert judged.has_config
+    streamed = judged.inputs["batch_predictions"]
+    assert (streamed.key, streamed.wanted, streamed.optional) == (
+        BATCH_PREDICTIONS,
+        StoredParquetFile,
+        False,
+    )
+    verdict = judged.inputs["estimated_performance"]
+    assert (verdict.wanted, verdict.optional) == (EstimatedVerdict, True)
+    assert {d.asset_key for d in judged.spec.deps} == {
+        BATCH_PREDICTIONS,
+        ESTIMATED_PERFORMANCE,
+        DRIFT_REPORT,
+    }
+
+
+def test_a_step_listed_before_what_it_reads_is_refused_when_the_code_loads():
+    scoring, predictions = DAILY_STEPS[0], DAILY_STEPS[1]
+    with pytest.raises(ValueError, match="batch_predictions runs before its inputs scoring_data"):
+        _in_order((predictions, scoring))
+    assert _in_order(DAILY_STEPS) == DAILY_STEPS
+    assert [step.key for step in DAILY_STEPS] == [
+        SCORING_DATA,
+        BATCH_PREDICTIONS,
+        DRIFT_REPORT,
+        ESTIMATED_PERFORMANCE,
+        LABELS,
+        REALIZED_PERFORMANCE,
+    ]
