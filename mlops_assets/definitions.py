@@ -11,19 +11,13 @@ from typing import Any, cast
 
 import dagster as dg
 
-from mlops_assets.alert_sensors import (
+from mlops_assets.defs.alerts.sensors import (
     monitoring_alerts_sensor,
     rollback_alert_sensor,
     run_failure_alert_sensor,
 )
-from mlops_assets.assets.evaluation import evaluation_report
-from mlops_assets.assets.ingestion import raw_data
-from mlops_assets.assets.monitoring import DAY_FUNCTIONS, daily_monitoring
-from mlops_assets.assets.registry import registered_model_version
-from mlops_assets.assets.training import trained_model
-from mlops_assets.assets.validation import validated_data
-from mlops_assets.domain.registry import default_model_name
-from mlops_assets.jobs import (
+from mlops_assets.defs.champion.registry import registered_model_version
+from mlops_assets.defs.jobs import (
     daily_monitoring_job,
     evidently_report_job,
     labels_job,
@@ -32,7 +26,18 @@ from mlops_assets.jobs import (
     rollback_champion_job,
     training_job,
 )
-from mlops_assets.label_sensors import labels_arrival_sensor
+from mlops_assets.defs.monitoring import DAY_FUNCTIONS, daily_monitoring
+from mlops_assets.defs.monitoring.label_sensors import labels_arrival_sensor
+from mlops_assets.defs.monitoring.schedules import daily_batch_prediction_schedule
+from mlops_assets.defs.retraining.sensors import (
+    drift_retraining_sensor,
+    retraining_settings_from_env,
+)
+from mlops_assets.defs.training.evaluation import evaluation_report
+from mlops_assets.defs.training.ingestion import raw_data
+from mlops_assets.defs.training.training import trained_model
+from mlops_assets.defs.training.validation import validated_data
+from mlops_assets.domain.registry import default_model_name
 from mlops_assets.process import exit_without_final_collection
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import (
@@ -45,8 +50,6 @@ from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickle
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.run_health import in_process_executor
-from mlops_assets.schedules import daily_batch_prediction_schedule
-from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
 
 # Every process that loads the code location exits without the shutdown's garbage collection
 # (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
@@ -114,7 +117,7 @@ def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCod
     multi-asset that calls them all. Not `dg.with_source_code_references`: in Dagster 1.13 it
     takes the line of the unwrapped function but the file of the outermost wrapper
     (`inspect.getsourcefile` does not unwrap), so it pointed every MLflow-calling asset at a line
-    of assets/common.py."""
+    of defs/common.py."""
     compute = asset.op.compute_fn
     # An op's compute_fn is a DecoratedOpFunction holding the decorated function.
     wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(

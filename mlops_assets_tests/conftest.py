@@ -16,7 +16,7 @@ import pytest
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
-# The MLflow retry policy is read when the definitions load (assets/common.py, imported later
+# The MLflow retry policy is read when the definitions load (defs/common.py, imported later
 # than this file): tests that take MLflow down wait fractions of a second, not minutes.
 os.environ.setdefault("MLOPS_MLFLOW_MAX_RETRIES", "2")
 os.environ.setdefault("MLOPS_MLFLOW_RETRY_DELAY", "0.2")

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STATUS = (
-    "from mlops_assets.schedules import daily_batch_prediction_schedule as s; "
+    "from mlops_assets.defs.monitoring.schedules import daily_batch_prediction_schedule as s; "
     "print(s.default_status.value)"
 )
 

@@ -4,7 +4,6 @@ import os
 
 import dagster as dg
 
-from mlops_assets.assets.registry import promote_version, rollback_champion
 from mlops_assets.contracts import (
     CHAMPION_GATE_RUN_TAG,
     EVIDENTLY_REPORT_JOB,
@@ -13,6 +12,7 @@ from mlops_assets.contracts import (
     REALIZED_PERFORMANCE_ASSET,
     RETRAINING_JOB,
 )
+from mlops_assets.defs.champion.registry import promote_version, rollback_champion
 
 TRAINING_ASSETS = (
     "raw_data",

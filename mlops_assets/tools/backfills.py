@@ -8,7 +8,7 @@ backfill from the terminal is the one a person would start by clicking, shown on
 backfill page. `dagster job backfill` makes a job backfill instead: one run per day, about ten
 seconds of process start and imports each (bench/RESULTS.md).
 
-    python -m mlops_assets.backfills --from 2026-01-02 --to 2026-03-02 [--url http://...]
+    python -m mlops_assets.tools.backfills --from 2026-01-02 --to 2026-03-02 [--url http://...]
 
 The webserver and the daemon are the ones `make ui` starts.
 """
@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from mlops_assets.jobs import monitoring_assets
+from mlops_assets.defs.jobs import monitoring_assets
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
@@ -56,7 +56,7 @@ def days_between(first: date, last: date) -> list[str]:
 def check_partitions(days: Sequence[str]) -> None:
     """Every day is a daily partition of the code location (as this environment loads it:
     `make` gives the webserver and this command the same MLOPS_HOME and settings)."""
-    from mlops_assets.assets.monitoring.partitions import daily_partitions
+    from mlops_assets.defs.monitoring.partitions import daily_partitions
 
     first = daily_partitions.get_first_partition_key()
     last = daily_partitions.get_last_partition_key()

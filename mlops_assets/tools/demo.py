@@ -34,14 +34,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.demo_loop import (
-    QUIET,
-    LabelDelivery,
-    LoopResult,
-    failure_message,
-    run_days,
-    run_loop,
-)
 from mlops_assets.domain.data import is_sql_url, redact_url
 from mlops_assets.domain.demo_table import (
     WIDTH,
@@ -57,6 +49,14 @@ from mlops_assets.resources.data_source import (
 )
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import default_home
+from mlops_assets.tools.demo_loop import (
+    QUIET,
+    LabelDelivery,
+    LoopResult,
+    failure_message,
+    run_days,
+    run_loop,
+)
 
 # The loop and its rows, for the tests that run what the demo runs.
 __all__ = ["DayRow", "LabelDelivery", "run_days", "run_loop"]
@@ -177,8 +177,8 @@ def main() -> int:
         if int(os.environ["MLOPS_LABEL_DELAY_DAYS"] or 0) > 0 and not watch_labels:
             own_labels_directory = Path(default_home()).expanduser().resolve() / "labels"
             os.environ["MLOPS_LABELS_DATA"] = str(own_labels_directory)
-    from mlops_assets.assets.monitoring import daily_partitions
     from mlops_assets.definitions import defs
+    from mlops_assets.defs.monitoring import daily_partitions
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     # Read by mlflow when it is first imported (by the first run): its INFO lines, the warning

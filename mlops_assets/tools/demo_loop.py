@@ -28,11 +28,11 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
     RealizedVerdict,
 )
+from mlops_assets.defs.jobs import LABEL_ASSETS
+from mlops_assets.defs.retraining.sensors import DECISION_METADATA
 from mlops_assets.domain.demo_table import DayRow, Happening
-from mlops_assets.jobs import LABEL_ASSETS
 from mlops_assets.resources.data_source import ScoringDataSource
-from mlops_assets.sensor_ticks import Launch, tick_sensor
-from mlops_assets.sensors import DECISION_METADATA
+from mlops_assets.tools.sensor_ticks import Launch, tick_sensor
 
 # Dagster's console logger prints nothing in the demo: the table says what happened, each
 # failure once (failure_message); the full log, warnings and stack traces included, is the

@@ -57,7 +57,7 @@ def landing_lines(ui_url: str, database: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlops_assets.mlflow_ui")
+    parser = argparse.ArgumentParser(prog="python -m mlops_assets.tools.mlflow_ui")
     parser.add_argument("--url", required=True, help="the address the UI listens on")
     parser.add_argument("--store", required=True, type=Path, help="the SQLite store's file")
     args = parser.parse_args(argv)

@@ -7,8 +7,8 @@ a directory shared with a user's own files keeps them, and a path a data variabl
 removed, nor anything holding one. The standard library only: `make clean` runs this with the
 system python3, before or without a virtual environment.
 
-    python -m mlops_assets.project_state reset   # `make demo`: a clean slate for the story
-    python -m mlops_assets.project_state clean   # `make clean`: also make's dagster.yaml copy
+    python -m mlops_assets.tools.project_state reset   # `make demo`: a clean slate for the story
+    python -m mlops_assets.tools.project_state clean   # `make clean`: also make's dagster.yaml copy
                                                  # and `make serve`'s request log
 """
 
@@ -115,10 +115,10 @@ def _is_makes_copy(copy: Path, repo_dagster_yaml: Path, dagster_home: Path) -> b
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlops_assets.project_state")
+    parser = argparse.ArgumentParser(prog="python -m mlops_assets.tools.project_state")
     parser.add_argument("action", choices=("reset", "clean"))
     args = parser.parse_args(argv)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     mlops_home = Path(env.get("MLOPS_HOME") or Path.cwd() / ".mlops").expanduser()
     dagster_home = Path(env.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").expanduser()
     removed, kept = clear_state(

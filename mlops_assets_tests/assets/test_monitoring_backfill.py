@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.contracts import DRIFT_CHECK
+from mlops_assets.defs.jobs import monitoring_assets
+from mlops_assets.defs.monitoring import daily_partitions
 from mlops_assets.domain.synthetic import generate_daily_batch
-from mlops_assets.jobs import monitoring_assets
 from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets_tests.monitoring_runs import run_day_range
 

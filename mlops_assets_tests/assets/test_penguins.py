@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mlops_assets.assets.monitoring import daily_partitions
-from mlops_assets.jobs import monitoring_assets
+from mlops_assets.defs.jobs import monitoring_assets
+from mlops_assets.defs.monitoring import daily_partitions
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,

@@ -19,14 +19,14 @@ import pytest
 import yaml
 
 from mlops_assets.contracts import CHAMPION_ALIAS
-from mlops_assets.domain.synthetic import generate_training_data
-from mlops_assets.jobs import (
+from mlops_assets.defs.jobs import (
     daily_monitoring_job,
     promote_version_job,
     retraining_job,
     rollback_champion_job,
     training_job,
 )
+from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.project import ProjectStorage
 

@@ -7,19 +7,19 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
-    MLFLOW_RETRY_POLICY,
-    OWNER,
-    TRAINING_GROUP,
-    failure,
-    retried_on_mlflow_outage,
-)
 from mlops_assets.contracts import (
     CHAMPION_ALIAS,
     DAGSTER_RUN_ID_TAG,
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
     PROMOTION_CHECK,
+)
+from mlops_assets.defs.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    TRAINING_GROUP,
+    failure,
+    retried_on_mlflow_outage,
 )
 from mlops_assets.domain.health import promotion_health
 from mlops_assets.domain.promotion import EvaluationSummary, PromotionError

@@ -7,7 +7,7 @@ per asset's function; daily.py materialises them together, a range of days per r
 Parquet IO manager owns the stored files.
 """
 
-from mlops_assets.assets.monitoring.daily import DAY_FUNCTIONS, daily_monitoring
-from mlops_assets.assets.monitoring.partitions import daily_partitions
+from mlops_assets.defs.monitoring.daily import DAY_FUNCTIONS, daily_monitoring
+from mlops_assets.defs.monitoring.partitions import daily_partitions
 
 __all__ = ["DAY_FUNCTIONS", "daily_monitoring", "daily_partitions"]

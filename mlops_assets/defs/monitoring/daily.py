@@ -31,9 +31,9 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 from pydantic import Field
 
-from mlops_assets.assets.common import MLFLOW_RETRY_POLICY, for_people
-from mlops_assets.assets.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.contracts import EstimatedVerdict
+from mlops_assets.defs.common import MLFLOW_RETRY_POLICY, for_people
+from mlops_assets.defs.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,

@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
     ESTIMATE_CHECK,
@@ -16,6 +14,8 @@ from mlops_assets.contracts import (
     REFERENCE_PROFILE_ARTIFACT,
     EstimatedVerdict,
 )
+from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
+from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.domain.health import estimate_health
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
@@ -91,7 +91,7 @@ def estimated_performance(
     schema = mlflow_registry.training_schema(run_id)
     day = date.fromisoformat(partition)
     if schema.task == "regression":
-        from mlops_assets.assets.monitoring.regression_estimate import estimate_regressor
+        from mlops_assets.defs.monitoring.regression_estimate import estimate_regressor
 
         verdict, extra = estimate_regressor(
             context, day, version, run_id, schema, mlflow_registry, scoring_data,

@@ -5,13 +5,6 @@ from typing import Any, cast
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
-    DataFrame,
-    failure,
-    failure_cases_markdown,
-    retried_on_mlflow_outage,
-)
-from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     ESTIMATED_PERFORMANCE_ASSET,
     MODEL_VERSION_KEY,
@@ -19,6 +12,13 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
     RealizedVerdict,
 )
+from mlops_assets.defs.common import (
+    DataFrame,
+    failure,
+    failure_cases_markdown,
+    retried_on_mlflow_outage,
+)
+from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.health import realized_health
 from mlops_assets.domain.schemas import DatasetSchema

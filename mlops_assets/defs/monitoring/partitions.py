@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import MONITORING_GROUP, OWNER
+from mlops_assets.defs.common import MONITORING_GROUP, OWNER
 from mlops_assets.domain.health import Health
 from mlops_assets.resources.data_source import scoring_start
 

@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import failure, listed, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import daily_spec
 from mlops_assets.contracts import (
     CHAMPION_ALIAS,
     MODEL_NAME_KEY,
@@ -14,6 +12,8 @@ from mlops_assets.contracts import (
     SCORE_COLUMN,
     TRAINING_DATA_HASH_KEY,
 )
+from mlops_assets.defs.common import failure, listed, retried_on_mlflow_outage
+from mlops_assets.defs.monitoring.partitions import daily_spec
 from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
 from mlops_assets.resources.io_managers import StoredParquetFile, StreamedTable
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError

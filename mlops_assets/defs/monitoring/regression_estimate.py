@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import failure
 from mlops_assets.contracts import (
     LOSS_MODEL_ARTIFACT,
     LOSS_MODEL_PARAM,
     REFERENCE_PROFILE_ARTIFACT,
     EstimatedVerdict,
 )
+from mlops_assets.defs.common import failure
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 

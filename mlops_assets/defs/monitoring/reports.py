@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import DataFrame, failure, retried_on_mlflow_outage
-from mlops_assets.assets.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
     DATA_QUALITY_CHECK,
@@ -23,6 +21,9 @@ from mlops_assets.contracts import (
     SCORE_COLUMN,
     DriftVerdict,
 )
+from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
+from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
+from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import markdown_table
 from mlops_assets.domain.health import data_quality_health, drift_day_health
@@ -32,7 +33,6 @@ from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
-from mlops_assets.retraining_runs import retraining_attempts
 
 if TYPE_CHECKING:  # scipy stays out of the code location's load
     from mlops_assets.domain.data_quality import DataQualityResult

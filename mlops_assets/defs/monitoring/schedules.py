@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from mlops_assets.jobs import daily_monitoring_job
+from mlops_assets.defs.jobs import daily_monitoring_job
 
 # MLOPS_SCORING_CRON sets when the schedule fires: any cron, not only a time of day.
 # Not `dg.build_schedule_from_partitioned_job`: for a time-partitioned job Dagster 1.13 refuses a

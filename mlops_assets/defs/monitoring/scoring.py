@@ -4,15 +4,15 @@ from datetime import date
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
+from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
+from mlops_assets.defs.common import (
     DATA_GROUP,
     failure,
     failure_cases_markdown,
     listed,
     retried_on_mlflow_outage,
 )
-from mlops_assets.assets.monitoring.partitions import daily_check_spec, daily_spec
-from mlops_assets.contracts import CHAMPION_ALIAS, SCORING_CHECK
+from mlops_assets.defs.monitoring.partitions import daily_check_spec, daily_spec
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.evaluation import markdown_table
 from mlops_assets.domain.schemas import (

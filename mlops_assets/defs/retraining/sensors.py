@@ -33,9 +33,9 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
     RealizedVerdict,
 )
+from mlops_assets.defs.jobs import retraining_job
+from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
-from mlops_assets.jobs import retraining_job
-from mlops_assets.retraining_runs import retraining_attempts
 
 DRIFT_REPORT = dg.AssetKey("drift_report")
 REALIZED_PERFORMANCE = dg.AssetKey(REALIZED_PERFORMANCE_ASSET)

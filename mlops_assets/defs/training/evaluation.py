@@ -3,7 +3,8 @@ current champion scored on the same rows so challenger and champion are compared
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
+from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
+from mlops_assets.defs.common import (
     MLFLOW_RETRY_POLICY,
     OWNER,
     TRAINING_GROUP,
@@ -11,7 +12,6 @@ from mlops_assets.assets.common import (
     number,
     retried_on_mlflow_outage,
 )
-from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import (
     calibration_png,

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
+from mlops_assets.contracts import LABELS_ASSET
+from mlops_assets.defs.common import (
     data_asset,
     failure,
     failure_cases_markdown,
     table_schema,
 )
-from mlops_assets.contracts import LABELS_ASSET
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.datasets import (
     DailyPartitions,

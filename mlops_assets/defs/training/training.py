@@ -6,14 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
-    MLFLOW_RETRY_POLICY,
-    OWNER,
-    TRAINING_GROUP,
-    failure,
-    number,
-    retried_on_mlflow_outage,
-)
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
     DAGSTER_RUN_ID_TAG,
@@ -27,6 +19,14 @@ from mlops_assets.contracts import (
     LOSS_MODEL_SUMMARY_ARTIFACT,
     SCHEMA_ARTIFACT,
     SEARCH_ARTIFACT,
+)
+from mlops_assets.defs.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    TRAINING_GROUP,
+    failure,
+    number,
+    retried_on_mlflow_outage,
 )
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.datasets import ValidatedDataset

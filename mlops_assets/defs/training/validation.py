@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from mlops_assets.assets.common import (
+from mlops_assets.defs.common import (
     data_asset,
     failure,
     failure_cases_markdown,
