@@ -24,7 +24,8 @@ import urllib.request
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from mlops_assets.defs.jobs import monitoring_assets
+from mlops_assets.defs.monitoring.jobs import monitoring_assets
+from mlops_assets.settings import Settings
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         days = days_between(args.first, args.last)
         check_partitions(days)
-        backfill_id = launch_backfill(args.url, monitoring_assets(os.environ), days)
+        backfill_id = launch_backfill(args.url, monitoring_assets(Settings.from_env()), days)
     except BackfillError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

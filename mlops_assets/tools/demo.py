@@ -167,9 +167,12 @@ def main() -> int:
         os.environ.setdefault("MLOPS_SCORING_START", plan.days[0].isoformat())
     watch_labels = bool(os.environ.get("MLOPS_LABELS_DATA"))
     own_labels_directory = None
+    calendar = None
     if plan.days is None:
         calendar = demo_calendar(os.environ, datetime.now(UTC).date())
         if calendar is not None:
+            # Read back by every process with this MLOPS_HOME for the built-in drift start
+            # (settings.py), so a day run again from the UI draws what the demo drew.
             calendar.write(os.environ)
         # The built-in data tells the delayed story unless the user chose otherwise: set
         # before the definitions load, which read both variables.
@@ -186,7 +189,7 @@ def main() -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
-    days = _partition_days(plan, daily_partitions)
+    days = _partition_days(plan, daily_partitions, calendar)
     if days is not None and not days:
         print(
             f"None of the days in {plan.scoring} is a daily partition (from "
@@ -286,12 +289,17 @@ def _label_delivery(defs: dg.Definitions, directory: Path | None) -> LabelDelive
     return LabelDelivery(directory, source.label_delay_days, source)
 
 
-def _partition_days(plan: DemoPlan, partitions: dg.DailyPartitionsDefinition) -> list[date] | None:
-    """The days to score that are partitions; None when the plan trains only."""
+def _partition_days(
+    plan: DemoPlan, partitions: dg.DailyPartitionsDefinition, calendar: BuiltinCalendar | None
+) -> list[date] | None:
+    """The days to score that are partitions; None when the plan trains only. The built-in
+    days are the calendar's, else (a start the user fixed) those from the first partition."""
     if plan.train_only:
         return None
     if plan.days is None:
-        first = date.fromisoformat(partitions.start.strftime("%Y-%m-%d"))
+        first = date.fromisoformat(
+            calendar.scoring_start if calendar else partitions.start.strftime("%Y-%m-%d")
+        )
         return [first + timedelta(days=offset) for offset in range(DEMO_DAYS)]
     keys = set(partitions.get_partition_keys())
     days = [day for day in plan.days if day.isoformat() in keys]

@@ -28,7 +28,7 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
     RealizedVerdict,
 )
-from mlops_assets.defs.jobs import LABEL_ASSETS
+from mlops_assets.defs.monitoring.jobs import LABEL_ASSETS
 from mlops_assets.defs.retraining.sensors import DECISION_METADATA
 from mlops_assets.domain.demo_table import DayRow, Happening
 from mlops_assets.resources.data_source import ScoringDataSource

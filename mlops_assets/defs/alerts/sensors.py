@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.contracts import DriftVerdict
-from mlops_assets.defs.jobs import rollback_champion_job
+from mlops_assets.defs.champion.jobs import rollback_champion_job
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
 

@@ -15,7 +15,7 @@ from datetime import date
 import dagster as dg
 
 from mlops_assets.contracts import LABELS_SENSOR
-from mlops_assets.defs.jobs import labels_job
+from mlops_assets.defs.monitoring.jobs import labels_job
 from mlops_assets.defs.retraining.sensors import EVALUATION_INTERVAL_SECONDS, _sensor_status
 from mlops_assets.resources.data_source import LabelsDataSource
 

@@ -33,7 +33,7 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
     RealizedVerdict,
 )
-from mlops_assets.defs.jobs import retraining_job
+from mlops_assets.defs.retraining.jobs import retraining_job
 from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
 
