@@ -14,6 +14,8 @@ export MLOPS_HOME ?= $(CURDIR)/.mlops
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 MLFLOW_PORT ?= 5000
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# dg warns when the environment it runs in is not the project's: under make it is.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # A run's own subprocesses must not wander off to the network for anything.
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -48,27 +50,28 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mv $@.tmp $@
 
 # The demo tells its story from a clean slate: it clears the project's state in the MLOPS_HOME
-# and DAGSTER_HOME it uses, and only what the project made there (mlops_assets/project_state.py);
+# and DAGSTER_HOME it uses, and only what the project made there (mlops_assets/tools/project_state.py);
 # a user's other files in those directories stay. Its drift sensor is on, as in `make ui`.
 demo: setup
-	@$(BIN)/python -m mlops_assets.project_state reset
-	MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on $(BIN)/python -m mlops_assets.demo
+	@$(BIN)/python -m mlops_assets.tools.project_state reset
+	MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on $(BIN)/python -m mlops_assets.tools.demo
 
-# `dagster dev` without two start-up notices that do not apply here (mlops_assets/ui.py says
-# which and why). UI_PORT picks another port.
+# `dg dev` on the dg project ([tool.dg] in pyproject.toml: mlops_assets.definitions), without
+# a start-up notice that does not apply here (mlops_assets/tools/ui.py says which and why).
+# UI_PORT picks another port.
 UI_PORT ?= 3000
 ui: setup
 	@echo "Dagster UI on http://127.0.0.1:$(UI_PORT) (instance in $(DAGSTER_HOME)); Ctrl-C to stop."
 	@MLOPS_DRIFT_SENSOR=on MLOPS_SCORING_SCHEDULE=on \
-		$(BIN)/python -m mlops_assets.ui -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+		$(BIN)/python -m mlops_assets.tools.ui -h 127.0.0.1 -p $(UI_PORT)
 
 # Without MLflow 3's job runner (huey consumers for GenAI jobs this project never submits) and
 # with one request worker: 2 processes and about 0.5 GB instead of 15 and 3.1 GB, measured with
 # ps on this store (docs/deployment.md).
 # It prints the address to open first: the experiment's runs in MLflow's "Model training" mode,
-# which MLflow 3.17 does not open on by itself (mlops_assets/mlflow_ui.py).
+# which MLflow 3.17 does not open on by itself (mlops_assets/tools/mlflow_ui.py).
 mlflow-ui: setup
-	@$(BIN)/python -m mlops_assets.mlflow_ui --url http://127.0.0.1:$(MLFLOW_PORT) \
+	@$(BIN)/python -m mlops_assets.tools.mlflow_ui --url http://127.0.0.1:$(MLFLOW_PORT) \
 		--store $(MLOPS_HOME)/mlflow.db
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
@@ -82,10 +85,10 @@ serve: setup
 
 # The monitoring assets for the days FROM..TO (YYYY-MM-DD), one run for the range, launched
 # through the webserver of `make ui` as its "Materialize" on a partition range is; its daemon
-# runs it (mlops_assets/backfills.py). MLOPS_DAGSTER_UI_URL points it at another webserver.
+# runs it (mlops_assets/tools/backfills.py). MLOPS_DAGSTER_UI_URL points it at another webserver.
 backfill: setup
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=2026-01-02 TO=2026-01-15"; exit 2; }
-	$(BIN)/python -m mlops_assets.backfills --from $(FROM) --to $(TO)
+	$(BIN)/python -m mlops_assets.tools.backfills --from $(FROM) --to $(TO)
 
 # The production topology on this machine: Postgres, MLflow server, gRPC code server, daemon and
 # webserver, each on a free local port in a temp directory; Ctrl-C stops them all.
@@ -102,7 +105,7 @@ typecheck: setup
 	$(BIN)/mypy mlops_assets
 
 test: lint typecheck
-	$(BIN)/dagster definitions validate -m mlops_assets.definitions
+	$(BIN)/dg check defs
 	$(BIN)/pytest -n 2 --dist loadfile
 
 # The Dagster-free domain tests, under a minute: no MLflow store, no Dagster instance. The slow ones
@@ -116,4 +119,4 @@ bench: setup
 # The project's state in MLOPS_HOME and DAGSTER_HOME (and make's dagster.yaml copy), nothing
 # else there; the standard library only, so it needs no .venv.
 clean:
-	@$(PYTHON) -m mlops_assets.project_state clean
+	@$(PYTHON) -m mlops_assets.tools.project_state clean

@@ -1,7 +1,7 @@
 """A backfill as a user starts it, through the daemon, against the same days in one process
 (issue 16).
 
-- ours: `make backfill`'s request (mlops_assets/backfills.py: the asset backfill the UI's
+- ours: `make backfill`'s request (mlops_assets/tools/backfills.py: the asset backfill the UI's
   "Materialize" on a partition range launches) to a `dagster-webserver`, at the instance `make`
   makes (the laptop dagster.yaml), run by a `dagster-daemon run` that was started beforehand
   and is up, as `make ui`'s are. With BackfillPolicy.single_run() that is one run for the
@@ -84,7 +84,7 @@ def run(quick: bool, days: int | None = None) -> Section:
         try:
             _wait_for_daemon(dagster_home)
             wait_for_http(f"{url}/server_info", "dagster-webserver")
-            from mlops_assets.backfills import days_between, launch_backfill
+            from mlops_assets.tools.backfills import days_between, launch_backfill
 
             started, submitted = time.perf_counter(), time.time()
             backfill_id = launch_backfill(url, assets, days_between(FIRST_DAY, last_day))

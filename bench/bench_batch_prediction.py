@@ -327,8 +327,8 @@ def child_loop(data: Path) -> dict:
     """The asset's read / score / write loop over `data`, the champion loaded beforehand."""
     import pyarrow.parquet as pq
 
-    from mlops_assets.assets.monitoring.predictions import ScoringConfig, scored_chunks
     from mlops_assets.contracts import CHAMPION_ALIAS
+    from mlops_assets.defs.monitoring.predictions import ScoringConfig, scored_chunks
     from mlops_assets.domain.monitoring import ScoringTotals
     from mlops_assets.resources.io_managers import (
         StoredParquetFile,

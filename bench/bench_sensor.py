@@ -78,7 +78,7 @@ def _report_history(instance: dg.DagsterInstance, n: int) -> float:
 
 def _tick_timings(instance: dg.DagsterInstance, repeats: int) -> list[float]:
     from mlops_assets.definitions import defs
-    from mlops_assets.sensors import RetrainingSettings
+    from mlops_assets.defs.retraining.sensors import RetrainingSettings
 
     sensor = defs.resolve_sensor_def("drift_retraining_sensor")
     # debounce 1: the tick with a single report launches too, so both sides take the same path.

@@ -1,42 +1,28 @@
-"""The one `Definitions` object: assets, checks, jobs and resources configured from the
-environment. Importing this module must stay cheap (no mlflow, sklearn or evidently): the
-webserver, the daemon and every run load it."""
+"""The code location: the settings read once from the environment (settings.py), each slice
+of mlops_assets/defs/ built from them, and what they share (resources, the executor, links to
+the code). Importing this module must stay cheap (no mlflow, sklearn or evidently): the
+webserver, the daemon and every run load it. `mlops_assets.definitions:defs` is what
+workspace.yaml, the deployment and `dg` load."""
 
 import inspect
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import dagster as dg
 
-from mlops_assets.alert_sensors import (
-    monitoring_alerts_sensor,
-    rollback_alert_sensor,
-    run_failure_alert_sensor,
-)
-from mlops_assets.assets.evaluation import evaluation_report
-from mlops_assets.assets.ingestion import raw_data
-from mlops_assets.assets.monitoring import DAY_FUNCTIONS, daily_monitoring
-from mlops_assets.assets.registry import registered_model_version
-from mlops_assets.assets.training import trained_model
-from mlops_assets.assets.validation import validated_data
+from mlops_assets.defs.alerts import definitions as alerts
+from mlops_assets.defs.champion import definitions as champion
+from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
+from mlops_assets.defs.retraining import definitions as retraining
+from mlops_assets.defs.retraining.sensors import retraining_settings_from_env
+from mlops_assets.defs.training import definitions as training
 from mlops_assets.domain.registry import default_model_name
-from mlops_assets.jobs import (
-    daily_monitoring_job,
-    evidently_report_job,
-    labels_job,
-    promote_version_job,
-    retraining_job,
-    rollback_champion_job,
-    training_job,
-)
-from mlops_assets.label_sensors import labels_arrival_sensor
 from mlops_assets.process import exit_without_final_collection
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import (
-    BuiltinCalendar,
     LabelsDataSource,
     ScoringDataSource,
     TrainingDataSource,
@@ -45,63 +31,68 @@ from mlops_assets.resources.io_managers import ParquetIOManager, RunScopedPickle
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.run_health import in_process_executor
-from mlops_assets.schedules import daily_batch_prediction_schedule
-from mlops_assets.sensors import drift_retraining_sensor, retraining_settings_from_env
+from mlops_assets.settings import Settings
+
+# Where a day is scored, where a promotion is decided, where a retraining is triggered: one
+# folder each, in the lifecycle's order.
+SLICES = (training, champion, monitoring, retraining, alerts)
+ASSETS = (*training.ASSETS, *champion.ASSETS, *monitoring.ASSETS)
 
 # Every process that loads the code location exits without the shutdown's garbage collection
 # (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
 exit_without_final_collection()
 
 
-def _setting(name: str, default: str) -> str | dg.EnvVar:
+def _setting(name: str, value: str, default: str) -> str | dg.EnvVar:
     """An environment-backed setting: `EnvVar` when set (resolved at run time, never shown or
     stored in the instance; URLs may carry passwords), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+    return dg.EnvVar(name) if value else default
 
 
-def build_resources() -> dict[str, object]:
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    """The resources the settings configure (the environment's when None: tests and benches
+    build them again with a variable changed)."""
+    s = Settings.from_env() if settings is None else settings
     return {
         "storage": ProjectStorage(),
         "data_source": TrainingDataSource(
-            location=_setting("MLOPS_TRAINING_DATA", ""),
-            table=_setting("MLOPS_TRAINING_TABLE", ""),
-            target_column=_setting("MLOPS_TARGET_COLUMN", "default"),
-            timestamp_column=_setting("MLOPS_TIMESTAMP_COLUMN", ""),
-            id_columns=_setting("MLOPS_ID_COLUMNS", ""),
-            exclude_columns=_setting("MLOPS_EXCLUDE_COLUMNS", ""),
+            location=_setting("MLOPS_TRAINING_DATA", s.training_data, ""),
+            table=_setting("MLOPS_TRAINING_TABLE", s.training_table, ""),
+            target_column=_setting("MLOPS_TARGET_COLUMN", s.target_column, "default"),
+            timestamp_column=_setting("MLOPS_TIMESTAMP_COLUMN", s.timestamp_column, ""),
+            id_columns=_setting("MLOPS_ID_COLUMNS", s.id_columns, ""),
+            exclude_columns=_setting("MLOPS_EXCLUDE_COLUMNS", s.exclude_columns, ""),
         ),
         "scoring_source": ScoringDataSource(
-            location=_setting("MLOPS_SCORING_DATA", ""),
-            table=_setting("MLOPS_SCORING_TABLE", ""),
-            date_column=_setting("MLOPS_SCORING_DATE_COLUMN", ""),
-            drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", "both"),
-            drift_start=_setting("MLOPS_DRIFT_START", BuiltinCalendar.read(os.environ).drift_start),
+            location=_setting("MLOPS_SCORING_DATA", s.scoring_data, ""),
+            table=_setting("MLOPS_SCORING_TABLE", s.scoring_table, ""),
+            date_column=_setting("MLOPS_SCORING_DATE_COLUMN", s.scoring_date_column, ""),
+            drift_scenario=_setting("MLOPS_DRIFT_SCENARIO", s.drift_scenario, "both"),
+            drift_start=s.drift_start,
             label_delay_days=(
-                dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS")
-                if os.environ.get("MLOPS_LABEL_DELAY_DAYS")
-                else 0
+                dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS") if s.label_delay_days is not None else 0
             ),
         ),
         "labels_source": LabelsDataSource(
-            location=_setting("MLOPS_LABELS_DATA", ""),
-            table=_setting("MLOPS_LABELS_TABLE", ""),
-            date_column=_setting("MLOPS_LABELS_DATE_COLUMN", ""),
+            location=_setting("MLOPS_LABELS_DATA", s.labels_data, ""),
+            table=_setting("MLOPS_LABELS_TABLE", s.labels_table, ""),
+            date_column=_setting("MLOPS_LABELS_DATE_COLUMN", s.labels_date_column, ""),
         ),
         "retraining_settings": retraining_settings_from_env(os.environ),
         "mlflow_registry": MlflowRegistry(
-            tracking_uri=_setting("MLFLOW_TRACKING_URI", ""),
+            tracking_uri=_setting("MLFLOW_TRACKING_URI", s.tracking_uri, ""),
             model_name=_setting(
                 "MLOPS_MODEL_NAME",
-                default_model_name(
-                    os.environ.get("MLOPS_TRAINING_DATA", ""),
-                    os.environ.get("MLOPS_TRAINING_TABLE", ""),
-                ),
+                s.model_name,
+                default_model_name(s.training_data, s.training_table),
             ),
-            ui_url=_setting("MLOPS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+            ui_url=_setting("MLOPS_MLFLOW_UI_URL", s.mlflow_ui_url, "http://127.0.0.1:5000"),
         ),
         "alert_webhook": AlertWebhook(
-            url=_setting("MLOPS_ALERT_WEBHOOK_URL", ""),
-            dagster_ui_url=_setting("MLOPS_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+            url=_setting("MLOPS_ALERT_WEBHOOK_URL", s.alert_webhook_url, ""),
+            dagster_ui_url=_setting(
+                "MLOPS_DAGSTER_UI_URL", s.dagster_ui_url, "http://127.0.0.1:3000"
+            ),
         ),
         "parquet_io_manager": ParquetIOManager(),
         "io_manager": RunScopedPickleIOManager(),
@@ -114,7 +105,7 @@ def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCod
     multi-asset that calls them all. Not `dg.with_source_code_references`: in Dagster 1.13 it
     takes the line of the unwrapped function but the file of the outermost wrapper
     (`inspect.getsourcefile` does not unwrap), so it pointed every MLflow-calling asset at a line
-    of assets/common.py."""
+    of defs/common.py."""
     compute = asset.op.compute_fn
     # An op's compute_fn is a DecoratedOpFunction holding the decorated function.
     wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(
@@ -136,7 +127,7 @@ def _with_reference(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
 
 
 def with_code_references(
-    assets: Sequence[dg.AssetsDefinition], environ: Mapping[str, str]
+    assets: Sequence[dg.AssetsDefinition], settings: Settings
 ) -> list[dg.AssetsDefinition]:
     """The assets with a link to the code that defines them (the asset page's "Code" tab): to
     the file on `MLOPS_GIT_URL` (a GitHub or GitLab repository) at `MLOPS_GIT_BRANCH` (default
@@ -147,13 +138,12 @@ def with_code_references(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         referenced = [_with_reference(asset) for asset in assets]
-        git_url = environ.get("MLOPS_GIT_URL", "")
-        if not git_url:
+        if not settings.git_url:
             return referenced
         linked = dg.link_code_references_to_git(
             referenced,
-            git_url=git_url,
-            git_branch=environ.get("MLOPS_GIT_BRANCH") or "main",
+            git_url=settings.git_url,
+            git_branch=settings.git_branch,
             file_path_mapping=dg.AnchorBasedFilePathMapping(
                 local_file_anchor=Path(__file__),
                 file_anchor_path_in_repository="mlops_assets/definitions.py",
@@ -163,42 +153,27 @@ def with_code_references(
     return cast(list[dg.AssetsDefinition], list(linked))
 
 
-ASSETS = (
-    raw_data,
-    validated_data,
-    trained_model,
-    evaluation_report,
-    registered_model_version,
-    daily_monitoring,
-)
+def build_defs(settings: Settings) -> dg.Definitions:
+    """The code location: every slice built from the settings, with what they share."""
+    merged = dg.Definitions.merge(*(piece.build(settings) for piece in SLICES))
+    assets = cast(Sequence[dg.AssetsDefinition], merged.assets or ())
+    return dg.Definitions(
+        assets=with_code_references(assets, settings),
+        jobs=merged.jobs,
+        schedules=merged.schedules,
+        sensors=merged.sensors,
+        resources=build_resources(settings),
+        # Every job, and a materialisation started from the asset graph, runs its steps in the run's
+        # own process. A process per step (Dagster's default) imports pandas, scikit-learn and
+        # MLflow again in each step, about 10 s each (`make bench`: 26 s of overhead for `dagster
+        # job execute -j training_job` against 9 s), and the steps form chains, so nothing would run
+        # side by side anyway; runs stay isolated from each other by the run launcher. (An executor,
+        # not default run config on the jobs: with that, Dagster 1.13 ignores the resources that
+        # tests pass to `execute_in_process`.) It records the run's process (run_health.py), so that
+        # run monitoring can fail a run whose worker was killed instead of letting it block the
+        # queue.
+        executor=in_process_executor,
+    )
 
-defs = dg.Definitions(
-    assets=with_code_references(ASSETS, os.environ),
-    jobs=[
-        training_job,
-        retraining_job,
-        daily_monitoring_job,
-        evidently_report_job,
-        labels_job,
-        rollback_champion_job,
-        promote_version_job,
-    ],
-    schedules=[daily_batch_prediction_schedule],
-    sensors=[
-        drift_retraining_sensor,
-        labels_arrival_sensor,
-        monitoring_alerts_sensor,
-        run_failure_alert_sensor,
-        rollback_alert_sensor,
-    ],
-    resources=build_resources(),
-    # Every job, and a materialisation started from the asset graph, runs its steps in the run's
-    # own process. A process per step (Dagster's default) imports pandas, scikit-learn and MLflow
-    # again in each step, about 10 s each (`make bench`: 26 s of overhead for `dagster job
-    # execute -j training_job` against 9 s), and the steps form chains, so nothing would run side
-    # by side anyway; runs stay isolated from each other by the run launcher. (An executor, not
-    # default run config on the jobs: with that, Dagster 1.13 ignores the resources that tests
-    # pass to `execute_in_process`.) It records the run's process (run_health.py), so that run
-    # monitoring can fail a run whose worker was killed instead of letting it block the queue.
-    executor=in_process_executor,
-)
+
+defs = build_defs(Settings.from_env())

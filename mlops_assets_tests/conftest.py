@@ -16,13 +16,13 @@ import pytest
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
-# The MLflow retry policy is read when the definitions load (assets/common.py, imported later
+# The MLflow retry policy is read when the definitions load (defs/common.py, imported later
 # than this file): tests that take MLflow down wait fractions of a second, not minutes.
 os.environ.setdefault("MLOPS_MLFLOW_MAX_RETRIES", "2")
 os.environ.setdefault("MLOPS_MLFLOW_RETRY_DELAY", "0.2")
-# A developer's `make demo` records the built-in days in ./.mlops (BuiltinCalendar), which the
-# definitions read when they load: the tests load them from a home of their own (each project
-# fixture then sets its own), so they see the default days whatever the checkout holds.
+# A developer's `make demo` records the built-in drift start in ./.mlops (BuiltinCalendar), which
+# the settings read when the definitions load: the tests load them from a home of their own (each
+# project fixture then sets its own), so they see the default days whatever the checkout holds.
 os.environ["MLOPS_HOME"] = tempfile.mkdtemp(prefix="mlops-tests-")
 
 

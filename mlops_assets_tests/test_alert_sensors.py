@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from mlops_assets.alert_sensors import monitoring_alerts_sensor, run_failure_alert_sensor
 from mlops_assets.definitions import defs
+from mlops_assets.defs.alerts.sensors import monitoring_alerts_sensor, run_failure_alert_sensor
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import ScoringDataSource
 

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from mlops_assets.assets.monitoring import daily_partitions
-from mlops_assets.backfills import BackfillError, check_partitions, days_between, main
+from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.tools.backfills import BackfillError, check_partitions, days_between, main
 
 
 def test_the_days_of_a_range_are_each_day_from_first_to_last():

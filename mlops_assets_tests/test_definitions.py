@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.definitions import ASSETS, defs, with_code_references
+from mlops_assets.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,9 +34,12 @@ def test_every_asset_of_the_definitions_points_at_the_line_that_defines_it():
 
 
 def test_a_git_url_turns_the_references_into_links_at_the_branch():
-    local = with_code_references(ASSETS, {})
+    local = with_code_references(ASSETS, Settings.from_env({}))
     linked = with_code_references(
-        ASSETS, {"MLOPS_GIT_URL": "https://github.com/acme/mlops-assets", "MLOPS_GIT_BRANCH": "v2"}
+        ASSETS,
+        Settings.from_env(
+            {"MLOPS_GIT_URL": "https://github.com/acme/mlops-assets", "MLOPS_GIT_BRANCH": "v2"}
+        ),
     )
     for before, after in zip(local, linked, strict=True):
         for spec in before.specs:
@@ -48,7 +52,9 @@ def test_a_git_url_turns_the_references_into_links_at_the_branch():
 
 
 def test_the_branch_defaults_to_main():
-    (linked, *_) = with_code_references(ASSETS, {"MLOPS_GIT_URL": "https://gitlab.com/acme/m"})
+    (linked, *_) = with_code_references(
+        ASSETS, Settings.from_env({"MLOPS_GIT_URL": "https://gitlab.com/acme/m"})
+    )
     (reference,) = _references(linked)
     assert reference.url.startswith("https://gitlab.com/acme/m/-/tree/main/mlops_assets/")
 

@@ -1,8 +1,8 @@
 """`make demo` on a table it has never seen, configured as the README says: it names the data it
 trains on, registers the model under a name of that data (not the built-in `credit-default`),
 scores the days of the scoring directory, and with no scoring directory trains only and says
-which variable to set. Run as `make demo` runs it: `python -m mlops_assets.demo`, with the laptop
-dagster.yaml in DAGSTER_HOME."""
+which variable to set. Run as `make demo` runs it: `python -m mlops_assets.tools.demo`, with the
+laptop dagster.yaml in DAGSTER_HOME."""
 
 import os
 import shutil
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.definitions import default_model_name
-from mlops_assets.demo import DemoSetupError, plan_demo, scoring_file_days
+from mlops_assets.tools.demo import DemoSetupError, plan_demo, scoring_file_days
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = ("2025-03-03", "2025-03-04", "2025-03-06")  # a gap, as real exports have
@@ -93,7 +93,7 @@ def _demo(tmp_path: Path, settings: dict[str, str]) -> tuple[subprocess.Complete
         **settings,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_assets.demo"],
+        [sys.executable, "-m", "mlops_assets.tools.demo"],
         cwd=project,
         env=env,
         capture_output=True,
@@ -224,7 +224,7 @@ def test_demo_with_only_training_data_trains_and_says_how_to_score(tmp_path, bre
 
 
 def test_the_demo_lays_the_built_in_days_out_to_end_yesterday_unless_the_user_chose_them():
-    from mlops_assets.demo import DEMO_DAYS, demo_calendar
+    from mlops_assets.tools.demo import DEMO_DAYS, demo_calendar
 
     calendar = demo_calendar({}, date(2026, 12, 2))
     assert calendar is not None and DEMO_DAYS == 20

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from mlops_assets.project_state import MLOPS_STATE, clear_state
+from mlops_assets.tools.project_state import MLOPS_STATE, clear_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def test_make_demo_with_its_homes_elsewhere_touches_nothing_in_the_repo(tmp_path
     # No command removes anything itself, nor names the repo's .mlops: the reset is the homes'.
     assert not [line for line in lines if re.search(r"\brm\b", line)], lines
     assert not [line for line in lines if ".mlops" in line], lines
-    assert any("mlops_assets.project_state reset" in line for line in lines), lines
+    assert any("mlops_assets.tools.project_state reset" in line for line in lines), lines
 
 
 def test_make_clean_removes_the_projects_state_and_keeps_a_users_files(tmp_path):

@@ -6,6 +6,7 @@ Each test runs in a temp copy of the working tree (tracked and new files, as the
 nothing is left in the repo."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -69,6 +70,13 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _dg(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The `dg` CLI: the repo root is a dg project ([tool.dg] in pyproject.toml)."""
+    return subprocess.run(
+        [str(BIN / "dg"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
 def _dagster(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "dagster"), *args],
@@ -86,9 +94,13 @@ def test_validate_and_job_execute_work_at_the_repo_root_without_dagster_home(
     env = _environment(tmp_path)
     before = {path.name for path in project.iterdir()}
 
-    validated = _dagster(project, env, "definitions", "validate", "-m", "mlops_assets.definitions")
+    validated = _dg(project, env, "check", "defs")
     assert validated.returncode == 0, validated.stderr[-3000:]
+    assert "All definitions loaded successfully." in validated.stdout
     assert "DAGSTER_PG" not in validated.stderr
+    listed = json.loads(_dg(project, env, "list", "defs", "--json").stdout)
+    assert {job["name"] for job in listed["jobs"]} >= {"training_job", "daily_monitoring_job"}
+    assert {sensor["name"] for sensor in listed["sensors"]} >= {"drift_retraining_sensor"}
 
     executed = _dagster(
         project, env, "job", "execute", "-m", "mlops_assets.definitions", "-j", "training_job"
@@ -117,11 +129,11 @@ def _free_port() -> int:
 
 
 def _start_dev(project: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """`dagster dev` at the repo root, as `make ui` runs it, once it serves; its URL."""
+    """`dg dev` at the repo root, as `make ui` runs it, once it serves; its URL."""
     port = _free_port()
     with log.open("wb") as out:
         dev = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+            [str(BIN / "dg"), "dev", "-h", "127.0.0.1", "-p", str(port)],
             cwd=project,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -133,7 +145,7 @@ def _start_dev(project: Path, env: dict[str, str], log: Path) -> tuple[subproces
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if dev.poll() is not None:
-            raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
+            raise AssertionError(f"dg dev exited: {log.read_text()[-3000:]}")
         try:
             if requests.get(f"{url}/server_info", timeout=5).ok:
                 return dev, url
@@ -141,12 +153,12 @@ def _start_dev(project: Path, env: dict[str, str], log: Path) -> tuple[subproces
             pass
         time.sleep(1)
     _stop_dev(dev)
-    raise AssertionError(f"dagster dev did not serve: {log.read_text()[-3000:]}")
+    raise AssertionError(f"dg dev did not serve: {log.read_text()[-3000:]}")
 
 
 def _stop_dev(dev: subprocess.Popen) -> None:
-    # `dagster dev` stops its webserver, daemon and code servers on SIGINT (it ignores SIGTERM
-    # without a terminal); whatever is left of its process group is killed.
+    # `dg dev` stops its webserver, daemon and code servers on SIGINT (it ignores SIGTERM without
+    # a terminal); whatever is left of its process group is killed.
     dev.send_signal(signal.SIGINT)
     with contextlib.suppress(subprocess.TimeoutExpired):
         dev.wait(timeout=60)
@@ -155,7 +167,7 @@ def _stop_dev(dev: subprocess.Popen) -> None:
     dev.wait(timeout=10)
 
 
-def test_dagster_dev_serves_the_project_at_the_repo_root_without_environment(project, tmp_path):
+def test_dg_dev_serves_the_project_at_the_repo_root_without_environment(project, tmp_path):
     env = _environment(tmp_path)
     dev, url = _start_dev(project, env, tmp_path / "dagster-dev.log")
     try:

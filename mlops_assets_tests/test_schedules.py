@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STATUS = (
-    "from mlops_assets.schedules import daily_batch_prediction_schedule as s; "
-    "print(s.default_status.value)"
+    "from mlops_assets.definitions import defs; "
+    "print(defs.resolve_schedule_def('daily_batch_prediction_schedule').default_status.value)"
 )
 
 

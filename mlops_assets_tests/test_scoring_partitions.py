@@ -74,15 +74,17 @@ def test_definitions_loaded_with_a_directory_have_its_first_day_as_a_partition(t
     assert loaded == ["2025-11-20", True]
 
 
-def test_the_built_in_calendar_recorded_in_the_home_moves_partitions_and_drift_start(tmp_path):
-    """What `make demo` records: its 20 days ending yesterday, drifted from the 8th; every
-    process with that MLOPS_HOME loads the same partitions and drift start."""
+def test_the_built_in_calendar_recorded_in_the_home_moves_the_drift_start_not_the_partitions(
+    tmp_path,
+):
+    """What `make demo` records: its 20 days ending yesterday, drifted from the 8th. Every
+    process with that MLOPS_HOME draws the same drifted days; the partitions come from the
+    settings alone, and reach today, so the demo's days are among them."""
     home = tmp_path / "home"
     calendar = BuiltinCalendar.ending(date(2026, 12, 1), days=20, drift_day=8)
     assert (calendar.scoring_start, calendar.drift_start) == ("2026-11-12", "2026-11-19")
     calendar.write({"MLOPS_HOME": str(home)})
-    assert scoring_start({"MLOPS_HOME": str(home)}) == "2026-11-12"
-    # An explicit start, or the user's own data, wins over the built-in calendar.
+    assert scoring_start({"MLOPS_HOME": str(home)}) == DEFAULT_SCORING_START
     assert scoring_start({"MLOPS_HOME": str(home), "MLOPS_SCORING_START": "2026-03-01"}) == (
         "2026-03-01"
     )
@@ -91,9 +93,11 @@ def test_the_built_in_calendar_recorded_in_the_home_moves_partitions_and_drift_s
     }
     env.update(MLOPS_HOME=str(home))
     loaded = _loaded_in_a_fresh_process(
-        env, "[p.get_first_partition_key(), defs.resources['scoring_source'].drift_start]"
+        env,
+        "[p.get_first_partition_key(), p.has_partition_key('2026-11-12'), "
+        "defs.resources['scoring_source'].drift_start]",
     )
-    assert loaded == ["2026-11-12", "2026-11-19"]
+    assert loaded == [DEFAULT_SCORING_START, True, "2026-11-19"]
 
 
 def test_a_damaged_built_in_calendar_is_named_with_what_to_do(tmp_path):

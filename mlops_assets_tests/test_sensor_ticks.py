@@ -10,8 +10,8 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG, SENSOR_NAME_TAG
 
 from mlops_assets.definitions import defs
-from mlops_assets.sensor_ticks import CODE_LOCATION, sensor_origin, tick_sensor
-from mlops_assets.sensors import RetrainingSettings
+from mlops_assets.defs.retraining.sensors import RetrainingSettings
+from mlops_assets.tools.sensor_ticks import CODE_LOCATION, sensor_origin, tick_sensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SENSOR = "drift_retraining_sensor"

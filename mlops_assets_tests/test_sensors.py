@@ -20,7 +20,7 @@ from mlops_assets.contracts import (
     RealizedVerdict,
 )
 from mlops_assets.definitions import build_resources, defs
-from mlops_assets.sensors import RetrainingSettings, retraining_settings_from_env
+from mlops_assets.defs.retraining.sensors import RetrainingSettings, retraining_settings_from_env
 
 # No loop guard: the tests tick faster than any real retraining runs.
 FAST = RetrainingSettings(min_interval_minutes=0)
@@ -411,7 +411,7 @@ def test_a_changed_decision_is_written_on_the_days_drift_report_and_a_repeat_is_
     """The daemon records a tick per evaluation, alike or not; what a person reads without
     hovering is each new decision (skip or launch, with its reason) as text on the judged
     day's drift_report. An unchanged decision adds nothing there."""
-    from mlops_assets.sensor_ticks import tick_sensor
+    from mlops_assets.tools.sensor_ticks import tick_sensor
 
     resources = {"retraining_settings": FAST}
     tick_sensor(defs, instance, "drift_retraining_sensor", resources)  # no report: nothing

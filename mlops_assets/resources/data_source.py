@@ -296,11 +296,12 @@ class BuiltinCalendar:
     """The built-in generator's days: the first daily partition and the first drifted day.
 
     The generator can make any day, so its days are a choice. `make demo` lays them out to end
-    yesterday (the UI's partition views and plots open on the latest days; days fixed in
-    January left a user's view empty months later) and records them in MLOPS_HOME, so every
-    process with that home (the webserver, the daemon, each run) has the same partitions and
-    drift start. Without the file, the fixed defaults; MLOPS_SCORING_START and
-    MLOPS_DRIFT_START override either.
+    yesterday (the UI's partition views and plots open on the latest days) and records them in
+    MLOPS_HOME, so every process with that home (the webserver, the daemon, each run) draws the
+    same drifted days. Only the drift start is read back (settings.py): the daily partitions
+    start at DEFAULT_SCORING_START whatever a demo recorded, and reach today, so the demo's
+    days are always among them. Without the file, the fixed defaults; MLOPS_DRIFT_START
+    overrides it.
     """
 
     scoring_start: str = DEFAULT_SCORING_START
@@ -343,8 +344,8 @@ def _home(env: Mapping[str, str]) -> Path:
 
 def scoring_start(env: Mapping[str, str]) -> str:
     """The first daily partition (YYYY-MM-DD): MLOPS_SCORING_START when set; else, when
-    MLOPS_SCORING_DATA is a directory, the date of its earliest daily file; else, for the
-    built-in data, the BuiltinCalendar's start (the default with no calendar recorded).
+    MLOPS_SCORING_DATA is a directory, the date of its earliest daily file; else (the built-in
+    data, a SQL source) DEFAULT_SCORING_START. Settings only: no file in MLOPS_HOME.
 
     Read when the code location loads (Dagster fixes partitions then), so it costs one
     directory listing and never reads a file: a directory that does not exist yet, or a SQL
@@ -353,10 +354,8 @@ def scoring_start(env: Mapping[str, str]) -> str:
     if env.get("MLOPS_SCORING_START"):
         return env["MLOPS_SCORING_START"]
     location = env.get("MLOPS_SCORING_DATA", "")
-    if not location:
-        return BuiltinCalendar.read(env).scoring_start
     directory = Path(location).expanduser()
-    if is_sql_url(location) or not directory.is_dir():
+    if not location or is_sql_url(location) or not directory.is_dir():
         return DEFAULT_SCORING_START
     days = []
     for path in directory.iterdir():

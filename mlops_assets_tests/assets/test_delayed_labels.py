@@ -68,7 +68,7 @@ def scored(project, tmp_path):
 
 
 def _tick(project, resources, cursor):
-    from mlops_assets.label_sensors import labels_arrival_sensor
+    from mlops_assets.defs.monitoring.label_sensors import labels_arrival_sensor
 
     context = dg.build_sensor_context(instance=project.instance, cursor=cursor, resources=resources)
     return labels_arrival_sensor(context)

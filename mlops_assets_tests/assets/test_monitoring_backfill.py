@@ -8,16 +8,17 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.assets.monitoring import daily_partitions
 from mlops_assets.contracts import DRIFT_CHECK
+from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.defs.monitoring.jobs import monitoring_assets
 from mlops_assets.domain.synthetic import generate_daily_batch
-from mlops_assets.jobs import monitoring_assets
 from mlops_assets.resources.data_source import ScoringDataSource
+from mlops_assets.settings import Settings
 from mlops_assets_tests.monitoring_runs import run_day_range
 
 FIRST = date(2026, 1, 2)
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
-ASSETS = [dg.AssetKey(name) for name in monitoring_assets({})]
+ASSETS = [dg.AssetKey(name) for name in monitoring_assets(Settings.from_env({}))]
 
 
 def _write_day(directory: Path, day: str, *, drop: str | None = None) -> None:

@@ -17,9 +17,9 @@ from mlops_assets.contracts import (
     WINDOW_END_TAG,
     WINDOW_START_TAG,
 )
-from mlops_assets.demo import LabelDelivery, run_loop
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
+from mlops_assets.tools.demo import LabelDelivery, run_loop
 
 # Whole monitoring loops: a training, then days scored and the sensor ticked after each.
 pytestmark = pytest.mark.slow

@@ -12,14 +12,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mlops_assets.assets.monitoring import daily_partitions
-from mlops_assets.jobs import monitoring_assets
+from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.defs.monitoring.jobs import monitoring_assets
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,
     TrainingDataSource,
 )
 from mlops_assets.resources.io_managers import asset_path
+from mlops_assets.settings import Settings
 from mlops_assets_tests.failures import step_failure
 from mlops_assets_tests.monitoring_runs import run_day_range
 
@@ -27,7 +28,7 @@ palmerpenguins = pytest.importorskip("palmerpenguins")
 
 FIRST = date(2026, 1, 2)
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
-ASSETS = [dg.AssetKey(name) for name in monitoring_assets({})]
+ASSETS = [dg.AssetKey(name) for name in monitoring_assets(Settings.from_env({}))]
 
 
 def _penguins() -> pd.DataFrame:

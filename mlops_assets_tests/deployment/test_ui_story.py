@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import requests
 
-from mlops_assets.demo import DayRow, run_loop
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.sensor_ticks import CODE_LOCATION
+from mlops_assets.tools.demo import DayRow, run_loop
+from mlops_assets.tools.sensor_ticks import CODE_LOCATION
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

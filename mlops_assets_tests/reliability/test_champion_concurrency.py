@@ -19,14 +19,10 @@ import pytest
 import yaml
 
 from mlops_assets.contracts import CHAMPION_ALIAS
+from mlops_assets.defs.champion.jobs import promote_version_job, rollback_champion_job
+from mlops_assets.defs.retraining.jobs import retraining_job
+from mlops_assets.defs.training.jobs import training_job
 from mlops_assets.domain.synthetic import generate_training_data
-from mlops_assets.jobs import (
-    daily_monitoring_job,
-    promote_version_job,
-    retraining_job,
-    rollback_champion_job,
-    training_job,
-)
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.project import ProjectStorage
 
@@ -157,7 +153,9 @@ def test_every_run_that_may_move_the_champion_shares_one_queue_slot():
     config, and every job that can move the alias tagged for it."""
     for job in (training_job, retraining_job, rollback_champion_job, promote_version_job):
         assert job.tags["mlops/gate"] == "champion", job.name
-    assert "mlops/gate" not in daily_monitoring_job.tags
+    from mlops_assets.definitions import defs
+
+    assert "mlops/gate" not in defs.resolve_job_def("daily_monitoring_job").tags
     for config in ("dagster.yaml", "deploy/dagster.yaml", "docker/dagster.yaml"):
         instance = yaml.safe_load((REPO / config).read_text())
         limits = instance["run_coordinator"]["config"]["tag_concurrency_limits"]

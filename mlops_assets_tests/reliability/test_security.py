@@ -125,7 +125,7 @@ def test_production_instance_reads_its_database_password_from_the_environment():
 
 def test_services_bind_to_localhost_by_default():
     makefile = (REPO / "Makefile").read_text()
-    assert "-m mlops_assets.ui -w workspace.yaml -h 127.0.0.1" in makefile  # dagster dev
+    assert "-m mlops_assets.tools.ui -h 127.0.0.1" in makefile  # dg dev
     assert "--host 127.0.0.1" in makefile  # mlflow ui
     stack = (REPO / "scripts" / "stack.py").read_text()
     assert 'HOST = "127.0.0.1"' in stack

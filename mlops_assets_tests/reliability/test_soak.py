@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 
 from mlops_assets.contracts import TRIGGER_PARTITION_TAG
-from mlops_assets.demo import DayRow, run_loop
+from mlops_assets.defs.retraining.sensors import RetrainingSettings
 from mlops_assets.domain.retraining import DayVerdict, planned_retrainings
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.sensors import RetrainingSettings
+from mlops_assets.tools.demo import DayRow, run_loop
 
 FIRST_DAY = date(2026, 1, 2)
 DAYS = 60

@@ -1,0 +1,157 @@
+"""Alert sensors: critical drift, promotions, rejected challengers, rollbacks and failed runs,
+posted to MLOPS_ALERT_WEBHOOK_URL, one message per incident.
+
+Sensors rather than calls inside the assets: a slow or broken webhook never fails or delays a
+run, and the cursor remembers what was sent, so a daemon restart or a re-tick sends nothing
+twice; a failed delivery of a drift or registry incident is retried on the next tick. (For a
+failed run or a rollback, Dagster's run-status sensors report a failed delivery on the tick and
+in the run's log, and do not retry it.) On when the webhook URL is set.
+"""
+
+import json
+import os
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from mlops_assets.asset_keys import DRIFT_REPORT, REGISTERED_MODEL_VERSION as REGISTERED
+from mlops_assets.contracts import DriftVerdict
+from mlops_assets.defs.champion.jobs import rollback_champion_job
+from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
+from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
+
+# Materialisations read per asset and tick: bounded, the rest on the next tick.
+_PAGE = 200
+_OFF = "MLOPS_ALERT_WEBHOOK_URL is not set: alerts are off"
+
+
+def _alerts_status() -> dg.DefaultSensorStatus:
+    on = bool(os.environ.get("MLOPS_ALERT_WEBHOOK_URL"))
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+
+
+def _new_records(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | None):
+    return instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=_PAGE, ascending=True
+    ).records
+
+
+def _drift_alert(verdict: DriftVerdict, link: str) -> Alert:
+    if verdict.severity == "critical":
+        title = f"Critical drift from {verdict.day} (model v{verdict.model_version})"
+        reason = f"{verdict.drifted_share:.0%} of features drifted; {verdict.performance.reason}"
+    else:
+        title = f"Performance dropped on {verdict.day} (model v{verdict.model_version})"
+        reason = verdict.performance.reason
+    return Alert("critical_drift", title, reason, link)
+
+
+def _registry_alert(metadata: dict[str, Any], link: str) -> Alert:
+    version = metadata.get("model_version")
+    decision = str(metadata.get("decision", ""))
+    reasons = "; ".join(line[2:] for line in decision.splitlines() if line.startswith("- "))
+    if metadata.get("promoted"):
+        return Alert("promotion", f"Model v{version} promoted to champion", reasons, link)
+    champion = metadata.get("champion_version", "none")
+    return Alert(
+        "rejection", f"Challenger v{version} rejected (champion stays v{champion})", reasons, link
+    )
+
+
+@dg.sensor(
+    name="monitoring_alerts_sensor",
+    minimum_interval_seconds=30,
+    default_status=_alerts_status(),
+    description=(
+        "Posts to MLOPS_ALERT_WEBHOOK_URL when a drift episode turns critical (or performance "
+        "drops), once per episode of consecutive days, and when a candidate is promoted or "
+        "rejected."
+    ),
+)
+def monitoring_alerts_sensor(
+    context: dg.SensorEvaluationContext, alert_webhook: AlertWebhook
+) -> dg.SkipReason:
+    if not alert_webhook.enabled:
+        return dg.SkipReason(_OFF)
+    state = json.loads(context.cursor) if context.cursor else {}
+    episodes = DriftEpisodes.from_json(state.get("episodes"))
+    sent = 0
+    try:
+        for record in _new_records(context.instance, DRIFT_REPORT, state.get("drift_after")):
+            event = record.asset_materialization
+            if event is not None and event.partition:
+                verdict = DriftVerdict.from_metadata(
+                    date.fromisoformat(event.partition), event.metadata
+                )
+                alarming = verdict.severity == "critical" or verdict.performance.dropped
+                opened, after = drift_incidents(episodes, [(verdict.day, alarming)])
+                if opened:
+                    alert_webhook.post(_drift_alert(verdict, alert_webhook.run_url(record.run_id)))
+                    sent += 1
+                episodes = after
+            state["drift_after"] = record.storage_id
+            state["episodes"] = episodes.to_json()
+        for record in _new_records(context.instance, REGISTERED, state.get("registry_after")):
+            event = record.asset_materialization
+            if event is not None:
+                metadata = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+                alert_webhook.post(_registry_alert(metadata, alert_webhook.run_url(record.run_id)))
+                sent += 1
+            state["registry_after"] = record.storage_id
+    except AlertDeliveryError as error:
+        context.update_cursor(json.dumps(state))
+        return dg.SkipReason(f"{error}; sent {sent}, the rest is retried on the next tick")
+    context.update_cursor(json.dumps(state))
+    return dg.SkipReason(f"sent {sent} alert(s)" if sent else "no new incident")
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    default_status=_alerts_status(),
+    description="Posts every failed run of this code location to MLOPS_ALERT_WEBHOOK_URL.",
+)
+def run_failure_alert_sensor(
+    context: dg.RunFailureSensorContext, alert_webhook: AlertWebhook
+) -> dg.SkipReason | None:
+    if not alert_webhook.enabled:
+        return dg.SkipReason(_OFF)
+    run = context.dagster_run
+    partition = run.tags.get("dagster/partition")
+    title = f"{run.job_name} failed" + (f" for {partition}" if partition else "")
+    message = context.failure_event.message or "the run failed"
+    alert_webhook.post(
+        Alert("run_failure", title, message[:1000], alert_webhook.run_url(run.run_id))
+    )
+    return None
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[rollback_champion_job],
+    name="rollback_alert_sensor",
+    default_status=_alerts_status(),
+    description="Posts every rollback of `champion` to MLOPS_ALERT_WEBHOOK_URL, with its reason.",
+)
+def rollback_alert_sensor(
+    context: dg.RunStatusSensorContext, alert_webhook: AlertWebhook
+) -> dg.SkipReason | None:
+    if not alert_webhook.enabled:
+        return dg.SkipReason(_OFF)
+    run = context.dagster_run
+    moved: dict[str, Any] = {}
+    for entry in context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT):
+        output = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        moved.update(
+            {k: getattr(v, "value", v) for k, v in getattr(output, "metadata", {}).items()}
+        )
+    title = (
+        f"Champion rolled back: v{moved.get('from_version', '?')} -> "
+        f"v{moved.get('to_version', '?')}"
+    )
+    reason = str(moved.get("reason", "")) or "no reason recorded"
+    requested_by = moved.get("requested_by")
+    if requested_by:
+        reason += f" (requested by {requested_by})"
+    alert_webhook.post(Alert("rollback", title, reason, alert_webhook.run_url(run.run_id)))
+    return None

@@ -1,0 +1,320 @@
+"""drift_retraining_sensor: retrain when drift (or a performance drop) is real, without thrashing.
+
+Each tick reads, for each recent day, the latest drift_report (feature drift; the realized
+performance when labels came with the features), realized_performance (labels delivered on
+their own, maybe days later) and estimated_performance (the label-free estimate), and the
+recent retraining_job runs;
+and `domain.retraining.decide_retraining` says which retraining the data calls for next
+(debounce over consecutive days, cooldown in data days, bounded retries after a failure, a
+wall-clock loop guard); each skip says why. The tick judges the state, not the newest event, so
+a backfill of days starts the same retrainings as days scored one a day.
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from mlops_assets.asset_keys import DRIFT_REPORT, ESTIMATED_PERFORMANCE, REALIZED_PERFORMANCE
+from mlops_assets.contracts import (
+    ATTEMPT_TAG,
+    REASON_TAG,
+    SIGNALS_TAG,
+    TRIGGER_PARTITION_TAG,
+    TRIGGER_RUN_TAG,
+    WINDOW_END_TAG,
+    WINDOW_START_TAG,
+    DriftVerdict,
+    EstimatedVerdict,
+    RealizedVerdict,
+)
+from mlops_assets.defs.retraining.jobs import retraining_job
+from mlops_assets.defs.retraining.runs import retraining_attempts
+from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
+
+# The day's three signals: feature drift, the realized verdict of its labels (which may land
+# days later, or be corrected), and the label-free estimate.
+VERDICT_ASSETS = (DRIFT_REPORT, REALIZED_PERFORMANCE, ESTIMATED_PERFORMANCE)
+# Reports read on a tick without a cursor to find the newest day.
+_NEWEST_SCAN = 100
+
+ENV_PREFIX = "MLOPS_RETRAIN_"
+# How often the daemon evaluates the drift and labels sensors. What they judge changes once a
+# day per partition (a scored day, a label delivery), so a tick every 5 minutes reacts within
+# minutes of a run while keeping the tick list readable: 12 ticks an hour, not 120 (every
+# 30 s), each skip alike until the data changes. Dagster records every evaluation, news or
+# not; a changed decision is also written on drift_report (_decided), where a person reads it.
+# MLOPS_SENSOR_INTERVAL_SECONDS changes it (the deployment test's daemon ticks every 30 s).
+EVALUATION_INTERVAL_SECONDS = int(os.environ.get("MLOPS_SENSOR_INTERVAL_SECONDS", "300"))
+# A digest of the last decision, in the cursor (short: the tick list shows cursors), and the
+# decision's text on drift_report when it changes (_decided).
+DECISION_KEY = "decision"
+DECISION_METADATA = "retraining_decision"
+
+
+class RetrainingSettings(dg.ConfigurableResource):
+    """How eagerly drift starts a retraining (see domain.retraining.RetrainingPolicy). Each
+    field is also read from MLOPS_RETRAIN_<FIELD> (e.g. MLOPS_RETRAIN_COOLDOWN_DAYS) by
+    `retraining_settings_from_env`, which definitions.py uses."""
+
+    debounce_days: int = 2
+    cooldown_days: int = 3
+    window_days: int = 7
+    include_training_source: bool = False
+    max_attempts: int = 3
+    min_interval_minutes: float = 10.0
+    catch_up_days: int = 14
+
+    def policy(self) -> RetrainingPolicy:
+        return RetrainingPolicy(
+            debounce_days=self.debounce_days,
+            cooldown_days=self.cooldown_days,
+            window_days=self.window_days,
+            max_attempts=self.max_attempts,
+            min_interval=timedelta(minutes=self.min_interval_minutes),
+            catch_up_days=self.catch_up_days,
+        )
+
+
+def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
+    """RetrainingSettings with every MLOPS_RETRAIN_<FIELD> that is set; a value that does not
+    parse fails naming the variable, so a typo never silently keeps the default."""
+    values: dict[str, Any] = {}
+    for name, field in RetrainingSettings.model_fields.items():
+        variable = ENV_PREFIX + name.upper()
+        raw = environ.get(variable, "").strip()
+        if not raw:
+            continue
+        kind = field.annotation
+        try:
+            if kind is bool:
+                if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(raw)
+                values[name] = raw.lower() in ("1", "true", "yes", "on")
+            elif kind is int:
+                values[name] = int(raw)
+            else:
+                values[name] = float(raw)
+        except ValueError:
+            expected = (
+                "true or false" if kind is bool else "an integer" if kind is int else "a number"
+            )
+            raise ValueError(f"{variable}={raw!r} is not {expected}.") from None
+    settings = RetrainingSettings(**values)
+    try:
+        settings.policy()
+    except ValueError as error:
+        raise ValueError(f"{ENV_PREFIX}*: {error}") from None
+    return settings
+
+
+def _sensor_status() -> dg.DefaultSensorStatus:
+    # `make demo` and `make ui` export MLOPS_DRIFT_SENSOR=on; otherwise turn it on in the UI
+    # (Automation -> drift_retraining_sensor -> toggle).
+    on = os.environ.get("MLOPS_DRIFT_SENSOR", "off").lower() in ("on", "1", "true")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+
+
+@dg.sensor(
+    job=retraining_job,
+    name="drift_retraining_sensor",
+    minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
+    default_status=_sensor_status(),
+    description=(
+        "Starts retraining_job when feature drift is critical, the realized performance "
+        "dropped or (before labels arrive) the trusted estimate dropped, for debounce_days "
+        "consecutive days, on the streak's labelled days (waiting for labels when too few "
+        "have arrived), cooldown_days data days after the last successful retraining's "
+        "window, with failed attempts retried up to max_attempts per episode."
+    ),
+)
+def drift_retraining_sensor(
+    context: dg.SensorEvaluationContext, retraining_settings: RetrainingSettings
+) -> dg.SensorResult:
+    instance = context.instance
+    previous = json.loads(context.cursor).get(DECISION_KEY) if context.cursor else None
+    newest, cursor = _newest_report_day(instance, context.cursor)
+    if newest is None:
+        return _decided(cursor, previous, None, "no drift report yet")
+    policy = retraining_settings.policy()
+    verdicts, report_runs = _latest_verdicts(instance, newest, policy.lookback_days)
+    decision = decide_retraining(
+        verdicts, retraining_attempts(instance), policy=policy, now=datetime.now(UTC)
+    )
+    if not decision.launch:
+        return _decided(cursor, previous, newest, decision.reason)
+    assert decision.window_start is not None and decision.window_end is not None
+    start, end = decision.window_start.isoformat(), decision.window_end.isoformat()
+    request = dg.RunRequest(
+        # One run per window and attempt: the same decision never launches twice.
+        run_key=f"retraining:{start}:{end}:attempt-{decision.attempt}",
+        run_config={
+            "ops": {
+                "raw_data": {
+                    "config": {
+                        "window_start": start,
+                        "window_end": end,
+                        "include_training_source": retraining_settings.include_training_source,
+                    }
+                }
+            }
+        },
+        tags={
+            TRIGGER_PARTITION_TAG: end,
+            TRIGGER_RUN_TAG: report_runs.get(decision.window_end, ""),
+            WINDOW_START_TAG: start,
+            WINDOW_END_TAG: end,
+            ATTEMPT_TAG: str(decision.attempt),
+            REASON_TAG: decision.reason[:200],
+            SIGNALS_TAG: ",".join(decision.signals),
+        },
+    )
+    launched = f"launched retraining attempt {decision.attempt}: {decision.reason}"
+    return _decided(cursor, previous, newest, launched, request)
+
+
+def _decided(
+    cursor: str,
+    previous: str | None,
+    newest: date | None,
+    decision: str,
+    request: dg.RunRequest | None = None,
+) -> dg.SensorResult:
+    """The tick's result. Its decision's digest is kept in the cursor; when it differs from the last
+    tick's (news: a new day judged, labels landed, a launch), it is also recorded on the newest
+    day's drift_report as an observation (`retraining_decision`), which the asset's Events and
+    the partition's page show as text, no hovering, however many alike ticks followed."""
+    state = json.loads(cursor)
+    digest = hashlib.sha256(decision.encode()).hexdigest()[:12]
+    state[DECISION_KEY] = digest
+    events = []
+    if digest != previous and newest is not None:
+        events.append(
+            dg.AssetObservation(
+                asset_key=DRIFT_REPORT,
+                partition=newest.isoformat(),
+                metadata={
+                    DECISION_METADATA: dg.MetadataValue.text(decision),
+                    "retraining_launched": dg.MetadataValue.bool(request is not None),
+                },
+            )
+        )
+    return dg.SensorResult(
+        run_requests=[request] if request is not None else None,
+        skip_reason=None if request is not None else decision,
+        cursor=json.dumps(state, sort_keys=True),
+        asset_events=events,
+    )
+
+
+def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tuple[date | None, str]:
+    """The newest day with a drift report, and the cursor that remembers it with the last
+    materialisation seen of each of the three verdict assets: each tick reads only what was
+    written since the last one (bounded pages). Every tick judges the whole recent state, so
+    labels landing for an old day (a new realized_performance) are acted on at the next tick;
+    the cursor makes a new materialisation of any of the three visible in the tick's state."""
+    state = json.loads(cursor) if cursor else {}
+    seen: dict[str, int] = state.get("seen", {})
+    if isinstance(state.get("after"), int):  # a cursor written before the three signals
+        seen.setdefault(DRIFT_REPORT.to_user_string(), state["after"])
+    newest = date.fromisoformat(state["newest"]) if state.get("newest") else None
+    for key in VERDICT_ASSETS:
+        after = seen.get(key.to_user_string())
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+            limit=1000 if after is not None else _NEWEST_SCAN,
+            ascending=after is not None,
+        ).records
+        for record in records:
+            event = record.asset_materialization
+            if key == DRIFT_REPORT and event is not None and event.partition:
+                day = date.fromisoformat(event.partition)
+                newest = day if newest is None else max(newest, day)
+            after = max(after or 0, record.storage_id)
+        if after is not None:
+            seen[key.to_user_string()] = after
+    state = {"seen": seen, "newest": newest.isoformat() if newest else None}
+    return newest, json.dumps(state, sort_keys=True)
+
+
+def _latest_records(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The latest materialisation of `key` per partition: a bounded query whatever the number
+    of past materialisations (a few per day: reruns, corrected labels)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions),
+        limit=len(partitions) * 4,
+    ).records
+    latest: dict[str, dg.EventLogRecord] = {}
+    for record in records:  # newest first
+        event = record.asset_materialization
+        if event is not None and event.partition and event.partition not in latest:
+            latest[event.partition] = record
+    return latest
+
+
+def _metadata(record: dg.EventLogRecord) -> Mapping[str, Any]:
+    assert record.asset_materialization is not None
+    return record.asset_materialization.metadata
+
+
+def _latest_verdicts(
+    instance: dg.DagsterInstance, newest: date, days: int
+) -> tuple[list[DayVerdict], dict[date, str]]:
+    """Each of the `days` days up to `newest` with a drift report, as the latest drift_report,
+    realized_performance and estimated_performance of that day say (and the run that wrote
+    the report)."""
+    partitions = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
+    reports = _latest_records(instance, DRIFT_REPORT, partitions)
+    realized = _latest_records(instance, REALIZED_PERFORMANCE, partitions)
+    estimated = _latest_records(instance, ESTIMATED_PERFORMANCE, partitions)
+    verdicts, runs = [], {}
+    for partition in sorted(reports):
+        day = date.fromisoformat(partition)
+        verdicts.append(
+            day_verdict(
+                day,
+                _metadata(reports[partition]),
+                _metadata(realized[partition]) if partition in realized else None,
+                _metadata(estimated[partition]) if partition in estimated else None,
+            )
+        )
+        runs[day] = reports[partition].run_id or ""
+    return verdicts, runs
+
+
+def day_verdict(
+    day: date,
+    drift_report: Mapping[str, Any],
+    realized_performance: Mapping[str, Any] | None = None,
+    estimated_performance: Mapping[str, Any] | None = None,
+) -> DayVerdict:
+    """One day's three signals from the metadata of its latest materialisations.
+
+    The labels have arrived when realized_performance judged labelled rows, or drift_report
+    did (labels in the batch); a report that predates `labelled` and `labelled_rows` reads as
+    labelled, as every report was before labels could come later. The realized verdict of
+    delivered labels replaces drift_report's; an estimate counts only when trusted."""
+    report = DriftVerdict.from_metadata(day, drift_report)
+    dropped = report.performance.dropped
+    labelled = report.performance.n > 0 or not {"labelled", "labelled_rows"} & set(drift_report)
+    if realized_performance is not None:
+        realized = RealizedVerdict.from_metadata(day, realized_performance)
+        if realized.performance.n > 0:
+            labelled, dropped = True, realized.performance.dropped
+    estimate_dropped = False
+    if estimated_performance is not None:
+        estimate = EstimatedVerdict.from_metadata(day, estimated_performance)
+        estimate_dropped = estimate.trusted and estimate.dropped
+    return DayVerdict(
+        day,
+        report.severity,
+        performance_dropped=dropped,
+        estimated_dropped=estimate_dropped,
+        labelled=labelled,
+    )

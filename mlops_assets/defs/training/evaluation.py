@@ -1,0 +1,166 @@
+"""evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
+current champion scored on the same rows so challenger and champion are compared fairly."""
+
+import dagster as dg
+
+from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
+from mlops_assets.defs.common import (
+    MLFLOW_RETRY_POLICY,
+    OWNER,
+    TRAINING_GROUP,
+    failure,
+    number,
+    retried_on_mlflow_outage,
+)
+from mlops_assets.domain.data import write_text_atomic
+from mlops_assets.domain.evaluation import (
+    calibration_png,
+    compute_metrics,
+    confusion_matrix_png,
+    markdown_table,
+    model_card_markdown,
+    residuals_png,
+    slice_metrics,
+)
+from mlops_assets.domain.promotion import ChampionComparison, ComparisonSettings, EvaluationSummary
+from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.training import TrainedModelRef
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
+from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.services.champion import compare_with_champion, predictions_on
+
+
+class EvaluationConfig(ComparisonSettings, dg.Config):
+    """evaluation_report's run config: how the champion is compared (ComparisonSettings)."""
+
+
+@dg.asset(
+    group_name=TRAINING_GROUP,
+    kinds={"scikit-learn", "mlflow", "markdown"},
+    owners=[OWNER],
+    retry_policy=MLFLOW_RETRY_POLICY,
+    description=(
+        "Test-split metrics, per-slice metrics over every categorical feature, confusion matrix "
+        "and calibration (or residual) plots, a Markdown model card, and the champion scored "
+        "on the same rows with a paired bootstrap interval of the difference."
+    ),
+)
+@retried_on_mlflow_outage
+def evaluation_report(
+    context: dg.AssetExecutionContext,
+    config: EvaluationConfig,
+    trained_model: TrainedModelRef,
+    mlflow_registry: MlflowRegistry,
+    storage: ProjectStorage,
+) -> dg.Output[EvaluationSummary]:
+    import pandas as pd
+
+    ref = trained_model
+    client = mlflow_registry.client()
+    test = pd.read_parquet(ref.test_split_path)
+    try:
+        predictions = predictions_on(mlflow_registry.load_logged_model(ref.model_uri), ref, test)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
+    metrics = compute_metrics(ref.task, predictions)
+    slices = slice_metrics(
+        ref.task, test, predictions, ref.categorical_features, min_rows=config.slice_min_rows
+    )
+
+    report_dir = storage.path("reports", ref.run_id, "model_card.md").parent
+    if ref.task == "regression":
+        plots = [residuals_png(predictions, report_dir / "residuals.png")]
+    else:
+        plots = [
+            confusion_matrix_png(predictions, report_dir / "confusion_matrix.png"),
+            calibration_png(predictions, report_dir / "calibration.png"),
+        ]
+
+    try:
+        champion = compare_with_champion(ref, test, predictions, config, mlflow_registry)
+    except ModelArtifactError as error:
+        raise failure(str(error)) from error
+    card = model_card_markdown(
+        model_name=mlflow_registry.model_name,
+        task=ref.task,
+        estimator=ref.estimator,
+        data_hash=ref.data_hash,
+        n_train=ref.n_train,
+        n_test=len(test),
+        features=ref.features,
+        target=ref.target,
+        metrics=metrics,
+        slices=slices,
+        champion_metrics=champion.metrics if champion else None,
+        intended_use=(
+            f"Predict {ref.target!r} for rows shaped like the training data; batch scoring "
+            "through the Dagster pipeline, with drift monitored daily."
+        ),
+        limitations=[
+            "Valid only for data resembling the training distribution; watch drift_report.",
+            "Slices with fewer than "
+            f"{config.slice_min_rows} test rows are not evaluated separately.",
+        ],
+        leakage=ref.leakage,
+        column_roles=DatasetSchema.from_json(ref.schema_json).roles_table(),
+        window=ref.window,
+    )
+    card_path = write_text_atomic(card, report_dir / "model_card.md")
+    slices_path = write_text_atomic(slices.to_csv(index=False), report_dir / "slices.csv")
+
+    for name, value in metrics.items():
+        client.log_metric(ref.run_id, f"test_{name}", value)
+    for path in [*plots, card_path, slices_path]:
+        client.log_artifact(ref.run_id, str(path), artifact_path=EVALUATION_ARTIFACT_DIR)
+
+    metadata: dict[str, dg.MetadataValue] = {f"test_{k}": number(v) for k, v in metrics.items()}
+    metadata["model_card"] = dg.MetadataValue.md(card)
+    metadata["report_dir"] = dg.MetadataValue.path(str(report_dir))
+    metadata["mlflow_run"] = dg.MetadataValue.url(
+        mlflow_registry.run_url(ref.experiment_id, ref.run_id)
+    )
+    if champion is not None:
+        metadata["champion_version"] = dg.MetadataValue.text(champion.version)
+        metadata["champion_vs_challenger"] = dg.MetadataValue.md(
+            _comparison_markdown(metrics, champion)
+        )
+        if champion.overall is not None:
+            metadata["improvement_vs_champion"] = number(champion.overall.improvement)
+        # test_* are on each version's own test split, so two versions' figures differ by
+        # their rows as much as by their models; these two are on the same rows, comparable.
+        for name, value in metrics.items():
+            if name in champion.metrics:
+                metadata[f"same_rows_challenger_{name}"] = number(value)
+                metadata[f"same_rows_champion_{name}"] = number(float(champion.metrics[name]))
+    summary = EvaluationSummary(
+        ref,
+        metrics,
+        champion,
+        str(card_path),
+        comparison_settings=ComparisonSettings(**config.model_dump()),
+    )
+    return dg.Output(summary, metadata=metadata)
+
+
+def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison) -> str:
+    import pandas as pd
+
+    rows = [
+        {"metric": name, "challenger": value, "champion": champion.metrics.get(name)}
+        for name, value in metrics.items()
+    ]
+    text = markdown_table(pd.DataFrame(rows))
+    text += (
+        "\n\nBoth columns are on this candidate's test rows (the `same_rows_*` metadata plot "
+        "them over versions). The `test_*` metadata of two versions are on different test "
+        "splits and do not compare."
+    )
+    if champion.overall is not None:
+        o = champion.overall
+        text += (
+            f"\n\nPaired bootstrap on {o.n} test rows, {o.metric}: improvement "
+            f"{o.improvement:+.4f}, {o.confidence:.0%} CI [{o.ci_low:+.4f}, {o.ci_high:+.4f}]."
+        )
+    else:
+        text += f"\n\nChampion not comparable: {champion.schema_detail}"
+    return text

@@ -1,0 +1,132 @@
+"""The code location's settings: the `MLOPS_*` variables that configure the default model, read
+once, when `definitions.py` builds the code location, into one typed object that is passed to
+what needs it (the resources, the jobs, the schedule, the sensors' switches, the code links).
+
+A value that does not parse fails here, naming its variable, before anything is defined.
+Values that may hold a secret (a database URL with a password, a webhook) are kept only to
+choose: a resource gets `dg.EnvVar(name)` for a variable that is set, so Dagster resolves it at
+run time and never shows or stores it (definitions.py). The online service reads its own
+settings (serving/settings.py); the retraining policy's `MLOPS_RETRAIN_*` are parsed by
+`retraining_settings_from_env` (defs/retraining/sensors.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from mlops_assets.resources.data_source import BuiltinCalendar, scoring_start
+
+_ON = ("on", "1", "true")
+_OFF = ("off", "0", "false", "")
+
+
+class SettingsError(ValueError):
+    """A variable whose value cannot be used; the message names it and says what it takes."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every field is the variable's value as set ("" when unset), or its parsed form."""
+
+    training_data: str = ""  # MLOPS_TRAINING_DATA
+    training_table: str = ""  # MLOPS_TRAINING_TABLE
+    target_column: str = ""  # MLOPS_TARGET_COLUMN
+    timestamp_column: str = ""  # MLOPS_TIMESTAMP_COLUMN
+    id_columns: str = ""  # MLOPS_ID_COLUMNS
+    exclude_columns: str = ""  # MLOPS_EXCLUDE_COLUMNS
+    scoring_data: str = ""  # MLOPS_SCORING_DATA
+    scoring_table: str = ""  # MLOPS_SCORING_TABLE
+    scoring_date_column: str = ""  # MLOPS_SCORING_DATE_COLUMN
+    drift_scenario: str = ""  # MLOPS_DRIFT_SCENARIO
+    drift_start: str = ""  # MLOPS_DRIFT_START, else the built-in calendar's
+    label_delay_days: int | None = None  # MLOPS_LABEL_DELAY_DAYS
+    labels_data: str = ""  # MLOPS_LABELS_DATA
+    labels_table: str = ""  # MLOPS_LABELS_TABLE
+    labels_date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN
+    tracking_uri: str = ""  # MLFLOW_TRACKING_URI
+    model_name: str = ""  # MLOPS_MODEL_NAME
+    mlflow_ui_url: str = ""  # MLOPS_MLFLOW_UI_URL
+    alert_webhook_url: str = ""  # MLOPS_ALERT_WEBHOOK_URL
+    dagster_ui_url: str = ""  # MLOPS_DAGSTER_UI_URL
+    # The first daily partition: MLOPS_SCORING_START, else the earliest day of a scoring
+    # directory, else the built-in data's first day (resources/data_source.py: scoring_start).
+    scoring_start: str = ""
+    scoring_cron: str = "30 2 * * *"  # MLOPS_SCORING_CRON
+    scoring_schedule_on: bool = False  # MLOPS_SCORING_SCHEDULE
+    git_url: str = ""  # MLOPS_GIT_URL
+    git_branch: str = "main"  # MLOPS_GIT_BRANCH
+
+    @property
+    def labels_with_features(self) -> bool:
+        """Whether labels come in the scoring data (MLOPS_LABELS_DATA unset)."""
+        return not self.labels_data
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of `environ` (the process's environment when None)."""
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str:
+            return env.get(name, "").strip()
+
+        start = _day(scoring_start(env), "MLOPS_SCORING_START")
+        drift_start = text("MLOPS_DRIFT_START")
+        if drift_start:
+            _day(drift_start, "MLOPS_DRIFT_START")
+        else:
+            # The built-in generator's drift day as `make demo` laid it out (BuiltinCalendar):
+            # a run started from the UI later draws the same days the demo drew. The partitions
+            # never depend on that file.
+            drift_start = BuiltinCalendar.read(env).drift_start
+        return cls(
+            training_data=text("MLOPS_TRAINING_DATA"),
+            training_table=text("MLOPS_TRAINING_TABLE"),
+            target_column=text("MLOPS_TARGET_COLUMN"),
+            timestamp_column=text("MLOPS_TIMESTAMP_COLUMN"),
+            id_columns=text("MLOPS_ID_COLUMNS"),
+            exclude_columns=text("MLOPS_EXCLUDE_COLUMNS"),
+            scoring_data=text("MLOPS_SCORING_DATA"),
+            scoring_table=text("MLOPS_SCORING_TABLE"),
+            scoring_date_column=text("MLOPS_SCORING_DATE_COLUMN"),
+            drift_scenario=text("MLOPS_DRIFT_SCENARIO"),
+            drift_start=drift_start,
+            label_delay_days=_count(text("MLOPS_LABEL_DELAY_DAYS"), "MLOPS_LABEL_DELAY_DAYS"),
+            labels_data=text("MLOPS_LABELS_DATA"),
+            labels_table=text("MLOPS_LABELS_TABLE"),
+            labels_date_column=text("MLOPS_LABELS_DATE_COLUMN"),
+            tracking_uri=text("MLFLOW_TRACKING_URI"),
+            model_name=text("MLOPS_MODEL_NAME"),
+            mlflow_ui_url=text("MLOPS_MLFLOW_UI_URL"),
+            alert_webhook_url=text("MLOPS_ALERT_WEBHOOK_URL"),
+            dagster_ui_url=text("MLOPS_DAGSTER_UI_URL"),
+            scoring_start=start,
+            scoring_cron=text("MLOPS_SCORING_CRON") or cls.scoring_cron,
+            scoring_schedule_on=_switch(text("MLOPS_SCORING_SCHEDULE"), "MLOPS_SCORING_SCHEDULE"),
+            git_url=text("MLOPS_GIT_URL"),
+            git_branch=text("MLOPS_GIT_BRANCH") or cls.git_branch,
+        )
+
+
+def _day(value: str, variable: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"{variable}={value!r} is not a day (YYYY-MM-DD).") from None
+    return value
+
+
+def _count(value: str, variable: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise SettingsError(f"{variable}={value!r} is not a whole number of days (0 or more).")
+    return int(value)
+
+
+def _switch(value: str, variable: str) -> bool:
+    if value.lower() not in (*_ON, *_OFF):
+        raise SettingsError(f"{variable}={value!r} is not on or off.")
+    return value.lower() in _ON

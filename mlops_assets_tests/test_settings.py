@@ -1,0 +1,68 @@
+"""The code location's settings: read once from the environment into one typed object, with
+today's defaults, and a value that does not parse failing with its variable's name."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from mlops_assets.definitions import build_defs
+from mlops_assets.resources.data_source import DEFAULT_DRIFT_START, DEFAULT_SCORING_START
+from mlops_assets.settings import Settings, SettingsError
+
+
+def test_an_empty_environment_gives_the_defaults_of_the_readme(tmp_path):
+    settings = Settings.from_env({"MLOPS_HOME": str(tmp_path)})
+    assert settings.scoring_start == DEFAULT_SCORING_START
+    assert settings.drift_start == DEFAULT_DRIFT_START
+    assert settings.scoring_cron == "30 2 * * *"
+    assert settings.scoring_schedule_on is False
+    assert settings.labels_with_features is True
+    assert settings.label_delay_days is None
+    assert settings.git_branch == "main"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MLOPS_SCORING_START", "next monday", "MLOPS_SCORING_START='next monday' is not a day"),
+        ("MLOPS_DRIFT_START", "2026-02-30", "MLOPS_DRIFT_START='2026-02-30' is not a day"),
+        ("MLOPS_LABEL_DELAY_DAYS", "3d", "MLOPS_LABEL_DELAY_DAYS='3d' is not a whole number"),
+        ("MLOPS_SCORING_SCHEDULE", "yes please", "MLOPS_SCORING_SCHEDULE='yes please' is not on"),
+    ],
+)
+def test_a_value_that_does_not_parse_names_its_variable(tmp_path, variable, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"MLOPS_HOME": str(tmp_path), variable: value})
+
+
+def test_the_code_location_is_built_from_the_settings_it_is_given(tmp_path):
+    settings = Settings.from_env(
+        {
+            "MLOPS_HOME": str(tmp_path),
+            "MLOPS_SCORING_CRON": "15 6 * * *",
+            "MLOPS_SCORING_SCHEDULE": "on",
+            "MLOPS_LABELS_DATA": str(tmp_path / "labels"),
+        }
+    )
+    defs = build_defs(settings)
+    schedule = defs.resolve_schedule_def("daily_batch_prediction_schedule")
+    assert schedule.cron_schedule == "15 6 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def("daily_monitoring_job")
+    # Labels delivered on their own: the daily run leaves them to labels_job.
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert selected == {
+        "scoring_data",
+        "batch_predictions",
+        "drift_report",
+        "estimated_performance",
+    }
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 3, 5, 6, 15, tzinfo=UTC),
+            repository_def=defs.get_repository_def(),
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-03-04"
