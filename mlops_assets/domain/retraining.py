@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from mlops_assets.contracts import SIGNAL_ESTIMATED, SIGNAL_FEATURE_DRIFT, SIGNAL_REALIZED
+from mlops_assets.domain.verdicts import Severity
 
 AttemptStatus = Literal["running", "succeeded", "failed"]
 
@@ -32,12 +33,16 @@ class DayVerdict:
     estimated_performance of that day describe it."""
 
     day: date
-    severity: str  # feature drift: none, warning, critical
+    severity: Severity  # feature drift
     performance_dropped: bool  # realized: the labelled metric dropped beyond noise
     estimated_dropped: bool = False
     """The trusted estimate dropped beyond noise (an untrusted estimate is never a drop)."""
     labelled: bool = True
     """The day's labels have arrived (with the features, or as their own delivery)."""
+
+    def __post_init__(self) -> None:
+        # Held as the enum however it was given (a plain string reads the same); a typo fails here.
+        object.__setattr__(self, "severity", Severity.read(self.severity, str(self.day)))
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -47,7 +52,7 @@ class DayVerdict:
             found.append(SIGNAL_REALIZED)
         if self.estimated_dropped and not self.labelled:
             found.append(SIGNAL_ESTIMATED)
-        if self.severity == "critical":
+        if self.severity == Severity.CRITICAL:
             found.append(SIGNAL_FEATURE_DRIFT)
         return tuple(found)
 

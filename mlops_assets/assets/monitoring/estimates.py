@@ -17,6 +17,7 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
 )
 from mlops_assets.domain.health import estimate_health
+from mlops_assets.domain.verdicts import Metric
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
@@ -180,7 +181,7 @@ def estimated_performance(
     verdict = EstimatedVerdict(
         day=day,
         model_version=version,
-        metric="accuracy",
+        metric=Metric.ACCURACY,
         value=estimate.accuracy,
         low=estimate.accuracy_low,
         high=estimate.accuracy_high,
