@@ -9,7 +9,10 @@ from mlops_assets.domain.promotion import (
     GateCheck,
     GateConfig,
     GateDecision,
+    GateOutcome,
     decide_promotion,
+    description_from_tags,
+    gate_tags,
     previous_champion,
     promote_version_command,
 )
@@ -277,4 +280,22 @@ def test_gate_config_field_defaults_are_the_documented_ones():
         0.0,
         0.02,
         False,
+    )
+
+
+def test_the_gate_page_and_the_page_rebuilt_from_its_tags_open_with_the_same_verdict():
+    for promote, headline in ((True, "Promoted to champion"), (False, "Not promoted")):
+        decision = GateDecision(promote, (GateCheck("min:roc_auc", promote, ""),), ("why",))
+        live = decision.as_description("3").splitlines()[0]
+        rebuilt = description_from_tags("4", gate_tags(decision, "3")).splitlines()[0]
+        assert live == rebuilt and live.startswith(f"**Gate decision: {headline}")
+        assert gate_tags(decision, "3")["gate.decision"] == (
+            GateOutcome.PROMOTED if promote else GateOutcome.REJECTED
+        )
+    interrupted = description_from_tags("4", {"gate.decision": "interrupted"})
+    assert interrupted.startswith("**Gate decision: Approved, but never champion")
+    assert "promote_version_job" in interrupted
+    # A value this gate never writes (a tag set by hand) is shown as it is.
+    assert description_from_tags("4", {"gate.decision": "on hold"}).startswith(
+        "**Gate decision: on hold**"
     )
