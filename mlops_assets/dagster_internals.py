@@ -13,7 +13,8 @@ Who uses what:
 - assets/monitoring/daily.py: AssetCheckEvaluation's target-materialization record.
 
 Each name is imported on first use (PEP 562 `__getattr__`): the scheduler's records pull in
-modules worth a few hundred milliseconds that the code location's load does not need.
+Dagster's remote-representation and snapshot modules, which the code location's load (it needs
+only run_health's two launcher names) would otherwise import for nothing.
 
 To add a name: import it under TYPE_CHECKING, add it to `_HOMES` and `__all__` (the test checks
 that the three agree), and exercise it in that test.

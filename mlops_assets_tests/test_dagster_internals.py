@@ -87,8 +87,8 @@ def test_no_other_product_module_imports_a_private_dagster_module():
 
 
 def test_the_code_location_does_not_load_the_scheduler_records():
-    # run_health (loaded with the definitions) takes two cheap names; the tick records, a few
-    # hundred milliseconds of imports, are left to the demo that records ticks.
+    # run_health (loaded with the definitions) takes two launcher names; the tick records and
+    # the modules they pull in are left to the demo that records ticks.
     code = (
         "import sys, mlops_assets.definitions; "
         "print('dagster._core.scheduler.instigation' in sys.modules)"
