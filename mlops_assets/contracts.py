@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from mlops_assets.domain.verdicts import Metric, Severity
+
 # --- Registry: aliases, model-version tags, run artefacts -----------------------------------
 
 # Aliases of the registered model: scoring loads `champion`; a candidate the gate rejected is
@@ -122,7 +124,7 @@ class PerformanceVerdict:
     the champion records no test figure.
     """
 
-    metric: str  # "accuracy" or "rmse"
+    metric: Metric  # accuracy or rmse
     n: int  # labelled rows of the day
     day_value: float | None
     day_ci_low: float | None
@@ -137,11 +139,15 @@ class PerformanceVerdict:
     dropped: bool
     reason: str
 
+    def __post_init__(self) -> None:
+        # Held as the enum however it was given (a plain string reads the same); a typo fails here.
+        object.__setattr__(self, "metric", Metric.read(self.metric, "PerformanceVerdict.metric"))
+
     def to_metadata(self) -> dict[str, MetadataValueLike]:
         """Flat, typed values (None left out): the day's figures as numbers that plot over
         partitions; what it was judged with as one `performance_settings` entry, `labelled_rows`
         only on a labelled day (`labelled` says which), so that nothing plots as a flat line."""
-        m = self.metric
+        m = self.metric.value
         values: dict[str, MetadataValueLike | None] = {
             "performance_dropped": self.dropped,
             "performance_reason": self.reason,
@@ -166,10 +172,12 @@ class PerformanceVerdict:
         """The verdict `to_metadata` wrote; an older report names its metric by its keys and was
         judged at 95 %; a report without performance figures reads as not judged."""
         values = {key: _plain(value) for key, value in metadata.items()}
-        metric = str(values.get("performance_metric", ""))
-        if not metric:
+        stored = str(values.get("performance_metric", ""))
+        if stored:
+            metric = Metric.read(stored, "performance_metric")
+        else:
             rmse_keys = ("rmse", "reference_rmse", "rmse_drop")
-            metric = "rmse" if any(k in values for k in rmse_keys) else "accuracy"
+            metric = Metric.RMSE if any(k in values for k in rmse_keys) else Metric.ACCURACY
 
         def number(key: str, default: float | None = None) -> float | None:
             value = values.get(key)
@@ -206,7 +214,7 @@ class DriftVerdict:
 
     day: date
     model_version: str
-    severity: str  # none, warning, critical
+    severity: Severity
     drifted_share: float
     dataset_drift: bool
     drifted_features: int
@@ -214,10 +222,15 @@ class DriftVerdict:
     prediction_drift: bool
     performance: PerformanceVerdict
 
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "severity", Severity.read(self.severity, f"drift_report {self.day}")
+        )
+
     def to_metadata(self) -> dict[str, MetadataValueLike]:
         return {
             "drifted_share": self.drifted_share,
-            "severity": self.severity,
+            "severity": self.severity.value,
             "dataset_drift": self.dataset_drift,
             "drifted_features": self.drifted_features,
             "prediction_psi": self.prediction_psi,
@@ -237,7 +250,7 @@ class DriftVerdict:
             "performance_dropped": float(self.performance.dropped),
         }
         if self.performance.day_value is not None:
-            metrics[self.performance.metric] = self.performance.day_value
+            metrics[self.performance.metric.value] = self.performance.day_value
             metrics["labelled_rows"] = float(self.performance.n)
         return metrics
 
@@ -251,7 +264,7 @@ class DriftVerdict:
         return cls(
             day=day,
             model_version=str(values.get("model_version", "")),
-            severity=str(values["severity"]),
+            severity=Severity.read(values["severity"], f"drift_report {day}"),
             drifted_share=float(values.get("drifted_share", math.nan)),  # type: ignore[arg-type]
             dataset_drift=bool(values.get("dataset_drift", False)),
             drifted_features=int(values.get("drifted_features", 0)),  # type: ignore[call-overload]
@@ -339,7 +352,7 @@ class EstimatedVerdict:
 
     day: date
     model_version: str
-    metric: str  # "accuracy" (classifier); "mae" when a regressor's error is estimated
+    metric: Metric  # accuracy (classifier); mae when a regressor's error is estimated
     value: float
     low: float
     high: float
@@ -349,8 +362,11 @@ class EstimatedVerdict:
     dropped: bool
     reason: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", Metric.read(self.metric, f"estimate {self.day}"))
+
     def to_metadata(self) -> dict[str, MetadataScalar]:
-        m = self.metric
+        m = self.metric.value
         values: dict[str, MetadataScalar | None] = {
             "model_version": self.model_version,
             "estimated_metric": m,
@@ -368,7 +384,7 @@ class EstimatedVerdict:
     @classmethod
     def from_metadata(cls, day: date, metadata: Mapping[str, object]) -> EstimatedVerdict:
         values = {key: _plain(value) for key, value in metadata.items()}
-        m = str(values.get("estimated_metric", "accuracy"))
+        m = Metric.read(values.get("estimated_metric", Metric.ACCURACY), f"estimate {day}")
         return cls(
             day=day,
             model_version=str(values.get("model_version", "")),

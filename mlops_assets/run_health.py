@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 # Dagster 1.13 exports neither name at the top level; both are the launcher's health-check API.
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-
+from mlops_assets.dagster_internals import CheckRunHealthResult, WorkerStatus
 from mlops_assets.domain.run_workers import Liveness, ProcessIdentity, check_worker, current_process
 
 if TYPE_CHECKING:
-    from dagster._core.events import DagsterEvent
-    from dagster._core.execution.context.system import PlanOrchestrationContext
-    from dagster._core.execution.plan.plan import ExecutionPlan
-    from dagster._core.execution.retries import RetryMode
-    from dagster._core.execution.step_dependency_config import StepDependencyConfig
+    from mlops_assets.dagster_internals import (
+        ExecutionPlan,
+        PlanOrchestrationContext,
+        RetryMode,
+        StepDependencyConfig,
+    )
 
 RUN_WORKER_TAG = "mlops/run_worker"
 
@@ -56,7 +56,7 @@ class _WorkerRecordingExecutor(dg.Executor):
 
     def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
-    ) -> Iterator[DagsterEvent]:
+    ) -> Iterator[dg.DagsterEvent]:
         record_run_worker(plan_context.instance, plan_context.run_id)
         yield from self._inner.execute(plan_context, execution_plan)
 

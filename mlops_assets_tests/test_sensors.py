@@ -241,7 +241,7 @@ def test_retraining_settings_come_from_the_environment(monkeypatch):
     settings = build_resources()["retraining_settings"]
     assert (settings.debounce_days, settings.cooldown_days, settings.window_days) == (3, 5, 10)
     assert settings.include_training_source is True and settings.max_attempts == 2
-    assert settings.policy().min_interval == timedelta(seconds=30)
+    assert settings.min_interval == timedelta(seconds=30)
     assert retraining_settings_from_env({}) == RetrainingSettings()
 
 

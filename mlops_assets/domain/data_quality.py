@@ -42,9 +42,8 @@ from mlops_assets.domain.drift.columns import category_counts, require_columns
 from mlops_assets.domain.drift.profile import ReferenceProfile
 from mlops_assets.domain.drift.statistics import benjamini_hochberg
 from mlops_assets.domain.labels import id_keys
+from mlops_assets.domain.verdicts import Severity, worst
 
-Severity = Literal["none", "warning", "critical"]
-_RANK: dict[Severity, int] = {"none": 0, "warning": 1, "critical": 2}
 # Unseen categories named per feature in the table and the findings (the rest are counted).
 _NAMED_CATEGORIES = 3
 
@@ -300,8 +299,8 @@ def _ids(frame: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame | pd.Series:
     return frame[list(ids)]
 
 
-def worst(*severities: Severity) -> Severity:
-    return max(severities, key=lambda s: _RANK[s], default="none")
+def _level(share: float, config: DataQualityConfig) -> Severity:
+    return Severity.CRITICAL if share >= config.critical_share else Severity.WARNING
 
 
 def _rise_p_value(k_day: int, n_day: int, k_ref: int, n_ref: int) -> float:
@@ -323,7 +322,7 @@ def _judge(
     found: list[tuple[Severity, float, str]] = []
     for f in features:
         if f.unseen_flagged:
-            level: Severity = "critical" if f.unseen_share >= config.critical_share else "warning"
+            level = _level(f.unseen_share, config)
             found.append(
                 (
                     level,
@@ -333,7 +332,7 @@ def _judge(
                 )
             )
         if f.missing_flagged:
-            level = "critical" if f.missing_rise >= config.critical_share else "warning"
+            level = _level(f.missing_rise, config)
             found.append(
                 (
                     level,
@@ -344,11 +343,11 @@ def _judge(
             )
     share = duplicates / rows if rows else 0.0
     if duplicates and share >= config.duplicate_warning_share:
-        level = "critical" if share >= config.critical_share else "warning"
+        level = _level(share, config)
         found.append(
             (level, share, f"{duplicates} duplicated rows ({share:.1%} of the day, same {key})")
         )
-    found.sort(key=lambda item: (-_RANK[item[0]], -item[1]))
+    found.sort(key=lambda item: (-item[0].rank, -item[1]))
     return worst(*(level for level, _, _ in found)), tuple(text for _, _, text in found)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mlops_assets.contracts import DriftVerdict, EstimatedVerdict, RealizedVerdict
+from mlops_assets.domain.verdicts import Severity
 
 if TYPE_CHECKING:  # its scipy import stays out of the code location's load
     from mlops_assets.domain.data_quality import DataQualityResult
@@ -38,9 +39,9 @@ def drift_day_health(verdict: DriftVerdict) -> Health:
     performance = verdict.performance
     if performance.dropped:
         return Health("error", f"{performance.reason}; {share} (severity {verdict.severity})")
-    if verdict.severity == "critical":
+    if verdict.severity == Severity.CRITICAL:
         return Health("error", f"critical feature drift: {share}")
-    if verdict.severity == "warning":
+    if verdict.severity == Severity.WARNING:
         return Health("warn", f"feature drift warning: {share}")
     if verdict.prediction_drift:
         return Health(
@@ -54,9 +55,9 @@ def data_quality_health(result: DataQualityResult) -> Health:
     """A critical data-quality finding (a quarter of a column's values unseen or newly missing,
     a quarter of the rows duplicated) is an error; any other finding a warning; each finding
     named with its column and share."""
-    if result.severity == "critical":
+    if result.severity == Severity.CRITICAL:
         return Health("error", f"data quality critical: {result.summary}")
-    if result.severity == "warning":
+    if result.severity == Severity.WARNING:
         return Health("warn", f"data quality warning: {result.summary}")
     return Health("pass", result.summary)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from mlops_assets.contracts import PerformanceVerdict
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.schemas import TaskType
+from mlops_assets.domain.verdicts import Metric
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,9 +42,9 @@ _BOOTSTRAP_CHUNK_ELEMENTS = 4_000_000
 _Interval = tuple[float, float, float]
 
 
-def performance_metric(task: TaskType) -> str:
+def performance_metric(task: TaskType) -> Metric:
     """The metric a day is judged on: accuracy for a classifier, RMSE for a regressor."""
-    return "rmse" if task == "regression" else "accuracy"
+    return Metric.RMSE if task == "regression" else Metric.ACCURACY
 
 
 def is_labelled(predictions: pd.DataFrame, target: str) -> bool:
@@ -168,7 +169,7 @@ def day_performance(
     if reference_value is None or not math.isfinite(reference_value):
         low, high = (
             wilson(round(value * n), n, confidence)
-            if metric == "accuracy"
+            if metric == Metric.ACCURACY
             else _bootstrap_rmse(truth, predicted, confidence, seed)[:2]
         )
         return replace(
@@ -180,7 +181,7 @@ def day_performance(
             reason=f"{metric} {value:.4g} on {n} rows; the champion records no test {metric} "
             "to compare with",
         )
-    if metric == "accuracy":
+    if metric == Metric.ACCURACY:
         day, difference, figures = _accuracy_figures(
             value, n, reference_value, reference_n, confidence
         )

@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from mlops_assets.contracts import SIGNAL_ESTIMATED, SIGNAL_FEATURE_DRIFT, SIGNAL_REALIZED
+from mlops_assets.domain.retraining_policy import RetrainingPolicy
+from mlops_assets.domain.verdicts import Severity
 
 AttemptStatus = Literal["running", "succeeded", "failed"]
 
@@ -32,12 +34,16 @@ class DayVerdict:
     estimated_performance of that day describe it."""
 
     day: date
-    severity: str  # feature drift: none, warning, critical
+    severity: Severity  # feature drift
     performance_dropped: bool  # realized: the labelled metric dropped beyond noise
     estimated_dropped: bool = False
     """The trusted estimate dropped beyond noise (an untrusted estimate is never a drop)."""
     labelled: bool = True
     """The day's labels have arrived (with the features, or as their own delivery)."""
+
+    def __post_init__(self) -> None:
+        # Held as the enum however it was given (a plain string reads the same); a typo fails here.
+        object.__setattr__(self, "severity", Severity.read(self.severity, str(self.day)))
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -47,7 +53,7 @@ class DayVerdict:
             found.append(SIGNAL_REALIZED)
         if self.estimated_dropped and not self.labelled:
             found.append(SIGNAL_ESTIMATED)
-        if self.severity == "critical":
+        if self.severity == Severity.CRITICAL:
             found.append(SIGNAL_FEATURE_DRIFT)
         return tuple(found)
 
@@ -66,44 +72,6 @@ class RetrainingAttempt:
     created: datetime
     window_start: date | None = None
     window_end: date | None = None
-
-
-@dataclass(frozen=True)
-class RetrainingPolicy:
-    debounce_days: int = 2
-    """Consecutive alarming days needed: one bad day is noise, two in a row is a trend."""
-    cooldown_days: int = 3
-    """Data days after a successful retraining's window during which no new one starts: the
-    new model gets that many days of data before it can be judged and replaced."""
-    window_days: int = 7
-    """At most this many most recent alarming days are trained on."""
-    max_attempts: int = 3
-    """Failed retrainings tolerated per drift episode (a run of consecutive alarming days
-    after the last successful retraining); then the sensor waits for a person."""
-    min_interval: timedelta = timedelta(minutes=10)
-    """Wall-clock minimum between two launches: a guard against loops, not a cooldown."""
-    catch_up_days: int = 14
-    """How far back, from the newest report, days not yet acted on are still retrained on
-    (a backfill); older backlog is left alone."""
-
-    @property
-    def labelled_days_needed(self) -> int:
-        """Labelled days of a due streak a retraining needs: as many as the debounce asks for
-        (capped by the window). One labelled day would train on the noise the debounce exists
-        to ignore, and the window matches the one labels in the batch would have given."""
-        return min(self.debounce_days, self.window_days)
-
-    def __post_init__(self) -> None:
-        for name in ("debounce_days", "window_days", "max_attempts"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
-        if self.cooldown_days < 0 or self.catch_up_days < 0:
-            raise ValueError("cooldown_days and catch_up_days must be >= 0.")
-
-    @property
-    def lookback_days(self) -> int:
-        """Days of reports a decision reads: the catch-up span plus a full streak before it."""
-        return self.catch_up_days + max(self.debounce_days, self.window_days) + 1
 
 
 @dataclass(frozen=True)
@@ -346,7 +314,7 @@ def planned_retrainings(
         decision = decide_retraining(
             ordered[: i + 1],
             attempts,
-            policy=replace(policy, min_interval=timedelta(0)),
+            policy=policy.model_copy(update={"min_interval_minutes": 0.0}),
             now=epoch,
         )
         if decision.launch:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_assets.contracts import CHAMPION_ALIAS
 from mlops_assets.domain.data import TABLE_SUFFIXES, is_sql_url
-from mlops_assets.domain.registry import GateCheck
+from mlops_assets.domain.promotion import GateCheck
 from mlops_assets.domain.schemas import DatasetSchema, InputColumn, signature_incompatibilities
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ from mlops_assets.contracts import (
 from mlops_assets.defs.monitoring.jobs import LABEL_ASSETS
 from mlops_assets.defs.retraining.sensors import DECISION_METADATA
 from mlops_assets.domain.demo_table import DayRow, Happening
+from mlops_assets.domain.verdicts import Metric
 from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets.tools.sensor_ticks import Launch, tick_sensor
 
@@ -201,7 +202,7 @@ class _Loop:
             drifted_share=verdict.drifted_share,
             severity=verdict.severity,
             accuracy=verdict.performance.day_value
-            if labelled and verdict.performance.metric == "accuracy"
+            if labelled and verdict.performance.metric == Metric.ACCURACY
             else None,
             model_version=str(scored["model_version"].value),
             performance_dropped=verdict.performance.dropped,
@@ -210,7 +211,7 @@ class _Loop:
         estimated = _optional_metadata(result, ESTIMATED_PERFORMANCE_ASSET)
         if estimated is not None:
             estimate = EstimatedVerdict.from_metadata(scored_day, estimated)
-            row.estimated_accuracy = estimate.value if estimate.metric == "accuracy" else None
+            row.estimated_accuracy = estimate.value if estimate.metric == Metric.ACCURACY else None
             row.estimate_trusted = estimate.trusted
             row.estimated_dropped = estimate.trusted and estimate.dropped
         return row
@@ -291,7 +292,7 @@ class _Loop:
             date.fromisoformat(request.partition_key), metadata
         )
         self.landed.append(request.partition_key)
-        if row is not None and realized.performance.metric == "accuracy":
+        if row is not None and realized.performance.metric == Metric.ACCURACY:
             row.accuracy = realized.performance.day_value
             row.performance_dropped = realized.performance.dropped
             row.labels_landed_on = today.isoformat()

@@ -28,26 +28,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.definitions.repository_definition.valid_definitions import (
+
+from mlops_assets.dagster_internals import (
+    REPOSITORY_LABEL_TAG,
+    RUN_KEY_TAG,
+    SENSOR_NAME_TAG,
     SINGLETON_REPOSITORY_NAME,
-)
-from dagster._core.remote_origin import (
     InProcessCodeLocationOrigin,
-    RemoteInstigatorOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.scheduler.instigation import (
     InstigatorState,
     InstigatorStatus,
     InstigatorType,
+    LoadableTargetOrigin,
+    RemoteInstigatorOrigin,
+    RemoteRepositoryOrigin,
     SensorInstigatorData,
     TickData,
     TickStatus,
+    make_new_run_id,
+    serializable_error_info_from_exc_info,
 )
-from dagster._core.storage.tags import REPOSITORY_LABEL_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._core.utils import make_new_run_id
-from dagster._utils.error import serializable_error_info_from_exc_info
 
 # The code location's name in workspace.yaml and deploy/workspace.yaml.
 CODE_LOCATION = "mlops_assets"

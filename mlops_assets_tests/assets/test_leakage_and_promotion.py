@@ -20,7 +20,7 @@ from mlops_assets.contracts import (
     PROMOTION_CHECK,
 )
 from mlops_assets.definitions import defs
-from mlops_assets.domain.registry import promote_version_command
+from mlops_assets.domain.promotion import promote_version_command
 from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 

@@ -10,7 +10,7 @@ import mlops_assets.domain
 
 DOMAIN = Path(mlops_assets.domain.__file__).parent
 MAX_MODULE_LINES = 400
-SPLIT_PACKAGES = ("drift", "schemas", "evaluation", "data")
+SPLIT_PACKAGES = ("drift", "schemas", "evaluation", "data", "promotion")
 
 
 def _modules() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Runs one real promotion (services.promotion.register_and_promote against a real MLflow
+"""Runs one real promotion (domain.promotion.register_and_promote against a real MLflow
 store) and kills its own process with SIGKILL right after its Nth write to the registry: the
 state a `kill -9` at that point leaves. Run as a script by test_promotion_kills.py:
 
@@ -13,11 +13,14 @@ import sys
 from typing import Any
 
 from mlops_assets.domain.evaluation import PairedComparison
-from mlops_assets.domain.promotion import ChampionComparison
-from mlops_assets.domain.registry import GateConfig
+from mlops_assets.domain.promotion import (
+    Candidate,
+    ChampionComparison,
+    GateConfig,
+    register_and_promote,
+)
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
-from mlops_assets.services.promotion import Candidate, register_and_promote
 
 # The registry calls that write (every other call only reads).
 WRITES = (

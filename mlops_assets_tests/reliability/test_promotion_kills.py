@@ -22,11 +22,10 @@ from mlops_assets.contracts import (
     PROMOTED_AT_TAG,
     REPLACED_TAG,
 )
-from mlops_assets.domain.promotion import INTERRUPTED_DECISION, interrupted_repairs
+from mlops_assets.domain.promotion import GateOutcome, interrupted_repairs, register_and_promote
 from mlops_assets.domain.training import SKOPS_TRUSTED_TYPES
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
-from mlops_assets.services.promotion import register_and_promote
 from mlops_assets_tests.reliability import promotion_kill
 
 KILLER = Path(promotion_kill.__file__)
@@ -124,6 +123,6 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
         assert v2.description.startswith("**Gate decision: Promoted to champion**")
     else:
         # Never champion: not tagged as if it had been.
-        assert v2.tags[GATE_DECISION_TAG] == INTERRUPTED_DECISION
+        assert v2.tags[GATE_DECISION_TAG] == GateOutcome.INTERRUPTED
         assert PROMOTED_AT_TAG not in v2.tags
         assert "interrupted" in v2.description and "promote_version_job" in v2.description

@@ -41,7 +41,7 @@ def _expected_triggers(rows: list[DayRow], settings: RetrainingSettings) -> list
     verdicts = [
         DayVerdict(date.fromisoformat(r.day), r.severity, r.performance_dropped) for r in rows
     ]
-    return [d.window_end.isoformat() for d in planned_retrainings(verdicts, settings.policy())]
+    return [d.window_end.isoformat() for d in planned_retrainings(verdicts, settings)]
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from mlops_assets.asset_keys import DRIFT_REPORT, REGISTERED_MODEL_VERSION as RE
 from mlops_assets.contracts import DriftVerdict
 from mlops_assets.defs.champion.jobs import rollback_champion_job
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
+from mlops_assets.domain.verdicts import Severity
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
 
 # Materialisations read per asset and tick: bounded, the rest on the next tick.
@@ -38,7 +39,7 @@ def _new_records(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | No
 
 
 def _drift_alert(verdict: DriftVerdict, link: str) -> Alert:
-    if verdict.severity == "critical":
+    if verdict.severity == Severity.CRITICAL:
         title = f"Critical drift from {verdict.day} (model v{verdict.model_version})"
         reason = f"{verdict.drifted_share:.0%} of features drifted; {verdict.performance.reason}"
     else:
@@ -84,7 +85,7 @@ def monitoring_alerts_sensor(
                 verdict = DriftVerdict.from_metadata(
                     date.fromisoformat(event.partition), event.metadata
                 )
-                alarming = verdict.severity == "critical" or verdict.performance.dropped
+                alarming = verdict.severity == Severity.CRITICAL or verdict.performance.dropped
                 opened, after = drift_incidents(episodes, [(verdict.day, alarming)])
                 if opened:
                     alert_webhook.post(_drift_alert(verdict, alert_webhook.run_url(record.run_id)))

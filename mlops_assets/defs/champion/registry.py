@@ -1,6 +1,6 @@
 """registered_model_version: register the candidate and decide, through a named gate, whether it
 takes the `champion` alias. Also the ops that move `champion` by hand: rollback and a manual
-promotion. The moves themselves live in services.promotion."""
+promotion. The decision and the moves themselves live in domain.promotion."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,20 +22,22 @@ from mlops_assets.defs.common import (
     retried_on_mlflow_outage,
 )
 from mlops_assets.domain.health import promotion_health
-from mlops_assets.domain.promotion import EvaluationSummary, PromotionError
-from mlops_assets.domain.registry import GateConfig, GateDecision
-from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
-from mlops_assets.resources.project import LockTimeout, ProjectStorage
-from mlops_assets.services.champion import compare_with_current_champion
-from mlops_assets.services.promotion import (
+from mlops_assets.domain.promotion import (
     Candidate,
     ChampionMove,
+    EvaluationSummary,
+    GateConfig,
+    GateDecision,
+    PromotionError,
+    compare_with_current_champion,
     promote_given_version,
     register_and_promote,
     roll_back,
 )
+from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
+from mlops_assets.resources.project import LockTimeout, ProjectStorage
 from mlops_assets.services.servability import raw_samples, serving_checks
 
 

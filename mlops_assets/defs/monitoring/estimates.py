@@ -18,6 +18,7 @@ from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outag
 from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.domain.health import estimate_health
+from mlops_assets.domain.verdicts import Metric
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
@@ -183,7 +184,7 @@ def estimated_performance(
     verdict = EstimatedVerdict(
         day=day,
         model_version=version,
-        metric="accuracy",
+        metric=Metric.ACCURACY,
         value=estimate.accuracy,
         low=estimate.accuracy_low,
         high=estimate.accuracy_high,

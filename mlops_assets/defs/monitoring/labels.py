@@ -193,7 +193,7 @@ def realized_performance(
         if verdict.day_value is not None:
             # The judged metric keeps the verdict's own interval, the one its reason quotes and
             # the alert acts on, rather than a second estimate under the same name.
-            figures[verdict.metric] = (
+            figures[verdict.metric.value] = (
                 verdict.day_value,
                 cast(float, verdict.day_ci_low),
                 cast(float, verdict.day_ci_high),

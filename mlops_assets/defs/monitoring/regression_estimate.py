@@ -13,6 +13,7 @@ from mlops_assets.contracts import (
     EstimatedVerdict,
 )
 from mlops_assets.defs.common import failure
+from mlops_assets.domain.verdicts import Metric
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
@@ -54,7 +55,17 @@ def estimate_regressor(
     if LOSS_MODEL_PARAM not in run.data.params:
         nan = float("nan")
         verdict = EstimatedVerdict(
-            day, version, "mae", nan, nan, nan, None, False, NO_LOSS_MODEL, False, NO_LOSS_MODEL
+            day,
+            version,
+            Metric.MAE,
+            nan,
+            nan,
+            nan,
+            None,
+            False,
+            NO_LOSS_MODEL,
+            False,
+            NO_LOSS_MODEL,
         )
         return verdict, {}
     stored = mlflow_registry.run_artifact(run_id, LOSS_MODEL_ARTIFACT)
@@ -91,7 +102,7 @@ def estimate_regressor(
     verdict = EstimatedVerdict(
         day=day,
         model_version=version,
-        metric="mae",
+        metric=Metric.MAE,
         value=estimate.mae,
         low=estimate.mae_low,
         high=estimate.mae_high,

@@ -31,6 +31,7 @@ from mlops_assets.domain.health import data_quality_health, drift_day_health
 from mlops_assets.domain.performance import is_labelled, performance_metric
 from mlops_assets.domain.retraining import last_retraining_summary
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.verdicts import Severity
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -172,7 +173,7 @@ def drift_report(
     check = check_result(
         DRIFT_CHECK,
         drift_day_health(verdict),
-        severity=dg.MetadataValue.text(verdict.severity),
+        severity=dg.MetadataValue.text(verdict.severity.value),
         drifted_share=dg.MetadataValue.float(verdict.drifted_share),
         performance_dropped=dg.MetadataValue.bool(verdict.performance.dropped),
     )
@@ -198,7 +199,7 @@ def _data_quality_metrics(quality: "DataQualityResult") -> dict[str, float]:
 def _data_quality_metadata(quality: "DataQualityResult") -> dict[str, dg.MetadataValue]:
     figures = _data_quality_metrics(quality)
     return {
-        "data_quality_severity": dg.MetadataValue.text(quality.severity),
+        "data_quality_severity": dg.MetadataValue.text(quality.severity.value),
         "data_quality": dg.MetadataValue.text(quality.summary),
         "max_missing_share_rise": dg.MetadataValue.float(figures["max_missing_share_rise"]),
         "max_unseen_category_share": dg.MetadataValue.float(figures["max_unseen_category_share"]),
@@ -227,7 +228,11 @@ def _log_monitoring_run(
     from mlops_assets.domain.drift import DriftConfig
 
     html = None
-    draw = verdict.severity != "none" if config.evidently_html is None else config.evidently_html
+    draw = (
+        verdict.severity != Severity.NONE
+        if config.evidently_html is None
+        else config.evidently_html
+    )
     if draw:
         from mlops_assets.domain.evidently_report import evidently_drift
 
@@ -250,7 +255,7 @@ def _log_monitoring_run(
             MONITORING_PARTITION_TAG: partition,
             MONITORING_MODEL_VERSION_TAG: version,
             DAGSTER_RUN_ID_TAG: context.run.run_id,
-            DRIFT_SEVERITY_TAG: verdict.severity,
+            DRIFT_SEVERITY_TAG: verdict.severity.value,
         },
         metrics={**verdict.to_mlflow_metrics(), **extra_metrics},
         report_html=html,

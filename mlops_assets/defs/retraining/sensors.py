@@ -34,7 +34,8 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.defs.retraining.jobs import retraining_job
 from mlops_assets.defs.retraining.runs import retraining_attempts
-from mlops_assets.domain.retraining import DayVerdict, RetrainingPolicy, decide_retraining
+from mlops_assets.domain.retraining import DayVerdict, decide_retraining
+from mlops_assets.domain.retraining_policy import RetrainingPolicy
 
 # The day's three signals: feature drift, the realized verdict of its labels (which may land
 # days later, or be corrected), and the label-free estimate.
@@ -42,7 +43,6 @@ VERDICT_ASSETS = (DRIFT_REPORT, REALIZED_PERFORMANCE, ESTIMATED_PERFORMANCE)
 # Reports read on a tick without a cursor to find the newest day.
 _NEWEST_SCAN = 100
 
-ENV_PREFIX = "MLOPS_RETRAIN_"
 # How often the daemon evaluates the drift and labels sensors. What they judge changes once a
 # day per partition (a scored day, a label delivery), so a tick every 5 minutes reacts within
 # minutes of a run while keeping the tick list readable: 12 ticks an hour, not 120 (every
@@ -56,60 +56,16 @@ DECISION_KEY = "decision"
 DECISION_METADATA = "retraining_decision"
 
 
-class RetrainingSettings(dg.ConfigurableResource):
-    """How eagerly drift starts a retraining (see domain.retraining.RetrainingPolicy). Each
-    field is also read from MLOPS_RETRAIN_<FIELD> (e.g. MLOPS_RETRAIN_COOLDOWN_DAYS) by
-    `retraining_settings_from_env`, which definitions.py uses."""
-
-    debounce_days: int = 2
-    cooldown_days: int = 3
-    window_days: int = 7
-    include_training_source: bool = False
-    max_attempts: int = 3
-    min_interval_minutes: float = 10.0
-    catch_up_days: int = 14
-
-    def policy(self) -> RetrainingPolicy:
-        return RetrainingPolicy(
-            debounce_days=self.debounce_days,
-            cooldown_days=self.cooldown_days,
-            window_days=self.window_days,
-            max_attempts=self.max_attempts,
-            min_interval=timedelta(minutes=self.min_interval_minutes),
-            catch_up_days=self.catch_up_days,
-        )
+class RetrainingSettings(RetrainingPolicy, dg.ConfigurableResource):
+    """drift_retraining_sensor's resource: the retraining policy (domain.retraining's
+    RetrainingPolicy: its fields, defaults and checks), read from MLOPS_RETRAIN_<FIELD> by
+    `RetrainingSettings.from_env`, which definitions.py uses."""
 
 
 def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
-    """RetrainingSettings with every MLOPS_RETRAIN_<FIELD> that is set; a value that does not
-    parse fails naming the variable, so a typo never silently keeps the default."""
-    values: dict[str, Any] = {}
-    for name, field in RetrainingSettings.model_fields.items():
-        variable = ENV_PREFIX + name.upper()
-        raw = environ.get(variable, "").strip()
-        if not raw:
-            continue
-        kind = field.annotation
-        try:
-            if kind is bool:
-                if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                    raise ValueError(raw)
-                values[name] = raw.lower() in ("1", "true", "yes", "on")
-            elif kind is int:
-                values[name] = int(raw)
-            else:
-                values[name] = float(raw)
-        except ValueError:
-            expected = (
-                "true or false" if kind is bool else "an integer" if kind is int else "a number"
-            )
-            raise ValueError(f"{variable}={raw!r} is not {expected}.") from None
-    settings = RetrainingSettings(**values)
-    try:
-        settings.policy()
-    except ValueError as error:
-        raise ValueError(f"{ENV_PREFIX}*: {error}") from None
-    return settings
+    """The resource from the environment (RetrainingPolicy.from_env); kept under this name
+    for definitions.py."""
+    return RetrainingSettings.from_env(environ)
 
 
 def _sensor_status() -> dg.DefaultSensorStatus:
@@ -140,10 +96,13 @@ def drift_retraining_sensor(
     newest, cursor = _newest_report_day(instance, context.cursor)
     if newest is None:
         return _decided(cursor, previous, None, "no drift report yet")
-    policy = retraining_settings.policy()
-    verdicts, report_runs = _latest_verdicts(instance, newest, policy.lookback_days)
+    days = retraining_settings.lookback_days
+    verdicts, report_runs = _latest_verdicts(instance, newest, days)
     decision = decide_retraining(
-        verdicts, retraining_attempts(instance), policy=policy, now=datetime.now(UTC)
+        verdicts,
+        retraining_attempts(instance),
+        policy=retraining_settings,
+        now=datetime.now(UTC),
     )
     if not decision.launch:
         return _decided(cursor, previous, newest, decision.reason)

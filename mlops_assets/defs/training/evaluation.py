@@ -22,12 +22,17 @@ from mlops_assets.domain.evaluation import (
     residuals_png,
     slice_metrics,
 )
-from mlops_assets.domain.promotion import ChampionComparison, ComparisonSettings, EvaluationSummary
+from mlops_assets.domain.promotion import (
+    ChampionComparison,
+    ComparisonSettings,
+    EvaluationSummary,
+    compare_with_champion,
+    predictions_on,
+)
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import TrainedModelRef
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 from mlops_assets.resources.project import ProjectStorage
-from mlops_assets.services.champion import compare_with_champion, predictions_on
 
 
 class EvaluationConfig(ComparisonSettings, dg.Config):

@@ -21,9 +21,9 @@ from mlops_assets.domain.drift.evidently_rules import (
 )
 from mlops_assets.domain.drift.profile import ReferenceProfile, build_reference_profile
 from mlops_assets.domain.drift.statistics import benjamini_hochberg, psi_p_value
+from mlops_assets.domain.verdicts import Severity
 
 Kind = Literal["numeric", "categorical"]
-Severity = Literal["none", "warning", "critical"]
 
 MIN_VALUES_TO_JUDGE = 30
 """A feature with fewer present values on the day is `insufficient_data`: reported with its
@@ -225,11 +225,11 @@ def compute_drift(
     )
     dataset_drift = count > 0 and drifted_share >= config.critical_share
     if dataset_drift:
-        severity: Severity = "critical"
+        severity = Severity.CRITICAL
     elif any(f.drifted for f in features) or psi_alarms:
-        severity = "warning"
+        severity = Severity.WARNING
     else:
-        severity = "none"
+        severity = Severity.NONE
     return DriftResult(
         features=tuple(features),
         drifted_share=drifted_share,

@@ -4,6 +4,9 @@ Each move happens under one lock per model (the same for all three, so none inte
 another) and by compare-and-set: the champion is read, judged and moved with no other run of
 this project in between. The run queue's tag limit already keeps retraining runs apart; the
 lock also covers manual and local runs.
+
+Dagster-free: the registry is the ChampionRegistry interface (MlflowRegistry in the code
+location, an in-memory one in the tests) and the locks any named exclusive lock.
 """
 
 from __future__ import annotations
@@ -29,23 +32,22 @@ from mlops_assets.contracts import (
     ROLLED_BACK_AT_TAG,
     TEST_METRIC_TAG_PREFIX,
 )
-from mlops_assets.domain.promotion import (
-    ChampionComparison,
-    PromotionError,
-    current_champion,
-    gate_tags,
-    interrupted_repairs,
-    judge,
-    rollback_target,
-)
-from mlops_assets.domain.registry import (
+from mlops_assets.domain.promotion.comparison import ChampionComparison
+from mlops_assets.domain.promotion.gate import (
     VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
-    RegistryVersion,
-    checked_model_name,
+    gate_tags,
+    judge,
 )
+from mlops_assets.domain.promotion.history import (
+    PromotionError,
+    current_champion,
+    interrupted_repairs,
+    rollback_target,
+)
+from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 
 Locks = Callable[[str], AbstractContextManager[None]]
 """Named exclusive locks shared by every process of the project (ProjectStorage.lock)."""

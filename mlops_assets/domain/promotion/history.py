@@ -1,18 +1,15 @@
-"""The champion comparison and the rules around a move of `champion`, over plain data.
+"""The champion's history as the registry's tags record it: which version held `champion`
+before, what a rollback restores, and what a promotion killed part-way left to repair.
 
-evaluation_report scores the champion on the challenger's test rows (ChampionComparison); the
-gate (domain.registry.decide_promotion) judges that comparison; the promotion service
-(services.promotion) re-judges it when the champion moved, and picks a rollback target.
+Every move of `champion` (moves.py) records itself in model-version tags (contracts.py names
+them); these rules read those tags back, over plain RegistryVersion data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
-from pydantic import BaseModel, ConfigDict
 
 from mlops_assets.contracts import (
     ARCHIVED_AT_TAG,
@@ -26,142 +23,17 @@ from mlops_assets.contracts import (
     REPLACED_TAG,
     ROLLED_BACK_AT_TAG,
 )
-from mlops_assets.domain.evaluation import (
-    PRIMARY_LOSS,
-    PairedComparison,
-    Predictions,
-    compare_on_slices,
-    compute_metrics,
-    paired_bootstrap,
-    per_row_loss,
-)
-from mlops_assets.domain.registry import (
-    GateCheck,
-    GateConfig,
-    GateDecision,
-    RegistryVersion,
-    decide_promotion,
-    previous_champion,
+from mlops_assets.domain.promotion.gate import (
+    MAX_TAG_VALUE,
+    OUTCOME_HEADLINES,
+    GateOutcome,
     promote_version_command,
 )
-from mlops_assets.domain.schemas import TaskType
-from mlops_assets.domain.training import TrainedModelRef
-
-if TYPE_CHECKING:
-    import pandas as pd
+from mlops_assets.domain.registry import RegistryVersion
 
 
 class PromotionError(ValueError):
     """A requested move of `champion` cannot be made; the registry was left unchanged."""
-
-
-class ComparisonSettings(BaseModel):
-    """How challenger and champion are compared on the test split. evaluation_report's run
-    config is this model; the gate compares again with the same settings."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    bootstrap_resamples: int = 2000
-    confidence: float = 0.95
-    """Confidence level of the paired bootstrap interval of the challenger's improvement."""
-    slice_min_rows: int = 50
-    """Slices with fewer test rows are not compared (too noisy to judge)."""
-
-
-@dataclass(frozen=True)
-class ChampionComparison:
-    """The champion at evaluation time, scored on the challenger's test split."""
-
-    version: str
-    schema_compatible: bool
-    schema_detail: str
-    metrics: dict[str, float]
-    overall: PairedComparison | None
-    slices: tuple[tuple[str, str, PairedComparison], ...]
-
-
-@dataclass(frozen=True)
-class EvaluationSummary:
-    """evaluation_report's output, what the gate judges: the candidate, its test metrics and
-    the champion as evaluation saw it."""
-
-    model: TrainedModelRef
-    metrics: dict[str, float]
-    champion: ChampionComparison | None
-    model_card_path: str
-    comparison_settings: ComparisonSettings = field(default_factory=ComparisonSettings)
-    """The settings used, so the gate can compare again with the same ones."""
-
-
-def incompatible_champion(version: str, schema_detail: str) -> ChampionComparison:
-    """A champion whose schema the challenger's differs from: no comparison is possible."""
-    return ChampionComparison(version, False, schema_detail, {}, None, ())
-
-
-def compare_predictions(
-    *,
-    version: str,
-    task: TaskType,
-    test: pd.DataFrame,
-    categorical_features: Sequence[str],
-    challenger: Predictions,
-    champion: Predictions,
-    settings: ComparisonSettings,
-    schema_detail: str,
-) -> ChampionComparison:
-    """Champion and challenger compared row by row on the same test rows: the paired bootstrap
-    interval of the improvement in the task's primary loss, overall and per slice."""
-    loss = PRIMARY_LOSS[task]
-    champion_loss = per_row_loss(task, champion, loss)
-    challenger_loss = per_row_loss(task, challenger, loss)
-    overall = paired_bootstrap(
-        champion_loss,
-        challenger_loss,
-        metric=loss,
-        n_resamples=settings.bootstrap_resamples,
-        confidence=settings.confidence,
-    )
-    slices = compare_on_slices(
-        test,
-        list(categorical_features),
-        champion_loss,
-        challenger_loss,
-        metric=loss,
-        min_rows=settings.slice_min_rows,
-    )
-    return ChampionComparison(
-        version=version,
-        schema_compatible=True,
-        schema_detail=schema_detail,
-        metrics=compute_metrics(task, champion),
-        overall=overall,
-        slices=tuple(slices),
-    )
-
-
-def judge(
-    metrics: dict[str, float],
-    gate: GateConfig,
-    champion: ChampionComparison | None,
-    leaky_features: Sequence[str],
-    serving_checks: Sequence[GateCheck] = (),
-) -> GateDecision:
-    """The gate's decision on a candidate compared with `champion` (None: no champion)."""
-    return decide_promotion(
-        candidate_metrics=metrics,
-        gate=gate,
-        schema_compatible=None if champion is None else champion.schema_compatible,
-        schema_detail="" if champion is None else champion.schema_detail,
-        overall=None if champion is None else champion.overall,
-        slices=() if champion is None else champion.slices,
-        leaky_features=leaky_features,
-        serving_checks=serving_checks,
-    )
-
-
-def gate_tags(decision: GateDecision, judged_against: str | None) -> dict[str, str]:
-    """The model-version tags of a decision, naming the champion it was judged against."""
-    return {EVALUATED_AGAINST_TAG: judged_against or "none", **decision.as_tags()}
 
 
 def current_champion(versions: Sequence[RegistryVersion]) -> RegistryVersion | None:
@@ -190,11 +62,6 @@ def rollback_target(
             "there is no earlier champion to roll back to."
         )
     return current, target
-
-
-# The gate decision of a version the gate approved but whose promotion was killed before it
-# moved `champion` (the next promotion writes it; see interrupted_repairs).
-INTERRUPTED_DECISION = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -253,11 +120,11 @@ def interrupted_repairs(
             and version.tags.get(GATE_DECISION_TAG) == "promoted"
         ):
             reasons = version.tags.get(GATE_REASONS_TAG, "")
-            tags[GATE_DECISION_TAG] = INTERRUPTED_DECISION
+            tags[GATE_DECISION_TAG] = GateOutcome.INTERRUPTED.value
             tags[GATE_REASONS_TAG] = (
                 "the gate approved it, but its promotion was interrupted before it moved "
                 f"`champion`; it never was champion. The gate's reasons: {reasons}"
-            )[:5000]
+            )[:MAX_TAG_VALUE]
             why.append("is tagged `gate.decision=promoted` but never held `champion`")
         merged = {**version.tags, **tags}
         description = None
@@ -294,11 +161,10 @@ def description_from_tags(version: str, tags: dict[str, str]) -> str:
     """A version's gate page rebuilt from its tags (decision, reasons, checks, the champion
     it was judged against), for a version whose promotion was killed before writing it."""
     decision = tags.get(GATE_DECISION_TAG, "")
-    verdict = {
-        "promoted": "Promoted to champion",
-        "rejected": "Not promoted (kept as challenger)",
-        INTERRUPTED_DECISION: "Approved, but never champion: the promotion was interrupted",
-    }.get(decision, decision)
+    try:
+        verdict = OUTCOME_HEADLINES[GateOutcome(decision)]
+    except ValueError:  # a value this gate never writes (set by hand): shown as it is
+        verdict = decision
     against = tags.get(EVALUATED_AGAINST_TAG, "none")
     reasons = [r for r in tags.get(GATE_REASONS_TAG, "").split("; ") if r]
     checks = sorted(
@@ -320,9 +186,37 @@ def description_from_tags(version: str, tags: dict[str, str]) -> str:
         "_Written from this version's tags by a later promotion: the promotion that judged it "
         "was killed before it wrote this page._",
     ]
-    if decision == INTERRUPTED_DECISION:
+    if decision == GateOutcome.INTERRUPTED:
         lines += [
             "",
             f"To make it champion after all: {promote_version_command(version)}",
         ]
     return "\n".join(lines)
+
+
+def previous_champion(versions: Sequence[RegistryVersion]) -> RegistryVersion | None:
+    """The most recently promoted version that is not the current champion, if any.
+
+    Ties on the promotion time (same clock tick) go to the newer version.
+    """
+    earlier = [v for v in versions if PROMOTED_AT_TAG in v.tags and CHAMPION_ALIAS not in v.aliases]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda v: (_promoted_at(v), v.created_at_ms, _version_number(v)))
+
+
+def _promoted_at(version: RegistryVersion) -> datetime:
+    text = version.tags[PROMOTED_AT_TAG]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(
+            f"version {version.version}: tag {PROMOTED_AT_TAG}={text!r} is not an ISO 8601 "
+            "timestamp; fix or delete the tag."
+        ) from error
+    # Naive timestamps are read as UTC so they compare with the aware ones this package writes.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _version_number(version: RegistryVersion) -> int:
+    return int(version.version) if version.version.isdigit() else -1

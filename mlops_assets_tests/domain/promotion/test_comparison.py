@@ -6,11 +6,11 @@ import pandas as pd
 from mlops_assets.domain.evaluation import Predictions
 from mlops_assets.domain.promotion import (
     ComparisonSettings,
+    GateConfig,
     compare_predictions,
     incompatible_champion,
     judge,
 )
-from mlops_assets.domain.registry import GateConfig
 
 RNG = np.random.default_rng(0)
 N = 400

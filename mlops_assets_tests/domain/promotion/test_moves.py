@@ -1,5 +1,6 @@
-"""The promotion service against an in-memory registry (the ChampionRegistry interface):
-lock, compare-and-set, re-judging when the champion moved, rollback and manual promotion."""
+"""The moves of `champion` (domain.promotion.moves) against an in-memory registry (the
+ChampionRegistry interface): lock, compare-and-set, re-judging when the champion moved,
+rollback and manual promotion."""
 
 from __future__ import annotations
 
@@ -25,15 +26,17 @@ from mlops_assets.contracts import (
     ROLLED_BACK_AT_TAG,
 )
 from mlops_assets.domain.evaluation import PairedComparison
-from mlops_assets.domain.promotion import ChampionComparison, PromotionError
-from mlops_assets.domain.registry import GateConfig, RegistryVersion
-from mlops_assets.resources.project import LockTimeout
-from mlops_assets.services.promotion import (
+from mlops_assets.domain.promotion import (
     Candidate,
+    ChampionComparison,
+    GateConfig,
+    PromotionError,
     promote_given_version,
     register_and_promote,
     roll_back,
 )
+from mlops_assets.domain.registry import RegistryVersion
+from mlops_assets.resources.project import LockTimeout
 
 GATE = GateConfig(min_metrics={"roc_auc": 0.6})
 GOOD = {"roc_auc": 0.8}

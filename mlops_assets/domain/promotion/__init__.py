@@ -1,0 +1,99 @@
+"""Where a promotion is decided: every move of the `champion` alias, Dagster-free.
+
+The modules, in the order a candidate meets them:
+- `comparison`: the champion scored on the challenger's test rows (the paired bootstrap of
+  their losses, overall and per slice), what evaluation_report hands the gate;
+- `gate`: the named checks and the decision (GateConfig, decide_promotion, GateOutcome);
+- `moves`: the lock and compare-and-set protocol that registers a candidate and moves
+  `champion` (the gate's promotion, a rollback, a manual promotion), over the ChampionRegistry
+  interface that MlflowRegistry implements;
+- `history`: the champion's history read back from the registry's tags (the previous champion,
+  the rollback target, the repairs after a killed promotion).
+
+The Dagster side is thin: registered_model_version and the promote/rollback ops
+(assets/registry.py) call `moves`.
+"""
+
+from mlops_assets.domain.promotion.comparison import (
+    ChampionComparison,
+    ChampionSource,
+    ComparisonSettings,
+    EvaluationSummary,
+    compare_predictions,
+    compare_with_champion,
+    compare_with_current_champion,
+    incompatible_champion,
+    predictions_on,
+)
+from mlops_assets.domain.promotion.gate import (
+    DEFAULT_MIN_METRICS,
+    OUTCOME_HEADLINES,
+    VERSION_PLACEHOLDER,
+    GateCheck,
+    GateConfig,
+    GateDecision,
+    GateOutcome,
+    decide_promotion,
+    gate_tags,
+    judge,
+    promote_version_command,
+)
+from mlops_assets.domain.promotion.history import (
+    PromotionError,
+    Repair,
+    current_champion,
+    description_from_tags,
+    interrupted_repairs,
+    previous_champion,
+    rollback_target,
+)
+from mlops_assets.domain.promotion.moves import (
+    Candidate,
+    ChampionMove,
+    ChampionRegistry,
+    PromotionOutcome,
+    champion_lock,
+    promote_given_version,
+    register_and_promote,
+    repair_interrupted,
+    roll_back,
+)
+
+__all__ = [
+    "DEFAULT_MIN_METRICS",
+    "OUTCOME_HEADLINES",
+    "VERSION_PLACEHOLDER",
+    "Candidate",
+    "ChampionComparison",
+    "ChampionMove",
+    "ChampionRegistry",
+    "ChampionSource",
+    "ComparisonSettings",
+    "EvaluationSummary",
+    "GateCheck",
+    "GateConfig",
+    "GateDecision",
+    "GateOutcome",
+    "PromotionError",
+    "PromotionOutcome",
+    "Repair",
+    "champion_lock",
+    "compare_predictions",
+    "compare_with_champion",
+    "compare_with_current_champion",
+    "current_champion",
+    "decide_promotion",
+    "description_from_tags",
+    "gate_tags",
+    "incompatible_champion",
+    "interrupted_repairs",
+    "judge",
+    "predictions_on",
+    "previous_champion",
+    "promote_given_version",
+    "promote_version_command",
+    "register_and_promote",
+    "repair_interrupted",
+    "roll_back",
+    "rollback_target",
+]

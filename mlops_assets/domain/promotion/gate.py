@@ -1,0 +1,315 @@
+"""The promotion gate: whether a candidate takes the `champion` alias, check by check.
+
+A candidate replaces the champion only when every named check passes: absolute metric
+thresholds, schema compatibility, an improvement whose confidence interval clears zero (not a
+difference the test split's noise could produce), and no slice where it is clearly worse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops_assets.contracts import (
+    EVALUATED_AGAINST_TAG,
+    GATE_CHECK_TAG_PREFIX,
+    GATE_DECISION_TAG,
+    GATE_REASONS_TAG,
+)
+from mlops_assets.domain.evaluation import PairedComparison
+from mlops_assets.domain.promotion.comparison import ChampionComparison
+
+
+class GateOutcome(StrEnum):
+    """The gate's decision as the `gate.decision` tag records it (a StrEnum: the tag's value is
+    the member's). Each outcome says which alias the version takes; a new outcome (a third
+    alias) is one member here, one line in OUTCOME_HEADLINES and one branch where moves.py
+    sets the alias."""
+
+    PROMOTED = "promoted"
+    """Takes `champion`."""
+    REJECTED = "rejected"
+    """Kept out of `champion`; registered as the `challenger`."""
+    INTERRUPTED = "interrupted"
+    """Approved, but its promotion was killed before it moved `champion` (history.py)."""
+
+
+# The headline of a version's gate page in MLflow, per outcome.
+OUTCOME_HEADLINES: Mapping[GateOutcome, str] = {
+    GateOutcome.PROMOTED: "Promoted to champion",
+    GateOutcome.REJECTED: "Not promoted (kept as challenger)",
+    GateOutcome.INTERRUPTED: "Approved, but never champion: the promotion was interrupted",
+}
+
+# Stands for the candidate's version number in gate reasons: they are written before the
+# version is registered; the asset fills the number in once it is known.
+VERSION_PLACEHOLDER = "<version>"
+
+# Absolute floors used when the run config sets none: better than chance, whatever the data.
+DEFAULT_MIN_METRICS: Mapping[str, Mapping[str, float]] = {
+    "binary": {"roc_auc": 0.6},
+    "multiclass": {"balanced_accuracy": 0.4},
+    "regression": {"r2": 0.0},
+}
+
+# MLflow holds run and model-version tag values of at least this length on every backend.
+MAX_TAG_VALUE = 5000
+# Characters MLflow accepts in a tag key; a user-configured metric name may hold others.
+_TAG_KEY_UNSAFE = re.compile(r"[^\w.\-:]")
+
+
+class GateConfig(BaseModel):
+    """The promotion gate's settings. registered_model_version's run config is this model
+    (its PromotionConfig adds only Dagster's config base), so both keep one set of field names
+    and defaults."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    min_metrics: dict[str, float] = Field(default_factory=dict)
+    """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
+    max_metrics: dict[str, float] = Field(default_factory=dict)
+    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
+    min_improvement: float = 0.0
+    """Lower bound the improvement's confidence interval must clear to replace the champion."""
+    slice_tolerance: float = 0.02
+    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
+    allow_leaky_features: bool = False
+    """Let a model whose features the leakage guard flagged (trained_model's check
+    no_target_leakage) become champion; off by default."""
+
+    def for_task(self, task: str) -> GateConfig:
+        """The gate with the task's default floors (DEFAULT_MIN_METRICS) when it sets none."""
+        if self.min_metrics:
+            return self
+        return GateConfig(**{**self.model_dump(), "min_metrics": dict(DEFAULT_MIN_METRICS[task])})
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    checks: tuple[GateCheck, ...]
+    reasons: tuple[str, ...]
+    """One per failed check, or a single reason for promoting."""
+
+    @property
+    def outcome(self) -> GateOutcome:
+        return GateOutcome.PROMOTED if self.promote else GateOutcome.REJECTED
+
+    def as_tags(self) -> dict[str, str]:
+        """MLflow tags recording the decision, its reasons and each check's outcome."""
+        reasons = "; ".join(self.reasons)
+        if len(reasons) > MAX_TAG_VALUE:
+            reasons = reasons[: MAX_TAG_VALUE - 1] + "…"
+        tags = {
+            GATE_DECISION_TAG: self.outcome.value,
+            GATE_REASONS_TAG: reasons,
+        }
+        for check in self.checks:
+            key = GATE_CHECK_TAG_PREFIX + _TAG_KEY_UNSAFE.sub("_", check.name)
+            tags[key] = "passed" if check.passed else "failed"
+        return tags
+
+    def as_description(self, judged_against: str | None) -> str:
+        """The decision as the Markdown a person reads on the version's page in MLflow."""
+        lines = [
+            f"**Gate decision: {OUTCOME_HEADLINES[self.outcome]}**, judged against champion "
+            f"{'v' + judged_against if judged_against else 'none'}.",
+            "",
+            *(f"- {reason}" for reason in self.reasons),
+        ]
+        if self.checks:
+            lines += ["", "| check | outcome | detail |", "| --- | --- | --- |"]
+            lines += [
+                f"| {c.name} | {'passed' if c.passed else 'failed'} | {c.detail} |"
+                for c in self.checks
+            ]
+        return "\n".join(lines)
+
+
+def decide_promotion(
+    *,
+    candidate_metrics: Mapping[str, float],
+    gate: GateConfig,
+    schema_compatible: bool | None,
+    schema_detail: str,
+    overall: PairedComparison | None,
+    slices: Sequence[tuple[str, str, PairedComparison]],
+    leaky_features: Sequence[str] = (),
+    serving_checks: Sequence[GateCheck] = (),
+) -> GateDecision:
+    """Whether the candidate takes the champion alias, check by check.
+
+    `schema_compatible` is None when there is no champion: then the thresholds alone decide.
+    `overall` and `slices` compare champion and candidate losses on the same test rows
+    (improvement = champion loss - candidate loss); with an incompatible schema there is no
+    such comparison and the candidate is rejected on the schema alone. `leaky_features` (from
+    the leakage guard) block promotion unless the gate allows them: a leaking model's test
+    metrics are too good to be true, so no threshold or comparison can vouch for it.
+    `serving_checks` (input_contract_compatible, servable: services.servability) block
+    promotion when failed: a version clients cannot call never takes `champion`.
+    """
+    checks: list[GateCheck] = []
+    reasons: list[str] = []
+
+    def add(check: GateCheck, reason: str) -> None:
+        checks.append(check)
+        if not check.passed:
+            reasons.append(reason)
+
+    for metric, bound in gate.min_metrics.items():
+        add(*_threshold_check("min", metric, bound, candidate_metrics))
+    for metric, bound in gate.max_metrics.items():
+        add(*_threshold_check("max", metric, bound, candidate_metrics))
+    add(*_leakage_check(leaky_features, gate.allow_leaky_features))
+    for check in serving_checks:
+        add(check, f"{check.name} failed: {check.detail}")
+
+    if schema_compatible is None:
+        promote = not reasons
+        if promote:
+            reasons.append("no champion yet: first model that passes the thresholds")
+        return GateDecision(promote, tuple(checks), tuple(reasons))
+
+    add(
+        GateCheck("schema_compatible", schema_compatible, schema_detail or "compatible"),
+        f"schema incompatible with the champion's ({schema_detail}); promote this version "
+        f"manually with promote_version_job ({promote_version_command()}), or retrain the "
+        "champion's configuration with the new schema to compare",
+    )
+    if schema_compatible:
+        beats, beats_reason = _beats_champion_check(overall, gate.min_improvement)
+        add(beats, beats_reason)
+        add(*_slices_check(slices, gate.slice_tolerance))
+        if all(check.passed for check in checks):
+            return GateDecision(True, tuple(checks), (beats_reason,))
+    return GateDecision(False, tuple(checks), tuple(reasons))
+
+
+def judge(
+    metrics: dict[str, float],
+    gate: GateConfig,
+    champion: ChampionComparison | None,
+    leaky_features: Sequence[str],
+    serving_checks: Sequence[GateCheck] = (),
+) -> GateDecision:
+    """The gate's decision on a candidate compared with `champion` (None: no champion)."""
+    return decide_promotion(
+        candidate_metrics=metrics,
+        gate=gate,
+        schema_compatible=None if champion is None else champion.schema_compatible,
+        schema_detail="" if champion is None else champion.schema_detail,
+        overall=None if champion is None else champion.overall,
+        slices=() if champion is None else champion.slices,
+        leaky_features=leaky_features,
+        serving_checks=serving_checks,
+    )
+
+
+def gate_tags(decision: GateDecision, judged_against: str | None) -> dict[str, str]:
+    """The model-version tags of a decision, naming the champion it was judged against."""
+    return {EVALUATED_AGAINST_TAG: judged_against or "none", **decision.as_tags()}
+
+
+def promote_version_command(version: str = VERSION_PLACEHOLDER) -> str:
+    """The CLI command that moves `champion` to `version` through promote_version_job.
+
+    `dagster job execute` reads run config from files only (`-c`); bash's process substitution
+    makes the JSON one, as in the rollback command of docs/training.md.
+    """
+    config = (
+        '{"ops": {"promote_version": {"config": '
+        f'{{"version": "{version}", "reason": "<why>"}}}}}}}}'
+    )
+    return (
+        "dagster job execute -m mlops_assets.definitions -j promote_version_job "
+        f"-c <(echo '{config}')"
+    )
+
+
+def _leakage_check(leaky_features: Sequence[str], allowed: bool) -> tuple[GateCheck, str]:
+    if not leaky_features:
+        return GateCheck("no_target_leakage", True, "no feature flagged"), ""
+    listed = ", ".join(leaky_features)
+    if allowed:
+        detail = f"leaky features allowed by allow_leaky_features: {listed}"
+        return GateCheck("no_target_leakage", True, detail), ""
+    detail = f"features flagged as leaking the target: {listed}"
+    reason = (
+        f"{detail} (see the trained_model check no_target_leakage); exclude them "
+        "(MLOPS_EXCLUDE_COLUMNS) and retrain, or set allow_leaky_features in the "
+        "registered_model_version config, or promote this version manually with "
+        f"promote_version_job ({promote_version_command()})"
+    )
+    return GateCheck("no_target_leakage", False, detail), reason
+
+
+def _threshold_check(
+    kind: str, metric: str, bound: float, metrics: Mapping[str, float]
+) -> tuple[GateCheck, str]:
+    name = f"{kind}:{metric}"
+    relation = ">=" if kind == "min" else "<="
+    value = metrics.get(metric)
+    if value is None:
+        detail = f"{metric} is not among the candidate's metrics ({', '.join(metrics)})"
+        return GateCheck(name, False, detail), f"{detail}; cannot check {metric} {relation} {bound}"
+    if math.isnan(value):
+        detail = f"{metric} is NaN (undefined on the test split)"
+        return GateCheck(name, False, detail), f"{detail}; cannot check {metric} {relation} {bound}"
+    passed = value >= bound if kind == "min" else value <= bound
+    detail = f"{metric} {value:.4g} {relation} {bound:.4g}"
+    missed = "below the minimum" if kind == "min" else "above the maximum"
+    return GateCheck(name, passed, detail), f"{metric} {value:.4g} is {missed} {bound:.4g}"
+
+
+def _beats_champion_check(
+    overall: PairedComparison | None, min_improvement: float
+) -> tuple[GateCheck, str]:
+    if overall is None:
+        detail = "no paired comparison with the champion on the test split"
+        return GateCheck("beats_champion", False, detail), f"not promoted: {detail}"
+    described = f"{overall.describe()}, n={overall.n}"
+    required = "" if min_improvement == 0 else f" (required: lower bound > {min_improvement:+.3g})"
+    if overall.ci_low > min_improvement:
+        floor = "0" if min_improvement == 0 else f"the required {min_improvement:+.3g}"
+        reason = f"better than champion beyond noise: {overall.describe()} lies above {floor}"
+        return GateCheck("beats_champion", True, described), reason
+    if overall.ci_low <= 0 <= overall.ci_high:
+        reason = f"not better than champion beyond noise: {overall.describe()} includes 0"
+    elif overall.ci_high < 0:
+        reason = f"worse than champion beyond noise: {overall.describe()} lies below 0"
+    else:
+        reason = f"better than champion, but not by the required margin: {overall.describe()}"
+    return GateCheck("beats_champion", False, described), reason + required
+
+
+def _slices_check(
+    slices: Sequence[tuple[str, str, PairedComparison]], tolerance: float
+) -> tuple[GateCheck, str]:
+    worse = [(c, v, cmp) for c, v, cmp in slices if cmp.ci_high < -tolerance]
+    if not worse:
+        detail = (
+            f"{len(slices)} slices compared; none worse than the champion by more than "
+            f"{tolerance:g} beyond noise"
+            if slices
+            else "no slice had enough test rows to compare"
+        )
+        return GateCheck("slices", True, detail), ""
+    listed = "; ".join(f"{c}={v} ({cmp.describe()})" for c, v, cmp in worse)
+    detail = f"{len(worse)} of {len(slices)} slices clearly worse: {listed}"
+    reason = (
+        f"clearly worse than champion on {len(worse)} slice(s), by more than {tolerance:g} "
+        f"in {worse[0][2].metric}: {listed}"
+    )
+    return GateCheck("slices", False, detail), reason
