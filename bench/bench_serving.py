@@ -46,7 +46,7 @@ CLIENTS = 4
 TARGET_P99_MS = 50.0
 SATURATION_CLIENTS = 200
 # Accepted p99 under saturation against one client's p99: what a request admitted under 200
-# clients may wait (MLOPS_SERVE_QUEUE_SECONDS, 1 s, plus its own scoring), as a multiple.
+# clients may wait (MLOPS_SERVE_QUEUE_SECONDS, 0.5 s, plus its own scoring), as a multiple.
 TARGET_SATURATION_RATIO = 20.0
 
 

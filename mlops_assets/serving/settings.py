@@ -58,7 +58,7 @@ class ServeSettings:
     """Requests accepted and not yet answered: from this many on, a scoring request is 503."""
     scoring_threads: int = 1
     """Threads that parse and score requests, off the event loop."""
-    queue_seconds: float = 1.0
+    queue_seconds: float = 0.5
     """A scoring request that waited this long for a scoring thread is answered 503 at once."""
     max_connections: int = 1000
     """uvicorn's `limit_concurrency`: beyond this many open connections, every request is a 503."""
@@ -92,7 +92,7 @@ class ServeSettings:
             max_buffered_rows=int(_number(env, "MLOPS_SERVE_MAX_BUFFERED_ROWS", 100_000)),
             max_in_flight=int(_number(env, "MLOPS_SERVE_MAX_IN_FLIGHT", 32)),
             scoring_threads=int(_number(env, "MLOPS_SERVE_SCORING_THREADS", 1)),
-            queue_seconds=_number(env, "MLOPS_SERVE_QUEUE_SECONDS", 1.0),
+            queue_seconds=_number(env, "MLOPS_SERVE_QUEUE_SECONDS", 0.5),
             max_connections=int(_number(env, "MLOPS_SERVE_MAX_CONNECTIONS", 1000)),
             keep_alive_seconds=_number(env, "MLOPS_SERVE_KEEP_ALIVE_SECONDS", 5.0),
             header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),

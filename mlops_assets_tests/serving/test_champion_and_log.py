@@ -56,13 +56,7 @@ def test_an_alias_move_under_load_fails_no_request_and_swaps_within_one_poll(
     before = registry.version_by_alias("champion")
     assert before is not None
     target = "1" if before.version == "2" else "2"
-    # The promotion runs a Dagster job in this process, beside the service and its clients, all
-    # sharing one GIL (a deployed service has none of them): a request may wait for the scoring
-    # thread past the default queue deadline. This test is about the swap; shedding under load
-    # is test_hardening's.
-    with running_service(
-        registry, tmp_path / "log", poll_seconds=POLL_SECONDS, queue_seconds=30
-    ) as service:
+    with running_service(registry, tmp_path / "log", poll_seconds=POLL_SECONDS) as service:
         wait_ready(service)
         seen: list[list[tuple[float, int, str]]] = [[] for _ in range(THREADS)]
         moved_at: list[float] = []
