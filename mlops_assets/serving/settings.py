@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_assets.domain.registry import default_model_name
-from mlops_assets.resources.project import default_home
+from mlops_assets.home import default_home
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from mlops_assets.registry_client import RegistryClient
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
@@ -74,7 +75,7 @@ def running_service(
     )
     metrics = ServingMetrics()
     # The store pinned: a later test's MLOPS_HOME must not move a running service.
-    pinned = MlflowRegistry(tracking_uri=config.tracking_uri, model_name=config.model_name)
+    pinned = RegistryClient(tracking_uri=config.tracking_uri, model_name=config.model_name)
     watcher = ChampionWatcher(pinned, config.poll_seconds, metrics)
     log = RequestLog(
         log_directory,
