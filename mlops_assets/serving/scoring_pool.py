@@ -38,10 +38,11 @@ class QueueDeadlineExceeded(Exception):
 def _one_native_thread() -> None:
     # HistGradientBoosting predicts in an OpenMP parallel region: on a busy machine its
     # barrier waits for a descheduled thread, which made a 1-row request take seconds. The
-    # pool's threads are the parallelism here; the limit is set per thread (OpenMP's ICV).
+    # pool's threads are the parallelism here. OpenMP keeps the limit per thread: the process's
+    # other threads keep their default.
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    threadpool_limits(1, user_api="openmp")
 
 
 class ScoringPool:
