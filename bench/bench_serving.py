@@ -45,9 +45,11 @@ from common import (
 CLIENTS = 4
 TARGET_P99_MS = 50.0
 SATURATION_CLIENTS = 200
-# Accepted p99 under saturation against one client's p99: what a request admitted under 200
-# clients may wait (MLOPS_SERVE_QUEUE_SECONDS, 0.5 s, plus its own scoring), as a multiple.
-TARGET_SATURATION_RATIO = 20.0
+# Accepted p99 under saturation against one client's p99. The design's bound: an accepted
+# request waits behind at most MLOPS_SERVE_MAX_IN_FLIGHT - 1 (31) others, each about one
+# client's time, or MLOPS_SERVE_QUEUE_SECONDS (0.5 s) if that comes first, then is scored: about
+# 32x. Queueing outside the service (the accept queue, as before) shows as far more (~1000x).
+TARGET_SATURATION_RATIO = 32.0
 
 
 def _payload(n_rows: int) -> bytes:
