@@ -1,88 +1,35 @@
-"""A small resource around `MlflowClient`: tracking, the model registry and its aliases.
-
-mlflow is imported inside methods: it costs seconds, and the code location must load fast.
+"""The `MlflowRegistry` resource: its configuration from Dagster (run config, `EnvVar`s), every
+operation by the Dagster-free `RegistryClient` (mlops_assets/registry_client/), which the
+serving service uses directly. Each method builds a client from the resource's fields and
+delegates: the embedded store's path follows MLOPS_HOME at call time, as it always did.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import dagster as dg
 from pydantic import field_validator
 
-from mlops_assets.contracts import (
-    EVIDENTLY_REPORT_ARTIFACT,
-    EXPERIMENT_KIND_TAG,
-    ML_EXPERIMENT_KIND,
-    MODEL_ARTIFACT,
-    MODEL_HASH_TAG,
-    MONITORING_MODEL_VERSION_TAG,
-    MONITORING_PARTITION_TAG,
-    MONITORING_RUN_KIND,
-    MONITORING_RUN_KIND_TAG,
-    SCHEMA_ARTIFACT,
-)
-from mlops_assets.domain.data import directory_sha256
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.registry_client import ModelArtifactError as ModelArtifactError, RegistryClient
+from mlops_assets.registry_client.client import ML_WORKFLOW_QUERY as ML_WORKFLOW_QUERY
 from mlops_assets.resources.mlflow_errors import (
     HTTP_RETRY_DEFAULTS as HTTP_RETRY_DEFAULTS,
     MlflowStoreError as MlflowStoreError,
-    bound_http_retries,
-    mlflow_not_found,
     mlflow_unavailable as mlflow_unavailable,
-    store_error_message,
 )
-from mlops_assets.resources.mlflow_store import prepare_store
-from mlops_assets.resources.project import default_home
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-# Written by MLflow itself into a registered model's files (its name and version): not content.
-_UNHASHED = ("registered_model_meta",)
-_RUN_ID = re.compile(r"[0-9a-f]{32}")
-# Tracking URIs served by a tracking server, which owns the artefact location.
-_SERVER_SCHEMES = ("http", "https", "databricks")
-# The MLflow UI's query parameter for its "Model training" pages (its JS bundle: workflowType).
-ML_WORKFLOW_QUERY = "workflowType=machine_learning"
-# The skops serialisation, pinned: it loads only reviewed types, where a pickle runs any code.
-SKOPS = "skops"
-
-
-class ModelArtifactError(RuntimeError):
-    """A model version's artefact is missing or differs from what was registered."""
-
-
-def _as_version(model_version: Any) -> RegistryVersion:
-    """MLflow's ModelVersion as plain data."""
-    return RegistryVersion(
-        version=str(model_version.version),
-        run_id=model_version.run_id,
-        aliases=tuple(model_version.aliases or ()),
-        tags=dict(model_version.tags or {}),
-        created_at_ms=int(model_version.creation_timestamp or 0),
-        description=str(getattr(model_version, "description", "") or ""),
-    )
-
 
 class MlflowRegistry(dg.ConfigurableResource):
-    """MLflow tracking and registry for one registered model.
-
-    With `tracking_uri` empty the store is embedded: SQLite at MLOPS_HOME/mlflow.db with
-    artefacts in MLOPS_HOME/mlartifacts, so nothing needs a server. Any other store without a
-    server (`sqlite:///...`, `file:...`) also keeps its artefacts in MLOPS_HOME/mlartifacts.
-    """
+    """MLflow tracking and registry for one registered model (see `RegistryClient`)."""
 
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
     model_name: str = "credit-default"  # MLOPS_MODEL_NAME
@@ -97,331 +44,80 @@ class MlflowRegistry(dg.ConfigurableResource):
         # MLOPS_HOME (`../..`) or break an MLflow filter fails before any step writes anything.
         return checked_model_name(name)
 
+    def registry_client(self) -> RegistryClient:
+        """The plain client for this configuration; its warnings go to the run's log."""
+        return RegistryClient(
+            tracking_uri=self.tracking_uri,
+            model_name=self.model_name,
+            experiment_name=self.experiment_name,
+            ui_url=self.ui_url,
+            log=dg.get_dagster_logger(),
+        )
+
     @property
     def resolved_tracking_uri(self) -> str:
-        if self.tracking_uri:
-            return self.tracking_uri
-        return f"sqlite:///{Path(default_home()).resolve() / 'mlflow.db'}"
-
-    def _local_artifact_root(self) -> str | None:
-        """Where a new experiment's artefacts go: MLOPS_HOME/mlartifacts unless a tracking
-        server decides. Without a server (an SQLite or file store, a database URL), MLflow's
-        default is `./mlruns` of whatever directory the command ran in."""
-        if urlparse(self.resolved_tracking_uri).scheme in _SERVER_SCHEMES:
-            return None
-        root = Path(default_home()).resolve() / "mlartifacts"
-        root.mkdir(parents=True, exist_ok=True)
-        return root.as_uri()
+        return self.registry_client().resolved_tracking_uri
 
     def client(self) -> MlflowClient:
-        """A client of this store. The URI is passed to every MLflow call explicitly, never
-        set process-wide (`mlflow.set_tracking_uri` would export MLFLOW_TRACKING_URI to every
-        later client in the process, and to the processes it starts).
-
-        A SQL store is opened (and its schema checked) here: a store MLflow cannot use raises
-        MlflowStoreError naming it and what to do, whichever step asked first."""
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
-
-        Path(default_home()).mkdir(parents=True, exist_ok=True)
-        uri = self.resolved_tracking_uri
-        if urlparse(uri).scheme in ("http", "https"):
-            bound_http_retries(os.environ)
-        try:
-            prepare_store(uri)
-            return MlflowClient(tracking_uri=uri, registry_uri=uri)
-        except MlflowException as error:
-            if mlflow_unavailable(error):
-                raise
-            raise MlflowStoreError(store_error_message(uri, "store", error)) from error
+        return self.registry_client().client()
 
     def experiment_id(self) -> str:
-        """The experiment's id, created on first use as a machine-learning experiment.
-
-        MLflow 3's UI opens an experiment without EXPERIMENT_KIND_TAG on its GenAI pages
-        (traces, token usage); tagged, it opens on runs and models. An experiment made before
-        the tag existed gets it here too.
-        """
-        from mlflow.exceptions import MlflowException
-
-        client = self.client()
-        experiment = client.get_experiment_by_name(self.experiment_name)
-        if experiment is None:
-            try:
-                return client.create_experiment(
-                    self.experiment_name,
-                    artifact_location=self._local_artifact_root(),
-                    tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND},
-                )
-            except MlflowException as created:
-                # Another run created it meanwhile (two first trainings): use that one.
-                if created.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-                experiment = client.get_experiment_by_name(self.experiment_name)
-                assert experiment is not None
-        if experiment.tags.get(EXPERIMENT_KIND_TAG) != ML_EXPERIMENT_KIND:
-            client.set_experiment_tag(
-                experiment.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND
-            )
-        return experiment.experiment_id
+        return self.registry_client().experiment_id()
 
     def ensure_registered_model(self) -> None:
-        from mlflow.exceptions import MlflowException
-
-        client = self.client()
-        try:
-            client.get_registered_model(self.model_name)
-        except MlflowException as error:
-            # Only "no such model" is created; any other error (an outage, a store MLflow
-            # cannot read) is raised as it came.
-            if not mlflow_not_found(error):
-                raise
-            try:
-                client.create_registered_model(
-                    self.model_name, description="Managed by mlops-assets (Dagster)."
-                )
-            except MlflowException as created:
-                # Another run created it meanwhile: that is what we wanted.
-                if created.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
+        self.registry_client().ensure_registered_model()
 
     def version_by_alias(self, alias: str) -> RegistryVersion | None:
-        """The version holding `alias`; None only when MLflow says the model or the alias does
-        not exist. Any other error (a store MLflow cannot read, a schema one migration behind,
-        a server that answers 500) raises: read as "no champion", it would let a day be stored
-        unchecked, a candidate promote blindly and the serving watcher think nothing is there.
-        An unreachable server raises as it was (the step's retry policy handles it); any other
-        error as `MlflowStoreError`, naming the store and what to do."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            found = self.client().get_model_version_by_alias(self.model_name, alias)
-        except MlflowException as error:
-            if mlflow_not_found(error):
-                return None
-            if mlflow_unavailable(error):
-                raise
-            raise MlflowStoreError(
-                store_error_message(self.resolved_tracking_uri, f"`{alias}` alias", error)
-            ) from error
-        return _as_version(found)
+        return self.registry_client().version_by_alias(alias)
 
     def version(self, version: str) -> RegistryVersion:
-        return _as_version(self.client().get_model_version(self.model_name, version))
+        return self.registry_client().version(version)
 
     def versions(self) -> list[RegistryVersion]:
-        """Every version of the model, oldest first; none before the first registration."""
-        client = self.client()
-        found = client.search_model_versions(f"name = '{checked_model_name(self.model_name)}'")
-        if not found:
-            return []
-        # Search results do not carry aliases in every store: take them from the model.
-        aliases: dict[str, list[str]] = {}
-        for alias, version in client.get_registered_model(self.model_name).aliases.items():
-            aliases.setdefault(str(version), []).append(alias)
-        listed = [
-            replace(_as_version(v), aliases=tuple(sorted(aliases.get(str(v.version), []))))
-            for v in found
-        ]
-        return sorted(listed, key=lambda v: int(v.version))
+        return self.registry_client().versions()
 
     def load_model(self, version: str) -> Any:
-        """The version's pipeline, loaded only after its artefact's SHA-256 matches the one
-        recorded at registration (`model.sha256`): what is scored is what the gate approved.
-
-        The files are downloaded once, hashed and loaded from that same copy, so nothing can
-        change between the check and the load. Raises ModelArtifactError when the artefact is
-        missing or was changed. Versions registered before hashes were recorded carry no tag:
-        they load with a warning.
-        """
-        import mlflow.sklearn
-
-        expected = self.version(version).tags.get(MODEL_HASH_TAG)
-        uri = f"models:/{self.model_name}/{version}"
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            local = Path(self._download_model(uri, tmp, f"{self.model_name} v{version}"))
-            actual = directory_sha256(local, _UNHASHED)
-            if expected is None:
-                dg.get_dagster_logger().warning(
-                    f"{self.model_name} v{version} has no {MODEL_HASH_TAG} tag (registered "
-                    "before integrity hashes): loaded unverified. Re-register it to protect it."
-                )
-            elif actual != expected:
-                raise ModelArtifactError(
-                    f"{self.model_name} v{version}: the model artefact does not match what was "
-                    f"registered (SHA-256 {actual[:16]}... instead of {expected[:16]}..., tag "
-                    f"{MODEL_HASH_TAG}): its files in the artefact store changed after "
-                    "registration. Nothing was scored with it. Restore the artefact from a "
-                    "backup, or move `champion` away from this version (rollback_champion_job) "
-                    "and find out who could write to the artefact store."
-                )
-            return mlflow.sklearn.load_model(str(local))
+        return self.registry_client().load_model(version)
 
     def model_artifact_sha256(self, model_uri: str) -> str:
-        """The SHA-256 of a logged model's files, as `load_model` will compute it."""
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            return directory_sha256(
-                Path(self._download_model(model_uri, tmp, model_uri)), _UNHASHED
-            )
-
-    def _download_model(self, uri: str, destination: str, what: str) -> str:
-        import mlflow.artifacts
-        from mlflow.exceptions import MlflowException
-
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=self._artifact_location(uri),
-                dst_path=destination,
-                tracking_uri=self.resolved_tracking_uri,
-                registry_uri=self.resolved_tracking_uri,
-            )
-        except (OSError, MlflowException) as error:
-            if mlflow_unavailable(error):
-                raise
-            raise ModelArtifactError(
-                f"{what}: the model artefact cannot be read from the artefact store "
-                f"({type(error).__name__}: {error}). It was deleted or moved: restore it, or "
-                "retrain; a version without its artefact is never registered or promoted."
-            ) from error
-        if not any(Path(local).rglob("MLmodel")):
-            raise ModelArtifactError(
-                f"{what}: the model artefact is missing (no MLmodel file under {uri}); restore "
-                "it, or retrain."
-            )
-        return local
-
-    def _artifact_location(self, uri: str) -> str:
-        """Where a `models:/` URI's files are. MLflow resolves such URIs with the process-wide
-        registry URI whatever it is passed, so they are resolved here with this store's client."""
-        if not uri.startswith("models:/"):
-            return uri
-        client = self.client()
-        path = uri.removeprefix("models:/")
-        if path.startswith("m-") and "/" not in path:
-            return client.get_logged_model(path).artifact_location
-        name, _, version = path.partition("/")
-        return client.get_model_version_download_uri(name, version)
+        return self.registry_client().model_artifact_sha256(model_uri)
 
     def register_once(self, model_uri: str, run_id: str, tags: dict[str, str]) -> RegistryVersion:
-        """Register the run's model with its tags in one call, at most once per run.
-
-        A retried step (or a request that timed out on the client but still reached the
-        server) finds the version already registered for this run and reuses it; should two
-        land anyway, the older is kept and the newer, unaliased duplicate deleted.
-        """
-        client = self.client()
-        existing = self._versions_of_run(run_id)
-        if not existing:
-            # Linked to the logged model (`models:/<model id>`) as mlflow.register_model links
-            # it, but with its resolved location as the source: MLflow's store resolves a
-            # `models:/` source with the process-wide tracking URI, not this client's.
-            logged = model_uri.startswith("models:/m-")
-            client.create_model_version(
-                self.model_name,
-                self._artifact_location(model_uri),
-                run_id=run_id,
-                tags=tags,
-                model_id=model_uri.removeprefix("models:/") if logged else None,
-            )
-            existing = self._versions_of_run(run_id)
-        keep, *duplicates = existing
-        for duplicate in duplicates:
-            if not duplicate.aliases:
-                client.delete_model_version(self.model_name, duplicate.version)
-        for key, value in tags.items():
-            if keep.tags.get(key) != value:
-                client.set_model_version_tag(self.model_name, keep.version, key, value)
-        return self.version(keep.version)
-
-    def _versions_of_run(self, run_id: str) -> list[RegistryVersion]:
-        if not _RUN_ID.fullmatch(run_id):
-            raise ValueError(f"{run_id!r} is not an MLflow run id")
-        found = self.client().search_model_versions(
-            f"name = '{checked_model_name(self.model_name)}' and run_id = '{run_id}'"
-        )
-        return sorted((_as_version(v) for v in found), key=lambda v: int(v.version))
+        return self.registry_client().register_once(model_uri, run_id, tags)
 
     def training_schema(self, run_id: str) -> DatasetSchema:
-        """The dataset schema a training run logged (SCHEMA_ARTIFACT), read through the cache."""
-        text = self.run_artifact(run_id, SCHEMA_ARTIFACT).read_text(encoding="utf-8")
-        return DatasetSchema.from_json(text)
+        return self.registry_client().training_schema(run_id)
 
     def run_artifact(self, run_id: str, artifact_path: str) -> Path:
-        """A run's artefact as a local file, downloaded once into MLOPS_HOME/artifact_cache.
-
-        Artefacts of a finished run never change, so the cache needs no invalidation.
-        """
-        import mlflow.artifacts
-
-        from mlops_assets.domain.data.paths import path_under
-
-        if not _RUN_ID.fullmatch(run_id):
-            raise ValueError(f"{run_id!r} is not an MLflow run id")
-        cached = path_under(
-            Path(default_home()).resolve(), "artifact_cache", run_id, *artifact_path.split("/")
-        )
-        if not cached.exists():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            # Downloaded beside the final name, then renamed: a reader never sees half a file.
-            with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
-                local = mlflow.artifacts.download_artifacts(
-                    run_id=run_id,
-                    artifact_path=artifact_path,
-                    dst_path=tmp,
-                    tracking_uri=self.resolved_tracking_uri,
-                )
-                os.replace(local, cached)
-        return cached
+        return self.registry_client().run_artifact(run_id, artifact_path)
 
     def load_pyfunc(self, model_uri: str) -> Any:
-        """A logged or registered model as `mlflow.pyfunc` loads it for any client: with its
-        signature enforced (the gate's servability checks)."""
-        import mlflow.pyfunc
-
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            return mlflow.pyfunc.load_model(self._download_model(model_uri, tmp, model_uri))
+        return self.registry_client().load_pyfunc(model_uri)
 
     def load_logged_model(self, model_uri: str) -> Any:
-        """A logged model's pipeline (`models:/<model id>`), registered or not."""
-        import mlflow.sklearn
-
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            return mlflow.sklearn.load_model(self._download_model(model_uri, tmp, model_uri))
+        return self.registry_client().load_logged_model(model_uri)
 
     def set_version_description(self, version: str, description: str) -> None:
-        """The text the MLflow UI shows at the top of a version's page."""
-        self.client().update_model_version(self.model_name, version, description=description)
+        self.registry_client().set_version_description(version, description)
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
-        self.client().set_model_version_tag(self.model_name, version, key, value)
+        self.registry_client().set_version_tag(version, key, value)
 
     def set_alias(self, alias: str, version: str) -> None:
-        self.client().set_registered_model_alias(self.model_name, alias, version)
+        self.registry_client().set_alias(alias, version)
 
     def delete_alias(self, alias: str) -> None:
-        self.client().delete_registered_model_alias(self.model_name, alias)
+        self.registry_client().delete_alias(alias)
 
     def set_run_tag(self, run_id: str, key: str, value: str) -> None:
-        self.client().set_tag(run_id, key, value)
+        self.registry_client().set_run_tag(run_id, key, value)
 
     @contextmanager
     def training_run(
         self, experiment_id: str, run_name: str, tags: dict[str, str]
     ) -> Iterator[str]:
-        """A new run of the experiment, its id yielded; FINISHED when the block completes,
-        FAILED when it raises (what `mlflow.start_run` records, without an active-run global).
-        MLflow's context tags (user, source, git commit) are added as `start_run` adds them."""
-        from mlflow.tracking.context import registry as run_context
-
-        client = self.client()
-        run_tags = run_context.resolve_tags(tags)
-        run_id = client.create_run(experiment_id, run_name=run_name, tags=run_tags).info.run_id
-        try:
+        with self.registry_client().training_run(experiment_id, run_name, tags) as run_id:
             yield run_id
-        except BaseException:
-            client.set_terminated(run_id, "FAILED")
-            raise
-        client.set_terminated(run_id, "FINISHED")
 
     def log_sklearn_model(
         self,
@@ -433,63 +129,14 @@ class MlflowRegistry(dg.ConfigurableResource):
         pip_requirements: list[str],
         skops_trusted_types: list[str],
     ) -> str:
-        """Log `pipeline` as the run's LoggedModel `model` (skops, pinned) and return its
-        `models:/<model id>` URI.
-
-        What `mlflow.sklearn.log_model` does, with this store's client instead of the
-        process-wide tracking URI and active run: create the LoggedModel, link it to the run
-        and to the run's metrics, save the flavour locally, upload, mark it READY.
-        """
-        import mlflow.sklearn
-        from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
-        from mlflow.models import Model
-        from mlflow.tracking.context import registry as run_context
-
-        client = self.client()
-        run = client.get_run(run_id)
-        model = client.create_logged_model(
-            run.info.experiment_id,
-            name=MODEL_ARTIFACT,
-            source_run_id=run_id,
-            tags=run_context.resolve_tags(),
-            params={key: str(value) for key, value in run.data.params.items()},
+        return self.registry_client().log_sklearn_model(
+            run_id,
+            pipeline,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+            skops_trusted_types=skops_trusted_types,
         )
-        try:
-            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
-            client.log_batch(
-                run_id,
-                metrics=[
-                    Metric(
-                        m.key, m.value, m.timestamp, m.step, model_id=model.model_id, run_id=run_id
-                    )
-                    for key in run.data.metrics
-                    for m in client.get_metric_history(run_id, key)
-                    if m.step == 0 and m.model_id is None
-                ],
-            )
-            with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-                local = Path(tmp) / MODEL_ARTIFACT
-                mlflow.sklearn.save_model(
-                    pipeline,
-                    str(local),
-                    mlflow_model=Model(
-                        artifact_path=model.artifact_location,
-                        model_uuid=model.model_id,
-                        run_id=run_id,
-                        model_id=model.model_id,
-                    ),
-                    serialization_format=SKOPS,
-                    skops_trusted_types=skops_trusted_types,
-                    signature=signature,
-                    input_example=input_example,
-                    pip_requirements=pip_requirements,
-                )
-                client.log_model_artifacts(model.model_id, str(local))
-        except BaseException:
-            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
-            raise
-        client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
-        return f"models:/{model.model_id}"
 
     def log_monitoring_run(
         self,
@@ -498,65 +145,16 @@ class MlflowRegistry(dg.ConfigurableResource):
         metrics: dict[str, float],
         report_html: Path | None,
     ) -> tuple[str, str]:
-        """The day's monitoring run: its figures as metrics, evidently's HTML as the artefact
-        EVIDENTLY_REPORT_ARTIFACT. Returns (experiment id, run id).
-
-        One run per day and model version (`tags` name both, MONITORING_PARTITION_TAG and
-        MONITORING_MODEL_VERSION_TAG): a re-materialised day replaces its run, so the
-        experiment's monitoring history has one point per day. The figures go in one batch.
-        """
-        from mlflow.entities import Metric, RunTag
-
-        client = self.client()
-        experiment_id = self.experiment_id()
-        partition = tags[MONITORING_PARTITION_TAG]
-        version = tags[MONITORING_MODEL_VERSION_TAG]
-        earlier = client.search_runs(
-            [experiment_id],
-            filter_string=(
-                f"tags.`{MONITORING_RUN_KIND_TAG}` = '{MONITORING_RUN_KIND}' and "
-                f"tags.`{MONITORING_PARTITION_TAG}` = '{partition}' and "
-                f"tags.`{MONITORING_MODEL_VERSION_TAG}` = '{version}'"
-            ),
-        )
-        for run in earlier:
-            client.delete_run(run.info.run_id)
-        run_tags = {**tags, MONITORING_RUN_KIND_TAG: MONITORING_RUN_KIND}
-        run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
-        try:
-            now = int(time.time() * 1000)
-            client.log_batch(
-                run_id,
-                metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
-                tags=[RunTag(key, value) for key, value in run_tags.items()],
-            )
-            if report_html is not None:
-                directory = str(Path(EVIDENTLY_REPORT_ARTIFACT).parent)
-                with tempfile.TemporaryDirectory(prefix="mlops-report-") as tmp:
-                    named = Path(tmp) / Path(EVIDENTLY_REPORT_ARTIFACT).name
-                    shutil.copyfile(report_html, named)
-                    client.log_artifact(run_id, str(named), artifact_path=directory)
-        except BaseException:
-            client.set_terminated(run_id, "FAILED")
-            raise
-        client.set_terminated(run_id, "FINISHED")
-        return experiment_id, run_id
+        return self.registry_client().log_monitoring_run(run_name, tags, metrics, report_html)
 
     def artifact_url(self, experiment_id: str, run_id: str, artifact_path: str) -> str:
-        """The MLflow UI's page of one artefact of a run (it renders HTML inline)."""
-        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}/artifacts/{artifact_path}")
+        return self.registry_client().artifact_url(experiment_id, run_id, artifact_path)
 
     def experiment_url(self, experiment_id: str) -> str:
-        return self._ui_link(f"experiments/{experiment_id}")
+        return self.registry_client().experiment_url(experiment_id)
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
-        return self._ui_link(f"experiments/{experiment_id}/runs/{run_id}")
+        return self.registry_client().run_url(experiment_id, run_id)
 
     def version_url(self, version: str) -> str:
-        return self._ui_link(f"models/{self.model_name}/versions/{version}")
-
-    def _ui_link(self, route: str) -> str:
-        """A page of the MLflow UI, in its "Model training" mode: MLflow 3's UI opens in GenAI
-        mode (traces, token usage, an assistant) unless the link or the browser's last choice
-        says otherwise (the `workflowType` query parameter of its router)."""
-        return f"{self.ui_url.rstrip('/')}/#/{route}?{ML_WORKFLOW_QUERY}"
+        return self.registry_client().version_url(version)

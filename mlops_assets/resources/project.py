@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,14 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlops_assets.home import default_home as default_home
+
 
 class LockTimeout(TimeoutError):
     """Another process held a project lock for longer than the caller would wait."""
-
-
-def default_home() -> str:
-    """MLOPS_HOME, or `.mlops` in the working directory (what `make demo` and `make ui` use)."""
-    return os.environ.get("MLOPS_HOME") or str(Path.cwd() / ".mlops")
 
 
 class ProjectStorage(dg.ConfigurableResource):

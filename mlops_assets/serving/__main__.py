@@ -7,7 +7,7 @@ import os
 import sys
 
 from mlops_assets.domain.serving import check_bind
-from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.registry_client import RegistryClient
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
 from mlops_assets.serving.metrics import ServingMetrics
@@ -19,8 +19,8 @@ from mlops_assets.serving.settings import ServeSettings
 def build_app(settings: ServeSettings, metrics: ServingMetrics):
     """The app with its watcher, request log and metrics, as configured."""
     # Resolved once: the embedded store's path must not follow a later change of MLOPS_HOME.
-    uri = MlflowRegistry(tracking_uri=settings.tracking_uri).resolved_tracking_uri
-    registry = MlflowRegistry(tracking_uri=uri, model_name=settings.model_name)
+    uri = RegistryClient(tracking_uri=settings.tracking_uri).resolved_tracking_uri
+    registry = RegistryClient(tracking_uri=uri, model_name=settings.model_name)
     watcher = ChampionWatcher(registry, settings.poll_seconds, metrics)
     request_log = RequestLog(
         settings.log_directory,
@@ -32,7 +32,18 @@ def build_app(settings: ServeSettings, metrics: ServingMetrics):
     return create_app(settings, watcher, request_log, metrics)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    # No options: every setting comes from the environment (secrets included); --help says so.
+    argparse.ArgumentParser(
+        prog="python -m mlops_assets.serving",
+        description="The scoring service: the `champion` version of MLOPS_MODEL_NAME in the "
+        "MLflow store MLFLOW_TRACKING_URI (default: MLOPS_HOME/mlflow.db), on "
+        "MLOPS_SERVE_HOST:MLOPS_SERVE_PORT.",
+        epilog="Settings come from the environment only (MLOPS_SERVE_*, MLOPS_MODEL_NAME, "
+        "MLFLOW_TRACKING_URI, MLOPS_HOME): see docs/serving.md.",
+    ).parse_args(argv)
     import uvicorn
 
     # MLflow's download progress bars would fill the service's log at every champion load.

@@ -1,10 +1,10 @@
 """The FastAPI app: MLflow's scoring protocol on the champion, `/predict`, health, version and
 metrics. Thin: parsing, the schema check and the answers' shapes are domain/serving.py.
 
-Scoring runs on the event loop, not in a thread pool: a scikit-learn pipeline holds the GIL
-for most of a request, so threads would add switching, not throughput (`make bench`). The
-champion watcher and the request log's writer are threads of their own, so neither a model
-load nor a Parquet write runs inside a request.
+The event loop accepts, reads bodies and answers; parsing and scoring run on the scoring
+threads (serving/scoring_pool.py), so a queue of requests never stops the loop from accepting
+connections or shedding load. The champion watcher and the request log's writer are threads of
+their own, so neither a model load nor a Parquet write runs inside a request.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from mlops_assets.domain.serving import (
 from mlops_assets.domain.serving_quality import EXTRA_COLUMN, DataQuality, assess_rows
 from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.serving.champion_watcher import ChampionWatcher, ServedModel
-from mlops_assets.serving.guards import AnswerGuard
+from mlops_assets.serving.guards import RETRY_AFTER_SECONDS, AnswerGuard
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.openapi import SCORING_BODY, security_schemes
 from mlops_assets.serving.request_log import RequestLog
+from mlops_assets.serving.scoring_pool import QueueDeadlineExceeded, ScoringPool
 from mlops_assets.serving.settings import ServeSettings
 
 # Every answer names the model that made it, whatever the body's shape.
@@ -74,18 +75,21 @@ def create_app(
     metrics: ServingMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
-    """The service; its lifespan starts the watcher and the log's writer and, at shutdown,
-    writes what the log still holds. `clock` stamps the logged rows (UTC): their day is the
-    scoring partition they land in."""
+    """The service; its lifespan starts the watcher, the scoring threads and the log's writer
+    and, at shutdown, writes what the log still holds. `clock` stamps the logged rows (UTC):
+    their day is the scoring partition they land in."""
+    pool = ScoringPool(settings.scoring_threads, settings.queue_seconds, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         request_log.start()
+        pool.start()
         watcher.start()
         try:
             yield
         finally:
             watcher.stop()
+            pool.close()
             request_log.close()
 
     app = FastAPI(
@@ -145,6 +149,43 @@ def create_app(
             raise RequestError(499, "CLIENT_CLOSED_REQUEST", "the client left") from None
         return b"".join(chunks)
 
+    def scored(
+        body: bytes,
+        model: ServedModel,
+        endpoint: str,
+        request_id: str,
+        parse: Callable[[bytes, ServedModel], pd.DataFrame],
+        answer: Callable[[ServedModel, Any, Any, Any, DataQuality], dict[str, Any]],
+        started: float,
+    ) -> Response:
+        """Parse, check, score, log and build the answer: all of it on a scoring thread."""
+        headers = {MODEL_NAME_HEADER: model.name, MODEL_VERSION_HEADER: model.version}
+        rows = 0
+        try:
+            frame = parse(body, model)
+            rows = len(frame)
+            prepared: PreparedRows = prepare_rows(frame, model.schema, settings.max_rows)
+        except RequestError as error:
+            if error.status == 422:
+                metrics.refused(error.columns)
+            metrics.scored(endpoint, error.status, rows, time.perf_counter() - started)
+            return _error(error, headers)
+        quality = assess_rows(frame, prepared.features, model.schema, prepared.extra_columns)
+        y_pred, proba, classes = predict_frame(model.pipeline, prepared.features, model.schema.task)
+        scores = prediction_score(y_pred, proba, model.schema.task)
+        request_log.append(
+            ServedRequest(prepared, y_pred, scores, model.version, clock(), request_id)
+        )
+        metrics.predicted(model.version, y_pred, scores, model.classifier)
+        headers[REQUEST_ID_HEADER] = request_id
+        if not quality.clean:
+            metrics.flagged(quality.counts.items(), EXTRA_COLUMN)
+            headers[DATA_QUALITY_HEADER] = quality.header()
+            headers[DATA_QUALITY_ROWS_HEADER] = quality.rows_header()
+        response = _json(answer(model, y_pred, proba, classes, quality), headers=headers)
+        metrics.scored(endpoint, 200, rows, time.perf_counter() - started)
+        return response
+
     async def score(
         request: Request,
         endpoint: str,
@@ -161,34 +202,21 @@ def create_app(
                 {"error_code": "UNAVAILABLE", "message": watcher.last_error or "loading"}, 503
             )
         headers = {MODEL_NAME_HEADER: model.name, MODEL_VERSION_HEADER: model.version}
-        rows = 0
         try:
-            frame = parse(await read_body(request), model)
-            rows = len(frame)
-            prepared: PreparedRows = prepare_rows(frame, model.schema, settings.max_rows)
+            body = await read_body(request)
         except RequestError as error:
-            if error.status == 422:
-                metrics.refused(error.columns)
-            metrics.scored(endpoint, error.status, rows, time.perf_counter() - started)
+            metrics.scored(endpoint, error.status, 0, time.perf_counter() - started)
             if error.status == 408:  # the rest of the body may still be on its way
                 headers["Connection"] = "close"
             return _error(error, headers)
-        quality = assess_rows(frame, prepared.features, model.schema, prepared.extra_columns)
-        y_pred, proba, classes = predict_frame(model.pipeline, prepared.features, model.schema.task)
-        scores = prediction_score(y_pred, proba, model.schema.task)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request_log.append(
-            ServedRequest(prepared, y_pred, scores, model.version, clock(), request_id)
-        )
-        metrics.predicted(model.version, y_pred, scores, model.classifier)
-        headers[REQUEST_ID_HEADER] = request_id
-        if not quality.clean:
-            metrics.flagged(quality.counts.items(), EXTRA_COLUMN)
-            headers[DATA_QUALITY_HEADER] = quality.header()
-            headers[DATA_QUALITY_ROWS_HEADER] = quality.rows_header()
-        response = _json(answer(model, y_pred, proba, classes, quality), headers=headers)
-        metrics.scored(endpoint, 200, rows, time.perf_counter() - started)
-        return response
+        try:
+            return await pool.run(
+                lambda: scored(body, model, endpoint, request_id, parse, answer, started)
+            )
+        except QueueDeadlineExceeded as error:
+            headers["Retry-After"] = RETRY_AFTER_SECONDS
+            return _json({"error_code": "OVERLOADED", "message": str(error)}, 503, headers)
 
     @app.post("/invocations", openapi_extra=SCORING_BODY)
     async def invocations(request: Request) -> Response:

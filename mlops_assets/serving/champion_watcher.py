@@ -1,7 +1,7 @@
 """The served model, and the thread that follows the `champion` alias.
 
 A new champion is loaded beside the one serving (its artefact's SHA-256 checked against the
-registry's record by `MlflowRegistry.load_model`), then swapped in by one reference assignment:
+registry's record by `RegistryClient.load_model`), then swapped in by one reference assignment:
 a request reads `watcher.current` once and scores with that model to its end, so no request
 waits on a load or sees half of a swap, and every answer names the version that scored it.
 """
@@ -17,11 +17,7 @@ from typing import Any
 
 from mlops_assets.contracts import CHAMPION_ALIAS, DATA_HASH_TAG, MODEL_HASH_TAG
 from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.resources.mlflow_registry import (
-    MlflowRegistry,
-    MlflowStoreError,
-    ModelArtifactError,
-)
+from mlops_assets.registry_client import MlflowStoreError, ModelArtifactError, RegistryClient
 from mlops_assets.serving.metrics import ServingMetrics
 
 log = logging.getLogger("mlops_assets.serving")
@@ -72,7 +68,7 @@ class ChampionWatcher:
     """
 
     def __init__(
-        self, registry: MlflowRegistry, poll_seconds: float, metrics: ServingMetrics
+        self, registry: RegistryClient, poll_seconds: float, metrics: ServingMetrics
     ) -> None:
         self.registry = registry
         self.poll_seconds = poll_seconds

@@ -5,11 +5,11 @@
   its traceback).
 - `guarded_protocol` (uvicorn's HTTP protocol, below the app):
   - sheds load: when `max_in_flight` requests are accepted and not yet answered, a scoring
-    request is answered 503 at once rather than queued behind them. Scoring holds the event
-    loop, so the queue is uvicorn's tasks (one per request whose headers arrived), counted where
-    they are created; a counter inside the app would see one request at a time. The 503 is
-    written by the callback that parsed the request's head, not by a task of its own, which
-    would run only after the queued ones.
+    request is answered 503 at once rather than queued behind them. The count is uvicorn's
+    tasks, one per request whose headers arrived (reading its body, waiting for a scoring
+    thread or being scored), checked where they are created. The 503 is written by the
+    callback that parsed the request's head: its body is never read, no task is created. The
+    wait for a scoring thread has its own deadline (serving/scoring_pool.py).
   - a connection that has not delivered a request's headers within `header_seconds` of opening
     (or of its previous answer) is closed, with a 408 if it sent a part; uvicorn itself only
     times out a connection idle after an answer (`timeout_keep_alive`), and any byte cancels
@@ -45,6 +45,7 @@ OTHER_ENDPOINT = "other"
 # The client left before its answer (nginx's code): nothing was sent, but it is counted.
 CLIENT_CLOSED = 499
 RETRY_AFTER_SECONDS = "1"
+IN_FLIGHT = "in_flight"
 
 
 def endpoint_label(path: str) -> str:
@@ -184,6 +185,7 @@ def guarded_protocol(
                 self.transport.write(shed_answer)
                 self.transport.close()
                 metrics.answered(path, 503)
+                metrics.shed.labels(IN_FLIGHT).inc()
                 return
             super().on_headers_complete()
             if by_uvicorn:  # uvicorn answers it 503 itself, never reaching an app

@@ -102,6 +102,20 @@ class ServingMetrics:
             "request is answered 503).",
             registry=r,
         )
+        self.shed = Counter(
+            "mlops_serving_shed_requests",
+            "Scoring requests answered 503 to shed load, by reason: in_flight "
+            "(MLOPS_SERVE_MAX_IN_FLIGHT reached when its head arrived) or queue_deadline (no "
+            "scoring thread within MLOPS_SERVE_QUEUE_SECONDS).",
+            ["reason"],
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "mlops_serving_queue_wait_seconds",
+            "Time a scoring request waited for a scoring thread (those that got one).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.connections_closed = Counter(
             "mlops_serving_connections_closed",
             "Connections the service closed on a deadline: idle (nothing sent) or headers (a "

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_assets.domain.registry import default_model_name
-from mlops_assets.resources.project import default_home
+from mlops_assets.home import default_home
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -56,6 +56,10 @@ class ServeSettings:
     max_buffered_rows: int = 100_000
     max_in_flight: int = 32
     """Requests accepted and not yet answered: from this many on, a scoring request is 503."""
+    scoring_threads: int = 1
+    """Threads that parse and score requests, off the event loop."""
+    queue_seconds: float = 0.5
+    """A scoring request that waited this long for a scoring thread is answered 503 at once."""
     max_connections: int = 1000
     """uvicorn's `limit_concurrency`: beyond this many open connections, every request is a 503."""
     keep_alive_seconds: float = 5.0
@@ -87,6 +91,8 @@ class ServeSettings:
             flush_seconds=_number(env, "MLOPS_SERVE_FLUSH_SECONDS", 5.0),
             max_buffered_rows=int(_number(env, "MLOPS_SERVE_MAX_BUFFERED_ROWS", 100_000)),
             max_in_flight=int(_number(env, "MLOPS_SERVE_MAX_IN_FLIGHT", 32)),
+            scoring_threads=int(_number(env, "MLOPS_SERVE_SCORING_THREADS", 1)),
+            queue_seconds=_number(env, "MLOPS_SERVE_QUEUE_SECONDS", 0.5),
             max_connections=int(_number(env, "MLOPS_SERVE_MAX_CONNECTIONS", 1000)),
             keep_alive_seconds=_number(env, "MLOPS_SERVE_KEEP_ALIVE_SECONDS", 5.0),
             header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),

@@ -79,7 +79,7 @@ def test_the_serving_watcher_reports_a_store_behind_instead_of_no_champion(tmp_p
 
     registry = MlflowRegistry(tracking_uri=_one_migration_behind(tmp_path / "mlflow.db"))
     metrics = ServingMetrics()
-    watcher = ChampionWatcher(registry, poll_seconds=30, metrics=metrics)
+    watcher = ChampionWatcher(registry.registry_client(), poll_seconds=30, metrics=metrics)
     assert watcher.check_once() is False
     assert "mlflow db upgrade" in watcher.store_error
     assert "mlflow db upgrade" in watcher.last_error

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from mlops_assets.registry_client import RegistryClient
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
@@ -66,11 +67,15 @@ def running_service(
         tracking_uri=registry.resolved_tracking_uri,
         model_name=registry.model_name,
         log_directory=log_directory,
-        **{"poll_seconds": 0.5, **settings},
+        # A long queue deadline unless a test sets one: the tests run Dagster jobs and their
+        # clients in the service's process, one GIL for all (a deployed service has none of
+        # them), and a request may wait for the scoring thread past the default 0.5 s. Shedding
+        # is test_hardening's, which sets its deadlines.
+        **{"poll_seconds": 0.5, "queue_seconds": 30.0, **settings},
     )
     metrics = ServingMetrics()
     # The store pinned: a later test's MLOPS_HOME must not move a running service.
-    pinned = MlflowRegistry(tracking_uri=config.tracking_uri, model_name=config.model_name)
+    pinned = RegistryClient(tracking_uri=config.tracking_uri, model_name=config.model_name)
     watcher = ChampionWatcher(pinned, config.poll_seconds, metrics)
     log = RequestLog(
         log_directory,

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -271,6 +272,65 @@ def test_beyond_the_in_flight_cap_a_scoring_request_gets_503_at_once(trained, tm
         counted = _requests_total(capped)
         assert counted[("/invocations", "503")] == 1
         assert counted[("/invocations", "200")] == 3
+        assert _metric(capped, "mlops_serving_shed_requests_total", reason="in_flight") == 1
+
+
+class _HeldPipeline:
+    """The champion's pipeline, held on its first call until released: a scoring thread that
+    stays busy for as long as the test needs, without timing anything."""
+
+    def __init__(self, pipeline: object) -> None:
+        self._pipeline = pipeline
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pipeline, name)
+
+    def predict_proba(self, frame: pd.DataFrame) -> object:
+        self.entered.set()
+        assert self.release.wait(60), "never released"
+        return self._pipeline.predict_proba(frame)  # type: ignore[attr-defined]
+
+
+def test_a_request_queued_behind_busy_scoring_gets_503_at_its_queue_deadline(trained, tmp_path):
+    with running_service(
+        trained.registry(), tmp_path / "log", scoring_threads=1, queue_seconds=0.5
+    ) as busy:
+        wait_ready(busy)
+        held = _HeldPipeline(busy.watcher.current.pipeline)
+        busy.watcher.current = replace(busy.watcher.current, pipeline=held)
+        body = json.dumps({"dataframe_records": _records()}).encode()
+        headers = {"Content-Type": "application/json"}
+        first: list[requests.Response] = []
+        scoring = threading.Thread(
+            target=lambda: first.append(busy.post("/invocations", data=body, headers=headers))
+        )
+        scoring.start()
+        assert held.entered.wait(30), "the first request never reached the model"
+        # The only scoring thread is held: the event loop still answers, and sheds.
+        assert busy.get("/health").status_code == 200
+        queued = busy.post("/invocations", data=body, headers=headers)
+        assert queued.status_code == 503, queued.text
+        assert queued.json()["error_code"] == "OVERLOADED"
+        assert "MLOPS_SERVE_QUEUE_SECONDS" in queued.json()["message"]
+        assert queued.headers["Retry-After"] == "1"
+        assert scoring.is_alive() and not first  # answered while the thread was still busy
+        held.release.set()
+        scoring.join(timeout=30)
+        assert first[0].status_code == 200
+        counted = _requests_total(busy)
+        assert counted[("/invocations", "503")] == 1
+        assert counted[("/invocations", "200")] == 1
+        assert _metric(busy, "mlops_serving_shed_requests_total", reason="queue_deadline") == 1
+        # the refused request was never scored: only the first one's 3 rows were predicted
+        predicted = sum(
+            s.value
+            for family in text_string_to_metric_families(busy.get("/metrics").text)
+            for s in family.samples
+            if s.name == "mlops_serving_predicted_class_total"
+        )
+        assert predicted == 3
 
 
 @pytest.mark.slow

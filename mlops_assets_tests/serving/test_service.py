@@ -4,6 +4,9 @@ contract, body limits, the API key, the metrics, and its readiness."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -241,3 +244,61 @@ def test_the_code_location_never_imports_the_service_or_its_server_libraries():
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+# In a fresh interpreter: the service built from the environment and its champion loaded from
+# the store, then the names of every dagster module imported on the way (none expected).
+_BUILD_AND_LOAD = """
+import sys
+from mlops_assets.serving.__main__ import build_app
+from mlops_assets.serving.champion_watcher import ChampionWatcher
+from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.settings import ServeSettings
+from mlops_assets.registry_client import RegistryClient
+
+settings = ServeSettings.from_env()
+build_app(settings, ServingMetrics())
+watcher = ChampionWatcher(
+    RegistryClient(tracking_uri=settings.tracking_uri, model_name=settings.model_name),
+    settings.poll_seconds,
+    ServingMetrics(),
+)
+assert watcher.check_once(), watcher.last_error
+print(watcher.current.version)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "dagster"))
+"""
+
+
+def test_the_service_builds_and_loads_its_champion_without_importing_dagster(trained, tmp_path):
+    registry = trained.registry()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))},
+        "MLOPS_HOME": str(trained.home),
+        "MLFLOW_TRACKING_URI": registry.resolved_tracking_uri,
+        "MLOPS_MODEL_NAME": registry.model_name,
+        "MLOPS_SERVE_LOG_DIR": str(tmp_path / "requests"),
+    }
+    built = subprocess.run(
+        [sys.executable, "-c", _BUILD_AND_LOAD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.split("\n")[:2] == ["1", "[]"], built.stdout
+
+
+def test_the_service_command_answers_help_without_importing_dagster():
+    # -X importtime lists every module the command imported, on stderr.
+    shown = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mlops_assets.serving", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "MLOPS_SERVE_" in shown.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in shown.stderr.splitlines()]
+    assert "mlops_assets.serving.app" in imported  # the service itself was imported
+    assert [m for m in imported if m.split(".")[0] == "dagster"] == []
