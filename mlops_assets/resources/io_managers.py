@@ -17,6 +17,7 @@ run of its latest materialisation.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -325,6 +326,21 @@ def _frame_or_dataset(context: dg.InputContext, path: Path) -> pd.DataFrame | Da
     return dataset
 
 
+# Modules whose classes an earlier release pickled, and where those classes live now: an
+# instance's stored run outputs stay readable after the package was laid out in slices.
+MOVED_MODULES = {"mlops_assets.assets.registry": "mlops_assets.defs.champion.registry"}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED_MODULES.get(module, module), name)
+
+
+def load_pickled_output(data: bytes) -> object:
+    """A stored run output, its classes looked up where they live now (MOVED_MODULES)."""
+    return _Unpickler(io.BytesIO(data)).load()
+
+
 class RunScopedPickleIOManager(dg.ConfigurableIOManager):
     """Every other output (model refs, evaluation summaries) pickled per run:
     `<base_dir>/<asset>/<run_id>.pickle` (newest `keep_runs` kept), written atomically; an op's
@@ -362,4 +378,4 @@ class RunScopedPickleIOManager(dg.ConfigurableIOManager):
             upstream = context.upstream_output
             assert upstream is not None
             path = self._op_path(upstream.run_id, upstream.step_key, upstream.name)
-        return pickle.loads(path.read_bytes())
+        return load_pickled_output(path.read_bytes())

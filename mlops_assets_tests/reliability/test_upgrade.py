@@ -9,7 +9,6 @@ store needs on an upgrade)."""
 from __future__ import annotations
 
 import os
-import pickle
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.domain.synthetic import generate_daily_batch
+from mlops_assets.resources.io_managers import load_pickled_output
 
 RELEASE = "fcf80bb"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / f"release_stores-{RELEASE}.tar.gz"
@@ -92,7 +92,7 @@ def test_the_stores_of_the_previous_release_open_and_score_a_new_day(tmp_path, m
     }
     for path in outputs:
         with path.open("rb") as handle:
-            assert pickle.load(handle) is not None  # this project's own outputs
+            assert load_pickled_output(handle.read()) is not None  # as the IO manager loads it
 
     with dg.DagsterInstance.get() as instance:
         # Dagster: the release's history, as the UI would read it.
