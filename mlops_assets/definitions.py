@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import dagster as dg
 
+from mlops_assets.components.declared import declared_models
 from mlops_assets.defs.alerts import definitions as alerts
 from mlops_assets.defs.champion import definitions as champion
 from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
@@ -176,4 +177,5 @@ def build_defs(settings: Settings) -> dg.Definitions:
     )
 
 
-defs = build_defs(Settings.from_env())
+# The default model from the environment, then each model declared in YAML (components/).
+defs = dg.Definitions.merge(build_defs(Settings.from_env()), declared_models())
