@@ -15,6 +15,7 @@ import dagster as dg
 
 from mlops_assets.defs.alerts import definitions as alerts
 from mlops_assets.defs.champion import definitions as champion
+from mlops_assets.defs.declared import declared_models
 from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
 from mlops_assets.defs.retraining import definitions as retraining
 from mlops_assets.defs.retraining.sensors import retraining_settings_from_env
@@ -176,4 +177,5 @@ def build_defs(settings: Settings) -> dg.Definitions:
     )
 
 
-defs = build_defs(Settings.from_env())
+# The default model from the environment, then each model declared in YAML (defs/declared.py).
+defs = dg.Definitions.merge(build_defs(Settings.from_env()), declared_models())

@@ -1,0 +1,171 @@
+"""`MlopsModel`: a model declared in YAML, turned into the same typed `Settings` the
+environment gives the default model, so one builder serves both.
+
+Shared infrastructure (the MLflow tracking server, the alert webhook, the UI links, MLOPS_HOME)
+stays in the environment: those may hold secrets and are one per deployment, not per model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING
+
+import dagster as dg
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlops_assets.components.scaffolder import MlopsModelScaffolder
+from mlops_assets.domain.promotion.gate import GateConfig
+from mlops_assets.domain.retraining_policy import RetrainingPolicy
+from mlops_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from typing import Self
+
+# A model's name prefixes its asset keys, groups and job names and names its MLflow
+# registered model: kept to what all of those accept.
+MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Variables every model of the deployment shares; a model's YAML never holds them.
+SHARED_VARIABLES = (
+    "MLOPS_HOME",
+    "MLFLOW_TRACKING_URI",
+    "MLOPS_MLFLOW_UI_URL",
+    "MLOPS_ALERT_WEBHOOK_URL",
+    "MLOPS_DAGSTER_UI_URL",
+    "MLOPS_GIT_URL",
+    "MLOPS_GIT_BRANCH",
+)
+
+
+class _Strict(BaseModel):
+    # A misspelt key in the YAML fails `dg check defs` instead of being ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainingSource(_Strict):
+    location: str = ""
+    """A file, a directory or a SQL URL (read from the environment when it holds a password:
+    use `table` with MLOPS_TRAINING_DATA instead)."""
+    table: str = ""
+    target: str
+    """The column the model predicts."""
+    timestamp_column: str = ""
+    id_columns: list[str] = Field(default_factory=list)
+    """Columns that identify a row (join delayed labels); never features."""
+    exclude_columns: list[str] = Field(default_factory=list)
+
+
+class ScoringSource(_Strict):
+    location: str = ""
+    """A directory of daily files (YYYY-MM-DD.csv or .parquet), or a SQL URL."""
+    table: str = ""
+    date_column: str = ""
+    start: str = ""
+    """The first daily partition (YYYY-MM-DD); default: the directory's earliest day."""
+
+    @field_validator("start")
+    @classmethod
+    def _a_day(cls, value: str) -> str:
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"scoring.start={value!r} is not a day (YYYY-MM-DD)") from None
+        return value
+
+
+class LabelsSource(_Strict):
+    location: str = ""
+    """Empty: labels come with the scoring data (its target column)."""
+    table: str = ""
+    date_column: str = ""
+    delay_days: int = 0
+    """Days between a scoring day and its labels' arrival."""
+
+    @field_validator("delay_days")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"labels.delay_days={value} must be 0 or more")
+        return value
+
+
+class Schedule(_Strict):
+    cron: str = Settings.scoring_cron
+    enabled: bool = False
+
+
+class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
+    """One model: its training, scoring and labels sources, its promotion gate, its retraining
+    policy, when its days are scored and whether drift retrains it."""
+
+    name: str
+    """Prefixes the model's asset keys (`churn/raw_data`), groups (`churn_training`) and jobs
+    (`churn__training_job`); the default MLflow registered model name."""
+    registered_model_name: str = ""
+    """The MLflow registered model; default: the model's name."""
+    training: TrainingSource
+    scoring: ScoringSource = ScoringSource()
+    labels: LabelsSource = LabelsSource()
+    gate: GateConfig = GateConfig()
+    retraining: RetrainingPolicy = RetrainingPolicy()
+    schedule: Schedule = Schedule()
+    drift_sensor: bool = False
+    """Whether the model's drift sensor starts running (else turn it on in the UI)."""
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        if not MODEL_NAME.match(self.name):
+            raise ValueError(
+                f"name={self.name!r}: a model's name is lower-case letters, digits and "
+                "underscores, starting with a letter (it prefixes asset keys and job names)"
+            )
+        if not (self.training.location or self.training.table):
+            raise ValueError(f"model {self.name!r}: training needs a location or a table")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        return self.registered_model_name or self.name
+
+    def settings(self, environ: Mapping[str, str] | None = None) -> Settings:
+        """The model's settings: its YAML, with the deployment's shared variables from
+        `environ` (the process's environment when None)."""
+        env = os.environ if environ is None else environ
+        declared = {
+            "MLOPS_TRAINING_DATA": self.training.location,
+            "MLOPS_TRAINING_TABLE": self.training.table,
+            "MLOPS_TARGET_COLUMN": self.training.target,
+            "MLOPS_TIMESTAMP_COLUMN": self.training.timestamp_column,
+            "MLOPS_ID_COLUMNS": ",".join(self.training.id_columns),
+            "MLOPS_EXCLUDE_COLUMNS": ",".join(self.training.exclude_columns),
+            "MLOPS_SCORING_DATA": self.scoring.location,
+            "MLOPS_SCORING_TABLE": self.scoring.table,
+            "MLOPS_SCORING_DATE_COLUMN": self.scoring.date_column,
+            "MLOPS_SCORING_START": self.scoring.start,
+            "MLOPS_LABEL_DELAY_DAYS": str(self.labels.delay_days),
+            "MLOPS_LABELS_DATA": self.labels.location,
+            "MLOPS_LABELS_TABLE": self.labels.table,
+            "MLOPS_LABELS_DATE_COLUMN": self.labels.date_column,
+            "MLOPS_MODEL_NAME": self.model_name,
+            "MLOPS_SCORING_CRON": self.schedule.cron,
+            "MLOPS_SCORING_SCHEDULE": "on" if self.schedule.enabled else "off",
+        }
+        shared = {name: env[name] for name in SHARED_VARIABLES if name in env}
+        # One parser for both ways of declaring a model: Settings.from_env.
+        return Settings.from_env({**shared, **declared})
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        # The slices' assets, sensors and jobs are still module-level definitions under the
+        # default model's keys; a second model needs them built per model (issue 30).
+        raise dg.DagsterInvalidDefinitionError(
+            f"{context.path}: model {self.name!r} is declared and valid, but this version "
+            "builds only the default model (configured by the MLOPS_* variables); per-model "
+            "assets are not built yet."
+        )
+
+
+dg.scaffold_with(MlopsModelScaffolder)(MlopsModel)
