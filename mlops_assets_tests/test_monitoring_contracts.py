@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from mlops_assets.contracts import DriftVerdict, PerformanceVerdict
+from mlops_assets.domain.verdicts import DriftVerdict, PerformanceVerdict
 
 DAY = date(2026, 1, 5)
 

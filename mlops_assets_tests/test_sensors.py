@@ -15,12 +15,10 @@ from mlops_assets.contracts import (
     TRIGGER_PARTITION_TAG,
     WINDOW_END_TAG,
     WINDOW_START_TAG,
-    EstimatedVerdict,
-    PerformanceVerdict,
-    RealizedVerdict,
 )
 from mlops_assets.definitions import build_resources, defs
 from mlops_assets.defs.retraining.sensors import RetrainingSettings, retraining_settings_from_env
+from mlops_assets.domain.verdicts import EstimatedVerdict, PerformanceVerdict, RealizedVerdict
 
 # No loop guard: the tests tick faster than any real retraining runs.
 FAST = RetrainingSettings(min_interval_minutes=0)

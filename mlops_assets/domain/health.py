@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from mlops_assets.contracts import DriftVerdict, EstimatedVerdict, RealizedVerdict
-from mlops_assets.domain.verdicts import Severity
+from mlops_assets.domain.verdicts import DriftVerdict, EstimatedVerdict, RealizedVerdict, Severity
 
 if TYPE_CHECKING:  # its scipy import stays out of the code location's load
     from mlops_assets.domain.data_quality import DataQualityResult

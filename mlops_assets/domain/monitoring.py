@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import PROBA_COLUMN_PREFIX, DriftVerdict
+from mlops_assets.contracts import (
+    PROBA_COLUMN_PREFIX,
+)
 from mlops_assets.domain.data_quality import (
     DataQualityConfig,
     DataQualityResult,
@@ -35,6 +37,7 @@ from mlops_assets.domain.performance import (
 )
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import predict_frame, prediction_score
+from mlops_assets.domain.verdicts import DriftVerdict
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")

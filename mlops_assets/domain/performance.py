@@ -24,10 +24,9 @@ from dataclasses import replace
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
-from mlops_assets.contracts import PerformanceVerdict
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
 from mlops_assets.domain.schemas import TaskType
-from mlops_assets.domain.verdicts import Metric
+from mlops_assets.domain.verdicts import Metric, PerformanceVerdict
 
 if TYPE_CHECKING:
     import numpy as np

@@ -23,14 +23,11 @@ from mlops_assets.contracts import (
     LABELS_JOB,
     LABELS_SENSOR,
     REASON_TAG,
-    DriftVerdict,
-    EstimatedVerdict,
-    RealizedVerdict,
 )
 from mlops_assets.defs.monitoring.jobs import LABEL_ASSETS
 from mlops_assets.defs.retraining.sensors import DECISION_METADATA
 from mlops_assets.domain.demo_table import DayRow, Happening
-from mlops_assets.domain.verdicts import Metric
+from mlops_assets.domain.verdicts import DriftVerdict, EstimatedVerdict, Metric, RealizedVerdict
 from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets.tools.sensor_ticks import Launch, tick_sensor
 

@@ -12,11 +12,11 @@ from mlops_assets.asset_keys import (
     REGISTERED_MODEL_VERSION,
     SCORING_DATA,
 )
-from mlops_assets.contracts import EstimatedVerdict
 from mlops_assets.definitions import defs
 from mlops_assets.defs.monitoring.daily import DAILY_STEPS, _in_order
 from mlops_assets.defs.monitoring.partitions import daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
+from mlops_assets.domain.verdicts import EstimatedVerdict
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 

@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from mlops_assets.contracts import LABELS_JOB, REALIZED_CHECK, RealizedVerdict
+from mlops_assets.contracts import (
+    LABELS_JOB,
+    REALIZED_CHECK,
+)
+from mlops_assets.domain.verdicts import RealizedVerdict
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,

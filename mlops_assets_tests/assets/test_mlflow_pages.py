@@ -24,9 +24,9 @@ from mlops_assets.contracts import (
     GATE_DECISION_TAG,
     MONITORING_MODEL_VERSION_TAG,
     MONITORING_PARTITION_TAG,
-    DriftVerdict,
 )
 from mlops_assets.domain.evaluation import significant
+from mlops_assets.domain.verdicts import DriftVerdict
 from mlops_assets.resources.data_source import ScoringDataSource
 
 ROOT = Path(__file__).resolve().parents[2]

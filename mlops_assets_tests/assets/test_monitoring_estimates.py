@@ -7,8 +7,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.contracts import CALIBRATOR_ARTIFACT, PROBA_COLUMN_PREFIX, EstimatedVerdict
+from mlops_assets.contracts import (
+    CALIBRATOR_ARTIFACT,
+    PROBA_COLUMN_PREFIX,
+)
 from mlops_assets.domain.evaluation import significant
+from mlops_assets.domain.verdicts import EstimatedVerdict
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 
 DAY = date(2026, 1, 5)

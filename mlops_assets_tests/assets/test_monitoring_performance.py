@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.contracts import DriftVerdict
 from mlops_assets.domain.evaluation import significant
+from mlops_assets.domain.verdicts import DriftVerdict
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 
 DAY = date(2026, 1, 5)

@@ -5,8 +5,11 @@ never under the default MLOPS_HOME/assets."""
 import pandas as pd
 import pyarrow.parquet as pq
 
-from mlops_assets.contracts import MODEL_VERSION_KEY, DriftVerdict
+from mlops_assets.contracts import (
+    MODEL_VERSION_KEY,
+)
 from mlops_assets.domain.evaluation import significant
+from mlops_assets.domain.verdicts import DriftVerdict
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import ParquetIOManager
 

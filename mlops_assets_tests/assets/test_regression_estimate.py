@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.contracts import LOSS_MODEL_PARAM, EstimatedVerdict
+from mlops_assets.contracts import (
+    LOSS_MODEL_PARAM,
+)
 from mlops_assets.defs.monitoring.regression_estimate import NO_LOSS_MODEL
+from mlops_assets.domain.verdicts import EstimatedVerdict
 from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
 from mlops_assets.resources.io_managers import asset_path
 from mlops_assets_tests.failures import step_failure

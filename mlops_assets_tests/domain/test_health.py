@@ -3,17 +3,17 @@
 from dataclasses import replace
 from datetime import date
 
-from mlops_assets.contracts import (
-    DriftVerdict,
-    EstimatedVerdict,
-    PerformanceVerdict,
-    RealizedVerdict,
-)
 from mlops_assets.domain.health import (
     drift_day_health,
     estimate_health,
     promotion_health,
     realized_health,
+)
+from mlops_assets.domain.verdicts import (
+    DriftVerdict,
+    EstimatedVerdict,
+    PerformanceVerdict,
+    RealizedVerdict,
 )
 
 HELD = PerformanceVerdict(

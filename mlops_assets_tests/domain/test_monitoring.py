@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlops_assets.contracts import DriftVerdict
 from mlops_assets.domain.drift import build_reference_profile
 from mlops_assets.domain.monitoring import ScoringTotals, assess_day, score_batches
 from mlops_assets.domain.schemas import infer_schema
+from mlops_assets.domain.verdicts import DriftVerdict
 
 DAY = date(2026, 1, 5)
 SCORE = "__score__"

@@ -7,9 +7,15 @@ from enum import Enum
 import dagster as dg
 import pytest
 
-from mlops_assets.contracts import DriftVerdict, EstimatedVerdict, PerformanceVerdict
 from mlops_assets.domain.retraining import DayVerdict
-from mlops_assets.domain.verdicts import Metric, Severity, worst
+from mlops_assets.domain.verdicts import (
+    DriftVerdict,
+    EstimatedVerdict,
+    Metric,
+    PerformanceVerdict,
+    Severity,
+    worst,
+)
 
 DAY = date(2026, 1, 9)
 HELD = PerformanceVerdict(

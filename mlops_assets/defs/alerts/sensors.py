@@ -16,10 +16,9 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.asset_keys import DRIFT_REPORT, REGISTERED_MODEL_VERSION as REGISTERED
-from mlops_assets.contracts import DriftVerdict
 from mlops_assets.defs.champion.jobs import rollback_champion_job
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
-from mlops_assets.domain.verdicts import Severity
+from mlops_assets.domain.verdicts import DriftVerdict, Severity
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
 
 # Materialisations read per asset and tick: bounded, the rest on the next tick.

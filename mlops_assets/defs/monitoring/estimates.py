@@ -12,13 +12,12 @@ from mlops_assets.contracts import (
     MODEL_VERSION_KEY,
     PROBA_COLUMN_PREFIX,
     REFERENCE_PROFILE_ARTIFACT,
-    EstimatedVerdict,
 )
 from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.domain.health import estimate_health
-from mlops_assets.domain.verdicts import Metric
+from mlops_assets.domain.verdicts import EstimatedVerdict, Metric
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 

@@ -8,8 +8,6 @@ import dagster as dg
 from mlops_assets.contracts import (
     MODEL_VERSION_KEY,
     REALIZED_CHECK,
-    EstimatedVerdict,
-    RealizedVerdict,
 )
 from mlops_assets.defs.common import (
     DataFrame,
@@ -22,6 +20,7 @@ from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.health import realized_health
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.verdicts import EstimatedVerdict, RealizedVerdict
 from mlops_assets.resources.data_source import LabelsDataSource
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry

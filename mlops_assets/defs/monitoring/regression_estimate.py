@@ -10,10 +10,9 @@ from mlops_assets.contracts import (
     LOSS_MODEL_ARTIFACT,
     LOSS_MODEL_PARAM,
     REFERENCE_PROFILE_ARTIFACT,
-    EstimatedVerdict,
 )
 from mlops_assets.defs.common import failure
-from mlops_assets.domain.verdicts import Metric
+from mlops_assets.domain.verdicts import EstimatedVerdict, Metric
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 

@@ -19,7 +19,6 @@ from mlops_assets.contracts import (
     REFERENCE_PROFILE_ARTIFACT,
     REFERENCE_SAMPLE_ARTIFACT,
     SCORE_COLUMN,
-    DriftVerdict,
 )
 from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
@@ -31,7 +30,7 @@ from mlops_assets.domain.health import data_quality_health, drift_day_health
 from mlops_assets.domain.performance import is_labelled, performance_metric
 from mlops_assets.domain.retraining import last_retraining_summary
 from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.domain.verdicts import Severity
+from mlops_assets.domain.verdicts import DriftVerdict, Severity
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage

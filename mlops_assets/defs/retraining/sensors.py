@@ -28,14 +28,12 @@ from mlops_assets.contracts import (
     TRIGGER_RUN_TAG,
     WINDOW_END_TAG,
     WINDOW_START_TAG,
-    DriftVerdict,
-    EstimatedVerdict,
-    RealizedVerdict,
 )
 from mlops_assets.defs.retraining.jobs import retraining_job
 from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.retraining import DayVerdict, decide_retraining
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
+from mlops_assets.domain.verdicts import DriftVerdict, EstimatedVerdict, RealizedVerdict
 
 # The day's three signals: feature drift, the realized verdict of its labels (which may land
 # days later, or be corrected), and the label-free estimate.
