@@ -24,7 +24,7 @@ def daily_spec(
     stored: bool = False,
     group_name: str = MONITORING_GROUP,
 ) -> dg.AssetSpec:
-    """One of the daily monitoring assets (assets/monitoring/daily.py materialises them all, a
+    """One of the daily monitoring assets (defs/monitoring/daily.py materialises them all, a
     range of days per run). `deps` are what it depends on besides its inputs, which daily_step
     adds from its function's signature. Skippable: a day that fails, or an asset not selected,
     records nothing. `stored` assets are DataFrames the Parquet IO manager keeps, one file a

@@ -11,7 +11,7 @@ The modules, in the order a candidate meets them:
   the rollback target, the repairs after a killed promotion).
 
 The Dagster side is thin: registered_model_version and the promote/rollback ops
-(assets/registry.py) call `moves`.
+(defs/champion/registry.py) call `moves`.
 """
 
 from mlops_assets.domain.promotion.comparison import (
