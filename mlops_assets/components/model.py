@@ -8,7 +8,6 @@ stays in the environment: those may hold secrets and are one per deployment, not
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlops_assets.asset_keys import MODEL_NAME
 from mlops_assets.components.scaffolder import MlopsModelScaffolder
 from mlops_assets.domain.promotion.gate import GateConfig
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
@@ -24,9 +24,6 @@ from mlops_assets.settings import Settings
 if TYPE_CHECKING:
     from typing import Self
 
-# A model's name prefixes its asset keys, groups and job names and names its MLflow
-# registered model: kept to what all of those accept.
-MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Variables every model of the deployment shares; a model's YAML never holds them.
 SHARED_VARIABLES = (
