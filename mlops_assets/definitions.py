@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import dagster as dg
 
+from mlops_assets.asset_keys import DEFAULT
 from mlops_assets.defs.alerts import definitions as alerts
 from mlops_assets.defs.champion import definitions as champion
 from mlops_assets.defs.declared import declared_models
@@ -37,7 +38,7 @@ from mlops_assets.settings import Settings
 # Where a day is scored, where a promotion is decided, where a retraining is triggered: one
 # folder each, in the lifecycle's order.
 SLICES = (training, champion, monitoring, retraining, alerts)
-ASSETS = (*training.ASSETS, *champion.ASSETS, *monitoring.ASSETS)
+ASSETS = (*training.assets(DEFAULT), *champion.ASSETS, *monitoring.ASSETS)
 
 # Every process that loads the code location exits without the shutdown's garbage collection
 # (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
@@ -156,7 +157,12 @@ def with_code_references(
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """The code location: every slice built from the settings, with what they share."""
-    merged = dg.Definitions.merge(*(piece.build(settings) for piece in SLICES))
+    # The training slice is built per model (asset_keys.ModelNames); the others still hold the
+    # default model's module-level definitions.
+    merged = dg.Definitions.merge(
+        training.build(settings, DEFAULT),
+        *(piece.build(settings) for piece in SLICES if piece is not training),
+    )
     assets = cast(Sequence[dg.AssetsDefinition], merged.assets or ())
     return dg.Definitions(
         assets=with_code_references(assets, settings),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
 
+from mlops_assets.defs.model_resources import model_of
 from mlops_assets.domain.evaluation.markdown import significant
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, mlflow_unavailable
 
@@ -97,6 +98,14 @@ about a minute and a half, and a server restarting within about a minute is ridd
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _registry_of(context: object) -> object:
+    """The MLflow registry of the model whose asset runs (an asset built per model reads its
+    resources from the context, not from parameters); None when it has none."""
+    if not isinstance(context, dg.AssetExecutionContext):
+        return None
+    return getattr(context.resources, model_of(context).resource("mlflow_registry"), None)
+
+
 def retried_on_mlflow_outage(fn: F) -> F:
     """Only an unreachable or overloaded MLflow is worth a retry (MLFLOW_RETRY_POLICY): such
     an error becomes a retryable `dg.Failure` saying which server and what to do; any other
@@ -106,10 +115,10 @@ def retried_on_mlflow_outage(fn: F) -> F:
     Wrap an asset's function with it, under `@dg.asset(retry_policy=MLFLOW_RETRY_POLICY)`.
     """
 
-    def judged(error: Exception, kwargs: dict[str, Any]) -> dg.Failure:
+    def judged(error: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dg.Failure:
         if not mlflow_unavailable(error):
             return dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False)
-        registry = kwargs.get("mlflow_registry")
+        registry = kwargs.get("mlflow_registry") or _registry_of(args[0] if args else None)
         where = registry.resolved_tracking_uri if isinstance(registry, MlflowRegistry) else "MLflow"
         return dg.Failure(
             description=(
@@ -132,7 +141,7 @@ def retried_on_mlflow_outage(fn: F) -> F:
             except dg.Failure:
                 raise
             except Exception as error:
-                raise judged(error, kwargs) from error
+                raise judged(error, args, kwargs) from error
 
         return generator  # type: ignore[return-value]
 
@@ -143,7 +152,7 @@ def retried_on_mlflow_outage(fn: F) -> F:
         except dg.Failure:
             raise
         except Exception as error:
-            raise judged(error, kwargs) from error
+            raise judged(error, args, kwargs) from error
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,16 +1,30 @@
-"""The training slice: raw data -> validated -> trained model -> evaluation, and training_job."""
+"""The training slice: raw data -> validated -> trained model -> evaluation, and training_job,
+built for one model under its names (asset_keys.ModelNames)."""
+
+import functools
 
 import dagster as dg
 
-from mlops_assets.defs.training.evaluation import evaluation_report
-from mlops_assets.defs.training.ingestion import raw_data
+from mlops_assets.asset_keys import ModelNames
+from mlops_assets.defs.training.evaluation import evaluation_report_asset
+from mlops_assets.defs.training.ingestion import raw_data_asset
 from mlops_assets.defs.training.jobs import training_job
-from mlops_assets.defs.training.training import trained_model
-from mlops_assets.defs.training.validation import validated_data
+from mlops_assets.defs.training.training import trained_model_asset
+from mlops_assets.defs.training.validation import validated_data_asset
 from mlops_assets.settings import Settings
 
-ASSETS = (raw_data, validated_data, trained_model, evaluation_report)
+
+@functools.cache
+def assets(names: ModelNames) -> tuple[dg.AssetsDefinition, ...]:
+    """The model's training assets; built once per model (the code location and its tests ask
+    for the default model's more than once)."""
+    return (
+        raw_data_asset(names),
+        validated_data_asset(names),
+        trained_model_asset(names),
+        evaluation_report_asset(names),
+    )
 
 
-def build(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=ASSETS, jobs=[training_job])
+def build(settings: Settings, names: ModelNames) -> dg.Definitions:
+    return dg.Definitions(assets=assets(names), jobs=[training_job(names)])

@@ -3,6 +3,7 @@ current champion scored on the same rows so challenger and champion are compared
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
 from mlops_assets.defs.common import (
     MLFLOW_RETRY_POLICY,
@@ -12,6 +13,7 @@ from mlops_assets.defs.common import (
     number,
     retried_on_mlflow_outage,
 )
+from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.data import write_text_atomic
 from mlops_assets.domain.evaluation import (
     calibration_png,
@@ -31,34 +33,23 @@ from mlops_assets.domain.promotion import (
 )
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import TrainedModelRef
-from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
-from mlops_assets.resources.project import ProjectStorage
+from mlops_assets.resources.mlflow_registry import ModelArtifactError
 
 
 class EvaluationConfig(ComparisonSettings, dg.Config):
     """evaluation_report's run config: how the champion is compared (ComparisonSettings)."""
 
 
-@dg.asset(
-    group_name=TRAINING_GROUP,
-    kinds={"scikit-learn", "mlflow", "markdown"},
-    owners=[OWNER],
-    retry_policy=MLFLOW_RETRY_POLICY,
-    description=(
-        "Test-split metrics, per-slice metrics over every categorical feature, confusion matrix "
-        "and calibration (or residual) plots, a Markdown model card, and the champion scored "
-        "on the same rows with a paired bootstrap interval of the difference."
-    ),
-)
 @retried_on_mlflow_outage
 def evaluation_report(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
     trained_model: TrainedModelRef,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
 ) -> dg.Output[EvaluationSummary]:
     import pandas as pd
+
+    resources = ModelResources(context)
+    mlflow_registry, storage = resources.mlflow_registry, resources.storage
 
     ref = trained_model
     client = mlflow_registry.client()
@@ -169,3 +160,21 @@ def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison
     else:
         text += f"\n\nChampion not comparable: {champion.schema_detail}"
     return text
+
+
+def evaluation_report_asset(names: ModelNames) -> dg.AssetsDefinition:
+    """The model's evaluation_report, its champion scored on the same test rows."""
+    return dg.asset(
+        key=names.evaluation_report,
+        group_name=names.group(TRAINING_GROUP),
+        required_resource_keys=resource_keys(names, "mlflow_registry", "storage"),
+        ins={"trained_model": dg.AssetIn(key=names.trained_model)},
+        kinds={"scikit-learn", "mlflow", "markdown"},
+        owners=[OWNER],
+        retry_policy=MLFLOW_RETRY_POLICY,
+        description=(
+            "Test-split metrics, per-slice metrics over every categorical feature, confusion "
+            "matrix and calibration (or residual) plots, a Markdown model card, and the champion "
+            "scored on the same rows with a paired bootstrap interval of the difference."
+        ),
+    )(evaluation_report)

@@ -4,13 +4,15 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from mlops_assets.asset_keys import LABELS, SCORING_DATA
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.defs.common import (
+    DATA_GROUP,
     data_asset,
     failure,
     failure_cases_markdown,
     table_schema,
 )
+from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.data import DataSourceError, content_hash
 from mlops_assets.domain.datasets import (
     DailyPartitions,
@@ -22,8 +24,6 @@ from mlops_assets.domain.schemas import (
     DataValidationError,
     check_column_settings,
 )
-from mlops_assets.resources.data_source import LabelsDataSource, TrainingDataSource
-from mlops_assets.resources.io_managers import ParquetIOManager
 
 
 class RawDataConfig(dg.Config):
@@ -37,36 +37,17 @@ class RawDataConfig(dg.Config):
     """Add the configured training source to the window's rows."""
 
 
-@data_asset(
-    kinds={"pandas", "parquet"},
-    # Every stored day, read lazily: a window reads its own days, a normal training none.
-    # (With all partitions mapped, Dagster does not judge raw_data stale by scoring_data.)
-    ins={"scoring_data": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "source_readable",
-            asset="raw_data",
-            blocking=True,
-            description=(
-                "The source is a readable table: not empty, not truncated, UTF-8, no binary "
-                "garbage, unique column names, inside the allowed data roots."
-            ),
-        )
-    ],
-    description=(
-        "Snapshot of the training source (file, directory, SQL table or the built-in synthetic "
-        "data), or of a retraining window's labelled scoring_data days, as Parquet. Its data "
-        "version is the content hash, so an unchanged source leaves everything downstream fresh."
-    ),
-)
 def raw_data(
     context: dg.AssetExecutionContext,
     config: RawDataConfig,
-    data_source: TrainingDataSource,
-    labels_source: LabelsDataSource,
-    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
     scoring_data: DailyPartitions,
 ):
+    resources = ModelResources(context)
+    names, data_source, labels_source = (
+        resources.names,
+        resources.data_source,
+        resources.labels_source,
+    )
     if config.window_end:
         source = window_description(config.window_start, config.window_end)
     else:
@@ -86,7 +67,7 @@ def raw_data(
                 # IO manager reads the files.
                 labels=None
                 if labels_source.with_features
-                else parquet_io_manager.stored_daily_partitions(LABELS),
+                else resources.parquet_io_manager.stored_daily_partitions(names.labels),
                 id_columns=data_source.id_column_names,
             )
             leading = (data_source.load(),) if config.include_training_source else ()
@@ -122,7 +103,7 @@ def raw_data(
     lineage = (
         {
             "dagster/column_lineage": _window_lineage(
-                frame.columns, data_source.target_column, not labels_source.with_features
+                names, frame.columns, data_source.target_column, not labels_source.with_features
             )
         }
         if config.window_end
@@ -153,17 +134,53 @@ def raw_data(
 
 
 def _window_lineage(
-    columns: Iterable[object], target: str, delayed_labels: bool
+    names: ModelNames, columns: Iterable[object], target: str, delayed_labels: bool
 ) -> dg.TableColumnLineage:
     """Where a retraining window's columns come from: scoring_data's days, and the target from
     the `labels` days when labels are delivered late (the one read the asset graph cannot draw
     as an edge). The asset page's column lineage shows both."""
-    labels_target = [dg.TableColumnDep(asset_key=LABELS, column_name=target)]
+    labels_target = [dg.TableColumnDep(asset_key=names.labels, column_name=target)]
     return dg.TableColumnLineage(
         deps_by_column={
             str(column): labels_target
             if delayed_labels and column == target
-            else [dg.TableColumnDep(asset_key=SCORING_DATA, column_name=str(column))]
+            else [dg.TableColumnDep(asset_key=names.scoring_data, column_name=str(column))]
             for column in columns
         }
     )
+
+
+def raw_data_asset(names: ModelNames) -> dg.AssetsDefinition:
+    """The model's raw_data: its training source's snapshot, or a window of its scored days."""
+    return data_asset(
+        key=names.raw_data,
+        group_name=names.group(DATA_GROUP),
+        kinds={"pandas", "parquet"},
+        required_resource_keys=resource_keys(
+            names, "data_source", "labels_source", "parquet_io_manager"
+        ),
+        # Every stored day, read lazily: a window reads its own days, a normal training none.
+        # (With all partitions mapped, Dagster does not judge raw_data stale by scoring_data.)
+        ins={
+            "scoring_data": dg.AssetIn(
+                key=names.scoring_data, partition_mapping=dg.AllPartitionMapping()
+            )
+        },
+        check_specs=[
+            dg.AssetCheckSpec(
+                "source_readable",
+                asset=names.raw_data,
+                blocking=True,
+                description=(
+                    "The source is a readable table: not empty, not truncated, UTF-8, no binary "
+                    "garbage, unique column names, inside the allowed data roots."
+                ),
+            )
+        ],
+        description=(
+            "Snapshot of the training source (file, directory, SQL table or the built-in "
+            "synthetic data), or of a retraining window's labelled scoring_data days, as "
+            "Parquet. Its data version is the content hash, so an unchanged source leaves "
+            "everything downstream fresh."
+        ),
+    )(raw_data)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
     CALIBRATOR_ARTIFACT,
     DAGSTER_RUN_ID_TAG,
@@ -28,6 +29,7 @@ from mlops_assets.defs.common import (
     number,
     retried_on_mlflow_outage,
 )
+from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.data import content_hash, write_parquet_atomic
 from mlops_assets.domain.datasets import ValidatedDataset
 from mlops_assets.domain.evaluation import Predictions, compute_metrics
@@ -45,8 +47,6 @@ from mlops_assets.domain.training import (
     split_data,
     training_window,
 )
-from mlops_assets.resources.mlflow_registry import MlflowRegistry
-from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.services.training_run import log_training_run
 
 if TYPE_CHECKING:
@@ -72,39 +72,16 @@ class TrainingConfig(dg.Config):
 LEAKAGE_CHECK = "no_target_leakage"
 
 
-@dg.asset(
-    group_name=TRAINING_GROUP,
-    kinds={"scikit-learn", "mlflow"},
-    owners=[OWNER],
-    retry_policy=MLFLOW_RETRY_POLICY,
-    description=(
-        "A scikit-learn Pipeline (the preprocessing the estimator needs: native categories for "
-        "HistGradientBoosting, impute, scale and one-hot for the others; unknown categories "
-        "are scored) fitted on a reproducible split. Logged to MLflow with params, data "
-        "hash, schema, features, validation metrics, signature and input example. Each feature "
-        "is also scored alone on the validation split to find target leakage."
-    ),
-    check_specs=[
-        dg.AssetCheckSpec(
-            LEAKAGE_CHECK,
-            asset="trained_model",
-            description=(
-                "No feature alone nearly predicts the target (solo score below "
-                "leakage_threshold), equals it, or is named like an earlier model's output. "
-                "A warning: the gate keeps a leaking model from becoming champion."
-            ),
-        )
-    ],
-)
 @retried_on_mlflow_outage
 def trained_model(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     validated_data: ValidatedDataset,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
 ) -> Iterator[dg.Output[TrainedModelRef] | dg.AssetCheckResult]:
     import pandas as pd
+
+    resources = ModelResources(context)
+    mlflow_registry, storage = resources.mlflow_registry, resources.storage
 
     if config.estimator not in ESTIMATORS:
         raise failure(
@@ -168,7 +145,7 @@ def trained_model(
 
     tags = {
         DAGSTER_RUN_ID_TAG: context.run.run_id,
-        "dagster.asset": "trained_model",
+        "dagster.asset": resources.names.trained_model.to_user_string(),
         DATA_HASH_TAG: data_hash,
         "schema_fingerprint": schema.fingerprint(),
         "schema_version": validated_data.schema_version,
@@ -345,3 +322,34 @@ def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
             "solo_scores": dg.MetadataValue.md(leakage.markdown()),
         },
     )
+
+
+def trained_model_asset(names: ModelNames) -> dg.AssetsDefinition:
+    """The model's trained_model, logged to its MLflow experiment."""
+    return dg.asset(
+        key=names.trained_model,
+        group_name=names.group(TRAINING_GROUP),
+        required_resource_keys=resource_keys(names, "mlflow_registry", "storage"),
+        ins={"validated_data": dg.AssetIn(key=names.validated_data)},
+        kinds={"scikit-learn", "mlflow"},
+        owners=[OWNER],
+        retry_policy=MLFLOW_RETRY_POLICY,
+        description=(
+            "A scikit-learn Pipeline (the preprocessing the estimator needs: native categories for "
+            "HistGradientBoosting, impute, scale and one-hot for the others; unknown categories "
+            "are scored) fitted on a reproducible split. Logged to MLflow with params, data "
+            "hash, schema, features, validation metrics, signature and input example. Each feature "
+            "is also scored alone on the validation split to find target leakage."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                LEAKAGE_CHECK,
+                asset=names.trained_model,
+                description=(
+                    "No feature alone nearly predicts the target (solo score below "
+                    "leakage_threshold), equals it, or is named like an earlier model's output. "
+                    "A warning: the gate keeps a leaking model from becoming champion."
+                ),
+            )
+        ],
+    )(trained_model)

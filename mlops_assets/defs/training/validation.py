@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.defs.common import (
+    DATA_GROUP,
     data_asset,
     failure,
     failure_cases_markdown,
@@ -10,6 +12,7 @@ from mlops_assets.defs.common import (
     number,
     table_schema,
 )
+from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.data import DataSourceError, content_hash, write_parquet_atomic
 from mlops_assets.domain.datasets import Dataset, ValidatedDataset
 from mlops_assets.domain.schemas import (
@@ -18,9 +21,6 @@ from mlops_assets.domain.schemas import (
     ValidationResult,
     summarize_failures,
 )
-from mlops_assets.resources.data_source import TrainingDataSource
-from mlops_assets.resources.mlflow_registry import MlflowRegistry
-from mlops_assets.resources.project import ProjectStorage
 from mlops_assets.services.schema_contracts import SchemaContracts
 
 
@@ -35,42 +35,17 @@ class ValidationConfig(dg.Config):
     the same model name)."""
 
 
-@data_asset(
-    kinds={"pandera", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "schema_conforms",
-            asset="validated_data",
-            blocking=True,
-            description=(
-                "The schema's contract holds: columns and roles, dtypes, null budgets, the "
-                "target and its classes."
-            ),
-        ),
-        dg.AssetCheckSpec(
-            "quarantine_within_tolerance",
-            asset="validated_data",
-            blocking=True,
-            description="Rows breaking the contract stay under the tolerated share.",
-        ),
-    ],
-    description=(
-        "raw_data checked against the schema's contract with pandera (columns and their roles, "
-        "dtypes, non-finite numbers, malformed values, null budgets, the target's classes, "
-        "exact duplicates with ids). Rows breaking it are quarantined to a separate Parquet "
-        "file; the checks block training when the data is unusable. Values outside the learned "
-        "expectations (ranges, category sets, null shares) are counted in the metadata, never "
-        "quarantined, and the schema version this data trains under learns them afresh."
-    ),
-)
 def validated_data(
     context: dg.AssetExecutionContext,
     config: ValidationConfig,
     raw_data: Dataset,
-    data_source: TrainingDataSource,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
 ):
+    resources = ModelResources(context)
+    data_source, mlflow_registry, storage = (
+        resources.data_source,
+        resources.mlflow_registry,
+        resources.storage,
+    )
     # raw_data's own description: a retraining window's rows come from scoring partitions.
     source, frame = raw_data.source, raw_data.frame
     contracts = SchemaContracts(
@@ -188,3 +163,39 @@ def _expectations_metadata(result: ValidationResult) -> dict[str, dg.MetadataVal
         ),
         "duplicate_rows_kept": dg.MetadataValue.int(result.duplicate_rows),
     }
+
+
+def validated_data_asset(names: ModelNames) -> dg.AssetsDefinition:
+    """The model's validated_data, checked against its registered model's schema contract."""
+    return data_asset(
+        key=names.validated_data,
+        group_name=names.group(DATA_GROUP),
+        required_resource_keys=resource_keys(names, "data_source", "mlflow_registry", "storage"),
+        ins={"raw_data": dg.AssetIn(key=names.raw_data)},
+        kinds={"pandera", "parquet"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "schema_conforms",
+                asset=names.validated_data,
+                blocking=True,
+                description=(
+                    "The schema's contract holds: columns and roles, dtypes, null budgets, the "
+                    "target and its classes."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                "quarantine_within_tolerance",
+                asset=names.validated_data,
+                blocking=True,
+                description="Rows breaking the contract stay under the tolerated share.",
+            ),
+        ],
+        description=(
+            "raw_data checked against the schema's contract with pandera (columns and their roles, "
+            "dtypes, non-finite numbers, malformed values, null budgets, the target's classes, "
+            "exact duplicates with ids). Rows breaking it are quarantined to a separate Parquet "
+            "file; the checks block training when the data is unusable. Values outside the learned "
+            "expectations (ranges, category sets, null shares) are counted in the metadata, never "
+            "quarantined, and the schema version this data trains under learns them afresh."
+        ),
+    )(validated_data)

@@ -1,0 +1,78 @@
+"""A model's resources as an asset body reads them: typed, under the model's own keys.
+
+Each model binds its sources and its MLflow registry under its own resource keys
+(`ModelNames.resource`: `car_loan__data_source`), because Dagster refuses two different
+resources under one key in one job. A function parameter would fix the key to the parameter's
+name, so an asset built per model declares its keys (`required_resource_keys`) and reads them
+here, the model found from the asset's own key (`ModelNames.of`). What the deployment shares
+(storage, the IO managers) keeps one key for every model.
+"""
+
+from typing import TYPE_CHECKING, cast
+
+import dagster as dg
+
+from mlops_assets.asset_keys import ModelNames
+
+if TYPE_CHECKING:
+    from mlops_assets.resources.data_source import (
+        LabelsDataSource,
+        ScoringDataSource,
+        TrainingDataSource,
+    )
+    from mlops_assets.resources.io_managers import ParquetIOManager
+    from mlops_assets.resources.mlflow_registry import MlflowRegistry
+    from mlops_assets.resources.project import ProjectStorage
+
+PER_MODEL = ("data_source", "scoring_source", "labels_source", "mlflow_registry")
+"""The resources each model binds under its own keys: what its settings configure."""
+SHARED = ("storage", "parquet_io_manager", "io_manager", "alert_webhook")
+"""The deployment's resources, one key for every model."""
+
+
+def resource_keys(names: ModelNames, *resources: str) -> set[str]:
+    """The resource keys of an asset of the model `names` that reads `resources`."""
+    unknown = set(resources) - {*PER_MODEL, *SHARED}
+    if unknown:
+        raise ValueError(f"unknown resources {sorted(unknown)}: not in {PER_MODEL + SHARED}")
+    return {names.resource(r) if r in PER_MODEL else r for r in resources}
+
+
+def model_of(context: dg.AssetExecutionContext) -> ModelNames:
+    """The model that owns the running asset (or multi-asset: its keys share one model)."""
+    return ModelNames.of(next(iter(context.assets_def.keys)))
+
+
+class ModelResources:
+    """The resources of the model that owns the running asset."""
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        self.names = model_of(context)
+        self._resources = context.resources
+
+    def _own(self, resource: str) -> object:
+        return getattr(self._resources, self.names.resource(resource))
+
+    @property
+    def data_source(self) -> "TrainingDataSource":
+        return cast("TrainingDataSource", self._own("data_source"))
+
+    @property
+    def scoring_source(self) -> "ScoringDataSource":
+        return cast("ScoringDataSource", self._own("scoring_source"))
+
+    @property
+    def labels_source(self) -> "LabelsDataSource":
+        return cast("LabelsDataSource", self._own("labels_source"))
+
+    @property
+    def mlflow_registry(self) -> "MlflowRegistry":
+        return cast("MlflowRegistry", self._own("mlflow_registry"))
+
+    @property
+    def storage(self) -> "ProjectStorage":
+        return cast("ProjectStorage", self._resources.storage)
+
+    @property
+    def parquet_io_manager(self) -> "ParquetIOManager":
+        return cast("ParquetIOManager", self._resources.parquet_io_manager)
