@@ -38,7 +38,10 @@ from mlops_assets.settings import Settings
 # Where a day is scored, where a promotion is decided, where a retraining is triggered: one
 # folder each, in the lifecycle's order.
 SLICES = (training, champion, monitoring, retraining, alerts)
-ASSETS = (*training.assets(DEFAULT), *champion.ASSETS, *monitoring.ASSETS)
+PER_MODEL_SLICES = (training, champion)
+"""The slices a declared model gets too (components/model.py); the rest serve the default
+model only, until they are built per model as well."""
+ASSETS = (*training.assets(DEFAULT), *champion.assets(DEFAULT), *monitoring.ASSETS)
 
 # Every process that loads the code location exits without the shutdown's garbage collection
 # (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
@@ -157,11 +160,11 @@ def with_code_references(
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """The code location: every slice built from the settings, with what they share."""
-    # The training slice is built per model (asset_keys.ModelNames); the others still hold the
-    # default model's module-level definitions.
+    # The training and champion slices are built per model (asset_keys.ModelNames); the others
+    # still hold the default model's module-level definitions.
     merged = dg.Definitions.merge(
-        training.build(settings, DEFAULT),
-        *(piece.build(settings) for piece in SLICES if piece is not training),
+        *(piece.build(settings, DEFAULT) for piece in PER_MODEL_SLICES),
+        *(piece.build(settings) for piece in SLICES if piece not in PER_MODEL_SLICES),
     )
     assets = cast(Sequence[dg.AssetsDefinition], merged.assets or ())
     return dg.Definitions(

@@ -1,14 +1,24 @@
 """The champion slice: a trained model registered as an MLflow version, the gate that decides
 whether it becomes `champion`, and the jobs that move the alias by hand (promote, roll back)."""
 
+import functools
+
 import dagster as dg
 
+from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.defs.champion.jobs import promote_version_job, rollback_champion_job
-from mlops_assets.defs.champion.registry import registered_model_version
+from mlops_assets.defs.champion.registry import registered_model_version_asset
 from mlops_assets.settings import Settings
 
-ASSETS = (registered_model_version,)
+
+@functools.cache
+def assets(names: ModelNames) -> tuple[dg.AssetsDefinition, ...]:
+    """The model's champion assets; built once per model."""
+    return (registered_model_version_asset(names),)
 
 
-def build(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=ASSETS, jobs=[rollback_champion_job, promote_version_job])
+def build(settings: Settings, names: ModelNames) -> dg.Definitions:
+    # The hand-moving jobs are ops reading the default model's resource keys: a declared model
+    # has no rollback or manual promotion job yet (docs/models.md, Status).
+    jobs = [rollback_champion_job, promote_version_job] if names == DEFAULT else []
+    return dg.Definitions(assets=assets(names), jobs=jobs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
     CHAMPION_ALIAS,
     DAGSTER_RUN_ID_TAG,
@@ -21,6 +22,7 @@ from mlops_assets.defs.common import (
     failure,
     retried_on_mlflow_outage,
 )
+from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.health import promotion_health
 from mlops_assets.domain.promotion import (
     Candidate,
@@ -55,41 +57,15 @@ class RegisteredVersion:
     reasons: tuple[str, ...]
 
 
-@dg.asset(
-    group_name=TRAINING_GROUP,
-    kinds={"mlflow"},
-    owners=[OWNER],
-    retry_policy=MLFLOW_RETRY_POLICY,
-    check_specs=[
-        dg.AssetCheckSpec(
-            PROMOTION_CHECK,
-            asset="registered_model_version",
-            description=(
-                "Yellow (WARN) when the gate kept the candidate out of `champion`, with the "
-                "gate's reasons; the candidate stays registered as the `challenger`."
-            ),
-        )
-    ],
-    description=(
-        "The candidate registered in the MLflow model registry, with its metrics, gate tags and "
-        "the SHA-256 of its artefact. A named gate (absolute thresholds, schema compatibility, "
-        "a noise-aware non-regression test against the champion overall and per slice, and "
-        "two serving checks: its signature accepts every input the champion accepts, and it "
-        "scores the sources' raw rows through mlflow.pyfunc and the serving app) decides "
-        "whether it takes the `champion` alias, moved only by compare-and-set under a lock; "
-        "otherwise it is the `challenger`. Decision and reasons are MLflow tags."
-    ),
-)
 @retried_on_mlflow_outage
 def registered_model_version(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     evaluation_report: EvaluationSummary,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
-    data_source: TrainingDataSource,
-    scoring_source: ScoringDataSource,
 ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
+    resources = ModelResources(context)
+    mlflow_registry, storage = resources.mlflow_registry, resources.storage
+    data_source, scoring_source = resources.data_source, resources.scoring_source
     summary = evaluation_report
     ref = summary.model
     name = mlflow_registry.model_name
@@ -163,6 +139,41 @@ def registered_model_version(
         description=health.summary,
         metadata={"champion_version": dg.MetadataValue.text(outcome.champion_version or "none")},
     )
+
+
+def registered_model_version_asset(names: ModelNames) -> dg.AssetsDefinition:
+    """The model's registered_model_version: its candidate registered under its MLflow
+    registered model, promoted through its gate."""
+    return dg.asset(
+        key=names.registered_model_version,
+        group_name=names.group(TRAINING_GROUP),
+        required_resource_keys=resource_keys(
+            names, "mlflow_registry", "storage", "data_source", "scoring_source"
+        ),
+        ins={"evaluation_report": dg.AssetIn(key=names.evaluation_report)},
+        kinds={"mlflow"},
+        owners=[OWNER],
+        retry_policy=MLFLOW_RETRY_POLICY,
+        check_specs=[
+            dg.AssetCheckSpec(
+                PROMOTION_CHECK,
+                asset=names.registered_model_version,
+                description=(
+                    "Yellow (WARN) when the gate kept the candidate out of `champion`, with the "
+                    "gate's reasons; the candidate stays registered as the `challenger`."
+                ),
+            )
+        ],
+        description=(
+            "The candidate registered in the MLflow model registry, with its metrics, gate tags "
+            "and the SHA-256 of its artefact. A named gate (absolute thresholds, schema "
+            "compatibility, a noise-aware non-regression test against the champion overall and "
+            "per slice, and two serving checks: its signature accepts every input the champion "
+            "accepts, and it scores the sources' raw rows through mlflow.pyfunc and the serving "
+            "app) decides whether it takes the `champion` alias, moved only by compare-and-set "
+            "under a lock; otherwise it is the `challenger`. Decision and reasons are MLflow tags."
+        ),
+    )(registered_model_version)
 
 
 def _decision_markdown(decision: GateDecision, reasons: tuple[str, ...]) -> str:
