@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mlops_assets.resources.io_managers import ParquetIOManager
     from mlops_assets.resources.mlflow_registry import MlflowRegistry
     from mlops_assets.resources.project import ProjectStorage
+    from mlops_assets.settings import Settings
 
 PER_MODEL = ("data_source", "scoring_source", "labels_source", "mlflow_registry")
 """The resources each model binds under its own keys: what its settings configure."""
@@ -76,3 +77,42 @@ class ModelResources:
     @property
     def parquet_io_manager(self) -> "ParquetIOManager":
         return cast("ParquetIOManager", self._resources.parquet_io_manager)
+
+
+def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[str, object]:
+    """A declared model's own resources, under its keys, from its settings (its YAML). Plain
+    values, not `EnvVar`s: the variables hold the default model's sources. Only what the
+    deployment shares comes from the environment at run time (the MLflow server's URI, which
+    may hold a password, and the MLflow UI's address)."""
+    from mlops_assets.resources.data_source import (
+        LabelsDataSource,
+        ScoringDataSource,
+        TrainingDataSource,
+    )
+    from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+    s = settings
+    return {
+        names.resource("data_source"): TrainingDataSource(
+            location=s.training_data,
+            table=s.training_table,
+            target_column=s.target_column,
+            timestamp_column=s.timestamp_column,
+            id_columns=s.id_columns,
+            exclude_columns=s.exclude_columns,
+        ),
+        names.resource("scoring_source"): ScoringDataSource(
+            location=s.scoring_data,
+            table=s.scoring_table,
+            date_column=s.scoring_date_column,
+            label_delay_days=s.label_delay_days or 0,
+        ),
+        names.resource("labels_source"): LabelsDataSource(
+            location=s.labels_data, table=s.labels_table, date_column=s.labels_date_column
+        ),
+        names.resource("mlflow_registry"): MlflowRegistry(
+            tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI") if s.tracking_uri else "",
+            model_name=s.model_name,
+            ui_url=dg.EnvVar("MLOPS_MLFLOW_UI_URL") if s.mlflow_ui_url else "http://127.0.0.1:5000",
+        ),
+    }

@@ -1,5 +1,5 @@
 """`dg` at the repo root with the model component: listed, scaffolded, and a declared model
-reaching the code location (which, in this version, refuses it by name rather than ignore it).
+reaching the code location (its own training job and keys beside the default model's).
 Each test runs in a temp copy of the working tree, so nothing is left in the repo."""
 
 import json
@@ -84,12 +84,16 @@ def test_dg_check_defs_names_a_misspelt_key_of_a_declared_model(project: Path) -
     assert "delay_dayz" in checked.stdout + checked.stderr
 
 
-def test_a_declared_model_is_refused_by_name_until_models_are_built_per_model(
+def test_a_declared_model_reaches_the_code_location_with_its_own_training_job(
     project: Path,
 ) -> None:
     _dg(project, "scaffold", "defs", "mlops_assets.components.MlopsModel", "churn")
 
     checked = _dg(project, "check", "defs")
+    listed = _dg(project, "list", "defs", "--json")
 
-    assert checked.returncode != 0
-    assert "model 'churn' is declared and valid" in checked.stdout + checked.stderr
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    defs = json.loads(listed.stdout)
+    assert {job["name"] for job in defs["jobs"]} >= {"training_job", "churn__training_job"}
+    assert {asset["asset_key"] for asset in defs["assets"]} >= {"raw_data", "churn/raw_data"}
