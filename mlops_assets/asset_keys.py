@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from mlops_assets.contracts import DEFAULT_EXPERIMENT
+
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
 """A declared model's name: it prefixes asset keys, groups, job and resource names and names its
 MLflow registered model, so it is kept to what all of those accept."""
 
@@ -54,6 +57,12 @@ class ModelNames:
         """A per-model resource's key: Dagster refuses two different resources under one key
         in one job (the implicit all-assets job included), so each model has its own keys."""
         return f"{self.model}__{resource}" if self.model else resource
+
+    @property
+    def experiment(self) -> str:
+        """The model's MLflow experiment: its training and monitoring runs apart from another
+        model's (`mlops-assets/car_loan`; the default model keeps `mlops-assets`)."""
+        return f"{DEFAULT_EXPERIMENT}/{self.model}" if self.model else DEFAULT_EXPERIMENT
 
     # Training: raw -> validated -> trained -> evaluated -> registered.
     @property

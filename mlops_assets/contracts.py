@@ -30,6 +30,9 @@ MODEL_HASH_TAG = "model.sha256"
 # The experiment tag MLflow 3's UI reads to pick an experiment's pages (its JS bundle's
 # ExperimentKind enum): "custom_model_development" is "Machine learning", runs and models first;
 # untagged, it guesses and opened ours on traces.
+DEFAULT_EXPERIMENT = "mlops-assets"
+"""The default model's MLflow experiment, where an existing tracking store keeps its runs; a
+declared model's is its own (asset_keys.ModelNames.experiment)."""
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 ML_EXPERIMENT_KIND = "custom_model_development"
 # Tags on both the training run and its model version.

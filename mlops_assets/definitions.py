@@ -5,7 +5,6 @@ webserver, the daemon and every run load it. `mlops_assets.definitions:defs` is 
 workspace.yaml, the deployment and `dg` load."""
 
 import inspect
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from mlops_assets.defs.champion import definitions as champion
 from mlops_assets.defs.declared import declared_models
 from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
 from mlops_assets.defs.retraining import definitions as retraining
-from mlops_assets.defs.retraining.sensors import retraining_settings_from_env
+from mlops_assets.defs.retraining.sensors import RetrainingSettings
 from mlops_assets.defs.training import definitions as training
 from mlops_assets.domain.registry import default_model_name
 from mlops_assets.process import exit_without_final_collection
@@ -38,7 +37,7 @@ from mlops_assets.settings import Settings
 # Where a day is scored, where a promotion is decided, where a retraining is triggered: one
 # folder each, in the lifecycle's order.
 SLICES = (training, champion, monitoring, retraining, alerts)
-PER_MODEL_SLICES = (training, champion)
+PER_MODEL_SLICES = (training, champion, retraining, alerts)
 """The slices a declared model gets too (components/model.py); the rest serve the default
 model only, until they are built per model as well."""
 ASSETS = (*training.assets(DEFAULT), *champion.assets(DEFAULT), *monitoring.ASSETS)
@@ -83,7 +82,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             table=_setting("MLOPS_LABELS_TABLE", s.labels_table, ""),
             date_column=_setting("MLOPS_LABELS_DATE_COLUMN", s.labels_date_column, ""),
         ),
-        "retraining_settings": retraining_settings_from_env(os.environ),
+        "retraining_settings": RetrainingSettings.of(s.retraining),
         "mlflow_registry": MlflowRegistry(
             tracking_uri=_setting("MLFLOW_TRACKING_URI", s.tracking_uri, ""),
             model_name=_setting(
@@ -160,8 +159,8 @@ def with_code_references(
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """The code location: every slice built from the settings, with what they share."""
-    # The training and champion slices are built per model (asset_keys.ModelNames); the others
-    # still hold the default model's module-level definitions.
+    # The training, champion, retraining and alerts slices are built per model
+    # (asset_keys.ModelNames); monitoring still holds the default model's definitions.
     merged = dg.Definitions.merge(
         *(piece.build(settings, DEFAULT) for piece in PER_MODEL_SLICES),
         *(piece.build(settings) for piece in SLICES if piece not in PER_MODEL_SLICES),

@@ -1,22 +1,25 @@
 """The code location's settings: the `MLOPS_*` variables that configure the default model, read
 once, when `definitions.py` builds the code location, into one typed object that is passed to
-what needs it (the resources, the jobs, the schedule, the sensors' switches, the code links).
+what needs it (the resources, the jobs, the schedule, the sensors' switches and intervals, the
+retraining policy, the MLflow retry policy, the code links). Nothing else in the code location
+reads the environment.
 
 A value that does not parse fails here, naming its variable, before anything is defined.
 Values that may hold a secret (a database URL with a password, a webhook) are kept only to
 choose: a resource gets `dg.EnvVar(name)` for a variable that is set, so Dagster resolves it at
 run time and never shows or stores it (definitions.py). The online service reads its own
-settings (serving/settings.py); the retraining policy's `MLOPS_RETRAIN_*` are parsed by
-`retraining_settings_from_env` (defs/retraining/sensors.py).
+settings (serving/settings.py). A model declared in YAML gets the same object from its YAML
+(components/model.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+from mlops_assets.domain.retraining_policy import RetrainingPolicy
 from mlops_assets.resources.data_source import BuiltinCalendar, scoring_start
 
 _ON = ("on", "1", "true")
@@ -58,6 +61,18 @@ class Settings:
     scoring_schedule_on: bool = False  # MLOPS_SCORING_SCHEDULE
     git_url: str = ""  # MLOPS_GIT_URL
     git_branch: str = "main"  # MLOPS_GIT_BRANCH
+    drift_sensor_on: bool = False  # MLOPS_DRIFT_SENSOR: the retraining sensor starts running
+    # MLOPS_SENSOR_INTERVAL_SECONDS: how often the daemon evaluates the drift and labels
+    # sensors (defs/retraining/sensors.py says why 5 minutes).
+    sensor_interval_seconds: int = 300
+    retraining: RetrainingPolicy = field(default_factory=RetrainingPolicy)  # MLOPS_RETRAIN_*
+    mlflow_max_retries: int = 3  # MLOPS_MLFLOW_MAX_RETRIES
+    mlflow_retry_delay: float = 5.0  # MLOPS_MLFLOW_RETRY_DELAY, seconds
+
+    @property
+    def alerts_on(self) -> bool:
+        """Whether the alert sensors start running: a webhook to post to is set."""
+        return bool(self.alert_webhook_url)
 
     @property
     def labels_with_features(self) -> bool:
@@ -107,6 +122,19 @@ class Settings:
             scoring_schedule_on=_switch(text("MLOPS_SCORING_SCHEDULE"), "MLOPS_SCORING_SCHEDULE"),
             git_url=text("MLOPS_GIT_URL"),
             git_branch=text("MLOPS_GIT_BRANCH") or cls.git_branch,
+            drift_sensor_on=_switch(text("MLOPS_DRIFT_SENSOR"), "MLOPS_DRIFT_SENSOR"),
+            sensor_interval_seconds=_positive(
+                text("MLOPS_SENSOR_INTERVAL_SECONDS"),
+                "MLOPS_SENSOR_INTERVAL_SECONDS",
+                cls.sensor_interval_seconds,
+            ),
+            retraining=_retraining_policy(env),
+            mlflow_max_retries=_whole(
+                text("MLOPS_MLFLOW_MAX_RETRIES"), "MLOPS_MLFLOW_MAX_RETRIES", cls.mlflow_max_retries
+            ),
+            mlflow_retry_delay=_seconds(
+                text("MLOPS_MLFLOW_RETRY_DELAY"), "MLOPS_MLFLOW_RETRY_DELAY", cls.mlflow_retry_delay
+            ),
         )
 
 
@@ -130,3 +158,38 @@ def _switch(value: str, variable: str) -> bool:
     if value.lower() not in (*_ON, *_OFF):
         raise SettingsError(f"{variable}={value!r} is not on or off.")
     return value.lower() in _ON
+
+
+def _whole(value: str, variable: str, default: int) -> int:
+    if not value:
+        return default
+    if not value.isdigit():
+        raise SettingsError(f"{variable}={value!r} is not a whole number (0 or more).")
+    return int(value)
+
+
+def _positive(value: str, variable: str, default: int) -> int:
+    number = _whole(value, variable, default)
+    if number < 1:
+        raise SettingsError(f"{variable}={value!r} must be at least 1.")
+    return number
+
+
+def _seconds(value: str, variable: str, default: float) -> float:
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"{variable}={value!r} is not a number of seconds.") from None
+    if seconds < 0:
+        raise SettingsError(f"{variable}={value!r} must be 0 or more.")
+    return seconds
+
+
+def _retraining_policy(env: Mapping[str, str]) -> RetrainingPolicy:
+    # RetrainingPolicy.from_env names the variable; raised as a SettingsError like the rest.
+    try:
+        return RetrainingPolicy.from_env(env)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None

@@ -5,12 +5,13 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from mlops_assets.components import MlopsModel
 from mlops_assets.definitions import defs
-from mlops_assets.defs.alerts.sensors import monitoring_alerts_sensor, run_failure_alert_sensor
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import ScoringDataSource
 
@@ -57,7 +58,7 @@ def _tick(trained, webhook: AlertWebhook, cursor: str | None) -> tuple[str | Non
     with dg.build_sensor_context(
         instance=trained.instance, cursor=cursor, resources={"alert_webhook": webhook}
     ) as context:
-        tick = monitoring_alerts_sensor.evaluate_tick(context)
+        tick = defs.resolve_sensor_def("monitoring_alerts_sensor").evaluate_tick(context)
     return tick.cursor, tick.skip_message or ""
 
 
@@ -110,7 +111,7 @@ def test_a_failed_run_is_posted_with_its_link(trained, receiver, tmp_path):
         dagster_run=run,
         resources={"alert_webhook": webhook},
     ).for_run_failure()
-    run_failure_alert_sensor(context)
+    defs.resolve_sensor_def("run_failure_alert_sensor")(context)
     (body,) = receiver.bodies
     assert body["text"].startswith("daily_monitoring_job failed for 2026-02-20")
     assert f"http://ui.test/runs/{failed.run_id}" in body["blocks"][0]["text"]["text"]
@@ -119,3 +120,32 @@ def test_a_failed_run_is_posted_with_its_link(trained, receiver, tmp_path):
 def test_without_a_webhook_url_alerts_are_off_and_say_so(trained):
     _, message = _tick(trained, AlertWebhook(), None)
     assert "MLOPS_ALERT_WEBHOOK_URL is not set" in message
+
+
+def test_each_models_alerts_sensor_posts_its_own_drift_only(receiver):
+    car_loan = Path(__file__).resolve().parent / "data" / "car_loan"
+    model = MlopsModel.resolve_from_yaml(
+        f"name: car_loan\ntraining:\n  location: {car_loan / 'train.csv'}\n  target: repaid\n"
+    )
+    both = dg.Definitions.merge(defs, dg.build_defs_for_component(model))
+    webhook = AlertWebhook(url=receiver.url, dagster_ui_url="http://ui.test")
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey(["car_loan", "drift_report"]),
+                partition="2026-02-10",
+                metadata={"severity": "critical", "drifted_share": 0.6, "model_version": 2},
+            )
+        )
+        messages = {}
+        for name in ("monitoring_alerts_sensor", "car_loan__monitoring_alerts_sensor"):
+            with dg.build_sensor_context(
+                instance=instance, resources={"alert_webhook": webhook}
+            ) as context:
+                messages[name] = both.resolve_sensor_def(name).evaluate_tick(context).skip_message
+
+    assert messages == {
+        "monitoring_alerts_sensor": "no new incident",
+        "car_loan__monitoring_alerts_sensor": "sent 1 alert(s)",
+    }
+    assert receiver.texts[0].startswith("car_loan: Critical drift from 2026-02-10 (model v2)")

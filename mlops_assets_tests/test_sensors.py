@@ -17,8 +17,10 @@ from mlops_assets.contracts import (
     WINDOW_START_TAG,
 )
 from mlops_assets.definitions import build_resources, defs
-from mlops_assets.defs.retraining.sensors import RetrainingSettings, retraining_settings_from_env
+from mlops_assets.defs.retraining.sensors import RetrainingSettings
+from mlops_assets.domain.retraining_policy import RetrainingPolicy
 from mlops_assets.domain.verdicts import EstimatedVerdict, PerformanceVerdict, RealizedVerdict
+from mlops_assets.settings import Settings, SettingsError
 
 # No loop guard: the tests tick faster than any real retraining runs.
 FAST = RetrainingSettings(min_interval_minutes=0)
@@ -229,7 +231,7 @@ def test_sensor_reads_a_bounded_history_whatever_its_length(instance):
     assert _window(tick.run_requests[0]) == ("2024-07-19", "2024-07-19")
 
 
-def test_retraining_settings_come_from_the_environment(monkeypatch):
+def test_retraining_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_RETRAIN_DEBOUNCE_DAYS", "3")
     monkeypatch.setenv("MLOPS_RETRAIN_COOLDOWN_DAYS", "5")
     monkeypatch.setenv("MLOPS_RETRAIN_WINDOW_DAYS", "10")
@@ -240,16 +242,22 @@ def test_retraining_settings_come_from_the_environment(monkeypatch):
     assert (settings.debounce_days, settings.cooldown_days, settings.window_days) == (3, 5, 10)
     assert settings.include_training_source is True and settings.max_attempts == 2
     assert settings.min_interval == timedelta(seconds=30)
-    assert retraining_settings_from_env({}) == RetrainingSettings()
+    assert Settings.from_env({"MLOPS_HOME": str(tmp_path)}).retraining == RetrainingPolicy()
 
 
-def test_a_retraining_setting_that_does_not_parse_names_its_variable():
-    with pytest.raises(ValueError, match="MLOPS_RETRAIN_COOLDOWN_DAYS='2d' is not an integer"):
-        retraining_settings_from_env({"MLOPS_RETRAIN_COOLDOWN_DAYS": "2d"})
-    with pytest.raises(ValueError, match="MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE"):
-        retraining_settings_from_env({"MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE": "maybe"})
-    with pytest.raises(ValueError, match="debounce_days=0"):
-        retraining_settings_from_env({"MLOPS_RETRAIN_DEBOUNCE_DAYS": "0"})
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MLOPS_RETRAIN_COOLDOWN_DAYS", "2d", "MLOPS_RETRAIN_COOLDOWN_DAYS='2d' is not an integer"),
+        ("MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE", "maybe", "MLOPS_RETRAIN_INCLUDE_TRAINING_SOURCE"),
+        ("MLOPS_RETRAIN_DEBOUNCE_DAYS", "0", "debounce_days=0"),
+    ],
+)
+def test_a_retraining_setting_that_does_not_parse_names_its_variable(
+    tmp_path, variable, value, message
+):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"MLOPS_HOME": str(tmp_path), variable: value})
 
 
 def test_daily_schedule_targets_the_previous_day_partition():

@@ -7,13 +7,15 @@ stays in the environment: those may hold secrets and are one per deployment, not
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from mlops_assets.asset_keys import MODEL_NAME
 from mlops_assets.components.scaffolder import MlopsModelScaffolder
@@ -36,6 +38,9 @@ SHARED_VARIABLES = (
     "MLOPS_DAGSTER_UI_URL",
     "MLOPS_GIT_URL",
     "MLOPS_GIT_BRANCH",
+    "MLOPS_SENSOR_INTERVAL_SECONDS",
+    "MLOPS_MLFLOW_MAX_RETRIES",
+    "MLOPS_MLFLOW_RETRY_DELAY",
 )
 
 
@@ -115,6 +120,15 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
     drift_sensor: bool = False
     """Whether the model's drift sensor starts running (else turn it on in the UI)."""
 
+    @classmethod
+    def model(cls) -> type[BaseModel]:
+        """The YAML's schema: the fields as declared. Dagster's derived schema lets every
+        field be a string too (a template), so a wrong value under `retraining:` failed
+        `dg check defs` with "not valid under any of the given schemas" and no field named;
+        here it names `retraining.window_days` and what it takes. Templates still work in
+        string values."""
+        return _attributes_model(cls)
+
     @model_validator(mode="after")
     def _named(self) -> Self:
         if not MODEL_NAME.match(self.name):
@@ -152,30 +166,48 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
             "MLOPS_MODEL_NAME": self.model_name,
             "MLOPS_SCORING_CRON": self.schedule.cron,
             "MLOPS_SCORING_SCHEDULE": "on" if self.schedule.enabled else "off",
+            "MLOPS_DRIFT_SENSOR": "on" if self.drift_sensor else "off",
         }
         shared = {name: env[name] for name in SHARED_VARIABLES if name in env}
-        # One parser for both ways of declaring a model: Settings.from_env.
-        return Settings.from_env({**shared, **declared})
+        # One parser for both ways of declaring a model: Settings.from_env. The retraining
+        # policy is already the typed RetrainingPolicy the YAML resolved (never the default
+        # model's MLOPS_RETRAIN_* from the environment).
+        settings = Settings.from_env({**shared, **declared})
+        return dataclasses.replace(settings, retraining=self.retraining)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        """The model's training and champion slices under its names (asset_keys.ModelNames),
-        with its own sources and registry under its resource keys. What every model shares
-        (storage, the IO managers, the executor) comes from the code location's default
+        """The model's training, champion, retraining and alerts slices under its names
+        (asset_keys.ModelNames), with its own sources, registry, MLflow experiment and
+        retraining policy under its resource keys; `drift_sensor` sets whether its
+        drift_retraining_sensor starts running. What every model shares (storage, the IO
+        managers, the alert webhook, the executor) comes from the code location's default
         definitions, which this merges into."""
         from mlops_assets.asset_keys import ModelNames
+        from mlops_assets.defs.alerts import definitions as alerts
         from mlops_assets.defs.champion import definitions as champion
         from mlops_assets.defs.model_resources import declared_model_resources
+        from mlops_assets.defs.retraining import definitions as retraining
         from mlops_assets.defs.training import definitions as training
 
         settings, names = self.settings(), ModelNames(self.name)
         return dg.Definitions.merge(
             training.build(settings, names),
             champion.build(settings, names),
+            retraining.build(settings, names),
+            alerts.build(settings, names),
             dg.Definitions(
                 assets=[_scoring_days(settings, names)],
                 resources=declared_model_resources(settings, names),
             ),
         )
+
+
+@functools.cache
+def _attributes_model(component: type[MlopsModel]) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        name: (field.annotation, field) for name, field in component.model_fields.items()
+    }
+    return create_model(f"{component.__name__}Attributes", __base__=_Strict, **fields)
 
 
 def _scoring_days(settings: Settings, names: ModelNames) -> dg.AssetSpec:

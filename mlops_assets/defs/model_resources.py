@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from mlops_assets.resources.project import ProjectStorage
     from mlops_assets.settings import Settings
 
-PER_MODEL = ("data_source", "scoring_source", "labels_source", "mlflow_registry")
+PER_MODEL = (
+    "data_source",
+    "scoring_source",
+    "labels_source",
+    "mlflow_registry",
+    "retraining_settings",
+)
 """The resources each model binds under its own keys: what its settings configure."""
 SHARED = ("storage", "parquet_io_manager", "io_manager", "alert_webhook")
 """The deployment's resources, one key for every model."""
@@ -84,6 +90,7 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
     values, not `EnvVar`s: the variables hold the default model's sources. Only what the
     deployment shares comes from the environment at run time (the MLflow server's URI, which
     may hold a password, and the MLflow UI's address)."""
+    from mlops_assets.defs.retraining.sensors import RetrainingSettings
     from mlops_assets.resources.data_source import (
         LabelsDataSource,
         ScoringDataSource,
@@ -114,5 +121,7 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
             tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI") if s.tracking_uri else "",
             model_name=s.model_name,
             ui_url=dg.EnvVar("MLOPS_MLFLOW_UI_URL") if s.mlflow_ui_url else "http://127.0.0.1:5000",
+            experiment_name=names.experiment,
         ),
+        names.resource("retraining_settings"): RetrainingSettings.of(s.retraining),
     }

@@ -20,7 +20,8 @@ class RetrainingPolicy(BaseModel):
     (sensors.RetrainingSettings) is this model with Dagster's resource base, so both keep one
     set of field names and defaults; `from_env` reads each field from MLOPS_RETRAIN_<FIELD>."""
 
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+    # Unknown keys fail: a misspelt field in a model's YAML `retraining:` would keep its default.
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="forbid")
 
     debounce_days: int = 2
     """Consecutive alarming days needed: one bad day is noise, two in a row is a trend."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from mlops_assets.contracts import (
+    DEFAULT_EXPERIMENT,
     EXPERIMENT_KIND_TAG,
     ML_EXPERIMENT_KIND,
     MODEL_HASH_TAG,
@@ -71,7 +72,7 @@ class RegistryClient:
 
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
     model_name: str = "credit-default"  # MLOPS_MODEL_NAME
-    experiment_name: str = "mlops-assets"
+    experiment_name: str = DEFAULT_EXPERIMENT
     ui_url: str = "http://127.0.0.1:5000"  # MLOPS_MLFLOW_UI_URL, for links in metadata
     log: logging.Logger = field(
         default=logging.getLogger("mlops_assets.registry"), compare=False, repr=False

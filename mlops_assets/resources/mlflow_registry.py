@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import field_validator
 
+from mlops_assets.contracts import DEFAULT_EXPERIMENT
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.registry_client import ModelArtifactError as ModelArtifactError, RegistryClient
@@ -33,7 +34,7 @@ class MlflowRegistry(dg.ConfigurableResource):
 
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
     model_name: str = "credit-default"  # MLOPS_MODEL_NAME
-    experiment_name: str = "mlops-assets"
+    experiment_name: str = DEFAULT_EXPERIMENT
     ui_url: str = "http://127.0.0.1:5000"  # MLOPS_MLFLOW_UI_URL, for links in metadata
 
     @field_validator("model_name")

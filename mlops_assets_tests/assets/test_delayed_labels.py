@@ -72,10 +72,11 @@ def scored(project, tmp_path):
 
 
 def _tick(project, resources, cursor):
-    from mlops_assets.defs.monitoring.label_sensors import labels_arrival_sensor
+    from mlops_assets.contracts import LABELS_SENSOR
+    from mlops_assets.definitions import defs
 
     context = dg.build_sensor_context(instance=project.instance, cursor=cursor, resources=resources)
-    return labels_arrival_sensor(context)
+    return defs.resolve_sensor_def(LABELS_SENSOR)(context)
 
 
 def _run_labels_job(project, resources, partition):

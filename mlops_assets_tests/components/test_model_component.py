@@ -64,7 +64,12 @@ def test_yaml_model_has_the_settings_its_environment_variables_would_give() -> N
     model = MlopsModel.resolve_from_yaml(CAR_LOAN_YAML)
     shared = {"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db", "MLOPS_HOME": "/srv/mlops"}
     # The default model's variables in the same environment never leak into a YAML model.
-    default_model = {"MLOPS_TRAINING_DATA": "/elsewhere.csv", "MLOPS_TARGET_COLUMN": "y"}
+    default_model = {
+        "MLOPS_TRAINING_DATA": "/elsewhere.csv",
+        "MLOPS_TARGET_COLUMN": "y",
+        "MLOPS_RETRAIN_WINDOW_DAYS": "30",
+        "MLOPS_DRIFT_SENSOR": "off",
+    }
 
     settings = model.settings({**shared, **default_model})
 
@@ -81,12 +86,15 @@ def test_yaml_model_has_the_settings_its_environment_variables_would_give() -> N
             "MLOPS_MODEL_NAME": "car_loan",
             "MLOPS_SCORING_CRON": "15 4 * * *",
             "MLOPS_SCORING_SCHEDULE": "on",
+            "MLOPS_DRIFT_SENSOR": "on",
+            "MLOPS_RETRAIN_DEBOUNCE_DAYS": "3",
         }
     )
     # The partitions start at the sample's first day, found in its directory.
     assert settings.scoring_start == "2026-02-06"
     assert settings.tracking_uri == "sqlite:///mlflow.db"
-    assert model.retraining.debounce_days == 3 and model.retraining.cooldown_days == 3
+    assert settings.retraining == model.retraining
+    assert (settings.retraining.debounce_days, settings.retraining.window_days) == (3, 7)
 
 
 def test_registered_model_name_can_differ_from_the_model_name() -> None:
@@ -102,6 +110,9 @@ def test_registered_model_name_can_differ_from_the_model_name() -> None:
         (("  delay_days: 2", "  delay_days: -1"), "labels.delay_days=-1"),
         (("  location: " + str(CAR_LOAN / "days"), "  start: 2026-02-31"), "scoring.start="),
         (("  debounce_days: 3", "  debounce_days: 0"), "debounce_days=0"),
+        (("  debounce_days: 3", "  debounce_days: many"), "retraining.debounce_days"),
+        (("  debounce_days: 3", "  debounce_dayz: 3"), "retraining.debounce_dayz"),
+        (("drift_sensor: true", "gate:\n  min_improvment: 0.1"), "gate.min_improvment"),
     ],
 )
 def test_a_wrong_value_fails_naming_its_field(change: tuple[str, str], named: str) -> None:

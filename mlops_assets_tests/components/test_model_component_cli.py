@@ -84,6 +84,25 @@ def test_dg_check_defs_names_a_misspelt_key_of_a_declared_model(project: Path) -
     assert "delay_dayz" in checked.stdout + checked.stderr
 
 
+def test_dg_check_defs_names_a_wrong_type_and_an_unknown_key_of_the_retraining_policy(
+    project: Path,
+) -> None:
+    _dg(project, "scaffold", "defs", "mlops_assets.components.MlopsModel", "churn")
+    path = project / "mlops_assets/defs/churn/defs.yaml"
+    written = path.read_text()
+    assert "    window_days: 7\n" in written
+    path.write_text(
+        written.replace("    window_days: 7\n", "    window_days: a week\n    windows: 2\n")
+    )
+
+    checked = _dg(project, "check", "defs")
+
+    assert checked.returncode != 0
+    output = checked.stdout + checked.stderr
+    assert "attributes.retraining.window_days 'a week' is not of type 'integer'" in output
+    assert "attributes.retraining.windows Additional properties are not allowed" in output
+
+
 def test_a_declared_model_reaches_the_code_location_with_its_own_training_job(
     project: Path,
 ) -> None:
@@ -95,5 +114,16 @@ def test_a_declared_model_reaches_the_code_location_with_its_own_training_job(
     assert checked.returncode == 0, checked.stderr[-3000:]
     assert listed.returncode == 0, listed.stderr[-3000:]
     defs = json.loads(listed.stdout)
-    assert {job["name"] for job in defs["jobs"]} >= {"training_job", "churn__training_job"}
+    assert {job["name"] for job in defs["jobs"]} >= {
+        "training_job",
+        "churn__training_job",
+        "retraining_job",
+        "churn__retraining_job",
+    }
+    assert {sensor["name"] for sensor in defs["sensors"]} >= {
+        "drift_retraining_sensor",
+        "churn__drift_retraining_sensor",
+        "monitoring_alerts_sensor",
+        "churn__monitoring_alerts_sensor",
+    }
     assert {asset["asset_key"] for asset in defs["assets"]} >= {"raw_data", "churn/raw_data"}

@@ -1,8 +1,13 @@
 """The alerts slice: critical drift, promotions, rejections, rollbacks and failed runs posted
-to MLOPS_ALERT_WEBHOOK_URL."""
+to MLOPS_ALERT_WEBHOOK_URL, built for one model under its names (asset_keys.ModelNames).
+
+Each model gets its drift and registry alerts; the failed-run alert watches every job of the
+code location and the rollback alert the default model's rollback job, so both are built once,
+with the default model."""
 
 import dagster as dg
 
+from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.defs.alerts.sensors import (
     monitoring_alerts_sensor,
     rollback_alert_sensor,
@@ -11,7 +16,8 @@ from mlops_assets.defs.alerts.sensors import (
 from mlops_assets.settings import Settings
 
 
-def build(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(
-        sensors=[monitoring_alerts_sensor, run_failure_alert_sensor, rollback_alert_sensor]
-    )
+def build(settings: Settings, names: ModelNames) -> dg.Definitions:
+    sensors: list[dg.SensorDefinition] = [monitoring_alerts_sensor(settings, names)]
+    if names == DEFAULT:
+        sensors += [run_failure_alert_sensor(settings), rollback_alert_sensor(settings)]
+    return dg.Definitions(sensors=sensors)

@@ -5,30 +5,41 @@ Sensors rather than calls inside the assets: a slow or broken webhook never fail
 run, and the cursor remembers what was sent, so a daemon restart or a re-tick sends nothing
 twice; a failed delivery of a drift or registry incident is retried on the next tick. (For a
 failed run or a rollback, Dagster's run-status sensors report a failed delivery on the tick and
-in the run's log, and do not retry it.) On when the webhook URL is set.
+in the run's log, and do not retry it.) Running from the start when the webhook URL is set
+(`Settings.alerts_on`).
+
+Each model has its own monitoring_alerts_sensor (`car_loan__monitoring_alerts_sensor`), reading
+only its drift reports and registrations, its alerts' titles naming it; a failed run is posted
+by one sensor for the whole code location (the job's name says whose it was).
 """
 
 import json
-import os
 from datetime import date
 from typing import Any
 
 import dagster as dg
 
-from mlops_assets.asset_keys import DRIFT_REPORT, REGISTERED_MODEL_VERSION as REGISTERED
+from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.defs.champion.jobs import rollback_champion_job
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
 from mlops_assets.domain.verdicts import DriftVerdict, Severity
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
+from mlops_assets.settings import Settings
 
 # Materialisations read per asset and tick: bounded, the rest on the next tick.
 _PAGE = 200
 _OFF = "MLOPS_ALERT_WEBHOOK_URL is not set: alerts are off"
 
 
-def _alerts_status() -> dg.DefaultSensorStatus:
-    on = bool(os.environ.get("MLOPS_ALERT_WEBHOOK_URL"))
-    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+def _alerts_status(settings: Settings) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if settings.alerts_on else dg.DefaultSensorStatus.STOPPED
+
+
+def _titled(names: ModelNames, alert: Alert) -> Alert:
+    """A declared model's alert says whose it is; the default model's reads as it always has."""
+    if names == DEFAULT:
+        return alert
+    return Alert(alert.kind, f"{names.model}: {alert.title}", alert.reason, alert.link)
 
 
 def _new_records(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | None):
@@ -59,18 +70,27 @@ def _registry_alert(metadata: dict[str, Any], link: str) -> Alert:
     )
 
 
-@dg.sensor(
-    name="monitoring_alerts_sensor",
-    minimum_interval_seconds=30,
-    default_status=_alerts_status(),
-    description=(
-        "Posts to MLOPS_ALERT_WEBHOOK_URL when a drift episode turns critical (or performance "
-        "drops), once per episode of consecutive days, and when a candidate is promoted or "
-        "rejected."
-    ),
-)
-def monitoring_alerts_sensor(
-    context: dg.SensorEvaluationContext, alert_webhook: AlertWebhook
+def monitoring_alerts_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinition:
+    """The model's drift and registry alerts (`car_loan__monitoring_alerts_sensor`)."""
+
+    @dg.sensor(
+        name=names.job("monitoring_alerts_sensor"),
+        minimum_interval_seconds=30,
+        default_status=_alerts_status(settings),
+        description=(
+            "Posts to MLOPS_ALERT_WEBHOOK_URL when a drift episode turns critical (or "
+            "performance drops), once per episode of consecutive days, and when a candidate is "
+            "promoted or rejected."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext, alert_webhook: AlertWebhook) -> dg.SkipReason:
+        return _post_incidents(context, alert_webhook, names)
+
+    return _sensor
+
+
+def _post_incidents(
+    context: dg.SensorEvaluationContext, alert_webhook: AlertWebhook, names: ModelNames
 ) -> dg.SkipReason:
     if not alert_webhook.enabled:
         return dg.SkipReason(_OFF)
@@ -78,7 +98,7 @@ def monitoring_alerts_sensor(
     episodes = DriftEpisodes.from_json(state.get("episodes"))
     sent = 0
     try:
-        for record in _new_records(context.instance, DRIFT_REPORT, state.get("drift_after")):
+        for record in _new_records(context.instance, names.drift_report, state.get("drift_after")):
             event = record.asset_materialization
             if event is not None and event.partition:
                 verdict = DriftVerdict.from_metadata(
@@ -87,16 +107,19 @@ def monitoring_alerts_sensor(
                 alarming = verdict.severity == Severity.CRITICAL or verdict.performance.dropped
                 opened, after = drift_incidents(episodes, [(verdict.day, alarming)])
                 if opened:
-                    alert_webhook.post(_drift_alert(verdict, alert_webhook.run_url(record.run_id)))
+                    alert = _drift_alert(verdict, alert_webhook.run_url(record.run_id))
+                    alert_webhook.post(_titled(names, alert))
                     sent += 1
                 episodes = after
             state["drift_after"] = record.storage_id
             state["episodes"] = episodes.to_json()
-        for record in _new_records(context.instance, REGISTERED, state.get("registry_after")):
+        registered = names.registered_model_version
+        for record in _new_records(context.instance, registered, state.get("registry_after")):
             event = record.asset_materialization
             if event is not None:
                 metadata = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-                alert_webhook.post(_registry_alert(metadata, alert_webhook.run_url(record.run_id)))
+                alert = _registry_alert(metadata, alert_webhook.run_url(record.run_id))
+                alert_webhook.post(_titled(names, alert))
                 sent += 1
             state["registry_after"] = record.storage_id
     except AlertDeliveryError as error:
@@ -106,12 +129,16 @@ def monitoring_alerts_sensor(
     return dg.SkipReason(f"sent {sent} alert(s)" if sent else "no new incident")
 
 
-@dg.run_failure_sensor(
-    name="run_failure_alert_sensor",
-    default_status=_alerts_status(),
-    description="Posts every failed run of this code location to MLOPS_ALERT_WEBHOOK_URL.",
-)
-def run_failure_alert_sensor(
+def run_failure_alert_sensor(settings: Settings) -> dg.SensorDefinition:
+    """One for the code location: every model's failed runs (the job's name is the model's)."""
+    return dg.run_failure_sensor(
+        name="run_failure_alert_sensor",
+        default_status=_alerts_status(settings),
+        description="Posts every failed run of this code location to MLOPS_ALERT_WEBHOOK_URL.",
+    )(_post_failure)
+
+
+def _post_failure(
     context: dg.RunFailureSensorContext, alert_webhook: AlertWebhook
 ) -> dg.SkipReason | None:
     if not alert_webhook.enabled:
@@ -126,14 +153,20 @@ def run_failure_alert_sensor(
     return None
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[rollback_champion_job],
-    name="rollback_alert_sensor",
-    default_status=_alerts_status(),
-    description="Posts every rollback of `champion` to MLOPS_ALERT_WEBHOOK_URL, with its reason.",
-)
-def rollback_alert_sensor(
+def rollback_alert_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The default model's rollbacks (rollback_champion_job is the default model's only)."""
+    return dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[rollback_champion_job],
+        name="rollback_alert_sensor",
+        default_status=_alerts_status(settings),
+        description=(
+            "Posts every rollback of `champion` to MLOPS_ALERT_WEBHOOK_URL, with its reason."
+        ),
+    )(_post_rollback)
+
+
+def _post_rollback(
     context: dg.RunStatusSensorContext, alert_webhook: AlertWebhook
 ) -> dg.SkipReason | None:
     if not alert_webhook.enabled:

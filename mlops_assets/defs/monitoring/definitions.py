@@ -18,5 +18,5 @@ def build(settings: Settings) -> dg.Definitions:
         assets=ASSETS,
         jobs=[daily_monitoring_job(settings), evidently_report_job, labels_job],
         schedules=[daily_batch_prediction_schedule(settings)],
-        sensors=[labels_arrival_sensor],
+        sensors=[labels_arrival_sensor(settings)],
     )

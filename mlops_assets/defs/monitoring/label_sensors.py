@@ -17,23 +17,29 @@ import dagster as dg
 from mlops_assets.asset_keys import BATCH_PREDICTIONS
 from mlops_assets.contracts import LABELS_SENSOR
 from mlops_assets.defs.monitoring.jobs import labels_job
-from mlops_assets.defs.retraining.sensors import EVALUATION_INTERVAL_SECONDS, _sensor_status
+from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.resources.data_source import LabelsDataSource
+from mlops_assets.settings import Settings
 
 LOOKBACK_DAYS = 60
 
 
-@dg.sensor(
-    job=labels_job,
-    name=LABELS_SENSOR,
-    minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
-    default_status=_sensor_status(),
-    description=(
-        "Starts labels_job for each day whose label delivery in MLOPS_LABELS_DATA is new or "
-        "changed and whose predictions are stored; idle when labels come with the features."
-    ),
-)
-def labels_arrival_sensor(
+def labels_arrival_sensor(settings: Settings) -> dg.SensorDefinition:
+    """Evaluated as often as the drift sensor, and running from the start when it is
+    (`Settings.sensor_interval_seconds`, `Settings.drift_sensor_on`)."""
+    return dg.sensor(
+        job=labels_job,
+        name=LABELS_SENSOR,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=sensor_status(settings.drift_sensor_on),
+        description=(
+            "Starts labels_job for each day whose label delivery in MLOPS_LABELS_DATA is new or "
+            "changed and whose predictions are stored; idle when labels come with the features."
+        ),
+    )(_request_new_deliveries)
+
+
+def _request_new_deliveries(
     context: dg.SensorEvaluationContext, labels_source: LabelsDataSource
 ) -> dg.SensorResult | dg.SkipReason:
     if labels_source.with_features:

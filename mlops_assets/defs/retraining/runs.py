@@ -9,7 +9,9 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.contracts import RETRAINING_JOB, WINDOW_END_TAG, WINDOW_START_TAG
+from mlops_assets.defs.retraining.jobs import raw_data_op
 from mlops_assets.domain.retraining import AttemptStatus, RetrainingAttempt
 
 # Past retraining runs read per sensor tick: bounded, whatever the history.
@@ -25,15 +27,17 @@ _STATUS: dict[dg.DagsterRunStatus, AttemptStatus] = {
 
 
 def retraining_attempts(
-    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ
+    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ, names: ModelNames = DEFAULT
 ) -> list[RetrainingAttempt]:
-    """The recent retraining_job runs as plain data, newest first. The window comes from the
-    sensor's tags, or from the run config of a run launched by hand."""
+    """The recent runs of the model's retraining_job as plain data, newest first (another
+    model's retrainings are not its attempts). The window comes from the sensor's tags, or
+    from the run config of a run launched by hand."""
     attempts = []
-    for record in instance.get_run_records(dg.RunsFilter(job_name=RETRAINING_JOB), limit=limit):
+    runs = dg.RunsFilter(job_name=names.job(RETRAINING_JOB))
+    for record in instance.get_run_records(runs, limit=limit):
         run = record.dagster_run
         ops: Any = run.run_config.get("ops", {})
-        config = ops.get("raw_data", {}).get("config", {})
+        config = ops.get(raw_data_op(names), {}).get("config", {})
         start = run.tags.get(WINDOW_START_TAG) or config.get("window_start") or ""
         end = run.tags.get(WINDOW_END_TAG) or config.get("window_end") or ""
         attempts.append(

@@ -3,23 +3,22 @@
 Each tick reads, for each recent day, the latest drift_report (feature drift; the realized
 performance when labels came with the features), realized_performance (labels delivered on
 their own, maybe days later) and estimated_performance (the label-free estimate), and the
-recent retraining_job runs;
-and `domain.retraining.decide_retraining` says which retraining the data calls for next
-(debounce over consecutive days, cooldown in data days, bounded retries after a failure, a
-wall-clock loop guard); each skip says why. The tick judges the state, not the newest event, so
-a backfill of days starts the same retrainings as days scored one a day.
+recent retraining_job runs, all of its own model (a sensor is built per model: one model's
+drift never retrains another); and `domain.retraining.decide_retraining` says which retraining
+the data calls for next (debounce over consecutive days, cooldown in data days, bounded retries
+after a failure, a wall-clock loop guard); each skip says why. The tick judges the state, not
+the newest event, so a backfill of days starts the same retrainings as days scored one a day.
 """
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 
-from mlops_assets.asset_keys import DRIFT_REPORT, ESTIMATED_PERFORMANCE, REALIZED_PERFORMANCE
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
     ATTEMPT_TAG,
     REASON_TAG,
@@ -29,25 +28,16 @@ from mlops_assets.contracts import (
     WINDOW_END_TAG,
     WINDOW_START_TAG,
 )
-from mlops_assets.defs.retraining.jobs import retraining_job
+from mlops_assets.defs.retraining.jobs import raw_data_op, retraining_job
 from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.retraining import DayVerdict, decide_retraining
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
 from mlops_assets.domain.verdicts import DriftVerdict, EstimatedVerdict, RealizedVerdict
+from mlops_assets.settings import Settings
 
-# The day's three signals: feature drift, the realized verdict of its labels (which may land
-# days later, or be corrected), and the label-free estimate.
-VERDICT_ASSETS = (DRIFT_REPORT, REALIZED_PERFORMANCE, ESTIMATED_PERFORMANCE)
 # Reports read on a tick without a cursor to find the newest day.
 _NEWEST_SCAN = 100
 
-# How often the daemon evaluates the drift and labels sensors. What they judge changes once a
-# day per partition (a scored day, a label delivery), so a tick every 5 minutes reacts within
-# minutes of a run while keeping the tick list readable: 12 ticks an hour, not 120 (every
-# 30 s), each skip alike until the data changes. Dagster records every evaluation, news or
-# not; a changed decision is also written on drift_report (_decided), where a person reads it.
-# MLOPS_SENSOR_INTERVAL_SECONDS changes it (the deployment test's daemon ticks every 30 s).
-EVALUATION_INTERVAL_SECONDS = int(os.environ.get("MLOPS_SENSOR_INTERVAL_SECONDS", "300"))
 # A digest of the last decision, in the cursor (short: the tick list shows cursors), and the
 # decision's text on drift_report when it changes (_decided).
 DECISION_KEY = "decision"
@@ -55,55 +45,80 @@ DECISION_METADATA = "retraining_decision"
 
 
 class RetrainingSettings(RetrainingPolicy, dg.ConfigurableResource):
-    """drift_retraining_sensor's resource: the retraining policy (domain.retraining's
-    RetrainingPolicy: its fields, defaults and checks), read from MLOPS_RETRAIN_<FIELD> by
-    `RetrainingSettings.from_env`, which definitions.py uses."""
+    """The drift_retraining_sensor's resource: the retraining policy itself (its fields,
+    defaults and checks) with Dagster's resource base, so that the UI shows it and a test or a
+    deployment can bind another. Built from `Settings.retraining` (definitions.py), or from a
+    model's YAML `retraining:` (components/model.py)."""
+
+    @classmethod
+    def of(cls, policy: RetrainingPolicy) -> "RetrainingSettings":
+        return cls(**policy.model_dump())
 
 
-def retraining_settings_from_env(environ: Mapping[str, str]) -> RetrainingSettings:
-    """The resource from the environment (RetrainingPolicy.from_env); kept under this name
-    for definitions.py."""
-    return RetrainingSettings.from_env(environ)
+def verdict_assets(names: ModelNames) -> tuple[dg.AssetKey, ...]:
+    """The day's three signals: feature drift, the realized verdict of its labels (which may
+    land days later, or be corrected), and the label-free estimate."""
+    return (names.drift_report, names.realized_performance, names.estimated_performance)
 
 
-def _sensor_status() -> dg.DefaultSensorStatus:
-    # `make demo` and `make ui` export MLOPS_DRIFT_SENSOR=on; otherwise turn it on in the UI
-    # (Automation -> drift_retraining_sensor -> toggle).
-    on = os.environ.get("MLOPS_DRIFT_SENSOR", "off").lower() in ("on", "1", "true")
+def sensor_status(on: bool) -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
-@dg.sensor(
-    job=retraining_job,
-    name="drift_retraining_sensor",
-    minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
-    default_status=_sensor_status(),
-    description=(
-        "Starts retraining_job when feature drift is critical, the realized performance "
-        "dropped or (before labels arrive) the trusted estimate dropped, for debounce_days "
-        "consecutive days, on the streak's labelled days (waiting for labels when too few "
-        "have arrived), cooldown_days data days after the last successful retraining's "
-        "window, with failed attempts retried up to max_attempts per episode."
-    ),
-)
-def drift_retraining_sensor(
-    context: dg.SensorEvaluationContext, retraining_settings: RetrainingSettings
+def drift_retraining_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinition:
+    """The model's drift_retraining_sensor (`car_loan__drift_retraining_sensor`): it reads only
+    its model's drift reports, estimates and realized performance, and its model's retraining
+    runs, and starts only its model's retraining_job.
+
+    How often it is evaluated is `settings.sensor_interval_seconds`: what it judges changes once
+    a day per partition (a scored day, a label delivery), so a tick every 5 minutes (the
+    default) reacts within minutes of a run while keeping the tick list readable: 12 ticks an
+    hour, not 120 (every 30 s), each skip alike until the data changes. Dagster records every
+    evaluation, news or not; a changed decision is also written on drift_report (_decided),
+    where a person reads it. It starts running when `settings.drift_sensor_on` (`make demo`
+    and `make ui` export MLOPS_DRIFT_SENSOR=on; a model's YAML says `drift_sensor: true`);
+    otherwise turn it on in the UI (Automation -> the sensor -> toggle)."""
+    policy_key = names.resource("retraining_settings")
+    job = retraining_job(names)
+
+    @dg.sensor(
+        job=job,
+        name=names.job("drift_retraining_sensor"),
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=sensor_status(settings.drift_sensor_on),
+        required_resource_keys={policy_key},
+        description=(
+            f"Starts {job.name} when feature drift is critical, the realized performance "
+            "dropped or (before labels arrive) the trusted estimate dropped, for debounce_days "
+            "consecutive days, on the streak's labelled days (waiting for labels when too few "
+            "have arrived), cooldown_days data days after the last successful retraining's "
+            "window, with failed attempts retried up to max_attempts per episode."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        policy = cast(RetrainingSettings, getattr(context.resources, policy_key))
+        return _evaluate(context, names, policy)
+
+    return _sensor
+
+
+def _evaluate(
+    context: dg.SensorEvaluationContext, names: ModelNames, policy: RetrainingPolicy
 ) -> dg.SensorResult:
     instance = context.instance
     previous = json.loads(context.cursor).get(DECISION_KEY) if context.cursor else None
-    newest, cursor = _newest_report_day(instance, context.cursor)
+    newest, cursor = _newest_report_day(instance, names, context.cursor)
     if newest is None:
-        return _decided(cursor, previous, None, "no drift report yet")
-    days = retraining_settings.lookback_days
-    verdicts, report_runs = _latest_verdicts(instance, newest, days)
+        return _decided(names, cursor, previous, None, "no drift report yet")
+    verdicts, report_runs = _latest_verdicts(instance, names, newest, policy.lookback_days)
     decision = decide_retraining(
         verdicts,
-        retraining_attempts(instance),
-        policy=retraining_settings,
+        retraining_attempts(instance, names=names),
+        policy=policy,
         now=datetime.now(UTC),
     )
     if not decision.launch:
-        return _decided(cursor, previous, newest, decision.reason)
+        return _decided(names, cursor, previous, newest, decision.reason)
     assert decision.window_start is not None and decision.window_end is not None
     start, end = decision.window_start.isoformat(), decision.window_end.isoformat()
     request = dg.RunRequest(
@@ -111,11 +126,11 @@ def drift_retraining_sensor(
         run_key=f"retraining:{start}:{end}:attempt-{decision.attempt}",
         run_config={
             "ops": {
-                "raw_data": {
+                raw_data_op(names): {
                     "config": {
                         "window_start": start,
                         "window_end": end,
-                        "include_training_source": retraining_settings.include_training_source,
+                        "include_training_source": policy.include_training_source,
                     }
                 }
             }
@@ -131,10 +146,11 @@ def drift_retraining_sensor(
         },
     )
     launched = f"launched retraining attempt {decision.attempt}: {decision.reason}"
-    return _decided(cursor, previous, newest, launched, request)
+    return _decided(names, cursor, previous, newest, launched, request)
 
 
 def _decided(
+    names: ModelNames,
     cursor: str,
     previous: str | None,
     newest: date | None,
@@ -152,7 +168,7 @@ def _decided(
     if digest != previous and newest is not None:
         events.append(
             dg.AssetObservation(
-                asset_key=DRIFT_REPORT,
+                asset_key=names.drift_report,
                 partition=newest.isoformat(),
                 metadata={
                     DECISION_METADATA: dg.MetadataValue.text(decision),
@@ -168,7 +184,9 @@ def _decided(
     )
 
 
-def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tuple[date | None, str]:
+def _newest_report_day(
+    instance: dg.DagsterInstance, names: ModelNames, cursor: str | None
+) -> tuple[date | None, str]:
     """The newest day with a drift report, and the cursor that remembers it with the last
     materialisation seen of each of the three verdict assets: each tick reads only what was
     written since the last one (bounded pages). Every tick judges the whole recent state, so
@@ -177,9 +195,9 @@ def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tupl
     state = json.loads(cursor) if cursor else {}
     seen: dict[str, int] = state.get("seen", {})
     if isinstance(state.get("after"), int):  # a cursor written before the three signals
-        seen.setdefault(DRIFT_REPORT.to_user_string(), state["after"])
+        seen.setdefault(names.drift_report.to_user_string(), state["after"])
     newest = date.fromisoformat(state["newest"]) if state.get("newest") else None
-    for key in VERDICT_ASSETS:
+    for key in verdict_assets(names):
         after = seen.get(key.to_user_string())
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
@@ -188,7 +206,7 @@ def _newest_report_day(instance: dg.DagsterInstance, cursor: str | None) -> tupl
         ).records
         for record in records:
             event = record.asset_materialization
-            if key == DRIFT_REPORT and event is not None and event.partition:
+            if key == names.drift_report and event is not None and event.partition:
                 day = date.fromisoformat(event.partition)
                 newest = day if newest is None else max(newest, day)
             after = max(after or 0, record.storage_id)
@@ -221,15 +239,15 @@ def _metadata(record: dg.EventLogRecord) -> Mapping[str, Any]:
 
 
 def _latest_verdicts(
-    instance: dg.DagsterInstance, newest: date, days: int
+    instance: dg.DagsterInstance, names: ModelNames, newest: date, days: int
 ) -> tuple[list[DayVerdict], dict[date, str]]:
     """Each of the `days` days up to `newest` with a drift report, as the latest drift_report,
     realized_performance and estimated_performance of that day say (and the run that wrote
     the report)."""
     partitions = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
-    reports = _latest_records(instance, DRIFT_REPORT, partitions)
-    realized = _latest_records(instance, REALIZED_PERFORMANCE, partitions)
-    estimated = _latest_records(instance, ESTIMATED_PERFORMANCE, partitions)
+    reports = _latest_records(instance, names.drift_report, partitions)
+    realized = _latest_records(instance, names.realized_performance, partitions)
+    estimated = _latest_records(instance, names.estimated_performance, partitions)
     verdicts, runs = [], {}
     for partition in sorted(reports):
         day = date.fromisoformat(partition)

@@ -68,7 +68,8 @@ class GateConfig(BaseModel):
     (its PromotionConfig adds only Dagster's config base), so both keep one set of field names
     and defaults."""
 
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+    # Unknown keys fail: a misspelt field in a model's YAML `gate:` would keep its default.
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="forbid")
 
     min_metrics: dict[str, float] = Field(default_factory=dict)
     """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
