@@ -11,35 +11,55 @@ skipped with the reason, and picked up on a later tick once batch_predictions ho
 
 import json
 from datetime import date
+from typing import cast
 
 import dagster as dg
 
-from mlops_assets.asset_keys import BATCH_PREDICTIONS
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import LABELS_SENSOR
-from mlops_assets.defs.monitoring.jobs import labels_job
-from mlops_assets.defs.retraining.sensors import EVALUATION_INTERVAL_SECONDS, _sensor_status
+from mlops_assets.defs.retraining.sensors import EVALUATION_INTERVAL_SECONDS
 from mlops_assets.resources.data_source import LabelsDataSource
 
 LOOKBACK_DAYS = 60
 
 
-@dg.sensor(
-    job=labels_job,
-    name=LABELS_SENSOR,
-    minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
-    default_status=_sensor_status(),
-    description=(
-        "Starts labels_job for each day whose label delivery in MLOPS_LABELS_DATA is new or "
-        "changed and whose predictions are stored; idle when labels come with the features."
-    ),
-)
 def labels_arrival_sensor(
-    context: dg.SensorEvaluationContext, labels_source: LabelsDataSource
+    names: ModelNames,
+    job: "dg.UnresolvedAssetJobDefinition",
+    default_status: dg.DefaultSensorStatus,
+) -> dg.SensorDefinition:
+    """The model's sensor, reading its own labels source (its resource key) and starting its
+    own labels_job (`job`)."""
+    source_key = names.resource("labels_source")
+
+    @dg.sensor(
+        job=job,
+        name=names.job(LABELS_SENSOR),
+        minimum_interval_seconds=EVALUATION_INTERVAL_SECONDS,
+        default_status=default_status,
+        required_resource_keys={source_key},
+        description=(
+            "Starts labels_job for each day whose label delivery in the labels source "
+            "(MLOPS_LABELS_DATA, a declared model's `labels`) is new or changed and whose "
+            "predictions are stored; idle when labels come with the features."
+        ),
+    )
+    def labels_arrival(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        source = cast(LabelsDataSource, getattr(context.resources, source_key))
+        return _new_deliveries(context, source, names.batch_predictions)
+
+    return labels_arrival
+
+
+def _new_deliveries(
+    context: dg.SensorEvaluationContext,
+    labels_source: LabelsDataSource,
+    batch_predictions: dg.AssetKey,
 ) -> dg.SensorResult | dg.SkipReason:
     if labels_source.with_features:
-        return dg.SkipReason("labels come with the features (MLOPS_LABELS_DATA unset)")
+        return dg.SkipReason("labels come with the features (no labels source set)")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    scored = set(context.instance.get_materialized_partitions(BATCH_PREDICTIONS))
+    scored = set(context.instance.get_materialized_partitions(batch_predictions))
     # A directory is listed whole (no file is read); a SQL source is queried for the newest
     # scored days only, which bounds the tick.
     newest = sorted(scored)[-LOOKBACK_DAYS:]

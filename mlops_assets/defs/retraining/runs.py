@@ -25,12 +25,13 @@ _STATUS: dict[dg.DagsterRunStatus, AttemptStatus] = {
 
 
 def retraining_attempts(
-    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ
+    instance: dg.DagsterInstance, limit: int = ATTEMPTS_READ, job: str = RETRAINING_JOB
 ) -> list[RetrainingAttempt]:
-    """The recent retraining_job runs as plain data, newest first. The window comes from the
-    sensor's tags, or from the run config of a run launched by hand."""
+    """The recent runs of `job` (a model's retraining job, the default model's when not given)
+    as plain data, newest first. The window comes from the sensor's tags, or from the run
+    config of a run launched by hand."""
     attempts = []
-    for record in instance.get_run_records(dg.RunsFilter(job_name=RETRAINING_JOB), limit=limit):
+    for record in instance.get_run_records(dg.RunsFilter(job_name=job), limit=limit):
         run = record.dagster_run
         ops: Any = run.run_config.get("ops", {})
         config = ops.get("raw_data", {}).get("config", {})
