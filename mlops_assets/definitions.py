@@ -35,12 +35,17 @@ from mlops_assets.run_health import in_process_executor
 from mlops_assets.settings import Settings
 
 # Where a day is scored, where a promotion is decided, where a retraining is triggered: one
-# folder each, in the lifecycle's order.
+# folder each, in the lifecycle's order. Each is built per model (asset_keys.ModelNames): here
+# for the default model, by components/model.py for a model declared in YAML.
 SLICES = (training, champion, monitoring, retraining, alerts)
-PER_MODEL_SLICES = (training, champion, retraining, alerts)
-"""The slices a declared model gets too (components/model.py); the rest serve the default
-model only, until they are built per model as well."""
-ASSETS = (*training.assets(DEFAULT), *champion.assets(DEFAULT), *monitoring.ASSETS)
+SETTINGS = Settings.from_env()
+"""The default model's settings, read once when the code location loads."""
+ASSETS = (
+    *training.assets(DEFAULT),
+    *champion.assets(DEFAULT),
+    *monitoring.assets(DEFAULT, SETTINGS.scoring_start),
+)
+"""The default model's assets (before their code references), as `defs` builds them."""
 
 # Every process that loads the code location exits without the shutdown's garbage collection
 # (0.8 to 1.2 s of each run's process; mlops_assets/process.py says what still runs at exit).
@@ -159,11 +164,8 @@ def with_code_references(
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """The code location: every slice built from the settings, with what they share."""
-    # The training, champion, retraining and alerts slices are built per model
-    # (asset_keys.ModelNames); monitoring still holds the default model's definitions.
     merged = dg.Definitions.merge(
-        *(piece.build(settings, DEFAULT) for piece in PER_MODEL_SLICES),
-        *(piece.build(settings) for piece in SLICES if piece not in PER_MODEL_SLICES),
+        *(piece.build(settings, DEFAULT) for piece in SLICES),
     )
     assets = cast(Sequence[dg.AssetsDefinition], merged.assets or ())
     return dg.Definitions(
@@ -186,4 +188,4 @@ def build_defs(settings: Settings) -> dg.Definitions:
 
 
 # The default model from the environment, then each model declared in YAML (defs/declared.py).
-defs = dg.Definitions.merge(build_defs(Settings.from_env()), declared_models())
+defs = dg.Definitions.merge(build_defs(SETTINGS), declared_models())

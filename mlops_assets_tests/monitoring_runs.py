@@ -30,8 +30,10 @@ def check_partition_statuses(
     """Each daily partition's status in the check's Partitions view, as the webserver computes
     it (its GraphQL `partitionStatuses` loads this same AssetCheckState): SUCCEEDED, FAILED,
     IN_PROGRESS, SKIPPED, EXECUTION_FAILED; a day in none of them shows as missing (grey)."""
-    from mlops_assets.defs.monitoring import daily_partitions
+    from mlops_assets.defs.monitoring import scoring_partitions
+    from mlops_assets.settings import Settings
 
+    daily_partitions = scoring_partitions(Settings.from_env().scoring_start)
     state = instance.event_log_storage.get_asset_check_state([(check, daily_partitions)])[check]
     return {
         day: status.value

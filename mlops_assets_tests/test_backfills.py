@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.defs.monitoring import scoring_partitions
+from mlops_assets.settings import Settings
 from mlops_assets.tools.backfills import BackfillError, check_partitions, days_between, main
 
 
@@ -20,6 +21,7 @@ def test_the_days_of_a_range_are_each_day_from_first_to_last():
 
 
 def test_a_day_before_the_first_partition_is_refused_naming_the_range(capsys):
+    daily_partitions = scoring_partitions(Settings.from_env().scoring_start)
     first = daily_partitions.get_first_partition_key()
     check_partitions([first])
     with pytest.raises(BackfillError) as refused:

@@ -26,8 +26,6 @@ from mlops_assets.settings import Settings
 if TYPE_CHECKING:
     from typing import Self
 
-    from mlops_assets.asset_keys import ModelNames
-
 
 # Variables every model of the deployment shares; a model's YAML never holds them.
 SHARED_VARIABLES = (
@@ -176,29 +174,27 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
         return dataclasses.replace(settings, retraining=self.retraining)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        """The model's training, champion, retraining and alerts slices under its names
-        (asset_keys.ModelNames), with its own sources, registry, MLflow experiment and
+        """The model's training, champion, monitoring, retraining and alerts slices under its
+        names (asset_keys.ModelNames), with its own sources, registry, MLflow experiment and
         retraining policy under its resource keys; `drift_sensor` sets whether its
-        drift_retraining_sensor starts running. What every model shares (storage, the IO
-        managers, the alert webhook, the executor) comes from the code location's default
-        definitions, which this merges into."""
+        drift_retraining_sensor (and labels_arrival_sensor) start running. What every model
+        shares (storage, the IO managers, the alert webhook, the executor) comes from the code
+        location's default definitions, which this merges into."""
         from mlops_assets.asset_keys import ModelNames
         from mlops_assets.defs.alerts import definitions as alerts
         from mlops_assets.defs.champion import definitions as champion
         from mlops_assets.defs.model_resources import declared_model_resources
+        from mlops_assets.defs.monitoring import definitions as monitoring
         from mlops_assets.defs.retraining import definitions as retraining
         from mlops_assets.defs.training import definitions as training
 
         settings, names = self.settings(), ModelNames(self.name)
         return dg.Definitions.merge(
-            training.build(settings, names),
-            champion.build(settings, names),
-            retraining.build(settings, names),
-            alerts.build(settings, names),
-            dg.Definitions(
-                assets=[_scoring_days(settings, names)],
-                resources=declared_model_resources(settings, names),
+            *(
+                piece.build(settings, names)
+                for piece in (training, champion, monitoring, retraining, alerts)
             ),
+            dg.Definitions(resources=declared_model_resources(settings, names)),
         )
 
 
@@ -208,27 +204,6 @@ def _attributes_model(component: type[MlopsModel]) -> type[BaseModel]:
         name: (field.annotation, field) for name, field in component.model_fields.items()
     }
     return create_model(f"{component.__name__}Attributes", __base__=_Strict, **fields)
-
-
-def _scoring_days(settings: Settings, names: ModelNames) -> dg.AssetSpec:
-    """The model's scoring_data as an external asset: raw_data reads its stored days (a
-    retraining window), and Dagster refuses an input no definition provides. The monitoring
-    slice is not built per model yet; once it is, its scoring_data replaces this."""
-    from mlops_assets.defs.common import MONITORING_GROUP
-    from mlops_assets.resources.data_source import scoring_start
-
-    start = scoring_start(
-        {"MLOPS_SCORING_START": settings.scoring_start, "MLOPS_SCORING_DATA": settings.scoring_data}
-    )
-    return dg.AssetSpec(
-        names.scoring_data,
-        group_name=names.group(MONITORING_GROUP),
-        partitions_def=dg.DailyPartitionsDefinition(start_date=start),
-        description=(
-            "The model's scored days. Not materialised by this version: the daily monitoring "
-            "assets are built for the default model only (docs/models.md, Status)."
-        ),
-    ).with_io_manager_key("parquet_io_manager")
 
 
 dg.scaffold_with(MlopsModelScaffolder)(MlopsModel)

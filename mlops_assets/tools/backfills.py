@@ -57,7 +57,9 @@ def days_between(first: date, last: date) -> list[str]:
 def check_partitions(days: Sequence[str]) -> None:
     """Every day is a daily partition of the code location (as this environment loads it:
     `make` gives the webserver and this command the same MLOPS_HOME and settings)."""
-    from mlops_assets.defs.monitoring.partitions import daily_partitions
+    from mlops_assets.defs.monitoring.partitions import scoring_partitions
+
+    daily_partitions = scoring_partitions(Settings.from_env().scoring_start)
 
     first = daily_partitions.get_first_partition_key()
     last = daily_partitions.get_last_partition_key()

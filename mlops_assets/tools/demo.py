@@ -180,8 +180,10 @@ def main() -> int:
         if int(os.environ["MLOPS_LABEL_DELAY_DAYS"] or 0) > 0 and not watch_labels:
             own_labels_directory = Path(default_home()).expanduser().resolve() / "labels"
             os.environ["MLOPS_LABELS_DATA"] = str(own_labels_directory)
-    from mlops_assets.definitions import defs
-    from mlops_assets.defs.monitoring import daily_partitions
+    from mlops_assets.definitions import SETTINGS, defs
+    from mlops_assets.defs.monitoring import scoring_partitions
+
+    daily_partitions = scoring_partitions(SETTINGS.scoring_start)
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     # Read by mlflow when it is first imported (by the first run): its INFO lines, the warning

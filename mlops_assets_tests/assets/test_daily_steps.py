@@ -1,20 +1,23 @@
 """A daily monitoring asset is a typed step whose signature declares what it reads: the asset
 graph shows those reads as edges, and the step is bound from its signature alone."""
 
+import dagster as dg
 import pytest
 
 from mlops_assets.asset_keys import (
     BATCH_PREDICTIONS,
+    DEFAULT,
     DRIFT_REPORT,
     ESTIMATED_PERFORMANCE,
     LABELS,
     REALIZED_PERFORMANCE,
     REGISTERED_MODEL_VERSION,
     SCORING_DATA,
+    ModelNames,
 )
 from mlops_assets.definitions import defs
 from mlops_assets.defs.monitoring.daily import DAILY_STEPS, _in_order
-from mlops_assets.defs.monitoring.partitions import daily_spec
+from mlops_assets.defs.monitoring.partitions import daily_spec, scoring_partitions
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.domain.verdicts import EstimatedVerdict
 from mlops_assets.resources.io_managers import StoredParquetFile
@@ -35,6 +38,7 @@ def test_the_asset_graph_shows_every_input_a_daily_step_reads():
 
 def test_a_steps_inputs_config_and_resources_come_from_its_signature():
     spec = daily_spec("realized_performance", "t", kinds={"pandas"}, deps=["drift_report"])
+    partitions = scoring_partitions("2026-01-02")
 
     @daily_step(spec)
     def judged(
@@ -50,18 +54,30 @@ def test_a_steps_inputs_config_and_resources_come_from_its_signature():
     assert judged.resources == ("mlflow_registry",)
     assert judged.has_config
     streamed = judged.inputs["batch_predictions"]
-    assert (streamed.key, streamed.wanted, streamed.optional) == (
-        BATCH_PREDICTIONS,
+    assert (streamed.asset, streamed.wanted, streamed.optional) == (
+        "batch_predictions",
         StoredParquetFile,
         False,
     )
     verdict = judged.inputs["estimated_performance"]
     assert (verdict.wanted, verdict.optional) == (EstimatedVerdict, True)
-    assert {d.asset_key for d in judged.spec.deps} == {
+    default = judged.for_model(DEFAULT, partitions)
+    assert {d.asset_key for d in default.spec.deps} == {
         BATCH_PREDICTIONS,
         ESTIMATED_PERFORMANCE,
         DRIFT_REPORT,
     }
+    assert default.resource_keys == {"mlflow_registry": "mlflow_registry"}
+    # A declared model's step reads its own days and its own registry.
+    churn = judged.for_model(ModelNames("churn"), partitions)
+    assert churn.key == dg.AssetKey(["churn", "realized_performance"])
+    assert churn.spec.group_name == "churn_monitoring"
+    assert churn.input_key(streamed) == dg.AssetKey(["churn", "batch_predictions"])
+    assert {d.asset_key for d in churn.spec.deps} == {
+        dg.AssetKey(["churn", name])
+        for name in ("batch_predictions", "estimated_performance", "drift_report")
+    }
+    assert churn.resource_keys == {"mlflow_registry": "churn__mlflow_registry"}
 
 
 def test_a_step_listed_before_what_it_reads_is_refused_when_the_code_loads():
@@ -69,7 +85,7 @@ def test_a_step_listed_before_what_it_reads_is_refused_when_the_code_loads():
     with pytest.raises(ValueError, match="batch_predictions runs before its inputs scoring_data"):
         _in_order((predictions, scoring))
     assert _in_order(DAILY_STEPS) == DAILY_STEPS
-    assert [step.key for step in DAILY_STEPS] == [
+    assert [DEFAULT.key(step.name) for step in DAILY_STEPS] == [
         SCORING_DATA,
         BATCH_PREDICTIONS,
         DRIFT_REPORT,

@@ -72,11 +72,19 @@ def scored(project, tmp_path):
 
 
 def _tick(project, resources, cursor):
-    from mlops_assets.contracts import LABELS_SENSOR
     from mlops_assets.definitions import defs
 
-    context = dg.build_sensor_context(instance=project.instance, cursor=cursor, resources=resources)
-    return defs.resolve_sensor_def(LABELS_SENSOR)(context)
+    # Evaluated as the daemon evaluates it: the sensor reads its model's labels source through
+    # its resource key.
+    sensor = defs.resolve_sensor_def("labels_arrival_sensor")
+    context = dg.build_sensor_context(
+        instance=project.instance,
+        cursor=cursor,
+        resources=resources,
+        repository_def=defs.get_repository_def(),
+    )
+    data = sensor.evaluate_tick(context)
+    return dg.SkipReason(data.skip_message) if data.skip_message else data
 
 
 def _run_labels_job(project, resources, partition):

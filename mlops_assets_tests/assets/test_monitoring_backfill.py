@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.contracts import DRIFT_CHECK
-from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.defs.monitoring import scoring_partitions
 from mlops_assets.defs.monitoring.jobs import monitoring_assets
 from mlops_assets.domain.synthetic import generate_daily_batch
 from mlops_assets.resources.data_source import ScoringDataSource
@@ -29,7 +29,9 @@ def _write_day(directory: Path, day: str, *, drop: str | None = None) -> None:
 
 
 def _status(project, key: dg.AssetKey) -> dict[str, str]:
-    by_partition = project.instance.get_status_by_partition(key, DAYS, daily_partitions)
+    by_partition = project.instance.get_status_by_partition(
+        key, DAYS, scoring_partitions(Settings.from_env().scoring_start)
+    )
     return {day: status.value if status else "missing" for day, status in by_partition.items()}
 
 

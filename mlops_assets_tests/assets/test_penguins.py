@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mlops_assets.defs.monitoring import daily_partitions
+from mlops_assets.defs.monitoring import scoring_partitions
 from mlops_assets.defs.monitoring.jobs import monitoring_assets
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
@@ -95,7 +95,9 @@ def test_a_backfilled_range_of_penguin_days_scores_judges_and_joins_late_labels(
     assert result.success, step_failure(result)
     # One run, every day its own partition of every monitoring asset.
     for key in ASSETS:
-        status = project.instance.get_status_by_partition(key, DAYS, daily_partitions)
+        status = project.instance.get_status_by_partition(
+            key, DAYS, scoring_partitions(Settings.from_env().scoring_start)
+        )
         assert {d: s.value for d, s in status.items()} == dict.fromkeys(DAYS, "MATERIALIZED")
     for name, day in zip(DAYS, days, strict=True):
         predictions = pd.read_parquet(asset_path(dg.AssetKey("batch_predictions"), name))

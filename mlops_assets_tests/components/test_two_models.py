@@ -53,6 +53,12 @@ def test_a_declared_model_gets_its_own_keys_groups_job_and_resources():
         "car_loan/trained_model": "car_loan_training",
         "car_loan/evaluation_report": "car_loan_training",
         "car_loan/registered_model_version": "car_loan_training",
+        "car_loan/scoring_data": "car_loan_data",
+        "car_loan/batch_predictions": "car_loan_monitoring",
+        "car_loan/drift_report": "car_loan_monitoring",
+        "car_loan/estimated_performance": "car_loan_monitoring",
+        "car_loan/labels": "car_loan_monitoring",
+        "car_loan/realized_performance": "car_loan_monitoring",
     }
     job = defs.resolve_job_def("car_loan__training_job")
     assert job.asset_layer.selected_asset_keys == {

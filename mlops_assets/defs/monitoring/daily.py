@@ -27,10 +27,11 @@ from typing import Any, cast
 import dagster as dg
 from pydantic import Field
 
+from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.dagster_internals import latest_materialization_target
 from mlops_assets.defs.common import MLFLOW_RETRY_POLICY, for_people
 from mlops_assets.defs.monitoring import estimates, labels, predictions, reports, scoring
-from mlops_assets.defs.monitoring.steps import DailyStep, DayInput, reads_metadata
+from mlops_assets.defs.monitoring.steps import DailyStep, DayInput, ModelStep, reads_metadata
 from mlops_assets.resources.io_managers import ParquetIOManager, StoredParquetFile
 
 
@@ -56,18 +57,18 @@ DAILY_STEPS: tuple[DailyStep, ...] = (
     labels.labels,
     labels.realized_performance,
 )
-DAY_FUNCTIONS = {step.key: step.compute for step in DAILY_STEPS}
-"""Each asset's own function (the asset page's code reference points at it)."""
+DAY_FUNCTIONS = {DEFAULT.key(step.name): step.compute for step in DAILY_STEPS}
+"""Each of the default model's assets' own function (the asset page's code reference points
+at it)."""
 
 
 def _in_order(steps: tuple[DailyStep, ...]) -> tuple[DailyStep, ...]:
-    done: set[dg.AssetKey] = set()
+    done: set[str] = set()
     for step in steps:
-        late = [i.key for i in step.inputs.values() if i.declared and i.key not in done]
+        late = [i.asset for i in step.inputs.values() if i.declared and i.asset not in done]
         if late:
-            names = ", ".join(key.to_user_string() for key in late)
-            raise ValueError(f"{step.key.to_user_string()} runs before its inputs {names}")
-        done.add(step.key)
+            raise ValueError(f"{step.name} runs before its inputs {', '.join(late)}")
+        done.add(step.name)
     return steps
 
 
@@ -87,43 +88,52 @@ class _Day:
         self.context, self.io, self.day = context, io, day
         self._frames: dict[dg.AssetKey, Any] = {}
 
-    def load(self, wanted: DayInput) -> Any:
+    def load(self, wanted: DayInput, key: dg.AssetKey) -> Any:
         if reads_metadata(wanted.wanted):
-            return self._recorded(wanted)
-        if wanted.optional and not self.io.is_stored(wanted.key, self.day):
+            return self._recorded(wanted, key)
+        if wanted.optional and not self.io.is_stored(key, self.day):
             return None
         if wanted.wanted is StoredParquetFile:  # a streaming handle, opened per reader
-            return self.io.load_partition(wanted.key, self.day, StoredParquetFile)
-        if wanted.key not in self._frames:
-            self._frames[wanted.key] = self.io.load_partition(wanted.key, self.day)
-        return self._frames[wanted.key]
+            return self.io.load_partition(key, self.day, StoredParquetFile)
+        if key not in self._frames:
+            self._frames[key] = self.io.load_partition(key, self.day)
+        return self._frames[key]
 
-    def _recorded(self, wanted: DayInput) -> Any:
+    def _recorded(self, wanted: DayInput, key: dg.AssetKey) -> Any:
         """A verdict: the day's latest materialisation of its asset (this run's, if it ran)."""
         records = self.context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=wanted.key, asset_partitions=[self.day]), limit=1
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[self.day]), limit=1
         ).records
         event = records[0].asset_materialization if records else None
         if event is None:
             if wanted.optional:
                 return None
             raise dg.Failure(
-                f"{self.day}: {wanted.key.to_user_string()} has no record; materialise it first.",
+                f"{self.day}: {key.to_user_string()} has no record; materialise it first.",
                 allow_retries=False,
             )
         return cast(Any, wanted.wanted).from_metadata(date.fromisoformat(self.day), event.metadata)
 
     def run(
-        self, step: DailyStep, config: MonitoringConfig
+        self, step: ModelStep, config: MonitoringConfig
     ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
         """The step for this day, as events; a failure of any kind as DayFailed, except an
         MLflow outage, which retries the whole step."""
+        declared = step.step
         try:
-            kwargs = {name: self.load(wanted) for name, wanted in step.inputs.items()}
-            kwargs.update({name: getattr(self.context.resources, name) for name in step.resources})
-            if step.has_config:
-                kwargs["config"] = getattr(config, step.key.to_user_string())
-            result = step.compute(self.context, self.day, **kwargs)
+            kwargs = {
+                name: self.load(wanted, step.input_key(wanted))
+                for name, wanted in declared.inputs.items()
+            }
+            kwargs.update(
+                {
+                    name: getattr(self.context.resources, key)
+                    for name, key in step.resource_keys.items()
+                }
+            )
+            if declared.has_config:
+                kwargs["config"] = getattr(config, declared.name)
+            result = declared.compute(self.context, self.day, **kwargs)
             # Yielded as they come: a failed check is recorded before the day stops.
             yield from day_events(self.context, self.io, step.key, self.day, result)
         except dg.Failure as failure:
@@ -181,40 +191,51 @@ def day_events(
             )
 
 
-@dg.multi_asset(
-    name="daily_monitoring",
-    specs=[step.spec for step in _in_order(DAILY_STEPS)],
-    check_specs=[check for step in DAILY_STEPS for check in step.checks],
-    # The steps' resources, which Dagster builds and injects (context.resources); one decorator
-    # argument, as Dagster takes resources either here or as parameters, not both.
-    required_resource_keys={"parquet_io_manager"}
-    | {name for step in DAILY_STEPS for name in step.resources},
-    can_subset=True,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=MLFLOW_RETRY_POLICY,
-)
-def daily_monitoring(
-    context: dg.AssetExecutionContext,
-    config: MonitoringConfig,
-) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """The selected monitoring assets for every day of the run's partition range, day by day."""
-    parquet_io_manager: ParquetIOManager = context.resources.parquet_io_manager
-    days = context.partition_keys
-    selected = [step for step in DAILY_STEPS if step.key in context.selected_asset_keys]
-    # A retry (MLflow was down) does only what this run has not recorded yet.
-    recorded = _recorded_by_this_run(context) if context.retry_number > 0 else set()
-    failed: list[DayFailed] = []
-    for day in days:
-        inputs = _Day(context, parquet_io_manager, day)
-        try:
-            for step in selected:
-                if (step.key, day) not in recorded:
-                    yield from inputs.run(step, config)
-        except DayFailed as error:
-            context.log.error(f"{error}; the other days go on")
-            failed.append(error)
-    if failed:
-        raise _days_failed(failed, len(days))
+def daily_monitoring_asset(
+    names: ModelNames, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The model's daily monitoring assets as one multi-asset (op `daily_monitoring` for the
+    default model, `car_loan__daily_monitoring` for car_loan: run config names it)."""
+    steps = tuple(step.for_model(names, partitions) for step in _in_order(DAILY_STEPS))
+
+    @dg.multi_asset(
+        name=names.job("daily_monitoring"),
+        specs=[step.spec for step in steps],
+        check_specs=[check for step in steps for check in step.checks],
+        # The steps' resources under the model's keys, which Dagster builds and injects
+        # (context.resources); one decorator argument, as Dagster takes resources either here
+        # or as parameters, not both.
+        required_resource_keys={"parquet_io_manager"}
+        | {key for step in steps for key in step.resource_keys.values()},
+        can_subset=True,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=MLFLOW_RETRY_POLICY,
+    )
+    def daily_monitoring(
+        context: dg.AssetExecutionContext,
+        config: MonitoringConfig,
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        """The selected monitoring assets for every day of the run's partition range, day by
+        day."""
+        parquet_io_manager: ParquetIOManager = context.resources.parquet_io_manager
+        days = context.partition_keys
+        selected = [step for step in steps if step.key in context.selected_asset_keys]
+        # A retry (MLflow was down) does only what this run has not recorded yet.
+        recorded = _recorded_by_this_run(context) if context.retry_number > 0 else set()
+        failed: list[DayFailed] = []
+        for day in days:
+            inputs = _Day(context, parquet_io_manager, day)
+            try:
+                for step in selected:
+                    if (step.key, day) not in recorded:
+                        yield from inputs.run(step, config)
+            except DayFailed as error:
+                context.log.error(f"{error}; the other days go on")
+                failed.append(error)
+        if failed:
+            raise _days_failed(failed, len(days))
+
+    return daily_monitoring
 
 
 def _recorded_by_this_run(context: dg.AssetExecutionContext) -> set[tuple[dg.AssetKey, str]]:
@@ -249,4 +270,10 @@ def _days_failed(failed: list[DayFailed], days: int) -> dg.Failure:
     )
 
 
-__all__ = ["DAILY_STEPS", "DAY_FUNCTIONS", "MonitoringConfig", "daily_monitoring", "day_events"]
+__all__ = [
+    "DAILY_STEPS",
+    "DAY_FUNCTIONS",
+    "MonitoringConfig",
+    "daily_monitoring_asset",
+    "day_events",
+]

@@ -1,22 +1,43 @@
 """The monitoring slice: each day scored by the champion (scoring_data, batch_predictions),
 its drift report, the label-free estimate and, when labels arrive, the realized performance;
-the schedule that scores yesterday and the sensor that judges a day when its labels land."""
+the schedule that scores yesterday and the sensor that judges a day when its labels land. Built
+for one model under its names (asset_keys.ModelNames), its days from its settings."""
+
+import functools
 
 import dagster as dg
 
-from mlops_assets.defs.monitoring.daily import daily_monitoring
+from mlops_assets.asset_keys import ModelNames
+from mlops_assets.defs.monitoring.daily import daily_monitoring_asset
 from mlops_assets.defs.monitoring.jobs import daily_monitoring_job, evidently_report_job, labels_job
 from mlops_assets.defs.monitoring.label_sensors import labels_arrival_sensor
+from mlops_assets.defs.monitoring.partitions import scoring_partitions
 from mlops_assets.defs.monitoring.schedules import daily_batch_prediction_schedule
+from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.settings import Settings
 
-ASSETS = (daily_monitoring,)
+
+@functools.cache
+def assets(names: ModelNames, scoring_start: str) -> tuple[dg.AssetsDefinition, ...]:
+    """The model's daily monitoring assets, partitioned from its first scoring day; built once
+    per model and start (the code location and its tests ask for them more than once)."""
+    return (daily_monitoring_asset(names, scoring_partitions(scoring_start)),)
 
 
-def build(settings: Settings) -> dg.Definitions:
+def build(settings: Settings, names: ModelNames) -> dg.Definitions:
+    labels = labels_job(names)
     return dg.Definitions(
-        assets=ASSETS,
-        jobs=[daily_monitoring_job(settings), evidently_report_job, labels_job],
-        schedules=[daily_batch_prediction_schedule(settings)],
-        sensors=[labels_arrival_sensor(settings)],
+        assets=assets(names, settings.scoring_start),
+        jobs=[daily_monitoring_job(settings, names), evidently_report_job(names), labels],
+        schedules=[daily_batch_prediction_schedule(settings, names)],
+        # Evaluated as often as the drift sensor, and running from the start when it is
+        # (MLOPS_DRIFT_SENSOR, a declared model's `drift_sensor`).
+        sensors=[
+            labels_arrival_sensor(
+                names,
+                labels,
+                sensor_status(settings.drift_sensor_on),
+                settings.sensor_interval_seconds,
+            )
+        ],
     )

@@ -11,41 +11,55 @@ skipped with the reason, and picked up on a later tick once batch_predictions ho
 
 import json
 from datetime import date
+from typing import cast
 
 import dagster as dg
 
-from mlops_assets.asset_keys import BATCH_PREDICTIONS
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import LABELS_SENSOR
-from mlops_assets.defs.monitoring.jobs import labels_job
-from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.resources.data_source import LabelsDataSource
-from mlops_assets.settings import Settings
 
 LOOKBACK_DAYS = 60
 
 
-def labels_arrival_sensor(settings: Settings) -> dg.SensorDefinition:
-    """Evaluated as often as the drift sensor, and running from the start when it is
-    (`Settings.sensor_interval_seconds`, `Settings.drift_sensor_on`)."""
-    return dg.sensor(
-        job=labels_job,
-        name=LABELS_SENSOR,
-        minimum_interval_seconds=settings.sensor_interval_seconds,
-        default_status=sensor_status(settings.drift_sensor_on),
+def labels_arrival_sensor(
+    names: ModelNames,
+    job: "dg.UnresolvedAssetJobDefinition",
+    default_status: dg.DefaultSensorStatus,
+    interval_seconds: int,
+) -> dg.SensorDefinition:
+    """The model's sensor, reading its own labels source (its resource key) and starting its
+    own labels_job (`job`), evaluated every `interval_seconds`."""
+    source_key = names.resource("labels_source")
+
+    @dg.sensor(
+        job=job,
+        name=names.job(LABELS_SENSOR),
+        minimum_interval_seconds=interval_seconds,
+        default_status=default_status,
+        required_resource_keys={source_key},
         description=(
-            "Starts labels_job for each day whose label delivery in MLOPS_LABELS_DATA is new or "
-            "changed and whose predictions are stored; idle when labels come with the features."
+            "Starts labels_job for each day whose label delivery in the labels source "
+            "(MLOPS_LABELS_DATA, a declared model's `labels`) is new or changed and whose "
+            "predictions are stored; idle when labels come with the features."
         ),
-    )(_request_new_deliveries)
+    )
+    def labels_arrival(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        source = cast(LabelsDataSource, getattr(context.resources, source_key))
+        return _new_deliveries(context, source, names.batch_predictions)
+
+    return labels_arrival
 
 
-def _request_new_deliveries(
-    context: dg.SensorEvaluationContext, labels_source: LabelsDataSource
+def _new_deliveries(
+    context: dg.SensorEvaluationContext,
+    labels_source: LabelsDataSource,
+    batch_predictions: dg.AssetKey,
 ) -> dg.SensorResult | dg.SkipReason:
     if labels_source.with_features:
-        return dg.SkipReason("labels come with the features (MLOPS_LABELS_DATA unset)")
+        return dg.SkipReason("labels come with the features (no labels source set)")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    scored = set(context.instance.get_materialized_partitions(BATCH_PREDICTIONS))
+    scored = set(context.instance.get_materialized_partitions(batch_predictions))
     # A directory is listed whole (no file is read); a SQL source is queried for the newest
     # scored days only, which bounds the tick.
     newest = sorted(scored)[-LOOKBACK_DAYS:]

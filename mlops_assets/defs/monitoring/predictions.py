@@ -43,7 +43,7 @@ SPEC = daily_spec(
     # The champion is chosen at run time, through the registry; the edge shows that lineage
     # (prediction -> registered model version) in the asset graph. scoring_data, an input, is
     # added by daily_step.
-    deps=[REGISTERED_MODEL_VERSION],
+    deps=[REGISTERED_MODEL_VERSION.to_user_string()],
     stored=True,
 )
 

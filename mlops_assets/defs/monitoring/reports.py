@@ -21,6 +21,7 @@ from mlops_assets.contracts import (
     SCORE_COLUMN,
 )
 from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
+from mlops_assets.defs.model_resources import model_of
 from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.defs.retraining.runs import retraining_attempts
@@ -133,9 +134,13 @@ def drift_report(
     )
     verdict = assessment.verdict
 
-    report_json = storage.path("reports", "drift", f"{partition}.json")
+    names = model_of(context)
+    # A declared model's reports in its own folder (reports/car_loan/drift/); the default
+    # model's where an existing home has them.
+    folder = ("reports", names.model, "drift") if names.model else ("reports", "drift")
+    report_json = storage.path(*folder, f"{partition}.json")
     write_text_atomic(assessment.report_json(), report_json)
-    latest = retraining_attempts(context.instance, limit=1)
+    latest = retraining_attempts(context.instance, limit=1, names=names)
     quality = assessment.data_quality
     features = assessment.features
     unjudged = features.loc[features["insufficient_data"], ["feature", "current_n"]]
