@@ -41,9 +41,9 @@ SLICES = (training, champion, monitoring, retraining, alerts)
 SETTINGS = Settings.from_env()
 """The default model's settings, read once when the code location loads."""
 ASSETS = (
-    *training.assets(DEFAULT),
-    *champion.assets(DEFAULT),
-    *monitoring.assets(DEFAULT, SETTINGS.scoring_start),
+    *training.assets(SETTINGS, DEFAULT),
+    *champion.assets(SETTINGS, DEFAULT),
+    *monitoring.assets(SETTINGS, DEFAULT),
 )
 """The default model's assets (before their code references), as `defs` builds them."""
 

@@ -29,6 +29,12 @@ def test_an_empty_environment_gives_the_defaults_of_the_readme(tmp_path):
         ("MLOPS_DRIFT_START", "2026-02-30", "MLOPS_DRIFT_START='2026-02-30' is not a day"),
         ("MLOPS_LABEL_DELAY_DAYS", "3d", "MLOPS_LABEL_DELAY_DAYS='3d' is not a whole number"),
         ("MLOPS_SCORING_SCHEDULE", "yes please", "MLOPS_SCORING_SCHEDULE='yes please' is not on"),
+        ("MLOPS_DRIFT_SENSOR", "sometimes", "MLOPS_DRIFT_SENSOR='sometimes' is not on or off"),
+        ("MLOPS_SENSOR_INTERVAL_SECONDS", "5m", "_INTERVAL_SECONDS='5m' is not a whole"),
+        ("MLOPS_SENSOR_INTERVAL_SECONDS", "0", "_INTERVAL_SECONDS='0' must be at least"),
+        ("MLOPS_MLFLOW_MAX_RETRIES", "-1", "MLOPS_MLFLOW_MAX_RETRIES='-1' is not a whole number"),
+        ("MLOPS_MLFLOW_RETRY_DELAY", "soon", "MLOPS_MLFLOW_RETRY_DELAY='soon' is not a number"),
+        ("MLOPS_RETRAIN_WINDOW_DAYS", "week", "MLOPS_RETRAIN_WINDOW_DAYS='week' is not an integer"),
     ],
 )
 def test_a_value_that_does_not_parse_names_its_variable(tmp_path, variable, value, message):
@@ -66,3 +72,34 @@ def test_the_code_location_is_built_from_the_settings_it_is_given(tmp_path):
         )
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-03-04"
+
+
+def test_the_sensors_switches_interval_and_the_mlflow_retries_come_from_the_settings(tmp_path):
+    settings = Settings.from_env(
+        {
+            "MLOPS_HOME": str(tmp_path),
+            "MLOPS_DRIFT_SENSOR": "on",
+            "MLOPS_SENSOR_INTERVAL_SECONDS": "30",
+            "MLOPS_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+            "MLOPS_MLFLOW_MAX_RETRIES": "5",
+            "MLOPS_MLFLOW_RETRY_DELAY": "0.5",
+            "MLOPS_RETRAIN_COOLDOWN_DAYS": "4",
+        }
+    )
+    defs = build_defs(settings)
+
+    for name in ("drift_retraining_sensor", "labels_arrival_sensor"):
+        sensor = defs.resolve_sensor_def(name)
+        assert sensor.minimum_interval_seconds == 30, name
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
+    for name in ("monitoring_alerts_sensor", "run_failure_alert_sensor", "rollback_alert_sensor"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resources["retraining_settings"].cooldown_days == 4
+    for key in ("trained_model", "evaluation_report", "registered_model_version", "drift_report"):
+        policy = defs.get_assets_def(dg.AssetKey(key)).op.retry_policy
+        assert policy is not None and (policy.max_retries, policy.delay) == (5, 0.5), key
+
+    quiet = build_defs(Settings.from_env({"MLOPS_HOME": str(tmp_path)}))
+    assert quiet.resolve_sensor_def("drift_retraining_sensor").minimum_interval_seconds == 300
+    for name in ("drift_retraining_sensor", "labels_arrival_sensor", "monitoring_alerts_sensor"):
+        assert quiet.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.STOPPED

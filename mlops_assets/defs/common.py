@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +17,8 @@ from mlops_assets.resources.mlflow_registry import MlflowRegistry, mlflow_unavai
 if TYPE_CHECKING:
     import pandas as pd
     from pandas import DataFrame
+
+    from mlops_assets.settings import Settings
 else:
     # Dagster resolves an asset's annotations when the code location loads, and the load path
     # imports no pandas (it would add 0.4 s to the webserver's, the daemon's and every run's
@@ -76,24 +77,23 @@ def failure_cases_markdown(failure_cases: pd.DataFrame, limit: int = 50) -> dg.M
     return dg.MetadataValue.md(markdown_table(shown) + note if len(shown) else "No failures.")
 
 
-def _mlflow_retry_policy() -> dg.RetryPolicy:
-    # Read when the code location loads, like every Dagster definition: set the variables in
-    # the environment of the code server (and of the runs) to change them.
+def mlflow_retry_policy(settings: Settings) -> dg.RetryPolicy:
+    """For the assets that talk to MLflow: a tracking server that is down, restarting or slow
+    is retried after 5 s, 15 s and 35 s, each +-5 s (the defaults of MLOPS_MLFLOW_MAX_RETRIES
+    and MLOPS_MLFLOW_RETRY_DELAY; Dagster 1.13's exponential backoff waits (2^n - 1) x delay
+    before retry n, and its PLUS_MINUS jitter adds a uniform +-delay, not a percentage): 40 to
+    70 s of waiting in all, on top of each attempt's own MLflow HTTP retries (bounded by
+    MlflowRegistry, HTTP_RETRY_DEFAULTS), so a step with MLflow down fails within about a
+    minute and a half, and a server restarting within about a minute is ridden out. Part of
+    the definitions, so read when the code location loads: set the variables in the
+    environment of the code server (and of the runs) to change them."""
     return dg.RetryPolicy(
-        max_retries=int(os.environ.get("MLOPS_MLFLOW_MAX_RETRIES", "3")),
-        delay=float(os.environ.get("MLOPS_MLFLOW_RETRY_DELAY", "5")),
+        max_retries=settings.mlflow_max_retries,
+        delay=settings.mlflow_retry_delay,
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     )
 
-
-MLFLOW_RETRY_POLICY = _mlflow_retry_policy()
-"""For the assets that talk to MLflow: a tracking server that is down, restarting or slow is
-retried after 5 s, 15 s and 35 s, each +-5 s (Dagster 1.13's exponential backoff waits
-(2^n - 1) x delay before retry n, and its PLUS_MINUS jitter adds a uniform +-delay, not a
-percentage): 40 to 70 s of waiting in all, on top of each attempt's own MLflow HTTP retries
-(bounded by MlflowRegistry, HTTP_RETRY_DEFAULTS), so a step with MLflow down fails within
-about a minute and a half, and a server restarting within about a minute is ridden out."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,12 +107,12 @@ def _registry_of(context: object) -> object:
 
 
 def retried_on_mlflow_outage(fn: F) -> F:
-    """Only an unreachable or overloaded MLflow is worth a retry (MLFLOW_RETRY_POLICY): such
+    """Only an unreachable or overloaded MLflow is worth a retry (mlflow_retry_policy): such
     an error becomes a retryable `dg.Failure` saying which server and what to do; any other
     exception fails the step at once (bad data or a bug fails the same way every time, and a
     retried training would only delay the alert).
 
-    Wrap an asset's function with it, under `@dg.asset(retry_policy=MLFLOW_RETRY_POLICY)`.
+    Wrap an asset's function with it, under `@dg.asset(retry_policy=mlflow_retry_policy(...))`.
     """
 
     def judged(error: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dg.Failure:

@@ -16,7 +16,6 @@ from mlops_assets.contracts import (
     PROMOTION_CHECK,
 )
 from mlops_assets.defs.common import (
-    MLFLOW_RETRY_POLICY,
     OWNER,
     TRAINING_GROUP,
     failure,
@@ -141,7 +140,7 @@ def registered_model_version(
     )
 
 
-def registered_model_version_asset(names: ModelNames) -> dg.AssetsDefinition:
+def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.AssetsDefinition:
     """The model's registered_model_version: its candidate registered under its MLflow
     registered model, promoted through its gate."""
     return dg.asset(
@@ -153,7 +152,7 @@ def registered_model_version_asset(names: ModelNames) -> dg.AssetsDefinition:
         ins={"evaluation_report": dg.AssetIn(key=names.evaluation_report)},
         kinds={"mlflow"},
         owners=[OWNER],
-        retry_policy=MLFLOW_RETRY_POLICY,
+        retry_policy=retry,
         check_specs=[
             dg.AssetCheckSpec(
                 PROMOTION_CHECK,

@@ -14,7 +14,7 @@ missing output skips every downstream step for every day. Days are independent h
 fails (a bad file, a tampered model) stops there, the other days go on and are recorded, and the
 run fails at the end naming the failed days, which Dagster then shows as failed partitions. So
 the step records each day's events itself; that hand-written part is `day_events`, below. Only
-an MLflow outage stops the range at once: the step is retried (MLFLOW_RETRY_POLICY) and the retry
+an MLflow outage stops the range at once: the step is retried (mlflow_retry_policy) and the retry
 skips what this run already recorded.
 """
 
@@ -29,7 +29,7 @@ from pydantic import Field
 
 from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.dagster_internals import latest_materialization_target
-from mlops_assets.defs.common import MLFLOW_RETRY_POLICY, for_people
+from mlops_assets.defs.common import for_people
 from mlops_assets.defs.monitoring import estimates, labels, predictions, reports, scoring
 from mlops_assets.defs.monitoring.steps import DailyStep, DayInput, ModelStep, reads_metadata
 from mlops_assets.resources.io_managers import ParquetIOManager, StoredParquetFile
@@ -192,7 +192,7 @@ def day_events(
 
 
 def daily_monitoring_asset(
-    names: ModelNames, partitions: dg.PartitionsDefinition
+    names: ModelNames, partitions: dg.PartitionsDefinition, retry: dg.RetryPolicy
 ) -> dg.AssetsDefinition:
     """The model's daily monitoring assets as one multi-asset (op `daily_monitoring` for the
     default model, `car_loan__daily_monitoring` for car_loan: run config names it)."""
@@ -209,7 +209,7 @@ def daily_monitoring_asset(
         | {key for step in steps for key in step.resource_keys.values()},
         can_subset=True,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=MLFLOW_RETRY_POLICY,
+        retry_policy=retry,
     )
     def daily_monitoring(
         context: dg.AssetExecutionContext,

@@ -8,6 +8,7 @@ import functools
 import dagster as dg
 
 from mlops_assets.asset_keys import ModelNames
+from mlops_assets.defs.common import mlflow_retry_policy
 from mlops_assets.defs.monitoring.daily import daily_monitoring_asset
 from mlops_assets.defs.monitoring.jobs import daily_monitoring_job, evidently_report_job, labels_job
 from mlops_assets.defs.monitoring.label_sensors import labels_arrival_sensor
@@ -18,16 +19,17 @@ from mlops_assets.settings import Settings
 
 
 @functools.cache
-def assets(names: ModelNames, scoring_start: str) -> tuple[dg.AssetsDefinition, ...]:
+def assets(settings: Settings, names: ModelNames) -> tuple[dg.AssetsDefinition, ...]:
     """The model's daily monitoring assets, partitioned from its first scoring day; built once
-    per model and start (the code location and its tests ask for them more than once)."""
-    return (daily_monitoring_asset(names, scoring_partitions(scoring_start)),)
+    per model and settings (the code location and its tests ask for them more than once)."""
+    partitions = scoring_partitions(settings.scoring_start)
+    return (daily_monitoring_asset(names, partitions, mlflow_retry_policy(settings)),)
 
 
 def build(settings: Settings, names: ModelNames) -> dg.Definitions:
     labels = labels_job(names)
     return dg.Definitions(
-        assets=assets(names, settings.scoring_start),
+        assets=assets(settings, names),
         jobs=[daily_monitoring_job(settings, names), evidently_report_job(names), labels],
         schedules=[daily_batch_prediction_schedule(settings, names)],
         # Evaluated as often as the drift sensor, and running from the start when it is

@@ -6,7 +6,6 @@ import dagster as dg
 from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
 from mlops_assets.defs.common import (
-    MLFLOW_RETRY_POLICY,
     OWNER,
     TRAINING_GROUP,
     failure,
@@ -162,7 +161,7 @@ def _comparison_markdown(metrics: dict[str, float], champion: ChampionComparison
     return text
 
 
-def evaluation_report_asset(names: ModelNames) -> dg.AssetsDefinition:
+def evaluation_report_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.AssetsDefinition:
     """The model's evaluation_report, its champion scored on the same test rows."""
     return dg.asset(
         key=names.evaluation_report,
@@ -171,7 +170,7 @@ def evaluation_report_asset(names: ModelNames) -> dg.AssetsDefinition:
         ins={"trained_model": dg.AssetIn(key=names.trained_model)},
         kinds={"scikit-learn", "mlflow", "markdown"},
         owners=[OWNER],
-        retry_policy=MLFLOW_RETRY_POLICY,
+        retry_policy=retry,
         description=(
             "Test-split metrics, per-slice metrics over every categorical feature, confusion "
             "matrix and calibration (or residual) plots, a Markdown model card, and the champion "

@@ -22,7 +22,6 @@ from mlops_assets.contracts import (
     SEARCH_ARTIFACT,
 )
 from mlops_assets.defs.common import (
-    MLFLOW_RETRY_POLICY,
     OWNER,
     TRAINING_GROUP,
     failure,
@@ -324,7 +323,7 @@ def _leakage_check_result(leakage: LeakageReport) -> dg.AssetCheckResult:
     )
 
 
-def trained_model_asset(names: ModelNames) -> dg.AssetsDefinition:
+def trained_model_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.AssetsDefinition:
     """The model's trained_model, logged to its MLflow experiment."""
     return dg.asset(
         key=names.trained_model,
@@ -333,7 +332,7 @@ def trained_model_asset(names: ModelNames) -> dg.AssetsDefinition:
         ins={"validated_data": dg.AssetIn(key=names.validated_data)},
         kinds={"scikit-learn", "mlflow"},
         owners=[OWNER],
-        retry_policy=MLFLOW_RETRY_POLICY,
+        retry_policy=retry,
         description=(
             "A scikit-learn Pipeline (the preprocessing the estimator needs: native categories for "
             "HistGradientBoosting, impute, scale and one-hot for the others; unknown categories "
