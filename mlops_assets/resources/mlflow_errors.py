@@ -21,7 +21,7 @@ class MlflowStoreError(RuntimeError):
 
 # MLflow's client retries every HTTP call itself, by default 7 times with a backoff factor of
 # 2 and a 120 s timeout: about 4 minutes per call against a server that refuses connections,
-# before the step's own retries (MLFLOW_RETRY_POLICY) even start. This project's client keeps
+# before the step's own retries (mlflow_retry_policy) even start. This project's client keeps
 # its own retries short and lets Dagster's policy wait for a server to come back; a value the
 # user set in the environment is kept.
 HTTP_RETRY_DEFAULTS = {

@@ -1,5 +1,5 @@
 """MLflow down, hung or losing files while the pipeline talks to it: the steps that call MLflow
-retry with backoff (MLFLOW_RETRY_POLICY), then fail with a message that names the server and
+retry with backoff (mlflow_retry_policy), then fail with a message that names the server and
 says what to do; a version is never registered without its metrics, tags and hash, never twice
 for one training run, and never when its artefact is missing. Real MLflow servers and stores;
 a hung server is a real `mlflow server` process stopped with SIGSTOP."""
