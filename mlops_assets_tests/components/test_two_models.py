@@ -258,3 +258,46 @@ def test_a_declared_models_day_is_scored_by_its_own_job_into_its_own_files(proje
         )
     )
     assert tick.skip_message and "labels come with the features" in tick.skip_message
+
+
+def test_a_declared_models_labels_sensor_watches_its_own_labels_and_predictions(tmp_path):
+    """car_loan's labels land in its own directory: its sensor asks its own labels_job for the
+    day, once car_loan (not the default model) has predictions for it."""
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "2026-02-06.csv").write_text("id,repaid\n1,0\n")
+    yaml = CAR_LOAN_YAML + f"labels:\n  location: {labels}\n  delay_days: 2\n"
+    defs = dg.Definitions.merge(
+        build_defs(Settings.from_env()),
+        dg.build_defs_for_component(MlopsModel.resolve_from_yaml(yaml)),
+    )
+    sensor = defs.resolve_sensor_def("car_loan__labels_arrival_sensor")
+
+    def tick(instance: dg.DagsterInstance) -> dg.SensorResult:
+        context = dg.build_sensor_context(
+            instance=instance, resources=defs.resources, repository_def=defs.get_repository_def()
+        )
+        return sensor.evaluate_tick(context)
+
+    with dg.instance_for_test() as instance:
+        # The default model's predictions for the day do not count for car_loan.
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(DEFAULT.batch_predictions, partition="2026-02-06")
+        )
+        waiting = tick(instance)
+        assert waiting.skip_message is not None
+        assert "unscored days 2026-02-06" in waiting.skip_message
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                dg.AssetKey(["car_loan", "batch_predictions"]), partition="2026-02-06"
+            )
+        )
+        (request,) = tick(instance).run_requests
+    assert request.partition_key == "2026-02-06"
+    assert request.run_key.startswith("labels-2026-02-06-2026-02-06.csv-")
+    # The default model's sensor, beside it, still reads the default labels source.
+    default = defs.resolve_sensor_def("labels_arrival_sensor").evaluate_tick(
+        dg.build_sensor_context(resources=defs.resources, repository_def=defs.get_repository_def())
+    )
+    assert default.skip_message is not None
+    assert "labels come with the features" in default.skip_message
