@@ -131,7 +131,7 @@ def registered_model_version(
             "data_hash": dg.MetadataValue.text(ref.data_hash),
         },
     )
-    health = promotion_health(outcome.version, outcome.promoted, outcome.reasons)
+    health = promotion_health(outcome.version, outcome.outcome.value, outcome.reasons)
     yield dg.AssetCheckResult(
         check_name=PROMOTION_CHECK,
         passed=health.passed,
