@@ -42,6 +42,9 @@ ML_EXPERIMENT_KIND = "custom_model_development"
 DATA_HASH_TAG = "data_hash"
 ESTIMATOR_TAG = "estimator"
 DAGSTER_RUN_ID_TAG = "dagster.run_id"
+# Model-version tag: how many rows the registered model was refit on (its whole window), or
+# "none" when the evaluated fit itself is registered (docs/training.md).
+REFIT_ROWS_TAG = "refit.rows"
 # A test metric of the version, e.g. `metric.test_roc_auc`; drift monitoring reads it back.
 TEST_METRIC_TAG_PREFIX = "metric.test_"
 # The gate's decision, on the training run and on the model version.

@@ -13,6 +13,7 @@ from mlops_assets.contracts import (
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
     PROMOTION_CHECK,
+    REFIT_ROWS_TAG,
 )
 from mlops_assets.defs.common import (
     MLFLOW_RETRY_POLICY,
@@ -69,15 +70,17 @@ def registered_model_version(
     summary = evaluation_report
     ref = summary.model
     name = mlflow_registry.model_name
+    # The refit on the whole window when there is one (evaluation_report): the gate judges the
+    # evaluated fit's held-out figures, the registry and the serving checks get the refit.
     contract, servable = serving_checks(
         mlflow_registry,
-        ref.model_uri,
+        summary.registered_model_uri,
         DatasetSchema.from_json(ref.schema_json),
         raw_samples(data_source.location, scoring_source.location),
     )
     candidate = Candidate(
         run_id=ref.run_id,
-        model_uri=ref.model_uri,
+        model_uri=summary.registered_model_uri,
         metrics=summary.metrics,
         leaky_features=ref.leaky_features,
         champion=summary.champion,
@@ -86,6 +89,7 @@ def registered_model_version(
             DATA_HASH_TAG: ref.data_hash,
             DAGSTER_RUN_ID_TAG: context.run.run_id,
             ESTIMATOR_TAG: ref.estimator,
+            REFIT_ROWS_TAG: str(summary.refit_rows or "none"),
         },
     )
     try:
