@@ -9,8 +9,8 @@ from __future__ import annotations
 
 # --- Registry: aliases, model-version tags, run artefacts -----------------------------------
 
-# Aliases of the registered model: scoring loads `champion`; a candidate the gate rejected is
-# the `challenger`.
+# Aliases of the registered model: scoring loads `champion`; a candidate the gate could prove
+# neither better nor worse is the `challenger` (one at a time), for live evidence to judge.
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
 
@@ -24,6 +24,12 @@ EVALUATED_AGAINST_TAG = "evaluated_against_champion"
 ROLLBACK_AUDIT_TAG = "rollback.audit"
 ROLLBACK_RESTORED_BY_TAG = "rollback.restored_by"
 PROMOTION_AUDIT_TAG = "promotion.audit"
+# Who holds which alias and why (domain/promotion/audit.py): the version's role now (champion,
+# challenger or none), the sentence that says why, and one `audit.<n>` tag per move of an
+# alias onto or off the version (JSON: action, alias, when, who, reason, evidence).
+ROLE_TAG = "alias.role"
+ROLE_REASON_TAG = "alias.reason"
+AUDIT_TAG_PREFIX = "audit."
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the
 # version is loaded for scoring or comparison.
 MODEL_HASH_TAG = "model.sha256"
@@ -39,6 +45,9 @@ ML_EXPERIMENT_KIND = "custom_model_development"
 DATA_HASH_TAG = "data_hash"
 ESTIMATOR_TAG = "estimator"
 DAGSTER_RUN_ID_TAG = "dagster.run_id"
+# Model-version tag: how many rows the registered model was refit on (its whole window), or
+# "none" when the evaluated fit itself is registered (docs/training.md).
+REFIT_ROWS_TAG = "refit.rows"
 # A test metric of the version, e.g. `metric.test_roc_auc`; drift monitoring reads it back.
 TEST_METRIC_TAG_PREFIX = "metric.test_"
 # The gate's decision, on the training run and on the model version.

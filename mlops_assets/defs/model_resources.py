@@ -51,10 +51,18 @@ def model_of(context: dg.AssetExecutionContext) -> ModelNames:
 
 
 class ModelResources:
-    """The resources of the model that owns the running asset."""
+    """The resources of the model that owns the running asset (or of `names`: an op, which
+    has no asset key to tell its model)."""
 
-    def __init__(self, context: dg.AssetExecutionContext) -> None:
-        self.names = model_of(context)
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        names: ModelNames | None = None,
+    ) -> None:
+        if names is None:
+            assert isinstance(context, dg.AssetExecutionContext), "an op names its model"
+            names = model_of(context)
+        self.names = names
         self._resources = context.resources
 
     def _own(self, resource: str) -> object:

@@ -61,13 +61,16 @@ def data_quality_health(result: DataQualityResult) -> Health:
     return Health("pass", result.summary)
 
 
-def promotion_health(version: str, promoted: bool, reasons: Sequence[str]) -> Health:
-    """A candidate the gate kept out of `champion` is a warning naming why: nothing broke, but
-    the retraining did not produce a better model and a person may want to know."""
-    if promoted:
+def promotion_health(version: str, outcome: str, reasons: Sequence[str]) -> Health:
+    """A candidate the gate kept out of `champion` (`outcome` the gate's: promoted,
+    challenger or rejected) is a warning naming why: nothing broke, but the retraining did
+    not produce a better model and a person may want to know."""
+    if outcome == "promoted":
         return Health("pass", f"v{version} promoted to champion")
     why = "; ".join(reasons) or "no reason recorded"
-    return Health("warn", f"v{version} not promoted (kept as challenger): {why}")
+    if outcome == "challenger":
+        return Health("warn", f"v{version} not promoted, now the challenger: {why}")
+    return Health("warn", f"v{version} rejected (no alias): {why}")
 
 
 def realized_health(verdict: RealizedVerdict) -> Health:

@@ -287,6 +287,29 @@ def fit_model(
     return FitResult(pipeline=best[1], params=best[2], search_results=results)
 
 
+def refit_on_window(
+    rows: pd.DataFrame,
+    *,
+    target: str,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    task: TaskType,
+    estimator: str,
+    params: Mapping[str, Any],
+    seed: int,
+) -> Pipeline:
+    """The evaluated pipeline's recipe (estimator, the parameters its search chose, seed) fit
+    again on every labelled row of its window: train, validation and test. What scikit-learn's
+    searches do with `refit=True` once a configuration is chosen: the held-out rows have
+    judged it, and a model that learns from them too sees the newest rows (the test split of
+    a time-ordered window), which a drifting source makes the most telling."""
+    pipeline = build_pipeline(
+        numeric_features, categorical_features, task, estimator, dict(params), seed
+    )
+    pipeline.fit(rows[[*numeric_features, *categorical_features]], rows[target])
+    return pipeline
+
+
 def predict_frame(
     pipeline: Pipeline, frame: pd.DataFrame, task: TaskType
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[Any, ...] | None]:
@@ -362,6 +385,9 @@ class TrainedModelRef:
     """The flagged features with their solo scores and reasons, for the model card."""
     window: TrainingWindow | None = None
     """The days of the training rows, for the model card; None without a date column."""
+    n_validation: int = 0
+    seed: int = 0
+    """The seed of the fit (and of a refit of the same recipe, `refit_on_window`)."""
 
     @property
     def features(self) -> list[str]:

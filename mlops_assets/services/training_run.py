@@ -66,6 +66,32 @@ def log_training_run(
     return run_id, model_uri
 
 
+def log_refit_model(
+    registry: MlflowRegistry,
+    run_id: str,
+    pipeline: Any,
+    *,
+    example: pd.DataFrame,
+    numeric: tuple[str, ...],
+    input_types: dict[str, str],
+    rows: int,
+) -> str:
+    """Log a refit of the run's pipeline (training.refit_on_window) as a second model of the
+    same run, with the same signature rules; its URI. The run's param `refit_rows` says how
+    many rows it saw."""
+    from mlflow.entities import Param
+
+    registry.client().log_batch(run_id, params=[Param("refit_rows", str(rows))])
+    return registry.log_sklearn_model(
+        run_id,
+        pipeline,
+        signature=_signature(pipeline, example, numeric, input_types),
+        input_example=example,
+        skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+        pip_requirements=_pip_requirements(),
+    )
+
+
 def _log_run(
     registry: MlflowRegistry,
     run_id: str,

@@ -213,7 +213,7 @@ def main() -> int:
         registered = training.output_for_node("registered_model_version")
         print(
             f"    {registered.model_name} v{registered.version}: "
-            f"{'champion' if registered.promoted else 'challenger'} "
+            f"{'champion' if registered.promoted else registered.outcome} "
             f"({time.perf_counter() - started:.0f} s)\n"
         )
         if plan.train_only:

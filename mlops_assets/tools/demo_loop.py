@@ -254,7 +254,10 @@ class _Loop:
                 "retraining failed", f"{failure_message(run)}; it was started for {why}"
             )
         registered = run.output_for_node("registered_model_version")
-        verdict = "promoted" if registered.promoted else "rejected by the gate"
+        verdict = {
+            "promoted": "promoted",
+            "challenger": "the challenger (not provably better or worse)",
+        }.get(registered.outcome, "rejected by the gate")
         return Happening(f"retrained -> v{registered.version} {verdict}", why)
 
     def _tick(self, sensor_name: str):

@@ -76,7 +76,9 @@ def test_the_experiment_is_a_machine_learning_one_and_the_version_page_gives_the
 
     version = registry.client().get_model_version(registry.model_name, "1")
     assert version.tags[GATE_DECISION_TAG] == "promoted"
-    assert version.description.startswith("**Gate decision: Promoted to champion**")
+    # First who holds which alias and why, then the gate's page.
+    assert version.description.startswith("**Role: champion** — v1 holds `champion` (promoted")
+    assert "\n\n**Gate decision: Promoted to champion**" in version.description
     assert "judged against champion none" in version.description
     # Each of the gate's checks is a row of the table, its outcome beside it.
     assert re.search(r"\| \S+ \| passed \|", version.description), version.description

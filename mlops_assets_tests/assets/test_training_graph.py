@@ -99,7 +99,7 @@ def test_retraining_on_the_same_data_does_not_promote_an_equal_model(project):
     registry = project.registry()
     assert registry.version_by_alias(CHAMPION_ALIAS).version == "1"
     assert registry.version_by_alias(CHALLENGER_ALIAS).version == "2"
-    assert registry.version_by_alias(CHALLENGER_ALIAS).tags["gate.decision"] == "rejected"
+    assert registry.version_by_alias(CHALLENGER_ALIAS).tags["gate.decision"] == "challenger"
     assert any("noise" in reason for reason in registered.reasons)
     # The champion was scored on the challenger's test rows: the comparison is paired.
     summary = second.output_for_node("evaluation_report")

@@ -446,3 +446,22 @@ def test_a_float_a_person_reads_keeps_four_significant_digits(value, shown):
 
 def test_nan_and_infinity_stay_as_they_are():
     assert math.isnan(significant(float("nan"))) and significant(float("inf")) == float("inf")
+
+
+def test_model_card_says_which_rows_each_fit_saw():
+    from mlops_assets.domain.training import TrainingWindow
+
+    refit = _regression_card(
+        n_train=60,
+        n_validation=20,
+        n_test=20,
+        refit_rows=100,
+        refit_window=TrainingWindow("2026-01-01", "2026-01-10", "day"),
+    )
+    assert "| evaluated (the metrics below) | 60 | 20 | 20 held out |" in refit
+    assert "| registered (refit) | all 100 rows of the window | none | none |" in refit
+    assert "refit on every labelled row of its window, 2026-01-01 to 2026-01-10" in refit
+    assert "are the evaluated fit's on its held-out test rows" in refit
+    alone = _regression_card(n_train=60, n_validation=20, n_test=20)
+    assert "| registered (refit)" not in alone
+    assert "The registered model is the evaluated fit itself (refit_on_window off)." in alone

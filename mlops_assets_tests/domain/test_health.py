@@ -48,9 +48,12 @@ def test_critical_drift_and_a_performance_drop_are_errors():
 
 
 def test_a_candidate_kept_out_of_champion_warns_with_the_gate_reasons():
-    assert promotion_health("2", True, ()).passed
-    kept = promotion_health("2", False, ("accuracy below the champion's",))
-    assert kept.level == "warn" and "accuracy below the champion's" in kept.summary
+    assert promotion_health("2", "promoted", ()).passed
+    kept = promotion_health("2", "challenger", ("interval includes 0",))
+    assert kept.level == "warn" and "now the challenger: interval includes 0" in kept.summary
+    rejected = promotion_health("2", "rejected", ("worse than champion beyond noise",))
+    assert rejected.level == "warn"
+    assert "rejected (no alias): worse than champion" in rejected.summary
 
 
 def test_a_realized_drop_is_an_error_and_a_held_day_passes():

@@ -30,8 +30,9 @@ from mlops_assets_tests.reliability import promotion_kill
 
 KILLER = Path(promotion_kill.__file__)
 # Writes of a promotion of v2 over champion v1: 1 registration, 2 the alias, 3-5 the move's
-# tags, 6-12 the run's gate tags, 13 the description. Killed after each of these:
-KILL_POINTS = (1, 2, 3, 4, 5, 6, 12)
+# tags, 6-9 its audit record (entry, role, reason, description), 10-13 the replaced champion's
+# record, 14-20 the run's gate tags. Killed after each of these:
+KILL_POINTS = (1, 2, 3, 4, 5, 6, 9, 12, 16)
 
 
 def _logged_model(registry: MlflowRegistry, name: str) -> tuple[str, str]:
@@ -112,7 +113,8 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
     assert interrupted_repairs(list(after.values()), now="2026-01-01T00:00:00+00:00") == []
     assert v3.aliases == (CHAMPION_ALIAS,) and PROMOTED_AT_TAG in v3.tags
     assert v3.tags[REPLACED_TAG] == ("2" if moved else "1")
-    assert v3.description.startswith("**Gate decision: Promoted to champion**")
+    assert v3.description.startswith("**Role: champion** — v3 holds `champion` (promoted by gate")
+    assert "**Gate decision: Promoted to champion**" in v3.description
     assert ARCHIVED_AT_TAG in v1.tags
     assert v2.description.strip(), "every judged version has its gate page"
     if moved:
@@ -120,7 +122,8 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
         assert v2.tags[GATE_DECISION_TAG] == "promoted"
         assert PROMOTED_AT_TAG in v2.tags and ARCHIVED_AT_TAG in v2.tags
         assert v2.tags[REPLACED_TAG] == "1"
-        assert v2.description.startswith("**Gate decision: Promoted to champion**")
+        assert v2.description.startswith("**Role: none** — v2 holds no alias")
+        assert "**Gate decision: Promoted to champion**" in v2.description
     else:
         # Never champion: not tagged as if it had been.
         assert v2.tags[GATE_DECISION_TAG] == GateOutcome.INTERRUPTED

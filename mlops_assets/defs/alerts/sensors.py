@@ -65,9 +65,11 @@ def _registry_alert(metadata: dict[str, Any], link: str) -> Alert:
     if metadata.get("promoted"):
         return Alert("promotion", f"Model v{version} promoted to champion", reasons, link)
     champion = metadata.get("champion_version", "none")
-    return Alert(
-        "rejection", f"Challenger v{version} rejected (champion stays v{champion})", reasons, link
-    )
+    if metadata.get("gate_outcome") == "challenger":
+        title = f"Candidate v{version} is the challenger (champion stays v{champion})"
+    else:
+        title = f"Candidate v{version} rejected, no alias (champion stays v{champion})"
+    return Alert("rejection", title, reasons, link)
 
 
 def monitoring_alerts_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinition:

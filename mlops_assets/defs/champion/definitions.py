@@ -1,12 +1,13 @@
 """The champion slice: a trained model registered as an MLflow version, the gate that decides
-whether it becomes `champion`, and the jobs that move the alias by hand (promote, roll back)."""
+which alias it takes (`champion`, `challenger` or none), and the jobs that move the aliases by
+hand (promote, set or retire the challenger, roll back), built per model."""
 
 import functools
 
 import dagster as dg
 
-from mlops_assets.asset_keys import DEFAULT, ModelNames
-from mlops_assets.defs.champion.jobs import promote_version_job, rollback_champion_job
+from mlops_assets.asset_keys import ModelNames
+from mlops_assets.defs.champion.jobs import promote_job, rollback_job
 from mlops_assets.defs.champion.registry import registered_model_version_asset
 from mlops_assets.defs.common import mlflow_retry_policy
 from mlops_assets.settings import Settings
@@ -19,7 +20,6 @@ def assets(settings: Settings, names: ModelNames) -> tuple[dg.AssetsDefinition, 
 
 
 def build(settings: Settings, names: ModelNames) -> dg.Definitions:
-    # The hand-moving jobs are ops reading the default model's resource keys: a declared model
-    # has no rollback or manual promotion job yet (docs/models.md, Status).
-    jobs = [rollback_champion_job, promote_version_job] if names == DEFAULT else []
-    return dg.Definitions(assets=assets(settings, names), jobs=jobs)
+    return dg.Definitions(
+        assets=assets(settings, names), jobs=[rollback_job(names), promote_job(names)]
+    )

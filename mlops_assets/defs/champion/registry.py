@@ -1,6 +1,6 @@
-"""registered_model_version: register the candidate and decide, through a named gate, whether it
-takes the `champion` alias. Also the ops that move `champion` by hand: rollback and a manual
-promotion. The decision and the moves themselves live in domain.promotion."""
+"""registered_model_version: register the candidate and decide, through a named gate, which
+alias it takes: `champion`, `challenger` or none (jobs.py moves them by hand). The decision and
+the moves themselves live in domain.promotion."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,11 +9,11 @@ import dagster as dg
 
 from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
-    CHAMPION_ALIAS,
     DAGSTER_RUN_ID_TAG,
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
     PROMOTION_CHECK,
+    REFIT_ROWS_TAG,
 )
 from mlops_assets.defs.common import (
     OWNER,
@@ -24,21 +24,18 @@ from mlops_assets.defs.common import (
 from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.health import promotion_health
 from mlops_assets.domain.promotion import (
+    OUTCOME_HEADLINES,
     Candidate,
-    ChampionMove,
     EvaluationSummary,
     GateConfig,
     GateDecision,
-    PromotionError,
+    PromotionOutcome,
     compare_with_current_champion,
-    promote_given_version,
     register_and_promote,
-    roll_back,
 )
 from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
-from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
-from mlops_assets.resources.project import LockTimeout, ProjectStorage
+from mlops_assets.resources.mlflow_registry import ModelArtifactError
+from mlops_assets.resources.project import LockTimeout
 from mlops_assets.services.servability import raw_samples, serving_checks
 
 
@@ -54,6 +51,10 @@ class RegisteredVersion:
     champion_version: str | None
     """The version holding `champion` after this step."""
     reasons: tuple[str, ...]
+    outcome: str = "promoted"
+    """The gate's outcome (GateOutcome): promoted, challenger or rejected."""
+    challenger_version: str | None = None
+    """The version holding `challenger` after this step."""
 
 
 @retried_on_mlflow_outage
@@ -68,15 +69,17 @@ def registered_model_version(
     summary = evaluation_report
     ref = summary.model
     name = mlflow_registry.model_name
+    # The refit on the whole window when there is one (evaluation_report): the gate judges the
+    # evaluated fit's held-out figures, the registry and the serving checks get the refit.
     contract, servable = serving_checks(
         mlflow_registry,
-        ref.model_uri,
+        summary.registered_model_uri,
         DatasetSchema.from_json(ref.schema_json),
         raw_samples(data_source.location, scoring_source.location),
     )
     candidate = Candidate(
         run_id=ref.run_id,
-        model_uri=ref.model_uri,
+        model_uri=summary.registered_model_uri,
         metrics=summary.metrics,
         leaky_features=ref.leaky_features,
         champion=summary.champion,
@@ -85,6 +88,7 @@ def registered_model_version(
             DATA_HASH_TAG: ref.data_hash,
             DAGSTER_RUN_ID_TAG: context.run.run_id,
             ESTIMATOR_TAG: ref.estimator,
+            REFIT_ROWS_TAG: str(summary.refit_rows or "none"),
         },
     )
     try:
@@ -110,10 +114,11 @@ def registered_model_version(
         promoted=outcome.promoted,
         champion_version=outcome.champion_version,
         reasons=outcome.reasons,
+        outcome=outcome.outcome.value,
+        challenger_version=outcome.challenger_version,
     )
     context.log.info(
-        f"{name} v{outcome.version}: "
-        f"{'promoted to champion' if outcome.promoted else 'kept as challenger'}; "
+        f"{name} v{outcome.version}: {OUTCOME_HEADLINES[outcome.outcome].lower()}; "
         + "; ".join(outcome.reasons)
     )
     yield dg.Output(
@@ -121,7 +126,11 @@ def registered_model_version(
         metadata={
             "model_version": dg.MetadataValue.int(int(outcome.version)),
             "promoted": dg.MetadataValue.bool(outcome.promoted),
+            "gate_outcome": dg.MetadataValue.text(outcome.outcome.value),
             "champion_version": dg.MetadataValue.text(outcome.champion_version or "none"),
+            "challenger_version": dg.MetadataValue.text(outcome.challenger_version or "none"),
+            "evidence": dg.MetadataValue.text(outcome.decision.evidence),
+            "roles": dg.MetadataValue.md(_roles_markdown(outcome)),
             "decision": dg.MetadataValue.md(_decision_markdown(outcome.decision, outcome.reasons)),
             "model_sha256": dg.MetadataValue.text(outcome.model_hash),
             "mlflow_model_version": dg.MetadataValue.url(
@@ -130,7 +139,7 @@ def registered_model_version(
             "data_hash": dg.MetadataValue.text(ref.data_hash),
         },
     )
-    health = promotion_health(outcome.version, outcome.promoted, outcome.reasons)
+    health = promotion_health(outcome.version, outcome.outcome.value, outcome.reasons)
     yield dg.AssetCheckResult(
         check_name=PROMOTION_CHECK,
         passed=health.passed,
@@ -159,7 +168,8 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
                 asset=names.registered_model_version,
                 description=(
                     "Yellow (WARN) when the gate kept the candidate out of `champion`, with the "
-                    "gate's reasons; the candidate stays registered as the `challenger`."
+                    "gate's reasons: it is the `challenger` (not provably better, not worse "
+                    "beyond noise) or rejected (no alias)."
                 ),
             )
         ],
@@ -169,10 +179,27 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
             "compatibility, a noise-aware non-regression test against the champion overall and "
             "per slice, and two serving checks: its signature accepts every input the champion "
             "accepts, and it scores the sources' raw rows through mlflow.pyfunc and the serving "
-            "app) decides whether it takes the `champion` alias, moved only by compare-and-set "
-            "under a lock; otherwise it is the `challenger`. Decision and reasons are MLflow tags."
+            "app) decides which alias it takes: `champion` when better beyond noise; `challenger` "
+            "(replacing the one before) when neither better nor worse beyond noise; none when "
+            "worse or a hard check failed. Aliases move only by compare-and-set under a lock, "
+            "each move in the audit trail (`audit.<n>` tags, `alias.role`, the description)."
         ),
     )(registered_model_version)
+
+
+def _roles_markdown(outcome: PromotionOutcome) -> str:
+    """Who holds which alias after this step, and why this version holds what it holds."""
+    rows = [
+        ("champion", outcome.champion_version),
+        ("challenger", outcome.challenger_version),
+    ]
+    lines = ["| alias | version |", "| --- | --- |"]
+    lines += [f"| {alias} | {'v' + v if v else 'none'} |" for alias, v in rows]
+    why = "; ".join(outcome.reasons).replace("|", "/")
+    return "\n".join(lines) + (
+        f"\n\nv{outcome.version}: **{OUTCOME_HEADLINES[outcome.outcome]}**. {why}\n\n"
+        f"Evidence: {outcome.decision.evidence}"
+    )
 
 
 def _decision_markdown(decision: GateDecision, reasons: tuple[str, ...]) -> str:
@@ -182,115 +209,3 @@ def _decision_markdown(decision: GateDecision, reasons: tuple[str, ...]) -> str:
         for c in decision.checks
     ]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {reason}" for reason in reasons)
-
-
-class RollbackConfig(dg.Config):
-    reason: str
-    """Why the champion is rolled back; recorded on both model versions."""
-    requested_by: str = ""
-    """Who asked; empty: the OS user running the job."""
-
-
-@dg.op(
-    description="Move the `champion` alias back to the previous champion, with an audit trail.",
-    tags={"kind": "mlflow"},
-)
-def rollback_champion(
-    context: dg.OpExecutionContext,
-    config: RollbackConfig,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
-) -> dg.Output[str]:
-    try:
-        move = roll_back(mlflow_registry, storage.lock, config.reason, config.requested_by)
-    except PromotionError as error:
-        raise dg.Failure(str(error)) from error
-    return _move_output(context, mlflow_registry, move, config.reason)
-
-
-class PromoteVersionConfig(dg.Config):
-    version: str
-    """The model version to make champion, e.g. "3"."""
-    reason: str
-    """Why it is promoted by hand (e.g. "leaky v2 replaced by the honest v3"); recorded."""
-    requested_by: str = ""
-    """Who asked; empty: the OS user running the job."""
-
-
-@dg.op(
-    description=(
-        "Move the `champion` alias to a given version (config: version, reason), after "
-        "verifying its artefact, with an audit trail; for what the gate cannot judge (a new "
-        "schema, a deliberate override)."
-    ),
-    tags={"kind": "mlflow"},
-)
-def promote_version(
-    context: dg.OpExecutionContext,
-    config: PromoteVersionConfig,
-    mlflow_registry: MlflowRegistry,
-    storage: ProjectStorage,
-    data_source: TrainingDataSource,
-    scoring_source: ScoringDataSource,
-) -> dg.Output[str]:
-    name = mlflow_registry.model_name
-    _check_servable(context, mlflow_registry, config.version.strip(), data_source, scoring_source)
-    try:
-        move = promote_given_version(
-            mlflow_registry, storage.lock, config.version, config.reason, config.requested_by
-        )
-    except PromotionError as error:
-        raise failure(str(error)) from error
-    except ModelArtifactError as error:
-        raise failure(f"{name} v{config.version.strip()} cannot be promoted: {error}") from error
-    if not move.moved:
-        context.log.info(f"{name} v{move.to_version} already holds `champion`; nothing to do.")
-        return dg.Output(
-            move.to_version, metadata={"from_version": dg.MetadataValue.text(move.to_version)}
-        )
-    return _move_output(context, mlflow_registry, move, config.reason)
-
-
-def _check_servable(
-    context: dg.OpExecutionContext,
-    registry: MlflowRegistry,
-    version: str,
-    data_source: TrainingDataSource,
-    scoring_source: ScoringDataSource,
-) -> None:
-    """A version taken by hand must still score the sources' raw rows; a change of the input
-    contract is the person's call (a new schema is what manual promotion is for), logged."""
-    held = {v.version: v for v in registry.versions()}.get(version)
-    if held is None or CHAMPION_ALIAS in held.aliases:
-        return  # unknown: promote_given_version refuses it, naming the versions there are
-    contract, servable = serving_checks(
-        registry,
-        f"models:/{registry.model_name}/{version}",
-        registry.training_schema(held.run_id),
-        raw_samples(data_source.location, scoring_source.location),
-    )
-    if not servable.passed:
-        raise failure(f"{registry.model_name} v{version} cannot be promoted: {servable.detail}")
-    if not contract.passed:
-        context.log.warning(
-            f"{registry.model_name} v{version} changes the input contract: {contract.detail}. "
-            "Clients must send the new types once it is champion."
-        )
-
-
-def _move_output(
-    context: dg.OpExecutionContext, registry: MlflowRegistry, move: ChampionMove, reason: str
-) -> dg.Output[str]:
-    context.log.info(
-        f"{registry.model_name}: champion v{move.from_version} -> v{move.to_version} ({move.audit})"
-    )
-    return dg.Output(
-        move.to_version,
-        metadata={
-            "from_version": dg.MetadataValue.text(move.from_version),
-            "to_version": dg.MetadataValue.text(move.to_version),
-            "requested_by": dg.MetadataValue.text(move.requested_by),
-            "reason": dg.MetadataValue.text(reason),
-            "mlflow_model_version": dg.MetadataValue.url(registry.version_url(move.to_version)),
-        },
-    )

@@ -1,5 +1,6 @@
 """evaluation_report: metrics on the untouched test split, slices, plots, a model card, and the
-current champion scored on the same rows so challenger and champion are compared fairly."""
+current champion scored on the same rows so challenger and champion are compared fairly; then
+the same recipe refit on every labelled row of the window, the model that gets registered."""
 
 import dagster as dg
 
@@ -14,6 +15,7 @@ from mlops_assets.defs.common import (
 )
 from mlops_assets.defs.model_resources import ModelResources, resource_keys
 from mlops_assets.domain.data import write_text_atomic
+from mlops_assets.domain.datasets import ValidatedDataset
 from mlops_assets.domain.evaluation import (
     calibration_png,
     compute_metrics,
@@ -31,12 +33,18 @@ from mlops_assets.domain.promotion import (
     predictions_on,
 )
 from mlops_assets.domain.schemas import DatasetSchema
-from mlops_assets.domain.training import TrainedModelRef
+from mlops_assets.domain.training import TrainedModelRef, refit_on_window, training_window
 from mlops_assets.resources.mlflow_registry import ModelArtifactError
+from mlops_assets.services.training_run import log_refit_model
 
 
 class EvaluationConfig(ComparisonSettings, dg.Config):
-    """evaluation_report's run config: how the champion is compared (ComparisonSettings)."""
+    """evaluation_report's run config: how the champion is compared (ComparisonSettings), and
+    whether the registered model is refit on the whole window."""
+
+    refit_on_window: bool = True
+    """Once evaluated, refit the same pipeline on every labelled row of the window (train,
+    validation and test) and register that refit; off: register the evaluated fit itself."""
 
 
 @retried_on_mlflow_outage
@@ -44,6 +52,7 @@ def evaluation_report(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
     trained_model: TrainedModelRef,
+    validated_data: ValidatedDataset,
 ) -> dg.Output[EvaluationSummary]:
     import pandas as pd
 
@@ -75,6 +84,31 @@ def evaluation_report(
         champion = compare_with_champion(ref, test, predictions, config, mlflow_registry)
     except ModelArtifactError as error:
         raise failure(str(error)) from error
+    # Evaluated and compared: the held-out rows have done their work, so the model that is
+    # registered may learn from them too.
+    window_rows = validated_data.frame
+    schema = DatasetSchema.from_json(ref.schema_json)
+    refit_uri = ""
+    if config.refit_on_window:
+        refit = refit_on_window(
+            window_rows,
+            target=ref.target,
+            numeric_features=ref.numeric_features,
+            categorical_features=ref.categorical_features,
+            task=ref.task,
+            estimator=ref.estimator,
+            params=ref.params,
+            seed=ref.seed,
+        )
+        refit_uri = log_refit_model(
+            mlflow_registry,
+            ref.run_id,
+            refit,
+            example=window_rows[ref.features].head(5),
+            numeric=ref.numeric_features,
+            input_types={c.name: c.input_type for c in schema.columns if c.input_type},
+            rows=len(window_rows),
+        )
     card = model_card_markdown(
         model_name=mlflow_registry.model_name,
         task=ref.task,
@@ -97,8 +131,11 @@ def evaluation_report(
             f"{config.slice_min_rows} test rows are not evaluated separately.",
         ],
         leakage=ref.leakage,
-        column_roles=DatasetSchema.from_json(ref.schema_json).roles_table(),
+        column_roles=schema.roles_table(),
         window=ref.window,
+        n_validation=ref.n_validation,
+        refit_rows=len(window_rows) if refit_uri else None,
+        refit_window=training_window(window_rows, schema.date_columns) if refit_uri else None,
     )
     card_path = write_text_atomic(card, report_dir / "model_card.md")
     slices_path = write_text_atomic(slices.to_csv(index=False), report_dir / "slices.csv")
@@ -110,6 +147,12 @@ def evaluation_report(
 
     metadata: dict[str, dg.MetadataValue] = {f"test_{k}": number(v) for k, v in metrics.items()}
     metadata["model_card"] = dg.MetadataValue.md(card)
+    metadata["registered_fit"] = dg.MetadataValue.text(
+        f"refit on all {len(window_rows)} rows of the window" if refit_uri else "the evaluated fit"
+    )
+    metadata["evaluated_fit_rows"] = dg.MetadataValue.md(
+        f"train {ref.n_train}, validation {ref.n_validation}, test {len(test)} (held out)"
+    )
     metadata["report_dir"] = dg.MetadataValue.path(str(report_dir))
     metadata["mlflow_run"] = dg.MetadataValue.url(
         mlflow_registry.run_url(ref.experiment_id, ref.run_id)
@@ -132,7 +175,9 @@ def evaluation_report(
         metrics,
         champion,
         str(card_path),
-        comparison_settings=ComparisonSettings(**config.model_dump()),
+        comparison_settings=ComparisonSettings(**config.model_dump(exclude={"refit_on_window"})),
+        refit_model_uri=refit_uri,
+        refit_rows=len(window_rows) if refit_uri else 0,
     )
     return dg.Output(summary, metadata=metadata)
 
@@ -167,13 +212,18 @@ def evaluation_report_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.Asse
         key=names.evaluation_report,
         group_name=names.group(TRAINING_GROUP),
         required_resource_keys=resource_keys(names, "mlflow_registry", "storage"),
-        ins={"trained_model": dg.AssetIn(key=names.trained_model)},
+        ins={
+            "trained_model": dg.AssetIn(key=names.trained_model),
+            "validated_data": dg.AssetIn(key=names.validated_data),
+        },
         kinds={"scikit-learn", "mlflow", "markdown"},
         owners=[OWNER],
         retry_policy=retry,
         description=(
             "Test-split metrics, per-slice metrics over every categorical feature, confusion "
             "matrix and calibration (or residual) plots, a Markdown model card, and the champion "
-            "scored on the same rows with a paired bootstrap interval of the difference."
+            "scored on the same rows with a paired bootstrap interval of the difference. Then "
+            "the same pipeline refit on every labelled row of the window (refit_on_window, on "
+            "by default): the model registered_model_version registers."
         ),
     )(evaluation_report)

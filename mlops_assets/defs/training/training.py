@@ -211,16 +211,12 @@ def trained_model(
         schema_json=schema.to_json(),
         test_split_path=str(test_path),
         n_train=len(split.train),
+        n_validation=len(split.validation),
+        seed=config.seed,
         params=fit.params,
         leaky_features=leakage.leaky_features,
         leakage=leakage.leaky,
-        window=training_window(
-            split.train,
-            [
-                *([schema.timestamp_column] if schema.timestamp_column else []),
-                *(c.name for c in schema.columns if c.kind == "datetime"),
-            ],
-        ),
+        window=training_window(split.train, schema.date_columns),
     )
     yield dg.Output(
         ref,

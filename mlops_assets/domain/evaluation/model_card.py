@@ -34,11 +34,16 @@ def model_card_markdown(
     leakage: Sequence[LeakyFeature] = (),
     column_roles: pd.DataFrame | None = None,
     window: TrainingWindow | None = None,
+    n_validation: int = 0,
+    refit_rows: int | None = None,
+    refit_window: TrainingWindow | None = None,
 ) -> str:
     """A Markdown model card: what the model is for, what it was trained on, how it scores,
     which features the leakage guard flagged (`leakage`), and the role of every column of the
     training table with the reason (`column_roles`: column, role, kind, reason) and the days
-    of the training rows (`window`)."""
+    of the training rows (`window`). Which rows each fit saw: the evaluated fit's
+    train/validation/test split (`n_train`, `n_validation`, `n_test`), and, when the registered
+    model is that recipe refit on the whole window, its `refit_rows` and `refit_window`."""
     import pandas as pd
 
     metric_rows: list[dict[str, Any]] = [
@@ -81,8 +86,10 @@ def model_card_markdown(
         f"- Features ({len(features)}): {feature_list}\n"
         f"- Training rows: {n_train}\n"
         f"- Training window: {window.describe() if window else NO_WINDOW}\n"
+        f"- Validation rows: {n_validation} (model selection, calibration, leakage guard)\n"
         f"- Test rows: {n_test} (held out; never used to fit or select the model)\n"
-        f"- Data hash: `{data_hash}`",
+        f"- Data hash: `{data_hash}`\n\n"
+        + _fits_text(n_train, n_validation, n_test, refit_rows, refit_window),
         *(
             [f"## Column roles\n\n{markdown_table(column_roles)}"]
             if column_roles is not None and len(column_roles)
@@ -94,6 +101,32 @@ def model_card_markdown(
         f"## Limitations\n\n{limitation_text}",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _fits_text(
+    n_train: int,
+    n_validation: int,
+    n_test: int,
+    refit_rows: int | None,
+    refit_window: TrainingWindow | None,
+) -> str:
+    """Which rows each fit saw, and which fit the metrics below are of."""
+    evaluated = (
+        f"| evaluated (the metrics below) | {n_train} | {n_validation} | {n_test} held out |"
+    )
+    header = "| fit | fitted on | validation | test |\n| --- | --- | --- | --- |\n" + evaluated
+    if refit_rows is None:
+        return (
+            f"{header}\n\nThe registered model is the evaluated fit itself (refit_on_window off)."
+        )
+    days = f", {refit_window.describe()}" if refit_window else ""
+    return (
+        f"{header}\n| registered (refit) | all {refit_rows} rows of the window | none | none |"
+        f"\n\nThe registered model is the same pipeline (estimator, parameters, seed) refit on "
+        f"every labelled row of its window{days}, after the evaluated fit was judged. The "
+        "metrics, slices and the comparison with the champion are the evaluated fit's on its "
+        "held-out test rows: the refit has no held-out rows left, and live evidence judges it."
+    )
 
 
 def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:

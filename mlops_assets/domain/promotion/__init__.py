@@ -3,10 +3,14 @@
 The modules, in the order a candidate meets them:
 - `comparison`: the champion scored on the challenger's test rows (the paired bootstrap of
   their losses, overall and per slice), what evaluation_report hands the gate;
-- `gate`: the named checks and the decision (GateConfig, decide_promotion, GateOutcome);
+- `gate`: the named checks and the decision (GateConfig, decide_promotion, GateOutcome:
+  promoted, challenger or rejected);
 - `moves`: the lock and compare-and-set protocol that registers a candidate and moves
-  `champion` (the gate's promotion, a rollback, a manual promotion), over the ChampionRegistry
-  interface that MlflowRegistry implements;
+  `champion` (the gate's promotion, a rollback, a manual promotion) and the gate's
+  `challenger`, over the ChampionRegistry interface that MlflowRegistry implements;
+- `roles`: the `challenger` alias set or retired by hand;
+- `audit`: every move of an alias recorded on its version (who, when, why, the evidence) and
+  read back (`audit_trail`);
 - `history`: the champion's history read back from the registry's tags (the previous champion,
   the rollback target, the repairs after a killed promotion).
 
@@ -14,6 +18,7 @@ The Dagster side is thin: registered_model_version and the promote/rollback ops
 (defs/champion/registry.py) call `moves`.
 """
 
+from mlops_assets.domain.promotion.audit import Action, AliasMove, audit_trail
 from mlops_assets.domain.promotion.comparison import (
     ChampionComparison,
     ChampionSource,
@@ -58,11 +63,14 @@ from mlops_assets.domain.promotion.moves import (
     repair_interrupted,
     roll_back,
 )
+from mlops_assets.domain.promotion.roles import retire_challenger, set_challenger
 
 __all__ = [
     "DEFAULT_MIN_METRICS",
     "OUTCOME_HEADLINES",
     "VERSION_PLACEHOLDER",
+    "Action",
+    "AliasMove",
     "Candidate",
     "ChampionComparison",
     "ChampionMove",
@@ -77,6 +85,7 @@ __all__ = [
     "PromotionError",
     "PromotionOutcome",
     "Repair",
+    "audit_trail",
     "champion_lock",
     "compare_predictions",
     "compare_with_champion",
@@ -94,6 +103,8 @@ __all__ = [
     "promote_version_command",
     "register_and_promote",
     "repair_interrupted",
+    "retire_challenger",
     "roll_back",
     "rollback_target",
+    "set_challenger",
 ]

@@ -67,6 +67,16 @@ class EvaluationSummary:
     model_card_path: str
     comparison_settings: ComparisonSettings = field(default_factory=ComparisonSettings)
     """The settings used, so the gate can compare again with the same ones."""
+    refit_model_uri: str = ""
+    """The same recipe refit on every labelled row of the window (training.refit_on_window),
+    logged in the same MLflow run: what gets registered. Empty: no refit, the evaluated fit
+    itself is registered. The gate judges the evaluated fit (`model`) on its held-out rows."""
+    refit_rows: int = 0
+
+    @property
+    def registered_model_uri(self) -> str:
+        """The model the registry receives: the refit when there is one."""
+        return self.refit_model_uri or self.model.model_uri
 
 
 def incompatible_champion(version: str, schema_detail: str) -> ChampionComparison:

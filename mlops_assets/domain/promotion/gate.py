@@ -27,14 +27,16 @@ from mlops_assets.domain.promotion.comparison import ChampionComparison
 
 class GateOutcome(StrEnum):
     """The gate's decision as the `gate.decision` tag records it (a StrEnum: the tag's value is
-    the member's). Each outcome says which alias the version takes; a new outcome (a third
-    alias) is one member here, one line in OUTCOME_HEADLINES and one branch where moves.py
-    sets the alias."""
+    the member's). Each outcome says which alias the version takes (moves.py sets it)."""
 
     PROMOTED = "promoted"
-    """Takes `champion`."""
+    """Takes `champion`: better than the champion beyond noise, every check passed."""
+    CHALLENGER = "challenger"
+    """Takes `challenger` (replacing any earlier one): every hard check passed, and the
+    comparison could prove it neither better nor worse, so live evidence is to judge it."""
     REJECTED = "rejected"
-    """Kept out of `champion`; registered as the `challenger`."""
+    """No alias: worse than the champion beyond noise, or a hard check failed (thresholds,
+    leakage, input contract, servability, schema, a slice clearly worse)."""
     INTERRUPTED = "interrupted"
     """Approved, but its promotion was killed before it moved `champion` (history.py)."""
 
@@ -42,9 +44,13 @@ class GateOutcome(StrEnum):
 # The headline of a version's gate page in MLflow, per outcome.
 OUTCOME_HEADLINES: Mapping[GateOutcome, str] = {
     GateOutcome.PROMOTED: "Promoted to champion",
-    GateOutcome.REJECTED: "Not promoted (kept as challenger)",
+    GateOutcome.CHALLENGER: "Not promoted: the challenger (live evidence to decide)",
+    GateOutcome.REJECTED: "Rejected (no alias)",
     GateOutcome.INTERRUPTED: "Approved, but never champion: the promotion was interrupted",
 }
+
+# The evidence of a decision taken with no champion to compare with.
+NO_CHAMPION = "no champion to compare with"
 
 # Stands for the candidate's version number in gate reasons: they are written before the
 # version is registered; the asset fills the number in once it is known.
@@ -99,14 +105,17 @@ class GateCheck:
 
 @dataclass(frozen=True)
 class GateDecision:
-    promote: bool
+    outcome: GateOutcome
     checks: tuple[GateCheck, ...]
     reasons: tuple[str, ...]
     """One per failed check, or a single reason for promoting."""
+    evidence: str = ""
+    """The comparison with the champion the decision rests on (effect, interval, rows), or
+    why there was none: what the audit trail records with the move."""
 
     @property
-    def outcome(self) -> GateOutcome:
-        return GateOutcome.PROMOTED if self.promote else GateOutcome.REJECTED
+    def promote(self) -> bool:
+        return self.outcome is GateOutcome.PROMOTED
 
     def as_tags(self) -> dict[str, str]:
         """MLflow tags recording the decision, its reasons and each check's outcome."""
@@ -178,10 +187,10 @@ def decide_promotion(
         add(check, f"{check.name} failed: {check.detail}")
 
     if schema_compatible is None:
-        promote = not reasons
-        if promote:
-            reasons.append("no champion yet: first model that passes the thresholds")
-        return GateDecision(promote, tuple(checks), tuple(reasons))
+        if reasons:
+            return GateDecision(GateOutcome.REJECTED, tuple(checks), tuple(reasons), NO_CHAMPION)
+        reasons.append("no champion yet: first model that passes the thresholds")
+        return GateDecision(GateOutcome.PROMOTED, tuple(checks), tuple(reasons), NO_CHAMPION)
 
     add(
         GateCheck("schema_compatible", schema_compatible, schema_detail or "compatible"),
@@ -189,13 +198,23 @@ def decide_promotion(
         f"manually with promote_version_job ({promote_version_command()}), or retrain the "
         "champion's configuration with the new schema to compare",
     )
-    if schema_compatible:
-        beats, beats_reason = _beats_champion_check(overall, gate.min_improvement)
-        add(beats, beats_reason)
-        add(*_slices_check(slices, gate.slice_tolerance))
-        if all(check.passed for check in checks):
-            return GateDecision(True, tuple(checks), (beats_reason,))
-    return GateDecision(False, tuple(checks), tuple(reasons))
+    if not schema_compatible:
+        evidence = f"no comparison: schema incompatible ({schema_detail})"
+        return GateDecision(GateOutcome.REJECTED, tuple(checks), tuple(reasons), evidence)
+    hard_checks_passed = not reasons
+    beats, beats_reason = _beats_champion_check(overall, gate.min_improvement)
+    add(beats, beats_reason)
+    slices_check, slices_reason = _slices_check(slices, gate.slice_tolerance)
+    add(slices_check, slices_reason)
+    hard_checks_passed = hard_checks_passed and slices_check.passed
+    evidence = beats.detail
+    if hard_checks_passed and beats.passed:
+        return GateDecision(GateOutcome.PROMOTED, tuple(checks), (beats_reason,), evidence)
+    # Not worse beyond noise (the interval reaches 0 or above) is no proof either way: the
+    # candidate becomes the challenger, for the labelled traffic of the next days to judge.
+    not_worse = overall is not None and overall.ci_high >= 0
+    outcome = GateOutcome.CHALLENGER if hard_checks_passed and not_worse else GateOutcome.REJECTED
+    return GateDecision(outcome, tuple(checks), tuple(reasons), evidence)
 
 
 def judge(

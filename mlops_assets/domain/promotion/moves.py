@@ -1,9 +1,10 @@
-"""Every move of the `champion` alias: the gate's promotion, a rollback, a manual promotion.
+"""Every move of the `champion` alias (the gate's promotion, a rollback, a manual promotion)
+and the gate's move of `challenger`; the challenger set or retired by hand is in roles.py.
 
-Each move happens under one lock per model (the same for all three, so none interleaves with
-another) and by compare-and-set: the champion is read, judged and moved with no other run of
-this project in between. The run queue's tag limit already keeps retraining runs apart; the
-lock also covers manual and local runs.
+Each move happens under one lock per model (the same for all, so none interleaves with
+another), by compare-and-set, and is recorded in the audit trail (audit.py): the champion is
+read, judged and moved with no other run of this project in between. The run queue's tag
+limit already keeps retraining runs apart; the lock also covers manual and local runs.
 
 Dagster-free: the registry is the ChampionRegistry interface (MlflowRegistry in the code
 location, an in-memory one in the tests) and the locks any named exclusive lock.
@@ -15,7 +16,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,17 +28,22 @@ from mlops_assets.contracts import (
     PROMOTED_AT_TAG,
     PROMOTION_AUDIT_TAG,
     REPLACED_TAG,
+    ROLE_REASON_TAG,
+    ROLE_TAG,
     ROLLBACK_AUDIT_TAG,
     ROLLBACK_RESTORED_BY_TAG,
     ROLLED_BACK_AT_TAG,
     TEST_METRIC_TAG_PREFIX,
 )
+from mlops_assets.domain.promotion.audit import Action, AliasMove, record, role_line
 from mlops_assets.domain.promotion.comparison import ChampionComparison
 from mlops_assets.domain.promotion.gate import (
+    MAX_TAG_VALUE,
     VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
+    GateOutcome,
     gate_tags,
     judge,
 )
@@ -48,6 +54,10 @@ from mlops_assets.domain.promotion.history import (
     rollback_target,
 )
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
+
+# Who the audit trail names for the gate's moves, and the evidence of a move by hand.
+GATE_REQUESTER = "gate"
+BY_HAND = "by hand (no comparison)"
 
 Locks = Callable[[str], AbstractContextManager[None]]
 """Named exclusive locks shared by every process of the project (ProjectStorage.lock)."""
@@ -111,6 +121,14 @@ class PromotionOutcome:
     decision: GateDecision
     reasons: tuple[str, ...]
     model_hash: str
+    challenger_version: str | None = None
+    """The version holding `challenger` after this step."""
+
+    @property
+    def outcome(self) -> GateOutcome:
+        """What this step did with the version: promoted, challenger or rejected (the
+        decision that counted: a retried step that finds its version champion promoted it)."""
+        return GateOutcome.PROMOTED if self.promoted else self.decision.outcome
 
 
 @dataclass(frozen=True)
@@ -178,12 +196,17 @@ def register_and_promote(
         repair_interrupted(registry, exclude=version)
         current = registry.version_by_alias(CHAMPION_ALIAS)
         current_version = None if current is None else current.version
+        judged_against = evaluated_against
         if current_version == version:
             # An earlier attempt of this step moved the alias, then failed: finish its work.
             promoted = True
             if PROMOTED_AT_TAG not in registered.tags:
-                registry.set_version_tag(version, PROMOTED_AT_TAG, _now())
+                registry.set_version_tag(version, PROMOTED_AT_TAG, now_utc())
+            if registered.tags.get(ROLE_TAG) != CHAMPION_ALIAS:
+                page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
+                record(registry, _gate_move(version, Action.PROMOTED, decision), page)
         else:
+            judged_against = current_version
             if current_version != evaluated_against:
                 # The champion moved since evaluation: that judgement is stale. Judge again
                 # against the champion now, on the same test rows, before deciding.
@@ -203,19 +226,24 @@ def register_and_promote(
                 for key, value in gate_tags(decision, current_version).items():
                     registry.set_version_tag(version, key, value)
             promoted = decision.promote
+            page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
+            move = _gate_move(version, Action.PROMOTED, decision)
             if promoted:
-                _make_champion(registry, version, current_version)
+                make_champion(registry, move, current_version, page)
+            elif decision.outcome is GateOutcome.CHALLENGER:
+                make_challenger(registry, replace(move, action=Action.CHALLENGER_SET), page)
             else:
-                registry.set_alias(CHALLENGER_ALIAS, version)
+                # Rejected: no alias and no move, but the page and tags say why.
+                why = "rejected by the gate: " + "; ".join(decision.reasons)
+                why = why.replace(VERSION_PLACEHOLDER, version)
+                registry.set_version_tag(version, ROLE_TAG, "none")
+                registry.set_version_tag(version, ROLE_REASON_TAG, why[:MAX_TAG_VALUE])
+                registry.set_version_description(version, f"{role_line('none', why)}\n\n{page}")
         # Reasons were written before the version had a number; name it in what people read.
         for key, value in decision.as_tags().items():
             registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
-        judged_against = current_version if current_version != version else evaluated_against
-        registry.set_version_description(
-            version,
-            decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version),
-        )
         champion_now = registry.version_by_alias(CHAMPION_ALIAS)
+        challenger_now = registry.version_by_alias(CHALLENGER_ALIAS)
     return PromotionOutcome(
         version=version,
         promoted=promoted,
@@ -223,14 +251,20 @@ def register_and_promote(
         decision=decision,
         reasons=tuple(reason.replace(VERSION_PLACEHOLDER, version) for reason in reasons),
         model_hash=model_hash,
+        challenger_version=None if challenger_now is None else challenger_now.version,
     )
+
+
+def _gate_move(version: str, action: Action, decision: GateDecision) -> AliasMove:
+    reason = "; ".join(decision.reasons).replace(VERSION_PLACEHOLDER, version)
+    return AliasMove(version, action, now_utc(), GATE_REQUESTER, reason, decision.evidence)
 
 
 def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -> list[str]:
     """Finish or correct what a promotion killed part-way left (see `interrupted_repairs`),
     under the champion lock; `exclude` is the version the caller is promoting now. Returns
     what was repaired, as sentences for the log."""
-    fixes = interrupted_repairs(registry.versions(), now=_now(), exclude=exclude)
+    fixes = interrupted_repairs(registry.versions(), now=now_utc(), exclude=exclude)
     for fix in fixes:
         for key, value in fix.tags.items():
             registry.set_version_tag(fix.version, key, value)
@@ -249,12 +283,16 @@ def roll_back(
     with champion_lock(registry, locks):
         repair_interrupted(registry)
         current, target = rollback_target(registry.model_name, registry.versions())
-        who, now = _requester(requested_by), _now()
+        who, now = requester(requested_by), now_utc()
         audit = f"rolled back by {who} at {now}: {reason}"
         registry.set_alias(CHAMPION_ALIAS, target.version)
         registry.set_version_tag(current.version, ROLLED_BACK_AT_TAG, now)
         registry.set_version_tag(current.version, ROLLBACK_AUDIT_TAG, audit)
         registry.set_version_tag(target.version, ROLLBACK_RESTORED_BY_TAG, audit)
+        back = f"rolled back to v{target.version}: {reason}"
+        record(registry, AliasMove(current.version, Action.ROLLED_BACK, now, who, back, BY_HAND))
+        restored = f"restored in place of v{current.version}: {reason}"
+        record(registry, AliasMove(target.version, Action.RESTORED, now, who, restored, BY_HAND))
         return ChampionMove(current.version, target.version, who, audit)
 
 
@@ -277,7 +315,7 @@ def promote_given_version(
                 f"{registry.model_name} has no version {wanted!r} (versions: {known}); "
                 "nothing was changed."
             )
-        who = _requester(requested_by)
+        who = requester(requested_by)
         current = current_champion(list(versions.values()))
         if current is not None and current.version == wanted:
             return ChampionMove(wanted, wanted, who, "")
@@ -285,28 +323,58 @@ def promote_given_version(
         # first on tomorrow's batch.
         registry.load_model(wanted)
         previous = "none" if current is None else current.version
-        audit = f"promoted manually by {who} at {_now()}, replacing v{previous}: {reason}"
+        now = now_utc()
+        audit = f"promoted manually by {who} at {now}, replacing v{previous}: {reason}"
         registry.set_version_tag(wanted, PROMOTION_AUDIT_TAG, audit)
-        _make_champion(registry, wanted, None if current is None else current.version)
-        if CHALLENGER_ALIAS in versions[wanted].aliases:
-            registry.delete_alias(CHALLENGER_ALIAS)
+        move = AliasMove(wanted, Action.PROMOTED, now, who, reason, BY_HAND)
+        make_champion(registry, move, None if current is None else current.version)
         return ChampionMove(previous, wanted, who, audit)
 
 
-def _make_champion(registry: ChampionRegistry, version: str, replaced: str | None) -> None:
+def make_champion(
+    registry: ChampionRegistry, move: AliasMove, replaced: str | None, page: str | None = None
+) -> None:
+    """`champion` onto `move.version`, recorded on it and on the version it replaced; a
+    challenger promoted gives up `challenger` (one version holds one role). `page`: the
+    version's new description under its role line (None: unchanged)."""
     # The alias first, then the tags that record the move: a kill before the alias leaves
     # nothing moved; one after it, a champion whose record `interrupted_repairs` completes.
-    now = _now()
+    version, now = move.version, move.at
     registry.set_alias(CHAMPION_ALIAS, version)
     registry.set_version_tag(version, PROMOTED_AT_TAG, now)
     registry.set_version_tag(version, REPLACED_TAG, replaced or "none")
     if replaced is not None:
         registry.set_version_tag(replaced, ARCHIVED_AT_TAG, now)
+    challenger = registry.version_by_alias(CHALLENGER_ALIAS)
+    if challenger is not None and challenger.version == version:
+        registry.delete_alias(CHALLENGER_ALIAS)
+    record(registry, move, page)
+    if replaced is not None:
+        why = f"replaced by v{version}: {move.reason}"
+        record(
+            registry,
+            replace(move, version=replaced, action=Action.REPLACED_AS_CHAMPION, reason=why),
+        )
 
 
-def _requester(requested_by: str) -> str:
+def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | None = None) -> None:
+    """`challenger` onto `move.version` (compare-and-set under the caller's champion lock):
+    the challenger it replaces, if any, loses the alias, and both moves are recorded."""
+    before = registry.version_by_alias(CHALLENGER_ALIAS)
+    registry.set_alias(CHALLENGER_ALIAS, move.version)
+    if before is not None and before.version != move.version:
+        why = f"replaced by v{move.version}: {move.reason}"
+        record(
+            registry,
+            replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
+        )
+    record(registry, move, page)
+
+
+def requester(requested_by: str) -> str:
+    """Who asked for a move by hand: as given, else the OS user."""
     return requested_by or os.environ.get("USER") or getpass.getuser()
 
 
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(UTC).isoformat()

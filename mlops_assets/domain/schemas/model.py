@@ -91,6 +91,13 @@ class DatasetSchema:
         return [*self.numeric_features, *self.categorical_features]
 
     @property
+    def date_columns(self) -> list[str]:
+        """Where a model's training window is read: the timestamp column, then the columns
+        recognised as dates."""
+        dated = [c.name for c in self.columns if c.kind == "datetime"]
+        return [*([self.timestamp_column] if self.timestamp_column else []), *dated]
+
+    @property
     def id_columns(self) -> list[str]:
         """Row identifiers: never features, never drift-tested, kept for joins and lineage."""
         return self._named("id")

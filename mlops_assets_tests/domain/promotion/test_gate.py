@@ -209,7 +209,7 @@ def test_a_slice_clearly_worse_blocks_promotion_and_is_named():
 def test_as_tags_records_decision_reasons_and_every_check():
     decision = _decide(overall=NOISE)
     assert decision.as_tags() == {
-        "gate.decision": "rejected",
+        "gate.decision": "challenger",
         "gate.reasons": decision.reasons[0],
         "gate.check.min:roc_auc": "passed",
         "gate.check.max:log_loss": "passed",
@@ -223,7 +223,7 @@ def test_as_tags_records_decision_reasons_and_every_check():
 
 def test_as_tags_truncates_long_reasons_and_sanitises_check_names():
     decision = GateDecision(
-        promote=False,
+        outcome=GateOutcome.REJECTED,
         checks=(GateCheck("min:f1@0.5", False, ""),),
         reasons=("x" * 3000, "y" * 3000),
     )
@@ -284,14 +284,17 @@ def test_gate_config_field_defaults_are_the_documented_ones():
 
 
 def test_the_gate_page_and_the_page_rebuilt_from_its_tags_open_with_the_same_verdict():
-    for promote, headline in ((True, "Promoted to champion"), (False, "Not promoted")):
-        decision = GateDecision(promote, (GateCheck("min:roc_auc", promote, ""),), ("why",))
+    for outcome, headline in (
+        (GateOutcome.PROMOTED, "Promoted to champion"),
+        (GateOutcome.CHALLENGER, "Not promoted: the challenger"),
+        (GateOutcome.REJECTED, "Rejected (no alias)"),
+    ):
+        passed = outcome is GateOutcome.PROMOTED
+        decision = GateDecision(outcome, (GateCheck("min:roc_auc", passed, ""),), ("why",))
         live = decision.as_description("3").splitlines()[0]
         rebuilt = description_from_tags("4", gate_tags(decision, "3")).splitlines()[0]
         assert live == rebuilt and live.startswith(f"**Gate decision: {headline}")
-        assert gate_tags(decision, "3")["gate.decision"] == (
-            GateOutcome.PROMOTED if promote else GateOutcome.REJECTED
-        )
+        assert gate_tags(decision, "3")["gate.decision"] == outcome
     interrupted = description_from_tags("4", {"gate.decision": "interrupted"})
     assert interrupted.startswith("**Gate decision: Approved, but never champion")
     assert "promote_version_job" in interrupted
@@ -299,3 +302,32 @@ def test_the_gate_page_and_the_page_rebuilt_from_its_tags_open_with_the_same_ver
     assert description_from_tags("4", {"gate.decision": "on hold"}).startswith(
         "**Gate decision: on hold**"
     )
+
+
+def test_the_gate_has_three_outcomes_from_the_comparison_and_the_hard_checks():
+    assert _decide().outcome is GateOutcome.PROMOTED
+    # Neither better nor worse beyond noise: the challenger, with its interval as evidence.
+    within_noise = _decide(overall=NOISE)
+    assert within_noise.outcome is GateOutcome.CHALLENGER
+    assert (
+        within_noise.evidence == "improvement +0.0012 in log_loss, 95% CI [-0.004, +0.006], n=1000"
+    )
+    # Better, but not by the required margin: not worse either, so the challenger.
+    margin = _decide(gate=GateConfig(min_metrics={}, max_metrics={}, min_improvement=0.04))
+    assert margin.outcome is GateOutcome.CHALLENGER
+    # Worse beyond noise: rejected, no alias.
+    worse = _decide(overall=_comparison(-0.05, -0.07, -0.03))
+    assert worse.outcome is GateOutcome.REJECTED and "-0.07" in worse.evidence
+    # Within noise, but a hard check failed: rejected.
+    slice_worse = [("region", "south", _comparison(-0.1, -0.15, -0.05))]
+    assert _decide(overall=NOISE, slices=slice_worse).outcome is GateOutcome.REJECTED
+    servable = GateCheck("servable", False, "raw rows refused")
+    assert _decide(overall=NOISE, serving_checks=(servable,)).outcome is GateOutcome.REJECTED
+    contract = GateCheck("input_contract_compatible", False, "flag: boolean -> string")
+    rejected = _decide(overall=NOISE, serving_checks=(contract,))
+    assert rejected.outcome is GateOutcome.REJECTED
+    assert any("flag: boolean -> string" in reason for reason in rejected.reasons)
+    assert _decide(overall=NOISE, leaky_features=("x",)).outcome is GateOutcome.REJECTED
+    incompatible = _decide(schema_compatible=False, schema_detail="x removed", overall=None)
+    assert incompatible.outcome is GateOutcome.REJECTED
+    assert incompatible.as_tags()["gate.decision"] == "rejected"

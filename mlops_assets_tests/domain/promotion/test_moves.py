@@ -176,7 +176,7 @@ def test_a_candidate_no_better_than_the_champion_becomes_challenger():
     )
     assert (outcome.version, outcome.promoted, outcome.champion_version) == ("2", False, "1")
     assert registry.aliases == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
-    assert registry.records["2"].tags[GATE_DECISION_TAG] == "rejected"
+    assert registry.records["2"].tags[GATE_DECISION_TAG] == "challenger"
     assert "includes 0" in registry.run_tags["r2"][GATE_REASONS_TAG]
 
 
@@ -212,7 +212,8 @@ def test_when_the_champion_moved_after_evaluation_the_candidate_is_judged_again(
     assert outcome.reasons[0] == (
         "champion moved from 1 to 2 during this run; compared again with 2"
     )
-    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "3"}
+    # Worse than the new champion beyond noise: rejected, no alias.
+    assert registry.aliases == {CHAMPION_ALIAS: "2"}
     assert registry.records["3"].tags[EVALUATED_AGAINST_TAG] == "2"
     assert registry.records["3"].tags[GATE_DECISION_TAG] == "rejected"
 
