@@ -181,4 +181,3 @@ class ModeRouter:
         if self.bandit is not None:
             described["bandit"] = self.bandit.describe()
         return described
-
