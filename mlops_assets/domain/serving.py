@@ -1,6 +1,6 @@
 """Online scoring, the parts that need no server: request bodies parsed into rows, the rows
 checked against the champion's schema contract and typed as training typed them, the answers in
-MLflow's scoring-server shape, and the request log's rows. Pure: no Dagster, MLflow or HTTP.
+MLflow's scoring-server shape. Pure: no Dagster, MLflow or HTTP.
 
 mlops_assets/serving calls these from its FastAPI app; a unit test reaches them with bytes.
 """
@@ -12,24 +12,11 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import (
-    CHALLENGER_PREDICTION_COLUMN,
-    CHALLENGER_VERSION_COLUMN,
-    CHAMPION_PREDICTION_COLUMN,
-    CHAMPION_VERSION_COLUMN,
-    REQUEST_ID_COLUMN,
-    SERVED_AT_COLUMN,
-    SERVED_MODEL_VERSION_COLUMN,
-    SERVED_PREDICTION_COLUMN,
-    SERVED_ROLE_COLUMN,
-    SERVED_SCORE_COLUMN,
-)
 from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
@@ -295,88 +282,6 @@ def predict_answer(
         "predictions": rows,
         "data_quality": quality.summary(),
     }
-
-
-@dataclass(frozen=True)
-class BothScored:
-    """A request's rows scored by the champion and the challenger, and who answered each."""
-
-    roles: np.ndarray
-    """Per row `champion` or `challenger`: the role whose prediction the client got."""
-    champion_version: str
-    champion_pred: np.ndarray
-    challenger_version: str
-    challenger_pred: np.ndarray
-
-
-@dataclass(frozen=True)
-class ServedRequest:
-    """One scored request, as the request log keeps it until it writes the rows
-    (`served_rows`), off the request's path."""
-
-    prepared: PreparedRows
-    y_pred: np.ndarray
-    """The predictions the client got."""
-    scores: np.ndarray
-    model_version: str
-    """The version that answered, when the champion scored alone (`both` is None)."""
-    served_at: datetime
-    request_id: str
-    both: BothScored | None = None
-
-
-def served_rows(requests: Sequence[ServedRequest]) -> pd.DataFrame:
-    """The request log's rows: ids and features as scored, the prediction the client got, its
-    monitored score, the version and role that answered, the time (UTC), and both models'
-    predictions and versions (the challenger's null where it did not score), one row per row
-    scored."""
-    rows = pd.concat(
-        [
-            pd.concat([r.prepared.ids, r.prepared.features], axis=1).reset_index(drop=True)
-            for r in requests
-        ],
-        ignore_index=True,
-    )
-    counts = [len(r.y_pred) for r in requests]
-    rows[SERVED_PREDICTION_COLUMN] = np.concatenate([r.y_pred for r in requests])
-    rows[SERVED_SCORE_COLUMN] = np.concatenate([r.scores for r in requests])
-    roles = [
-        r.both.roles if r.both is not None else np.full(n, "champion", dtype=object)
-        for r, n in zip(requests, counts, strict=True)
-    ]
-    rows[SERVED_ROLE_COLUMN] = np.concatenate(roles).astype(object)
-    rows[SERVED_MODEL_VERSION_COLUMN] = np.concatenate(
-        [
-            np.where(role == "challenger", r.both.challenger_version, r.both.champion_version)
-            if r.both is not None
-            else np.full(len(role), r.model_version)
-            for r, role in zip(requests, roles, strict=True)
-        ]
-    ).astype(object)
-    rows[SERVED_AT_COLUMN] = pd.DatetimeIndex(
-        np.repeat([pd.Timestamp(r.served_at) for r in requests], counts)
-    )
-    rows[REQUEST_ID_COLUMN] = np.repeat([r.request_id for r in requests], counts)
-    rows[CHAMPION_PREDICTION_COLUMN] = np.concatenate(
-        [r.both.champion_pred if r.both is not None else r.y_pred for r in requests]
-    )
-    rows[CHAMPION_VERSION_COLUMN] = np.repeat(
-        [r.both.champion_version if r.both is not None else r.model_version for r in requests],
-        counts,
-    ).astype(object)
-    # Object columns with None where the challenger did not score: Parquet keeps the nulls and
-    # the predictions' type.
-    rows[CHALLENGER_PREDICTION_COLUMN] = pd.concat(
-        [
-            pd.Series(r.both.challenger_pred if r.both is not None else [None] * n, dtype=object)
-            for r, n in zip(requests, counts, strict=True)
-        ],
-        ignore_index=True,
-    )
-    rows[CHALLENGER_VERSION_COLUMN] = np.repeat(
-        [r.both.challenger_version if r.both is not None else None for r in requests], counts
-    ).astype(object)
-    return rows
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

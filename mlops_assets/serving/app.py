@@ -26,10 +26,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.requests import ClientDisconnect
 
+from mlops_assets.domain.served_rows import ServedRequest
 from mlops_assets.domain.serving import (
     PreparedRows,
     RequestError,
-    ServedRequest,
     invocation_answer,
     parse_invocation,
     predict_answer,

@@ -1,10 +1,15 @@
-"""Scoring a request's rows in the service's mode: the champion alone, or the champion and the
-challenger in one call on the scoring thread (shadow, canary, bandit), and who answers each
-row (domain/challenger/routing.py).
+"""Scoring a request's rows in the service's mode, and who answers each row
+(domain/challenger/routing.py): the champion alone, or beside the challenger (shadow, canary,
+bandit).
 
-Both models score the same prepared rows one after the other in the same job: no second
-round trip, no second parse or schema check, and the request log gets both predictions on
-every row, which is what the paired comparison of the two models needs whatever the mode.
+Who answers is decided before anything scores (it depends on the ids, not the predictions).
+Only the answering model scores on the request's path, on the scoring thread, with the rows
+parsed and checked once; the other model's predictions of the same rows are made by the
+request log in one batch before it writes them (`BothScored.unscored`). A 1-row request's cost
+is mostly fixed per call (a pipeline call on one row costs about what it costs on hundreds:
+`make bench`, section "shadow"), so scoring the challenger inline doubled a shadow request's
+time, while in the batch it costs a fraction of a call per row. Either way the log gets both
+predictions on every row, which the paired comparison of the two models needs in every mode.
 
 A challenger never fails a request: with none loaded (no alias, or it was removed), or one
 whose scoring raises, or whose classes differ from the champion's, the champion answers every
@@ -21,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from mlops_assets.domain.challenger.routing import ServeMode, canary_roles, row_keys
-from mlops_assets.domain.serving import BothScored, PreparedRows
+from mlops_assets.domain.served_rows import BothScored
+from mlops_assets.domain.serving import PreparedRows
 from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.serving.bandit_learner import BanditLearner
 from mlops_assets.serving.champion_watcher import ChampionWatcher, ServedModel
@@ -80,53 +86,66 @@ class ModeRouter:
             self.bandit.stop()
 
     def answer(self, champion: ServedModel, prepared: PreparedRows, request_id: str) -> Answer:
-        features = prepared.features
-        y_pred, proba, classes = predict_frame(champion.pipeline, features, champion.schema.task)
-        alone = Answer(
-            y_pred,
-            proba,
-            classes,
-            prediction_score(y_pred, proba, champion.schema.task),
-            champion.version,
-            CHAMPION,
-            None,
-        )
+        """Score with the model(s) that answer the rows; the other one's predictions are left
+        to the request log's batch (`BothScored.unscored`)."""
+        task = champion.schema.task
         # Read once, as the champion: a swap during this request changes the next one.
         challenger = self.challenger.current if self.challenger is not None else None
         if self.mode == "champion":
-            return self._count(alone)
+            return self._count(self._champion_alone(champion, prepared))
         if challenger is None:
-            return self._alone(alone, "no `challenger` version loaded")
-        try:
-            c_pred, c_proba, c_classes = predict_frame(
-                challenger.pipeline, features, champion.schema.task
-            )
-        except Exception as error:  # the champion's answer stands; the failure is counted
-            self.metrics.challenger_failures.inc()
-            log.exception("challenger v%s could not score", challenger.version)
-            return self._alone(alone, f"challenger v{challenger.version} failed: {error}")
-        if c_classes != classes:
-            return self._alone(
-                alone, f"challenger v{challenger.version} predicts other classes: {c_classes}"
-            )
-        self._fallback("")
+            return self._alone(champion, prepared, "no `challenger` version loaded")
+        if _classes(challenger.pipeline) != _classes(champion.pipeline):
+            classes = _classes(challenger.pipeline)
+            reason = f"challenger v{challenger.version} predicts other classes: {classes}"
+            return self._alone(champion, prepared, reason)
         roles = self._roles(prepared, request_id, champion.version, challenger.version)
         chosen = roles == CHALLENGER
-        both = BothScored(roles, champion.version, y_pred, challenger.version, c_pred)
-        if not chosen.any():
+        if not chosen.any():  # the champion answers every row: the challenger scores later
+            self._fallback("")
+            alone = self._champion_alone(champion, prepared)
+            both = BothScored(
+                roles, champion.version, alone.y_pred, challenger.version, None, challenger.pipeline
+            )
             return self._count(replace(alone, both=both))
-        answered = np.where(chosen, c_pred, y_pred)
-        answered_proba = (
-            None if proba is None or c_proba is None else np.where(chosen[:, None], c_proba, proba)
-        )
+        try:
+            c_pred, c_proba, c_classes = predict_frame(challenger.pipeline, prepared.features, task)
+        except Exception as error:  # the champion answers instead; the failure is counted
+            self.metrics.challenger_failures.inc()
+            log.exception("challenger v%s could not score", challenger.version)
+            return self._alone(
+                champion, prepared, f"challenger v{challenger.version} failed: {error}"
+            )
+        self._fallback("")
         if chosen.all():
-            version, role = challenger.version, CHALLENGER
-        else:
-            version, role = f"{champion.version},{challenger.version}", "champion,challenger"
-        scores = prediction_score(answered, answered_proba, champion.schema.task)
-        return self._count(
-            Answer(answered, answered_proba, classes, scores, version, role, both),
+            both = BothScored(
+                roles, champion.version, None, challenger.version, c_pred, champion.pipeline
+            )
+            scores = prediction_score(c_pred, c_proba, task)
+            answer = Answer(
+                c_pred, c_proba, c_classes, scores, challenger.version, CHALLENGER, both
+            )
+            return self._count(answer)
+        alone = self._champion_alone(champion, prepared)
+        answered = np.where(chosen, c_pred, alone.y_pred)
+        proba = (
+            None
+            if alone.proba is None or c_proba is None
+            else np.where(chosen[:, None], c_proba, alone.proba)
         )
+        both = BothScored(roles, champion.version, alone.y_pred, challenger.version, c_pred)
+        version = f"{champion.version},{challenger.version}"
+        scores = prediction_score(answered, proba, task)
+        return self._count(
+            Answer(answered, proba, alone.classes, scores, version, "champion,challenger", both)
+        )
+
+    @staticmethod
+    def _champion_alone(champion: ServedModel, prepared: PreparedRows) -> Answer:
+        task = champion.schema.task
+        y_pred, proba, classes = predict_frame(champion.pipeline, prepared.features, task)
+        scores = prediction_score(y_pred, proba, task)
+        return Answer(y_pred, proba, classes, scores, champion.version, CHAMPION, None)
 
     def _roles(
         self, prepared: PreparedRows, request_id: str, champion: str, challenger: str
@@ -140,9 +159,9 @@ class ModeRouter:
         assert self.bandit is not None
         return np.array(self.bandit.choose(keys, champion, challenger), dtype=object)
 
-    def _alone(self, alone: Answer, reason: str) -> Answer:
+    def _alone(self, champion: ServedModel, prepared: PreparedRows, reason: str) -> Answer:
         self._fallback(reason)
-        return self._count(alone)
+        return self._count(self._champion_alone(champion, prepared))
 
     def _fallback(self, reason: str) -> None:
         if reason != self.fallback_reason:
@@ -181,3 +200,8 @@ class ModeRouter:
         if self.bandit is not None:
             described["bandit"] = self.bandit.describe()
         return described
+
+
+def _classes(pipeline: Any) -> list[Any]:
+    """A classifier's classes in its probability columns' order ([] for a regressor)."""
+    return list(getattr(pipeline, "classes_", []))
