@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_assets.contracts import SERVED_PREDICTION_COLUMN
+from mlops_assets.contracts import SERVED_PREDICTION_COLUMN, SERVED_ROLE_COLUMN
 from mlops_assets.domain.challenger.bandit import ARMS, Arm, RewardSummary, ThompsonSampler
 from mlops_assets.domain.challenger.losses import ChallengerInputError
-from mlops_assets.domain.challenger.routing import label_rewards
+from mlops_assets.domain.challenger.routing import label_rewards, row_keys
 from mlops_assets.domain.data import DataSourceError, write_text_atomic
 from mlops_assets.domain.data.sources import read_daily, read_table_file
 from mlops_assets.domain.schemas import DatasetSchema
@@ -162,6 +162,18 @@ class BanditLearner:
         rewards = label_rewards(
             labels, served, schema.id_columns, schema.target, SERVED_PREDICTION_COLUMN, str(path)
         )
+        # A row the bandit gave the challenger but the champion answered (the challenger had
+        # failed or gone) says nothing of the challenger: it is dropped, not credited to it.
+        keys = row_keys(served[schema.id_columns], "served")
+        roles = served.get(SERVED_ROLE_COLUMN, pd.Series("champion", index=served.index))
+        answered_by: dict[str, str] = {}
+        for key, role in zip(keys, roles, strict=True):
+            answered_by.setdefault(key, role)  # the first answer counts, as in label_rewards
+        for key in [
+            k for k in rewards if self.sampler.pending.get(k, answered_by[k]) != answered_by[k]
+        ]:
+            del rewards[key]
+            self.sampler.pending.pop(key, None)
         summary = self.sampler.reward(rewards)
         log.info(
             "bandit: %s: %d champion and %d challenger rewards, %d unmatched",
