@@ -83,13 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     # MLflow's download progress bars would fill the service's log at every champion load.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    metrics = ServingMetrics()
     try:
         settings = ServeSettings.from_env()
         check_bind(settings.host, settings.api_key)
+        app = build_app(settings, metrics)  # a bandit state file it cannot read stops it here
     except ValueError as error:
         sys.exit(f"mlops_assets.serving: {error}")
-    metrics = ServingMetrics()
-    uvicorn.Server(server_config(build_app(settings, metrics), settings, metrics)).run()
+    uvicorn.Server(server_config(app, settings, metrics)).run()
 
 
 if __name__ == "__main__":

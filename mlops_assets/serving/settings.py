@@ -93,6 +93,14 @@ class ServeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeSettings:
         env = os.environ if env is None else env
         home = Path(env.get("MLOPS_HOME") or default_home())
+        mode = serve_mode(env.get("MLOPS_SERVE_MODE", ""))
+        labels_directory = _labels_directory(env)
+        if mode == "bandit" and labels_directory is None:
+            raise ValueError(
+                "MLOPS_SERVE_MODE=bandit learns from label files: set MLOPS_SERVE_LABELS_DIR "
+                "(or MLOPS_LABELS_DATA) to their directory (YYYY-MM-DD.csv or .parquet with the "
+                "id columns and the target)"
+            )
         return cls(
             host=env.get("MLOPS_SERVE_HOST") or "127.0.0.1",
             port=int(_number(env, "MLOPS_SERVE_PORT", 8000)),
@@ -116,9 +124,9 @@ class ServeSettings:
             keep_alive_seconds=_number(env, "MLOPS_SERVE_KEEP_ALIVE_SECONDS", 5.0),
             header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),
             body_seconds=_number(env, "MLOPS_SERVE_BODY_SECONDS", 30.0),
-            mode=serve_mode(env.get("MLOPS_SERVE_MODE", "")),
+            mode=mode,
             canary_share=_share(env, "MLOPS_CANARY_SHARE", 0.1),
-            labels_directory=_labels_directory(env),
+            labels_directory=labels_directory,
             labels_poll_seconds=_number(env, "MLOPS_SERVE_LABELS_POLL_SECONDS", 60.0),
             bandit_state=Path(
                 env.get("MLOPS_SERVE_BANDIT_STATE") or home / "serving" / "bandit.json"

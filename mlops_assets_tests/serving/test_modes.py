@@ -27,6 +27,7 @@ from mlops_assets.contracts import (
 from mlops_assets.domain import synthetic
 from mlops_assets.domain.data.sources import read_daily
 from mlops_assets.resources.data_source import TrainingDataSource
+from mlops_assets.serving.settings import ServeSettings
 from mlops_assets_tests.serving.conftest import Service, running_service, wait_ready
 
 DAY = date(2026, 1, 12)
@@ -51,6 +52,23 @@ def _body(rows: pd.DataFrame) -> dict:
 def _logged(service: Service) -> pd.DataFrame:
     service.request_log.flush()
     return read_daily(service.settings.log_directory / DAY.isoformat())
+
+
+def test_the_mode_settings_are_read_and_wrong_ones_named():
+    settings = ServeSettings.from_env(
+        {"MLOPS_SERVE_MODE": "Canary", "MLOPS_CANARY_SHARE": "0.25", "MLOPS_HOME": "/tmp/h"}
+    )
+    assert (settings.mode, settings.canary_share) == ("canary", 0.25)
+    assert settings.bandit_state == Path("/tmp/h/serving/bandit.json")
+    assert ServeSettings.from_env({}).mode == "champion"
+    with pytest.raises(ValueError, match=r"MLOPS_CANARY_SHARE='1\.5'"):
+        ServeSettings.from_env({"MLOPS_CANARY_SHARE": "1.5"})
+    with pytest.raises(ValueError, match="MLOPS_SERVE_MODE='ab'"):
+        ServeSettings.from_env({"MLOPS_SERVE_MODE": "ab"})
+    with pytest.raises(ValueError, match="MLOPS_SERVE_LABELS_DIR"):
+        ServeSettings.from_env({"MLOPS_SERVE_MODE": "bandit"})
+    labels = ServeSettings.from_env({"MLOPS_SERVE_MODE": "bandit", "MLOPS_LABELS_DATA": "/l"})
+    assert labels.labels_directory == Path("/l")
 
 
 @pytest.fixture(scope="module")
