@@ -5,7 +5,7 @@ speed is measured.
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
 SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving,
-estimators (NannyML beside ours; builds NannyML's environment in bench/.data on first use).
+shadow (the serving service in shadow mode against the champion alone), estimators (NannyML beside ours; builds NannyML's environment in bench/.data on first use).
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
@@ -42,6 +42,7 @@ SECTIONS = (
     "sensor",
     "monitoring",
     "serving",
+    "shadow",
     "estimators",
 )
 
@@ -76,6 +77,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_serving
 
         return bench_serving.run
+    if name == "shadow":
+        import bench_serving_shadow
+
+        return bench_serving_shadow.run
     if name == "estimators":
         import bench_estimators
 

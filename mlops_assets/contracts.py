@@ -152,3 +152,11 @@ SERVED_MODEL_VERSION_COLUMN = "__served_model_version__"
 SERVED_PREDICTION_COLUMN = "__served_prediction__"
 SERVED_SCORE_COLUMN = "__served_score__"
 REQUEST_ID_COLUMN = "__request_id__"
+# With a challenger beside the champion (MLOPS_SERVE_MODE shadow, canary or bandit): which role
+# answered each row, and both models' predictions and versions (null where the challenger did
+# not score). The `__served_*` columns above are the answer the client got.
+SERVED_ROLE_COLUMN = "__served_role__"
+CHAMPION_PREDICTION_COLUMN = "__champion_prediction__"
+CHAMPION_VERSION_COLUMN = "__champion_version__"
+CHALLENGER_PREDICTION_COLUMN = "__challenger_prediction__"
+CHALLENGER_VERSION_COLUMN = "__challenger_version__"

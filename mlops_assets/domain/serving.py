@@ -1,6 +1,6 @@
 """Online scoring, the parts that need no server: request bodies parsed into rows, the rows
 checked against the champion's schema contract and typed as training typed them, the answers in
-MLflow's scoring-server shape, and the request log's rows. Pure: no Dagster, MLflow or HTTP.
+MLflow's scoring-server shape. Pure: no Dagster, MLflow or HTTP.
 
 mlops_assets/serving calls these from its FastAPI app; a unit test reaches them with bytes.
 """
@@ -12,19 +12,11 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import (
-    REQUEST_ID_COLUMN,
-    SERVED_AT_COLUMN,
-    SERVED_MODEL_VERSION_COLUMN,
-    SERVED_PREDICTION_COLUMN,
-    SERVED_SCORE_COLUMN,
-)
 from mlops_assets.domain.schemas import (
     DatasetSchema,
     DataValidationError,
@@ -290,40 +282,6 @@ def predict_answer(
         "predictions": rows,
         "data_quality": quality.summary(),
     }
-
-
-@dataclass(frozen=True)
-class ServedRequest:
-    """What the request log keeps of one request, tabulated only when the log writes a part
-    (`served_rows`), off the request's path."""
-
-    prepared: PreparedRows
-    y_pred: np.ndarray
-    scores: np.ndarray
-    model_version: str
-    served_at: datetime
-    request_id: str
-
-
-def served_rows(requests: Sequence[ServedRequest]) -> pd.DataFrame:
-    """The request log's rows: ids and features as scored, the prediction, its monitored
-    score, the version and the time (UTC), one row per row scored."""
-    rows = pd.concat(
-        [
-            pd.concat([r.prepared.ids, r.prepared.features], axis=1).reset_index(drop=True)
-            for r in requests
-        ],
-        ignore_index=True,
-    )
-    counts = [len(r.y_pred) for r in requests]
-    rows[SERVED_PREDICTION_COLUMN] = np.concatenate([r.y_pred for r in requests])
-    rows[SERVED_SCORE_COLUMN] = np.concatenate([r.scores for r in requests])
-    rows[SERVED_MODEL_VERSION_COLUMN] = np.repeat([r.model_version for r in requests], counts)
-    rows[SERVED_AT_COLUMN] = pd.DatetimeIndex(
-        np.repeat([pd.Timestamp(r.served_at) for r in requests], counts)
-    )
-    rows[REQUEST_ID_COLUMN] = np.repeat([r.request_id for r in requests], counts)
-    return rows
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

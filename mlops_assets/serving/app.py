@@ -26,20 +26,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.requests import ClientDisconnect
 
+from mlops_assets.domain.served_rows import ServedRequest
 from mlops_assets.domain.serving import (
     PreparedRows,
     RequestError,
-    ServedRequest,
     invocation_answer,
     parse_invocation,
     predict_answer,
     prepare_rows,
 )
 from mlops_assets.domain.serving_quality import EXTRA_COLUMN, DataQuality, assess_rows
-from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.serving.champion_watcher import ChampionWatcher, ServedModel
 from mlops_assets.serving.guards import RETRY_AFTER_SECONDS, AnswerGuard
 from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.modes import ModeRouter
 from mlops_assets.serving.openapi import SCORING_BODY, security_schemes
 from mlops_assets.serving.request_log import RequestLog
 from mlops_assets.serving.scoring_pool import QueueDeadlineExceeded, ScoringPool
@@ -48,6 +48,9 @@ from mlops_assets.serving.settings import ServeSettings
 # Every answer names the model that made it, whatever the body's shape.
 MODEL_NAME_HEADER = "X-Model-Name"
 MODEL_VERSION_HEADER = "X-Model-Version"
+# `champion` or `challenger`: whose prediction answered (`champion,challenger` when a request's
+# rows split between them, with both versions in X-Model-Version in that order).
+MODEL_ROLE_HEADER = "X-Model-Role"
 REQUEST_ID_HEADER = "X-Request-Id"
 # Rows scored but flagged (unseen category, null, extra column): `column:kind=rows` items, and
 # the flagged rows' positions. /invocations' body stays MLflow's, so they travel here.
@@ -74,20 +77,25 @@ def create_app(
     request_log: RequestLog,
     metrics: ServingMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    router: ModeRouter | None = None,
 ) -> FastAPI:
     """The service; its lifespan starts the watcher, the scoring threads and the log's writer
     and, at shutdown, writes what the log still holds. `clock` stamps the logged rows (UTC):
-    their day is the scoring partition they land in."""
+    their day is the scoring partition they land in. `router` scores in the configured mode
+    (the champion alone when None)."""
     pool = ScoringPool(settings.scoring_threads, settings.queue_seconds, metrics)
+    router = router or ModeRouter("champion", metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         request_log.start()
         pool.start()
         watcher.start()
+        router.start()
         try:
             yield
         finally:
+            router.stop()
             watcher.stop()
             pool.close()
             request_log.close()
@@ -155,7 +163,7 @@ def create_app(
         endpoint: str,
         request_id: str,
         parse: Callable[[bytes, ServedModel], pd.DataFrame],
-        answer: Callable[[ServedModel, Any, Any, Any, DataQuality], dict[str, Any]],
+        answer: Callable[[str, str, Any, Any, Any, DataQuality], dict[str, Any]],
         started: float,
     ) -> Response:
         """Parse, check, score, log and build the answer: all of it on a scoring thread."""
@@ -171,18 +179,25 @@ def create_app(
             metrics.scored(endpoint, error.status, rows, time.perf_counter() - started)
             return _error(error, headers)
         quality = assess_rows(frame, prepared.features, model.schema, prepared.extra_columns)
-        y_pred, proba, classes = predict_frame(model.pipeline, prepared.features, model.schema.task)
-        scores = prediction_score(y_pred, proba, model.schema.task)
+        answered = router.answer(model, prepared, request_id)
+        y_pred, scores = answered.y_pred, answered.scores
         request_log.append(
-            ServedRequest(prepared, y_pred, scores, model.version, clock(), request_id)
+            ServedRequest(
+                prepared, y_pred, scores, model.version, clock(), request_id, answered.both
+            )
         )
-        metrics.predicted(model.version, y_pred, scores, model.classifier)
+        metrics.predicted(answered.version, y_pred, scores, model.classifier)
+        headers[MODEL_VERSION_HEADER] = answered.version
+        headers[MODEL_ROLE_HEADER] = answered.role
         headers[REQUEST_ID_HEADER] = request_id
         if not quality.clean:
             metrics.flagged(quality.counts.items(), EXTRA_COLUMN)
             headers[DATA_QUALITY_HEADER] = quality.header()
             headers[DATA_QUALITY_ROWS_HEADER] = quality.rows_header()
-        response = _json(answer(model, y_pred, proba, classes, quality), headers=headers)
+        response = _json(
+            answer(model.name, answered.version, y_pred, answered.proba, answered.classes, quality),
+            headers=headers,
+        )
         metrics.scored(endpoint, 200, rows, time.perf_counter() - started)
         return response
 
@@ -190,7 +205,7 @@ def create_app(
         request: Request,
         endpoint: str,
         parse: Callable[[bytes, ServedModel], pd.DataFrame],
-        answer: Callable[[ServedModel, Any, Any, Any, DataQuality], dict[str, Any]],
+        answer: Callable[[str, str, Any, Any, Any, DataQuality], dict[str, Any]],
     ) -> Response:
         if not authorized(request):
             return unauthorized()
@@ -229,7 +244,7 @@ def create_app(
             request,
             "/invocations",
             lambda body, m: parse_invocation(body, content_type, m.schema.categorical_features),
-            lambda m, y, p, c, q: invocation_answer(y),
+            lambda name, version, y, p, c, q: invocation_answer(y),
         )
 
     @app.post("/predict", openapi_extra=SCORING_BODY)
@@ -243,7 +258,7 @@ def create_app(
             lambda body, m: parse_invocation(
                 body, content_type, m.schema.categorical_features, records_list=True
             ),
-            lambda m, y, p, c, q: predict_answer(y, p, c, m.name, m.version, q),
+            lambda name, version, y, p, c, q: predict_answer(y, p, c, name, version, q),
         )
 
     @app.get("/health")
@@ -261,7 +276,12 @@ def create_app(
             else {"status": "ok"}
         )
         return _json(
-            {**status, "model_name": model.name, "model_version": model.version},
+            {
+                **status,
+                "model_name": model.name,
+                "model_version": model.version,
+                **router.describe(),
+            },
             headers={MODEL_VERSION_HEADER: model.version},
         )
 

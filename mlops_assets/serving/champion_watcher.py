@@ -1,4 +1,5 @@
-"""The served model, and the thread that follows the `champion` alias.
+"""The served model, and the thread that follows an alias: `champion`, and in the shadow,
+canary and bandit modes a second watcher on `challenger`.
 
 A new champion is loaded beside the one serving (its artefact's SHA-256 checked against the
 registry's record by `RegistryClient.load_model`), then swapped in by one reference assignment:
@@ -61,15 +62,23 @@ class ServedModel:
 
 
 class ChampionWatcher:
-    """Polls the registry every `poll_seconds` and swaps in the version `champion` points at.
+    """Polls the registry every `poll_seconds` and swaps in the version `alias` points at.
 
     A version that cannot be loaded (tampered or missing artefact, registry unreachable) is
     counted and logged, and the version serving now keeps serving; the next poll tries again.
+    A removed `champion` alias leaves the last champion serving; a removed `challenger` alias
+    unloads the challenger (the service falls back to the champion alone): a retired challenger
+    must stop answering.
     """
 
     def __init__(
-        self, registry: RegistryClient, poll_seconds: float, metrics: ServingMetrics
+        self,
+        registry: RegistryClient,
+        poll_seconds: float,
+        metrics: ServingMetrics,
+        alias: str = CHAMPION_ALIAS,
     ) -> None:
+        self.alias = alias
         self.registry = registry
         self.poll_seconds = poll_seconds
         self.metrics = metrics
@@ -82,7 +91,7 @@ class ChampionWatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{self.alias}-watcher", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -98,18 +107,24 @@ class ChampionWatcher:
     def check_once(self) -> bool:
         """Look at the alias once; load and swap when it moved. True when a swap happened."""
         try:
-            found = self.registry.version_by_alias(CHAMPION_ALIAS)
+            found = self.registry.version_by_alias(self.alias)
         except MlflowStoreError as error:  # not "no champion": keep serving, report unhealthy
             self.store_error = str(error)
             self._failed("registry_error", self.store_error)
             return False
         except Exception as error:  # the registry is down: keep serving what is loaded
-            self._failed("registry_unreachable", f"cannot read the `champion` alias: {error}")
+            self._failed("registry_unreachable", f"cannot read the `{self.alias}` alias: {error}")
             return False
         self.store_error = ""
         if found is None:
+            if self.alias != CHAMPION_ALIAS and self.current is not None:
+                log.info("`%s` alias removed: v%s unloaded", self.alias, self.current.version)
+                self.current = None
+                self.metrics.unserved(self.alias)
+                self.last_error = f"{self.registry.model_name} has no `{self.alias}` version"
+                return True
             if self.current is None:
-                self.last_error = f"{self.registry.model_name} has no `champion` version yet"
+                self.last_error = f"{self.registry.model_name} has no `{self.alias}` version yet"
             # An alias removed by hand leaves the last champion serving: an empty service
             # would fail every caller, and no rollback ever deletes the alias.
             return False
@@ -129,7 +144,7 @@ class ChampionWatcher:
         model = ServedModel(
             name=self.registry.model_name,
             version=found.version,
-            alias=CHAMPION_ALIAS,
+            alias=self.alias,
             run_id=found.run_id,
             pipeline=pipeline,
             schema=schema,
@@ -142,12 +157,12 @@ class ChampionWatcher:
         previous = self.current
         self.current = model
         self.last_error = ""
-        self.metrics.swaps.inc()
         self.metrics.served(model.name, model.version, model.alias)
         log.info(
-            "serving %s v%s%s",
+            "serving %s v%s as %s%s",
             model.name,
             model.version,
+            model.alias,
             f" (was v{previous.version})" if previous else "",
         )
         return True

@@ -28,6 +28,7 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._extra_labels: set[str] = set()
+        self._loaded: dict[str, tuple[str, str]] = {}  # alias -> (model name, version)
         r = self.registry
         self.requests = Counter(
             "mlops_serving_requests",
@@ -51,7 +52,8 @@ class ServingMetrics:
         )
         self.model = Gauge(
             "mlops_serving_model_info",
-            "1 for the model version being served (its name, version and alias).",
+            "1 for each model version loaded (its name, version and alias: the champion, and "
+            "the challenger in the shadow, canary and bandit modes).",
             ["model_name", "version", "alias"],
             registry=r,
         )
@@ -63,9 +65,44 @@ class ServingMetrics:
         self.swaps = Counter(
             "mlops_serving_model_swaps", "Champion versions loaded and swapped in.", registry=r
         )
+        self.challenger_swaps = Counter(
+            "mlops_serving_challenger_swaps",
+            "Challenger versions loaded and swapped in, or unloaded when the alias was removed.",
+            registry=r,
+        )
+        self.answers = Counter(
+            "mlops_serving_answered_rows",
+            "Rows answered, by the role and version whose prediction the client got.",
+            ["role", "version"],
+            registry=r,
+        )
+        self.challenger_failures = Counter(
+            "mlops_serving_challenger_failures",
+            "Requests on which the challenger could not score (the champion answered them all).",
+            registry=r,
+        )
+        self.champion_only = Gauge(
+            "mlops_serving_champion_only",
+            "1 while the mode (shadow, canary, bandit) needs a challenger and none is loaded: "
+            "the champion answers every request.",
+            registry=r,
+        )
+        self.bandit_mean = Gauge(
+            "mlops_serving_bandit_posterior_mean",
+            "The bandit's expected reward (accuracy) of each role, from the labels so far.",
+            ["role"],
+            registry=r,
+        )
+        self.bandit_rewards = Counter(
+            "mlops_serving_bandit_rewards",
+            "Landed labels applied to the bandit, by role; `unmatched`: labels of rows it "
+            "was not waiting for (already rewarded, never served by the bandit).",
+            ["role"],
+            registry=r,
+        )
         self.load_failures = Counter(
             "mlops_serving_model_load_failures",
-            "Champion loads refused (artefact hash mismatch, missing artefact, registry down); "
+            "Model loads refused (artefact hash mismatch, missing artefact, registry down); "
             "the previous version kept serving.",
             ["reason"],
             registry=r,
@@ -141,9 +178,23 @@ class ServingMetrics:
         )
 
     def served(self, model_name: str, version: str, alias: str) -> None:
-        self.model.clear()
+        """`version` now holds `alias` in the service (a swap replaces that alias's series)."""
+        self.unserved(alias)
         self.model.labels(model_name, version, alias).set(1)
-        self.model_version.set(float(version) if version.isdigit() else 0)
+        self._loaded[alias] = (model_name, version)
+        if alias == "champion":
+            self.swaps.inc()
+            self.model_version.set(float(version) if version.isdigit() else 0)
+        else:
+            self.challenger_swaps.inc()
+
+    def unserved(self, alias: str) -> None:
+        """No version holds `alias` in the service any more."""
+        loaded = self._loaded.pop(alias, None)
+        if loaded is not None:
+            self.model.remove(*loaded, alias)
+            if alias != "champion":
+                self.challenger_swaps.inc()
 
     def answered(self, endpoint: str, status: int) -> None:
         """One answer (counted by the service's outermost layer, whatever answered)."""

@@ -19,11 +19,16 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from mlops_assets.contracts import SERVED_AT_COLUMN
 from mlops_assets.domain.data import WRITER_HOST, write_parquet_atomic
-from mlops_assets.domain.serving import ServedRequest, served_rows
+from mlops_assets.domain.served_rows import ServedRequest, served_rows
 from mlops_assets.serving.metrics import ServingMetrics
 
 log = logging.getLogger("mlops_assets.serving")
@@ -109,7 +114,7 @@ class RequestLog:
             self.metrics.log_buffered.set(0)
         if not frames:
             return []
-        batch = served_rows(frames)
+        batch = served_rows(self._score_unscored(frames))
         written = []
         days = batch[SERVED_AT_COLUMN].dt.strftime("%Y-%m-%d")
         for day, part in batch.groupby(days, sort=True):
@@ -126,6 +131,50 @@ class RequestLog:
             written.append(path)
             self.metrics.log_rows.labels("written").inc(len(part))
         return written
+
+    def _score_unscored(self, requests: Sequence[ServedRequest]) -> list[ServedRequest]:
+        """The predictions the answering path left to the log (`BothScored.unscored`: the
+        shadow's challenger, the champion behind a challenger's answer), one batch per model.
+        A model that fails here leaves its predictions null, counted and logged."""
+        from threadpoolctl import threadpool_limits
+
+        batches: dict[int, list[int]] = {}
+        for i, request in enumerate(requests):
+            if request.both is not None and request.both.unscored is not None:
+                batches.setdefault(id(request.both.unscored), []).append(i)
+        done = list(requests)
+        for indices in batches.values():
+            pipeline = requests[indices[0]].both.unscored  # type: ignore[union-attr]
+            features = pd.concat(
+                [requests[i].prepared.features for i in indices], ignore_index=True
+            )
+            predicted: np.ndarray | None
+            try:
+                # One OpenMP thread, as on the scoring threads: this one shares their CPUs.
+                with threadpool_limits(1, user_api="openmp"):
+                    predicted = np.asarray(pipeline.predict(features))
+            except Exception:
+                self.metrics.challenger_failures.inc()
+                log.exception("request log: the model behind the answer could not score")
+                predicted = None
+            offset = 0
+            for i in indices:
+                request = requests[i]
+                both = request.both
+                assert both is not None
+                n = len(request.y_pred)
+                part = None if predicted is None else predicted[offset : offset + n]
+                offset += n
+                filled = replace(
+                    both,
+                    unscored=None,
+                    champion_pred=both.champion_pred if both.champion_pred is not None else part,
+                    challenger_pred=(
+                        both.challenger_pred if both.challenger_pred is not None else part
+                    ),
+                )
+                done[i] = replace(request, both=filled)
+        return done
 
     def _requeue(self, requests: list[ServedRequest], error: OSError) -> None:
         """Keep an unwritten part's requests for the next flush, within the memory bound."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_assets.domain.challenger.routing import ServeMode, serve_mode
 from mlops_assets.domain.registry import default_model_name
 from mlops_assets.home import default_home
 
@@ -39,6 +40,13 @@ def _api_key(env: Mapping[str, str]) -> str:
     return key
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value > 1:
+        raise ValueError(f"{name}={env[name]!r}: expected a share in (0, 1], e.g. 0.1")
+    return value
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     host: str = "127.0.0.1"
@@ -69,11 +77,30 @@ class ServeSettings:
     previous answer): an idle or trickling socket is closed (with a 408 if it sent a part)."""
     body_seconds: float = 30.0
     """A request's body must arrive within this time of its headers, else 408 and closed."""
+    mode: ServeMode = "champion"
+    """Who answers: `champion` alone, or beside the `challenger` alias: `shadow` (the champion
+    answers, both are logged), `canary` (`canary_share` of ids answered by the challenger) or
+    `bandit` (Thompson sampling, rewarded by the label files in `labels_directory`)."""
+    canary_share: float = 0.1
+    labels_directory: Path | None = None
+    """Daily label files (`YYYY-MM-DD.csv` / `.parquet`: id columns and target), as
+    MLOPS_LABELS_DATA lays them out; the bandit's rewards."""
+    labels_poll_seconds: float = 60.0
+    bandit_state: Path = Path(".mlops/serving/bandit.json")
+    """The bandit's posterior and the label files it has read, rewritten atomically."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServeSettings:
         env = os.environ if env is None else env
         home = Path(env.get("MLOPS_HOME") or default_home())
+        mode = serve_mode(env.get("MLOPS_SERVE_MODE", ""))
+        labels_directory = _labels_directory(env)
+        if mode == "bandit" and labels_directory is None:
+            raise ValueError(
+                "MLOPS_SERVE_MODE=bandit learns from label files: set MLOPS_SERVE_LABELS_DIR "
+                "(or MLOPS_LABELS_DATA) to their directory (YYYY-MM-DD.csv or .parquet with the "
+                "id columns and the target)"
+            )
         return cls(
             host=env.get("MLOPS_SERVE_HOST") or "127.0.0.1",
             port=int(_number(env, "MLOPS_SERVE_PORT", 8000)),
@@ -97,4 +124,19 @@ class ServeSettings:
             keep_alive_seconds=_number(env, "MLOPS_SERVE_KEEP_ALIVE_SECONDS", 5.0),
             header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),
             body_seconds=_number(env, "MLOPS_SERVE_BODY_SECONDS", 30.0),
+            mode=mode,
+            canary_share=_share(env, "MLOPS_CANARY_SHARE", 0.1),
+            labels_directory=labels_directory,
+            labels_poll_seconds=_number(env, "MLOPS_SERVE_LABELS_POLL_SECONDS", 60.0),
+            bandit_state=Path(
+                env.get("MLOPS_SERVE_BANDIT_STATE") or home / "serving" / "bandit.json"
+            ),
         )
+
+
+def _labels_directory(env: Mapping[str, str]) -> Path | None:
+    """MLOPS_SERVE_LABELS_DIR, else MLOPS_LABELS_DATA when it is a directory (not a SQL URL)."""
+    raw = env.get("MLOPS_SERVE_LABELS_DIR") or env.get("MLOPS_LABELS_DATA", "")
+    if not raw or "://" in raw:
+        return None
+    return Path(raw).expanduser()

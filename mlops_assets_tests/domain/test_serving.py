@@ -13,13 +13,8 @@ import pytest
 from mlops_assets.contracts import SERVED_AT_COLUMN, SERVED_MODEL_VERSION_COLUMN
 from mlops_assets.domain.data import DataSourceError, atomic_path, daily_file, read_daily
 from mlops_assets.domain.schemas import ColumnSpec, DatasetSchema
-from mlops_assets.domain.serving import (
-    RequestError,
-    ServedRequest,
-    parse_invocation,
-    prepare_rows,
-    served_rows,
-)
+from mlops_assets.domain.served_rows import ServedRequest, served_rows
+from mlops_assets.domain.serving import RequestError, parse_invocation, prepare_rows
 
 SCHEMA = DatasetSchema(
     columns=(

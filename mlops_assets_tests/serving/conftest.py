@@ -18,9 +18,11 @@ import requests
 
 from mlops_assets.registry_client import RegistryClient
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
+from mlops_assets.serving.__main__ import build_router
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.champion_watcher import ChampionWatcher
 from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.modes import ModeRouter
 from mlops_assets.serving.request_log import RequestLog
 from mlops_assets.serving.server import server_config
 from mlops_assets.serving.settings import ServeSettings
@@ -39,6 +41,7 @@ class Service:
     watcher: ChampionWatcher
     request_log: RequestLog
     metrics: ServingMetrics
+    router: ModeRouter
 
     @property
     def port(self) -> int:
@@ -85,7 +88,9 @@ def running_service(
         max_buffered_rows=config.max_buffered_rows,
     )
     extra = {} if clock is None else {"clock": clock}
-    app = create_app(config, watcher, log, metrics, **extra)
+    # The mode as `python -m mlops_assets.serving` builds it (MLOPS_SERVE_MODE and its settings).
+    router = build_router(config, watcher, log, metrics, pinned)
+    app = create_app(config, watcher, log, metrics, router=router, **extra)
     server = uvicorn.Server(server_config(app, config, metrics))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -94,7 +99,7 @@ def running_service(
         assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
         time.sleep(0.02)
     try:
-        yield Service(f"http://127.0.0.1:{port}", config, watcher, log, metrics)
+        yield Service(f"http://127.0.0.1:{port}", config, watcher, log, metrics, router)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -277,6 +277,9 @@ def test_the_service_builds_and_loads_its_champion_without_importing_dagster(tra
         "MLFLOW_TRACKING_URI": registry.resolved_tracking_uri,
         "MLOPS_MODEL_NAME": registry.model_name,
         "MLOPS_SERVE_LOG_DIR": str(tmp_path / "requests"),
+        # The widest mode: the challenger's watcher and the bandit's label reader too.
+        "MLOPS_SERVE_MODE": "bandit",
+        "MLOPS_SERVE_LABELS_DIR": str(tmp_path / "labels"),
     }
     built = subprocess.run(
         [sys.executable, "-c", _BUILD_AND_LOAD],
