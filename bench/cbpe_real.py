@@ -44,7 +44,7 @@ def classifier_days(table: Table, day_rows: int, days: int, seed: int = 0) -> Cl
     train = reference.iloc[: int(0.7 * len(reference))]
     validation = reference.iloc[int(0.7 * len(reference)) :].reset_index(drop=True)
     champion = build_pipeline(
-        table.numeric, table.categorical, "classification", params={"max_iter": 200}
+        table.numeric, table.categorical, "multiclass", params={"max_iter": 200}
     )
     champion.fit(train[table.features], train[table.target])
     drawn, _ = leaning_days(pool[table.shift_column], day_rows, days, rng)

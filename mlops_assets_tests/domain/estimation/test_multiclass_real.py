@@ -29,7 +29,7 @@ def shifted_days():  # type: ignore[no-untyped-def]
     train, validation = frame.iloc[order[:2400]], frame.iloc[order[2400:3600]]
     pool = frame.iloc[order[3600:]].reset_index(drop=True)
     features = NUMERIC + CATEGORICAL
-    model = build_pipeline(NUMERIC, CATEGORICAL, "classification", params={"max_iter": 200})
+    model = build_pipeline(NUMERIC, CATEGORICAL, "multiclass", params={"max_iter": 200})
     model.fit(train[features], train["cut"])
     position = {c: i for i, c in enumerate(model.classes_)}
     calibrator = fit_calibrator(
