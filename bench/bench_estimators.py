@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
-from datetime import date, timedelta
 
+import cbpe_real
+import dle_real
 import nannyml_side
 import numpy as np
 import pandas as pd
+import real_tables
 from common import Section, Target
 
 CLASSES = ("prepaid_card", "highstreet_card", "upmarket_card")
@@ -38,25 +39,10 @@ MC_FEATURES = [
 BIG = 1_000_000
 
 
-@dataclass(frozen=True)
-class Side:
-    """One estimator's figures over the days of one comparison."""
-
-    error: float
-    coverage: float
-    half_width: float
-
-
-def _day(index: np.ndarray) -> np.ndarray:
-    start = date(2026, 1, 1)
-    return np.array([(start + timedelta(days=int(i))).isoformat() for i in index])
-
-
 def multiclass_table() -> tuple[pd.DataFrame, pd.DataFrame]:
     """NannyML's synthetic multiclass table (Apache-2.0, shipped in its wheel): 60,000
     reference rows and 60,000 analysis rows with their labels and the model's probabilities."""
-    data = nannyml_side.python().parent.parent / "lib"
-    folder = next(data.glob("python3*/site-packages/nannyml/datasets/data"))
+    folder = real_tables.nannyml_data()
     reference = pd.read_csv(folder / "mc_reference.csv")
     analysis = pd.read_csv(folder / "mc_analysis.csv").merge(
         pd.read_csv(folder / "mc_analysis_gt.csv"), on="id"
@@ -98,24 +84,15 @@ def _realized_multiclass(analysis: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def _side(
-    value: np.ndarray, low: np.ndarray, high: np.ndarray, realized: np.ndarray, relative: bool
-) -> Side:
-    scale = realized if relative else 1.0
-    return Side(
-        float(np.mean(np.abs(value - realized) / scale)),
-        float(np.mean((low <= realized) & (realized <= high))),
-        float(np.mean((high - low) / 2 / scale)),
-    )
-
-
-def compare_multiclass(day_rows: int) -> dict[str, dict[str, dict[str, Side]]]:
+def compare_multiclass(day_rows: int) -> dict[str, dict[str, dict[str, nannyml_side.Side]]]:
     """{metric: {period: {"ours" | "nannyml": Side}}} on the analysis period cut in days of
     `day_rows`; periods: "all", "before" and "after" its shift (its first and second half)."""
     reference, analysis = multiclass_table()
-    reference = reference.assign(day=_day(np.arange(len(reference)) // day_rows))
+    reference = reference.assign(day=nannyml_side.day_dates(np.arange(len(reference)) // day_rows))
     analysis = analysis.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    analysis = analysis.assign(day=_day(1000 + np.arange(len(analysis)) // day_rows))
+    analysis = analysis.assign(
+        day=nannyml_side.day_dates(1000 + np.arange(len(analysis)) // day_rows)
+    )
     ours = _ours_multiclass(reference, analysis)
     realized = _realized_multiclass(analysis)
     columns = [*MC_FEATURES, *PROBA.values(), "y_pred", "y_true", "day"]
@@ -136,7 +113,7 @@ def compare_multiclass(day_rows: int) -> dict[str, dict[str, dict[str, Side]]]:
         "before": np.arange(days // 2),
         "after": np.arange(days // 2, days),
     }
-    result: dict[str, dict[str, dict[str, Side]]] = {}
+    result: dict[str, dict[str, dict[str, nannyml_side.Side]]] = {}
     for metric in ("accuracy", "f1"):
         nml = theirs[theirs["metric"] == metric].sort_values("day")
         sides = {
@@ -145,69 +122,12 @@ def compare_multiclass(day_rows: int) -> dict[str, dict[str, dict[str, Side]]]:
         }
         result[metric] = {
             period: {
-                name: _side(*figures[:, at], realized[metric][at], relative=False)
+                name: nannyml_side.side(*figures[:, at], realized[metric][at], relative=False)
                 for name, figures in sides.items()
             }
             for period, at in periods.items()
         }
     return result
-
-
-def compare_dle(day_rows: int, days: int) -> dict[str, Side]:
-    """{"ours" | "nannyml": Side} for the estimated MAE on randhie's shifted days."""
-    import statsmodels.api as sm
-
-    from mlops_assets.domain.estimation.dle import estimate_regression
-    from scripts.measure_dle import shifted_days
-
-    visits = sm.datasets.randhie.load_pandas().data
-    features = [c for c in visits.columns if c != "mdvis"]
-    setup = shifted_days(visits, "mdvis", features, [], "disea", day_rows, days)
-    absolute, squared = setup.loss_model.predict(setup.pool[features], setup.predicted)
-    values, lows, highs, realized = [], [], [], []
-    for rows in setup.days:
-        estimate = estimate_regression(absolute[rows], squared[rows], setup.loss_model)
-        values.append(estimate.mae)
-        lows.append(estimate.mae_low)
-        highs.append(estimate.mae_high)
-        realized.append(float(np.abs(setup.error[rows]).mean()))
-    truth = np.array(realized)
-    reference = setup.validation[features].assign(
-        y_pred=setup.champion.predict(setup.validation[features]),
-        y_true=setup.validation["mdvis"].to_numpy(float),
-        day=_day(np.arange(len(setup.validation)) * days // len(setup.validation)),
-    )
-    analysis = pd.concat(
-        [
-            setup.pool.iloc[rows][features].assign(
-                y_pred=setup.predicted[rows],
-                y_true=setup.pool["mdvis"].to_numpy(float)[rows],
-                day=_day(np.full(len(rows), 1000 + k)),
-            )
-            for k, rows in enumerate(setup.days)
-        ],
-        ignore_index=True,
-    )
-    theirs = nannyml_side.run(
-        "dle",
-        reference,
-        analysis,
-        features=features,
-        categorical=[],
-        y_pred="y_pred",
-        y_true="y_true",
-        metrics=["mae"],
-    ).estimates.sort_values("day")
-    return {
-        "ours": _side(np.array(values), np.array(lows), np.array(highs), truth, relative=True),
-        "nannyml": _side(
-            theirs["value"].to_numpy(),
-            theirs["lower"].to_numpy(),
-            theirs["upper"].to_numpy(),
-            truth,
-            relative=True,
-        ),
-    }
 
 
 def seconds_at_scale(rows: int) -> dict[str, tuple[float, float]]:
@@ -233,8 +153,8 @@ def seconds_at_scale(rows: int) -> dict[str, tuple[float, float]]:
     columns = [*MC_FEATURES, *PROBA.values(), "y_pred", "y_true"]
     theirs_cbpe = nannyml_side.run(
         "cbpe",
-        reference[columns].assign(day=_day(np.arange(len(reference)) // 6000)),
-        big[columns].assign(day=_day(np.full(rows, 1000))),
+        reference[columns].assign(day=nannyml_side.day_dates(np.arange(len(reference)) // 6000)),
+        big[columns].assign(day=nannyml_side.day_dates(np.full(rows, 1000))),
         features=MC_FEATURES,
         categorical=["acq_channel", "app_channel"],
         y_pred="y_pred",
@@ -263,12 +183,14 @@ def _dle_seconds(rows: int) -> dict[str, tuple[float, float]]:
     reference = setup.validation[features].assign(
         y_pred=setup.champion.predict(setup.validation[features]),
         y_true=setup.validation["mdvis"].to_numpy(float),
-        day=_day(np.arange(len(setup.validation)) // 500),
+        day=nannyml_side.day_dates(np.arange(len(setup.validation)) // 500),
     )
     theirs = nannyml_side.run(
         "dle",
         reference,
-        big[features].assign(y_pred=predicted, y_true=np.nan, day=_day(np.full(rows, 1000))),
+        big[features].assign(
+            y_pred=predicted, y_true=np.nan, day=nannyml_side.day_dates(np.full(rows, 1000))
+        ),
         features=features,
         categorical=[],
         y_pred="y_pred",
@@ -278,7 +200,7 @@ def _dle_seconds(rows: int) -> dict[str, tuple[float, float]]:
     return {"dle": (ours, theirs)}
 
 
-def _row(name: str, ours: Side, theirs: Side, percent: bool) -> str:
+def _row(name: str, ours: nannyml_side.Side, theirs: nannyml_side.Side, percent: bool) -> str:
     def f(v: float) -> str:
         return f"{v:.1%}" if percent else f"{v:.4f}"
 
@@ -291,12 +213,29 @@ def _row(name: str, ours: Side, theirs: Side, percent: bool) -> str:
 def run(quick: bool) -> Section:
     try:
         nannyml_side.python()
+        real_tables.diamonds()
     except nannyml_side.NannyMLUnavailable as error:
         # Offline or without uv: the other sections still run; this one says what failed.
         return Section(f"## Label-free estimates beside NannyML 0.13\n\nNot run: {error}\n")
     day_rows = 2000 if quick else 1000
     multiclass = compare_multiclass(day_rows)
-    dle = compare_dle(1000, 30 if quick else 100)
+    real_days = 15 if quick else 60
+    cuts = {
+        size: cbpe_real.compare(
+            cbpe_real.classifier_days(real_tables.diamond_cuts(), size, real_days)
+        )
+        for size in (1000, 3000)
+    }
+    employment = cbpe_real.compare(cbpe_real.employment_days(5000, real_days), ("accuracy",))
+    dle_days = 30 if quick else 100
+    dle = {
+        f"{name}, days of {size:,}": dle_real.compare(table, size, dle_days)
+        for name, table, sizes in (
+            ("randhie", real_tables.randhie(), (1000, 3000)),
+            ("diamonds", real_tables.diamond_prices(), (1000, 3000, 5000)),
+        )
+        for size in sizes
+    }
     rows = 100_000 if quick else BIG
     seconds = seconds_at_scale(rows)
     periods = {"all": "all days", "before": "days before the shift", "after": "shifted days"}
@@ -305,7 +244,25 @@ def run(quick: bool) -> Section:
         for metric, label in (("accuracy", "accuracy"), ("f1", "macro F1"))
         for period in periods
     ]
-    table.append(_row("DLE MAE (relative), randhie days of 1,000", *dle.values(), True))
+    table += [
+        _row(
+            f"CBPE {label}, diamonds' cut, days of {size:,} leaning to large stones",
+            *cuts[size][metric].values(),
+            False,
+        )
+        for size in cuts
+        for metric, label in (("accuracy", "accuracy"), ("f1", "macro F1"))
+    ]
+    table.append(
+        _row(
+            "CBPE accuracy (binary), employment_MA, days of 5,000 leaning to older people",
+            *employment["accuracy"].values(),
+            False,
+        )
+    )
+    table += [
+        _row(f"DLE MAE (relative), {name}", *sides.values(), True) for name, sides in dle.items()
+    ]
     speed = [
         f"| {name.upper()} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |"
         for name, (ours, theirs) in seconds.items()
@@ -315,8 +272,13 @@ def run(quick: bool) -> Section:
         "Same rows, same model outputs; NannyML in its own environment (pandas 2.3, "
         "`bench/nannyml-requirements.txt`). CBPE: NannyML's synthetic multiclass table (three "
         "classes), calibrated on its 60,000 reference rows, its 60,000 analysis rows (shifted "
-        f"halfway) cut into days of {day_rows:,} rows. DLE: statsmodels' randhie, as "
-        "`scripts/measure_dle.py` draws it, both sides fitted on the same held-out reference "
+        f"halfway) cut into days of {day_rows:,} rows; ggplot2's diamonds, a champion "
+        "predicting the cut (5 grades), days leaning to large stones "
+        "(`bench/cbpe_real.py`), both calibrated on the same validation split; binary: "
+        "NannyML's employment_MA (real census rows, its own model's probabilities), "
+        "calibrated on the 2015 rows, days drawn from 2016-2018 leaning to older people. DLE: "
+        "statsmodels' randhie and ggplot2's diamonds (price), days as "
+        "`scripts/measure_dle.py` draws them, both sides fitted on the same held-out reference "
         "rows. Error: mean |estimate - realized| (MAE: relative); coverage: days whose realized "
         "value is inside the interval (ours 95 %, NannyML's +-3 sampling errors); half-width: "
         "the interval's mean half-width.\n\n"
@@ -328,23 +290,50 @@ def run(quick: bool) -> Section:
         "excluded), once each:\n\n| estimator | ours | NannyML | NannyML / ours |\n"
         "| --- | ---: | ---: | ---: |\n" + "\n".join(speed) + "\n"
     )
-    acc, f1 = multiclass["accuracy"]["all"], multiclass["f1"]["all"]
+    largest = dle["diamonds, days of 5,000"]
     targets = (
-        Target(
-            claim="multiclass CBPE mean error (accuracy; macro F1), ours / NannyML's, same rows",
-            target="<= NannyML's",
-            measured=(
-                f"{acc['ours'].error:.4f} / {acc['nannyml'].error:.4f}; "
-                f"{f1['ours'].error:.4f} / {f1['nannyml'].error:.4f}"
-            ),
-            met=acc["ours"].error <= acc["nannyml"].error
-            and f1["ours"].error <= f1["nannyml"].error,
+        *(
+            Target(
+                claim=f"multiclass CBPE mean error (accuracy; macro F1) on {name}, ours / "
+                "NannyML's, same rows",
+                target="<= NannyML's",
+                measured=(
+                    f"{acc['ours'].error:.4f} / {acc['nannyml'].error:.4f}; "
+                    f"{f1['ours'].error:.4f} / {f1['nannyml'].error:.4f}"
+                ),
+                met=acc["ours"].error <= acc["nannyml"].error
+                and f1["ours"].error <= f1["nannyml"].error,
+            )
+            for name, acc, f1 in (
+                (
+                    "NannyML's synthetic table",
+                    multiclass["accuracy"]["all"],
+                    multiclass["f1"]["all"],
+                ),
+                *(
+                    (f"diamonds' cut, days of {size:,}", cuts[size]["accuracy"], cuts[size]["f1"])
+                    for size in cuts
+                ),
+            )
         ),
         Target(
-            claim="DLE relative MAE error, ours (NannyML's on the same rows)",
-            target="<= 1.5 %",
-            measured=f"{dle['ours'].error:.1%} ({dle['nannyml'].error:.1%})",
-            met=dle["ours"].error <= 0.015,
+            claim="binary CBPE accuracy on employment_MA's days of 5,000: mean error, "
+            "coverage, ours (NannyML's)",
+            target="<= 0.010, >= 80 %",
+            measured=f"{employment['accuracy']['ours'].error:.4f}, "
+            f"{employment['accuracy']['ours'].coverage:.0%} "
+            f"({employment['accuracy']['nannyml'].error:.4f}, "
+            f"{employment['accuracy']['nannyml'].coverage:.0%})",
+            met=employment["accuracy"]["ours"].error <= 0.010
+            and employment["accuracy"]["ours"].coverage >= 0.8,
+        ),
+        Target(
+            claim="DLE relative MAE error and coverage on diamonds' days of 5,000, ours "
+            "(NannyML's on the same rows)",
+            target="<= 1.5 %, >= 90 %",
+            measured=f"{largest['ours'].error:.1%}, {largest['ours'].coverage:.0%} "
+            f"({largest['nannyml'].error:.1%}, {largest['nannyml'].coverage:.0%})",
+            met=largest["ours"].error <= 0.015 and largest["ours"].coverage >= 0.9,
         ),
         Target(
             claim=f"CBPE and DLE seconds at {rows:,} rows, NannyML / ours",

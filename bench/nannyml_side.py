@@ -12,8 +12,10 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from common import DATA, HERE, ROOT
@@ -34,6 +36,34 @@ class NannyMLRun:
     estimates: pd.DataFrame
     fit_seconds: float
     estimate_seconds: float
+
+
+@dataclass(frozen=True)
+class Side:
+    """One estimator's figures over the days of one comparison: mean |estimate - realized|
+    (relative to the realized value for a loss), the share of days whose realized value lies
+    in the interval, the interval's mean half-width (relative likewise)."""
+
+    error: float
+    coverage: float
+    half_width: float
+
+
+def side(
+    value: np.ndarray, low: np.ndarray, high: np.ndarray, realized: np.ndarray, relative: bool
+) -> Side:
+    scale = realized if relative else 1.0
+    return Side(
+        float(np.mean(np.abs(value - realized) / scale)),
+        float(np.mean((low <= realized) & (realized <= high))),
+        float(np.mean((high - low) / 2 / scale)),
+    )
+
+
+def day_dates(index: np.ndarray) -> np.ndarray:
+    """The `day` column `run` cuts chunks by: day k is 2026-01-01 plus k days."""
+    start = date(2026, 1, 1)
+    return np.array([(start + timedelta(days=int(i))).isoformat() for i in index])
 
 
 def python() -> Path:

@@ -6,8 +6,8 @@ NannyML's CBPE or DLE on them and writes the per-day estimates back as Parquet.
 
 The job: {"method": "cbpe" | "dle", "reference": path, "analysis": path, "output": path,
 "features": [...], "categorical": [...], "y_pred": col, "y_true": col, "proba": {class: col}
-(multiclass CBPE) or null, "metrics": [...]}. Rows carry a `day` column (a date): each day is
-one chunk.
+(CBPE; two classes: binary CBPE on the second's) or null, "metrics": [...]}. Rows carry a
+`day` column (a date): each day is one chunk.
 The output has one row per day and metric: day, metric, value, lower, upper, and the job's
 seconds to fit and to estimate in its Parquet metadata.
 """
@@ -37,10 +37,11 @@ def main(job_path: str) -> None:
         for name in job["categorical"]:
             frame[name] = frame[name].astype("category")
     if job["method"] == "cbpe":
-        # The bench compares multiclass CBPE only (binary: docs/monitoring.md's car-loan table).
+        # Two classes: NannyML's binary CBPE, on the second class's probability.
+        binary = len(job["proba"]) == 2
         estimator = nml.CBPE(
-            problem_type="classification_multiclass",
-            y_pred_proba=job["proba"],
+            problem_type="classification_binary" if binary else "classification_multiclass",
+            y_pred_proba=list(job["proba"].values())[1] if binary else job["proba"],
             y_pred=job["y_pred"],
             y_true=job["y_true"],
             timestamp_column_name="day",

@@ -10,15 +10,19 @@ the interval held it, the interval's mean half-width, what of that error chance 
 (the realized MAE's own sampling noise at the day's size, E|N(0, sd)|) and the loss model's
 error on the day's whole distribution (its drawing probabilities over the held-out rows: no
 sampling noise), the same for RMSE, and the error of the reference MAE taken as a constant
-estimate. Two to three minutes on a quiet 2-CPU machine:
+estimate. The tables: statsmodels' randhie, scikit-learn's diabetes, palmerpenguins and
+ggplot2's diamonds (bench/real_tables.py installs plotnine's wheel, which ships it, on first
+use). Three to four minutes on a quiet 2-CPU machine:
 
     .venv/bin/python scripts/measure_dle.py
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +44,21 @@ class ShiftedDays:
     days: list[np.ndarray]
     weights: list[np.ndarray]
     """Each day's drawing probabilities over `pool`: the day's distribution."""
+
+
+def leaning_days(
+    column: pd.Series, day_rows: int, days: int, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Days of `day_rows` positions drawn without replacement, day k weighting a row by
+    exp(3 k / days * (its percentile in `column` - 0.5)): each day's positions and drawing
+    probabilities (bench/bench_estimators.py draws a classifier's days the same way)."""
+    rank = column.rank(pct=True).fillna(0.5).to_numpy()
+    drawn, weights = [], []
+    for day in range(days):
+        weight = np.exp(3.0 * day / days * (rank - 0.5))
+        weights.append(weight / weight.sum())
+        drawn.append(rng.choice(len(column), size=day_rows, replace=False, p=weights[-1]))
+    return drawn, weights
 
 
 def shifted_days(
@@ -77,12 +96,7 @@ def shifted_days(
     )
     fit_seconds = time.perf_counter() - started
     predicted = champion.predict(pool[features])
-    rank = pool[shift_column].rank(pct=True).fillna(0.5).to_numpy()
-    drawn, weights = [], []
-    for day in range(days):
-        weight = np.exp(3.0 * day / days * (rank - 0.5))
-        weights.append(weight / weight.sum())
-        drawn.append(rng.choice(len(pool), size=day_rows, replace=False, p=weights[-1]))
+    drawn, weights = leaning_days(pool[shift_column], day_rows, days, rng)
     return ShiftedDays(
         champion,
         validation,
@@ -113,7 +127,7 @@ def measure(
     model, error = setup.loss_model, setup.error
     absolute, squared = model.predict(setup.pool[numeric + categorical], setup.predicted)
     mae_error, mae_covered, half, rmse_error, rmse_covered, constant = [], [], [], [], [], []
-    bias, floor = [], []
+    bias, floor, pooled = [], [], []
     for rows, weight in zip(setup.days, setup.weights, strict=True):
         estimate = estimate_regression(absolute[rows], squared[rows], model)
         mae = float(np.abs(error[rows]).mean())
@@ -131,11 +145,15 @@ def measure(
         # What chance alone leaves: E|N(0, sd)| of the realized MAE at the day's size.
         sd = np.sqrt(model.absolute.noise_ratio * float((absolute[rows] ** 2).sum())) / len(rows)
         floor.append(np.sqrt(2 / np.pi) * sd / mae)
+        # The days are drawn without replacement from a finite pool, which shrinks that noise
+        # by the finite-population factor: what the measured error holds, not a fresh day.
+        pooled.append(floor[-1] * np.sqrt(1 - len(rows) / len(setup.pool)))
     return (
         f"{name}: {len(setup.validation)} reference rows, {days} days of {day_rows} rows: MAE "
         f"error {np.mean(mae_error):.1%}, coverage {np.mean(mae_covered):.0%}, half-width "
-        f"{np.mean(half):.0%} (sampling noise alone {np.mean(floor):.1%}, the loss model's "
-        f"error on the day's distribution {np.mean(bias):.1%}); RMSE error "
+        f"{np.mean(half):.0%} (sampling noise alone {np.mean(floor):.1%}, "
+        f"{np.mean(pooled):.1%} in this pool, the loss model's error on the day's "
+        f"distribution {np.mean(bias):.1%}); RMSE error "
         f"{np.mean(rmse_error):.1%}, coverage {np.mean(rmse_covered):.0%}; reference MAE as "
         f"the estimate {np.mean(constant):.1%}; "
         f"loss model error {model.absolute.model_error:.1%}, fitted in "
@@ -160,6 +178,23 @@ def main() -> None:
     categorical = ["island", "sex", "species"]
     shift = "flipper_length_mm"
     print(measure("penguins", penguins, "body_mass_g", numeric, categorical, shift, 40, 200))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import real_tables
+
+    table = real_tables.diamond_prices()
+    for rows in (1000, 3000, 5000):
+        print(
+            measure(
+                "diamonds, large stones",
+                table.frame,
+                table.target,
+                table.numeric,
+                table.categorical,
+                table.shift_column,
+                rows,
+                100,
+            )
+        )
 
 
 if __name__ == "__main__":
