@@ -225,6 +225,9 @@ def test_a_declared_models_day_is_scored_by_its_own_job_into_its_own_files(proje
         project.home / "reports" / "car_loan" / "drift" / f"{day}.json"
     )
     assert (project.home / "reports" / "car_loan" / "drift" / f"{day}.json").exists()
+    assert "launch car_loan__evidently_report_job for partition 2026-02-06" in str(
+        report["evidently_report"]
+    )
     check = project.instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["car_loan", "drift_report"]), "drift_within_bounds"), limit=5
     )

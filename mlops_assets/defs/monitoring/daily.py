@@ -31,6 +31,7 @@ from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.dagster_internals import latest_materialization_target
 from mlops_assets.defs.common import for_people
 from mlops_assets.defs.monitoring import estimates, labels, predictions, reports, scoring
+from mlops_assets.defs.monitoring.jobs import DAILY_MONITORING_OP
 from mlops_assets.defs.monitoring.steps import DailyStep, DayInput, ModelStep, reads_metadata
 from mlops_assets.resources.io_managers import ParquetIOManager, StoredParquetFile
 
@@ -199,7 +200,7 @@ def daily_monitoring_asset(
     steps = tuple(step.for_model(names, partitions) for step in _in_order(DAILY_STEPS))
 
     @dg.multi_asset(
-        name=names.job("daily_monitoring"),
+        name=names.job(DAILY_MONITORING_OP),
         specs=[step.spec for step in steps],
         check_specs=[check for step in steps for check in step.checks],
         # The steps' resources under the model's keys, which Dagster builds and injects

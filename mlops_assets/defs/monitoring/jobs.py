@@ -10,6 +10,9 @@ from mlops_assets.contracts import EVIDENTLY_REPORT_JOB, LABELS_JOB
 from mlops_assets.settings import Settings
 
 DAILY_MONITORING_JOB = "daily_monitoring_job"
+DAILY_MONITORING_OP = "daily_monitoring"
+"""The daily multi-asset's op (daily.py), which run config names: `car_loan__daily_monitoring`
+for a declared model (`ModelNames.job`)."""
 LABEL_ASSETS = (LABELS_ASSET, REALIZED_PERFORMANCE_ASSET)
 
 
@@ -45,7 +48,7 @@ def daily_monitoring_job(settings: Settings, names: ModelNames) -> dg.Unresolved
 def evidently_report_job(names: ModelNames) -> dg.UnresolvedAssetJobDefinition:
     """A clean day's drift_report draws no evidently report (reports.py); this job re-runs a
     chosen day's drift_report with it drawn. The verdict it records is the same."""
-    op = names.job("daily_monitoring")  # the multi-asset's op (daily.py)
+    op = names.job(DAILY_MONITORING_OP)
     return dg.define_asset_job(
         names.job(EVIDENTLY_REPORT_JOB),
         selection=dg.AssetSelection.assets(names.drift_report),

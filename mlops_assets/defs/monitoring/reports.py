@@ -22,6 +22,7 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
 from mlops_assets.defs.model_resources import model_of
+from mlops_assets.defs.monitoring.jobs import DAILY_MONITORING_OP
 from mlops_assets.defs.monitoring.partitions import check_result, daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.defs.retraining.runs import retraining_attempts
@@ -280,9 +281,11 @@ def _log_monitoring_run(
             if config.evidently_html is False
             else f"the day's severity is {verdict.severity}"
         )
+        names = model_of(context)  # the job and op named are the model's own
         metadata["evidently_report"] = dg.MetadataValue.text(
-            f"not drawn: {reason}. To draw it for this day, launch {EVIDENTLY_REPORT_JOB} for "
-            f"partition {partition} (or materialize drift_report with the config "
-            "daily_monitoring: drift_report: evidently_html: true)."
+            f"not drawn: {reason}. To draw it for this day, launch "
+            f"{names.job(EVIDENTLY_REPORT_JOB)} for partition {partition} (or materialize "
+            f"drift_report with the config {names.job(DAILY_MONITORING_OP)}: drift_report: "
+            "evidently_html: true)."
         )
     return metadata
