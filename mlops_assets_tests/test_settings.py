@@ -87,19 +87,23 @@ def test_the_sensors_switches_interval_and_the_mlflow_retries_come_from_the_sett
         }
     )
     defs = build_defs(settings)
+    # Read from the definitions as built, not through a repository (resolving one binds it to
+    # the current instance, which another test may have closed).
+    sensors = {sensor.name: sensor for sensor in defs.sensors or ()}
+    assets = {key: asset for asset in defs.assets or () for key in asset.keys}
 
     for name in ("drift_retraining_sensor", "labels_arrival_sensor"):
-        sensor = defs.resolve_sensor_def(name)
-        assert sensor.minimum_interval_seconds == 30, name
-        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
+        assert sensors[name].minimum_interval_seconds == 30, name
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING, name
     for name in ("monitoring_alerts_sensor", "run_failure_alert_sensor", "rollback_alert_sensor"):
-        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING, name
     assert defs.resources["retraining_settings"].cooldown_days == 4
     for key in ("trained_model", "evaluation_report", "registered_model_version", "drift_report"):
-        policy = defs.get_assets_def(dg.AssetKey(key)).op.retry_policy
+        policy = assets[dg.AssetKey(key)].op.retry_policy
         assert policy is not None and (policy.max_retries, policy.delay) == (5, 0.5), key
 
     quiet = build_defs(Settings.from_env({"MLOPS_HOME": str(tmp_path)}))
-    assert quiet.resolve_sensor_def("drift_retraining_sensor").minimum_interval_seconds == 300
+    quiet_sensors = {sensor.name: sensor for sensor in quiet.sensors or ()}
+    assert quiet_sensors["drift_retraining_sensor"].minimum_interval_seconds == 300
     for name in ("drift_retraining_sensor", "labels_arrival_sensor", "monitoring_alerts_sensor"):
-        assert quiet.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.STOPPED
+        assert quiet_sensors[name].default_status == dg.DefaultSensorStatus.STOPPED, name

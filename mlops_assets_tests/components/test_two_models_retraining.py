@@ -70,6 +70,9 @@ def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, names: ModelNames)
         return sensor, sensor.evaluate_tick(context)
 
 
+# With an instance open: resolving definitions reads the current instance's definitions state,
+# and one a previous test left behind may be closed.
+@pytest.mark.usefixtures("instance")
 def test_each_model_has_its_own_sensor_job_and_policy(defs: dg.Definitions) -> None:
     car_loan = defs.resolve_sensor_def("car_loan__drift_retraining_sensor")
     default = defs.resolve_sensor_def("drift_retraining_sensor")
