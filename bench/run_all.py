@@ -5,7 +5,8 @@ speed is measured.
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
 SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving,
-shadow (the serving service in shadow mode against the champion alone), estimators (NannyML beside ours; builds NannyML's environment in bench/.data on first use).
+shadow (the serving service in shadow mode against the champion alone), estimators (NannyML
+beside ours; builds NannyML's environment in bench/.data on first use).
 
 A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
 `_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`

@@ -186,7 +186,10 @@ def create_app(
                 prepared, y_pred, scores, model.version, clock(), request_id, answered.both
             )
         )
-        metrics.predicted(answered.version, y_pred, scores, model.classifier)
+        for version, rows_answered in answered.by_version():
+            metrics.predicted(
+                version, y_pred[rows_answered], scores[rows_answered], model.classifier
+            )
         headers[MODEL_VERSION_HEADER] = answered.version
         headers[MODEL_ROLE_HEADER] = answered.role
         headers[REQUEST_ID_HEADER] = request_id

@@ -51,6 +51,14 @@ class Answer:
     role: str
     both: BothScored | None
 
+    def by_version(self) -> list[tuple[str, np.ndarray]]:
+        """(version, the rows it answered, as a mask) for each version that answered."""
+        everything = np.ones(len(self.y_pred), dtype=bool)
+        if self.both is None or "," not in self.version:
+            return [(self.version, everything)]
+        chosen = self.both.roles == CHALLENGER
+        return [(self.both.champion_version, ~chosen), (self.both.challenger_version, chosen)]
+
 
 class ModeRouter:
     def __init__(

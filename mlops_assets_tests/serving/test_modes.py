@@ -147,6 +147,7 @@ def test_canary_mode_answers_its_share_with_the_challenger_sticky_per_id(roles, 
             for i in range(0, 600, 15)
         }
         health = service.get("/health").json()
+        metrics = service.get("/metrics").text
 
     challenger_share = (first[SERVED_ROLE_COLUMN] == "challenger").mean()
     # 600 rows at 0.3: the binomial's standard deviation is 0.019.
@@ -169,6 +170,15 @@ def test_canary_mode_answers_its_share_with_the_challenger_sticky_per_id(roles, 
         challenger_rows[SERVED_PREDICTION_COLUMN] == challenger_rows[CHALLENGER_PREDICTION_COLUMN]
     ).all()
     assert set(challenger_rows[SERVED_MODEL_VERSION_COLUMN]) == {"2"}
+    # The metrics count each row under the version that answered it, never under "1,2".
+    answered_by_challenger = (first[SERVED_ROLE_COLUMN] == "challenger").sum() + sum(
+        a.headers["X-Model-Role"] == "challenger" for a in again.values()
+    )
+    assert (
+        f'mlops_serving_answered_rows_total{{role="challenger",version="2"}} '
+        f"{float(answered_by_challenger)}"
+    ) in metrics
+    assert 'model_version="1,2"' not in metrics
 
 
 def _send(service: Service, first_id: int, requests: int, rows_each: int, seed: int) -> None:
