@@ -6,11 +6,14 @@ speed is measured.
 
 SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving,
 shadow (the serving service in shadow mode against the champion alone), estimators (NannyML
-beside ours; builds NannyML's environment in bench/.data on first use).
+beside ours on real and synthetic tables; builds NannyML's environment and fetches plotnine's
+wheel for its diamonds table into bench/.data on first use; about 10 minutes on its own on a
+busy 2-CPU machine).
 
-A full run (about 13 minutes of work on 2 CPUs, after waiting for the machine to be quiet: see
-`_wait_for_quiet`) writes bench/RESULTS.md; `--quick` (smaller data, fewer repeats) and `--only`
-print their results and write a file only when given `--output`.
+A full run (about 13 minutes of work on 2 CPUs before the estimators' real tables, after
+waiting for the machine to be quiet: see `_wait_for_quiet`) writes bench/RESULTS.md; `--quick`
+(smaller data, fewer repeats) and `--only` print their results and write a file only when
+given `--output`.
 """
 
 from __future__ import annotations

@@ -166,3 +166,40 @@ def test_the_loss_models_learn_from_a_bounded_sample_of_a_large_split(monkeypatc
         rows[["x", "colour"]], rows["y"].to_numpy(), 2 * rows["x"].to_numpy(), ["x"], ["colour"]
     )
     assert model.n_reference == 60
+
+
+def test_the_interval_holds_the_realized_mae_on_diamond_days_leaning_to_large_stones():
+    # ggplot2's diamonds (the sample in mlops_assets_tests/data/diamonds): the product's
+    # pipeline predicting the price, its loss model on held-out rows, days of 500 drawn from
+    # rows neither saw, leaning more and more to large stones.
+    from pathlib import Path
+
+    from mlops_assets.domain.training import build_pipeline
+
+    data = Path(__file__).parent.parent.parent / "data" / "diamonds" / "diamonds_sample.csv"
+    table = pd.read_csv(data).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    numeric, categorical = ["carat", "depth", "table", "x", "y", "z"], ["cut", "color", "clarity"]
+    features = numeric + categorical
+    train, reference, later = table.iloc[:2400], table.iloc[2400:3600], table.iloc[3600:]
+    champion = build_pipeline(numeric, categorical, "regression", params={"max_iter": 100})
+    champion.fit(train[features], train["price"])
+    model = fit_loss_model(
+        reference[features], reference["price"].to_numpy(float),
+        champion.predict(reference[features]), numeric, categorical,
+    )  # fmt: skip
+    predicted = champion.predict(later[features])
+    error = later["price"].to_numpy(float) - predicted
+    absolute, squared = model.predict(later[features], predicted)
+    rank = later["carat"].rank(pct=True).to_numpy()
+    rng = np.random.default_rng(0)
+    relative, covered, realized = [], [], []
+    for k in range(40):
+        weight = np.exp(3.0 * k / 40 * (rank - 0.5))
+        day = rng.choice(len(later), size=500, replace=False, p=weight / weight.sum())
+        estimate = estimate_regression(absolute[day], squared[day], model)
+        realized.append(float(np.abs(error[day]).mean()))
+        relative.append(abs(estimate.mae - realized[-1]) / realized[-1])
+        covered.append(estimate.mae_low <= realized[-1] <= estimate.mae_high)
+    assert np.mean(realized[-5:]) > 1.3 * np.mean(realized[:5])  # the shift raises the MAE
+    assert np.mean(covered) >= 0.9
+    assert np.mean(relative) <= 0.06
