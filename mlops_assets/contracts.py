@@ -48,6 +48,9 @@ DAGSTER_RUN_ID_TAG = "dagster.run_id"
 # Model-version tag: how many rows the registered model was refit on (its whole window), or
 # "none" when the evaluated fit itself is registered (docs/training.md).
 REFIT_ROWS_TAG = "refit.rows"
+# Model-version tag: the URI of the evaluated (split) fit in the version's run, what a later
+# candidate's evaluated fit is compared with (comparison.compare_with_champion).
+EVALUATED_FIT_TAG = "evaluated_fit.model_uri"
 # A test metric of the version, e.g. `metric.test_roc_auc`; drift monitoring reads it back.
 TEST_METRIC_TAG_PREFIX = "metric.test_"
 # The gate's decision, on the training run and on the model version.

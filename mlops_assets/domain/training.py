@@ -298,14 +298,10 @@ def refit_on_window(
     params: Mapping[str, Any],
     seed: int,
 ) -> Pipeline:
-    """The evaluated pipeline's recipe (estimator, the parameters its search chose, seed) fit
-    again on every labelled row of its window: train, validation and test. What scikit-learn's
-    searches do with `refit=True` once a configuration is chosen: the held-out rows have
-    judged it, and a model that learns from them too sees the newest rows (the test split of
-    a time-ordered window), which a drifting source makes the most telling."""
-    pipeline = build_pipeline(
-        numeric_features, categorical_features, task, estimator, dict(params), seed
-    )
+    """The evaluated pipeline's recipe (estimator, chosen parameters, seed) fit again on every
+    labelled row of its window, as scikit-learn's searches do with `refit=True`: the held-out
+    rows have judged it, and they are the newest rows of a time-ordered window."""
+    pipeline = build_pipeline(numeric_features, categorical_features, task, estimator, params, seed)
     pipeline.fit(rows[[*numeric_features, *categorical_features]], rows[target])
     return pipeline
 
@@ -387,7 +383,6 @@ class TrainedModelRef:
     """The days of the training rows, for the model card; None without a date column."""
     n_validation: int = 0
     seed: int = 0
-    """The seed of the fit (and of a refit of the same recipe, `refit_on_window`)."""
 
     @property
     def features(self) -> list[str]:

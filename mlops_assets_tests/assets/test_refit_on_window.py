@@ -4,7 +4,12 @@ then the same pipeline refit on every labelled row is what MLflow registers."""
 import numpy as np
 import pandas as pd
 
-from mlops_assets.contracts import CHAMPION_ALIAS, MODEL_HASH_TAG, REFIT_ROWS_TAG
+from mlops_assets.contracts import (
+    CHAMPION_ALIAS,
+    EVALUATED_FIT_TAG,
+    MODEL_HASH_TAG,
+    REFIT_ROWS_TAG,
+)
 from mlops_assets.domain.synthetic import generate_training_data
 from mlops_assets.resources.data_source import TrainingDataSource
 
@@ -33,6 +38,8 @@ def test_the_registered_model_is_the_refit_on_every_row_and_the_card_says_so(pro
     assert version.tags[MODEL_HASH_TAG] == registry.model_artifact_sha256(summary.refit_model_uri)
     assert version.tags[MODEL_HASH_TAG] != registry.model_artifact_sha256(ref.model_uri)
     assert version.run_id == ref.run_id and version.tags[REFIT_ROWS_TAG] == str(ROWS)
+    # A later candidate's evaluated fit is compared with this version's evaluated fit.
+    assert version.tags[EVALUATED_FIT_TAG] == ref.model_uri
 
     n_test = ROWS - ref.n_train - ref.n_validation
     assert (ref.n_train, ref.n_validation, n_test) == (1200, 400, 400)

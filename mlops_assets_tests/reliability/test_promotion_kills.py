@@ -29,10 +29,10 @@ from mlops_assets.resources.project import ProjectStorage
 from mlops_assets_tests.reliability import promotion_kill
 
 KILLER = Path(promotion_kill.__file__)
-# Writes of a promotion of v2 over champion v1: 1 registration, 2 the alias, 3-5 the move's
-# tags, 6-9 its audit record (entry, role, reason, description), 10-13 the replaced champion's
-# record, 14-20 the run's gate tags. Killed after each of these:
-KILL_POINTS = (1, 2, 3, 4, 5, 6, 9, 12, 16)
+# Writes of a promotion of v2 over champion v1: 1 registration, 2-8 the run's gate tags, 9 the
+# alias, 10-12 the move's tags, 13-16 the replaced champion's audit record (entry, role,
+# reason, description), 17-20 v2's (its description last). Killed after each of these:
+KILL_POINTS = (1, 2, 8, 9, 10, 12, 13, 16, 19)
 
 
 def _logged_model(registry: MlflowRegistry, name: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from mlops_assets.contracts import (
     DAGSTER_RUN_ID_TAG,
     DATA_HASH_TAG,
     ESTIMATOR_TAG,
+    EVALUATED_FIT_TAG,
     PROMOTION_CHECK,
     REFIT_ROWS_TAG,
 )
@@ -89,6 +90,7 @@ def registered_model_version(
             DAGSTER_RUN_ID_TAG: context.run.run_id,
             ESTIMATOR_TAG: ref.estimator,
             REFIT_ROWS_TAG: str(summary.refit_rows or "none"),
+            EVALUATED_FIT_TAG: ref.model_uri,
         },
     )
     try:

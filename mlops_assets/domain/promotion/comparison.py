@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops_assets.contracts import CHAMPION_ALIAS
+from mlops_assets.contracts import CHAMPION_ALIAS, EVALUATED_FIT_TAG
 from mlops_assets.domain.evaluation import (
     PRIMARY_LOSS,
     PairedComparison,
@@ -155,7 +155,13 @@ def compare_with_champion(
     registry: ChampionSource,
 ) -> ChampionComparison | None:
     """The version holding `champion` now, scored on the challenger's test rows; None when
-    there is no champion. Raises the registry's ModelArtifactError for a tampered champion."""
+    there is no champion. Raises the registry's ModelArtifactError for a tampered champion.
+
+    Like is compared with like: when the champion is a refit on its whole window, its own
+    evaluated (split) fit stands in for it (its EVALUATED_FIT_TAG). The refit learned from
+    every row of its window, and a retraining on an overlapping window tests on some of
+    those rows, which would favour the champion; the evaluated fits each held out the same
+    share of their windows."""
     version = registry.version_by_alias(CHAMPION_ALIAS)
     if version is None:
         return None
@@ -163,7 +169,10 @@ def compare_with_champion(
     diff = compare_schemas(champion_schema, DatasetSchema.from_json(ref.schema_json))
     if not diff.compatible:
         return incompatible_champion(version.version, str(diff))
-    model = registry.load_model(version.version)
+    model = registry.load_model(version.version)  # the hash check, whichever fit is compared
+    evaluated_fit = version.tags.get(EVALUATED_FIT_TAG, "")
+    if evaluated_fit:
+        model = registry.load_logged_model(evaluated_fit)
     y_pred, proba, classes = predict_frame(model, test[champion_schema.feature_columns], ref.task)
     return compare_predictions(
         version=version.version,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from mlops_assets.contracts import (
     ARCHIVED_AT_TAG,
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     EVALUATED_AGAINST_TAG,
     GATE_CHECK_TAG_PREFIX,
@@ -21,6 +22,8 @@ from mlops_assets.contracts import (
     PROMOTED_AT_TAG,
     PROMOTION_AUDIT_TAG,
     REPLACED_TAG,
+    ROLE_REASON_TAG,
+    ROLE_TAG,
     ROLLED_BACK_AT_TAG,
 )
 from mlops_assets.domain.promotion.gate import (
@@ -90,7 +93,9 @@ def interrupted_repairs(
       promotion: archived now;
     - `gate.decision=promoted` on a version that never held `champion`:
       `gate.decision=interrupted`, its description saying so and how to promote it by hand;
-    - gate tags and no description: the description, written from the tags.
+    - gate tags and no description: the description, written from the tags;
+    - an `alias.role` tag that disagrees with the aliases the version holds (a move killed
+      between the alias and its record): the role it holds now, saying so.
 
     `exclude`: the version being promoted by the caller (its own writes are still to come).
     """
@@ -126,6 +131,10 @@ def interrupted_repairs(
                 f"`champion`; it never was champion. The gate's reasons: {reasons}"
             )[:MAX_TAG_VALUE]
             why.append("is tagged `gate.decision=promoted` but never held `champion`")
+        role, reason = _role_now(version)
+        if role is not None and version.tags.get(ROLE_TAG) != role:
+            tags[ROLE_TAG], tags[ROLE_REASON_TAG] = role, reason
+            why.append(f"holds role {role} without it recorded")
         merged = {**version.tags, **tags}
         description = None
         if GATE_DECISION_TAG in merged and (
@@ -139,6 +148,24 @@ def interrupted_repairs(
                 Repair(version.version, f"v{version.version} {'; '.join(why)}", tags, description)
             )
     return repairs
+
+
+def _role_now(version: RegistryVersion) -> tuple[str | None, str]:
+    """The role the version's aliases give it, when its `alias.role` tag must change to say
+    so (None: leave the tag as it is; a version no move recorded, and holding no alias, keeps
+    none)."""
+    for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS):
+        if alias in version.aliases:
+            return alias, (
+                f"v{version.version} holds `{alias}`; the move that gave it was not recorded "
+                "(made before the audit trail, or interrupted before its record)"
+            )
+    recorded = version.tags.get(ROLE_TAG)
+    if recorded in (CHAMPION_ALIAS, CHALLENGER_ALIAS):
+        return "none", (
+            f"v{version.version} lost `{recorded}` in a move interrupted before its record"
+        )
+    return None, ""
 
 
 def _not_archived(version: RegistryVersion) -> bool:

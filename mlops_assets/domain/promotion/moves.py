@@ -202,6 +202,7 @@ def register_and_promote(
             promoted = True
             if PROMOTED_AT_TAG not in registered.tags:
                 registry.set_version_tag(version, PROMOTED_AT_TAG, now_utc())
+            _tag_run(registry, candidate.run_id, decision, version)
             if registered.tags.get(ROLE_TAG) != CHAMPION_ALIAS:
                 page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
                 record(registry, _gate_move(version, Action.PROMOTED, decision), page)
@@ -225,6 +226,9 @@ def register_and_promote(
                 ]
                 for key, value in gate_tags(decision, current_version).items():
                     registry.set_version_tag(version, key, value)
+            _tag_run(registry, candidate.run_id, decision, version)
+            # The alias, then the records, the candidate's description last: a kill anywhere
+            # before it leaves a version without its page, which the next move repairs.
             promoted = decision.promote
             page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
             move = _gate_move(version, Action.PROMOTED, decision)
@@ -239,9 +243,6 @@ def register_and_promote(
                 registry.set_version_tag(version, ROLE_TAG, "none")
                 registry.set_version_tag(version, ROLE_REASON_TAG, why[:MAX_TAG_VALUE])
                 registry.set_version_description(version, f"{role_line('none', why)}\n\n{page}")
-        # Reasons were written before the version had a number; name it in what people read.
-        for key, value in decision.as_tags().items():
-            registry.set_run_tag(candidate.run_id, key, value.replace(VERSION_PLACEHOLDER, version))
         champion_now = registry.version_by_alias(CHAMPION_ALIAS)
         challenger_now = registry.version_by_alias(CHALLENGER_ALIAS)
     return PromotionOutcome(
@@ -253,6 +254,12 @@ def register_and_promote(
         model_hash=model_hash,
         challenger_version=None if challenger_now is None else challenger_now.version,
     )
+
+
+def _tag_run(registry: ChampionRegistry, run_id: str, decision: GateDecision, version: str) -> None:
+    # Reasons were written before the version had a number; name it in what people read.
+    for key, value in decision.as_tags().items():
+        registry.set_run_tag(run_id, key, value.replace(VERSION_PLACEHOLDER, version))
 
 
 def _gate_move(version: str, action: Action, decision: GateDecision) -> AliasMove:
@@ -348,13 +355,13 @@ def make_champion(
     challenger = registry.version_by_alias(CHALLENGER_ALIAS)
     if challenger is not None and challenger.version == version:
         registry.delete_alias(CHALLENGER_ALIAS)
-    record(registry, move, page)
     if replaced is not None:
         why = f"replaced by v{version}: {move.reason}"
         record(
             registry,
             replace(move, version=replaced, action=Action.REPLACED_AS_CHAMPION, reason=why),
         )
+    record(registry, move, page)
 
 
 def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | None = None) -> None:

@@ -15,6 +15,7 @@ from mlops_assets.domain.promotion import (
     Action,
     PromotionError,
     audit_trail,
+    interrupted_repairs,
     promote_given_version,
     register_and_promote,
     retire_challenger,
@@ -93,8 +94,8 @@ def test_a_gate_promotion_is_recorded_on_the_new_and_the_replaced_champion():
     registry.add_champion("2026-01-01T00:00:00+00:00")
     assert _gate(registry, "r2", 0.02, 0.06) == "promoted"
     assert _trail(registry) == [
-        ("2", Action.PROMOTED, "gate"),
         ("1", Action.REPLACED_AS_CHAMPION, "gate"),
+        ("2", Action.PROMOTED, "gate"),
     ]
     assert registry.records["2"].tags[ROLE_TAG] == "champion"
     assert registry.records["1"].tags[ROLE_TAG] == "none"
@@ -160,10 +161,24 @@ def test_a_challenger_promoted_by_hand_gives_up_the_alias_and_a_rollback_is_reco
     assert registry.aliases == {CHAMPION_ALIAS: "2"}
     roll_back(registry, registry.lock, "bad in production", "dee")
     assert _trail(registry)[1:] == [
-        ("2", Action.PROMOTED, "cy"),
         ("1", Action.REPLACED_AS_CHAMPION, "cy"),
+        ("2", Action.PROMOTED, "cy"),
         ("2", Action.ROLLED_BACK, "dee"),
         ("1", Action.RESTORED, "dee"),
     ]
     assert registry.records["1"].tags[ROLE_TAG] == "champion"
     assert registry.records["2"].tags[ROLE_TAG] == "none"
+
+
+def test_a_role_tag_left_stale_by_a_killed_move_is_repaired_by_the_next_move():
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    _gate(registry, "r2", -0.01, 0.01)  # v2 the challenger, recorded
+    registry.records["1"].tags[ROLE_TAG] = "champion"
+    # A move killed between the alias and its record: v2 took `champion`, nothing recorded.
+    registry.aliases = {CHAMPION_ALIAS: "2"}
+    repairs = interrupted_repairs(registry.versions(), now="2026-01-02T00:00:00+00:00")
+    fixed = {fix.version: fix.tags for fix in repairs}
+    assert fixed["1"][ROLE_TAG] == "none" and "lost `champion`" in fixed["1"][ROLE_REASON_TAG]
+    assert fixed["2"][ROLE_TAG] == "champion"
+    assert "holds `champion`; the move that gave it was not recorded" in fixed["2"][ROLE_REASON_TAG]
