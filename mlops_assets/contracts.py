@@ -160,3 +160,7 @@ CHAMPION_PREDICTION_COLUMN = "__champion_prediction__"
 CHAMPION_VERSION_COLUMN = "__champion_version__"
 CHALLENGER_PREDICTION_COLUMN = "__challenger_prediction__"
 CHALLENGER_VERSION_COLUMN = "__challenger_version__"
+# batch_predictions with a version holding `challenger` (shadow in batch): the challenger's
+# prediction and version beside the champion's on every row (the two columns above), and its
+# class probabilities, one per class: f"{CHALLENGER_PROBA_COLUMN_PREFIX}{label}".
+CHALLENGER_PROBA_COLUMN_PREFIX = "__challenger_proba__"
