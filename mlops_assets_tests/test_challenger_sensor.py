@@ -45,7 +45,7 @@ def _aliases(project) -> dict[str, str]:
 def _store_days(project, days, settings, gain: float, seed: int) -> str:
     """Days of a challenger `gain` accuracy points better than the champion (0/1 losses of two
     models that disagree on 10% of rows), recorded as challenger_comparison records them; the
-    last verdict's decision."""
+    last verdict's decision and reason."""
     rng = np.random.default_rng(seed)
     evidence = ChallengerEvidence(settings=settings)
     verdict = None
@@ -68,7 +68,7 @@ def _store_days(project, days, settings, gain: float, seed: int) -> str:
             )
         )
     assert verdict is not None
-    return verdict.decision
+    return f"{verdict.decision} ({verdict.reason})"
 
 
 def _tick(project, webhook: AlertWebhook) -> str:
@@ -95,11 +95,15 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     # An equal challenger: collecting, and nothing moves...
     horizon = SequentialTestSettings(max_rows=30_000)
     days = [f"2026-01-{d:02d}" for d in range(1, 21)]
-    assert _store_days(project, days[:5], horizon, gain=0.0, seed=1) == "keep_collecting"
+    assert (
+        _store_days(project, days[:5], horizon, gain=0.0, seed=1) == "keep_collecting (collecting)"
+    )
     assert "keep collecting after 15000 labelled rows" in _tick(project, webhook)
     assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
     # ...until the horizon, where it is retired, never promoted.
-    assert _store_days(project, days[:10], horizon, gain=0.0, seed=1) == "retire"
+    assert _store_days(project, days[:10], horizon, gain=0.0, seed=1) == (
+        "retire (undecided_at_horizon)"
+    )
     assert "challenger_retired by challenger_test" in _tick(project, webhook)
     assert _aliases(project) == {CHAMPION_ALIAS: "1"}
     # A second tick on the same verdict finds the roles moved and does nothing.
@@ -108,7 +112,9 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     # A challenger 2 points better is promoted within days, and the champion replaced.
     set_role_by_hand(project, "2", "challenger")
     later = [f"2026-02-{d:02d}" for d in range(1, 11)]
-    assert _store_days(project, later, SequentialTestSettings(), gain=0.02, seed=2) == "promote"
+    assert _store_days(project, later, SequentialTestSettings(), gain=0.02, seed=2) == (
+        "promote (proven_better)"
+    )
     assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)
     assert _aliases(project) == {CHAMPION_ALIAS: "2"}
 
