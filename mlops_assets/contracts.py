@@ -114,8 +114,9 @@ SIGNAL_ESTIMATED = "estimated"
 SIGNAL_FEATURE_DRIFT = "feature drift"
 
 # The asset names (LABELS_ASSET, ...) are in mlops_assets/asset_keys.py, with every asset's key.
-# labels + realized_performance for the partitions whose labels were (re)delivered, started by
-# the labels sensor when a delivery appears or changes in the labels source.
+# labels, realized_performance and challenger_comparison for the partitions whose labels were
+# (re)delivered, started by the labels sensor when a delivery appears or changes in the labels
+# source.
 LABELS_JOB = "labels_job"
 LABELS_SENSOR = "labels_arrival_sensor"
 # drift_report for a chosen day with evidently's HTML report drawn, whatever its severity.
