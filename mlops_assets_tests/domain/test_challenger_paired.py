@@ -48,3 +48,21 @@ def test_a_day_without_shadow_columns_says_so():
     frame = _day().drop(columns=[CHALLENGER_VERSION_COLUMN])
     with pytest.raises(ChallengerInputError, match="no challenger scored them"):
         paired_day(frame, "y", "2", "zero_one")
+
+
+def test_the_verdict_check_warns_only_on_evidence_the_challenger_is_worse():
+    import dagster as dg
+
+    from mlops_assets.defs.monitoring.comparison import verdict_check
+    from mlops_assets.domain.challenger import ChallengerEvidence
+
+    def checked(differences: list[float]) -> dg.AssetCheckResult:
+        evidence = ChallengerEvidence().add_day("2026-01-05", np.array(differences))
+        return verdict_check(evidence.verdict())
+
+    worse = checked([-1.0] * 3000)
+    assert (worse.passed, worse.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert worse.description.startswith("retire (proven_worse)")
+    better = checked([1.0] * 3000)
+    assert better.passed and better.description.startswith("promote (proven_better)")
+    assert checked([0.0] * 100).passed  # keep collecting
