@@ -79,7 +79,9 @@ def _tick(project, webhook: AlertWebhook) -> str:
         definitions=defs,
         resources={**project.resources(), "alert_webhook": webhook},
     ) as context:
-        return defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context).skip_message
+        return (
+            defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context).skip_message or ""
+        )
 
 
 def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better_one(
