@@ -4,7 +4,8 @@ speed is measured.
 
     python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
 
-SECTION is one of load, day, backfill, training, drift, batch, sensor, monitoring, serving,
+SECTION is one of load, day, backfill, training, drift, batch, batchshadow (batch scoring
+with a challenger in shadow against the champion alone), sensor, monitoring, serving,
 shadow (the serving service in shadow mode against the champion alone), estimators (NannyML
 beside ours on real and synthetic tables; builds NannyML's environment and fetches plotnine's
 wheel for its diamonds table into bench/.data on first use; about 10 minutes on its own on a
@@ -43,6 +44,7 @@ SECTIONS = (
     "training",
     "drift",
     "batch",
+    "batchshadow",
     "sensor",
     "monitoring",
     "serving",
@@ -81,6 +83,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         import bench_serving
 
         return bench_serving.run
+    if name == "batchshadow":
+        import bench_batch_shadow
+
+        return bench_batch_shadow.run
     if name == "shadow":
         import bench_serving_shadow
 

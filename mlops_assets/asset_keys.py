@@ -123,6 +123,12 @@ class ModelNames:
         return self.key("realized_performance")
 
     @property
+    def challenger_comparison(self) -> dg.AssetKey:
+        """The day's labelled rows judged under the champion and the challenger, accumulated in
+        the sequential test (docs/challengers.md)."""
+        return self.key("challenger_comparison")
+
+    @property
     def daily(self) -> tuple[dg.AssetKey, ...]:
         """The daily monitoring assets, in the order a day runs them (each after what it
         reads)."""
@@ -133,6 +139,7 @@ class ModelNames:
             self.estimated_performance,
             self.labels,
             self.realized_performance,
+            self.challenger_comparison,
         )
 
 
@@ -151,9 +158,11 @@ DRIFT_REPORT = DEFAULT.drift_report
 ESTIMATED_PERFORMANCE = DEFAULT.estimated_performance
 LABELS = DEFAULT.labels
 REALIZED_PERFORMANCE = DEFAULT.realized_performance
+CHALLENGER_COMPARISON = DEFAULT.challenger_comparison
 
 LABELS_ASSET = LABELS.to_user_string()
 REALIZED_PERFORMANCE_ASSET = REALIZED_PERFORMANCE.to_user_string()
 ESTIMATED_PERFORMANCE_ASSET = ESTIMATED_PERFORMANCE.to_user_string()
+CHALLENGER_COMPARISON_ASSET = CHALLENGER_COMPARISON.to_user_string()
 
 DAILY = DEFAULT.daily

@@ -87,6 +87,8 @@ DATA_QUALITY_CHECK = "data_quality_within_bounds"
 """drift_report's data-quality check: WARN on a rise in missing or unseen-category share beyond
 noise or on duplicated rows, ERROR when a quarter of a column's values is hit (a file twice)."""
 REALIZED_CHECK = "realized_performance_held"
+# challenger_comparison's check: the sequential test's verdict (WARN once proven worse).
+CHALLENGER_CHECK = "challenger_verdict"
 """realized_performance's check: ERROR when the labels show a drop beyond noise."""
 ESTIMATE_CHECK = "estimated_performance_held"
 """estimated_performance's check: WARN on an estimated drop or an untrusted estimate."""
@@ -115,8 +117,9 @@ SIGNAL_ESTIMATED = "estimated"
 SIGNAL_FEATURE_DRIFT = "feature drift"
 
 # The asset names (LABELS_ASSET, ...) are in mlops_assets/asset_keys.py, with every asset's key.
-# labels + realized_performance for the partitions whose labels were (re)delivered, started by
-# the labels sensor when a delivery appears or changes in the labels source.
+# labels, realized_performance and challenger_comparison for the partitions whose labels were
+# (re)delivered, started by the labels sensor when a delivery appears or changes in the labels
+# source.
 LABELS_JOB = "labels_job"
 LABELS_SENSOR = "labels_arrival_sensor"
 # drift_report for a chosen day with evidently's HTML report drawn, whatever its severity.
@@ -163,3 +166,7 @@ CHAMPION_PREDICTION_COLUMN = "__champion_prediction__"
 CHAMPION_VERSION_COLUMN = "__champion_version__"
 CHALLENGER_PREDICTION_COLUMN = "__challenger_prediction__"
 CHALLENGER_VERSION_COLUMN = "__challenger_version__"
+# batch_predictions with a version holding `challenger` (shadow in batch): the challenger's
+# prediction and version beside the champion's on every row (the two columns above), and its
+# class probabilities, one per class: f"{CHALLENGER_PROBA_COLUMN_PREFIX}{label}".
+CHALLENGER_PROBA_COLUMN_PREFIX = "__challenger_proba__"

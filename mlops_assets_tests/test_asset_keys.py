@@ -26,6 +26,7 @@ def test_the_module_constants_are_the_default_models_keys():
         "estimated_performance",
         "labels",
         "realized_performance",
+        "challenger_comparison",
     ]
 
 

@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.contracts import (
+    CHALLENGER_PREDICTION_COLUMN,
+    CHALLENGER_PROBA_COLUMN_PREFIX,
+    CHALLENGER_VERSION_COLUMN,
     PROBA_COLUMN_PREFIX,
 )
 from mlops_assets.domain.data_quality import (
@@ -152,6 +155,17 @@ class ScoringTotals:
         return self.score_sum / self.rows if self.rows else float("nan")
 
 
+@dataclass(frozen=True)
+class ShadowModel:
+    """The version holding `challenger`, scored on the same rows as the champion (shadow in
+    batch): its predictions sit beside the champion's, which stay the day's output."""
+
+    model: Any
+    version: str
+    feature_columns: tuple[str, ...]
+    """The challenger's own features (read from the day as the champion's are)."""
+
+
 def score_batches(
     model: Any,
     chunks: Iterable[pd.DataFrame],
@@ -163,6 +177,7 @@ def score_batches(
     *,
     score_column: str,
     threads: int = 1,
+    challenger: ShadowModel | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The predictions of each chunk of a day, lazily: its id columns, the row's position in
     the day, the prediction, its score (in `score_column`), the model version and its training
@@ -174,6 +189,10 @@ def score_batches(
     Parquet's reads and writes release it, so one chunk's encoding runs beside another's
     trees instead of leaving a CPU idle. Each thread's OpenMP loops get an equal share of the
     CPUs. At most `threads` + 1 chunks are held at a time.
+
+    With a `challenger`, each row also carries its prediction, version and (a classifier's)
+    class probabilities in the `__challenger_*` columns: the paired rows the challenger test
+    needs.
     """
 
     def score(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, float]:
@@ -197,6 +216,8 @@ def score_batches(
                 "training_data_hash": training_hash,
             }
         )
+        if challenger is not None:
+            scored = with_shadow_columns(scored, chunk, challenger, schema)
         if schema.target in chunk.columns:
             scored[schema.target] = chunk[schema.target].to_numpy()
         return scored, float(scores.sum())
@@ -211,6 +232,27 @@ def score_batches(
         totals.rows += len(scored)
         totals.score_sum += score_sum
         yield scored
+
+
+def with_shadow_columns(
+    scored: pd.DataFrame, chunk: pd.DataFrame, challenger: ShadowModel, schema: DatasetSchema
+) -> pd.DataFrame:
+    """`scored` (the champion's predictions of `chunk`) with the challenger's beside them."""
+    y_pred, proba, classes = predict_frame(
+        challenger.model, chunk[list(challenger.feature_columns)], schema.task
+    )
+    columns: dict[str, Any] = {
+        CHALLENGER_PREDICTION_COLUMN: y_pred,
+        CHALLENGER_VERSION_COLUMN: challenger.version,
+    }
+    if proba is not None and classes is not None:
+        columns.update(
+            {
+                f"{CHALLENGER_PROBA_COLUMN_PREFIX}{label}": proba[:, k]
+                for k, label in enumerate(classes)
+            }
+        )
+    return scored.assign(**columns)
 
 
 def _in_order(

@@ -6,6 +6,7 @@ import pytest
 
 from mlops_assets.asset_keys import (
     BATCH_PREDICTIONS,
+    CHALLENGER_COMPARISON,
     DEFAULT,
     DRIFT_REPORT,
     ESTIMATED_PERFORMANCE,
@@ -34,6 +35,8 @@ def test_the_asset_graph_shows_every_input_a_daily_step_reads():
     assert parents[REALIZED_PERFORMANCE] == {LABELS, BATCH_PREDICTIONS, ESTIMATED_PERFORMANCE}
     # The labels it reads are the ones landed in earlier runs (it runs before today's).
     assert parents[ESTIMATED_PERFORMANCE] == {SCORING_DATA, BATCH_PREDICTIONS}
+    # The challenger's shadow columns in the predictions, judged on the day's labels.
+    assert parents[CHALLENGER_COMPARISON] == {LABELS, BATCH_PREDICTIONS}
 
 
 def test_a_steps_inputs_config_and_resources_come_from_its_signature():
@@ -92,4 +95,5 @@ def test_a_step_listed_before_what_it_reads_is_refused_when_the_code_loads():
         ESTIMATED_PERFORMANCE,
         LABELS,
         REALIZED_PERFORMANCE,
+        CHALLENGER_COMPARISON,
     ]

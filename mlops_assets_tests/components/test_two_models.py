@@ -61,6 +61,7 @@ def test_a_declared_model_gets_its_own_keys_groups_job_and_resources():
         "car_loan/estimated_performance": "car_loan_monitoring",
         "car_loan/labels": "car_loan_monitoring",
         "car_loan/realized_performance": "car_loan_monitoring",
+        "car_loan/challenger_comparison": "car_loan_monitoring",
     }
     job = defs.resolve_job_def("car_loan__training_job")
     assert job.asset_layer.selected_asset_keys == {
@@ -167,6 +168,7 @@ def test_a_declared_models_schedule_and_labels_sensor_are_its_own_and_follow_its
             "estimated_performance",
             "labels",
             "realized_performance",
+            "challenger_comparison",
         )
     }
 

@@ -1,4 +1,4 @@
-"""daily_monitoring: the six daily monitoring assets, materialised together for a range of days.
+"""daily_monitoring: the seven daily monitoring assets, materialised together for a range of days.
 
 Each asset is a typed step declared in its own module (steps.py: its spec, its checks, and a
 function whose signature declares its inputs, config and resources); this module runs them for
@@ -30,7 +30,14 @@ from pydantic import Field
 from mlops_assets.asset_keys import DEFAULT, ModelNames
 from mlops_assets.dagster_internals import latest_materialization_target
 from mlops_assets.defs.common import for_people
-from mlops_assets.defs.monitoring import estimates, labels, predictions, reports, scoring
+from mlops_assets.defs.monitoring import (
+    comparison,
+    estimates,
+    labels,
+    predictions,
+    reports,
+    scoring,
+)
 from mlops_assets.defs.monitoring.jobs import DAILY_MONITORING_OP
 from mlops_assets.defs.monitoring.steps import DailyStep, DayInput, ModelStep, reads_metadata
 from mlops_assets.resources.io_managers import ParquetIOManager, StoredParquetFile
@@ -47,6 +54,9 @@ class MonitoringConfig(dg.Config):
     realized_performance: labels.RealizedPerformanceConfig = Field(
         default_factory=labels.RealizedPerformanceConfig
     )
+    challenger_comparison: comparison.ComparisonConfig = Field(
+        default_factory=comparison.ComparisonConfig
+    )
 
 
 # In the order a day runs them: each after the inputs it declares (checked below).
@@ -57,6 +67,7 @@ DAILY_STEPS: tuple[DailyStep, ...] = (
     estimates.estimated_performance,
     labels.labels,
     labels.realized_performance,
+    comparison.challenger_comparison,
 )
 DAY_FUNCTIONS = {DEFAULT.key(step.name): step.compute for step in DAILY_STEPS}
 """Each of the default model's assets' own function (the asset page's code reference points

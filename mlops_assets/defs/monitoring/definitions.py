@@ -1,7 +1,8 @@
 """The monitoring slice: each day scored by the champion (scoring_data, batch_predictions),
-its drift report, the label-free estimate and, when labels arrive, the realized performance;
-the schedule that scores yesterday and the sensor that judges a day when its labels land. Built
-for one model under its names (asset_keys.ModelNames), its days from its settings."""
+its drift report, the label-free estimate and, when labels arrive, the realized performance
+and the challenger judged against the champion (challenger_comparison); the schedule that
+scores yesterday and the sensor that judges a day when its labels land. Built for one model
+under its names (asset_keys.ModelNames), its days from its settings."""
 
 import functools
 

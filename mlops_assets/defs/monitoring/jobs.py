@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mlops_assets.asset_keys import LABELS_ASSET, REALIZED_PERFORMANCE_ASSET, ModelNames
+from mlops_assets.asset_keys import (
+    CHALLENGER_COMPARISON_ASSET,
+    LABELS_ASSET,
+    REALIZED_PERFORMANCE_ASSET,
+    ModelNames,
+)
 from mlops_assets.contracts import EVIDENTLY_REPORT_JOB, LABELS_JOB
 from mlops_assets.settings import Settings
 
@@ -13,7 +18,8 @@ DAILY_MONITORING_JOB = "daily_monitoring_job"
 DAILY_MONITORING_OP = "daily_monitoring"
 """The daily multi-asset's op (daily.py), which run config names: `car_loan__daily_monitoring`
 for a declared model (`ModelNames.job`)."""
-LABEL_ASSETS = (LABELS_ASSET, REALIZED_PERFORMANCE_ASSET)
+# What a day's labels judge: the predictions, and the challenger against the champion.
+LABEL_ASSETS = (LABELS_ASSET, REALIZED_PERFORMANCE_ASSET, CHALLENGER_COMPARISON_ASSET)
 
 
 def monitoring_assets(settings: Settings) -> tuple[str, ...]:
@@ -65,10 +71,11 @@ def evidently_report_job(names: ModelNames) -> dg.UnresolvedAssetJobDefinition:
 def labels_job(names: ModelNames) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         names.job(LABELS_JOB),
-        selection=dg.AssetSelection.assets(names.labels, names.realized_performance),
+        selection=dg.AssetSelection.assets(*(names.key(name) for name in LABEL_ASSETS)),
         description=(
-            "Store a day's (re)delivered labels and judge its predictions on them (one "
-            "partition per run). Started by labels_arrival_sensor, or by hand."
+            "Store a day's (re)delivered labels, judge its predictions on them and the "
+            "challenger against the champion (one partition per run). Started by "
+            "labels_arrival_sensor, or by hand."
         ),
         tags={"mlops/purpose": "labels"},
     )

@@ -7,6 +7,7 @@ import dagster as dg
 
 from mlops_assets.asset_keys import REGISTERED_MODEL_VERSION
 from mlops_assets.contracts import (
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     MODEL_NAME_KEY,
     MODEL_VERSION_KEY,
@@ -23,7 +24,7 @@ from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifact
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_assets.domain.monitoring import ScoringTotals
+    from mlops_assets.domain.monitoring import ScoringTotals, ShadowModel
 
 
 class ScoringConfig(dg.Config):
@@ -38,7 +39,10 @@ SPEC = daily_spec(
     "batch_predictions",
     "The day scored by the model version holding the `champion` alias at run time (its "
     "artefact's SHA-256 verified first), read and scored in chunks, written atomically. Every "
-    "row and the file's metadata name the model version and its training data hash.",
+    "row and the file's metadata name the model version and its training data hash. When a "
+    "version holds `challenger`, it scores the same rows in shadow: its prediction, version and "
+    "class probabilities sit beside the champion's (`__challenger_*` columns), which stay the "
+    "output.",
     kinds={"scikit-learn", "parquet", "mlflow"},
     # The champion is chosen at run time, through the registry; the edge shows that lineage
     # (prediction -> registered model version) in the asset graph. scoring_data, an input, is
@@ -82,11 +86,14 @@ def batch_predictions(
     except DataValidationError as error:
         raise failure(str(error)) from error
     totals = ScoringTotals()
+    shadow, shadow_note = _shadow_model(mlflow_registry, stored.names, champion.version)
+    if shadow_note:
+        context.log.warning(f"{partition}: {shadow_note}")
 
     def scored() -> Iterator["pd.DataFrame"]:
         try:
             yield from scored_chunks(
-                scoring_data, model, schema, champion.version, training_hash, totals, config
+                scoring_data, model, schema, champion.version, training_hash, totals, config, shadow
             )
         except Exception as error:
             # Scored while the IO manager writes, past retried_on_mlflow_outage: the same
@@ -116,8 +123,37 @@ def batch_predictions(
             "mlflow_model_version": dg.MetadataValue.url(
                 mlflow_registry.version_url(champion.version)
             ),
+            "challenger_version": dg.MetadataValue.text(
+                "none" if shadow is None else shadow.version
+            ),
+            "challenger_not_scored": dg.MetadataValue.text(shadow_note or "none"),
         },
     )
+
+
+def _shadow_model(
+    mlflow_registry: MlflowRegistry, stored_columns: list[str], champion_version: str
+) -> tuple["ShadowModel | None", str]:
+    """The version holding `challenger`, loaded to score the day in shadow, or None and why
+    not ('' when there is no challenger). A challenger that cannot score the day (its artefact
+    fails its hash, its features are not in the file) is reported, never fails the champion's
+    predictions, which are the day's output."""
+    from mlops_assets.domain.monitoring import ShadowModel
+
+    challenger = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
+    if challenger is None or challenger.version == champion_version:
+        return None, ""
+    features = mlflow_registry.training_schema(challenger.run_id).feature_columns
+    missing = [name for name in features if name not in stored_columns]
+    if missing:
+        return None, (
+            f"challenger v{challenger.version} not scored: the day has no {listed(tuple(missing))}"
+        )
+    try:
+        model = mlflow_registry.load_model(challenger.version)
+    except ModelArtifactError as error:
+        return None, f"challenger v{challenger.version} not scored: {error}"
+    return ShadowModel(model, challenger.version, tuple(features)), ""
 
 
 def scored_chunks(
@@ -128,6 +164,7 @@ def scored_chunks(
     training_hash: str,
     totals: "ScoringTotals",
     config: ScoringConfig,
+    challenger: "ShadowModel | None" = None,
 ) -> Iterator["pd.DataFrame"]:
     """The stored day's predictions, read, scored and yielded `config.chunk_rows` at a time.
 
@@ -139,10 +176,13 @@ def scored_chunks(
     stored = scoring_data.schema_arrow
     ids = [c for c in schema.id_columns if c in stored.names]
     target = [schema.target] if schema.target in stored.names else []
+    features = list(schema.feature_columns)
+    if challenger is not None:
+        features += [name for name in challenger.feature_columns if name not in features]
     chunks = (
         batch.to_pandas()
         for batch in scoring_data.iter_batches(
-            batch_size=config.chunk_rows, columns=[*ids, *schema.feature_columns, *target]
+            batch_size=config.chunk_rows, columns=[*ids, *features, *target]
         )
     )
     yield from score_batches(
@@ -155,4 +195,5 @@ def scored_chunks(
         totals,
         score_column=SCORE_COLUMN,
         threads=config.scoring_threads,
+        challenger=challenger,
     )

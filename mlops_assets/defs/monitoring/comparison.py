@@ -1,0 +1,263 @@
+"""challenger_comparison: the day's labelled rows judged under the champion and the challenger
+that scored them in shadow, accumulated day after day in the sequential test
+(domain/challenger/sequential.py; docs/challengers.md)."""
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from mlops_assets.contracts import CHALLENGER_ALIAS, CHALLENGER_CHECK, CHALLENGER_VERSION_COLUMN
+from mlops_assets.defs.common import DataFrame, retried_on_mlflow_outage
+from mlops_assets.defs.monitoring.labels import _scoring_schema
+from mlops_assets.defs.monitoring.partitions import daily_check_spec, daily_spec
+from mlops_assets.defs.monitoring.steps import daily_step
+from mlops_assets.resources.io_managers import StoredParquetFile
+from mlops_assets.resources.mlflow_registry import MlflowRegistry
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.challenger import ChallengerEvidence, ChallengerVerdict
+
+EVIDENCE_KEY = "challenger_evidence"
+"""The metadata entry holding the evidence after the day (ChallengerEvidence.to_json): the next
+day starts from it."""
+CHAMPION_VERSION_KEY = "champion_version"
+CHALLENGER_VERSION_KEY = "challenger_version"
+NOTHING_TO_COMPARE_KEY = "nothing_to_compare"
+_EARLIER_RECORDS = 1000
+"""Earlier materialisations searched for the evidence (several a day at most, 60 days)."""
+
+
+class ComparisonConfig(dg.Config):
+    """The test's settings for a new challenger; a running one keeps those it started with
+    (they travel in its stored evidence: changing them mid-way voids the guarantee)."""
+
+    loss: str = "zero_one"
+    """zero_one, brier or log_loss (domain/challenger/losses.py)."""
+    alpha: float = 0.05
+    min_effect: float = 0.002
+    max_rows: int = 50_000
+    max_days: int = 60
+
+
+SPEC = daily_spec(
+    "challenger_comparison",
+    "The day's rows whose labels have landed, each judged under the champion and the "
+    "challenger that scored it in shadow (batch_predictions' `__challenger_*` columns); the "
+    "paired losses accumulate day after day in an anytime-valid sequential test whose verdict "
+    "is promote, retire or keep_collecting. Each day stores the evidence so far; a re-run "
+    "day restarts from the evidence before it.",
+    kinds={"numpy", "mlflow"},
+)
+CHECK = daily_check_spec(
+    CHALLENGER_CHECK,
+    "challenger_comparison",
+    "The challenger's verdict: passes while evidence is collected or once the challenger is "
+    "proven better; WARN when it is proven worse (or not better by the minimum effect).",
+)
+
+
+@daily_step(SPEC, CHECK)
+@retried_on_mlflow_outage
+def challenger_comparison(
+    context: dg.AssetExecutionContext,
+    partition: str,
+    config: ComparisonConfig,
+    mlflow_registry: MlflowRegistry,
+    labels: DataFrame | None,
+    batch_predictions: StoredParquetFile,
+) -> dg.MaterializeResult:
+    from mlops_assets.contracts import MODEL_VERSION_KEY
+    from mlops_assets.domain.challenger import (
+        ChallengerEvidence,
+        SequentialTestSettings,
+        judge_day,
+    )
+    from mlops_assets.domain.challenger.paired import paired_day
+    from mlops_assets.domain.data_quality import last_row_per_id
+    from mlops_assets.domain.labels import join_labels
+
+    footer = batch_predictions.schema_arrow.metadata or {}
+    champion = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
+    if CHALLENGER_VERSION_COLUMN not in batch_predictions.schema_arrow.names:
+        return _nothing(partition, "no challenger scored the day's rows", champion)
+    versions = batch_predictions.read(columns=[CHALLENGER_VERSION_COLUMN]).to_pandas()
+    challenger = str(versions[CHALLENGER_VERSION_COLUMN].mode().iloc[0])
+    holder = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
+    if holder is None or holder.version != challenger:
+        return _nothing(
+            partition, f"v{challenger} scored the day but no longer holds `challenger`", champion
+        )
+    key = _own_key(context)
+    earlier = stored_evidence(context.instance, key, partition, champion, challenger)
+    settings = SequentialTestSettings(
+        loss=config.loss,  # type: ignore[arg-type]  # checked by SequentialTestSettings
+        alpha=config.alpha,
+        min_effect=config.min_effect,
+        max_rows=config.max_rows,
+        max_days=config.max_days,
+    )
+    evidence = earlier or ChallengerEvidence(settings=settings)
+    if labels is None or labels.empty:
+        return _nothing(
+            partition, "no label has landed for the day", champion, challenger, evidence
+        )
+    schema = _scoring_schema(mlflow_registry, batch_predictions)
+    ids = [name for name in labels.columns if name != schema.target]
+    joined = join_labels(
+        batch_predictions.read().to_pandas().drop(columns=[schema.target], errors="ignore"),
+        labels,
+        source=f"labels {partition}",
+        id_columns=ids,
+        target=schema.target,
+    )
+    rows = last_row_per_id(joined.frame, ids)
+    paired = paired_day(
+        rows, schema.target, challenger, evidence.settings.loss, list(schema.classes or ())
+    )
+    if not paired.rows:
+        return _nothing(
+            partition, "no labelled row was scored by both", champion, challenger, evidence
+        )
+    evidence, verdict = judge_day(evidence, partition, paired.differences)
+    context.log.info(
+        f"{partition}: challenger v{challenger} vs champion v{champion}: {verdict.decision} "
+        f"({verdict.reason}), effect {verdict.effect:+.4f} [{verdict.low:+.4f}, "
+        f"{verdict.high:+.4f}] after {verdict.rows} labelled rows"
+    )
+    metadata: dict[str, Any] = {
+        **verdict.to_metadata(),
+        CHAMPION_VERSION_KEY: champion,
+        CHALLENGER_VERSION_KEY: challenger,
+        "champion_accuracy": paired.champion_accuracy,
+        "challenger_accuracy": paired.challenger_accuracy,
+        "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger)),
+        EVIDENCE_KEY: dg.MetadataValue.json(evidence_json(evidence)),
+    }
+    return dg.MaterializeResult(metadata=metadata, check_results=[verdict_check(verdict)])
+
+
+def _own_key(context: dg.AssetExecutionContext) -> dg.AssetKey:
+    """This step's key among the multi-asset's (the model's `challenger_comparison`)."""
+    return next(k for k in context.selected_asset_keys if k.path[-1] == SPEC.name)
+
+
+def verdict_check(verdict: "ChallengerVerdict") -> dg.AssetCheckResult:
+    """Passes while collecting or promoting; WARN on evidence that the challenger is worse."""
+    worse = verdict.reason in ("proven_worse", "not_better_by_min_effect")
+    return dg.AssetCheckResult(
+        check_name=CHALLENGER_CHECK,
+        passed=not worse,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{verdict.decision} ({verdict.reason}): effect {verdict.effect:+.4f} "
+            f"[{verdict.low:+.4f}, {verdict.high:+.4f}] in {verdict.loss} loss after "
+            f"{verdict.rows} labelled rows"
+        ),
+        metadata={"decision": verdict.decision, "reason": verdict.reason},
+    )
+
+
+def _nothing(
+    partition: str,
+    why: str,
+    champion: str,
+    challenger: str = "",
+    evidence: "ChallengerEvidence | None" = None,
+) -> dg.MaterializeResult:
+    """A day with nothing to compare: recorded (so the day shows why), its check passing, the
+    evidence so far carried unchanged to the next day."""
+    metadata: dict[str, Any] = {
+        NOTHING_TO_COMPARE_KEY: f"{partition}: nothing to compare: {why}",
+        CHAMPION_VERSION_KEY: champion or "none",
+        CHALLENGER_VERSION_KEY: challenger or "none",
+    }
+    if evidence is not None:
+        metadata[EVIDENCE_KEY] = dg.MetadataValue.json(evidence_json(evidence))
+    check = dg.AssetCheckResult(
+        check_name=CHALLENGER_CHECK, passed=True, description=f"nothing to compare: {why}"
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def evidence_json(evidence: "ChallengerEvidence") -> dict[str, Any]:
+    import json
+
+    loaded: dict[str, Any] = json.loads(evidence.to_json())
+    return loaded
+
+
+def stored_evidence(
+    instance: dg.DagsterInstance, key: dg.AssetKey, day: str, champion: str, challenger: str
+) -> "ChallengerEvidence | None":
+    """The evidence as it stood before `day` for this champion and challenger: the latest
+    record of the latest earlier day (its `before(day)`, so a day re-run is recounted, never
+    counted twice), or None when this pair has no earlier day."""
+    import json
+
+    from mlops_assets.domain.challenger import ChallengerEvidence
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key), limit=_EARLIER_RECORDS
+    ).records
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:  # newest first: the first seen is a day's latest
+        event = record.asset_materialization
+        if event is not None and event.partition is not None and event.partition < day:
+            latest.setdefault(event.partition, dict(event.metadata))
+    for partition in sorted(latest, reverse=True):
+        metadata = latest[partition]
+        pair = tuple(
+            getattr(metadata.get(k), "value", None)
+            for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY)
+        )
+        if pair != (champion, challenger):
+            return None  # another pair since: this challenger's evidence starts again
+        if EVIDENCE_KEY in metadata:
+            stored = json.dumps(metadata[EVIDENCE_KEY].value)
+            return ChallengerEvidence.from_json(stored).before(day)
+    return None
+
+
+def latest_verdict(
+    instance: dg.DagsterInstance, key: dg.AssetKey
+) -> "tuple[ChallengerVerdict, str, str] | None":
+    """The verdict of the latest day that has one, with its champion and challenger versions
+    (what the challenger sensor acts on), or None."""
+    from mlops_assets.domain.challenger import ChallengerVerdict
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key), limit=_EARLIER_RECORDS
+    ).records
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        event = record.asset_materialization
+        if event is not None and event.partition is not None:
+            latest.setdefault(event.partition, dict(event.metadata))
+    for partition in sorted(latest, reverse=True):
+        metadata = latest[partition]
+        if "challenger_decision" in metadata:
+            return (
+                ChallengerVerdict.from_metadata(metadata),
+                metadata[CHAMPION_VERSION_KEY].value,
+                metadata[CHALLENGER_VERSION_KEY].value,
+            )
+    return None
+
+
+def _table(verdict: "ChallengerVerdict", paired: Any, champion: str, challenger: str) -> str:
+    return "\n".join(
+        [
+            "| | champion | challenger |",
+            "|---|---|---|",
+            f"| version | v{champion} | v{challenger} |",
+            f"| accuracy on the day | {paired.champion_accuracy:.4f} | "
+            f"{paired.challenger_accuracy:.4f} |",
+            "",
+            "| day | labelled rows (day / so far) | effect | interval | verdict |",
+            "|---|---|---|---|---|",
+            f"| {date.fromisoformat(verdict.day)} | {verdict.day_rows} / {verdict.rows} | "
+            f"{verdict.effect:+.4f} | [{verdict.low:+.4f}, {verdict.high:+.4f}] | "
+            f"{verdict.decision} ({verdict.reason}) |",
+        ]
+    )

@@ -1,0 +1,82 @@
+"""The aliases moved on the challenger test's verdict (domain/challenger/sequential.py): a
+challenger proven better on live labelled rows takes `champion`, one proven worse (or undecided
+at the horizon) loses `challenger`. The same lock, compare-and-set and audit trail as every
+other move (moves.py): the verdict judged one pair of versions, so it moves nothing once either
+role has changed hands since.
+"""
+
+from __future__ import annotations
+
+from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, PROMOTION_AUDIT_TAG
+from mlops_assets.domain.challenger.sequential import ChallengerVerdict
+from mlops_assets.domain.promotion.audit import Action, AliasMove, record
+from mlops_assets.domain.promotion.moves import (
+    ChampionRegistry,
+    Locks,
+    champion_lock,
+    make_champion,
+    now_utc,
+    repair_interrupted,
+)
+
+CHALLENGER_TEST = "challenger_test"
+"""Who a verdict's move is recorded as asked by (the gate's is `gate`)."""
+
+
+def verdict_evidence(verdict: ChallengerVerdict) -> str:
+    """The figures a move on the verdict rests on, for the audit trail."""
+    return (
+        f"{verdict.loss} loss improvement {verdict.effect:+.4f}, "
+        f"{1 - verdict.alpha:.0%} confidence sequence [{verdict.low:+.4f}, {verdict.high:+.4f}] "
+        f"after {verdict.rows} labelled rows over {verdict.days} day(s) to {verdict.day} "
+        f"(min effect {verdict.min_effect})"
+    )
+
+
+def act_on_verdict(
+    registry: ChampionRegistry,
+    locks: Locks,
+    verdict: ChallengerVerdict,
+    champion: str,
+    challenger: str,
+) -> AliasMove | None:
+    """Promote or retire `challenger` as `verdict` decides, if `champion` and `challenger` still
+    hold their roles; None when the verdict is to keep collecting or the roles have moved.
+
+    A promoted challenger's artefact is verified first (the registry's artefact error is raised
+    and nothing moves); it gives up `challenger` as it takes `champion`.
+    """
+    if verdict.decision == "keep_collecting":
+        return None
+    with champion_lock(registry, locks):
+        repair_interrupted(registry)
+        held_champion = registry.version_by_alias(CHAMPION_ALIAS)
+        held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
+        if (
+            held_champion is None
+            or held_challenger is None
+            or (held_champion.version, held_challenger.version) != (champion, challenger)
+        ):
+            return None
+        now, evidence = now_utc(), verdict_evidence(verdict)
+        if verdict.decision == "promote":
+            registry.load_model(challenger)
+            reason = (
+                f"proven better than v{champion} on live labelled rows ({verdict.reason}, "
+                f"{verdict.day})"
+            )
+            registry.set_version_tag(
+                challenger,
+                PROMOTION_AUDIT_TAG,
+                f"promoted by the challenger test at {now}, replacing v{champion}: {reason}",
+            )
+            move = AliasMove(challenger, Action.PROMOTED, now, CHALLENGER_TEST, reason, evidence)
+            make_champion(registry, move, champion)
+            return move
+        reason = f"retired against v{champion}: {verdict.reason} ({verdict.day})"
+        registry.delete_alias(CHALLENGER_ALIAS)
+        move = AliasMove(
+            challenger, Action.CHALLENGER_RETIRED, now, CHALLENGER_TEST, reason, evidence
+        )
+        record(registry, move)
+        return move

@@ -1,0 +1,99 @@
+"""challenger_comparison on real days: a real registered challenger scores in shadow, the day's
+labels judge both, the evidence accumulates from the stored days, a re-run day is recounted
+(never counted twice), and a day with no challenger says there is nothing to compare."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_assets.asset_keys import BATCH_PREDICTIONS, CHALLENGER_COMPARISON
+from mlops_assets.contracts import (
+    CHALLENGER_CHECK,
+    CHALLENGER_PREDICTION_COLUMN,
+)
+from mlops_assets.resources.io_managers import asset_path
+from mlops_assets_tests.assets.test_challenger_shadow import (
+    SMALL,
+    SMALLER,
+    _score_day,
+    set_role_by_hand,
+)
+
+FIRST, SECOND, THIRD = "2026-01-05", "2026-01-06", "2026-01-07"
+
+
+def _comparison(project, day: str):
+    """The day's latest challenger_comparison materialisation's metadata, as the UI shows."""
+    import dagster as dg
+
+    records = project.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CHALLENGER_COMPARISON, asset_partitions=[day]), limit=1
+    ).records
+    return {k: getattr(v, "value", v) for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def _checked(project, day: str):
+    import dagster as dg
+
+    key = dg.AssetCheckKey(CHALLENGER_COMPARISON, CHALLENGER_CHECK)
+    for record in project.instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=50
+    ):
+        evaluation = record.event.asset_check_evaluation
+        if evaluation.partition == day:
+            return evaluation
+    raise AssertionError(f"no {CHALLENGER_CHECK} evaluation for {day}")
+
+
+def _zero_one_differences(day: str) -> np.ndarray:
+    frame = pd.read_parquet(asset_path(BATCH_PREDICTIONS, day))
+    truth = frame["default"].astype(str)
+    champion = (frame["prediction"].astype(str) != truth).to_numpy(dtype=float)
+    challenger = (frame[CHALLENGER_PREDICTION_COLUMN].astype(str) != truth).to_numpy(dtype=float)
+    return champion - challenger
+
+
+def test_challenger_comparison_accumulates_the_labelled_days_in_the_sequential_test(project):
+    assert project.train(data_source=SMALL).success
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+
+    _score_day(project, FIRST)
+    first = _comparison(project, FIRST)
+    d1 = _zero_one_differences(FIRST)
+    assert (first["champion_version"], first["challenger_version"]) == ("1", "2")
+    assert (first["challenger_rows"], first["challenger_days"]) == (600, 1)
+    assert first["challenger_effect"] == pytest.approx(d1.mean(), abs=1e-4)
+    assert first["challenger_low"] < first["challenger_effect"] < first["challenger_high"]
+    assert first["challenger_decision"] in {"keep_collecting", "promote", "retire"}
+    stored = pd.read_parquet(asset_path(BATCH_PREDICTIONS, FIRST))
+    truth = stored["default"].astype(str)
+    accuracy = (stored["prediction"].astype(str) == truth).mean()
+    assert first["champion_accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert "| version | v1 | v2 |" in first["summary"]
+    assert _checked(project, FIRST).passed == (
+        first["challenger_reason"] not in ("proven_worse", "not_better_by_min_effect")
+    )
+
+    _score_day(project, SECOND)
+    second = _comparison(project, SECOND)
+    both = np.concatenate([d1, _zero_one_differences(SECOND)])
+    assert (second["challenger_rows"], second["challenger_days"]) == (1200, 2)
+    assert second["challenger_effect"] == pytest.approx(both.mean(), abs=1e-4)
+    # The running intersection only narrows.
+    assert second["challenger_low"] >= first["challenger_low"] - 1e-4
+    assert second["challenger_high"] <= first["challenger_high"] + 1e-4
+
+    # The second day again: recounted from the evidence before it, not counted twice.
+    _score_day(project, SECOND)
+    again = _comparison(project, SECOND)
+    assert (again["challenger_rows"], again["challenger_days"]) == (1200, 2)
+    assert again["challenger_effect"] == second["challenger_effect"]
+
+    # Retired: the next day has nothing to compare, and says so.
+    set_role_by_hand(project, "2", "none")
+    _score_day(project, THIRD)
+    third = _comparison(project, THIRD)
+    assert "challenger_decision" not in third
+    assert third["nothing_to_compare"].startswith(f"{THIRD}: nothing to compare")
+    assert _checked(project, THIRD).passed

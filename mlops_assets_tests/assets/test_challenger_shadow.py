@@ -1,0 +1,91 @@
+"""Shadow in batch: with a version holding `challenger`, batch_predictions scores the same rows
+with it and stores its predictions beside the champion's, which stay the output. Real training
+runs judged by the gate (the second fit on the same data becomes the challenger), a real MLflow
+store and Dagster instance, the built-in generator's days."""
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.asset_keys import BATCH_PREDICTIONS, SCORING_DATA
+from mlops_assets.contracts import (
+    CHALLENGER_PREDICTION_COLUMN,
+    CHALLENGER_PROBA_COLUMN_PREFIX,
+    CHALLENGER_VERSION_COLUMN,
+    PROBA_COLUMN_PREFIX,
+)
+from mlops_assets.domain.training import predict_frame
+from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+from mlops_assets.resources.io_managers import asset_path
+from mlops_assets_tests.monitoring_runs import QUICK
+
+SMALL = TrainingDataSource(synthetic_rows=2000)
+# A smaller table: a different fit, so the challenger's answers are not the champion's.
+SMALLER = TrainingDataSource(synthetic_rows=1200)
+SCORING = ScoringDataSource(rows_per_day=600)
+
+
+def _score_day(project, day: str):
+    from mlops_assets.definitions import defs
+
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=day,
+        instance=project.instance,
+        resources=project.resources(data_source=SMALL, scoring_source=SCORING),
+        run_config=QUICK,
+    )
+    metadata = {
+        e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    return pd.read_parquet(asset_path(BATCH_PREDICTIONS, day)), metadata[BATCH_PREDICTIONS]
+
+
+def set_role_by_hand(project, version: str, role: str) -> None:
+    """promote_version_job, as a person runs it: `role` is "challenger" or "none"."""
+    from mlops_assets.definitions import defs
+
+    config = {"version": version, "role": role, "reason": "test", "requested_by": "test"}
+    assert (
+        defs.resolve_job_def("promote_version_job")
+        .execute_in_process(
+            instance=project.instance,
+            resources=project.resources(),
+            run_config={"ops": {"promote_version": {"config": config}}},
+        )
+        .success
+    )
+
+
+def test_batch_predictions_scores_the_challenger_in_shadow_beside_the_champion(project):
+    assert project.train(data_source=SMALL).success
+    # A second fit, made the challenger by hand whatever the gate said of it.
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+    day = "2026-01-05"
+    paired, metadata = _score_day(project, day)
+    assert metadata["challenger_version"].value == "2"
+    assert metadata["model_version"].value == "1"
+    # Every row names both versions; the champion's columns are still the output.
+    assert set(paired["model_version"]) == {"1"}
+    assert set(paired[CHALLENGER_VERSION_COLUMN]) == {"2"}
+    assert len(paired) == 600
+    # The shadow predictions are v2's own on the stored day's rows.
+    registry = project.registry()
+    schema = registry.training_schema(registry.version("2").run_id)
+    rows = pd.read_parquet(asset_path(SCORING_DATA, day))
+    own, proba, classes = predict_frame(
+        registry.load_model("2"), rows[schema.feature_columns], schema.task
+    )
+    assert (paired[CHALLENGER_PREDICTION_COLUMN].to_numpy() == own).all()
+    assert proba is not None and classes is not None
+    shadow = paired[[f"{CHALLENGER_PROBA_COLUMN_PREFIX}{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(shadow, proba)
+    champion = paired[[f"{PROBA_COLUMN_PREFIX}{c}" for c in classes]].to_numpy()
+    # Two different fits: each column holds its own model's answers.
+    assert not np.allclose(champion, shadow)
+
+    # Once the challenger is retired, the day's output is the champion's alone.
+    set_role_by_hand(project, "2", "none")
+    alone, metadata = _score_day(project, "2026-01-06")
+    assert not [c for c in alone.columns if "challenger" in c]
+    assert metadata["challenger_version"].value == "none"
+    assert set(alone["model_version"]) == {"1"}

@@ -1,0 +1,134 @@
+"""challenger_sensor acting on stored challenger_comparison days: real registered versions, a
+real Dagster instance holding simulated days of the sequential test (the paired differences of
+a challenger equal to the champion, then of a better one), the aliases read back through
+MLflow's own client, the move in the audit trail and posted to a webhook."""
+
+import threading
+from collections.abc import Iterator
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from mlops_assets.asset_keys import CHALLENGER_COMPARISON
+from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from mlops_assets.defs.monitoring.comparison import (
+    CHALLENGER_VERSION_KEY,
+    CHAMPION_VERSION_KEY,
+)
+from mlops_assets.domain.challenger import ChallengerEvidence, SequentialTestSettings
+from mlops_assets.domain.promotion import Action, audit_trail
+from mlops_assets.resources.alerts import AlertWebhook
+from mlops_assets_tests.assets.test_challenger_shadow import SMALL, SMALLER, set_role_by_hand
+from mlops_assets_tests.test_alert_sensors import Receiver
+
+ROWS_A_DAY = 3000
+
+
+@pytest.fixture
+def alerts() -> Iterator[Receiver]:
+    """A webhook endpoint recording what the sensor posts."""
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+def _aliases(project) -> dict[str, str]:
+    registry = project.registry()
+    model = registry.client().get_registered_model(registry.model_name)
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def _store_days(project, days, settings, gain: float, seed: int) -> str:
+    """Days of a challenger `gain` accuracy points better than the champion (0/1 losses of two
+    models that disagree on 10% of rows), recorded as challenger_comparison records them; the
+    last verdict's decision and reason."""
+    rng = np.random.default_rng(seed)
+    evidence = ChallengerEvidence(settings=settings)
+    verdict = None
+    for day in days:
+        # On a disagreeing row the challenger is right with probability 1/2 + gain / (2 * 0.1).
+        disagree = rng.random(ROWS_A_DAY) < 0.10
+        challenger_right = rng.random(ROWS_A_DAY) < 0.5 + gain / 0.2
+        differences = np.where(disagree, np.where(challenger_right, 1.0, -1.0), 0.0)
+        evidence = evidence.add_day(day, differences)
+        verdict = evidence.verdict()
+        project.instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=CHALLENGER_COMPARISON,
+                partition=day,
+                metadata={
+                    **verdict.to_metadata(),
+                    CHAMPION_VERSION_KEY: "1",
+                    CHALLENGER_VERSION_KEY: "2",
+                },
+            )
+        )
+    assert verdict is not None
+    return f"{verdict.decision} ({verdict.reason})"
+
+
+def _tick(project, webhook: AlertWebhook) -> str:
+    from mlops_assets.definitions import defs
+
+    with dg.build_sensor_context(
+        instance=project.instance,
+        definitions=defs,
+        resources={**project.resources(), "alert_webhook": webhook},
+    ) as context:
+        return (
+            defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context).skip_message or ""
+        )
+
+
+def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better_one(
+    project, alerts
+):
+    webhook = AlertWebhook(url=alerts.url, dagster_ui_url="http://ui.test")
+    assert project.train(data_source=SMALL).success
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+    assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    assert _tick(project, webhook) == "no challenger verdict yet"
+
+    # An equal challenger: collecting, and nothing moves...
+    horizon = SequentialTestSettings(max_rows=30_000)
+    days = [f"2026-01-{d:02d}" for d in range(1, 21)]
+    assert (
+        _store_days(project, days[:5], horizon, gain=0.0, seed=1) == "keep_collecting (collecting)"
+    )
+    assert "keep collecting after 15000 labelled rows" in _tick(project, webhook)
+    assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    # ...until the horizon, where it is retired, never promoted.
+    assert _store_days(project, days[:10], horizon, gain=0.0, seed=1) == (
+        "retire (undecided_at_horizon)"
+    )
+    assert "challenger_retired by challenger_test" in _tick(project, webhook)
+    assert _aliases(project) == {CHAMPION_ALIAS: "1"}
+    # A second tick on the same verdict finds the roles moved and does nothing.
+    assert "nothing to do" in _tick(project, webhook)
+
+    # A challenger 2 points better is promoted within days, and the champion replaced.
+    set_role_by_hand(project, "2", "challenger")
+    later = [f"2026-02-{d:02d}" for d in range(1, 11)]
+    assert _store_days(project, later, SequentialTestSettings(), gain=0.02, seed=2) == (
+        "promote (proven_better)"
+    )
+    assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)
+    assert _aliases(project) == {CHAMPION_ALIAS: "2"}
+
+    trail = audit_trail(project.registry().versions())
+    by_test = [(m.version, m.action) for m in trail if m.by == "challenger_test"]
+    assert by_test == [
+        ("2", Action.CHALLENGER_RETIRED),
+        ("2", Action.PROMOTED),
+        ("1", Action.REPLACED_AS_CHAMPION),
+    ]
+    assert "confidence sequence [" in trail[-1].evidence
+    titles = alerts.texts
+    assert titles[0].startswith("Challenger v2 retired (champion stays v1)")
+    assert titles[1].startswith("Challenger v2 promoted to champion over v1")
+    assert len(titles) == 2
