@@ -103,6 +103,15 @@ def challenger_comparison(
             partition, "no label has landed for the day", champion, challenger, evidence
         )
     schema = _scoring_schema(mlflow_registry, batch_predictions)
+    if schema.task == "regression":
+        # 0/1 loss would call a regressor wrong on almost every row and retire it: no verdict.
+        return _nothing(
+            partition,
+            "regression: no bounded loss for a regressor yet",
+            champion,
+            challenger,
+            evidence,
+        )
     ids = [name for name in labels.columns if name != schema.target]
     joined = join_labels(
         batch_predictions.read().to_pandas().drop(columns=[schema.target], errors="ignore"),
@@ -113,7 +122,12 @@ def challenger_comparison(
     )
     rows = last_row_per_id(joined.frame, ids)
     paired = paired_day(
-        rows, schema.target, challenger, evidence.settings.loss, list(schema.classes or ())
+        rows,
+        schema.target,
+        challenger,
+        evidence.settings.loss,
+        list(schema.classes or ()),
+        schema.task,
     )
     if not paired.rows:
         return _nothing(
