@@ -43,21 +43,25 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         found = latest_verdict(context.instance, names.challenger_comparison)
         if found is None:
             return dg.SkipReason("no challenger verdict yet")
-        verdict, champion, challenger = found
+        verdict, champion, challenger, since = found
         if verdict.decision == "keep_collecting":
             return dg.SkipReason(
                 f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
                 f"labelled rows (effect {verdict.effect:+.4f} "
                 f"[{verdict.low:+.4f}, {verdict.high:+.4f}])"
             )
+        acted = f"{champion}/{challenger}/{since}/{verdict.day}"
+        if context.cursor == acted:
+            return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         registry = getattr(context.resources, registry_key)
         storage = getattr(context.resources, storage_key)
-        move = act_on_verdict(registry, storage.lock, verdict, champion, challenger)
+        move = act_on_verdict(registry, storage.lock, verdict, champion, challenger, since)
         if move is None:
             return dg.SkipReason(
                 f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
                 f"v{champion}; the roles have moved since: nothing to do"
             )
+        context.update_cursor(acted)
         context.log.info(move.sentence())
         webhook = context.resources.alert_webhook
         if webhook.enabled:

@@ -24,6 +24,9 @@ day starts from it."""
 CHAMPION_VERSION_KEY = "champion_version"
 CHALLENGER_VERSION_KEY = "challenger_version"
 NOTHING_TO_COMPARE_KEY = "nothing_to_compare"
+ROLES_SINCE_KEY = "roles_since"
+"""When the pair took its roles (domain/promotion/audit.py::roles_since): evidence and verdicts
+belong to one tenure of the pair, so a pair holding its roles again starts a new test."""
 _EARLIER_RECORDS = 1000
 """Earlier materialisations searched for the evidence (several a day at most, 60 days)."""
 
@@ -88,8 +91,11 @@ def challenger_comparison(
         return _nothing(
             partition, f"v{challenger} scored the day but no longer holds `challenger`", champion
         )
+    from mlops_assets.domain.promotion.audit import roles_since
+
+    since = roles_since(mlflow_registry.version(champion), holder)
     key = _own_key(context)
-    earlier = stored_evidence(context.instance, key, partition, champion, challenger)
+    earlier = stored_evidence(context.instance, key, partition, champion, challenger, since)
     settings = SequentialTestSettings(
         loss=config.loss,  # type: ignore[arg-type]  # checked by SequentialTestSettings
         alpha=config.alpha,
@@ -100,7 +106,7 @@ def challenger_comparison(
     evidence = earlier or ChallengerEvidence(settings=settings)
     if labels is None or labels.empty:
         return _nothing(
-            partition, "no label has landed for the day", champion, challenger, evidence
+            partition, "no label has landed for the day", champion, challenger, evidence, since
         )
     schema = _scoring_schema(mlflow_registry, batch_predictions)
     if schema.task == "regression":
@@ -111,6 +117,7 @@ def challenger_comparison(
             champion,
             challenger,
             evidence,
+            since,
         )
     ids = [name for name in labels.columns if name != schema.target]
     joined = join_labels(
@@ -131,7 +138,12 @@ def challenger_comparison(
     )
     if not paired.rows:
         return _nothing(
-            partition, "no labelled row was scored by both", champion, challenger, evidence
+            partition,
+            "no labelled row was scored by both",
+            champion,
+            challenger,
+            evidence,
+            since,
         )
     evidence, verdict = judge_day(evidence, partition, paired.differences)
     context.log.info(
@@ -143,6 +155,7 @@ def challenger_comparison(
         **verdict.to_metadata(),
         CHAMPION_VERSION_KEY: champion,
         CHALLENGER_VERSION_KEY: challenger,
+        ROLES_SINCE_KEY: since,
         "champion_accuracy": paired.champion_accuracy,
         "challenger_accuracy": paired.challenger_accuracy,
         "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger)),
@@ -178,6 +191,7 @@ def _nothing(
     champion: str,
     challenger: str = "",
     evidence: "ChallengerEvidence | None" = None,
+    since: str = "",
 ) -> dg.MaterializeResult:
     """A day with nothing to compare: recorded (so the day shows why), its check passing, the
     evidence so far carried unchanged to the next day."""
@@ -187,6 +201,7 @@ def _nothing(
         CHALLENGER_VERSION_KEY: challenger or "none",
     }
     if evidence is not None:
+        metadata[ROLES_SINCE_KEY] = since
         metadata[EVIDENCE_KEY] = dg.MetadataValue.json(evidence_json(evidence))
     check = dg.AssetCheckResult(
         check_name=CHALLENGER_CHECK, passed=True, description=f"nothing to compare: {why}"
@@ -202,11 +217,16 @@ def evidence_json(evidence: "ChallengerEvidence") -> dict[str, Any]:
 
 
 def stored_evidence(
-    instance: dg.DagsterInstance, key: dg.AssetKey, day: str, champion: str, challenger: str
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    day: str,
+    champion: str,
+    challenger: str,
+    since: str = "",
 ) -> "ChallengerEvidence | None":
-    """The evidence as it stood before `day` for this champion and challenger: the latest
-    record of the latest earlier day (its `before(day)`, so a day re-run is recounted, never
-    counted twice), or None when this pair has no earlier day."""
+    """The evidence as it stood before `day` for this champion and challenger in the roles they
+    took at `since`: the latest record of the latest earlier day (its `before(day)`, so a day
+    re-run is recounted, never counted twice), or None when this pair has no earlier day."""
     import json
 
     from mlops_assets.domain.challenger import ChallengerEvidence
@@ -223,9 +243,9 @@ def stored_evidence(
         metadata = latest[partition]
         pair = tuple(
             getattr(metadata.get(k), "value", None)
-            for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY)
+            for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY, ROLES_SINCE_KEY)
         )
-        if pair != (champion, challenger):
+        if pair != (champion, challenger, since):
             return None  # another pair since: this challenger's evidence starts again
         if EVIDENCE_KEY in metadata:
             stored = json.dumps(metadata[EVIDENCE_KEY].value)
@@ -235,9 +255,9 @@ def stored_evidence(
 
 def latest_verdict(
     instance: dg.DagsterInstance, key: dg.AssetKey
-) -> "tuple[ChallengerVerdict, str, str] | None":
+) -> "tuple[ChallengerVerdict, str, str, str] | None":
     """The verdict of the latest day that has one, with its champion and challenger versions
-    (what the challenger sensor acts on), or None."""
+    and when they took their roles (what the challenger sensor acts on), or None."""
     from mlops_assets.domain.challenger import ChallengerVerdict
 
     records = instance.fetch_materializations(
@@ -255,6 +275,7 @@ def latest_verdict(
                 ChallengerVerdict.from_metadata(metadata),
                 metadata[CHAMPION_VERSION_KEY].value,
                 metadata[CHALLENGER_VERSION_KEY].value,
+                getattr(metadata.get(ROLES_SINCE_KEY), "value", ""),
             )
     return None
 
