@@ -97,3 +97,49 @@ def test_challenger_comparison_accumulates_the_labelled_days_in_the_sequential_t
     assert "challenger_decision" not in third
     assert third["nothing_to_compare"].startswith(f"{THIRD}: nothing to compare")
     assert _checked(project, THIRD).passed
+
+
+def test_a_day_the_challenger_did_not_score_keeps_the_pairs_evidence():
+    """A day recorded as (champion, "none") with no evidence sits between two of the pair's
+    days: the next day continues the pair's evidence instead of restarting the test."""
+    import dagster as dg
+
+    from mlops_assets.defs.monitoring.comparison import (
+        CHALLENGER_VERSION_KEY,
+        CHAMPION_VERSION_KEY,
+        EVIDENCE_KEY,
+        NOTHING_TO_COMPARE_KEY,
+        ROLES_SINCE_KEY,
+        evidence_json,
+        stored_evidence,
+    )
+    from mlops_assets.domain.challenger import ChallengerEvidence
+
+    since = "2026-01-01T00:00:00+00:00"
+    evidence = ChallengerEvidence().add_day(FIRST, np.array([1.0, 0.0, -1.0, 1.0]))
+    with dg.DagsterInstance.ephemeral() as instance:
+        for day, metadata in (
+            (
+                FIRST,
+                {
+                    CHAMPION_VERSION_KEY: "1",
+                    CHALLENGER_VERSION_KEY: "2",
+                    ROLES_SINCE_KEY: since,
+                    EVIDENCE_KEY: dg.MetadataValue.json(evidence_json(evidence)),
+                },
+            ),
+            (
+                SECOND,
+                {
+                    NOTHING_TO_COMPARE_KEY: "no challenger scored the day's rows",
+                    CHAMPION_VERSION_KEY: "1",
+                    CHALLENGER_VERSION_KEY: "none",
+                },
+            ),
+        ):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(CHALLENGER_COMPARISON, partition=day, metadata=metadata)
+            )
+        carried = stored_evidence(instance, CHALLENGER_COMPARISON, THIRD, "1", "2", since)
+    assert carried is not None
+    assert (carried.rows, carried.total) == (4, 1.0)

@@ -241,15 +241,18 @@ def stored_evidence(
             latest.setdefault(event.partition, dict(event.metadata))
     for partition in sorted(latest, reverse=True):
         metadata = latest[partition]
+        if EVIDENCE_KEY not in metadata:
+            # A day the challenger could not score (recorded with no pair): no evidence to
+            # carry, and no reason to restart the test (a restart spends a new alpha / 2).
+            continue
         pair = tuple(
             getattr(metadata.get(k), "value", None)
             for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY, ROLES_SINCE_KEY)
         )
         if pair != (champion, challenger, since):
             return None  # another pair since: this challenger's evidence starts again
-        if EVIDENCE_KEY in metadata:
-            stored = json.dumps(metadata[EVIDENCE_KEY].value)
-            return ChallengerEvidence.from_json(stored).before(day)
+        stored = json.dumps(metadata[EVIDENCE_KEY].value)
+        return ChallengerEvidence.from_json(stored).before(day)
     return None
 
 
