@@ -155,3 +155,19 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
     assert "nothing to do" in _tick(project, webhook)
     assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+
+    # While another process holds the champion lock: a stale verdict is skipped without it, and
+    # a decisive one on the current pair waits a short while, then leaves it to the next tick.
+    from mlops_assets.definitions import build_resources
+
+    registry = project.registry()
+    lock_name = f"champion-{registry.model_name}"
+    with build_resources()["storage"].lock(lock_name):
+        assert "nothing to do" in _tick(project, webhook)
+        march = [f"2026-03-{d:02d}" for d in range(1, 11)]
+        assert _store_days(project, march, SequentialTestSettings(), gain=0.02, seed=2) == (
+            "promote (proven_better)"
+        )
+        assert "the next tick retries" in _tick(project, webhook)
+        assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)
