@@ -76,7 +76,7 @@ def challenger_comparison(
         SequentialTestSettings,
         judge_day,
     )
-    from mlops_assets.domain.challenger.paired import paired_day
+    from mlops_assets.domain.challenger.paired import paired_day, shadow_version
     from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.labels import join_labels
 
@@ -85,7 +85,9 @@ def challenger_comparison(
     if CHALLENGER_VERSION_COLUMN not in batch_predictions.schema_arrow.names:
         return _nothing(partition, "no challenger scored the day's rows", champion)
     versions = batch_predictions.read(columns=[CHALLENGER_VERSION_COLUMN]).to_pandas()
-    challenger = str(versions[CHALLENGER_VERSION_COLUMN].mode().iloc[0])
+    challenger = shadow_version(versions[CHALLENGER_VERSION_COLUMN])
+    if challenger is None:
+        return _nothing(partition, "no row of the day was scored by a challenger", champion)
     holder = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
     if holder is None or holder.version != challenger:
         return _nothing(

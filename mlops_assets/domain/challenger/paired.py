@@ -38,6 +38,13 @@ class PairedDay:
         return int(self.differences.size)
 
 
+def shadow_version(versions: pd.Series) -> str | None:
+    """The challenger version that scored most of the day's rows (a challenger replaced mid-day
+    leaves two), or None on a day without a scored row (a zero-row day has no mode)."""
+    most_rows = versions.dropna().mode()
+    return None if most_rows.empty else str(most_rows.iloc[0])
+
+
 def paired_day(
     labelled: pd.DataFrame,
     target: str,
