@@ -87,9 +87,9 @@ DATA_QUALITY_CHECK = "data_quality_within_bounds"
 """drift_report's data-quality check: WARN on a rise in missing or unseen-category share beyond
 noise or on duplicated rows, ERROR when a quarter of a column's values is hit (a file twice)."""
 REALIZED_CHECK = "realized_performance_held"
-# challenger_comparison's check: the sequential test's verdict (WARN once proven worse).
-CHALLENGER_CHECK = "challenger_verdict"
 """realized_performance's check: ERROR when the labels show a drop beyond noise."""
+CHALLENGER_CHECK = "challenger_verdict"
+"""challenger_comparison's check: the sequential test's verdict (WARN once proven worse)."""
 ESTIMATE_CHECK = "estimated_performance_held"
 """estimated_performance's check: WARN on an estimated drop or an untrusted estimate."""
 PROMOTION_CHECK = "candidate_promoted"

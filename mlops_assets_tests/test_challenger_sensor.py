@@ -15,9 +15,11 @@ from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from mlops_assets.defs.monitoring.comparison import (
     CHALLENGER_VERSION_KEY,
     CHAMPION_VERSION_KEY,
+    ROLES_SINCE_KEY,
 )
 from mlops_assets.domain.challenger import ChallengerEvidence, SequentialTestSettings
 from mlops_assets.domain.promotion import Action, audit_trail
+from mlops_assets.domain.promotion.audit import roles_since
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets_tests.assets.test_challenger_shadow import SMALL, SMALLER, set_role_by_hand
 from mlops_assets_tests.test_alert_sensors import Receiver
@@ -47,6 +49,8 @@ def _store_days(project, days, settings, gain: float, seed: int) -> str:
     models that disagree on 10% of rows), recorded as challenger_comparison records them; the
     last verdict's decision and reason."""
     rng = np.random.default_rng(seed)
+    registry = project.registry()
+    since = roles_since(registry.version("1"), registry.version("2"))
     evidence = ChallengerEvidence(settings=settings)
     verdict = None
     for day in days:
@@ -64,11 +68,22 @@ def _store_days(project, days, settings, gain: float, seed: int) -> str:
                     **verdict.to_metadata(),
                     CHAMPION_VERSION_KEY: "1",
                     CHALLENGER_VERSION_KEY: "2",
+                    ROLES_SINCE_KEY: since,
                 },
             )
         )
     assert verdict is not None
     return f"{verdict.decision} ({verdict.reason})"
+
+
+def _roll_back(project) -> None:
+    from mlops_assets.definitions import defs
+
+    config = {"ops": {"rollback_champion": {"config": {"reason": "test"}}}}
+    job = defs.resolve_job_def("rollback_champion_job")
+    assert job.execute_in_process(
+        instance=project.instance, resources=project.resources(), run_config=config
+    ).success
 
 
 def _tick(project, webhook: AlertWebhook) -> str:
@@ -132,3 +147,27 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     assert titles[0].startswith("Challenger v2 retired (champion stays v1)")
     assert titles[1].startswith("Challenger v2 promoted to champion over v1")
     assert len(titles) == 2
+
+    # A person rolls back to v1 and makes v2 the challenger again: February's `promote` judged
+    # the pair's earlier tenure, so it must not re-promote v2 and undo the rollback.
+    _roll_back(project)
+    set_role_by_hand(project, "2", "challenger")
+    assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    assert "nothing to do" in _tick(project, webhook)
+    assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+
+    # While another process holds the champion lock: a stale verdict is skipped without it, and
+    # a decisive one on the current pair waits a short while, then leaves it to the next tick.
+    from mlops_assets.definitions import build_resources
+
+    registry = project.registry()
+    lock_name = f"champion-{registry.model_name}"
+    with build_resources()["storage"].lock(lock_name):
+        assert "nothing to do" in _tick(project, webhook)
+        march = [f"2026-03-{d:02d}" for d in range(1, 11)]
+        assert _store_days(project, march, SequentialTestSettings(), gain=0.02, seed=2) == (
+            "promote (proven_better)"
+        )
+        assert "the next tick retries" in _tick(project, webhook)
+        assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)

@@ -97,3 +97,94 @@ def test_challenger_comparison_accumulates_the_labelled_days_in_the_sequential_t
     assert "challenger_decision" not in third
     assert third["nothing_to_compare"].startswith(f"{THIRD}: nothing to compare")
     assert _checked(project, THIRD).passed
+
+
+def test_a_day_the_challenger_did_not_score_keeps_the_pairs_evidence():
+    """A day recorded as (champion, "none") with no evidence sits between two of the pair's
+    days: the next day continues the pair's evidence instead of restarting the test."""
+    import dagster as dg
+
+    from mlops_assets.defs.monitoring.comparison import (
+        CHALLENGER_VERSION_KEY,
+        CHAMPION_VERSION_KEY,
+        EVIDENCE_KEY,
+        NOTHING_TO_COMPARE_KEY,
+        ROLES_SINCE_KEY,
+        evidence_json,
+        stored_evidence,
+    )
+    from mlops_assets.domain.challenger import ChallengerEvidence
+
+    since = "2026-01-01T00:00:00+00:00"
+    evidence = ChallengerEvidence().add_day(FIRST, np.array([1.0, 0.0, -1.0, 1.0]))
+    with dg.DagsterInstance.ephemeral() as instance:
+        for day, metadata in (
+            (
+                FIRST,
+                {
+                    CHAMPION_VERSION_KEY: "1",
+                    CHALLENGER_VERSION_KEY: "2",
+                    ROLES_SINCE_KEY: since,
+                    EVIDENCE_KEY: dg.MetadataValue.json(evidence_json(evidence)),
+                },
+            ),
+            (
+                SECOND,
+                {
+                    NOTHING_TO_COMPARE_KEY: "no challenger scored the day's rows",
+                    CHAMPION_VERSION_KEY: "1",
+                    CHALLENGER_VERSION_KEY: "none",
+                },
+            ),
+        ):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(CHALLENGER_COMPARISON, partition=day, metadata=metadata)
+            )
+        carried = stored_evidence(instance, CHALLENGER_COMPARISON, THIRD, "1", "2", since)
+    assert carried is not None
+    assert (carried.rows, carried.total) == (4, 1.0)
+
+
+def test_a_regression_challenger_has_nothing_to_compare(project, tmp_path):
+    """No bounded loss for a regressor yet: 0/1 loss would call it wrong on almost every row
+    and retire it, so the day says why it is not judged and carries no verdict."""
+    from mlops_assets.definitions import defs
+    from mlops_assets.resources.data_source import ScoringDataSource, TrainingDataSource
+    from mlops_assets_tests.monitoring_runs import QUICK
+
+    rng = np.random.default_rng(0)
+
+    def houses(rows: int) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {"area": rng.uniform(30, 200, rows), "city": rng.choice(["a", "b"], rows)}
+        )
+        frame["price"] = 3000 * frame["area"] + rng.normal(0, 20_000, rows)
+        return frame
+
+    sources = []
+    for rows in (1500, 1000):
+        path = tmp_path / f"houses-{rows}.parquet"
+        houses(rows).to_parquet(path)
+        sources.append(TrainingDataSource(location=str(path), target_column="price"))
+        assert project.train(data_source=sources[-1]).success
+    # Whichever fit the gate kept as champion, the other is made the challenger by hand.
+    champion = project.registry().version_by_alias("champion").version
+    challenger = "1" if champion == "2" else "2"
+    set_role_by_hand(project, challenger, "challenger")
+    days = tmp_path / "days"
+    days.mkdir()
+    houses(300).to_csv(days / f"{FIRST}.csv", index=False)
+    result = defs.resolve_job_def("daily_monitoring_job").execute_in_process(
+        partition_key=FIRST,
+        instance=project.instance,
+        resources=project.resources(
+            data_source=sources[0], scoring_source=ScoringDataSource(location=str(days))
+        ),
+        run_config=QUICK,
+        raise_on_error=False,
+    )
+    day = _comparison(project, FIRST)
+    assert day["challenger_version"] == challenger, result.success
+    assert "challenger_decision" not in day
+    assert "regression: no bounded loss for a regressor yet" in day["nothing_to_compare"]
+    assert _checked(project, FIRST).passed

@@ -89,3 +89,28 @@ def test_batch_predictions_scores_the_challenger_in_shadow_beside_the_champion(p
     assert not [c for c in alone.columns if "challenger" in c]
     assert metadata["challenger_version"].value == "none"
     assert set(alone["model_version"]) == {"1"}
+
+
+def test_a_challenger_that_cannot_score_does_not_fail_the_champions_day(project):
+    """The challenger's logged schema is unreadable (a broken artefact in the local cache, as
+    a truncated download leaves it): the day is still the champion's, and says why the
+    challenger was not scored."""
+    from pathlib import Path
+
+    from mlops_assets.contracts import SCHEMA_ARTIFACT
+    from mlops_assets.home import default_home
+
+    assert project.train(data_source=SMALL).success
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+    run_id = project.registry().version("2").run_id
+    cached = Path(default_home()).resolve() / "artifact_cache" / run_id / SCHEMA_ARTIFACT
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("{not json", encoding="utf-8")
+
+    alone, metadata = _score_day(project, "2026-01-05")
+    assert len(alone) == 600
+    assert set(alone["model_version"]) == {"1"}
+    assert not [c for c in alone.columns if "challenger" in c]
+    assert metadata["challenger_version"].value == "none"
+    assert metadata["challenger_not_scored"].value.startswith("challenger v2 not scored: ")

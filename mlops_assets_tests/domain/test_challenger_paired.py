@@ -66,3 +66,18 @@ def test_the_verdict_check_warns_only_on_evidence_the_challenger_is_worse():
     better = checked([1.0] * 3000)
     assert better.passed and better.description.startswith("promote (proven_better)")
     assert checked([0.0] * 100).passed  # keep collecting
+
+
+@pytest.mark.parametrize("loss", ["zero_one", "brier", "log_loss"])
+def test_a_regressors_day_is_refused_with_every_loss(loss):
+    # 0/1 loss on a regressor's predictions would call it wrong on almost every row.
+    frame = _day().assign(y=[1.5, 0.2, 3.1, 0.7, 2.2], prediction=[1.4, 0.3, 3.0, 0.6, 2.1])
+    with pytest.raises(ChallengerInputError, match="no bounded loss for a regressor"):
+        paired_day(frame, "y", "2", loss, classes=[0, 1], task="regression")
+
+
+def test_the_days_challenger_is_the_one_that_scored_most_rows_and_none_on_a_zero_row_day():
+    from mlops_assets.domain.challenger.paired import shadow_version
+
+    assert shadow_version(pd.Series(["2", "2", "1"])) == "2"
+    assert shadow_version(pd.Series([], dtype=object)) is None

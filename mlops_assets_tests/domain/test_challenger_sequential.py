@@ -283,3 +283,18 @@ def test_probabilities_off_by_less_than_the_tolerance_stay_within_the_losss_rang
     assert losses.max() <= bound
     d = paired_differences(losses, losses[::-1].copy(), kind)
     assert d.tolist() == pytest.approx([bound, -bound])
+
+
+def test_an_empty_intersection_says_the_effect_changed_not_a_verdict():
+    # A balanced first day, then a day where the challenger is wrong on every row: the second
+    # day's interval lies wholly below the first's, so their intersection closes.
+    settings = SequentialTestSettings(max_rows=10**9, max_days=10**6)
+    first = np.array([1.0, -1.0, 0.0, 0.0] * 50)
+    _, verdicts = _run(settings, [first, -np.ones(100_000)])
+    assert verdicts[0].decision == "keep_collecting"
+    changed = verdicts[1]
+    assert changed.low > changed.high
+    assert (changed.decision, changed.reason) == ("keep_collecting", "effect_changed")
+    # At the horizon the closed intersection is retired as undecided, a cost decision.
+    _, at_horizon = _run(SequentialTestSettings(max_days=2), [first, -np.ones(100_000)])
+    assert (at_horizon[1].decision, at_horizon[1].reason) == ("retire", "undecided_at_horizon")

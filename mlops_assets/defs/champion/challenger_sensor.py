@@ -8,6 +8,9 @@ run: the move is one compare-and-set on two aliases, and a verdict already acted
 roles moved and does nothing, so a re-tick is harmless.
 """
 
+import functools
+from typing import Any
+
 import dagster as dg
 
 from mlops_assets.asset_keys import ModelNames
@@ -16,6 +19,9 @@ from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.settings import Settings
 
 CHALLENGER_SENSOR = "challenger_sensor"
+LOCK_WAIT_SECONDS = 5.0
+"""How long a tick waits for the champion lock before skipping (the next tick retries): a tick
+must not hang on a training or a rollback holding it."""
 
 
 def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinition:
@@ -39,25 +45,49 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         from mlops_assets.domain.alerts import Alert
         from mlops_assets.domain.promotion.verdicts import act_on_verdict
         from mlops_assets.resources.alerts import AlertDeliveryError
+        from mlops_assets.resources.project import LockTimeout
 
         found = latest_verdict(context.instance, names.challenger_comparison)
         if found is None:
             return dg.SkipReason("no challenger verdict yet")
-        verdict, champion, challenger = found
+        verdict, champion, challenger, since = found
         if verdict.decision == "keep_collecting":
             return dg.SkipReason(
                 f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
                 f"labelled rows (effect {verdict.effect:+.4f} "
                 f"[{verdict.low:+.4f}, {verdict.high:+.4f}])"
             )
+        acted = f"{champion}/{challenger}/{since}/{verdict.day}"
+        if context.cursor == acted:
+            return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         registry = getattr(context.resources, registry_key)
         storage = getattr(context.resources, storage_key)
-        move = act_on_verdict(registry, storage.lock, verdict, champion, challenger)
+        # Read without the lock first: most ticks find the roles moved and need no lock.
+        if not _holds_roles(registry, champion, challenger, since):
+            return dg.SkipReason(
+                f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
+                f"v{champion}; the roles have moved since: nothing to do"
+            )
+        try:
+            move = act_on_verdict(
+                registry,
+                functools.partial(storage.lock, timeout=LOCK_WAIT_SECONDS),
+                verdict,
+                champion,
+                challenger,
+                since,
+            )
+        except LockTimeout:
+            return dg.SkipReason(
+                f"the champion lock was held for {LOCK_WAIT_SECONDS:.0f}s; the next tick "
+                f"retries {verdict.day}'s verdict ({verdict.decision})"
+            )
         if move is None:
             return dg.SkipReason(
                 f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
                 f"v{champion}; the roles have moved since: nothing to do"
             )
+        context.update_cursor(acted)
         context.log.info(move.sentence())
         webhook = context.resources.alert_webhook
         if webhook.enabled:
@@ -82,3 +112,19 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         return dg.SkipReason(move.sentence())
 
     return _sensor
+
+
+def _holds_roles(registry: Any, champion: str, challenger: str, since: str) -> bool:
+    """Whether `champion` and `challenger` hold their roles in the tenure the verdict judged,
+    read without the lock (act_on_verdict checks again under it)."""
+    from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
+    from mlops_assets.domain.promotion.audit import roles_since
+
+    held_champion = registry.version_by_alias(CHAMPION_ALIAS)
+    held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
+    return (
+        held_champion is not None
+        and held_challenger is not None
+        and (held_champion.version, held_challenger.version) == (champion, challenger)
+        and roles_since(held_champion, held_challenger) == since
+    )

@@ -24,6 +24,9 @@ day starts from it."""
 CHAMPION_VERSION_KEY = "champion_version"
 CHALLENGER_VERSION_KEY = "challenger_version"
 NOTHING_TO_COMPARE_KEY = "nothing_to_compare"
+ROLES_SINCE_KEY = "roles_since"
+"""When the pair took its roles (domain/promotion/audit.py::roles_since): evidence and verdicts
+belong to one tenure of the pair, so a pair holding its roles again starts a new test."""
 _EARLIER_RECORDS = 1000
 """Earlier materialisations searched for the evidence (several a day at most, 60 days)."""
 
@@ -73,7 +76,7 @@ def challenger_comparison(
         SequentialTestSettings,
         judge_day,
     )
-    from mlops_assets.domain.challenger.paired import paired_day
+    from mlops_assets.domain.challenger.paired import paired_day, shadow_version
     from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.labels import join_labels
 
@@ -82,14 +85,19 @@ def challenger_comparison(
     if CHALLENGER_VERSION_COLUMN not in batch_predictions.schema_arrow.names:
         return _nothing(partition, "no challenger scored the day's rows", champion)
     versions = batch_predictions.read(columns=[CHALLENGER_VERSION_COLUMN]).to_pandas()
-    challenger = str(versions[CHALLENGER_VERSION_COLUMN].mode().iloc[0])
+    challenger = shadow_version(versions[CHALLENGER_VERSION_COLUMN])
+    if challenger is None:
+        return _nothing(partition, "no row of the day was scored by a challenger", champion)
     holder = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
     if holder is None or holder.version != challenger:
         return _nothing(
             partition, f"v{challenger} scored the day but no longer holds `challenger`", champion
         )
+    from mlops_assets.domain.promotion.audit import roles_since
+
+    since = roles_since(mlflow_registry.version(champion), holder)
     key = _own_key(context)
-    earlier = stored_evidence(context.instance, key, partition, champion, challenger)
+    earlier = stored_evidence(context.instance, key, partition, champion, challenger, since)
     settings = SequentialTestSettings(
         loss=config.loss,  # type: ignore[arg-type]  # checked by SequentialTestSettings
         alpha=config.alpha,
@@ -100,9 +108,19 @@ def challenger_comparison(
     evidence = earlier or ChallengerEvidence(settings=settings)
     if labels is None or labels.empty:
         return _nothing(
-            partition, "no label has landed for the day", champion, challenger, evidence
+            partition, "no label has landed for the day", champion, challenger, evidence, since
         )
     schema = _scoring_schema(mlflow_registry, batch_predictions)
+    if schema.task == "regression":
+        # 0/1 loss would call a regressor wrong on almost every row and retire it: no verdict.
+        return _nothing(
+            partition,
+            "regression: no bounded loss for a regressor yet",
+            champion,
+            challenger,
+            evidence,
+            since,
+        )
     ids = [name for name in labels.columns if name != schema.target]
     joined = join_labels(
         batch_predictions.read().to_pandas().drop(columns=[schema.target], errors="ignore"),
@@ -113,11 +131,21 @@ def challenger_comparison(
     )
     rows = last_row_per_id(joined.frame, ids)
     paired = paired_day(
-        rows, schema.target, challenger, evidence.settings.loss, list(schema.classes or ())
+        rows,
+        schema.target,
+        challenger,
+        evidence.settings.loss,
+        list(schema.classes or ()),
+        schema.task,
     )
     if not paired.rows:
         return _nothing(
-            partition, "no labelled row was scored by both", champion, challenger, evidence
+            partition,
+            "no labelled row was scored by both",
+            champion,
+            challenger,
+            evidence,
+            since,
         )
     evidence, verdict = judge_day(evidence, partition, paired.differences)
     context.log.info(
@@ -129,6 +157,7 @@ def challenger_comparison(
         **verdict.to_metadata(),
         CHAMPION_VERSION_KEY: champion,
         CHALLENGER_VERSION_KEY: challenger,
+        ROLES_SINCE_KEY: since,
         "champion_accuracy": paired.champion_accuracy,
         "challenger_accuracy": paired.challenger_accuracy,
         "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger)),
@@ -164,6 +193,7 @@ def _nothing(
     champion: str,
     challenger: str = "",
     evidence: "ChallengerEvidence | None" = None,
+    since: str = "",
 ) -> dg.MaterializeResult:
     """A day with nothing to compare: recorded (so the day shows why), its check passing, the
     evidence so far carried unchanged to the next day."""
@@ -173,6 +203,7 @@ def _nothing(
         CHALLENGER_VERSION_KEY: challenger or "none",
     }
     if evidence is not None:
+        metadata[ROLES_SINCE_KEY] = since
         metadata[EVIDENCE_KEY] = dg.MetadataValue.json(evidence_json(evidence))
     check = dg.AssetCheckResult(
         check_name=CHALLENGER_CHECK, passed=True, description=f"nothing to compare: {why}"
@@ -188,11 +219,16 @@ def evidence_json(evidence: "ChallengerEvidence") -> dict[str, Any]:
 
 
 def stored_evidence(
-    instance: dg.DagsterInstance, key: dg.AssetKey, day: str, champion: str, challenger: str
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    day: str,
+    champion: str,
+    challenger: str,
+    since: str = "",
 ) -> "ChallengerEvidence | None":
-    """The evidence as it stood before `day` for this champion and challenger: the latest
-    record of the latest earlier day (its `before(day)`, so a day re-run is recounted, never
-    counted twice), or None when this pair has no earlier day."""
+    """The evidence as it stood before `day` for this champion and challenger in the roles they
+    took at `since`: the latest record of the latest earlier day (its `before(day)`, so a day
+    re-run is recounted, never counted twice), or None when this pair has no earlier day."""
     import json
 
     from mlops_assets.domain.challenger import ChallengerEvidence
@@ -207,23 +243,26 @@ def stored_evidence(
             latest.setdefault(event.partition, dict(event.metadata))
     for partition in sorted(latest, reverse=True):
         metadata = latest[partition]
+        if EVIDENCE_KEY not in metadata:
+            # A day the challenger could not score (recorded with no pair): no evidence to
+            # carry, and no reason to restart the test (a restart spends a new alpha / 2).
+            continue
         pair = tuple(
             getattr(metadata.get(k), "value", None)
-            for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY)
+            for k in (CHAMPION_VERSION_KEY, CHALLENGER_VERSION_KEY, ROLES_SINCE_KEY)
         )
-        if pair != (champion, challenger):
+        if pair != (champion, challenger, since):
             return None  # another pair since: this challenger's evidence starts again
-        if EVIDENCE_KEY in metadata:
-            stored = json.dumps(metadata[EVIDENCE_KEY].value)
-            return ChallengerEvidence.from_json(stored).before(day)
+        stored = json.dumps(metadata[EVIDENCE_KEY].value)
+        return ChallengerEvidence.from_json(stored).before(day)
     return None
 
 
 def latest_verdict(
     instance: dg.DagsterInstance, key: dg.AssetKey
-) -> "tuple[ChallengerVerdict, str, str] | None":
+) -> "tuple[ChallengerVerdict, str, str, str] | None":
     """The verdict of the latest day that has one, with its champion and challenger versions
-    (what the challenger sensor acts on), or None."""
+    and when they took their roles (what the challenger sensor acts on), or None."""
     from mlops_assets.domain.challenger import ChallengerVerdict
 
     records = instance.fetch_materializations(
@@ -241,6 +280,7 @@ def latest_verdict(
                 ChallengerVerdict.from_metadata(metadata),
                 metadata[CHAMPION_VERSION_KEY].value,
                 metadata[CHALLENGER_VERSION_KEY].value,
+                getattr(metadata.get(ROLES_SINCE_KEY), "value", ""),
             )
     return None
 

@@ -86,7 +86,9 @@ def batch_predictions(
     except DataValidationError as error:
         raise failure(str(error)) from error
     totals = ScoringTotals()
-    shadow, shadow_note = _shadow_model(mlflow_registry, stored.names, champion.version)
+    shadow, shadow_note = _shadow_model(
+        mlflow_registry, scoring_data, schema, champion.version, config.chunk_rows
+    )
     if shadow_note:
         context.log.warning(f"{partition}: {shadow_note}")
 
@@ -132,28 +134,38 @@ def batch_predictions(
 
 
 def _shadow_model(
-    mlflow_registry: MlflowRegistry, stored_columns: list[str], champion_version: str
+    mlflow_registry: MlflowRegistry,
+    scoring_data: StoredParquetFile,
+    schema: DatasetSchema,
+    champion_version: str,
+    chunk_rows: int,
 ) -> tuple["ShadowModel | None", str]:
-    """The version holding `challenger`, loaded to score the day in shadow, or None and why
-    not ('' when there is no challenger). A challenger that cannot score the day (its artefact
-    fails its hash, its features are not in the file) is reported, never fails the champion's
-    predictions, which are the day's output."""
-    from mlops_assets.domain.monitoring import ShadowModel
+    """The version holding `challenger`, loaded and test-scored on the day's first chunk, or
+    None and why not ('' when there is no challenger). A challenger that cannot score the day
+    (its schema or artefact unreadable, its features not in the file, its model failing on the
+    rows) is reported, never fails the champion's predictions, which are the day's output:
+    hence the broad guard, and the test on the first chunk before any row is streamed."""
+    from mlops_assets.domain.monitoring import ShadowModel, with_shadow_columns
 
     challenger = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
     if challenger is None or challenger.version == champion_version:
         return None, ""
-    features = mlflow_registry.training_schema(challenger.run_id).feature_columns
-    missing = [name for name in features if name not in stored_columns]
-    if missing:
-        return None, (
-            f"challenger v{challenger.version} not scored: the day has no {listed(tuple(missing))}"
-        )
+    not_scored = f"challenger v{challenger.version} not scored"
     try:
-        model = mlflow_registry.load_model(challenger.version)
-    except ModelArtifactError as error:
-        return None, f"challenger v{challenger.version} not scored: {error}"
-    return ShadowModel(model, challenger.version, tuple(features)), ""
+        features = mlflow_registry.training_schema(challenger.run_id).feature_columns
+        missing = [name for name in features if name not in scoring_data.schema_arrow.names]
+        if missing:
+            return None, f"{not_scored}: the day has no {listed(tuple(missing))}"
+        shadow = ShadowModel(
+            mlflow_registry.load_model(challenger.version), challenger.version, tuple(features)
+        )
+        first = next(scoring_data.iter_batches(batch_size=chunk_rows, columns=features), None)
+        if first is not None:
+            chunk = first.to_pandas()
+            with_shadow_columns(chunk.iloc[:, :0], chunk, shadow, schema)
+    except Exception as error:  # whatever the challenger's failure, the champion's day goes on
+        return None, f"{not_scored}: {type(error).__name__}: {error}"
+    return shadow, ""
 
 
 def scored_chunks(

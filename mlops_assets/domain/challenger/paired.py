@@ -38,18 +38,35 @@ class PairedDay:
         return int(self.differences.size)
 
 
+def shadow_version(versions: pd.Series) -> str | None:
+    """The challenger version that scored most of the day's rows (a challenger replaced mid-day
+    leaves two), or None on a day without a scored row (a zero-row day has no mode)."""
+    most_rows = versions.dropna().mode()
+    return None if most_rows.empty else str(most_rows.iloc[0])
+
+
 def paired_day(
     labelled: pd.DataFrame,
     target: str,
     challenger_version: str,
     loss: LossKind,
     classes: Sequence[object] = (),
+    task: str = "binary",
 ) -> PairedDay:
     """The paired differences `loss(champion) - loss(challenger)` on the rows of `labelled`
     (the day's predictions joined to their landed labels) that the challenger
     `challenger_version` scored. Rows scored by no challenger, or by another one, are not
     paired and are left out. Brier and log loss read both models' class-probability columns
-    (`classes` in the model's order); a missing one is an error naming it."""
+    (`classes` in the model's order); a missing one is an error naming it.
+
+    A regressor's predictions are refused: all three losses are for classes (with 0/1 loss a
+    regressor is wrong on almost every row, so the test would retire every regression
+    challenger), and no bounded loss for a regressor is built yet."""
+    if task == "regression":
+        raise ChallengerInputError(
+            f"{loss} loss is for classifiers: no bounded loss for a regressor yet, so a "
+            "regression challenger cannot be judged by the sequential test"
+        )
     if CHALLENGER_VERSION_COLUMN not in labelled.columns:
         raise ChallengerInputError(
             f"the day's predictions have no {CHALLENGER_VERSION_COLUMN} column: no challenger "

@@ -39,12 +39,14 @@ end never rises, so a day's verdict cannot undo an evidence-based one.
   gone by undecided: a cost decision, not evidence. It has no error control: a challenger better
   by less than what the horizon can detect is often retired this way (two 80% models erring
   independently: a 1-point gain in 77% of simulations, 1.5 points in 10%; docs/challengers.md);
-- ``keep_collecting`` otherwise.
+- ``keep_collecting`` (``effect_changed``) when the intersection is empty (below);
+- ``keep_collecting`` (``collecting``) otherwise.
 
 An empty intersection (low above high) cannot happen if the rows share one effect, except in
 the alpha of sequences where the intervals miss; with drift the intervals follow the average
-effect over the challenger's life, which moves, and the intersection can close: read it as
-"the effect changed", not as a verdict.
+effect over the challenger's life, which moves, and the intersection can close: it says "the
+effect changed", not which model is better, so it is never a promotion or an evidence-based
+retirement (the horizon still retires the challenger: that is a cost decision).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ Reason = Literal[
     "not_better_by_min_effect",
     "undecided_at_horizon",
     "collecting",
+    "effect_changed",
 ]
 # The reasons backed by the confidence sequence (each wrong at most alpha / 2 of the time); the
 # horizon's retirement is not among them.
@@ -264,13 +267,18 @@ class ChallengerEvidence:
         effect, low, high = self.interval()
         decision: Decision
         reason: Reason
-        if low > settings.min_effect:
+        at_horizon = self.rows >= settings.max_rows or len(self.days) >= settings.max_days
+        if low > high and not at_horizon:
+            decision, reason = "keep_collecting", "effect_changed"
+        elif low > high:
+            decision, reason = "retire", "undecided_at_horizon"
+        elif low > settings.min_effect:
             decision, reason = "promote", "proven_better"
         elif high < 0:
             decision, reason = "retire", "proven_worse"
         elif high < settings.min_effect:
             decision, reason = "retire", "not_better_by_min_effect"
-        elif self.rows >= settings.max_rows or len(self.days) >= settings.max_days:
+        elif at_horizon:
             decision, reason = "retire", "undecided_at_horizon"
         else:
             decision, reason = "keep_collecting", "collecting"

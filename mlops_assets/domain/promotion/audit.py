@@ -139,6 +139,13 @@ def audit_trail(versions: Sequence[RegistryVersion]) -> list[AliasMove]:
     return sorted((move for version in versions for move in _entries(version)), key=lambda m: m.seq)
 
 
+def roles_since(*versions: RegistryVersion) -> str:
+    """When these versions took the roles they hold: the latest of their last recorded moves
+    (ISO 8601, UTC; "" when none is recorded). A version's last move is the one that gave it
+    its current role, so the same pair holding its roles a second time has a later time."""
+    return max((entries[-1].at for entries in map(_entries, versions) if entries), default="")
+
+
 def _entries(version: RegistryVersion) -> list[AliasMove]:
     numbered = [
         (int(key.removeprefix(AUDIT_TAG_PREFIX)), value)

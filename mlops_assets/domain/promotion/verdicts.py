@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, PROMOTION_AUDIT_TAG
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record
+from mlops_assets.domain.promotion.audit import Action, AliasMove, record, roles_since
 from mlops_assets.domain.promotion.moves import (
     ChampionRegistry,
     Locks,
@@ -39,9 +39,13 @@ def act_on_verdict(
     verdict: ChallengerVerdict,
     champion: str,
     challenger: str,
+    since: str,
 ) -> AliasMove | None:
     """Promote or retire `challenger` as `verdict` decides, if `champion` and `challenger` still
-    hold their roles; None when the verdict is to keep collecting or the roles have moved.
+    hold the roles they took at `since` (`roles_since`, stored with the verdict); None when the
+    verdict is to keep collecting or the roles have moved. Comparing the time as well as the
+    versions keeps a verdict of an earlier time the same pair held the roles (before a
+    promotion and its rollback, say) from moving them now.
 
     A promoted challenger's artefact is verified first (the registry's artefact error is raised
     and nothing moves); it gives up `challenger` as it takes `champion`.
@@ -56,6 +60,7 @@ def act_on_verdict(
             held_champion is None
             or held_challenger is None
             or (held_champion.version, held_challenger.version) != (champion, challenger)
+            or roles_since(held_champion, held_challenger) != since
         ):
             return None
         now, evidence = now_utc(), verdict_evidence(verdict)
