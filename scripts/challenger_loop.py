@@ -24,8 +24,15 @@ import os
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_context
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    RunRequest,
+    build_sensor_context,
+)
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -54,7 +61,7 @@ def accuracy(day: str, model_uri: str) -> float:
     return float((as_label(pred) == as_label(df[target])).mean())
 
 
-def as_label(values: pd.Series) -> object:
+def as_label(values: pd.Series) -> np.ndarray:
     """Class labels as text, `1.0` read as `1` (pyfunc may return floats for integer classes)."""
     return values.astype(str).str.replace(r"\.0$", "", regex=True).to_numpy()
 
@@ -78,9 +85,17 @@ def comparison(day: str) -> str:
     )
 
 
-def run(request, job_name: str, failed: list, label: str) -> None:
-    result = defs.resolve_job_def(request.job_name or job_name).execute_in_process(
-        run_config=request.run_config,
+def with_extra_ops(run_config: dict) -> dict:
+    """The retraining run's config with LOOP_RUN_CONFIG's op configs merged in."""
+    ops = {op: dict(value) for op, value in run_config.get("ops", {}).items()}
+    for op, extra in extra_ops.items():
+        ops[op] = {"config": {**ops.get(op, {}).get("config", {}), **extra["config"]}}
+    return {**run_config, "ops": ops}
+
+
+def run(request: RunRequest, run_config: dict, job_name: str, failed: list, label: str) -> None:
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        run_config=run_config,
         tags=request.tags,
         instance=instance,
         partition_key=request.partition_key,
@@ -115,12 +130,13 @@ for day in sorted(files):
         )
         cursors[sensor.name] = tick.cursor
         for request in tick.run_requests or []:
+            run_config = dict(request.run_config)
             if sensor is drift:
                 retrain_days.append(day)
-                ops = request.run_config.setdefault("ops", {})
-                for op, config in extra_ops.items():
-                    ops.setdefault(op, {}).setdefault("config", {}).update(config["config"])
-            run(request, sensor.job_name, failed, f"{day}:{sensor.name}")
+                run_config = with_extra_ops(run_config)
+            job_name = request.job_name or sensor.job_name
+            assert job_name, sensor.name
+            run(request, run_config, job_name, failed, f"{day}:{sensor.name}")
     print(
         f"{day}: before ticks champion v{before[0]} challenger v{before[1]}; after champion "
         f"v{holder('champion')} challenger v{holder('challenger')}; {comparison(day)}; "
