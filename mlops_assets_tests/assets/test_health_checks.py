@@ -117,7 +117,7 @@ def test_the_figures_a_person_reads_keep_four_significant_digits_and_none_plots_
         for e in result.get_asset_materialization_events()
     }
     recorded.update({f"check {name}": e.metadata for name, e in _evaluations(result).items()})
-    assert len(recorded) == 11  # six assets and five checks (data quality among them)
+    assert len(recorded) == 13  # seven assets and six checks (data quality, the challenger)
     for where, metadata in recorded.items():
         for key, value in _floats(metadata).items():
             assert value == significant(value), (where, key, value)

@@ -15,7 +15,7 @@ from mlops_assets.resources.data_source import TrainingDataSource
 
 ROWS = 2000
 SMALL = TrainingDataSource(synthetic_rows=ROWS)
-NO_REFIT = {"ops": {"evaluation_report": {"config": {"refit_on_window": False}}}}
+REFIT = {"ops": {"evaluation_report": {"config": {"refit_on_window": True}}}}
 
 
 def _card(project, run_id: str) -> str:
@@ -24,7 +24,7 @@ def _card(project, run_id: str) -> str:
 
 
 def test_the_registered_model_is_the_refit_on_every_row_and_the_card_says_so(project):
-    result = project.train(data_source=SMALL)
+    result = project.train(data_source=SMALL, run_config=REFIT)
     assert result.success
     summary = result.output_for_node("evaluation_report")
     ref = summary.model
@@ -62,8 +62,8 @@ def test_the_registered_model_is_the_refit_on_every_row_and_the_card_says_so(pro
     )
 
 
-def test_with_refit_off_the_evaluated_fit_itself_is_registered(project):
-    result = project.train(data_source=SMALL, run_config=NO_REFIT)
+def test_by_default_the_evaluated_fit_itself_is_registered(project):
+    result = project.train(data_source=SMALL)
     assert result.success
     summary = result.output_for_node("evaluation_report")
     assert (summary.refit_model_uri, summary.refit_rows) == ("", 0)

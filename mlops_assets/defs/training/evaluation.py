@@ -42,9 +42,12 @@ class EvaluationConfig(ComparisonSettings, dg.Config):
     """evaluation_report's run config: how the champion is compared (ComparisonSettings), and
     whether the registered model is refit on the whole window."""
 
-    refit_on_window: bool = True
+    refit_on_window: bool = False
     """Once evaluated, refit the same pipeline on every labelled row of the window (train,
-    validation and test) and register that refit; off: register the evaluated fit itself."""
+    validation and test) and register that refit; off (the default): register the evaluated fit
+    itself. Off by default because the monitoring references (the calibrator and loss model of
+    the estimates before labels, the prediction-drift reference) are the evaluated fit's, made
+    on rows it held out; a refit has no rows held out (docs/training.md)."""
 
 
 @retried_on_mlflow_outage
@@ -222,8 +225,8 @@ def evaluation_report_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.Asse
         description=(
             "Test-split metrics, per-slice metrics over every categorical feature, confusion "
             "matrix and calibration (or residual) plots, a Markdown model card, and the champion "
-            "scored on the same rows with a paired bootstrap interval of the difference. Then "
-            "the same pipeline refit on every labelled row of the window (refit_on_window, on "
-            "by default): the model registered_model_version registers."
+            "scored on the same rows with a paired bootstrap interval of the difference. With "
+            "refit_on_window (off by default), the same pipeline refit on every labelled row of "
+            "the window is the model registered_model_version registers."
         ),
     )(evaluation_report)
