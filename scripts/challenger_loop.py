@@ -11,7 +11,8 @@ day's file as pandas reads it). Run it from the project root in fresh homes, e.g
     MLOPS_TRAINING_DATA=../shared/realdata/car_loan/train.csv \
     MLOPS_SCORING_DATA=../shared/realdata/car_loan/batches MLOPS_SCORING_START=2026-02-01 \
     MLOPS_TARGET_COLUMN=repaid MLOPS_TIMESTAMP_COLUMN=timestamp MLOPS_MODEL_NAME=carloan \
-    LOOP_RUN_CONFIG='{"registered_model_version": {"config": {"min_improvement": 0.05}}}' \
+    LOOP_RUN_CONFIG='{"trained_model": {"config": {"test_size": 0.02}},
+                      "evaluation_report": {"config": {"refit_on_window": true}}}' \
     .venv/bin/python scripts/challenger_loop.py
 
 LOOP_RUN_CONFIG: a JSON object of op name -> op run config, merged into each retraining run's.
