@@ -137,11 +137,9 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
 
     trail = audit_trail(project.registry().versions())
     by_test = [(m.version, m.action) for m in trail if m.by == "challenger_test"]
-    assert by_test == [
-        ("2", Action.CHALLENGER_RETIRED),
-        ("2", Action.PROMOTED),
-        ("1", Action.REPLACED_AS_CHAMPION),
-    ]
+    # The retirement, then the promotion's two halves (their relative order is not the point).
+    assert by_test[0] == ("2", Action.CHALLENGER_RETIRED)
+    assert sorted(by_test[1:]) == [("1", Action.REPLACED_AS_CHAMPION), ("2", Action.PROMOTED)]
     assert "confidence sequence [" in trail[-1].evidence
     titles = alerts.texts
     assert titles[0].startswith("Challenger v2 retired (champion stays v1)")
