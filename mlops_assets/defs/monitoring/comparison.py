@@ -9,7 +9,7 @@ import dagster as dg
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHALLENGER_CHECK, CHALLENGER_VERSION_COLUMN
 from mlops_assets.defs.common import DataFrame, retried_on_mlflow_outage
-from mlops_assets.defs.monitoring.labels import _scoring_schema
+from mlops_assets.defs.monitoring.labels import scoring_schema
 from mlops_assets.defs.monitoring.partitions import daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.resources.io_managers import StoredParquetFile
@@ -110,7 +110,7 @@ def challenger_comparison(
         return _nothing(
             partition, "no label has landed for the day", champion, challenger, evidence, since
         )
-    schema = _scoring_schema(mlflow_registry, batch_predictions)
+    schema = scoring_schema(mlflow_registry, batch_predictions)
     if schema.task == "regression":
         # 0/1 loss would call a regressor wrong on almost every row and retire it: no verdict.
         return _nothing(

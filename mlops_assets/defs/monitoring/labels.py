@@ -26,7 +26,7 @@ from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 
-def _scoring_schema(
+def scoring_schema(
     mlflow_registry: MlflowRegistry, batch_predictions: StoredParquetFile
 ) -> DatasetSchema:
     footer = batch_predictions.schema_arrow.metadata or {}
@@ -61,7 +61,7 @@ def labels(
     from mlops_assets.domain.labels import check_delivery, join_labels
 
     day = date.fromisoformat(partition)
-    schema = _scoring_schema(mlflow_registry, batch_predictions)
+    schema = scoring_schema(mlflow_registry, batch_predictions)
     ids, target = list(schema.id_columns), schema.target
     stored = set(batch_predictions.schema_arrow.names)
     source = labels_source.describe(day)
@@ -153,7 +153,7 @@ def realized_performance(
     from mlops_assets.domain.realized import class_probabilities, realized_metrics
 
     day = date.fromisoformat(partition)
-    schema = _scoring_schema(mlflow_registry, batch_predictions)
+    schema = scoring_schema(mlflow_registry, batch_predictions)
     predictions = batch_predictions.read().to_pandas()
     joined = join_labels(
         predictions.drop(columns=[schema.target], errors="ignore"),
