@@ -60,11 +60,10 @@ def scoring_data(
     champion = mlflow_registry.version_by_alias(CHAMPION_ALIAS)
     schema = None if champion is None else mlflow_registry.training_schema(champion.run_id)
     try:
+        # Only the categorical features as text: the target is read as training read it
+        # (pandas' own types), so a boolean label spelled `FALSE` is the class False, not text.
         frame = scoring_source.load_day(
-            day,
-            text_columns=()
-            if schema is None
-            else [c.name for c in schema.columns if c.kind == "categorical"],
+            day, text_columns=() if schema is None else schema.categorical_features
         )
     except DataSourceError as error:
         cases = failure_cases_markdown(error.failure_cases(source))
