@@ -1,5 +1,6 @@
-"""The model's input contract survives retraining (issue 29): a real table with a boolean column
-(NannyML's car loans, a sample shipped in mlops_assets_tests/data/car_loan), trained, scored
+"""The model's input contract survives retraining (issue 29): a table with a boolean column
+(NannyML's synthetic car loans, a sample shipped in mlops_assets_tests/data/car_loan; the same
+on real tables: test_input_contract_real.py), trained, scored
 for two days, retrained on those stored days, promoted; then the original raw files, read as a
 user reads them, still score through `mlflow.pyfunc` and through the serving app."""
 

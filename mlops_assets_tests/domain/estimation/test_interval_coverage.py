@@ -1,4 +1,4 @@
-"""The estimate's interval on real covariate shift: NannyML's car loans (the sample shipped in
+"""The estimate's interval on covariate shift: NannyML's synthetic car loans (the sample shipped in
 mlops_assets_tests/data/car_loan), the product's own model and calibrator, many bootstrap days
 drawn from the two drifted days' rows."""
 
