@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import mlflow.models
 import mlflow.pyfunc
 import pandas as pd
 import pytest
@@ -98,8 +99,13 @@ class Retrained:
 
 
 def input_types(project: Project, model_uri: str) -> dict[str, str]:
-    schema = project.registry().load_pyfunc(model_uri).metadata.get_input_schema()
-    return {spec.name: getattr(spec.type, "name", "any") for spec in schema.inputs}
+    """The model's MLflow signature as a client reads it: each input column's type."""
+    mlflow.set_tracking_uri(project.registry().resolved_tracking_uri)
+    try:
+        signature = mlflow.models.get_model_info(model_uri).signature
+    finally:
+        mlflow.set_tracking_uri(None)
+    return {spec.name: getattr(spec.type, "name", "any") for spec in signature.inputs.inputs}
 
 
 def _promote(project: Project, version: str) -> dg.ExecuteInProcessResult:
