@@ -40,6 +40,11 @@ class RetrainingPolicy(BaseModel):
     catch_up_days: int = 14
     """How far back, from the newest report, days not yet acted on are still retrained on
     (a backfill); older backlog is left alone."""
+    refit_on_window: bool = False
+    """Register the retrained model refit on its whole window (evaluation_report's
+    `refit_on_window`) instead of the evaluated fit; off by default, as in training_job: the
+    monitoring references are the evaluated fit's, made on rows it held out
+    (docs/training.md)."""
 
     @model_validator(mode="after")
     def _workable(self) -> Self:
