@@ -15,6 +15,7 @@ import dagster as dg
 from mlops_assets.asset_keys import DEFAULT
 from mlops_assets.defs.alerts import definitions as alerts
 from mlops_assets.defs.champion import definitions as champion
+from mlops_assets.defs.champion.registry import PromotionGate
 from mlops_assets.defs.declared import declared_models
 from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
 from mlops_assets.defs.retraining import definitions as retraining
@@ -88,6 +89,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             date_column=_setting("MLOPS_LABELS_DATE_COLUMN", s.labels_date_column, ""),
         ),
         "retraining_settings": RetrainingSettings.of(s.retraining),
+        "promotion_gate": PromotionGate.of(s.gate),
         "mlflow_registry": MlflowRegistry(
             tracking_uri=_setting("MLFLOW_TRACKING_URI", s.tracking_uri, ""),
             model_name=_setting(
