@@ -133,6 +133,7 @@ def registered_model_version(
             judge_again=lambda: compare_with_current_champion(
                 ref, summary.comparison_settings, mlflow_registry
             ),
+            manual=resources.names.manual_promotion,
         )
     except ModelArtifactError as error:
         raise failure(str(error)) from error

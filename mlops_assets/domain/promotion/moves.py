@@ -38,12 +38,14 @@ from mlops_assets.contracts import (
 from mlops_assets.domain.promotion.audit import Action, AliasMove, record, role_line
 from mlops_assets.domain.promotion.comparison import ChampionComparison
 from mlops_assets.domain.promotion.gate import (
+    DEFAULT_MANUAL_PROMOTION,
     MAX_TAG_VALUE,
     VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
     GateOutcome,
+    ManualPromotion,
     gate_tags,
     judge,
 )
@@ -158,13 +160,15 @@ def register_and_promote(
     candidate: Candidate,
     gate: GateConfig,
     judge_again: Callable[[], ChampionComparison | None],
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> PromotionOutcome:
     """Register the candidate and let the gate decide whether it takes `champion`.
 
     `judge_again` compares the candidate with whichever version holds `champion` now; it is
     called only when the champion moved since evaluation, so the judgement is never stale.
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
-    alias is finished rather than judged again.
+    alias is finished rather than judged again. `manual`: the model's promote_version_job,
+    which the gate's reasons name when a person must decide.
     """
     decision = judge(
         candidate.metrics,
@@ -172,6 +176,7 @@ def register_and_promote(
         candidate.champion,
         candidate.leaky_features,
         candidate.serving_checks,
+        manual,
     )
     evaluated_against = None if candidate.champion is None else candidate.champion.version
     registry.ensure_registered_model()
@@ -193,7 +198,7 @@ def register_and_promote(
         # them), and at most once per MLflow run however often this step is retried.
         registered = registry.register_once(candidate.model_uri, candidate.run_id, tags)
         version = registered.version
-        repair_interrupted(registry, exclude=version)
+        repair_interrupted(registry, exclude=version, manual=manual)
         current = registry.version_by_alias(CHAMPION_ALIAS)
         current_version = None if current is None else current.version
         judged_against = evaluated_against
@@ -217,6 +222,7 @@ def register_and_promote(
                     judge_again(),
                     candidate.leaky_features,
                     candidate.serving_checks,
+                    manual,
                 )
                 reasons = [
                     f"champion moved from {evaluated_against or 'none'} to "
@@ -267,11 +273,15 @@ def _gate_move(version: str, action: Action, decision: GateDecision) -> AliasMov
     return AliasMove(version, action, now_utc(), GATE_REQUESTER, reason, decision.evidence)
 
 
-def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -> list[str]:
+def repair_interrupted(
+    registry: ChampionRegistry,
+    exclude: str | None = None,
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
+) -> list[str]:
     """Finish or correct what a promotion killed part-way left (see `interrupted_repairs`),
-    under the champion lock; `exclude` is the version the caller is promoting now. Returns
-    what was repaired, as sentences for the log."""
-    fixes = interrupted_repairs(registry.versions(), now=now_utc(), exclude=exclude)
+    under the champion lock; `exclude` is the version the caller is promoting now, `manual`
+    the model's promote_version_job. Returns what was repaired, as sentences for the log."""
+    fixes = interrupted_repairs(registry.versions(), now_utc(), exclude, manual)
     for fix in fixes:
         for key, value in fix.tags.items():
             registry.set_version_tag(fix.version, key, value)
@@ -281,14 +291,18 @@ def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -
 
 
 def roll_back(
-    registry: ChampionRegistry, locks: Locks, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> ChampionMove:
     """Move `champion` back to the previous champion, with an audit trail on both versions.
 
     Raises PromotionError when there is no earlier champion; nothing is changed then.
     """
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         current, target = rollback_target(registry.model_name, registry.versions())
         who, now = requester(requested_by), now_utc()
         audit = f"rolled back by {who} at {now}: {reason}"
@@ -304,7 +318,12 @@ def roll_back(
 
 
 def promote_given_version(
-    registry: ChampionRegistry, locks: Locks, version: str, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    version: str,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> ChampionMove:
     """Move `champion` to `version` by hand (what the gate cannot judge: a new schema, a
     deliberate override), after verifying its artefact, with an audit trail.
@@ -314,7 +333,7 @@ def promote_given_version(
     """
     wanted = version.strip()
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         versions = {v.version: v for v in registry.versions()}
         if wanted not in versions:
             known = ", ".join(versions) or "none registered yet"
