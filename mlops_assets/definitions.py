@@ -122,11 +122,13 @@ def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCod
     wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(
         Callable[..., Any], getattr(compute, "decorated_fn", compute)
     )
-    function = inspect.unwrap(wrapped)
-    source = inspect.getsourcefile(function)
-    assert source is not None, asset.key  # assets are defined in .py files of the package
-    _, line = inspect.getsourcelines(function)
-    return dg.LocalFileCodeReference(file_path=str(Path(source).resolve()), line_number=line)
+    # The code object's own file and first line (its first decorator's, as
+    # `inspect.getsourcelines` gives): that function tokenizes the source and scans every
+    # loaded module for its file, costing every process that loads the code location.
+    code = inspect.unwrap(wrapped).__code__
+    return dg.LocalFileCodeReference(
+        file_path=str(Path(code.co_filename).resolve()), line_number=code.co_firstlineno
+    )
 
 
 def _with_reference(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
+from pydantic import Field
 
 from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
@@ -40,6 +41,11 @@ from mlops_assets.resources.project import LockTimeout
 from mlops_assets.services.servability import raw_samples, serving_checks
 
 
+def _described(field: str) -> str:
+    """GateConfig's description of `field`, with what leaving it unset means."""
+    return f"{GateConfig.model_fields[field].description} Unset: the model's gate."
+
+
 class PromotionGate(GateConfig, dg.ConfigurableResource):
     """The model's promotion gate (`promotion_gate`, `car_loan__promotion_gate`): GateConfig
     with Dagster's resource base, so every run of the model's registered_model_version
@@ -55,18 +61,19 @@ class PromotionGate(GateConfig, dg.ConfigurableResource):
 class PromotionConfig(dg.Config):
     """registered_model_version's run config: this run's changes to the model's gate (the
     resource `promotion_gate`); a field left unset keeps the gate's value. GateConfig's fields,
-    each optional (a test keeps the two sets of names equal)."""
+    each optional, with its descriptions (a test keeps the two sets of names equal)."""
 
-    min_metrics: dict[str, float] | None = None
-    """Test metrics the candidate must reach (>=), e.g. {"roc_auc": 0.75}."""
-    max_metrics: dict[str, float] | None = None
-    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
-    min_improvement: float | None = None
-    """Lower bound the improvement's confidence interval must clear to replace the champion."""
-    slice_tolerance: float | None = None
-    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
-    allow_leaky_features: bool | None = None
-    """Let a model whose features the leakage guard flagged become champion."""
+    min_metrics: dict[str, float] | None = Field(
+        default=None, description=_described("min_metrics")
+    )
+    max_metrics: dict[str, float] | None = Field(
+        default=None, description=_described("max_metrics")
+    )
+    min_improvement: float | None = Field(default=None, description=_described("min_improvement"))
+    slice_tolerance: float | None = Field(default=None, description=_described("slice_tolerance"))
+    allow_leaky_features: bool | None = Field(
+        default=None, description=_described("allow_leaky_features")
+    )
 
     def applied_to(self, gate: GateConfig) -> GateConfig:
         """The model's gate with this run's changes."""

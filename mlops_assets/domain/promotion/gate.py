@@ -84,24 +84,43 @@ _TAG_KEY_UNSAFE = re.compile(r"[^\w.\-:]")
 
 
 class GateConfig(BaseModel):
-    """The promotion gate's settings. registered_model_version's run config is this model
-    (its PromotionConfig adds only Dagster's config base), so both keep one set of field names
-    and defaults."""
+    """The promotion gate's settings: a model's YAML `gate:`, and the resource its
+    registered_model_version judges by (defs/champion/registry.py: PromotionGate, this model
+    with Dagster's resource base; PromotionConfig, the run's changes, takes its field names and
+    descriptions). Descriptions are `Field`s, not attribute docstrings: pydantic reads those
+    from the source when the class is created (with `inspect`, which looks for the file among
+    every loaded module), in every process that loads the code location (bench/RESULTS.md)."""
 
     # Unknown keys fail: a misspelt field in a model's YAML `gate:` would keep its default.
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
-    max_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
-    min_improvement: float = 0.0
-    """Lower bound the improvement's confidence interval must clear to replace the champion."""
-    slice_tolerance: float = 0.02
-    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
-    allow_leaky_features: bool = False
-    """Let a model whose features the leakage guard flagged (trained_model's check
-    no_target_leakage) become champion; off by default."""
+    min_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."
+        ),
+    )
+    max_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description='Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}.',
+    )
+    min_improvement: float = Field(
+        default=0.0,
+        description=(
+            "Lower bound the improvement's confidence interval must clear to replace the champion."
+        ),
+    )
+    slice_tolerance: float = Field(
+        default=0.02,
+        description="A slice whose whole interval is below -slice_tolerance blocks promotion.",
+    )
+    allow_leaky_features: bool = Field(
+        default=False,
+        description=(
+            "Let a model whose features the leakage guard flagged (trained_model's check "
+            "no_target_leakage) become champion; off by default."
+        ),
+    )
 
     def for_task(self, task: str) -> GateConfig:
         """The gate with the task's default floors (DEFAULT_MIN_METRICS) when it sets none."""
