@@ -12,12 +12,9 @@ location, an in-memory one in the tests) and the locks any named exclusive lock.
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mlops_assets.contracts import (
@@ -35,7 +32,14 @@ from mlops_assets.contracts import (
     ROLLED_BACK_AT_TAG,
     TEST_METRIC_TAG_PREFIX,
 )
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record, role_line
+from mlops_assets.domain.promotion.audit import (
+    Action,
+    AliasMove,
+    now_utc,
+    record,
+    requester,
+    role_line,
+)
 from mlops_assets.domain.promotion.comparison import ChampionComparison
 from mlops_assets.domain.promotion.gate import (
     DEFAULT_MANUAL_PROMOTION,
@@ -167,8 +171,7 @@ def register_and_promote(
     `judge_again` compares the candidate with whichever version holds `champion` now; it is
     called only when the champion moved since evaluation, so the judgement is never stale.
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
-    alias is finished rather than judged again. `manual`: the model's promote_version_job,
-    which the gate's reasons name when a person must decide.
+    alias is finished rather than judged again. `manual`: the job the reasons name.
     """
     decision = judge(
         candidate.metrics,
@@ -395,12 +398,3 @@ def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | Non
             replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
         )
     record(registry, move, page)
-
-
-def requester(requested_by: str) -> str:
-    """Who asked for a move by hand: as given, else the OS user."""
-    return requested_by or os.environ.get("USER") or getpass.getuser()
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat()

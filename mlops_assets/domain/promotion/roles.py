@@ -7,7 +7,7 @@ challenger at a time, so setting one replaces the one before, recorded on both.
 from __future__ import annotations
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record
+from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, requester
 from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
 from mlops_assets.domain.promotion.history import PromotionError
 from mlops_assets.domain.promotion.moves import (
@@ -16,9 +16,7 @@ from mlops_assets.domain.promotion.moves import (
     Locks,
     champion_lock,
     make_challenger,
-    now_utc,
     repair_interrupted,
-    requester,
 )
 from mlops_assets.domain.registry import RegistryVersion
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, PROMOTION_AUDIT_TAG
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record, roles_since
+from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, roles_since
 from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
 from mlops_assets.domain.promotion.moves import (
     ChampionRegistry,
     Locks,
     champion_lock,
     make_champion,
-    now_utc,
     repair_interrupted,
 )
 
