@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from mlops_assets.contracts import DEFAULT_EXPERIMENT
+from mlops_assets.domain.promotion.gate import ManualPromotion
 
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -57,6 +58,12 @@ class ModelNames:
         """A per-model resource's key: Dagster refuses two different resources under one key
         in one job (the implicit all-assets job included), so each model has its own keys."""
         return f"{self.model}__{resource}" if self.model else resource
+
+    @property
+    def manual_promotion(self) -> ManualPromotion:
+        """The model's promote_version_job and its op, which the gate's reasons tell a person to
+        run (`car_loan__promote_version_job`, op `car_loan__promote_version`)."""
+        return ManualPromotion(self.job("promote_version_job"), self.job("promote_version"))
 
     @property
     def experiment(self) -> str:

@@ -15,6 +15,7 @@ import dagster as dg
 from mlops_assets.asset_keys import DEFAULT
 from mlops_assets.defs.alerts import definitions as alerts
 from mlops_assets.defs.champion import definitions as champion
+from mlops_assets.defs.champion.registry import PromotionGate
 from mlops_assets.defs.declared import declared_models
 from mlops_assets.defs.monitoring import DAY_FUNCTIONS, definitions as monitoring
 from mlops_assets.defs.retraining import definitions as retraining
@@ -88,6 +89,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             date_column=_setting("MLOPS_LABELS_DATE_COLUMN", s.labels_date_column, ""),
         ),
         "retraining_settings": RetrainingSettings.of(s.retraining),
+        "promotion_gate": PromotionGate.of(s.gate),
         "mlflow_registry": MlflowRegistry(
             tracking_uri=_setting("MLFLOW_TRACKING_URI", s.tracking_uri, ""),
             model_name=_setting(
@@ -120,11 +122,13 @@ def _defined_at(asset: dg.AssetsDefinition, key: dg.AssetKey) -> dg.LocalFileCod
     wrapped: Callable[..., Any] = DAY_FUNCTIONS.get(key) or cast(
         Callable[..., Any], getattr(compute, "decorated_fn", compute)
     )
-    function = inspect.unwrap(wrapped)
-    source = inspect.getsourcefile(function)
-    assert source is not None, asset.key  # assets are defined in .py files of the package
-    _, line = inspect.getsourcelines(function)
-    return dg.LocalFileCodeReference(file_path=str(Path(source).resolve()), line_number=line)
+    # The code object's own file and first line (its first decorator's, as
+    # `inspect.getsourcelines` gives): that function tokenizes the source and scans every
+    # loaded module for its file, costing every process that loads the code location.
+    code = inspect.unwrap(wrapped).__code__
+    return dg.LocalFileCodeReference(
+        file_path=str(Path(code.co_filename).resolve()), line_number=code.co_firstlineno
+    )
 
 
 def _with_reference(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:

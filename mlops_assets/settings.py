@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from mlops_assets.domain.promotion.gate import GateConfig
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
 from mlops_assets.resources.data_source import BuiltinCalendar, scoring_start
 
@@ -66,6 +67,11 @@ class Settings:
     # sensors (defs/retraining/sensors.py says why 5 minutes).
     sensor_interval_seconds: int = 300
     retraining: RetrainingPolicy = field(default_factory=RetrainingPolicy)  # MLOPS_RETRAIN_*
+    # The promotion gate of the model's training and retraining runs (the resource
+    # `promotion_gate`): a declared model's YAML `gate:`; the default model's is GateConfig's
+    # defaults, as it has always been (no variable; registered_model_version's run config
+    # changes it for one run). Left out of the hash: its thresholds are dicts.
+    gate: GateConfig = field(default_factory=GateConfig, hash=False)
     mlflow_max_retries: int = 3  # MLOPS_MLFLOW_MAX_RETRIES
     mlflow_retry_delay: float = 5.0  # MLOPS_MLFLOW_RETRY_DELAY, seconds
 

@@ -168,16 +168,17 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
         }
         shared = {name: env[name] for name in SHARED_VARIABLES if name in env}
         # One parser for both ways of declaring a model: Settings.from_env. The retraining
-        # policy is already the typed RetrainingPolicy the YAML resolved (never the default
-        # model's MLOPS_RETRAIN_* from the environment).
+        # policy and the gate are already the typed models the YAML resolved (never the
+        # default model's MLOPS_RETRAIN_* from the environment).
         settings = Settings.from_env({**shared, **declared})
-        return dataclasses.replace(settings, retraining=self.retraining)
+        return dataclasses.replace(settings, retraining=self.retraining, gate=self.gate)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The model's training, champion, monitoring, retraining and alerts slices under its
         names (asset_keys.ModelNames), with its own sources, registry, MLflow experiment and
         retraining policy under its resource keys; `drift_sensor` sets whether its
-        drift_retraining_sensor (and labels_arrival_sensor) start running. What every model
+        drift_retraining_sensor (and labels_arrival_sensor) start running; its `gate` is the
+        gate of its training and retraining runs. What every model
         shares (storage, the IO managers, the alert webhook, the executor) comes from the code
         location's default definitions, which this merges into."""
         from mlops_assets.asset_keys import ModelNames

@@ -15,6 +15,7 @@ import dagster as dg
 from mlops_assets.asset_keys import ModelNames
 
 if TYPE_CHECKING:
+    from mlops_assets.defs.champion.registry import PromotionGate
     from mlops_assets.resources.data_source import (
         LabelsDataSource,
         ScoringDataSource,
@@ -31,6 +32,7 @@ PER_MODEL = (
     "labels_source",
     "mlflow_registry",
     "retraining_settings",
+    "promotion_gate",
 )
 """The resources each model binds under its own keys: what its settings configure."""
 SHARED = ("storage", "parquet_io_manager", "io_manager", "alert_webhook")
@@ -85,6 +87,10 @@ class ModelResources:
         return cast("MlflowRegistry", self._own("mlflow_registry"))
 
     @property
+    def promotion_gate(self) -> "PromotionGate":
+        return cast("PromotionGate", self._own("promotion_gate"))
+
+    @property
     def storage(self) -> "ProjectStorage":
         return cast("ProjectStorage", self._resources.storage)
 
@@ -98,6 +104,7 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
     values, not `EnvVar`s: the variables hold the default model's sources. Only what the
     deployment shares comes from the environment at run time (the MLflow server's URI, which
     may hold a password, and the MLflow UI's address)."""
+    from mlops_assets.defs.champion.registry import PromotionGate
     from mlops_assets.defs.retraining.sensors import RetrainingSettings
     from mlops_assets.resources.data_source import (
         LabelsDataSource,
@@ -132,4 +139,5 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
             experiment_name=names.experiment,
         ),
         names.resource("retraining_settings"): RetrainingSettings.of(s.retraining),
+        names.resource("promotion_gate"): PromotionGate.of(s.gate),
     }

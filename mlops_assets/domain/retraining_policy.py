@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ENV_PREFIX = "MLOPS_RETRAIN_"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -21,25 +21,58 @@ class RetrainingPolicy(BaseModel):
     set of field names and defaults; `from_env` reads each field from MLOPS_RETRAIN_<FIELD>."""
 
     # Unknown keys fail: a misspelt field in a model's YAML `retraining:` would keep its default.
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    debounce_days: int = 2
-    """Consecutive alarming days needed: one bad day is noise, two in a row is a trend."""
-    cooldown_days: int = 3
-    """Data days after a successful retraining's window during which no new one starts: the
-    new model gets that many days of data before it can be judged and replaced."""
-    window_days: int = 7
-    """At most this many most recent alarming days are trained on."""
-    include_training_source: bool = False
-    """Train on the configured training source as well as the window's days."""
-    max_attempts: int = 3
-    """Failed retrainings tolerated per drift episode (a run of consecutive alarming days
-    after the last successful retraining); then the sensor waits for a person."""
-    min_interval_minutes: float = 10.0
-    """Wall-clock minimum between two launches: a guard against loops, not a cooldown."""
-    catch_up_days: int = 14
-    """How far back, from the newest report, days not yet acted on are still retrained on
-    (a backfill); older backlog is left alone."""
+    debounce_days: int = Field(
+        default=2,
+        description=(
+            "Consecutive alarming days needed: one bad day is noise, two in a row is a trend."
+        ),
+    )
+    cooldown_days: int = Field(
+        default=3,
+        description=(
+            "Data days after a successful retraining's window during which no new one starts: the "
+            "new model gets that many days of data before it can be judged and replaced."
+        ),
+    )
+    window_days: int = Field(
+        default=7,
+        description="At most this many most recent alarming days are trained on.",
+    )
+    include_training_source: bool = Field(
+        default=False,
+        description="Train on the configured training source as well as the window's days.",
+    )
+    max_attempts: int = Field(
+        default=3,
+        description=(
+            "Failed retrainings tolerated per drift episode (a run of consecutive alarming days "
+            "after the last successful retraining); then the sensor waits for a person."
+        ),
+    )
+    min_interval_minutes: float = Field(
+        default=10.0,
+        description=(
+            "Wall-clock minimum between two launches: a guard against loops, not a cooldown."
+        ),
+    )
+    catch_up_days: int = Field(
+        default=14,
+        description=(
+            "How far back, from the newest report, days not yet acted on are still retrained on (a "
+            "backfill); older backlog is left alone."
+        ),
+    )
+    refit_on_window: bool = Field(
+        default=False,
+        description=(
+            "Register the retrained model refit on its whole window (evaluation_report's "
+            "`refit_on_window`) instead of the evaluated fit; off by default, as in training_job: "
+            "the monitoring references are the evaluated fit's, made on rows it held out "
+            "(docs/training.md)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _workable(self) -> Self:

@@ -33,6 +33,7 @@ scoring:
 retraining:
   debounce_days: 2
   min_interval_minutes: 0
+  refit_on_window: true
 drift_sensor: true
 """
 
@@ -157,3 +158,45 @@ def test_one_models_running_retraining_does_not_hold_the_others(
     assert not busy.run_requests and "already queued or running" in (busy.skip_message or "")
     (default_request,) = default_tick.run_requests
     assert default_request.tags[WINDOW_END_TAG] == "2026-02-11"
+
+
+def _validated_refit(defs: dg.Definitions, sensor: dg.SensorDefinition, request) -> bool:
+    """The refit setting of the requested run's evaluation_report, as its job accepts it."""
+    job = defs.resolve_job_def(request.job_name or sensor.job_name)
+    ops = dg.validate_run_config(job, request.run_config)["ops"]
+    (evaluation_op,) = [op for op in ops if op.endswith("evaluation_report")]
+    return ops[evaluation_op]["config"]["refit_on_window"]
+
+
+def test_a_sensor_launched_retraining_carries_its_models_refit_setting(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _drifted(instance, CAR_LOAN_NAMES, "2026-02-10", "2026-02-11")
+    _drifted(instance, DEFAULT, "2026-02-10", "2026-02-11")
+
+    car_loan_sensor, car_loan_tick = _tick(defs, instance, CAR_LOAN_NAMES)
+    default_sensor, default_tick = _tick(defs, instance, DEFAULT)
+
+    # car_loan's YAML says `retraining.refit_on_window: true`; the default model's
+    # MLOPS_RETRAIN_REFIT_ON_WINDOW is unset: off, as in training_job.
+    (car_loan_request,) = car_loan_tick.run_requests
+    (default_request,) = default_tick.run_requests
+    assert _validated_refit(defs, car_loan_sensor, car_loan_request) is True
+    assert _validated_refit(defs, default_sensor, default_request) is False
+
+
+def test_mlops_retrain_refit_on_window_reaches_the_default_models_retraining(
+    instance: dg.DagsterInstance,
+) -> None:
+    defs = build_defs(
+        Settings.from_env(
+            {"MLOPS_RETRAIN_MIN_INTERVAL_MINUTES": "0", "MLOPS_RETRAIN_REFIT_ON_WINDOW": "true"}
+        )
+    )
+    _drifted(instance, DEFAULT, "2026-02-10", "2026-02-11")
+
+    sensor, tick = _tick(defs, instance, DEFAULT)
+
+    (request,) = tick.run_requests
+    assert _validated_refit(defs, sensor, request) is True
+    assert defs.resources["retraining_settings"].refit_on_window is True

@@ -9,8 +9,10 @@ in the run's log, and do not retry it.) Running from the start when the webhook 
 (`Settings.alerts_on`).
 
 Each model has its own monitoring_alerts_sensor (`car_loan__monitoring_alerts_sensor`), reading
-only its drift reports and registrations, its alerts' titles naming it; a failed run is posted
-by one sensor for the whole code location (the job's name says whose it was).
+only its drift reports and registrations, and rollback_alert_sensor
+(`car_loan__rollback_alert_sensor`), watching its rollback job, their alerts' titles naming it;
+a failed run is posted by one sensor for the whole code location (the job's name says whose it
+was).
 """
 
 import json
@@ -20,7 +22,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.asset_keys import DEFAULT, ModelNames
-from mlops_assets.defs.champion.jobs import rollback_champion_job
+from mlops_assets.defs.champion.jobs import rollback_job
 from mlops_assets.domain.alerts import Alert, DriftEpisodes, drift_incidents
 from mlops_assets.domain.verdicts import DriftVerdict, Severity
 from mlops_assets.resources.alerts import AlertDeliveryError, AlertWebhook
@@ -155,21 +157,30 @@ def _post_failure(
     return None
 
 
-def rollback_alert_sensor(settings: Settings) -> dg.SensorDefinition:
-    """The default model's rollbacks (rollback_champion_job is the default model's only)."""
-    return dg.run_status_sensor(
+def rollback_alert_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinition:
+    """The model's rollbacks: its rollback_champion_job's successful runs
+    (`car_loan__rollback_alert_sensor` watches `car_loan__rollback_champion_job`)."""
+
+    @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[rollback_champion_job],
-        name="rollback_alert_sensor",
+        monitored_jobs=[rollback_job(names)],
+        name=names.job("rollback_alert_sensor"),
         default_status=_alerts_status(settings),
         description=(
-            "Posts every rollback of `champion` to MLOPS_ALERT_WEBHOOK_URL, with its reason."
+            "Posts every rollback of the model's `champion` to MLOPS_ALERT_WEBHOOK_URL, with its "
+            "reason."
         ),
-    )(_post_rollback)
+    )
+    def _sensor(
+        context: dg.RunStatusSensorContext, alert_webhook: AlertWebhook
+    ) -> dg.SkipReason | None:
+        return _post_rollback(context, alert_webhook, names)
+
+    return _sensor
 
 
 def _post_rollback(
-    context: dg.RunStatusSensorContext, alert_webhook: AlertWebhook
+    context: dg.RunStatusSensorContext, alert_webhook: AlertWebhook, names: ModelNames
 ) -> dg.SkipReason | None:
     if not alert_webhook.enabled:
         return dg.SkipReason(_OFF)
@@ -188,5 +199,6 @@ def _post_rollback(
     requested_by = moved.get("requested_by")
     if requested_by:
         reason += f" (requested by {requested_by})"
-    alert_webhook.post(Alert("rollback", title, reason, alert_webhook.run_url(run.run_id)))
+    alert = Alert("rollback", title, reason, alert_webhook.run_url(run.run_id))
+    alert_webhook.post(_titled(names, alert))
     return None

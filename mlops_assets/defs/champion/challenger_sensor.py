@@ -76,6 +76,7 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
                 champion,
                 challenger,
                 since,
+                names.manual_promotion,
             )
         except LockTimeout:
             return dg.SkipReason(

@@ -10,7 +10,7 @@ from typing import Literal
 
 import dagster as dg
 
-from mlops_assets.asset_keys import DEFAULT, ModelNames
+from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import CHAMPION_ALIAS, CHAMPION_GATE_RUN_TAG
 from mlops_assets.defs.common import failure
 from mlops_assets.defs.model_resources import ModelResources, resource_keys
@@ -57,7 +57,13 @@ def _rollback_op(names: ModelNames) -> dg.OpDefinition:
         resources = ModelResources(context, names)
         registry = resources.mlflow_registry
         try:
-            move = roll_back(registry, resources.storage.lock, config.reason, config.requested_by)
+            move = roll_back(
+                registry,
+                resources.storage.lock,
+                config.reason,
+                config.requested_by,
+                names.manual_promotion,
+            )
         except PromotionError as error:
             raise dg.Failure(str(error)) from error
         return _move_output(context, registry, move, config.reason)
@@ -67,7 +73,7 @@ def _rollback_op(names: ModelNames) -> dg.OpDefinition:
 
 def _promote_op(names: ModelNames) -> dg.OpDefinition:
     @dg.op(
-        name=names.job("promote_version"),
+        name=names.manual_promotion.op,
         description=(
             "Give a version a role by hand (config: version, role champion|challenger|none, "
             "reason), after verifying its artefact and that it scores the sources' raw rows, "
@@ -85,19 +91,22 @@ def _promote_op(names: ModelNames) -> dg.OpDefinition:
         resources = ModelResources(context, names)
         registry, lock = resources.mlflow_registry, resources.storage.lock
         version, name = config.version.strip(), registry.model_name
+        manual = names.manual_promotion
         if config.role != "none":
             _check_servable(context, resources, version)
         try:
             if config.role == "champion":
                 move = promote_given_version(
-                    registry, lock, version, config.reason, config.requested_by
+                    registry, lock, version, config.reason, config.requested_by, manual
                 )
                 if move.moved:
                     return _move_output(context, registry, move, config.reason)
                 context.log.info(f"{name} v{version} already holds `champion`; nothing to do.")
                 return dg.Output(version, metadata={"from_version": dg.MetadataValue.text(version)})
             if config.role == "challenger":
-                moved = set_challenger(registry, lock, version, config.reason, config.requested_by)
+                moved = set_challenger(
+                    registry, lock, version, config.reason, config.requested_by, manual
+                )
                 if moved is None:
                     context.log.info(f"{name} v{version} already holds `challenger`.")
                     return dg.Output(
@@ -105,7 +114,7 @@ def _promote_op(names: ModelNames) -> dg.OpDefinition:
                     )
             else:
                 moved = retire_challenger(
-                    registry, lock, version, config.reason, config.requested_by
+                    registry, lock, version, config.reason, config.requested_by, manual
                 )
         except PromotionError as error:
             raise failure(str(error)) from error
@@ -132,7 +141,7 @@ def rollback_job(names: ModelNames) -> dg.JobDefinition:
 @functools.cache
 def promote_job(names: ModelNames) -> dg.JobDefinition:
     @dg.job(
-        name=names.job("promote_version_job"),
+        name=names.manual_promotion.job,
         description=(
             "Give a version a role by hand (config: version, reason, role champion (default) | "
             "challenger | none, requested_by): make it champion (e.g. an honest model the gate "
@@ -145,10 +154,6 @@ def promote_job(names: ModelNames) -> dg.JobDefinition:
         _promote_op(names)()
 
     return promote_version_job
-
-
-rollback_champion_job = rollback_job(DEFAULT)
-promote_version_job = promote_job(DEFAULT)
 
 
 def _check_servable(

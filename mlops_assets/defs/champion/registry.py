@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
+from pydantic import Field
 
 from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import (
@@ -40,8 +41,44 @@ from mlops_assets.resources.project import LockTimeout
 from mlops_assets.services.servability import raw_samples, serving_checks
 
 
-class PromotionConfig(GateConfig, dg.Config):
-    """registered_model_version's run config: the gate's settings (GateConfig)."""
+def _described(field: str) -> str:
+    """GateConfig's description of `field`, with what leaving it unset means."""
+    return f"{GateConfig.model_fields[field].description} Unset: the model's gate."
+
+
+class PromotionGate(GateConfig, dg.ConfigurableResource):
+    """The model's promotion gate (`promotion_gate`, `car_loan__promotion_gate`): GateConfig
+    with Dagster's resource base, so every run of the model's registered_model_version
+    (training_job, the retraining_job its sensor starts, a materialisation from the graph)
+    judges by it and the UI shows it. Built from `Settings.gate`: a declared model's YAML
+    `gate:`, GateConfig's defaults for the default model."""
+
+    @classmethod
+    def of(cls, gate: GateConfig) -> "PromotionGate":
+        return cls(**gate.model_dump())
+
+
+class PromotionConfig(dg.Config):
+    """registered_model_version's run config: this run's changes to the model's gate (the
+    resource `promotion_gate`); a field left unset keeps the gate's value. GateConfig's fields,
+    each optional, with its descriptions (a test keeps the two sets of names equal)."""
+
+    min_metrics: dict[str, float] | None = Field(
+        default=None, description=_described("min_metrics")
+    )
+    max_metrics: dict[str, float] | None = Field(
+        default=None, description=_described("max_metrics")
+    )
+    min_improvement: float | None = Field(default=None, description=_described("min_improvement"))
+    slice_tolerance: float | None = Field(default=None, description=_described("slice_tolerance"))
+    allow_leaky_features: bool | None = Field(
+        default=None, description=_described("allow_leaky_features")
+    )
+
+    def applied_to(self, gate: GateConfig) -> GateConfig:
+        """The model's gate with this run's changes."""
+        changes = self.model_dump(exclude_none=True)
+        return GateConfig(**{**gate.model_dump(), **changes})
 
 
 @dataclass(frozen=True)
@@ -68,6 +105,7 @@ def registered_model_version(
     mlflow_registry, storage = resources.mlflow_registry, resources.storage
     data_source, scoring_source = resources.data_source, resources.scoring_source
     summary = evaluation_report
+    gate = config.applied_to(resources.promotion_gate).for_task(summary.model.task)
     ref = summary.model
     name = mlflow_registry.model_name
     # The refit on the whole window when there is one (evaluation_report): the gate judges the
@@ -98,10 +136,11 @@ def registered_model_version(
             mlflow_registry,
             storage.lock,
             candidate,
-            config.for_task(ref.task),
+            gate,
             judge_again=lambda: compare_with_current_champion(
                 ref, summary.comparison_settings, mlflow_registry
             ),
+            manual=resources.names.manual_promotion,
         )
     except ModelArtifactError as error:
         raise failure(str(error)) from error
@@ -134,6 +173,7 @@ def registered_model_version(
             "evidence": dg.MetadataValue.text(outcome.decision.evidence),
             "roles": dg.MetadataValue.md(_roles_markdown(outcome)),
             "decision": dg.MetadataValue.md(_decision_markdown(outcome.decision, outcome.reasons)),
+            "gate": dg.MetadataValue.md(_gate_markdown(gate)),
             "model_sha256": dg.MetadataValue.text(outcome.model_hash),
             "mlflow_model_version": dg.MetadataValue.url(
                 mlflow_registry.version_url(outcome.version)
@@ -158,7 +198,7 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
         key=names.registered_model_version,
         group_name=names.group(TRAINING_GROUP),
         required_resource_keys=resource_keys(
-            names, "mlflow_registry", "storage", "data_source", "scoring_source"
+            names, "mlflow_registry", "storage", "data_source", "scoring_source", "promotion_gate"
         ),
         ins={"evaluation_report": dg.AssetIn(key=names.evaluation_report)},
         kinds={"mlflow"},
@@ -211,3 +251,17 @@ def _decision_markdown(decision: GateDecision, reasons: tuple[str, ...]) -> str:
         for c in decision.checks
     ]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {reason}" for reason in reasons)
+
+
+def _gate_markdown(gate: GateConfig) -> str:
+    """The gate this run judged by: the model's (its YAML `gate:`, or the defaults) with the
+    run's config applied and the task's floors filled in."""
+    settings = gate.model_dump()
+    lines = ["| setting | value |", "| --- | --- |"]
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{metric} {bound:g}" for metric, bound in value.items()) or "none"
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        lines.append(f"| {name} | {value} |")
+    return "\n".join(lines)

@@ -34,3 +34,9 @@ def raw_data_op(names: ModelNames) -> str:
     """The op of the model's raw_data, which a retraining's run config configures (Dagster
     names an asset's op after its key: `car_loan__raw_data`)."""
     return names.raw_data.to_python_identifier()
+
+
+def evaluation_report_op(names: ModelNames) -> str:
+    """The op of the model's evaluation_report, whose `refit_on_window` a retraining's run
+    config sets from the model's retraining policy."""
+    return names.evaluation_report.to_python_identifier()

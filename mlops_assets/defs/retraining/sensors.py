@@ -28,7 +28,7 @@ from mlops_assets.contracts import (
     WINDOW_END_TAG,
     WINDOW_START_TAG,
 )
-from mlops_assets.defs.retraining.jobs import raw_data_op, retraining_job
+from mlops_assets.defs.retraining.jobs import evaluation_report_op, raw_data_op, retraining_job
 from mlops_assets.defs.retraining.runs import retraining_attempts
 from mlops_assets.domain.retraining import DayVerdict, decide_retraining
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
@@ -132,7 +132,10 @@ def _evaluate(
                         "window_end": end,
                         "include_training_source": policy.include_training_source,
                     }
-                }
+                },
+                evaluation_report_op(names): {
+                    "config": {"refit_on_window": policy.refit_on_window}
+                },
             }
         },
         tags={

@@ -3,6 +3,7 @@ current champion scored on the same rows so challenger and champion are compared
 the same recipe refit on every labelled row of the window, the model that gets registered."""
 
 import dagster as dg
+from pydantic import Field
 
 from mlops_assets.asset_keys import ModelNames
 from mlops_assets.contracts import EVALUATION_ARTIFACT_DIR
@@ -42,12 +43,17 @@ class EvaluationConfig(ComparisonSettings, dg.Config):
     """evaluation_report's run config: how the champion is compared (ComparisonSettings), and
     whether the registered model is refit on the whole window."""
 
-    refit_on_window: bool = False
-    """Once evaluated, refit the same pipeline on every labelled row of the window (train,
-    validation and test) and register that refit; off (the default): register the evaluated fit
-    itself. Off by default because the monitoring references (the calibrator and loss model of
-    the estimates before labels, the prediction-drift reference) are the evaluated fit's, made
-    on rows it held out; a refit has no rows held out (docs/training.md)."""
+    refit_on_window: bool = Field(
+        default=False,
+        description=(
+            "Once evaluated, refit the same pipeline on every labelled row of the window (train, "
+            "validation and test) and register that refit; off (the default): register the "
+            "evaluated fit itself. Off by default because the monitoring references (the "
+            "calibrator and loss model of the estimates before labels, the prediction-drift "
+            "reference) are the evaluated fit's, made on rows it held out; a refit has no rows "
+            "held out (docs/training.md)."
+        ),
+    )
 
 
 @retried_on_mlflow_outage

@@ -10,9 +10,12 @@ under the champion lock; `audit_trail` reads every version's entries back in ord
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -159,3 +162,12 @@ def _without_role_line(description: str) -> str:
     if description.startswith(ROLE_LINE_START):
         return description.partition("\n\n")[2]
     return description
+
+
+def requester(requested_by: str) -> str:
+    """Who asked for a move by hand: as given, else the OS user."""
+    return requested_by or os.environ.get("USER") or getpass.getuser()
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat()

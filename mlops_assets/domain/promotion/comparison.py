@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlops_assets.contracts import CHAMPION_ALIAS, EVALUATED_FIT_TAG
 from mlops_assets.domain.evaluation import (
@@ -35,13 +35,19 @@ class ComparisonSettings(BaseModel):
     """How challenger and champion are compared on the test split. evaluation_report's run
     config is this model; the gate compares again with the same settings."""
 
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True)
 
     bootstrap_resamples: int = 2000
-    confidence: float = 0.95
-    """Confidence level of the paired bootstrap interval of the challenger's improvement."""
-    slice_min_rows: int = 50
-    """Slices with fewer test rows are not compared (too noisy to judge)."""
+    confidence: float = Field(
+        default=0.95,
+        description=(
+            "Confidence level of the paired bootstrap interval of the challenger's improvement."
+        ),
+    )
+    slice_min_rows: int = Field(
+        default=50,
+        description="Slices with fewer test rows are not compared (too noisy to judge).",
+    )
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,20 @@ NO_CHAMPION = "no champion to compare with"
 # version is registered; the asset fills the number in once it is known.
 VERSION_PLACEHOLDER = "<version>"
 
+
+@dataclass(frozen=True)
+class ManualPromotion:
+    """The job a person runs to give a version of this model a role by hand, and its op (the
+    run config's `ops` key): the model's own promote_version_job, which the gate's reasons
+    name (asset_keys.ModelNames.manual_promotion: `car_loan__promote_version_job`). The
+    default is the default model's."""
+
+    job: str = "promote_version_job"
+    op: str = "promote_version"
+
+
+DEFAULT_MANUAL_PROMOTION = ManualPromotion()
+
 # Absolute floors used when the run config sets none: better than chance, whatever the data.
 DEFAULT_MIN_METRICS: Mapping[str, Mapping[str, float]] = {
     "binary": {"roc_auc": 0.6},
@@ -70,24 +84,43 @@ _TAG_KEY_UNSAFE = re.compile(r"[^\w.\-:]")
 
 
 class GateConfig(BaseModel):
-    """The promotion gate's settings. registered_model_version's run config is this model
-    (its PromotionConfig adds only Dagster's config base), so both keep one set of field names
-    and defaults."""
+    """The promotion gate's settings: a model's YAML `gate:`, and the resource its
+    registered_model_version judges by (defs/champion/registry.py: PromotionGate, this model
+    with Dagster's resource base; PromotionConfig, the run's changes, takes its field names and
+    descriptions). Descriptions are `Field`s, not attribute docstrings: pydantic reads those
+    from the source when the class is created (with `inspect`, which looks for the file among
+    every loaded module), in every process that loads the code location (bench/RESULTS.md)."""
 
     # Unknown keys fail: a misspelt field in a model's YAML `gate:` would keep its default.
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."""
-    max_metrics: dict[str, float] = Field(default_factory=dict)
-    """Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}."""
-    min_improvement: float = 0.0
-    """Lower bound the improvement's confidence interval must clear to replace the champion."""
-    slice_tolerance: float = 0.02
-    """A slice whose whole interval is below -slice_tolerance blocks promotion."""
-    allow_leaky_features: bool = False
-    """Let a model whose features the leakage guard flagged (trained_model's check
-    no_target_leakage) become champion; off by default."""
+    min_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Test metrics the candidate must reach (>=); empty: a better-than-chance floor by task."
+        ),
+    )
+    max_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description='Test metrics the candidate must not exceed (<=), e.g. {"log_loss": 0.6}.',
+    )
+    min_improvement: float = Field(
+        default=0.0,
+        description=(
+            "Lower bound the improvement's confidence interval must clear to replace the champion."
+        ),
+    )
+    slice_tolerance: float = Field(
+        default=0.02,
+        description="A slice whose whole interval is below -slice_tolerance blocks promotion.",
+    )
+    allow_leaky_features: bool = Field(
+        default=False,
+        description=(
+            "Let a model whose features the leakage guard flagged (trained_model's check "
+            "no_target_leakage) become champion; off by default."
+        ),
+    )
 
     def for_task(self, task: str) -> GateConfig:
         """The gate with the task's default floors (DEFAULT_MIN_METRICS) when it sets none."""
@@ -158,6 +191,7 @@ def decide_promotion(
     slices: Sequence[tuple[str, str, PairedComparison]],
     leaky_features: Sequence[str] = (),
     serving_checks: Sequence[GateCheck] = (),
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> GateDecision:
     """Whether the candidate takes the champion alias, check by check.
 
@@ -168,7 +202,8 @@ def decide_promotion(
     the leakage guard) block promotion unless the gate allows them: a leaking model's test
     metrics are too good to be true, so no threshold or comparison can vouch for it.
     `serving_checks` (input_contract_compatible, servable: services.servability) block
-    promotion when failed: a version clients cannot call never takes `champion`.
+    promotion when failed: a version clients cannot call never takes `champion`. `manual`:
+    the model's promote_version_job, which the reasons name when a person must decide.
     """
     checks: list[GateCheck] = []
     reasons: list[str] = []
@@ -182,7 +217,7 @@ def decide_promotion(
         add(*_threshold_check("min", metric, bound, candidate_metrics))
     for metric, bound in gate.max_metrics.items():
         add(*_threshold_check("max", metric, bound, candidate_metrics))
-    add(*_leakage_check(leaky_features, gate.allow_leaky_features))
+    add(*_leakage_check(leaky_features, gate.allow_leaky_features, manual))
     for check in serving_checks:
         add(check, f"{check.name} failed: {check.detail}")
 
@@ -195,7 +230,7 @@ def decide_promotion(
     add(
         GateCheck("schema_compatible", schema_compatible, schema_detail or "compatible"),
         f"schema incompatible with the champion's ({schema_detail}); promote this version "
-        f"manually with promote_version_job ({promote_version_command()}), or retrain the "
+        f"manually with {manual.job} ({promote_version_command(manual=manual)}), or retrain the "
         "champion's configuration with the new schema to compare",
     )
     if not schema_compatible:
@@ -223,6 +258,7 @@ def judge(
     champion: ChampionComparison | None,
     leaky_features: Sequence[str],
     serving_checks: Sequence[GateCheck] = (),
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> GateDecision:
     """The gate's decision on a candidate compared with `champion` (None: no champion)."""
     return decide_promotion(
@@ -234,6 +270,7 @@ def judge(
         slices=() if champion is None else champion.slices,
         leaky_features=leaky_features,
         serving_checks=serving_checks,
+        manual=manual,
     )
 
 
@@ -242,23 +279,24 @@ def gate_tags(decision: GateDecision, judged_against: str | None) -> dict[str, s
     return {EVALUATED_AGAINST_TAG: judged_against or "none", **decision.as_tags()}
 
 
-def promote_version_command(version: str = VERSION_PLACEHOLDER) -> str:
-    """The CLI command that moves `champion` to `version` through promote_version_job.
+def promote_version_command(
+    version: str = VERSION_PLACEHOLDER, manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION
+) -> str:
+    """The CLI command that moves `champion` to `version` through the model's
+    promote_version_job.
 
     `dagster job execute` reads run config from files only (`-c`); bash's process substitution
     makes the JSON one, as in the rollback command of docs/training.md.
     """
     config = (
-        '{"ops": {"promote_version": {"config": '
-        f'{{"version": "{version}", "reason": "<why>"}}}}}}}}'
+        f'{{"ops": {{"{manual.op}": {{"config": {{"version": "{version}", "reason": "<why>"}}}}}}}}'
     )
-    return (
-        "dagster job execute -m mlops_assets.definitions -j promote_version_job "
-        f"-c <(echo '{config}')"
-    )
+    return f"dagster job execute -m mlops_assets.definitions -j {manual.job} -c <(echo '{config}')"
 
 
-def _leakage_check(leaky_features: Sequence[str], allowed: bool) -> tuple[GateCheck, str]:
+def _leakage_check(
+    leaky_features: Sequence[str], allowed: bool, manual: ManualPromotion
+) -> tuple[GateCheck, str]:
     if not leaky_features:
         return GateCheck("no_target_leakage", True, "no feature flagged"), ""
     listed = ", ".join(leaky_features)
@@ -270,7 +308,7 @@ def _leakage_check(leaky_features: Sequence[str], allowed: bool) -> tuple[GateCh
         f"{detail} (see the trained_model check no_target_leakage); exclude them "
         "(MLOPS_EXCLUDE_COLUMNS) and retrain, or set allow_leaky_features in the "
         "registered_model_version config, or promote this version manually with "
-        f"promote_version_job ({promote_version_command()})"
+        f"{manual.job} ({promote_version_command(manual=manual)})"
     )
     return GateCheck("no_target_leakage", False, detail), reason
 

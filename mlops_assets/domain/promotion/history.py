@@ -27,9 +27,11 @@ from mlops_assets.contracts import (
     ROLLED_BACK_AT_TAG,
 )
 from mlops_assets.domain.promotion.gate import (
+    DEFAULT_MANUAL_PROMOTION,
     MAX_TAG_VALUE,
     OUTCOME_HEADLINES,
     GateOutcome,
+    ManualPromotion,
     promote_version_command,
 )
 from mlops_assets.domain.registry import RegistryVersion
@@ -79,7 +81,10 @@ class Repair:
 
 
 def interrupted_repairs(
-    versions: Sequence[RegistryVersion], now: str, exclude: str | None = None
+    versions: Sequence[RegistryVersion],
+    now: str,
+    exclude: str | None = None,
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> list[Repair]:
     """What a promotion killed at any point (kill -9, OOM, a lost pod) left inconsistent, and
     the writes that make tags, description and alias agree again. A promotion moves the alias
@@ -97,7 +102,8 @@ def interrupted_repairs(
     - an `alias.role` tag that disagrees with the aliases the version holds (a move killed
       between the alias and its record): the role it holds now, saying so.
 
-    `exclude`: the version being promoted by the caller (its own writes are still to come).
+    `exclude`: the version being promoted by the caller (its own writes are still to come);
+    `manual`: the model's promote_version_job, which an interrupted version's page names.
     """
     champion = current_champion(versions)
     repairs = []
@@ -140,7 +146,7 @@ def interrupted_repairs(
         if GATE_DECISION_TAG in merged and (
             not version.description.strip() or GATE_DECISION_TAG in tags
         ):
-            description = description_from_tags(version.version, merged)
+            description = description_from_tags(version.version, merged, manual)
             if not version.description.strip():
                 why.append("has gate tags but no description")
         if why:
@@ -184,7 +190,9 @@ def _moment(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def description_from_tags(version: str, tags: dict[str, str]) -> str:
+def description_from_tags(
+    version: str, tags: dict[str, str], manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION
+) -> str:
     """A version's gate page rebuilt from its tags (decision, reasons, checks, the champion
     it was judged against), for a version whose promotion was killed before writing it."""
     decision = tags.get(GATE_DECISION_TAG, "")
@@ -216,7 +224,7 @@ def description_from_tags(version: str, tags: dict[str, str]) -> str:
     if decision == GateOutcome.INTERRUPTED:
         lines += [
             "",
-            f"To make it champion after all: {promote_version_command(version)}",
+            f"To make it champion after all: {promote_version_command(version, manual)}",
         ]
     return "\n".join(lines)
 

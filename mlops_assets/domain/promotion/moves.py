@@ -12,12 +12,9 @@ location, an in-memory one in the tests) and the locks any named exclusive lock.
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mlops_assets.contracts import (
@@ -35,15 +32,24 @@ from mlops_assets.contracts import (
     ROLLED_BACK_AT_TAG,
     TEST_METRIC_TAG_PREFIX,
 )
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record, role_line
+from mlops_assets.domain.promotion.audit import (
+    Action,
+    AliasMove,
+    now_utc,
+    record,
+    requester,
+    role_line,
+)
 from mlops_assets.domain.promotion.comparison import ChampionComparison
 from mlops_assets.domain.promotion.gate import (
+    DEFAULT_MANUAL_PROMOTION,
     MAX_TAG_VALUE,
     VERSION_PLACEHOLDER,
     GateCheck,
     GateConfig,
     GateDecision,
     GateOutcome,
+    ManualPromotion,
     gate_tags,
     judge,
 )
@@ -158,13 +164,14 @@ def register_and_promote(
     candidate: Candidate,
     gate: GateConfig,
     judge_again: Callable[[], ChampionComparison | None],
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> PromotionOutcome:
     """Register the candidate and let the gate decide whether it takes `champion`.
 
     `judge_again` compares the candidate with whichever version holds `champion` now; it is
     called only when the champion moved since evaluation, so the judgement is never stale.
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
-    alias is finished rather than judged again.
+    alias is finished rather than judged again. `manual`: the job the reasons name.
     """
     decision = judge(
         candidate.metrics,
@@ -172,6 +179,7 @@ def register_and_promote(
         candidate.champion,
         candidate.leaky_features,
         candidate.serving_checks,
+        manual,
     )
     evaluated_against = None if candidate.champion is None else candidate.champion.version
     registry.ensure_registered_model()
@@ -193,7 +201,7 @@ def register_and_promote(
         # them), and at most once per MLflow run however often this step is retried.
         registered = registry.register_once(candidate.model_uri, candidate.run_id, tags)
         version = registered.version
-        repair_interrupted(registry, exclude=version)
+        repair_interrupted(registry, exclude=version, manual=manual)
         current = registry.version_by_alias(CHAMPION_ALIAS)
         current_version = None if current is None else current.version
         judged_against = evaluated_against
@@ -217,6 +225,7 @@ def register_and_promote(
                     judge_again(),
                     candidate.leaky_features,
                     candidate.serving_checks,
+                    manual,
                 )
                 reasons = [
                     f"champion moved from {evaluated_against or 'none'} to "
@@ -267,11 +276,15 @@ def _gate_move(version: str, action: Action, decision: GateDecision) -> AliasMov
     return AliasMove(version, action, now_utc(), GATE_REQUESTER, reason, decision.evidence)
 
 
-def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -> list[str]:
+def repair_interrupted(
+    registry: ChampionRegistry,
+    exclude: str | None = None,
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
+) -> list[str]:
     """Finish or correct what a promotion killed part-way left (see `interrupted_repairs`),
-    under the champion lock; `exclude` is the version the caller is promoting now. Returns
-    what was repaired, as sentences for the log."""
-    fixes = interrupted_repairs(registry.versions(), now=now_utc(), exclude=exclude)
+    under the champion lock; `exclude` is the version the caller is promoting now, `manual`
+    the model's promote_version_job. Returns what was repaired, as sentences for the log."""
+    fixes = interrupted_repairs(registry.versions(), now_utc(), exclude, manual)
     for fix in fixes:
         for key, value in fix.tags.items():
             registry.set_version_tag(fix.version, key, value)
@@ -281,14 +294,18 @@ def repair_interrupted(registry: ChampionRegistry, exclude: str | None = None) -
 
 
 def roll_back(
-    registry: ChampionRegistry, locks: Locks, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> ChampionMove:
     """Move `champion` back to the previous champion, with an audit trail on both versions.
 
     Raises PromotionError when there is no earlier champion; nothing is changed then.
     """
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         current, target = rollback_target(registry.model_name, registry.versions())
         who, now = requester(requested_by), now_utc()
         audit = f"rolled back by {who} at {now}: {reason}"
@@ -304,7 +321,12 @@ def roll_back(
 
 
 def promote_given_version(
-    registry: ChampionRegistry, locks: Locks, version: str, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    version: str,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> ChampionMove:
     """Move `champion` to `version` by hand (what the gate cannot judge: a new schema, a
     deliberate override), after verifying its artefact, with an audit trail.
@@ -314,7 +336,7 @@ def promote_given_version(
     """
     wanted = version.strip()
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         versions = {v.version: v for v in registry.versions()}
         if wanted not in versions:
             known = ", ".join(versions) or "none registered yet"
@@ -376,12 +398,3 @@ def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | Non
             replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
         )
     record(registry, move, page)
-
-
-def requester(requested_by: str) -> str:
-    """Who asked for a move by hand: as given, else the OS user."""
-    return requested_by or os.environ.get("USER") or getpass.getuser()
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat()

@@ -7,7 +7,8 @@ challenger at a time, so setting one replaces the one before, recorded on both.
 from __future__ import annotations
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record
+from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, requester
+from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
 from mlops_assets.domain.promotion.history import PromotionError
 from mlops_assets.domain.promotion.moves import (
     BY_HAND,
@@ -15,15 +16,18 @@ from mlops_assets.domain.promotion.moves import (
     Locks,
     champion_lock,
     make_challenger,
-    now_utc,
     repair_interrupted,
-    requester,
 )
 from mlops_assets.domain.registry import RegistryVersion
 
 
 def set_challenger(
-    registry: ChampionRegistry, locks: Locks, version: str, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    version: str,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> AliasMove | None:
     """Make `version` the challenger by hand, after verifying its artefact; the challenger
     before it (if any) loses the alias. None when it already is the challenger.
@@ -34,7 +38,7 @@ def set_challenger(
     """
     wanted = version.strip()
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         held = _known(registry, wanted)
         if CHAMPION_ALIAS in held.aliases:
             raise PromotionError(
@@ -53,7 +57,12 @@ def set_challenger(
 
 
 def retire_challenger(
-    registry: ChampionRegistry, locks: Locks, version: str, reason: str, requested_by: str = ""
+    registry: ChampionRegistry,
+    locks: Locks,
+    version: str,
+    reason: str,
+    requested_by: str = "",
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> AliasMove:
     """Take `challenger` off `version` by hand. Naming the version (not just "the
     challenger") is the compare-and-set: a challenger replaced since the person looked is not
@@ -63,7 +72,7 @@ def retire_challenger(
     """
     wanted = version.strip()
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         held = _known(registry, wanted)
         if CHALLENGER_ALIAS not in held.aliases:
             now = registry.version_by_alias(CHALLENGER_ALIAS)

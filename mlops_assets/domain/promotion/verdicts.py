@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, PROMOTION_AUDIT_TAG
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
-from mlops_assets.domain.promotion.audit import Action, AliasMove, record, roles_since
+from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, roles_since
+from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
 from mlops_assets.domain.promotion.moves import (
     ChampionRegistry,
     Locks,
     champion_lock,
     make_champion,
-    now_utc,
     repair_interrupted,
 )
 
@@ -40,6 +40,7 @@ def act_on_verdict(
     champion: str,
     challenger: str,
     since: str,
+    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> AliasMove | None:
     """Promote or retire `challenger` as `verdict` decides, if `champion` and `challenger` still
     hold the roles they took at `since` (`roles_since`, stored with the verdict); None when the
@@ -53,7 +54,7 @@ def act_on_verdict(
     if verdict.decision == "keep_collecting":
         return None
     with champion_lock(registry, locks):
-        repair_interrupted(registry)
+        repair_interrupted(registry, manual=manual)
         held_champion = registry.version_by_alias(CHAMPION_ALIAS)
         held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
         if (
