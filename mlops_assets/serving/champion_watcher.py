@@ -84,6 +84,9 @@ class ChampionWatcher:
         self.metrics = metrics
         self.current: ServedModel | None = None
         self.last_error = ""
+        self.tags: dict[str, str] = {}
+        """The tags of the version holding the alias at the last poll (read again each poll,
+        so a tag the sensor changes, the canary's share, applies without a restart)."""
         self.store_error = ""
         """Set while the registry answers the alias read with an error that is not an outage
         (a store MLflow cannot read): /health reports it, the loaded version keeps serving."""
@@ -116,6 +119,7 @@ class ChampionWatcher:
             self._failed("registry_unreachable", f"cannot read the `{self.alias}` alias: {error}")
             return False
         self.store_error = ""
+        self.tags = dict(found.tags) if found is not None else {}
         if found is None:
             if self.alias != CHAMPION_ALIAS and self.current is not None:
                 log.info("`%s` alias removed: v%s unloaded", self.alias, self.current.version)

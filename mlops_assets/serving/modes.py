@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from mlops_assets.contracts import CANARY_SHARE_TAG
+from mlops_assets.domain.challenger.canary import CanaryShare
 from mlops_assets.domain.challenger.routing import ServeMode, canary_roles, row_keys
 from mlops_assets.domain.served_rows import BothScored
 from mlops_assets.domain.serving import PreparedRows
@@ -66,7 +68,7 @@ class ModeRouter:
         mode: ServeMode,
         metrics: ServingMetrics,
         challenger: ChampionWatcher | None = None,
-        canary_share: float = 0.1,
+        canary_share: float = 0.05,
         bandit: BanditLearner | None = None,
     ) -> None:
         if mode != "champion" and challenger is None:
@@ -163,9 +165,23 @@ class ModeRouter:
             return np.full(n, CHAMPION, dtype=object)
         keys = row_keys(prepared.ids.reset_index(drop=True), request_id)
         if self.mode == "canary":
-            return np.array(canary_roles(keys, self.canary_share), dtype=object)
+            return np.array(canary_roles(keys, self.current_canary_share(champion)), dtype=object)
         assert self.bandit is not None
         return np.array(self.bandit.choose(keys, champion, challenger), dtype=object)
+
+    def current_canary_share(self, champion: str) -> float:
+        """The challenger's share of rows beside `champion` (`canary_share_and_source`)."""
+        return self.canary_share_and_source(champion)[0]
+
+    def canary_share_and_source(self, champion: str) -> tuple[float, str]:
+        """The share the challenger sensor stepped to for this champion (the tag
+        `canary_share` on the challenger's version, as read at the watcher's last poll, so a
+        step applies without a restart), else the configured MLOPS_CANARY_SHARE."""
+        tags = self.challenger.tags if self.challenger is not None else {}
+        stored = CanaryShare.from_json(tags[CANARY_SHARE_TAG]) if CANARY_SHARE_TAG in tags else None
+        if stored is None or stored.champion != champion:
+            return self.canary_share, "MLOPS_CANARY_SHARE"
+        return stored.share, "challenger_sensor"
 
     def _alone(self, champion: ServedModel, prepared: PreparedRows, reason: str) -> Answer:
         self._fallback(reason)
@@ -189,8 +205,8 @@ class ModeRouter:
             )
         return answer
 
-    def describe(self) -> dict[str, Any]:
-        """The mode's part of /health."""
+    def describe(self, champion: str = "") -> dict[str, Any]:
+        """The mode's part of /health (`champion`: the serving champion's version)."""
         if self.mode == "champion":
             return {"mode": "champion"}
         challenger = self.challenger.current if self.challenger is not None else None
@@ -204,7 +220,8 @@ class ModeRouter:
                 self.challenger.last_error if self.challenger is not None else ""
             )
         if self.mode == "canary":
-            described["canary_share"] = self.canary_share
+            share, source = self.canary_share_and_source(champion)
+            described["canary_share"], described["canary_share_source"] = share, source
         if self.bandit is not None:
             described["bandit"] = self.bandit.describe()
         return described
