@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHALLENGER_CHECK, CHALLENGER_VERSION_COLUMN
-from mlops_assets.defs.common import DataFrame, failure, retried_on_mlflow_outage
+from mlops_assets.defs.common import DataFrame, retried_on_mlflow_outage
 from mlops_assets.defs.monitoring.labels import scoring_schema
 from mlops_assets.defs.monitoring.partitions import daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
@@ -179,6 +179,7 @@ def challenger_comparison(
         "champion_accuracy": paired.champion_accuracy,
         "challenger_accuracy": paired.challenger_accuracy,
         **sources.to_metadata(),
+        **({"challenger_online_note": online_note.removeprefix("; ")} if online_note else {}),
         "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger, sources)),
         EVIDENCE_KEY: dg.MetadataValue.json(evidence_json(evidence)),
     }
@@ -331,7 +332,10 @@ def _served_pairs(
     try:
         pairs = served_pairs(served, labels, id_columns, target, champion, challenger, source)
     except ChallengerInputError as error:
-        raise failure(str(error)) from error
+        # A log that cannot give pairs (a service in `champion` mode before the challenger
+        # columns existed, a model without id columns) leaves the batch's evidence whole: the
+        # day says why the log was not used rather than failing.
+        return pd.DataFrame(), f"; the service's log is not used: {error}"
     return pairs, ""
 
 
