@@ -28,6 +28,7 @@ import numpy as np
 from mlops_assets.contracts import CANARY_SHARE_TAG
 from mlops_assets.domain.challenger.canary import CanaryShare
 from mlops_assets.domain.challenger.routing import ServeMode, canary_roles, row_keys
+from mlops_assets.domain.promotion.audit import roles_since
 from mlops_assets.domain.served_rows import BothScored
 from mlops_assets.domain.serving import PreparedRows
 from mlops_assets.domain.training import predict_frame, prediction_score
@@ -177,9 +178,11 @@ class ModeRouter:
         """The share the challenger sensor stepped to for this champion (the tag
         `canary_share` on the challenger's version, as read at the watcher's last poll, so a
         step applies without a restart), else the configured MLOPS_CANARY_SHARE."""
-        tags = self.challenger.tags if self.challenger is not None else {}
-        stored = CanaryShare.from_json(tags[CANARY_SHARE_TAG]) if CANARY_SHARE_TAG in tags else None
-        if stored is None or stored.champion != champion:
+        record = self.challenger.record if self.challenger is not None else None
+        tag = record.tags.get(CANARY_SHARE_TAG, "") if record is not None else ""
+        stored = CanaryShare.from_json(tag) if tag else None
+        # A share stepped for an earlier tenure (the challenger set again since) is stale.
+        if record is None or stored is None or not stored.applies(champion, roles_since(record)):
             return self.canary_share, "MLOPS_CANARY_SHARE"
         return stored.share, "challenger_sensor"
 

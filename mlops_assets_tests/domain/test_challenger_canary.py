@@ -130,3 +130,14 @@ def test_the_stored_share_steps_once_per_verdict_day_and_restarts_for_a_new_tenu
     assert canary_step(shares[-1], promoted, "1", since) is None
     assert CanaryShare.from_json("0.3") is None
     assert CanaryShare.from_json("{not json") is None
+
+
+def test_a_share_applies_beside_its_champion_in_its_tenure_only():
+    from mlops_assets.domain.challenger.canary import CanaryShare
+
+    share = CanaryShare(0.25, "1", "2026-03-01T00:00:00+00:00", "2026-03-04")
+    assert share.applies("1", "2026-02-20T00:00:00+00:00")
+    assert share.applies("1", "2026-03-01T00:00:00+00:00")
+    # Another champion, or the challenger set again since (a new tenure): stale.
+    assert not share.applies("3", "2026-02-20T00:00:00+00:00")
+    assert not share.applies("1", "2026-03-05T00:00:00+00:00")

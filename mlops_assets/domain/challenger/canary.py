@@ -96,6 +96,12 @@ class CanaryShare:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def applies(self, champion: str, challenger_since: str) -> bool:
+        """Whether the service should serve this share beside `champion`: stepped for that
+        champion, in a tenure the challenger has not left since (`challenger_since`: its own
+        last move of an alias, which is never later than the pair's tenure start)."""
+        return self.champion == champion and self.since >= challenger_since
+
     @classmethod
     def from_json(cls, text: str) -> CanaryShare | None:
         """The record, or None for a tag that is not one (written by hand, or damaged): the
