@@ -28,6 +28,10 @@ PROMOTION_AUDIT_TAG = "promotion.audit"
 # challenger or none), the sentence that says why, and one `audit.<n>` tag per move of an
 # alias onto or off the version (JSON: action, alias, when, who, reason, evidence).
 ROLE_TAG = "alias.role"
+# On the version holding `challenger`: the canary's share of live traffic, stepped by the
+# challenger sensor as the evidence grows (domain/challenger/canary.py: CanaryShare, JSON); the
+# service reads it at each poll of the alias.
+CANARY_SHARE_TAG = "canary_share"
 ROLE_REASON_TAG = "alias.reason"
 AUDIT_TAG_PREFIX = "audit."
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the

@@ -22,6 +22,7 @@ from mlops_assets.defs.retraining import definitions as retraining
 from mlops_assets.defs.retraining.sensors import RetrainingSettings
 from mlops_assets.defs.training import definitions as training
 from mlops_assets.domain.registry import default_model_name
+from mlops_assets.home import default_home
 from mlops_assets.process import exit_without_final_collection
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets.resources.data_source import (
@@ -87,6 +88,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             location=_setting("MLOPS_LABELS_DATA", s.labels_data, ""),
             table=_setting("MLOPS_LABELS_TABLE", s.labels_table, ""),
             date_column=_setting("MLOPS_LABELS_DATE_COLUMN", s.labels_date_column, ""),
+            # Where `make serve` logs by default: its shadow pairs feed challenger_comparison.
+            request_log=_setting(
+                "MLOPS_SERVE_LOG_DIR", s.serve_log_dir, str(Path(default_home()) / "requests")
+            ),
         ),
         "retraining_settings": RetrainingSettings.of(s.retraining),
         "promotion_gate": PromotionGate.of(s.gate),

@@ -50,6 +50,7 @@ class Settings:
     labels_data: str = ""  # MLOPS_LABELS_DATA
     labels_table: str = ""  # MLOPS_LABELS_TABLE
     labels_date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN
+    serve_log_dir: str = ""  # MLOPS_SERVE_LOG_DIR: the online service's request log
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
     model_name: str = ""  # MLOPS_MODEL_NAME
     mlflow_ui_url: str = ""  # MLOPS_MLFLOW_UI_URL
@@ -118,6 +119,7 @@ class Settings:
             labels_data=text("MLOPS_LABELS_DATA"),
             labels_table=text("MLOPS_LABELS_TABLE"),
             labels_date_column=text("MLOPS_LABELS_DATE_COLUMN"),
+            serve_log_dir=text("MLOPS_SERVE_LOG_DIR"),
             tracking_uri=text("MLFLOW_TRACKING_URI"),
             model_name=text("MLOPS_MODEL_NAME"),
             mlflow_ui_url=text("MLOPS_MLFLOW_UI_URL"),

@@ -115,7 +115,10 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     assert (
         _store_days(project, days[:5], horizon, gain=0.0, seed=1) == "keep_collecting (collecting)"
     )
-    assert "keep collecting after 15000 labelled rows" in _tick(project, webhook)
+    collecting = _tick(project, webhook)
+    assert "keep collecting after 15000 labelled rows" in collecting
+    # ...but the canary's share (the tag the service reads) takes its first step.
+    assert collecting.endswith("the canary share is now 5% of live traffic")
     assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
     # ...until the horizon, where it is retired, never promoted.
     assert _store_days(project, days[:10], horizon, gain=0.0, seed=1) == (
@@ -136,7 +139,11 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     assert _aliases(project) == {CHAMPION_ALIAS: "2"}
 
     trail = audit_trail(project.registry().versions())
-    by_test = [(m.version, m.action) for m in trail if m.by == "challenger_test"]
+    by_test = [
+        (m.version, m.action)
+        for m in trail
+        if m.by == "challenger_test" and m.action != Action.CANARY_SHARE_SET
+    ]
     # The retirement, then the promotion's two halves (their relative order is not the point).
     assert by_test[0] == ("2", Action.CHALLENGER_RETIRED)
     assert sorted(by_test[1:]) == [("1", Action.REPLACED_AS_CHAMPION), ("2", Action.PROMOTED)]

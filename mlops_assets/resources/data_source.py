@@ -216,6 +216,10 @@ class LabelsDataSource(dg.ConfigurableResource):
     location: str = ""  # MLOPS_LABELS_DATA
     table: str = ""  # MLOPS_LABELS_TABLE
     date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN, for a SQL table
+    request_log: str = ""
+    """The online service's request log (MLOPS_SERVE_LOG_DIR, for the default model
+    `$MLOPS_HOME/requests` when unset): its logged shadow pairs are judged on these labels by
+    challenger_comparison. Empty: none (a declared model's, whose service logs elsewhere)."""
 
     @field_validator("table")
     @classmethod
@@ -247,6 +251,16 @@ class LabelsDataSource(dg.ConfigurableResource):
             return read_sql_day(url, self.table, self.date_column, day, source="MLOPS_LABELS")
         directory = check_data_path(self.location, "MLOPS_LABELS_DATA")
         return read_table_file(daily_file(directory, day))
+
+    def served_day(self, day: date) -> pd.DataFrame | None:
+        """The rows the online service logged on `day` (every part of its directory), or None
+        when there is no request log or the service logged nothing that day."""
+        if not self.request_log:
+            return None
+        directory = Path(self.request_log).expanduser() / day.isoformat()
+        if not directory.is_dir() or not any(directory.glob("*.parquet")):
+            return None
+        return read_daily(directory)
 
     def fingerprints(self, days: list[date]) -> dict[date, str]:
         """A fingerprint per delivered day, which changes when the delivery does: for a

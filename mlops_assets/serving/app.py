@@ -283,7 +283,7 @@ def create_app(
                 **status,
                 "model_name": model.name,
                 "model_version": model.version,
-                **router.describe(),
+                **router.describe(model.version),
             },
             headers={MODEL_VERSION_HEADER: model.version},
         )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops_assets.contracts import CHAMPION_ALIAS, DATA_HASH_TAG, MODEL_HASH_TAG
+from mlops_assets.domain.registry import RegistryVersion
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.registry_client import MlflowStoreError, ModelArtifactError, RegistryClient
 from mlops_assets.serving.metrics import ServingMetrics
@@ -84,6 +85,9 @@ class ChampionWatcher:
         self.metrics = metrics
         self.current: ServedModel | None = None
         self.last_error = ""
+        self.record: RegistryVersion | None = None
+        """The loaded version's registry record (its tags: the audit trail, the canary's share)
+        as read at the last poll, so a tag the sensor changes applies without a restart."""
         self.store_error = ""
         """Set while the registry answers the alias read with an error that is not an outage
         (a store MLflow cannot read): /health reports it, the loaded version keeps serving."""
@@ -117,6 +121,7 @@ class ChampionWatcher:
             return False
         self.store_error = ""
         if found is None:
+            self.record = None
             if self.alias != CHAMPION_ALIAS and self.current is not None:
                 log.info("`%s` alias removed: v%s unloaded", self.alias, self.current.version)
                 self.current = None
@@ -129,6 +134,7 @@ class ChampionWatcher:
             # would fail every caller, and no rollback ever deletes the alias.
             return False
         if self.current is not None and found.version == self.current.version:
+            self.record = found
             return False
         started = time.perf_counter()
         try:
@@ -155,6 +161,9 @@ class ChampionWatcher:
             load_seconds=time.perf_counter() - started,
         )
         previous = self.current
+        # The record of the version now serving: a version that failed to load leaves its
+        # predecessor's in place, with the model it belongs to.
+        self.record = found
         self.current = model
         self.last_error = ""
         self.metrics.served(model.name, model.version, model.alias)

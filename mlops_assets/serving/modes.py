@@ -25,7 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from mlops_assets.contracts import CANARY_SHARE_TAG
+from mlops_assets.domain.challenger.canary import CanaryShare
 from mlops_assets.domain.challenger.routing import ServeMode, canary_roles, row_keys
+from mlops_assets.domain.promotion.audit import roles_since
 from mlops_assets.domain.served_rows import BothScored
 from mlops_assets.domain.serving import PreparedRows
 from mlops_assets.domain.training import predict_frame, prediction_score
@@ -66,7 +69,7 @@ class ModeRouter:
         mode: ServeMode,
         metrics: ServingMetrics,
         challenger: ChampionWatcher | None = None,
-        canary_share: float = 0.1,
+        canary_share: float = 0.05,
         bandit: BanditLearner | None = None,
     ) -> None:
         if mode != "champion" and challenger is None:
@@ -163,9 +166,25 @@ class ModeRouter:
             return np.full(n, CHAMPION, dtype=object)
         keys = row_keys(prepared.ids.reset_index(drop=True), request_id)
         if self.mode == "canary":
-            return np.array(canary_roles(keys, self.canary_share), dtype=object)
+            return np.array(canary_roles(keys, self.current_canary_share(champion)), dtype=object)
         assert self.bandit is not None
         return np.array(self.bandit.choose(keys, champion, challenger), dtype=object)
+
+    def current_canary_share(self, champion: str) -> float:
+        """The challenger's share of rows beside `champion` (`canary_share_and_source`)."""
+        return self.canary_share_and_source(champion)[0]
+
+    def canary_share_and_source(self, champion: str) -> tuple[float, str]:
+        """The share the challenger sensor stepped to for this champion (the tag
+        `canary_share` on the challenger's version, as read at the watcher's last poll, so a
+        step applies without a restart), else the configured MLOPS_CANARY_SHARE."""
+        record = self.challenger.record if self.challenger is not None else None
+        tag = record.tags.get(CANARY_SHARE_TAG, "") if record is not None else ""
+        stored = CanaryShare.from_json(tag) if tag else None
+        # A share stepped for an earlier tenure (the challenger set again since) is stale.
+        if record is None or stored is None or not stored.applies(champion, roles_since(record)):
+            return self.canary_share, "MLOPS_CANARY_SHARE"
+        return stored.share, "challenger_sensor"
 
     def _alone(self, champion: ServedModel, prepared: PreparedRows, reason: str) -> Answer:
         self._fallback(reason)
@@ -189,8 +208,8 @@ class ModeRouter:
             )
         return answer
 
-    def describe(self) -> dict[str, Any]:
-        """The mode's part of /health."""
+    def describe(self, champion: str = "") -> dict[str, Any]:
+        """The mode's part of /health (`champion`: the serving champion's version)."""
         if self.mode == "champion":
             return {"mode": "champion"}
         challenger = self.challenger.current if self.challenger is not None else None
@@ -204,7 +223,8 @@ class ModeRouter:
                 self.challenger.last_error if self.challenger is not None else ""
             )
         if self.mode == "canary":
-            described["canary_share"] = self.canary_share
+            share, source = self.canary_share_and_source(champion)
+            described["canary_share"], described["canary_share_source"] = share, source
         if self.bandit is not None:
             described["bandit"] = self.bandit.describe()
         return described

@@ -81,7 +81,8 @@ class ServeSettings:
     """Who answers: `champion` alone, or beside the `challenger` alias: `shadow` (the champion
     answers, both are logged), `canary` (`canary_share` of ids answered by the challenger) or
     `bandit` (Thompson sampling, rewarded by the label files in `labels_directory`)."""
-    canary_share: float = 0.1
+    canary_share: float = 0.05
+    """Before the challenger sensor steps it (the tag `canary_share`): the schedule's first step."""
     labels_directory: Path | None = None
     """Daily label files (`YYYY-MM-DD.csv` / `.parquet`: id columns and target), as
     MLOPS_LABELS_DATA lays them out; the bandit's rewards."""
@@ -125,7 +126,7 @@ class ServeSettings:
             header_seconds=_number(env, "MLOPS_SERVE_HEADER_SECONDS", 10.0),
             body_seconds=_number(env, "MLOPS_SERVE_BODY_SECONDS", 30.0),
             mode=mode,
-            canary_share=_share(env, "MLOPS_CANARY_SHARE", 0.1),
+            canary_share=_share(env, "MLOPS_CANARY_SHARE", 0.05),
             labels_directory=labels_directory,
             labels_poll_seconds=_number(env, "MLOPS_SERVE_LABELS_POLL_SECONDS", 60.0),
             bandit_state=Path(

@@ -97,3 +97,47 @@ def test_a_promoted_challenger_keeps_all_traffic():
     assert next_canary_share(1.0, COLLECTING) == 1.0
     promoted = dataclasses.replace(COLLECTING, decision="promote", reason="proven_better")
     assert next_canary_share(1.0, promoted) == 1.0
+
+
+def test_the_stored_share_steps_once_per_verdict_day_and_restarts_for_a_new_tenure():
+    from mlops_assets.domain.challenger.canary import CanaryShare, canary_step
+
+    since = "2026-03-01T00:00:00+00:00"
+    day1 = _with_low(-0.001)
+    first = canary_step(None, day1, "1", since)
+    assert first == CanaryShare(0.05, "1", since, "2026-03-01")
+    assert CanaryShare.from_json(first.to_json()) == first
+    # The sensor ticks again on the same day's verdict: no second step.
+    assert canary_step(first, day1, "1", since) is None
+    shares = [first]
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"):
+        step = canary_step(shares[-1], dataclasses.replace(day1, day=day), "1", since)
+        if step is not None:
+            shares.append(step)
+    # One step a day, and never above the last step (50%) while undecided.
+    assert [s.share for s in shares] == [0.05, 0.10, 0.25, 0.50]
+    # The same pair in a new tenure (after a rollback, say), or beside another champion,
+    # starts again at the first step.
+    later = "2026-04-01T00:00:00+00:00"
+    assert canary_step(shares[-1], dataclasses.replace(day1, day="2026-04-02"), "1", later) == (
+        CanaryShare(0.05, "1", later, "2026-04-02")
+    )
+    assert canary_step(shares[-1], day1, "3", since).share == 0.05
+    # Evidence of harm lowers it at once; promote and retire are alias moves, not shares.
+    harm = dataclasses.replace(day1, day="2026-03-06", low=-0.015)
+    assert canary_step(shares[-1], harm, "1", since).share == 0.10
+    promoted = dataclasses.replace(day1, decision="promote", reason="proven_better")
+    assert canary_step(shares[-1], promoted, "1", since) is None
+    assert CanaryShare.from_json("0.3") is None
+    assert CanaryShare.from_json("{not json") is None
+
+
+def test_a_share_applies_beside_its_champion_in_its_tenure_only():
+    from mlops_assets.domain.challenger.canary import CanaryShare
+
+    share = CanaryShare(0.25, "1", "2026-03-01T00:00:00+00:00", "2026-03-04")
+    assert share.applies("1", "2026-02-20T00:00:00+00:00")
+    assert share.applies("1", "2026-03-01T00:00:00+00:00")
+    # Another champion, or the challenger set again since (a new tenure): stale.
+    assert not share.applies("3", "2026-02-20T00:00:00+00:00")
+    assert not share.applies("1", "2026-03-05T00:00:00+00:00")

@@ -112,6 +112,24 @@ def wait_ready(service: Service, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def logged_rows(service: Service, day: str, expected: int, timeout: float = 30) -> Any:
+    """The day's request log once it holds `expected` rows. A flush returns at once when the
+    log's own writer thread has just taken the rows (at `flush_rows`, or on its timer), before
+    its part is renamed into place, so the test waits for the rows rather than the flush."""
+    from mlops_assets.domain.data.sources import read_daily
+
+    directory = service.settings.log_directory / day
+    deadline = time.monotonic() + timeout
+    while True:
+        service.request_log.flush()
+        parts = list(directory.glob("*.parquet")) if directory.is_dir() else []
+        logged = read_daily(directory) if parts else None
+        if logged is not None and len(logged) >= expected:
+            return logged
+        assert time.monotonic() < deadline, f"{directory}: not {expected} rows logged"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def service(trained) -> Iterator[Service]:  # type: ignore[no-untyped-def]
     """The service on the module's trained champion (v1)."""

@@ -3,9 +3,10 @@
 Each tick reads the verdict of the latest day of the model's challenger_comparison that has one
 and, through the promotion service (domain/promotion/verdicts.py: lock, compare-and-set, audit
 trail), promotes a challenger proven better or retires one proven worse or undecided at the
-horizon; each move is posted to MLOPS_ALERT_WEBHOOK_URL. Acting in the tick rather than in a
-run: the move is one compare-and-set on two aliases, and a verdict already acted on finds the
-roles moved and does nothing, so a re-tick is harmless.
+horizon; each move is posted to MLOPS_ALERT_WEBHOOK_URL. While the verdict is to keep
+collecting, it steps the canary's share of live traffic (defs/champion/canary_steps.py).
+Acting in the tick rather than in a run: the move is one compare-and-set on two aliases, and a
+verdict already acted on finds the roles moved and does nothing, so a re-tick is harmless.
 """
 
 import functools
@@ -14,6 +15,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.asset_keys import ModelNames
+from mlops_assets.defs.champion.canary_steps import step_canary
 from mlops_assets.defs.monitoring.comparison import latest_verdict
 from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.settings import Settings
@@ -52,10 +54,15 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
             return dg.SkipReason("no challenger verdict yet")
         verdict, champion, challenger, since = found
         if verdict.decision == "keep_collecting":
+            registry = getattr(context.resources, registry_key)
+            storage = getattr(context.resources, storage_key)
+            canary = step_canary(
+                registry, storage, LOCK_WAIT_SECONDS, verdict, champion, challenger, since
+            )
             return dg.SkipReason(
                 f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
                 f"labelled rows (effect {verdict.effect:+.4f} "
-                f"[{verdict.low:+.4f}, {verdict.high:+.4f}])"
+                f"[{verdict.low:+.4f}, {verdict.high:+.4f}]); {canary}"
             )
         acted = f"{champion}/{challenger}/{since}/{verdict.day}"
         if context.cursor == acted:

@@ -1,6 +1,6 @@
 """challenger_comparison: the day's labelled rows judged under the champion and the challenger
-that scored them in shadow, accumulated day after day in the sequential test
-(domain/challenger/sequential.py; docs/challengers.md)."""
+that scored them in shadow (in batch, and in the online service's request log), accumulated day
+after day in the sequential test (domain/challenger/sequential.py; docs/challengers.md)."""
 
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -12,11 +12,15 @@ from mlops_assets.defs.common import DataFrame, retried_on_mlflow_outage
 from mlops_assets.defs.monitoring.labels import scoring_schema
 from mlops_assets.defs.monitoring.partitions import daily_check_spec, daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
+from mlops_assets.resources.data_source import LabelsDataSource
 from mlops_assets.resources.io_managers import StoredParquetFile
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlops_assets.domain.challenger import ChallengerEvidence, ChallengerVerdict
+    from mlops_assets.domain.challenger.online import PairSources
 
 EVIDENCE_KEY = "challenger_evidence"
 """The metadata entry holding the evidence after the day (ChallengerEvidence.to_json): the next
@@ -46,7 +50,8 @@ class ComparisonConfig(dg.Config):
 SPEC = daily_spec(
     "challenger_comparison",
     "The day's rows whose labels have landed, each judged under the champion and the "
-    "challenger that scored it in shadow (batch_predictions' `__challenger_*` columns); the "
+    "challenger that scored it in shadow (batch_predictions' `__challenger_*` columns, and the "
+    "rows the online service logged that day with both models' predictions, each id once); the "
     "paired losses accumulate day after day in an anytime-valid sequential test whose verdict "
     "is promote, retire or keep_collecting. Each day stores the evidence so far; a re-run "
     "day restarts from the evidence before it.",
@@ -67,32 +72,29 @@ def challenger_comparison(
     partition: str,
     config: ComparisonConfig,
     mlflow_registry: MlflowRegistry,
+    labels_source: LabelsDataSource,
     labels: DataFrame | None,
     batch_predictions: StoredParquetFile,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
     from mlops_assets.contracts import MODEL_VERSION_KEY
     from mlops_assets.domain.challenger import (
         ChallengerEvidence,
         SequentialTestSettings,
         judge_day,
     )
-    from mlops_assets.domain.challenger.paired import paired_day, shadow_version
+    from mlops_assets.domain.challenger.online import with_served_pairs
+    from mlops_assets.domain.challenger.paired import paired_day
     from mlops_assets.domain.data_quality import last_row_per_id
     from mlops_assets.domain.labels import join_labels
 
     footer = batch_predictions.schema_arrow.metadata or {}
     champion = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
-    if CHALLENGER_VERSION_COLUMN not in batch_predictions.schema_arrow.names:
-        return _nothing(partition, "no challenger scored the day's rows", champion)
-    versions = batch_predictions.read(columns=[CHALLENGER_VERSION_COLUMN]).to_pandas()
-    challenger = shadow_version(versions[CHALLENGER_VERSION_COLUMN])
-    if challenger is None:
-        return _nothing(partition, "no row of the day was scored by a challenger", champion)
     holder = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
-    if holder is None or holder.version != challenger:
-        return _nothing(
-            partition, f"v{challenger} scored the day but no longer holds `challenger`", champion
-        )
+    if holder is None:
+        return _nothing(partition, "no version holds `challenger`", champion)
+    challenger = holder.version
     from mlops_assets.domain.promotion.audit import roles_since
 
     since = roles_since(mlflow_registry.version(champion), holder)
@@ -122,14 +124,38 @@ def challenger_comparison(
             since,
         )
     ids = [name for name in labels.columns if name != schema.target]
-    joined = join_labels(
-        batch_predictions.read().to_pandas().drop(columns=[schema.target], errors="ignore"),
+    batch = pd.DataFrame()
+    if CHALLENGER_VERSION_COLUMN in batch_predictions.schema_arrow.names:
+        joined = join_labels(
+            batch_predictions.read().to_pandas().drop(columns=[schema.target], errors="ignore"),
+            labels,
+            source=f"labels {partition}",
+            id_columns=ids,
+            target=schema.target,
+        )
+        batch = last_row_per_id(joined.frame, ids)
+        batch = batch[batch[schema.target].notna()]
+    online, online_note = _served_pairs(
+        labels_source,
+        partition,
         labels,
-        source=f"labels {partition}",
-        id_columns=ids,
-        target=schema.target,
+        schema.id_columns,
+        schema.target,
+        champion,
+        challenger,
+        evidence.settings.loss,
     )
-    rows = last_row_per_id(joined.frame, ids)
+    rows, sources = with_served_pairs(batch, online, list(schema.id_columns), challenger)
+    if rows.empty:
+        return _nothing(
+            partition,
+            f"no labelled row was scored by both v{champion} and v{challenger}"
+            f" (batch or the service's log){online_note}",
+            champion,
+            challenger,
+            evidence,
+            since,
+        )
     paired = paired_day(
         rows,
         schema.target,
@@ -138,20 +164,12 @@ def challenger_comparison(
         list(schema.classes or ()),
         schema.task,
     )
-    if not paired.rows:
-        return _nothing(
-            partition,
-            "no labelled row was scored by both",
-            champion,
-            challenger,
-            evidence,
-            since,
-        )
     evidence, verdict = judge_day(evidence, partition, paired.differences)
     context.log.info(
         f"{partition}: challenger v{challenger} vs champion v{champion}: {verdict.decision} "
         f"({verdict.reason}), effect {verdict.effect:+.4f} [{verdict.low:+.4f}, "
-        f"{verdict.high:+.4f}] after {verdict.rows} labelled rows"
+        f"{verdict.high:+.4f}] after {verdict.rows} labelled rows ({sources.batch} of the "
+        f"day's from batch, {sources.online} from the service's log{online_note})"
     )
     metadata: dict[str, Any] = {
         **verdict.to_metadata(),
@@ -160,7 +178,9 @@ def challenger_comparison(
         ROLES_SINCE_KEY: since,
         "champion_accuracy": paired.champion_accuracy,
         "challenger_accuracy": paired.challenger_accuracy,
-        "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger)),
+        **sources.to_metadata(),
+        **({"challenger_online_note": online_note.removeprefix("; ")} if online_note else {}),
+        "summary": dg.MetadataValue.md(_table(verdict, paired, champion, challenger, sources)),
         EVIDENCE_KEY: dg.MetadataValue.json(evidence_json(evidence)),
     }
     return dg.MaterializeResult(metadata=metadata, check_results=[verdict_check(verdict)])
@@ -285,7 +305,47 @@ def latest_verdict(
     return None
 
 
-def _table(verdict: "ChallengerVerdict", paired: Any, champion: str, challenger: str) -> str:
+def _served_pairs(
+    labels_source: LabelsDataSource,
+    partition: str,
+    labels: "pd.DataFrame",
+    id_columns: "tuple[str, ...] | list[str]",
+    target: str,
+    champion: str,
+    challenger: str,
+    loss: str,
+) -> "tuple[pd.DataFrame, str]":
+    """The service's logged pairs of the day with their labels (domain/challenger/online.py),
+    and a note on why there are none when that is not plain."""
+    import pandas as pd
+
+    from mlops_assets.domain.challenger import ChallengerInputError
+    from mlops_assets.domain.challenger.online import served_pairs
+
+    served = labels_source.served_day(date.fromisoformat(partition))
+    if served is None:
+        return pd.DataFrame(), ""
+    if loss != "zero_one":
+        # The log keeps each model's predicted class, not its probabilities.
+        return pd.DataFrame(), f"; the service's log is not used: {loss} loss needs probabilities"
+    source = f"{labels_source.request_log}/{partition}"
+    try:
+        pairs = served_pairs(served, labels, id_columns, target, champion, challenger, source)
+    except ChallengerInputError as error:
+        # A log that cannot give pairs (a service in `champion` mode before the challenger
+        # columns existed, a model without id columns) leaves the batch's evidence whole: the
+        # day says why the log was not used rather than failing.
+        return pd.DataFrame(), f"; the service's log is not used: {error}"
+    return pairs, ""
+
+
+def _table(
+    verdict: "ChallengerVerdict",
+    paired: Any,
+    champion: str,
+    challenger: str,
+    sources: "PairSources",
+) -> str:
     return "\n".join(
         [
             "| | champion | challenger |",
@@ -293,6 +353,13 @@ def _table(verdict: "ChallengerVerdict", paired: Any, champion: str, challenger:
             f"| version | v{champion} | v{challenger} |",
             f"| accuracy on the day | {paired.champion_accuracy:.4f} | "
             f"{paired.challenger_accuracy:.4f} |",
+            "",
+            "| labelled pairs of the day | rows |",
+            "|---|---|",
+            f"| batch (batch_predictions' shadow) | {sources.batch} |",
+            f"| the service's request log, not in batch | {sources.online} |",
+            f"| the service's request log, already in batch (counted once) | "
+            f"{sources.online_duplicates} |",
             "",
             "| day | labelled rows (day / so far) | effect | interval | verdict |",
             "|---|---|---|---|---|",

@@ -18,7 +18,8 @@ shadow scoring behind the test costs no user anything).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 from mlops_assets.domain.challenger.losses import LOSS_KINDS, ChallengerInputError, LossKind
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
@@ -79,3 +80,76 @@ def next_canary_share(
     supported = max(k for k, bound in enumerate(schedule.harm) if k == 0 or verdict.low > -bound)
     now = schedule.shares.index(current) if current else -1
     return schedule.shares[min(supported, now + 1)]
+
+
+@dataclass(frozen=True)
+class CanaryShare:
+    """The canary share the challenger sensor set for one tenure of a pair (the registry tag
+    `canary_share` on the challenger's version): the share, the champion it runs beside, when
+    the pair took its roles (`roles_since`) and the verdict's day it stepped on."""
+
+    share: float
+    champion: str
+    since: str
+    day: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def applies(self, champion: str, challenger_since: str) -> bool:
+        """Whether the service should serve this share beside `champion`: stepped for that
+        champion, in a tenure the challenger has not left since (`challenger_since`: its own
+        last move of an alias, which is never later than the pair's tenure start)."""
+        return self.champion == champion and self.since >= challenger_since
+
+    @classmethod
+    def from_json(cls, text: str) -> CanaryShare | None:
+        """The record, or None for a tag that is not one (written by hand, or damaged): the
+        service then serves its configured share and the sensor starts the steps again."""
+        try:
+            fields = json.loads(text)
+            return cls(
+                share=float(fields["share"]),
+                champion=str(fields["champion"]),
+                since=str(fields["since"]),
+                day=str(fields["day"]),
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def canary_step(
+    stored: CanaryShare | None,
+    verdict: ChallengerVerdict,
+    champion: str,
+    since: str,
+    schedule: CanarySchedule | None = None,
+) -> CanaryShare | None:
+    """The share to store after `verdict` (a day still collecting evidence on the pair
+    `champion` / the challenger in the tenure `since`), or None when it stays as stored: the
+    verdict's day was stepped on already (so a sensor that ticks many times a day moves one
+    step a day), or the share does not change. A record of another tenure counts as none: a new
+    pair starts at the first step. The share never goes above the schedule's last step while
+    undecided; a promotion is the alias swap, not a share."""
+    schedule = schedule or CanarySchedule()
+    if verdict.decision != "keep_collecting":
+        return None
+    current = (
+        stored
+        if stored is not None
+        and (stored.champion, stored.since)
+        == (
+            champion,
+            since,
+        )
+        else None
+    )
+    if current is not None and current.day >= verdict.day:
+        return None
+    before = current.share if current is not None else 0.0
+    if before not in schedule.shares:
+        before = 0.0  # a share written by hand off the steps: the steps start again
+    share = next_canary_share(before, verdict, schedule)
+    if current is not None and share == current.share:
+        return None
+    return CanaryShare(share, champion, since, verdict.day)

@@ -52,6 +52,8 @@ class Action(StrEnum):
     """Lost `challenger` to a newer challenger."""
     CHALLENGER_RETIRED = "challenger_retired"
     """Lost `challenger` by hand (or to its own promotion)."""
+    CANARY_SHARE_SET = "canary_share_set"
+    """Kept `challenger`; its canary share of live traffic stepped (not a move of an alias)."""
 
 
 # The alias each action leaves the version holding ("none": neither).
@@ -63,6 +65,7 @@ ROLE_AFTER: dict[Action, str] = {
     Action.CHALLENGER_SET: CHALLENGER_ALIAS,
     Action.CHALLENGER_REPLACED: "none",
     Action.CHALLENGER_RETIRED: "none",
+    Action.CANARY_SHARE_SET: CHALLENGER_ALIAS,
 }
 
 
@@ -145,8 +148,13 @@ def audit_trail(versions: Sequence[RegistryVersion]) -> list[AliasMove]:
 def roles_since(*versions: RegistryVersion) -> str:
     """When these versions took the roles they hold: the latest of their last recorded moves
     (ISO 8601, UTC; "" when none is recorded). A version's last move is the one that gave it
-    its current role, so the same pair holding its roles a second time has a later time."""
-    return max((entries[-1].at for entries in map(_entries, versions) if entries), default="")
+    its current role, so the same pair holding its roles a second time has a later time. A
+    canary step is recorded in the trail but moves no alias: it does not start a new tenure."""
+    moves = (
+        [entry for entry in _entries(version) if entry.action != Action.CANARY_SHARE_SET]
+        for version in versions
+    )
+    return max((entries[-1].at for entries in moves if entries), default="")
 
 
 def _entries(version: RegistryVersion) -> list[AliasMove]:

@@ -7,7 +7,13 @@ role has changed hands since.
 
 from __future__ import annotations
 
-from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, PROMOTION_AUDIT_TAG
+from mlops_assets.contracts import (
+    CANARY_SHARE_TAG,
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    PROMOTION_AUDIT_TAG,
+)
+from mlops_assets.domain.challenger.canary import CanarySchedule, CanaryShare, canary_step
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
 from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, roles_since
 from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
@@ -86,3 +92,53 @@ def act_on_verdict(
         )
         record(registry, move)
         return move
+
+
+def step_canary_share(
+    registry: ChampionRegistry,
+    locks: Locks,
+    verdict: ChallengerVerdict,
+    champion: str,
+    challenger: str,
+    since: str,
+    schedule: CanarySchedule | None = None,
+) -> tuple[CanaryShare, AliasMove] | None:
+    """Raise (or lower) the canary's share on a verdict still collecting evidence, one step a
+    day (domain/challenger/canary.py), if `champion` and `challenger` still hold the roles they
+    took at `since`: the tag `canary_share` on the challenger's version (what the service reads
+    at each poll) and an entry in the audit trail, under the champion lock. None when nothing
+    changes (the day was stepped on, the share holds, or the roles have moved)."""
+    if verdict.decision != "keep_collecting":
+        return None
+    with champion_lock(registry, locks):
+        held_champion = registry.version_by_alias(CHAMPION_ALIAS)
+        held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
+        if (
+            held_champion is None
+            or held_challenger is None
+            or (held_champion.version, held_challenger.version) != (champion, challenger)
+            or roles_since(held_champion, held_challenger) != since
+        ):
+            return None
+        tag = held_challenger.tags.get(CANARY_SHARE_TAG, "")
+        stored = CanaryShare.from_json(tag) if tag else None
+        step = canary_step(stored, verdict, champion, since, schedule)
+        if step is None:
+            return None
+        same_tenure = stored is not None and (stored.champion, stored.since) == (champion, since)
+        before = stored.share if stored is not None and same_tenure else 0.0
+        registry.set_version_tag(challenger, CANARY_SHARE_TAG, step.to_json())
+        reason = (
+            f"canary share {before:.0%} -> {step.share:.0%} of live traffic beside v{champion} "
+            f"({verdict.day}: still collecting evidence)"
+        )
+        move = AliasMove(
+            challenger,
+            Action.CANARY_SHARE_SET,
+            now_utc(),
+            CHALLENGER_TEST,
+            reason,
+            verdict_evidence(verdict),
+        )
+        record(registry, move)
+        return step, move

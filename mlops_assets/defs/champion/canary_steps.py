@@ -1,0 +1,40 @@
+"""The canary's share, stepped by the challenger sensor on a verdict still collecting evidence
+(domain/promotion/verdicts.py: step_canary_share): one function the sensor calls, so the
+sensor's own logic (promote, retire) stays apart from the steps."""
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.challenger import ChallengerVerdict
+
+
+def step_canary(
+    registry: Any,
+    storage: Any,
+    lock_wait_seconds: float,
+    verdict: "ChallengerVerdict",
+    champion: str,
+    challenger: str,
+    since: str,
+) -> str:
+    """Step the share the service's canary gives the challenger (the tag `canary_share` on its
+    version, with an audit entry) and say what happened, in a sentence for the tick."""
+    from mlops_assets.domain.promotion.verdicts import step_canary_share
+    from mlops_assets.resources.project import LockTimeout
+
+    try:
+        stepped = step_canary_share(
+            registry,
+            functools.partial(storage.lock, timeout=lock_wait_seconds),
+            verdict,
+            champion,
+            challenger,
+            since,
+        )
+    except LockTimeout:
+        return "the canary share was not stepped: the champion lock was held; the next tick retries"
+    if stepped is None:
+        return "the canary share holds"
+    share, _ = stepped
+    return f"the canary share is now {share.share:.0%} of live traffic"
