@@ -40,7 +40,7 @@ from mlops_assets.domain.performance import (
 )
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import predict_frame, prediction_score
-from mlops_assets.domain.verdicts import DriftVerdict
+from mlops_assets.domain.verdicts import DriftVerdict, worst
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -127,13 +127,16 @@ def assess_day(
     verdict = DriftVerdict(
         day=day,
         model_version=model_version,
-        severity=drift.severity,
+        # Data-quality drift is drift (issue 29): a feature's missing share or unseen-category
+        # share risen beyond noise sets the day's severity as a drifted feature does.
+        severity=worst(drift.severity, quality.drift_severity),
         drifted_share=drift.drifted_share,
         dataset_drift=drift.dataset_drift,
         drifted_features=sum(f.drifted for f in drift.features),
         prediction_psi=score_drift.psi,
         prediction_drift=bool(score_drift.drifted),
         performance=performance,
+        data_quality_findings=quality.drift_findings,
     )
     table = drift.to_frame().merge(
         quality.to_frame().drop(columns=["missing_share", "training_missing_share"]),
