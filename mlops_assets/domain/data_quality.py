@@ -17,7 +17,9 @@ Both families of p-values go through one Benjamini-Hochberg control across the d
 of at least `min_missing_rise` (2 points) or an unseen share of at least `min_unseen_share`
 (0.2 %), so a million-row day does not alarm on a few rows. A finding is a `warning`; a
 rise or unseen share of `critical_share` (25 %) or more is `critical` (a partial category
-change: a quarter of a column's values the model cannot read).
+change: a quarter of a column's values the model cannot read). These two are drift of the
+day's inputs (issue 29): `drift_severity` and `drift_findings`, which `assess_day` folds into
+the day's drift severity.
 
 **Duplicated rows** are rows whose id columns repeat an earlier row's (by value, as labels are
 joined), or, with no id columns, rows identical to an earlier one in every column. At least

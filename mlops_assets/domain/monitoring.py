@@ -32,7 +32,7 @@ from mlops_assets.domain.data_quality import (
     assess_data_quality,
     last_row_per_id,
 )
-from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift, prediction_drift
+from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_EFFECT,
@@ -106,8 +106,14 @@ def assess_day(
         reference_value: the model's test accuracy (RMSE for a regressor), None if unrecorded.
         reference_n: the test split's rows behind `reference_value`, None if unrecorded.
     """
-    drift = compute_drift(profile, current[schema.feature_columns], drift_config or DriftConfig())
-    score_drift = prediction_drift(reference_scores, predictions[score_column].to_numpy())
+    drift = compute_drift(
+        profile,
+        current[schema.feature_columns],
+        drift_config or DriftConfig(),
+        scores=(reference_scores, predictions[score_column].to_numpy()),
+    )
+    score_drift = drift.prediction
+    assert score_drift is not None  # given the scores
     quality = assess_data_quality(
         profile,
         current,
