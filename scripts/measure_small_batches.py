@@ -9,10 +9,10 @@ pipeline), the reference profile of the training rows and the validation rows' s
 and its reference never saw). A day *alarms* when its severity (what `drift_retraining_sensor`
 and the alerts read) is warning or critical; the drift check (`drift_day_health`, what the UI
 paints) also warns on prediction drift alone, counted apart. The tables: the shipped samples of
-`mlops_assets_tests/data` (employment_ma, diamonds), and with `--shared` the real tables in
-`../shared/realdata` (not in a user's clone). About a minute a table on a 2-CPU machine:
+`mlops_assets_tests/data` (employment_ma, diamonds), and with `--tables shared` (or `all`) the
+real tables in `../shared/realdata` (not in a user's clone). About 0.1 s a day:
 
-    .venv/bin/python scripts/measure_small_batches.py [--days 400] [--shared]
+    .venv/bin/python scripts/measure_small_batches.py [--days 400] [--splits 4] [--tables all]
 """
 
 from __future__ import annotations
@@ -226,10 +226,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--splits", type=int, default=4, help="models (splits) per table")
-    parser.add_argument("--shared", action="store_true", help="also ../shared/realdata")
+    parser.add_argument(
+        "--tables",
+        choices=("shipped", "shared", "all"),
+        default="shipped",
+        help="the shipped samples, the tables of ../shared/realdata, or both",
+    )
     args = parser.parse_args(argv)
-    tables = [employment_sample(), diamonds_sample()]
-    if args.shared:
+    tables = [] if args.tables == "shared" else [employment_sample(), diamonds_sample()]
+    if args.tables != "shipped":
         tables += shared_tables()
     print(
         "| table | pool rows | day rows | days | alarming (warning or worse) | 95 % interval "
