@@ -35,8 +35,10 @@ training values (`NumericReference.n`), even when the profile keeps only a sketc
 
 ``drifted`` is ours, with false-alarm control. Every feature also gets a two-sample
 significance test - KS for numeric columns with k > 5, a chi-square test of homogeneity (2 x k
-table) for the others - whatever evidently's rule picked, so small batches cannot alarm on
-noise. A feature drifts when both hold:
+table) for the others, its p-value a seeded Monte Carlo one where an expected count is under
+5 (rare categories on a small day, where the chi-square distribution is far too light-tailed) -
+whatever evidently's rule picked, so small batches cannot alarm on noise. A feature drifts when
+both hold:
 
 - its p-value survives Benjamini-Hochberg across all features of the day at FDR
   ``DriftConfig.fdr`` (0.05): on a day without drift, the chance of any false feature stays
