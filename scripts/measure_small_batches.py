@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for table in tables:
         models = [monitored(table, seed) for seed in range(args.splits)]
         pool = len(models[0].pool)
-        for rows in DAY_SIZES:
+        for rows in (size for size in DAY_SIZES if size <= pool):
             result = clean_days(models, rows, args.days)
             low, high = result.interval()
             print(
