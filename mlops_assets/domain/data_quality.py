@@ -17,7 +17,9 @@ Both families of p-values go through one Benjamini-Hochberg control across the d
 of at least `min_missing_rise` (2 points) or an unseen share of at least `min_unseen_share`
 (0.2 %), so a million-row day does not alarm on a few rows. A finding is a `warning`; a
 rise or unseen share of `critical_share` (25 %) or more is `critical` (a partial category
-change: a quarter of a column's values the model cannot read).
+change: a quarter of a column's values the model cannot read). These two are drift of the
+day's inputs (issue 29): `drift_severity` and `drift_findings`, which `assess_day` folds into
+the day's drift severity.
 
 **Duplicated rows** are rows whose id columns repeat an earlier row's (by value, as labels are
 joined), or, with no id columns, rows identical to an earlier one in every column. At least
@@ -126,6 +128,11 @@ class DataQualityResult:
     severity: Severity
     findings: tuple[str, ...]
     """One line per finding, worst first, naming the column and its share."""
+    drift_severity: Severity = Severity.NONE
+    """The worst of the missing-share and unseen-category findings: drift of the day's inputs,
+    part of the day's drift severity (duplicated rows are a delivery fault, not drift)."""
+    drift_findings: tuple[str, ...] = ()
+    """Those findings' lines, worst first."""
 
     @property
     def duplicate_share(self) -> float:
@@ -253,15 +260,18 @@ def assess_data_quality(
         if known_columns is None
         else tuple(str(c) for c in current.columns if c not in set(known_columns))
     )
-    severity, findings = _judge(features, duplicates, rows, key, config)
+    found = _findings(features, duplicates, rows, key, config)
+    drift = [finding for finding in found if finding.drift]
     return DataQualityResult(
         features=features,
         rows=rows,
         duplicate_rows=duplicates,
         duplicate_key=key,
         extra_columns=extra,
-        severity=severity,
-        findings=findings,
+        severity=worst(*(finding.level for finding in found)),
+        findings=tuple(finding.text for finding in found),
+        drift_severity=worst(*(finding.level for finding in drift)),
+        drift_findings=tuple(finding.text for finding in drift),
     )
 
 
@@ -312,43 +322,56 @@ def _rise_p_value(k_day: int, n_day: int, k_ref: int, n_ref: int) -> float:
     return float(stats.fisher_exact(table, alternative="greater").pvalue)
 
 
-def _judge(
+class _Finding(NamedTuple):
+    level: Severity
+    share: float
+    text: str
+    drift: bool
+    """A missing-share or unseen-category finding (the inputs moved), not duplicated rows."""
+
+
+def _findings(
     features: Sequence[FeatureQuality],
     duplicates: int,
     rows: int,
     key: str,
     config: DataQualityConfig,
-) -> tuple[Severity, tuple[str, ...]]:
-    found: list[tuple[Severity, float, str]] = []
+) -> list[_Finding]:
+    """The day's findings, worst first."""
+    found: list[_Finding] = []
     for f in features:
         if f.unseen_flagged:
-            level = _level(f.unseen_share, config)
             found.append(
-                (
-                    level,
+                _Finding(
+                    _level(f.unseen_share, config),
                     f.unseen_share,
                     f"`{f.feature}`: {f.unseen_share:.1%} of rows have a category training never "
                     f"had ({_named(f)})",
+                    drift=True,
                 )
             )
         if f.missing_flagged:
-            level = _level(f.missing_rise, config)
             found.append(
-                (
-                    level,
+                _Finding(
+                    _level(f.missing_rise, config),
                     f.missing_rise,
                     f"`{f.feature}`: {f.current_missing_share:.1%} missing against "
                     f"{f.reference_missing_share:.1%} in training",
+                    drift=True,
                 )
             )
     share = duplicates / rows if rows else 0.0
     if duplicates and share >= config.duplicate_warning_share:
-        level = _level(share, config)
         found.append(
-            (level, share, f"{duplicates} duplicated rows ({share:.1%} of the day, same {key})")
+            _Finding(
+                _level(share, config),
+                share,
+                f"{duplicates} duplicated rows ({share:.1%} of the day, same {key})",
+                drift=False,
+            )
         )
-    found.sort(key=lambda item: (-item[0].rank, -item[1]))
-    return worst(*(level for level, _, _ in found)), tuple(text for _, _, text in found)
+    found.sort(key=lambda finding: (-finding.level.rank, -finding.share))
+    return found
 
 
 def _named(feature: FeatureQuality) -> str:

@@ -32,16 +32,19 @@ class Health:
 
 
 def drift_day_health(verdict: DriftVerdict) -> Health:
-    """Critical feature drift or a performance drop beyond noise is an error; a drift warning
-    (or prediction drift on its own) is a warning; anything else passes."""
+    """Critical drift or a performance drop beyond noise is an error; a drift warning (or
+    prediction drift on its own) is a warning; anything else passes. The data-quality findings
+    that are part of the day's severity are named after the drifted share."""
     share = f"{verdict.drifted_share:.0%} of features drifted"
+    if verdict.data_quality_findings:
+        share += f"; data-quality drift: {verdict.data_quality_summary}"
     performance = verdict.performance
     if performance.dropped:
         return Health("error", f"{performance.reason}; {share} (severity {verdict.severity})")
     if verdict.severity == Severity.CRITICAL:
-        return Health("error", f"critical feature drift: {share}")
+        return Health("error", f"critical drift: {share}")
     if verdict.severity == Severity.WARNING:
-        return Health("warn", f"feature drift warning: {share}")
+        return Health("warn", f"drift warning: {share}")
     if verdict.prediction_drift:
         return Health(
             "warn",

@@ -32,7 +32,7 @@ from mlops_assets.domain.data_quality import (
     assess_data_quality,
     last_row_per_id,
 )
-from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift, prediction_drift
+from mlops_assets.domain.drift import DriftConfig, ReferenceProfile, compute_drift
 from mlops_assets.domain.performance import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_EFFECT,
@@ -40,7 +40,7 @@ from mlops_assets.domain.performance import (
 )
 from mlops_assets.domain.schemas import DatasetSchema
 from mlops_assets.domain.training import predict_frame, prediction_score
-from mlops_assets.domain.verdicts import DriftVerdict
+from mlops_assets.domain.verdicts import DriftVerdict, worst
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -106,8 +106,14 @@ def assess_day(
         reference_value: the model's test accuracy (RMSE for a regressor), None if unrecorded.
         reference_n: the test split's rows behind `reference_value`, None if unrecorded.
     """
-    drift = compute_drift(profile, current[schema.feature_columns], drift_config or DriftConfig())
-    score_drift = prediction_drift(reference_scores, predictions[score_column].to_numpy())
+    drift = compute_drift(
+        profile,
+        current[schema.feature_columns],
+        drift_config or DriftConfig(),
+        scores=(reference_scores, predictions[score_column].to_numpy()),
+    )
+    score_drift = drift.prediction
+    assert score_drift is not None  # given the scores
     quality = assess_data_quality(
         profile,
         current,
@@ -127,13 +133,16 @@ def assess_day(
     verdict = DriftVerdict(
         day=day,
         model_version=model_version,
-        severity=drift.severity,
+        # Data-quality drift is drift (issue 29): a feature's missing share or unseen-category
+        # share risen beyond noise sets the day's severity as a drifted feature does.
+        severity=worst(drift.severity, quality.drift_severity),
         drifted_share=drift.drifted_share,
         dataset_drift=drift.dataset_drift,
         drifted_features=sum(f.drifted for f in drift.features),
         prediction_psi=score_drift.psi,
         prediction_drift=bool(score_drift.drifted),
         performance=performance,
+        data_quality_findings=quality.drift_findings,
     )
     table = drift.to_frame().merge(
         quality.to_frame().drop(columns=["missing_share", "training_missing_share"]),

@@ -176,11 +176,18 @@ class DriftVerdict:
     prediction_psi: float
     prediction_drift: bool
     performance: PerformanceVerdict
+    data_quality_findings: tuple[str, ...] = ()
+    """The missing-share and unseen-category rises beyond noise that are part of `severity`
+    (domain/data_quality.py), one line each naming the column and its share."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "severity", Severity.read(self.severity, f"drift_report {self.day}")
         )
+
+    @property
+    def data_quality_summary(self) -> str:
+        return _FINDINGS_SEPARATOR.join(self.data_quality_findings) or "none"
 
     def to_metadata(self) -> dict[str, MetadataValueLike]:
         return {
@@ -190,6 +197,7 @@ class DriftVerdict:
             "drifted_features": self.drifted_features,
             "prediction_psi": self.prediction_psi,
             "prediction_drift": self.prediction_drift,
+            "data_quality_drift": self.data_quality_summary,
             "model_version": self.model_version,
             **self.performance.to_metadata(),
         }
@@ -226,7 +234,17 @@ class DriftVerdict:
             prediction_psi=float(values.get("prediction_psi", math.nan)),  # type: ignore[arg-type]
             prediction_drift=bool(values.get("prediction_drift", False)),
             performance=PerformanceVerdict.from_metadata(values),
+            data_quality_findings=_findings(values.get("data_quality_drift")),
         )
+
+
+_FINDINGS_SEPARATOR = "; "  # no finding's line holds it (data_quality._findings)
+
+
+def _findings(summary: object) -> tuple[str, ...]:
+    if summary is None or summary == "none":  # "none", or a report that predates the field
+        return ()
+    return tuple(str(summary).split(_FINDINGS_SEPARATOR))
 
 
 # --- Delayed labels and label-free estimates ------------------------------------------------

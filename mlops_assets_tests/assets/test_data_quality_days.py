@@ -88,8 +88,11 @@ def test_data_quality_shows_per_day_in_drift_report_and_its_check(days, module_p
     assert "`island`: 45.0% of rows have a category training never had" in respelled.description
     assert report[RESPELLED]["max_unseen_category_share"] == pytest.approx(0.45)
     assert "| unseen_category_share |" in report[RESPELLED]["features"].replace("  ", " ")
-    # The drift check is its own: the data-quality finding does not hide in it.
-    assert _checks(result, DRIFT_CHECK)[RESPELLED].partition == RESPELLED
+    # Data-quality drift is drift: the drift check names the finding too, critical as it is.
+    drift = _checks(result, DRIFT_CHECK)[RESPELLED]
+    assert drift.partition == RESPELLED
+    assert drift.severity == dg.AssetCheckSeverity.ERROR
+    assert "data-quality drift: `island`: 45.0% of rows" in drift.description
 
     # The same file twice: its 60 repeated ids counted, the day red.
     twice = checks[TWICE]

@@ -373,14 +373,16 @@ def test_tiny_shift_on_a_huge_batch_is_significant_but_below_the_effect_floor(pr
     assert not age.drifted
 
 
-def test_a_column_gone_missing_is_a_warning_through_its_psi(profile):
+def test_a_column_gone_missing_has_a_major_psi_that_sets_no_severity(profile):
+    # PSI is descriptive; the day's severity gets the gap from the data-quality test
+    # (test_monitoring.py::test_a_column_gone_missing_is_the_days_drift_through_data_quality).
     batch = applications(np.random.default_rng(5), 1000)
     batch["tenure"] = np.nan
     result = compute_drift(profile, batch)
     tenure = feature(result, "tenure")
     assert tenure.test == "none" and tenure.current_missing_share == 1.0
-    assert tenure.psi_band == "major"
-    assert result.severity == "warning"
+    assert tenure.psi_band == "major" and tenure.psi_q_value <= 0.05
+    assert result.severity == "none"
 
 
 def test_inputs_the_engine_cannot_compare_fail_with_the_column_named(profile):

@@ -157,6 +157,20 @@ def test_a_clean_day_holds_and_a_shifted_day_is_critical(trained):
     assert shifted.performance.dropped, shifted.performance.reason
 
 
+def test_a_column_gone_missing_is_the_days_drift_through_data_quality(trained):
+    schema, _, profile, reference_scores = trained
+    day = _frame(1000, seed=6)
+    predictions, _ = _scored(trained, day, chunk=1000)
+    verdict = assess_day(
+        DAY, "3", schema, profile, day.assign(z=np.nan), predictions, reference_scores,
+        score_column=SCORE, reference_value=None, reference_n=None,
+    ).verdict  # fmt: skip
+    assert verdict.drifted_features == 0
+    assert verdict.severity == "critical"  # all of `z` newly missing: a quarter or more
+    assert verdict.data_quality_findings == ("`z`: 100.0% missing against 0.0% in training",)
+    assert DriftVerdict.from_metadata(DAY, verdict.to_metadata()) == verdict
+
+
 def test_an_unlabelled_day_is_judged_on_drift_only(trained):
     day = _frame(500, seed=4).drop(columns="target")
     verdict = _assess(trained, day).verdict

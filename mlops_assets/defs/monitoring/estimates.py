@@ -85,6 +85,7 @@ def estimated_performance(
         out_of_support_share,
         progressive_accuracy,
     )
+    from mlops_assets.domain.estimation.unvouched import unvouched_note, unvouched_share
 
     footer = batch_predictions.schema_arrow.metadata or {}
     version = footer.get(MODEL_VERSION_KEY.encode(), b"").decode()
@@ -138,6 +139,7 @@ def estimated_performance(
         {c.name: scoring_data[c.name].astype(object).to_numpy() for c in profile.categorical},
         {c.name: frozenset(c.counts) for c in profile.categorical},
     )
+    unvouched = unvouched_share(profile, scoring_data)
     calibrated = calibrator.apply(raw)
     predicted = raw.argmax(axis=1)
     estimate = estimate_classification(
@@ -213,10 +215,12 @@ def estimated_performance(
             **figures,
             **progressive,
             "out_of_support_share": dg.MetadataValue.float(outside),
+            "unvouched_share": dg.MetadataValue.float(round(unvouched, 4)),
             "calibration_ece_after": dg.MetadataValue.float(calibrator.ece_after),
             "estimate_interval": dg.MetadataValue.text(estimate.interval_basis),
             "estimate": dg.MetadataValue.md(
-                f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason})"
+                f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason}); "
+                f"{unvouched_note(unvouched)}"
             ),
         },
         check_results=[check_result(ESTIMATE_CHECK, estimate_health(verdict))],

@@ -49,6 +49,7 @@ def estimate_regressor(
         estimate_regression,
         judge_regression_estimate,
     )
+    from mlops_assets.domain.estimation.unvouched import unvouched_note
 
     run = mlflow_registry.client().get_run(run_id)
     if LOSS_MODEL_PARAM not in run.data.params:
@@ -83,7 +84,7 @@ def estimate_regressor(
     features = scoring_data.iloc[scored["row"].to_numpy()]
     absolute, squared = model.predict(features, scored["prediction"].to_numpy(dtype=float))
     estimate = estimate_regression(absolute, squared, model, confidence=confidence)
-    outside = _out_of_support(mlflow_registry, run_id, features)
+    outside, unvouched = _support(mlflow_registry, run_id, features)
     registered = mlflow_registry.version(version)
     reference = registered.tags.get("metric.test_mae")
     n_test = run.data.params.get("n_test")
@@ -117,28 +118,33 @@ def estimate_regressor(
         "estimated_rmse_low": dg.MetadataValue.float(round(estimate.rmse_low, 6)),
         "estimated_rmse_high": dg.MetadataValue.float(round(estimate.rmse_high, 6)),
         "out_of_support_share": dg.MetadataValue.float(round(outside, 4)),
+        "unvouched_share": dg.MetadataValue.float(round(unvouched, 4)),
         "loss_model_mae_error": dg.MetadataValue.float(round(model.absolute.model_error, 4)),
         "estimate": dg.MetadataValue.md(
-            f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason})"
+            f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason}); "
+            f"{unvouched_note(unvouched)}"
         ),
     }
     return verdict, metadata
 
 
-def _out_of_support(
+def _support(
     mlflow_registry: MlflowRegistry, run_id: str, features: "pd.DataFrame"
-) -> float:
+) -> tuple[float, float]:
+    """The shares of the day's rows outside the training support, and unvouched for."""
     import numpy as np
 
     from mlops_assets.domain.drift import ReferenceProfile
     from mlops_assets.domain.estimation.cbpe import out_of_support_share
+    from mlops_assets.domain.estimation.unvouched import unvouched_share
 
     profile = ReferenceProfile.from_json(
         mlflow_registry.run_artifact(run_id, REFERENCE_PROFILE_ARTIFACT).read_text("utf-8")
     )
-    return out_of_support_share(
+    outside = out_of_support_share(
         {c.name: features[c.name].to_numpy(dtype=float) for c in profile.numeric},
         {c.name: (float(np.min(c.values)), float(np.max(c.values))) for c in profile.numeric},
         {c.name: features[c.name].astype(object).to_numpy() for c in profile.categorical},
         {c.name: frozenset(c.counts) for c in profile.categorical},
     )
+    return outside, unvouched_share(profile, features)

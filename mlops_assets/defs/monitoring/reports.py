@@ -69,9 +69,10 @@ SPEC = daily_spec(
 CHECK = daily_check_spec(
     DRIFT_CHECK,
     "drift_report",
-    "Yellow (WARN) on a drift warning or prediction drift, red (ERROR) on critical feature "
-    "drift or a performance drop beyond noise. Never blocks: scoring goes on, and "
-    "drift_retraining_sensor decides about retraining.",
+    "Yellow (WARN) on a drift warning (a feature drifted, or a feature's missing or "
+    "unseen-category share rose beyond noise, named after 'data-quality drift:') or on "
+    "prediction drift, red (ERROR) on critical drift or a performance drop beyond noise. "
+    "Never blocks: scoring goes on, and drift_retraining_sensor decides about retraining.",
 )
 DATA_QUALITY_CHECK_SPEC = daily_check_spec(
     DATA_QUALITY_CHECK,
@@ -79,7 +80,8 @@ DATA_QUALITY_CHECK_SPEC = daily_check_spec(
     "The day's data against the training rows: yellow (WARN) when a feature's missing share or "
     "share of categories training never had rose beyond noise, or when 1 % or more of the rows "
     "are duplicated; red (ERROR) when a quarter of a column's values (or of the rows) is hit. "
-    "Names the column and the share. Never blocks, and not a retraining signal: fix the feed.",
+    "Names the column and the share. Never blocks. The missing and unseen findings are also "
+    "the day's drift severity (drift_within_bounds); duplicated rows only here: fix the feed.",
 )
 
 

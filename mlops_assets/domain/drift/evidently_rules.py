@@ -14,6 +14,7 @@ from scipy import stats
 from mlops_assets.domain.drift.columns import category_counts
 from mlops_assets.domain.drift.statistics import (
     bin_counts,
+    chi2_homogeneity_p_value,
     jensenshannon,
     population_stability_index,
     runs,
@@ -164,16 +165,9 @@ def _discrete_tests(r: np.ndarray, c: np.ndarray, n_ref: int) -> dict[str, Any]:
         p = float(2 * (1 - stats.norm.cdf(abs(z))))
         evidently = _p_test("z", z, p, drifted=p < EVIDENTLY_P_VALUE)
 
-    if r.size < 2:
-        homogeneity_p = 1.0
-    else:
-        table = np.vstack([r, c]).astype(np.float64)
-        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-        chi = float(np.sum((table - expected) ** 2 / expected))
-        homogeneity_p = float(stats.chi2.sf(chi, r.size - 1))
     return evidently | {
         "significance_test": "chi2",
-        "significance_p_value": homogeneity_p,
+        "significance_p_value": chi2_homogeneity_p_value(r, c),
         "effect": js,
         "effect_measure": "jensenshannon",
     }
