@@ -30,6 +30,9 @@ PROMOTION_AUDIT_TAG = "promotion.audit"
 ROLE_TAG = "alias.role"
 ROLE_REASON_TAG = "alias.reason"
 AUDIT_TAG_PREFIX = "audit."
+# The registered model's tag holding the last audit sequence number handed out: every move of
+# the model takes the next one under the champion lock, so no two share a number.
+AUDIT_SEQUENCE_TAG = "audit_sequence"
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the
 # version is loaded for scoring or comparison.
 MODEL_HASH_TAG = "model.sha256"

@@ -58,11 +58,11 @@ class RegisteredVersion:
     """The version holding `challenger` after this step."""
 
 
-@retried_on_mlflow_outage
-def registered_model_version(
+def _register_and_decide(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     evaluation_report: EvaluationSummary,
+    shadow_former_champion: bool,
 ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
     resources = ModelResources(context)
     mlflow_registry, storage = resources.mlflow_registry, resources.storage
@@ -102,6 +102,7 @@ def registered_model_version(
             judge_again=lambda: compare_with_current_champion(
                 ref, summary.comparison_settings, mlflow_registry
             ),
+            shadow_former=shadow_former_champion,
         )
     except ModelArtifactError as error:
         raise failure(str(error)) from error
@@ -151,9 +152,22 @@ def registered_model_version(
     )
 
 
-def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.AssetsDefinition:
+def registered_model_version_asset(
+    names: ModelNames, retry: dg.RetryPolicy, shadow_former_champion: bool
+) -> dg.AssetsDefinition:
     """The model's registered_model_version: its candidate registered under its MLflow
-    registered model, promoted through its gate."""
+    registered model, promoted through its gate; with `shadow_former_champion`
+    (MLOPS_SHADOW_FORMER_CHAMPION, a declared model's `shadow_former_champion`), a promotion
+    keeps the champion it replaced as the challenger."""
+
+    @retried_on_mlflow_outage
+    def registered_model_version(
+        context: dg.AssetExecutionContext,
+        config: PromotionConfig,
+        evaluation_report: EvaluationSummary,
+    ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
+        yield from _register_and_decide(context, config, evaluation_report, shadow_former_champion)
+
     return dg.asset(
         key=names.registered_model_version,
         group_name=names.group(TRAINING_GROUP),
@@ -183,8 +197,10 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
             "accepts, and it scores the sources' raw rows through mlflow.pyfunc and the serving "
             "app) decides which alias it takes: `champion` when better beyond noise; `challenger` "
             "(replacing the one before) when neither better nor worse beyond noise; none when "
-            "worse or a hard check failed. Aliases move only by compare-and-set under a lock, "
-            "each move in the audit trail (`audit.<n>` tags, `alias.role`, the description)."
+            "worse or a hard check failed. A promotion keeps the champion it replaced as the "
+            "`challenger` (unless MLOPS_SHADOW_FORMER_CHAMPION is off), so live evidence can roll "
+            "it back. Aliases move only by compare-and-set under a lock, each move in the audit "
+            "trail (`audit.<n>` tags, `alias.role`, the description)."
         ),
     )(registered_model_version)
 

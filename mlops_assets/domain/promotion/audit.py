@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from mlops_assets.contracts import (
+    AUDIT_SEQUENCE_TAG,
     AUDIT_TAG_PREFIX,
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
@@ -49,6 +50,10 @@ class Action(StrEnum):
     """Lost `challenger` to a newer challenger."""
     CHALLENGER_RETIRED = "challenger_retired"
     """Lost `challenger` by hand (or to its own promotion)."""
+    GUARDING = "guarding"
+    """Took `challenger` as the champion a promotion (the gate's, or by hand) replaced:
+    shadowed on the following days, it takes `champion` back if the challenger test proves it
+    better (rollback.py)."""
 
 
 # The alias each action leaves the version holding ("none": neither).
@@ -58,6 +63,7 @@ ROLE_AFTER: dict[Action, str] = {
     Action.REPLACED_AS_CHAMPION: "none",
     Action.ROLLED_BACK: "none",
     Action.CHALLENGER_SET: CHALLENGER_ALIAS,
+    Action.GUARDING: CHALLENGER_ALIAS,
     Action.CHALLENGER_REPLACED: "none",
     Action.CHALLENGER_RETIRED: "none",
 }
@@ -77,8 +83,8 @@ class AliasMove:
     evidence: str
     """What the move rests on: the comparison's effect and interval, or `by hand`."""
     seq: int = 0
-    """Its place in the model's trail (1, 2, ...): `record` numbers it, since two moves of
-    one step share a moment."""
+    """Its place in the model's trail (1, 2, ...), unique within the model: `record` numbers
+    it, since two moves of one step share a moment."""
 
     def sentence(self) -> str:
         role = ROLE_AFTER[self.action]
@@ -100,6 +106,12 @@ class AliasMove:
 class TaggedRegistry(Protocol):
     def versions(self) -> list[RegistryVersion]: ...
 
+    def model_tag(self, key: str) -> str | None:
+        """The registered model's tag (None: unset)."""
+        ...
+
+    def set_model_tag(self, key: str, value: str) -> None: ...
+
     def set_version_tag(self, version: str, key: str, value: str) -> None: ...
 
     def set_version_description(self, version: str, description: str) -> None: ...
@@ -112,12 +124,11 @@ def record(registry: TaggedRegistry, move: AliasMove, description: str | None = 
     versions = registry.versions()
     held = next(v for v in versions if v.version == move.version)
     entry = len(_entries(held))
-    last = max((m.seq for v in versions for m in _entries(v)), default=0)
     move = replace(
         move,
         reason=move.reason[:_MAX_REASON],
         evidence=move.evidence[:_MAX_EVIDENCE],
-        seq=last + 1,
+        seq=_next_sequence(registry, versions),
     )
     sentence = move.sentence()
     registry.set_version_tag(move.version, f"{AUDIT_TAG_PREFIX}{entry}", move.to_json())
@@ -129,14 +140,40 @@ def record(registry: TaggedRegistry, move: AliasMove, description: str | None = 
     )
 
 
+def _next_sequence(registry: TaggedRegistry, versions: Sequence[RegistryVersion]) -> int:
+    """The next number of the model's trail, taken from the registered model's counter (read
+    and written by one client, under the lock) rather than from the versions' entries, which
+    a search may return without the latest write. The entries still count, for a trail begun
+    before the counter. Taken before the entry is written: a move killed in between leaves a
+    gap, never two moves with one number."""
+    counted = registry.model_tag(AUDIT_SEQUENCE_TAG)
+    recorded = max((m.seq for v in versions for m in _entries(v)), default=0)
+    number = max(int(counted) if counted and counted.isdigit() else 0, recorded) + 1
+    registry.set_model_tag(AUDIT_SEQUENCE_TAG, str(number))
+    return number
+
+
 def role_line(role: str, why: str) -> str:
     """The description's first line for a version no move has touched (a rejected one)."""
     return f"{ROLE_LINE_START} {role}** — {why}"
 
 
 def audit_trail(versions: Sequence[RegistryVersion]) -> list[AliasMove]:
-    """Every recorded move of the model's versions, in the order they were made."""
-    return sorted((move for version in versions for move in _entries(version)), key=lambda m: m.seq)
+    """Every recorded move of the model's versions, in the order they were made: by sequence
+    number, and for a trail written before numbers were unique (two moves sharing one), by
+    time, version and entry, so the same tags always read back in the same order."""
+    numbered = [
+        ((move.seq, move.at, _number(version.version), entry), move)
+        for version in versions
+        for entry, move in enumerate(_entries(version))
+    ]
+    return [move for _, move in sorted(numbered, key=lambda pair: pair[0])]
+
+
+def last_move(version: RegistryVersion) -> AliasMove | None:
+    """The version's latest recorded move: the one that gave it the role it holds."""
+    entries = _entries(version)
+    return entries[-1] if entries else None
 
 
 def roles_since(*versions: RegistryVersion) -> str:
@@ -153,6 +190,10 @@ def _entries(version: RegistryVersion) -> list[AliasMove]:
         if key.startswith(AUDIT_TAG_PREFIX) and key.removeprefix(AUDIT_TAG_PREFIX).isdigit()
     ]
     return [AliasMove.from_json(value) for _, value in sorted(numbered)]
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else -1
 
 
 def _without_role_line(description: str) -> str:
