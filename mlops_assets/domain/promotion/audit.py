@@ -1,11 +1,14 @@
 """The audit trail of the aliases: every move of `champion` or `challenger` onto or off a
 version, with who, when, why and the evidence, written as that version's MLflow tags.
 
-A version carries one `audit.<n>` tag per move (JSON, numbered in order), its role now
-(`alias.role`: champion, challenger or none) with the sentence that says why
-(`alias.reason`), and that sentence as the first line of its description, so the MLflow UI
-says who holds which alias and why. The moves themselves (moves.py, roles.py) call `record`
-under the champion lock; `audit_trail` reads every version's entries back in order.
+A version carries one `audit.<n>` tag per move (JSON; `n` the move's sequence number in the
+model's trail, or its place among the version's entries for a trail written before that), its
+role now (`alias.role`: champion, challenger or none) with the sentence that says why
+(`alias.reason`), and that sentence as the first line of its description, so the MLflow UI says
+who holds which alias and why. The moves (moves.py, roles.py, rollback.py, verdicts.py) call
+`record` under the champion lock; it numbers each move from the registered model's own counter
+(`audit_sequence`), so the numbers are unique and increasing within a model, and
+`audit_trail` reads every version's entries back in that order.
 """
 
 from __future__ import annotations
@@ -123,7 +126,6 @@ def record(registry: TaggedRegistry, move: AliasMove, description: str | None = 
     None keeps the one it has). Called under the champion lock, so the numbering is safe."""
     versions = registry.versions()
     held = next(v for v in versions if v.version == move.version)
-    entry = len(_entries(held))
     move = replace(
         move,
         reason=move.reason[:_MAX_REASON],
@@ -131,7 +133,9 @@ def record(registry: TaggedRegistry, move: AliasMove, description: str | None = 
         seq=_next_sequence(registry, versions),
     )
     sentence = move.sentence()
-    registry.set_version_tag(move.version, f"{AUDIT_TAG_PREFIX}{entry}", move.to_json())
+    # Keyed by its sequence number, not by a count of the version's entries: a listing that
+    # misses the latest entry must not make a move overwrite it.
+    registry.set_version_tag(move.version, f"{AUDIT_TAG_PREFIX}{move.seq}", move.to_json())
     registry.set_version_tag(move.version, ROLE_TAG, ROLE_AFTER[move.action])
     registry.set_version_tag(move.version, ROLE_REASON_TAG, sentence[:MAX_TAG_VALUE])
     body = _without_role_line(held.description if description is None else description)
