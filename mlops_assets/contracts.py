@@ -110,6 +110,9 @@ TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
 TRIGGER_RUN_TAG = "mlops/drift_report_run"
 WINDOW_START_TAG = "mlops/window_start"
 WINDOW_END_TAG = "mlops/window_end"
+# On a retraining run whose model live evidence rolled back (challenger_sensor): the data day of
+# the verdict. The drift sensor counts that run's days as tried up to it (domain/retraining.py).
+ROLLED_BACK_ON_TAG = "mlops/rolled_back_on"
 ATTEMPT_TAG = "mlops/attempt"
 REASON_TAG = "mlops/reason"
 # The signals that alarmed on the streak a retraining was started for, comma-separated, in this

@@ -12,9 +12,11 @@ from mlops_assets.asset_keys import CHALLENGER_COMPARISON
 from mlops_assets.contracts import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
+    DAGSTER_RUN_ID_TAG,
     ROLE_REASON_TAG,
     ROLE_TAG,
     ROLLED_BACK_AT_TAG,
+    ROLLED_BACK_ON_TAG,
 )
 from mlops_assets.defs.monitoring.comparison import (
     CHALLENGER_VERSION_KEY,
@@ -98,6 +100,10 @@ def test_a_worse_gate_promotion_is_rolled_back_on_shadow_evidence_and_a_better_o
     assert _aliases(project) == {CHAMPION_ALIAS: "1"}
     demoted = registry.version("2")
     assert demoted.tags[ROLE_TAG] == "none" and ROLLED_BACK_AT_TAG in demoted.tags
+    # The run that registered v2 carries the verdict's day: the drift sensor counts its days
+    # as tried up to it (test_retraining.py: only a fresh streak retrains after a rollback).
+    run = project.instance.get_run_by_id(demoted.tags[DAGSTER_RUN_ID_TAG])
+    assert run is not None and run.tags[ROLLED_BACK_ON_TAG] == days[-1]
     trail = [(m.version, m.action, m.by) for m in audit_trail(registry.versions())]
     assert trail[-5:] == [
         ("1", Action.REPLACED_AS_CHAMPION, "gate"),

@@ -48,6 +48,7 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        from mlops_assets.domain.promotion import Action
         from mlops_assets.domain.promotion.verdicts import act_on_verdict
         from mlops_assets.resources.alerts import AlertDeliveryError
         from mlops_assets.resources.project import LockTimeout
@@ -94,6 +95,8 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
             )
         context.update_cursor(acted)
         context.log.info(move.sentence())
+        if move.action is Action.RESTORED:
+            mark_rolled_back_retraining(context.instance, registry, champion, verdict.day)
         webhook = context.resources.alert_webhook
         if webhook.enabled:
             alert = move_alert(names, move, champion, registry.version_url(challenger))
@@ -104,6 +107,20 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         return dg.SkipReason(move.sentence())
 
     return _sensor
+
+
+def mark_rolled_back_retraining(
+    instance: dg.DagsterInstance, registry: Any, demoted: str, day: str
+) -> None:
+    """Tag the Dagster run that registered `demoted` (a retraining, if it was one) with the
+    verdict's day: the drift sensor then counts that run's days as tried up to it and waits for
+    a fresh alarming streak judged against the champion restored, so a rollback is not
+    followed by a retraining on the demoted version's days (domain/retraining.py)."""
+    from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, ROLLED_BACK_ON_TAG
+
+    run_id = registry.version(demoted).tags.get(DAGSTER_RUN_ID_TAG, "")
+    if run_id and instance.get_run_by_id(run_id) is not None:
+        instance.add_run_tags(run_id, {ROLLED_BACK_ON_TAG: day})
 
 
 def move_alert(names: ModelNames, move: "AliasMove", champion: str, link: str) -> "Alert":
