@@ -132,3 +132,31 @@ def test_a_worse_gate_promotion_is_rolled_back_on_shadow_evidence_and_a_better_o
     assert _aliases(project) == {CHAMPION_ALIAS: "3"}
     assert alerts.texts[-1].startswith("Challenger v1 retired (champion stays v3)")
     assert len(alerts.texts) == 2
+
+
+def test_with_the_watch_turned_off_the_former_champion_holds_no_alias(project):
+    from mlops_assets.definitions import build_defs
+    from mlops_assets.settings import Settings
+
+    settings = Settings.from_env({"MLOPS_SHADOW_FORMER_CHAMPION": "off"})
+    defs = build_defs(settings)
+    job = defs.resolve_job_def("training_job")
+    selected = job.asset_layer.selected_asset_keys
+    assets = [defs.get_assets_def(key) for key in (*selected, dg.AssetKey("scoring_data"))]
+
+    def train(data_source, run_config) -> str:
+        result = dg.materialize(
+            assets,
+            selection=list(selected),
+            resources=project.resources(data_source=data_source),
+            instance=project.instance,
+            run_config=run_config,
+        )
+        registered = result.output_for_node("registered_model_version")
+        assert registered.outcome == "promoted", registered.reasons
+        return str(registered.version)
+
+    assert train(SMALL, {}) == "1"
+    assert train(SMALLER, LENIENT_GATE) == "2"
+    assert _aliases(project) == {CHAMPION_ALIAS: "2"}
+    assert project.registry().version("1").tags[ROLE_TAG] == "none"

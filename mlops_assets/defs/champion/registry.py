@@ -39,6 +39,10 @@ from mlops_assets.resources.mlflow_registry import ModelArtifactError
 from mlops_assets.resources.project import LockTimeout
 from mlops_assets.services.servability import raw_samples, serving_checks
 
+SHADOW_FORMER_KEY = "shadow_former_champion"
+"""registered_model_version's definition metadata: whether a promotion keeps the champion it
+replaced as the challenger (Settings.shadow_former_champion)."""
+
 
 class PromotionConfig(GateConfig, dg.Config):
     """registered_model_version's run config: the gate's settings (GateConfig)."""
@@ -58,11 +62,11 @@ class RegisteredVersion:
     """The version holding `challenger` after this step."""
 
 
-def _register_and_decide(
+@retried_on_mlflow_outage
+def registered_model_version(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     evaluation_report: EvaluationSummary,
-    shadow_former_champion: bool,
 ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
     resources = ModelResources(context)
     mlflow_registry, storage = resources.mlflow_registry, resources.storage
@@ -102,7 +106,7 @@ def _register_and_decide(
             judge_again=lambda: compare_with_current_champion(
                 ref, summary.comparison_settings, mlflow_registry
             ),
-            shadow_former=shadow_former_champion,
+            shadow_former=_shadows_former_champion(context),
         )
     except ModelArtifactError as error:
         raise failure(str(error)) from error
@@ -158,16 +162,8 @@ def registered_model_version_asset(
     """The model's registered_model_version: its candidate registered under its MLflow
     registered model, promoted through its gate; with `shadow_former_champion`
     (MLOPS_SHADOW_FORMER_CHAMPION, a declared model's `shadow_former_champion`), a promotion
-    keeps the champion it replaced as the challenger."""
-
-    @retried_on_mlflow_outage
-    def registered_model_version(
-        context: dg.AssetExecutionContext,
-        config: PromotionConfig,
-        evaluation_report: EvaluationSummary,
-    ) -> Iterator[dg.Output[RegisteredVersion] | dg.AssetCheckResult]:
-        yield from _register_and_decide(context, config, evaluation_report, shadow_former_champion)
-
+    keeps the champion it replaced as the challenger. The setting is the asset's definition
+    metadata, so the UI shows it beside the description."""
     return dg.asset(
         key=names.registered_model_version,
         group_name=names.group(TRAINING_GROUP),
@@ -178,6 +174,7 @@ def registered_model_version_asset(
         kinds={"mlflow"},
         owners=[OWNER],
         retry_policy=retry,
+        metadata={SHADOW_FORMER_KEY: shadow_former_champion},
         check_specs=[
             dg.AssetCheckSpec(
                 PROMOTION_CHECK,
@@ -203,6 +200,13 @@ def registered_model_version_asset(
             "trail (`audit.<n>` tags, `alias.role`, the description)."
         ),
     )(registered_model_version)
+
+
+def _shadows_former_champion(context: dg.AssetExecutionContext) -> bool:
+    """Whether this model's promotions keep the former champion as the challenger (the
+    definition metadata registered_model_version_asset set from the settings)."""
+    value = context.assets_def.metadata_by_key[context.asset_key].get(SHADOW_FORMER_KEY, True)
+    return bool(getattr(value, "value", value))
 
 
 def _roles_markdown(outcome: PromotionOutcome) -> str:
