@@ -34,6 +34,9 @@ ROLE_TAG = "alias.role"
 CANARY_SHARE_TAG = "canary_share"
 ROLE_REASON_TAG = "alias.reason"
 AUDIT_TAG_PREFIX = "audit."
+# The registered model's tag holding the last audit sequence number handed out: every move of
+# the model takes the next one under the champion lock, so no two share a number.
+AUDIT_SEQUENCE_TAG = "audit_sequence"
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the
 # version is loaded for scoring or comparison.
 MODEL_HASH_TAG = "model.sha256"
@@ -111,6 +114,9 @@ TRIGGER_PARTITION_TAG = "mlops/triggered_by_drift_report"
 TRIGGER_RUN_TAG = "mlops/drift_report_run"
 WINDOW_START_TAG = "mlops/window_start"
 WINDOW_END_TAG = "mlops/window_end"
+# On a retraining run whose model live evidence rolled back (challenger_sensor): the data day of
+# the verdict. The drift sensor counts that run's days as tried up to it (domain/retraining.py).
+ROLLED_BACK_ON_TAG = "mlops/rolled_back_on"
 ATTEMPT_TAG = "mlops/attempt"
 REASON_TAG = "mlops/reason"
 # The signals that alarmed on the streak a retraining was started for, comma-separated, in this

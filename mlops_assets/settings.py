@@ -75,6 +75,9 @@ class Settings:
     gate: GateConfig = field(default_factory=GateConfig, hash=False)
     mlflow_max_retries: int = 3  # MLOPS_MLFLOW_MAX_RETRIES
     mlflow_retry_delay: float = 5.0  # MLOPS_MLFLOW_RETRY_DELAY, seconds
+    # MLOPS_SHADOW_FORMER_CHAMPION (on unless off): a promotion by the gate or by hand keeps the
+    # champion it replaced as the challenger, so the challenger test can roll it back.
+    shadow_former_champion: bool = True
 
     @property
     def alerts_on(self) -> bool:
@@ -142,6 +145,9 @@ class Settings:
             ),
             mlflow_retry_delay=_seconds(
                 text("MLOPS_MLFLOW_RETRY_DELAY"), "MLOPS_MLFLOW_RETRY_DELAY", cls.mlflow_retry_delay
+            ),
+            shadow_former_champion=_switch(
+                text("MLOPS_SHADOW_FORMER_CHAMPION") or "on", "MLOPS_SHADOW_FORMER_CHAMPION"
             ),
         )
 

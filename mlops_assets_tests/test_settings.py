@@ -107,3 +107,12 @@ def test_the_sensors_switches_interval_and_the_mlflow_retries_come_from_the_sett
     assert quiet_sensors["drift_retraining_sensor"].minimum_interval_seconds == 300
     for name in ("drift_retraining_sensor", "labels_arrival_sensor", "monitoring_alerts_sensor"):
         assert quiet_sensors[name].default_status == dg.DefaultSensorStatus.STOPPED, name
+
+
+def test_a_promotion_keeps_the_former_champion_under_watch_unless_turned_off(tmp_path):
+    home = {"MLOPS_HOME": str(tmp_path)}
+    assert Settings.from_env(home).shadow_former_champion is True
+    off = Settings.from_env({**home, "MLOPS_SHADOW_FORMER_CHAMPION": "off"})
+    assert off.shadow_former_champion is False
+    with pytest.raises(SettingsError, match="MLOPS_SHADOW_FORMER_CHAMPION='maybe' is not on"):
+        Settings.from_env({**home, "MLOPS_SHADOW_FORMER_CHAMPION": "maybe"})

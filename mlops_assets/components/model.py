@@ -117,6 +117,9 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
     schedule: Schedule = Schedule()
     drift_sensor: bool = False
     """Whether the model's drift sensor starts running (else turn it on in the UI)."""
+    shadow_former_champion: bool = True
+    """Whether a promotion (the gate's or by hand) keeps the champion it replaced as the
+    challenger, so the challenger test can roll the promotion back (docs/challengers.md)."""
 
     @classmethod
     def model(cls) -> type[BaseModel]:
@@ -165,6 +168,7 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
             "MLOPS_SCORING_CRON": self.schedule.cron,
             "MLOPS_SCORING_SCHEDULE": "on" if self.schedule.enabled else "off",
             "MLOPS_DRIFT_SENSOR": "on" if self.drift_sensor else "off",
+            "MLOPS_SHADOW_FORMER_CHAMPION": "on" if self.shadow_former_champion else "off",
         }
         shared = {name: env[name] for name in SHARED_VARIABLES if name in env}
         # One parser for both ways of declaring a model: Settings.from_env. The retraining

@@ -72,6 +72,11 @@ class RetrainingAttempt:
     created: datetime
     window_start: date | None = None
     window_end: date | None = None
+    rolled_back_on: date | None = None
+    """The data day on which live evidence rolled back the version this run promoted (the
+    former champion, shadowed, proven better). Its days up to then count as tried: they were
+    scored and judged by the demoted version, not by the champion restored, so they start no
+    retraining; the next waits for an alarming streak after that day."""
 
 
 @dataclass(frozen=True)
@@ -114,10 +119,10 @@ def decide_retraining(
     newest = max(by_day)
     ended = [a for a in attempts if a.window_end is not None]
     last_success = max((a for a in ended if a.status == "succeeded"), key=_end, default=None)
-    last_tried = max(ended, key=_end, default=None)
+    last_tried = max(ended, key=_tried_until, default=None)
     first_candidate = newest - timedelta(days=policy.catch_up_days)
     if last_tried is not None:
-        first_candidate = max(first_candidate, _end(last_tried) + timedelta(days=1))
+        first_candidate = max(first_candidate, _tried_until(last_tried) + timedelta(days=1))
 
     waiting: RetrainingDecision | None = None
     day = first_candidate
@@ -135,7 +140,14 @@ def decide_retraining(
         return RetrainingDecision(
             False,
             f"{newest}: already in the window of retraining run {last_tried.run_id} (up to "
-            f"{_end(last_tried)}, {last_tried.status}); nothing to do",
+            f"{_end(last_tried)}, {last_tried.status}"
+            + (
+                f"; its model rolled back on {last_tried.rolled_back_on}, the days it scored "
+                "until then count as tried"
+                if last_tried.rolled_back_on
+                else ""
+            )
+            + "); nothing to do",
         )
     # Nothing to launch: the newest day's own reason is what people look for on the tick,
     # unless an earlier due streak waits for labels (the newest day's streak then waits too,
@@ -158,6 +170,10 @@ def _judge_day(
     if not verdict.alarming:
         return RetrainingDecision(False, _held(verdict))
     streak = [by_day[d] for d in _alarming_streak(verdict.day, by_day)]
+    if last_tried is not None and last_tried.rolled_back_on is not None:
+        # Days up to a rollback were judged against the demoted version: no evidence about
+        # the champion restored, so its streak starts after them.
+        streak = [v for v in streak if v.day > last_tried.rolled_back_on]
     signals = _streak_signals(streak)
     evidence = _evidence(streak)
     if len(streak) < policy.debounce_days:
@@ -197,7 +213,7 @@ def _judge_day(
     # Only labelled days are trained on, and a window must end on a day no retraining tried
     # yet (else it would train on the same days again).
     labelled = [v.day for v in streak if v.labelled][-policy.window_days :]
-    untried = date.min if last_tried is None else _end(last_tried)
+    untried = date.min if last_tried is None else _tried_until(last_tried)
     if len(labelled) < policy.labelled_days_needed or labelled[-1] <= untried:
         unlabelled = [v.day for v in streak if not v.labelled and v.day > untried]
         unlabelled = unlabelled[-policy.window_days :]
@@ -289,6 +305,13 @@ def _held(verdict: DayVerdict) -> str:
 def _end(attempt: RetrainingAttempt) -> date:
     assert attempt.window_end is not None
     return attempt.window_end
+
+
+def _tried_until(attempt: RetrainingAttempt) -> date:
+    """The last day the attempt accounts for: its window's end, or the day its model was
+    rolled back on live evidence when later."""
+    end = _end(attempt)
+    return max(end, attempt.rolled_back_on) if attempt.rolled_back_on else end
 
 
 def _alarming_streak(day: date, by_day: Mapping[date, DayVerdict]) -> list[date]:

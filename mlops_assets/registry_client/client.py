@@ -328,6 +328,14 @@ class RegistryClient:
     def set_alias(self, alias: str, version: str) -> None:
         self.client().set_registered_model_alias(self.model_name, alias, version)
 
+    def model_tag(self, key: str) -> str | None:
+        """The registered model's tag (None: unset)."""
+        value: str | None = self.client().get_registered_model(self.model_name).tags.get(key)
+        return value
+
+    def set_model_tag(self, key: str, value: str) -> None:
+        self.client().set_registered_model_tag(self.model_name, key, value)
+
     def delete_alias(self, alias: str) -> None:
         self.client().delete_registered_model_alias(self.model_name, alias)
 

@@ -107,6 +107,12 @@ class MlflowRegistry(dg.ConfigurableResource):
     def set_alias(self, alias: str, version: str) -> None:
         self.registry_client().set_alias(alias, version)
 
+    def model_tag(self, key: str) -> str | None:
+        return self.registry_client().model_tag(key)
+
+    def set_model_tag(self, key: str, value: str) -> None:
+        self.registry_client().set_model_tag(key, value)
+
     def delete_alias(self, alias: str) -> None:
         self.registry_client().delete_alias(alias)
 

@@ -127,3 +127,12 @@ def test_a_misspelt_key_fails_instead_of_being_ignored() -> None:
         MlopsModel.resolve_from_yaml(CAR_LOAN_YAML.replace("delay_days:", "delay_dayz:"))
 
     assert "delay_dayz" in str(error.value)
+
+
+def test_a_declared_model_turns_the_watch_on_a_promotion_off_in_its_yaml() -> None:
+    declared = yaml.safe_load(CAR_LOAN_YAML)
+    assert MlopsModel.resolve_from_dict(declared).settings({}).shadow_former_champion is True
+    off = MlopsModel.resolve_from_dict({**declared, "shadow_former_champion": False})
+    # Its own YAML decides, whatever the default model's variable says.
+    environ = {"MLOPS_SHADOW_FORMER_CHAMPION": "on"}
+    assert off.settings(environ).shadow_former_champion is False

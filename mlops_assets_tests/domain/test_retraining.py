@@ -281,3 +281,21 @@ def test_planned_retrainings_match_the_labelled_windows():
         (_day(3), _day(5)),
         (_day(5), _day(7)),
     ]
+
+
+def test_after_a_rollback_on_live_evidence_only_a_fresh_streak_retrains():
+    # The retraining on days 0-1 was promoted, then rolled back on day 5 by the challenger test
+    # (its model proven worse than the champion it replaced). Drift stays critical throughout.
+    drifting = _days(*["critical"] * 8)
+    promoted = _attempt(_day(1), start=_day(0))
+    # Without the rollback, day 5 (past the cooldown) would retrain the same day...
+    assert _decide(drifting[:6], [promoted]).launch
+    rolled_back = replace(promoted, rolled_back_on=_day(5))
+    # ...with it, the days the demoted model judged (up to day 5) start nothing, and the next
+    # retraining needs debounce_days alarming days after the rollback.
+    same_day = _decide(drifting[:6], [rolled_back])
+    assert not same_day.launch and f"its model rolled back on {_day(5)}" in same_day.reason
+    next_day = _decide(drifting[:7], [rolled_back])
+    assert not next_day.launch and "debounce" in next_day.reason
+    fresh = _decide(drifting, [rolled_back])
+    assert fresh.launch and (fresh.window_start, fresh.window_end) == (_day(6), _day(7))

@@ -30,6 +30,7 @@ WRITES = (
     "set_alias",
     "delete_alias",
     "set_run_tag",
+    "set_model_tag",
 )
 GATE = GateConfig(min_metrics={"roc_auc": 0.6})
 

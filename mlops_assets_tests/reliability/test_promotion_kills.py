@@ -30,9 +30,11 @@ from mlops_assets_tests.reliability import promotion_kill
 
 KILLER = Path(promotion_kill.__file__)
 # Writes of a promotion of v2 over champion v1: 1 registration, 2-8 the run's gate tags, 9 the
-# alias, 10-12 the move's tags, 13-16 the replaced champion's audit record (entry, role,
-# reason, description), 17-20 v2's (its description last). Killed after each of these:
-KILL_POINTS = (1, 2, 8, 9, 10, 12, 13, 16, 19)
+# alias, 10-12 the move's tags, 13-17 the replaced champion's audit record (the model's audit
+# counter, entry, role, reason, description), 18-22 v2's (its description last), 23 the
+# `challenger` alias on v1 (the former champion kept under watch), 24-28 its record. Killed
+# after each of these:
+KILL_POINTS = (1, 2, 8, 9, 10, 12, 13, 14, 17, 20, 23, 24)
 
 
 def _logged_model(registry: MlflowRegistry, name: str) -> tuple[str, str]:
@@ -122,7 +124,8 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
         assert v2.tags[GATE_DECISION_TAG] == "promoted"
         assert PROMOTED_AT_TAG in v2.tags and ARCHIVED_AT_TAG in v2.tags
         assert v2.tags[REPLACED_TAG] == "1"
-        assert v2.description.startswith("**Role: none** — v2 holds no alias")
+        # Replaced by v3, it is now the former champion kept under watch.
+        assert v2.description.startswith("**Role: challenger** — v2 holds `challenger` (guarding")
         assert "**Gate decision: Promoted to champion**" in v2.description
     else:
         # Never champion: not tagged as if it had been.

@@ -3,14 +3,15 @@
 Each tick reads the verdict of the latest day of the model's challenger_comparison that has one
 and, through the promotion service (domain/promotion/verdicts.py: lock, compare-and-set, audit
 trail), promotes a challenger proven better or retires one proven worse or undecided at the
-horizon; each move is posted to MLOPS_ALERT_WEBHOOK_URL. While the verdict is to keep
+horizon; a former champion kept on after a promotion and proven better takes `champion` back
+(a rollback). Each move is posted to MLOPS_ALERT_WEBHOOK_URL. While the verdict is to keep
 collecting, it steps the canary's share of live traffic (defs/champion/canary_steps.py).
 Acting in the tick rather than in a run: the move is one compare-and-set on two aliases, and a
 verdict already acted on finds the roles moved and does nothing, so a re-tick is harmless.
 """
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -19,6 +20,10 @@ from mlops_assets.defs.champion.canary_steps import step_canary
 from mlops_assets.defs.monitoring.comparison import latest_verdict
 from mlops_assets.defs.retraining.sensors import sensor_status
 from mlops_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.alerts import Alert
+    from mlops_assets.domain.promotion import AliasMove
 
 CHALLENGER_SENSOR = "challenger_sensor"
 LOCK_WAIT_SECONDS = 5.0
@@ -39,12 +44,13 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         description=(
             "Acts on challenger_comparison's latest verdict: promotes a challenger proven "
             "better on live labelled rows, retires one proven worse or undecided at the "
-            "horizon (audit trail on both versions), and posts the move to "
+            "horizon, and rolls a promotion back when the former champion (kept on as the "
+            "challenger) is proven better (audit trail on both versions); posts the move to "
             "MLOPS_ALERT_WEBHOOK_URL."
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        from mlops_assets.domain.alerts import Alert
+        from mlops_assets.domain.promotion import Action
         from mlops_assets.domain.promotion.verdicts import act_on_verdict
         from mlops_assets.resources.alerts import AlertDeliveryError
         from mlops_assets.resources.project import LockTimeout
@@ -97,22 +103,11 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
             )
         context.update_cursor(acted)
         context.log.info(move.sentence())
+        if move.action is Action.RESTORED:
+            mark_rolled_back_retraining(context.instance, registry, champion, verdict.day)
         webhook = context.resources.alert_webhook
         if webhook.enabled:
-            promoted = verdict.decision == "promote"
-            title = (
-                f"Challenger v{challenger} promoted to champion over v{champion}"
-                if promoted
-                else f"Challenger v{challenger} retired (champion stays v{champion})"
-            )
-            # A declared model's alert says whose it is, as its other alerts do.
-            title = f"{names.model}: {title}" if names.model else title
-            alert = Alert(
-                "promotion" if promoted else "rejection",
-                title,
-                f"{move.reason}; {move.evidence}",
-                registry.version_url(challenger),
-            )
+            alert = move_alert(names, move, champion, registry.version_url(challenger))
             try:
                 webhook.post(alert)
             except AlertDeliveryError as error:
@@ -120,6 +115,44 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         return dg.SkipReason(move.sentence())
 
     return _sensor
+
+
+def mark_rolled_back_retraining(
+    instance: dg.DagsterInstance, registry: Any, demoted: str, day: str
+) -> None:
+    """Tag the Dagster run that registered `demoted` (a retraining, if it was one) with the
+    verdict's day: the drift sensor then counts that run's days as tried up to it and waits for
+    a fresh alarming streak judged against the champion restored, so a rollback is not
+    followed by a retraining on the demoted version's days (domain/retraining.py)."""
+    from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, ROLLED_BACK_ON_TAG
+
+    run_id = registry.version(demoted).tags.get(DAGSTER_RUN_ID_TAG, "")
+    if run_id and instance.get_run_by_id(run_id) is not None:
+        instance.add_run_tags(run_id, {ROLLED_BACK_ON_TAG: day})
+
+
+def move_alert(names: ModelNames, move: "AliasMove", champion: str, link: str) -> "Alert":
+    """The webhook's message for a move on a verdict (`move`: the AliasMove act_on_verdict
+    returned): a promotion, a rollback (the former champion shadowed after a promotion took
+    `champion` back) or a retirement."""
+    from mlops_assets.domain.alerts import Alert, AlertKind
+    from mlops_assets.domain.promotion import Action
+
+    challenger = move.version
+    kind: AlertKind = "rejection"
+    title = f"Challenger v{challenger} retired (champion stays v{champion})"
+    if move.action is Action.RESTORED:
+        kind = "rollback"
+        title = (
+            f"Promotion of v{champion} rolled back: former champion v{challenger} proven better "
+            "on live labelled rows"
+        )
+    elif move.action is Action.PROMOTED:
+        kind = "promotion"
+        title = f"Challenger v{challenger} promoted to champion over v{champion}"
+    # A declared model's alert says whose it is, as its other alerts do.
+    title = f"{names.model}: {title}" if names.model else title
+    return Alert(kind, title, f"{move.reason}; {move.evidence}", link)
 
 
 def _holds_roles(registry: Any, champion: str, challenger: str, since: str) -> bool:

@@ -18,12 +18,16 @@ from mlops_assets.settings import Settings
 @functools.cache
 def assets(settings: Settings, names: ModelNames) -> tuple[dg.AssetsDefinition, ...]:
     """The model's champion assets; built once per model and settings."""
-    return (registered_model_version_asset(names, mlflow_retry_policy(settings)),)
+    return (
+        registered_model_version_asset(
+            names, mlflow_retry_policy(settings), settings.shadow_former_champion
+        ),
+    )
 
 
 def build(settings: Settings, names: ModelNames) -> dg.Definitions:
     return dg.Definitions(
         assets=assets(settings, names),
-        jobs=[rollback_job(names), promote_job(names)],
+        jobs=[rollback_job(names), promote_job(names, settings.shadow_former_champion)],
         sensors=[challenger_sensor(settings, names)],
     )

@@ -71,7 +71,7 @@ def _rollback_op(names: ModelNames) -> dg.OpDefinition:
     return rollback_champion
 
 
-def _promote_op(names: ModelNames) -> dg.OpDefinition:
+def _promote_op(names: ModelNames, shadow_former: bool) -> dg.OpDefinition:
     @dg.op(
         name=names.manual_promotion.op,
         description=(
@@ -97,7 +97,13 @@ def _promote_op(names: ModelNames) -> dg.OpDefinition:
         try:
             if config.role == "champion":
                 move = promote_given_version(
-                    registry, lock, version, config.reason, config.requested_by, manual
+                    registry,
+                    lock,
+                    version,
+                    config.reason,
+                    config.requested_by,
+                    manual,
+                    shadow_former,
                 )
                 if move.moved:
                     return _move_output(context, registry, move, config.reason)
@@ -139,7 +145,10 @@ def rollback_job(names: ModelNames) -> dg.JobDefinition:
 
 
 @functools.cache
-def promote_job(names: ModelNames) -> dg.JobDefinition:
+def promote_job(names: ModelNames, shadow_former: bool = True) -> dg.JobDefinition:
+    """`shadow_former`: a version made champion keeps the one it replaced as the challenger
+    (the settings' `shadow_former_champion`)."""
+
     @dg.job(
         name=names.manual_promotion.job,
         description=(
@@ -151,7 +160,7 @@ def promote_job(names: ModelNames) -> dg.JobDefinition:
         tags={"mlops/purpose": "promotion", **CHAMPION_GATE_RUN_TAG},
     )
     def promote_version_job() -> None:
-        _promote_op(names)()
+        _promote_op(names, shadow_former)()
 
     return promote_version_job
 

@@ -40,6 +40,10 @@ from mlops_assets.resources.mlflow_registry import ModelArtifactError
 from mlops_assets.resources.project import LockTimeout
 from mlops_assets.services.servability import raw_samples, serving_checks
 
+SHADOW_FORMER_KEY = "shadow_former_champion"
+"""registered_model_version's definition metadata: whether a promotion keeps the champion it
+replaced as the challenger (Settings.shadow_former_champion)."""
+
 
 def _described(field: str) -> str:
     """GateConfig's description of `field`, with what leaving it unset means."""
@@ -141,6 +145,7 @@ def registered_model_version(
                 ref, summary.comparison_settings, mlflow_registry
             ),
             manual=resources.names.manual_promotion,
+            shadow_former=_shadows_former_champion(context),
         )
     except ModelArtifactError as error:
         raise failure(str(error)) from error
@@ -191,9 +196,14 @@ def registered_model_version(
     )
 
 
-def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> dg.AssetsDefinition:
+def registered_model_version_asset(
+    names: ModelNames, retry: dg.RetryPolicy, shadow_former_champion: bool
+) -> dg.AssetsDefinition:
     """The model's registered_model_version: its candidate registered under its MLflow
-    registered model, promoted through its gate."""
+    registered model, promoted through its gate; with `shadow_former_champion`
+    (MLOPS_SHADOW_FORMER_CHAMPION, a declared model's `shadow_former_champion`), a promotion
+    keeps the champion it replaced as the challenger. The setting is the asset's definition
+    metadata, so the UI shows it beside the description."""
     return dg.asset(
         key=names.registered_model_version,
         group_name=names.group(TRAINING_GROUP),
@@ -204,6 +214,7 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
         kinds={"mlflow"},
         owners=[OWNER],
         retry_policy=retry,
+        metadata={SHADOW_FORMER_KEY: shadow_former_champion},
         check_specs=[
             dg.AssetCheckSpec(
                 PROMOTION_CHECK,
@@ -223,10 +234,19 @@ def registered_model_version_asset(names: ModelNames, retry: dg.RetryPolicy) -> 
             "accepts, and it scores the sources' raw rows through mlflow.pyfunc and the serving "
             "app) decides which alias it takes: `champion` when better beyond noise; `challenger` "
             "(replacing the one before) when neither better nor worse beyond noise; none when "
-            "worse or a hard check failed. Aliases move only by compare-and-set under a lock, "
-            "each move in the audit trail (`audit.<n>` tags, `alias.role`, the description)."
+            "worse or a hard check failed. A promotion keeps the champion it replaced as the "
+            "`challenger` (unless MLOPS_SHADOW_FORMER_CHAMPION is off), so live evidence can roll "
+            "it back. Aliases move only by compare-and-set under a lock, each move in the audit "
+            "trail (`audit.<n>` tags, `alias.role`, the description)."
         ),
     )(registered_model_version)
+
+
+def _shadows_former_champion(context: dg.AssetExecutionContext) -> bool:
+    """Whether this model's promotions keep the former champion as the challenger (the
+    definition metadata registered_model_version_asset set from the settings)."""
+    value = context.assets_def.metadata_by_key[context.asset_key].get(SHADOW_FORMER_KEY, True)
+    return bool(getattr(value, "value", value))
 
 
 def _roles_markdown(outcome: PromotionOutcome) -> str:

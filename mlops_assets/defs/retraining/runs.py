@@ -10,7 +10,12 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.asset_keys import DEFAULT, ModelNames
-from mlops_assets.contracts import RETRAINING_JOB, WINDOW_END_TAG, WINDOW_START_TAG
+from mlops_assets.contracts import (
+    RETRAINING_JOB,
+    ROLLED_BACK_ON_TAG,
+    WINDOW_END_TAG,
+    WINDOW_START_TAG,
+)
 from mlops_assets.defs.retraining.jobs import raw_data_op
 from mlops_assets.domain.retraining import AttemptStatus, RetrainingAttempt
 
@@ -40,6 +45,7 @@ def retraining_attempts(
         config = ops.get(raw_data_op(names), {}).get("config", {})
         start = run.tags.get(WINDOW_START_TAG) or config.get("window_start") or ""
         end = run.tags.get(WINDOW_END_TAG) or config.get("window_end") or ""
+        rolled_back = run.tags.get(ROLLED_BACK_ON_TAG, "")
         attempts.append(
             RetrainingAttempt(
                 run_id=run.run_id,
@@ -47,6 +53,7 @@ def retraining_attempts(
                 created=datetime.fromtimestamp(record.create_timestamp.timestamp(), tz=UTC),
                 window_start=date.fromisoformat(start or end) if end else None,
                 window_end=date.fromisoformat(end) if end else None,
+                rolled_back_on=date.fromisoformat(rolled_back) if rolled_back else None,
             )
         )
     return attempts

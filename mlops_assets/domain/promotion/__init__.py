@@ -6,8 +6,10 @@ The modules, in the order a candidate meets them:
 - `gate`: the named checks and the decision (GateConfig, decide_promotion, GateOutcome:
   promoted, challenger or rejected);
 - `moves`: the lock and compare-and-set protocol that registers a candidate and moves
-  `champion` (the gate's promotion, a rollback, a manual promotion) and the gate's
-  `challenger`, over the ChampionRegistry interface that MlflowRegistry implements;
+  `champion` (the gate's promotion, a manual promotion) and the gate's `challenger`, over the
+  ChampionRegistry interface that MlflowRegistry implements; a promotion keeps the champion it
+  replaced as the challenger (guarding), so live evidence can undo it;
+- `rollback`: `champion` moved back, by hand or on the challenger test's evidence;
 - `roles`: the `challenger` alias set or retired by hand;
 - `audit`: every move of an alias recorded on its version (who, when, why, the evidence) and
   read back (`audit_trail`);
@@ -62,9 +64,9 @@ from mlops_assets.domain.promotion.moves import (
     promote_given_version,
     register_and_promote,
     repair_interrupted,
-    roll_back,
 )
 from mlops_assets.domain.promotion.roles import retire_challenger, set_challenger
+from mlops_assets.domain.promotion.rollback import roll_back
 
 __all__ = [
     "DEFAULT_MIN_METRICS",

@@ -1,5 +1,11 @@
-"""Every move of the `champion` alias (the gate's promotion, a rollback, a manual promotion)
-and the gate's move of `challenger`; the challenger set or retired by hand is in roles.py.
+"""Every move of the `champion` alias forward (the gate's promotion, a manual promotion) and
+the gate's move of `challenger`; the challenger set or retired by hand is in roles.py, a
+rollback in rollback.py.
+
+A promotion by the gate or by hand keeps the champion it replaced as the `challenger` (its
+audit entry `guarding`; `shadow_former=False` turns it off): shadowed on the following days, it
+takes `champion` back if the challenger test proves it better, so a promotion the offline
+evidence got wrong is undone on live evidence (verdicts.py).
 
 Each move happens under one lock per model (the same for all, so none interleaves with
 another), by compare-and-set, and is recorded in the audit trail (audit.py): the champion is
@@ -27,9 +33,6 @@ from mlops_assets.contracts import (
     REPLACED_TAG,
     ROLE_REASON_TAG,
     ROLE_TAG,
-    ROLLBACK_AUDIT_TAG,
-    ROLLBACK_RESTORED_BY_TAG,
-    ROLLED_BACK_AT_TAG,
     TEST_METRIC_TAG_PREFIX,
 )
 from mlops_assets.domain.promotion.audit import (
@@ -57,7 +60,6 @@ from mlops_assets.domain.promotion.history import (
     PromotionError,
     current_champion,
     interrupted_repairs,
-    rollback_target,
 )
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 
@@ -92,6 +94,10 @@ class ChampionRegistry(Protocol):
     def set_version_description(self, version: str, description: str) -> None: ...
 
     def set_alias(self, alias: str, version: str) -> None: ...
+
+    def model_tag(self, key: str) -> str | None: ...
+
+    def set_model_tag(self, key: str, value: str) -> None: ...
 
     def delete_alias(self, alias: str) -> None: ...
 
@@ -165,6 +171,7 @@ def register_and_promote(
     gate: GateConfig,
     judge_again: Callable[[], ChampionComparison | None],
     manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
+    shadow_former: bool = True,
 ) -> PromotionOutcome:
     """Register the candidate and let the gate decide whether it takes `champion`.
 
@@ -172,6 +179,8 @@ def register_and_promote(
     called only when the champion moved since evaluation, so the judgement is never stale.
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
     alias is finished rather than judged again. `manual`: the job the reasons name.
+    `shadow_former`: a promotion keeps the champion it replaced as the challenger
+    (`guard_former_champion`).
     """
     decision = judge(
         candidate.metrics,
@@ -243,6 +252,8 @@ def register_and_promote(
             move = _gate_move(version, Action.PROMOTED, decision)
             if promoted:
                 make_champion(registry, move, current_version, page)
+                if shadow_former and current_version is not None:
+                    guard_former_champion(registry, move, current_version)
             elif decision.outcome is GateOutcome.CHALLENGER:
                 make_challenger(registry, replace(move, action=Action.CHALLENGER_SET), page)
             else:
@@ -293,33 +304,6 @@ def repair_interrupted(
     return [fix.why for fix in fixes]
 
 
-def roll_back(
-    registry: ChampionRegistry,
-    locks: Locks,
-    reason: str,
-    requested_by: str = "",
-    manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
-) -> ChampionMove:
-    """Move `champion` back to the previous champion, with an audit trail on both versions.
-
-    Raises PromotionError when there is no earlier champion; nothing is changed then.
-    """
-    with champion_lock(registry, locks):
-        repair_interrupted(registry, manual=manual)
-        current, target = rollback_target(registry.model_name, registry.versions())
-        who, now = requester(requested_by), now_utc()
-        audit = f"rolled back by {who} at {now}: {reason}"
-        registry.set_alias(CHAMPION_ALIAS, target.version)
-        registry.set_version_tag(current.version, ROLLED_BACK_AT_TAG, now)
-        registry.set_version_tag(current.version, ROLLBACK_AUDIT_TAG, audit)
-        registry.set_version_tag(target.version, ROLLBACK_RESTORED_BY_TAG, audit)
-        back = f"rolled back to v{target.version}: {reason}"
-        record(registry, AliasMove(current.version, Action.ROLLED_BACK, now, who, back, BY_HAND))
-        restored = f"restored in place of v{current.version}: {reason}"
-        record(registry, AliasMove(target.version, Action.RESTORED, now, who, restored, BY_HAND))
-        return ChampionMove(current.version, target.version, who, audit)
-
-
 def promote_given_version(
     registry: ChampionRegistry,
     locks: Locks,
@@ -327,9 +311,11 @@ def promote_given_version(
     reason: str,
     requested_by: str = "",
     manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
+    shadow_former: bool = True,
 ) -> ChampionMove:
     """Move `champion` to `version` by hand (what the gate cannot judge: a new schema, a
-    deliberate override), after verifying its artefact, with an audit trail.
+    deliberate override), after verifying its artefact, with an audit trail; with
+    `shadow_former`, the champion it replaces stays on as the challenger.
 
     Raises PromotionError for an unknown version, and the registry's artefact error when the
     version's files do not match their recorded hash; nothing is changed then.
@@ -357,6 +343,8 @@ def promote_given_version(
         registry.set_version_tag(wanted, PROMOTION_AUDIT_TAG, audit)
         move = AliasMove(wanted, Action.PROMOTED, now, who, reason, BY_HAND)
         make_champion(registry, move, None if current is None else current.version)
+        if shadow_former and current is not None:
+            guard_former_champion(registry, move, current.version)
         return ChampionMove(previous, wanted, who, audit)
 
 
@@ -398,3 +386,16 @@ def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | Non
             replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
         )
     record(registry, move, page)
+
+
+def guard_former_champion(registry: ChampionRegistry, promoted: AliasMove, former: str) -> None:
+    """`challenger` onto `former`, the champion `promoted` just replaced (under the caller's
+    champion lock), replacing any other challenger: the former champion is shadowed on the
+    following days and the challenger test judges the pair as usual. Recorded as `guarding`,
+    which is what makes a `promote` verdict a rollback (verdicts.py)."""
+    why = (
+        f"former champion, shadowed after v{promoted.version} was promoted over it by "
+        f"{promoted.by}: it takes `champion` back if proven better on live labelled rows, and "
+        "is retired otherwise"
+    )
+    make_challenger(registry, replace(promoted, version=former, action=Action.GUARDING, reason=why))

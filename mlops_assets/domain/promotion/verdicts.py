@@ -1,8 +1,10 @@
 """The aliases moved on the challenger test's verdict (domain/challenger/sequential.py): a
 challenger proven better on live labelled rows takes `champion`, one proven worse (or undecided
-at the horizon) loses `challenger`. The same lock, compare-and-set and audit trail as every
-other move (moves.py): the verdict judged one pair of versions, so it moves nothing once either
-role has changed hands since.
+at the horizon) loses `challenger`. When the challenger is the former champion kept on after a
+promotion (`guarding`, moves.py), proven better means the promotion was wrong: it takes
+`champion` back in a rollback (rollback.py) and the demoted version is never a rollback target
+again. The same lock, compare-and-set and audit trail as every other move: the verdict judged
+one pair of versions, so it moves nothing once either role has changed hands since.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from mlops_assets.contracts import (
 )
 from mlops_assets.domain.challenger.canary import CanarySchedule, CanaryShare, canary_step
 from mlops_assets.domain.challenger.sequential import ChallengerVerdict
-from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, roles_since
+from mlops_assets.domain.promotion.audit import (
+    Action,
+    AliasMove,
+    last_move,
+    now_utc,
+    record,
+    roles_since,
+)
 from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
 from mlops_assets.domain.promotion.moves import (
     ChampionRegistry,
@@ -24,6 +33,7 @@ from mlops_assets.domain.promotion.moves import (
     make_champion,
     repair_interrupted,
 )
+from mlops_assets.domain.promotion.rollback import restore
 
 CHALLENGER_TEST = "challenger_test"
 """Who a verdict's move is recorded as asked by (the gate's is `gate`)."""
@@ -55,7 +65,9 @@ def act_on_verdict(
     promotion and its rollback, say) from moving them now.
 
     A promoted challenger's artefact is verified first (the registry's artefact error is raised
-    and nothing moves); it gives up `challenger` as it takes `champion`.
+    and nothing moves); it gives up `challenger` as it takes `champion`. A former champion
+    (its role from a `guarding` move) proven better takes `champion` back in a rollback: the
+    move returned is then `restored`.
     """
     if verdict.decision == "keep_collecting":
         return None
@@ -71,6 +83,14 @@ def act_on_verdict(
         ):
             return None
         now, evidence = now_utc(), verdict_evidence(verdict)
+        guarding = _guarding(last_move(held_challenger))
+        if verdict.decision == "promote" and guarding:
+            registry.load_model(challenger)
+            reason = (
+                f"v{challenger}, the former champion shadowed since v{champion}'s promotion, "
+                f"proven better on live labelled rows ({verdict.reason}, {verdict.day})"
+            )
+            return restore(registry, champion, challenger, CHALLENGER_TEST, now, reason, evidence)
         if verdict.decision == "promote":
             registry.load_model(challenger)
             reason = (
@@ -86,6 +106,8 @@ def act_on_verdict(
             make_champion(registry, move, champion)
             return move
         reason = f"retired against v{champion}: {verdict.reason} ({verdict.day})"
+        if guarding:
+            reason = f"former champion {reason}; v{champion}'s promotion stands"
         registry.delete_alias(CHALLENGER_ALIAS)
         move = AliasMove(
             challenger, Action.CHALLENGER_RETIRED, now, CHALLENGER_TEST, reason, evidence
@@ -142,3 +164,9 @@ def step_canary_share(
         )
         record(registry, move)
         return step, move
+
+
+def _guarding(move: AliasMove | None) -> bool:
+    """Whether the challenger holds its role as the former champion kept on after a
+    promotion."""
+    return move is not None and move.action is Action.GUARDING

@@ -60,6 +60,7 @@ class InMemoryRegistry:
     hashes: dict[str, str] = field(default_factory=dict)
     tampered: set[str] = field(default_factory=set)
     moves_outside_lock: int = 0
+    model_tags: dict[str, str] = field(default_factory=dict)
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
@@ -101,6 +102,12 @@ class InMemoryRegistry:
 
     def set_version_description(self, version: str, description: str) -> None:
         self.descriptions[version] = description
+
+    def model_tag(self, key: str) -> str | None:
+        return self.model_tags.get(key)
+
+    def set_model_tag(self, key: str, value: str) -> None:
+        self.model_tags[key] = value
 
     def set_alias(self, alias: str, version: str) -> None:
         if f"champion-{self.model_name}" not in self.held:
@@ -305,7 +312,8 @@ def test_a_given_version_is_promoted_after_its_hash_check_with_an_audit_trail():
     assert registry.aliases[CHALLENGER_ALIAS] == "2"
     move = promote_given_version(registry, registry.lock, " 2 ", "reviewed", "bob")
     assert (move.from_version, move.to_version, move.moved) == ("1", "2", True)
-    assert registry.aliases == {CHAMPION_ALIAS: "2"}
+    # The replaced champion is kept on as the challenger (shadow_former, the default).
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
     tags = registry.records["2"].tags
     assert tags[PROMOTION_AUDIT_TAG].startswith("promoted manually by bob at ")
     assert tags[PROMOTION_AUDIT_TAG].endswith("replacing v1: reviewed")

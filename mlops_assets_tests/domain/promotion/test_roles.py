@@ -3,6 +3,8 @@ the person's moves of `challenger`, the retire, and every move in the audit trai
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import pytest
 
 from mlops_assets.contracts import (
@@ -22,6 +24,7 @@ from mlops_assets.domain.promotion import (
     roll_back,
     set_challenger,
 )
+from mlops_assets.domain.registry import RegistryVersion
 from mlops_assets_tests.domain.promotion.test_moves import (
     GATE,
     InMemoryRegistry,
@@ -96,9 +99,34 @@ def test_a_gate_promotion_is_recorded_on_the_new_and_the_replaced_champion():
     assert _trail(registry) == [
         ("1", Action.REPLACED_AS_CHAMPION, "gate"),
         ("2", Action.PROMOTED, "gate"),
+        ("1", Action.GUARDING, "gate"),
     ]
+    # The former champion is kept on as the challenger, so live evidence can undo the move.
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
     assert registry.records["2"].tags[ROLE_TAG] == "champion"
+    assert registry.records["1"].tags[ROLE_TAG] == "challenger"
+    assert (
+        "former champion, shadowed after v2 was promoted over it by gate"
+        in (registry.records["1"].tags[ROLE_REASON_TAG])
+    )
+
+
+def test_with_shadowing_off_a_gate_promotion_retires_the_former_champion():
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    outcome = register_and_promote(
+        registry,
+        registry.lock,
+        _candidate("r2", _comparison("1", 0.02, 0.06)),
+        GATE,
+        _never_called,
+        shadow_former=False,
+    )
+    assert (outcome.promoted, outcome.challenger_version) == (True, None)
+    assert registry.aliases == {CHAMPION_ALIAS: "2"}
     assert registry.records["1"].tags[ROLE_TAG] == "none"
+    promote_given_version(registry, registry.lock, "1", "back", "ann", shadow_former=False)
+    assert registry.aliases == {CHAMPION_ALIAS: "1"}
 
 
 def test_a_challenger_set_by_hand_replaces_the_gates_with_its_reason_in_the_audit_trail():
@@ -158,11 +186,14 @@ def test_a_challenger_promoted_by_hand_gives_up_the_alias_and_a_rollback_is_reco
     registry.add_champion("2026-01-01T00:00:00+00:00")
     _gate(registry, "r2", -0.01, 0.01)
     promote_given_version(registry, registry.lock, "2", "won in shadow", "cy")
-    assert registry.aliases == {CHAMPION_ALIAS: "2"}
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
+    # The rollback restores the former champion, which gives up `challenger` as it does.
     roll_back(registry, registry.lock, "bad in production", "dee")
+    assert registry.aliases == {CHAMPION_ALIAS: "1"}
     assert _trail(registry)[1:] == [
         ("1", Action.REPLACED_AS_CHAMPION, "cy"),
         ("2", Action.PROMOTED, "cy"),
+        ("1", Action.GUARDING, "cy"),
         ("2", Action.ROLLED_BACK, "dee"),
         ("1", Action.RESTORED, "dee"),
     ]
@@ -182,3 +213,43 @@ def test_a_role_tag_left_stale_by_a_killed_move_is_repaired_by_the_next_move():
     assert fixed["1"][ROLE_TAG] == "none" and "lost `champion`" in fixed["1"][ROLE_REASON_TAG]
     assert fixed["2"][ROLE_TAG] == "champion"
     assert "holds `champion`; the move that gave it was not recorded" in fixed["2"][ROLE_REASON_TAG]
+
+
+@dataclass
+class LaggingRegistry(InMemoryRegistry):
+    """A registry whose listing of versions misses the latest audit entry written (as a
+    search served from a replica or a cache may): the numbering must not rest on it."""
+
+    last_audit: tuple[str, str] | None = None
+
+    def set_version_tag(self, version: str, key: str, value: str) -> None:
+        super().set_version_tag(version, key, value)
+        if key.startswith("audit."):
+            self.last_audit = (version, key)
+
+    def versions(self) -> list[RegistryVersion]:
+        listed = super().versions()
+        if self.last_audit is None:
+            return listed
+        version, key = self.last_audit
+        return [
+            replace(v, tags={k: t for k, t in v.tags.items() if (v.version, k) != (version, key)})
+            for v in listed
+        ]
+
+
+def test_twenty_moves_read_back_in_the_order_written_with_unique_numbers():
+    registry = LaggingRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    written: list[tuple[str, Action]] = []
+    for n in range(2, 12):  # ten candidates, each set as challenger by the gate...
+        _gate(registry, f"r{n}", -0.01, 0.01)
+        if n > 2:
+            written.append((str(n - 1), Action.CHALLENGER_REPLACED))
+        written.append((str(n), Action.CHALLENGER_SET))
+    retire_challenger(registry, registry.lock, "11", "enough", "ann")  # ...then one retired
+    written.append(("11", Action.CHALLENGER_RETIRED))
+    registry.last_audit = None  # read back once every write is visible
+    trail = audit_trail(registry.versions())
+    assert [(m.version, m.action) for m in trail] == written
+    assert [m.seq for m in trail] == list(range(1, 21))
