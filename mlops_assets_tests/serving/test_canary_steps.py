@@ -61,6 +61,11 @@ def _served_share(service, rows: pd.DataFrame, logged_before: int) -> float:
     return float((latest[SERVED_ROLE_COLUMN] == "challenger").mean())
 
 
+def _health_share(service) -> tuple[float, str]:
+    health = service.get("/health").json()
+    return health["canary_share"], health["canary_share_source"]
+
+
 def test_the_sensor_steps_the_canary_share_and_the_service_applies_it_without_restart(
     project, tmp_path
 ):
@@ -116,11 +121,13 @@ def test_the_sensor_steps_the_canary_share_and_the_service_applies_it_without_re
             stored = registry.version("2").tags[CANARY_SHARE_TAG]
             share = float(json.loads(stored)["share"])
             shares.append(share)
+            # The first step (5%) equals the configured share: wait for the source as well,
+            # or a poll that has not happened yet passes for one that has.
+            applied = (share, "challenger_sensor")
             deadline = time.monotonic() + 30
-            while service.get("/health").json()["canary_share"] != share:
+            while _health_share(service) != applied:
                 assert time.monotonic() < deadline, "the service did not apply the step"
                 time.sleep(0.05)
-            assert service.get("/health").json()["canary_share_source"] == "challenger_sensor"
             served.append(_served_share(service, rows, len(rows) * len(served)))
 
     # One step a day while the interval's low end rules out more harm (-0.0095, -0.0066,
