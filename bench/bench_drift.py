@@ -144,11 +144,11 @@ def _one_size(ev: SimpleNamespace, n: int, repeats: int, ours_repeats: int) -> d
     cached, with_profile = ours["cached"], ours["with_profile"]
     floor = ours["floor"]
     result = compute_drift(profile, current)
-    ours = {f.feature: f.evidently_drifted for f in result.features}
+    verdicts = {f.feature: f.evidently_drifted for f in result.features}
     theirs = _verdicts(snapshots[-1])
-    disagree = sorted(c for c in ours if ours[c] != theirs.get(c))
+    disagree = sorted(c for c in verdicts if verdicts[c] != theirs.get(c))
     theirs_drifted = sorted(c for c, v in theirs.items() if v)
-    agree = f"{len(ours) - len(disagree)} / {len(ours)} columns"
+    agree = f"{len(verdicts) - len(disagree)} / {len(verdicts)} columns"
     note = (
         f"- {n:,} rows: per-column verdicts agree on {agree}"
         + (f" (differ: {', '.join(disagree)})" if disagree else "")

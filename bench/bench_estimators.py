@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 
 import cbpe_real
 import dle_real
@@ -58,7 +59,8 @@ def _ours_multiclass(
 
     position = {c: i for i, c in enumerate(CLASSES)}
     calibrator = fit_calibrator(
-        reference[list(PROBA.values())].to_numpy(float), reference["y_true"].map(position)
+        reference[list(PROBA.values())].to_numpy(float),
+        reference["y_true"].map(position).to_numpy(),
     )
     out: dict[str, list[tuple[float, float, float]]] = {"accuracy": [], "f1": []}
     for _, day in analysis.groupby("day", sort=True):
@@ -122,7 +124,9 @@ def compare_multiclass(day_rows: int) -> dict[str, dict[str, dict[str, nannyml_s
         }
         result[metric] = {
             period: {
-                name: nannyml_side.side(*figures[:, at], realized[metric][at], relative=False)
+                name: nannyml_side.side(
+                    figures[0, at], figures[1, at], figures[2, at], realized[metric][at], False
+                )
                 for name, figures in sides.items()
             }
             for period, at in periods.items()
@@ -139,7 +143,8 @@ def seconds_at_scale(rows: int) -> dict[str, tuple[float, float]]:
     big = analysis.sample(rows, replace=True, random_state=0).reset_index(drop=True)
     position = {c: i for i, c in enumerate(CLASSES)}
     calibrator = fit_calibrator(
-        reference[list(PROBA.values())].to_numpy(float), reference["y_true"].map(position)
+        reference[list(PROBA.values())].to_numpy(float),
+        reference["y_true"].map(position).to_numpy(),
     )
     started = time.perf_counter()
     raw = big[list(PROBA.values())].to_numpy(float)
@@ -200,7 +205,9 @@ def _dle_seconds(rows: int) -> dict[str, tuple[float, float]]:
     return {"dle": (ours, theirs)}
 
 
-def _row(name: str, ours: nannyml_side.Side, theirs: nannyml_side.Side, percent: bool) -> str:
+def _row(name: str, sides: Mapping[str, nannyml_side.Side], percent: bool) -> str:
+    ours, theirs = sides["ours"], sides["nannyml"]
+
     def f(v: float) -> str:
         return f"{v:.1%}" if percent else f"{v:.4f}"
 
@@ -240,14 +247,14 @@ def run(quick: bool) -> Section:
     seconds = seconds_at_scale(rows)
     periods = {"all": "all days", "before": "days before the shift", "after": "shifted days"}
     table = [
-        _row(f"CBPE {label}, {periods[period]}", *multiclass[metric][period].values(), False)
+        _row(f"CBPE {label}, {periods[period]}", multiclass[metric][period], False)
         for metric, label in (("accuracy", "accuracy"), ("f1", "macro F1"))
         for period in periods
     ]
     table += [
         _row(
             f"CBPE {label}, diamonds' cut, days of {size:,} leaning to large stones",
-            *cuts[size][metric].values(),
+            cuts[size][metric],
             False,
         )
         for size in cuts
@@ -256,13 +263,11 @@ def run(quick: bool) -> Section:
     table.append(
         _row(
             "CBPE accuracy (binary), employment_MA, days of 5,000 leaning to older people",
-            *employment["accuracy"].values(),
+            employment["accuracy"],
             False,
         )
     )
-    table += [
-        _row(f"DLE MAE (relative), {name}", *sides.values(), True) for name, sides in dle.items()
-    ]
+    table += [_row(f"DLE MAE (relative), {name}", sides, True) for name, sides in dle.items()]
     speed = [
         f"| {name.upper()} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |"
         for name, (ours, theirs) in seconds.items()

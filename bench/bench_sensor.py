@@ -89,7 +89,7 @@ def _tick_timings(instance: dg.DagsterInstance, repeats: int) -> list[float]:
             instance=instance, resources={"retraining_settings": settings}
         ) as context:
             result = sensor.evaluate_tick(context)
-        if len(result.run_requests) != 1:
+        if len(result.run_requests or ()) != 1:
             raise RuntimeError(f"expected one RunRequest, got {result.skip_message!r}")
 
     tick()

@@ -172,10 +172,11 @@ def compare(
     for metric in metrics:
         realized = mine[f"realized_{metric}"]
         figures = theirs[theirs["metric"] == metric][["value", "lower", "upper"]].to_numpy().T
+        value, low, high = figures
         result[metric] = {
             "ours": nannyml_side.side(
                 mine[metric], mine[f"{metric}_low"], mine[f"{metric}_high"], realized, False
             ),
-            "nannyml": nannyml_side.side(*figures, realized, relative=False),
+            "nannyml": nannyml_side.side(value, low, high, realized, relative=False),
         }
     return result

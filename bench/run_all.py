@@ -2,7 +2,7 @@
 machine, written to bench/RESULTS.md. The test suite has no timed assertions; this is where
 speed is measured.
 
-    python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH]
+    python bench/run_all.py [--quick] [--only SECTION ...] [--output PATH] [--max-wait SECONDS]
 
 SECTION is one of load, day, backfill, training, drift, batch, batchshadow (batch scoring
 with a challenger in shadow against the champion alone), sensor, monitoring, serving,
@@ -109,6 +109,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller data")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections only")
     parser.add_argument("--output", type=Path, help="where to write the results (Markdown)")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=300.0,
+        help="seconds to wait at most, before each section, for the load average to fall to "
+        "the number of CPUs (default 300; on a machine that stays busy every section would "
+        "wait that long)",
+    )
     args = parser.parse_args()
     chosen = args.only or SECTIONS
     output = args.output
@@ -120,7 +128,7 @@ def main() -> None:
     warm_bytecode_cache()
     sections = []
     for name in chosen:
-        waited, load = _wait_for_quiet()
+        waited, load = _wait_for_quiet(args.max_wait)
         section_started = time.perf_counter()
         print(f"[bench] {name} (load {load:.1f}, waited {waited:.0f} s) ...", flush=True)
         section = _runner(name)(args.quick)
@@ -140,6 +148,7 @@ def main() -> None:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {minutes:.0f} minutes"
         + (" (`--quick`)" if args.quick else "")
         + "\n"
+        f"- commit: {_commit()}\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
         f"load average (1 / 5 / 15 min) {_load(load_before)} at the start, "
         f"{_load(load_after)} at the end\n"
@@ -176,6 +185,21 @@ def _wait_for_quiet(limit: float = 300.0) -> tuple[float, float]:
     while os.getloadavg()[0] > cpus and time.perf_counter() - started < limit:
         time.sleep(10)
     return time.perf_counter() - started, os.getloadavg()[0]
+
+
+def _commit() -> str:
+    """The measured code: the commit, and whether the work tree held changes beyond it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown (no git)"
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return commit + (" with uncommitted changes" if changed else "")
 
 
 def _load(values: tuple[float, float, float]) -> str:

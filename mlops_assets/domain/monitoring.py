@@ -39,6 +39,7 @@ from mlops_assets.domain.performance import (
     judge_predictions,
 )
 from mlops_assets.domain.schemas import DatasetSchema
+from mlops_assets.domain.shadow_scoring import Prediction, paired_scorer
 from mlops_assets.domain.training import predict_frame, prediction_score
 from mlops_assets.domain.verdicts import DriftVerdict, worst
 
@@ -204,9 +205,28 @@ def score_batches(
     needs.
     """
 
+    # With a challenger, the preprocessing both pipelines share is computed once per chunk.
+    pair = (
+        None
+        if challenger is None
+        else paired_scorer(
+            model,
+            tuple(schema.feature_columns),
+            challenger.model,
+            challenger.feature_columns,
+            schema.task,
+        )
+    )
+
     def score(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, float]:
         first_row, chunk = item
-        y_pred, proba, classes = predict_frame(model, chunk[schema.feature_columns], schema.task)
+        shadow: dict[str, Any] = {}
+        if pair is None or challenger is None:
+            champion = predict_frame(model, chunk[schema.feature_columns], schema.task)
+        else:
+            champion, challenger_prediction = pair.predict(chunk)
+            shadow = shadow_columns(challenger, challenger_prediction)
+        y_pred, proba, classes = champion
         scores = prediction_score(y_pred, proba, schema.task)
         # One column per class, so estimates and realized AUC / log loss read the file alone.
         class_columns = (
@@ -223,10 +243,9 @@ def score_batches(
                 **class_columns,
                 "model_version": model_version,
                 "training_data_hash": training_hash,
+                **shadow,
             }
         )
-        if challenger is not None:
-            scored = with_shadow_columns(scored, chunk, challenger, schema)
         if schema.target in chunk.columns:
             scored[schema.target] = chunk[schema.target].to_numpy()
         return scored, float(scores.sum())
@@ -247,9 +266,16 @@ def with_shadow_columns(
     scored: pd.DataFrame, chunk: pd.DataFrame, challenger: ShadowModel, schema: DatasetSchema
 ) -> pd.DataFrame:
     """`scored` (the champion's predictions of `chunk`) with the challenger's beside them."""
-    y_pred, proba, classes = predict_frame(
+    prediction = predict_frame(
         challenger.model, chunk[list(challenger.feature_columns)], schema.task
     )
+    return scored.assign(**shadow_columns(challenger, prediction))
+
+
+def shadow_columns(challenger: ShadowModel, prediction: Prediction) -> dict[str, Any]:
+    """The `__challenger_*` columns of the challenger's `predict_frame` of a chunk: its
+    prediction, version and (a classifier's) class probabilities."""
+    y_pred, proba, classes = prediction
     columns: dict[str, Any] = {
         CHALLENGER_PREDICTION_COLUMN: y_pred,
         CHALLENGER_VERSION_COLUMN: challenger.version,
@@ -261,7 +287,7 @@ def with_shadow_columns(
                 for k, label in enumerate(classes)
             }
         )
-    return scored.assign(**columns)
+    return columns
 
 
 def _in_order(

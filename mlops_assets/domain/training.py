@@ -307,7 +307,7 @@ def refit_on_window(
 
 
 def predict_frame(
-    pipeline: Pipeline, frame: pd.DataFrame, task: TaskType
+    pipeline: Pipeline, frame: pd.DataFrame | np.ndarray, task: TaskType
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[Any, ...] | None]:
     """Predictions, class probabilities (classification) and the class order of those columns.
 

@@ -153,3 +153,32 @@ def test_newly_scored_days_do_not_make_raw_data_stale(project):
         loading_context=LoadingContextForTest(project.instance),
     )
     assert resolver.get_status(dg.AssetKey("raw_data")) == StaleStatus.FRESH
+
+
+def test_a_streamed_table_reads_back_whole_whichever_columns_its_dictionaries_gave_up_on(
+    tmp_path,
+):
+    """Unique ids and scores overflow the writer's small dictionary within each row group
+    and go on plain; versions and labels stay dictionary-encoded: every row reads back."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from mlops_assets.resources.io_managers import StreamedTable, write_streamed_table
+
+    rng = np.random.default_rng(0)
+    chunks = [
+        pd.DataFrame(
+            {
+                "id": np.arange(start, start + 5000),
+                "score": rng.random(5000),
+                "prediction": rng.integers(0, 2, 5000),
+                "model_version": "3",
+            }
+        )
+        for start in (0, 5000)
+    ]
+    path = tmp_path / "day.parquet"
+    written = write_streamed_table(StreamedTable(iter(chunks), footer={"model": "m"}), path)
+    assert written == 10_000
+    pd.testing.assert_frame_equal(pd.read_parquet(path), pd.concat(chunks, ignore_index=True))
+    assert pq.ParquetFile(path).schema_arrow.metadata[b"model"] == b"m"
