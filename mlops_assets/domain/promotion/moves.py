@@ -178,9 +178,8 @@ def register_and_promote(
     `judge_again` compares the candidate with whichever version holds `champion` now; it is
     called only when the champion moved since evaluation, so the judgement is never stale.
     Safe to retry: a version is registered once per run, and an earlier attempt that moved the
-    alias is finished rather than judged again. `manual`: the job the reasons name.
-    `shadow_former`: a promotion keeps the champion it replaced as the challenger
-    (`guard_former_champion`).
+    alias is finished rather than judged again. `manual`: the job the reasons name;
+    `shadow_former`: keep the champion replaced as the challenger (`guard_former_champion`).
     """
     decision = judge(
         candidate.metrics,
