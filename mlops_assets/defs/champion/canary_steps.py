@@ -20,9 +20,17 @@ def step_canary(
 ) -> str:
     """Step the share the service's canary gives the challenger (the tag `canary_share` on its
     version, with an audit entry) and say what happened, in a sentence for the tick."""
+    from mlops_assets.domain.challenger.canary import CanarySchedule
     from mlops_assets.domain.promotion.verdicts import step_canary_share
     from mlops_assets.resources.project import LockTimeout
 
+    schedule = CanarySchedule()
+    if verdict.loss != schedule.loss:
+        # The harm bounds are in the schedule's loss: a verdict on another one cannot step them.
+        return (
+            f"the canary share was not stepped: its harm bounds are in {schedule.loss} loss and "
+            f"the verdict is on {verdict.loss} loss (the service keeps MLOPS_CANARY_SHARE)"
+        )
     try:
         stepped = step_canary_share(
             registry,
@@ -31,6 +39,7 @@ def step_canary(
             champion,
             challenger,
             since,
+            schedule,
         )
     except LockTimeout:
         return "the canary share was not stepped: the champion lock was held; the next tick retries"

@@ -129,8 +129,11 @@ def step_canary_share(
     day (domain/challenger/canary.py), if `champion` and `challenger` still hold the roles they
     took at `since`: the tag `canary_share` on the challenger's version (what the service reads
     at each poll) and an entry in the audit trail, under the champion lock. None when nothing
-    changes (the day was stepped on, the share holds, or the roles have moved)."""
-    if verdict.decision != "keep_collecting":
+    changes (the day was stepped on, the share holds, or the roles have moved), and when the
+    verdict is on another loss than the schedule's harm bounds (challenger_comparison's `loss`
+    set to brier or log_loss): the service then keeps MLOPS_CANARY_SHARE."""
+    schedule = schedule or CanarySchedule()
+    if verdict.decision != "keep_collecting" or verdict.loss != schedule.loss:
         return None
     with champion_lock(registry, locks):
         held_champion = registry.version_by_alias(CHAMPION_ALIAS)

@@ -62,3 +62,27 @@ def test_the_share_steps_once_a_day_on_the_current_pair_and_keeps_the_tenure():
     trail = [(m.version, m.action) for m in audit_trail(registry.versions())]
     assert trail[-2:] == [("2", Action.CANARY_SHARE_SET), ("2", Action.CANARY_SHARE_SET)]
     assert roles_since(registry.version("1"), registry.version("2")) == since
+
+
+def test_a_verdict_on_another_loss_leaves_the_share_and_the_tick_whole():
+    """challenger_comparison's `loss` may be brier or log_loss; the canary's harm bounds are in
+    0/1 loss. A keep_collecting verdict on another loss steps nothing, and the sensor's tick
+    says why instead of failing on every tick."""
+    import contextlib
+
+    from mlops_assets.defs.champion.canary_steps import step_canary
+
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    assert _gate(registry, "r2", -0.01, 0.01) == "challenger"
+    since = roles_since(registry.version("1"), registry.version("2"))
+    brier = dataclasses.replace(COLLECTING, loss="brier")
+
+    class Storage:
+        def lock(self, name: str, timeout: float) -> contextlib.AbstractContextManager[None]:
+            return registry.lock(name)
+
+    said = step_canary(registry, Storage(), 1.0, brier, "1", "2", since)
+    assert "brier" in said and "not stepped" in said
+    assert _stored(registry) is None
+    assert step_canary_share(registry, registry.lock, brier, "1", "2", since) is None
