@@ -176,3 +176,31 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
         assert "the next tick retries" in _tick(project, webhook)
         assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
     assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)
+
+
+def test_a_rollback_counts_as_tried_the_days_the_demoted_version_scored_after_the_verdict():
+    """Labels land after their day: when the verdict on day 10 rolls a promotion back, the
+    demoted version has already scored days 11 and 12. Their drift was judged against it, not
+    against the champion restored, so they must not start the fresh streak the drift sensor
+    waits for: the run is marked with the last day scored, not the verdict's day."""
+    from types import SimpleNamespace
+
+    from mlops_assets.asset_keys import DEFAULT
+    from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, ROLLED_BACK_ON_TAG
+    from mlops_assets.defs.champion.challenger_sensor import mark_rolled_back_retraining
+
+    @dg.asset
+    def trained() -> int:
+        return 1
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_id = dg.materialize([trained], instance=instance).run_id
+        for day in ("2026-01-10", "2026-01-11", "2026-01-12"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=DEFAULT.batch_predictions, partition=day)
+            )
+        demoted = SimpleNamespace(tags={DAGSTER_RUN_ID_TAG: run_id})
+        registry = SimpleNamespace(version=lambda version: demoted)
+        mark_rolled_back_retraining(instance, registry, DEFAULT, "2", "2026-01-10")
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.tags[ROLLED_BACK_ON_TAG] == "2026-01-12"

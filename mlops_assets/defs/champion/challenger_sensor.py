@@ -104,7 +104,7 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         context.update_cursor(acted)
         context.log.info(move.sentence())
         if move.action is Action.RESTORED:
-            mark_rolled_back_retraining(context.instance, registry, champion, verdict.day)
+            mark_rolled_back_retraining(context.instance, registry, names, champion, verdict.day)
         webhook = context.resources.alert_webhook
         if webhook.enabled:
             alert = move_alert(names, move, champion, registry.version_url(challenger))
@@ -118,17 +118,22 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
 
 
 def mark_rolled_back_retraining(
-    instance: dg.DagsterInstance, registry: Any, demoted: str, day: str
+    instance: dg.DagsterInstance, registry: Any, names: ModelNames, demoted: str, day: str
 ) -> None:
     """Tag the Dagster run that registered `demoted` (a retraining, if it was one) with the
-    verdict's day: the drift sensor then counts that run's days as tried up to it and waits for
-    a fresh alarming streak judged against the champion restored, so a rollback is not
+    last day the demoted version judged: the verdict's day, or the newest day scored since
+    (labels land after their day, so it has scored days beyond the verdict's by the time the
+    verdict comes). The drift sensor then counts that run's days as tried up to it and waits
+    for a fresh alarming streak judged against the champion restored, so a rollback is not
     followed by a retraining on the demoted version's days (domain/retraining.py)."""
     from mlops_assets.contracts import DAGSTER_RUN_ID_TAG, ROLLED_BACK_ON_TAG
 
     run_id = registry.version(demoted).tags.get(DAGSTER_RUN_ID_TAG, "")
     if run_id and instance.get_run_by_id(run_id) is not None:
-        instance.add_run_tags(run_id, {ROLLED_BACK_ON_TAG: day})
+        # Every day scored before the rollback was scored by the champion of the time: on and
+        # after the verdict's day, the demoted version (ISO days compare as text).
+        scored = instance.get_materialized_partitions(names.batch_predictions)
+        instance.add_run_tags(run_id, {ROLLED_BACK_ON_TAG: max([day, *scored])})
 
 
 def move_alert(names: ModelNames, move: "AliasMove", champion: str, link: str) -> "Alert":
