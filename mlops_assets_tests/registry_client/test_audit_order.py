@@ -7,11 +7,8 @@ from dataclasses import dataclass
 
 from mlops_assets.contracts import AUDIT_TAG_PREFIX
 from mlops_assets.domain.promotion import Action, AliasMove, audit_trail
-from mlops_assets.domain.promotion.moves import (
-    guard_former_champion,
-    make_champion,
-    now_utc,
-)
+from mlops_assets.domain.promotion.guard import guard_former_champion
+from mlops_assets.domain.promotion.moves import make_champion, now_utc
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
 

@@ -56,6 +56,11 @@ from mlops_assets.domain.promotion.gate import (
     gate_tags,
     judge,
 )
+from mlops_assets.domain.promotion.guard import (
+    finish_guard,
+    guard_former_champion,
+    make_challenger,
+)
 from mlops_assets.domain.promotion.history import (
     PromotionError,
     current_champion,
@@ -219,9 +224,14 @@ def register_and_promote(
             if PROMOTED_AT_TAG not in registered.tags:
                 registry.set_version_tag(version, PROMOTED_AT_TAG, now_utc())
             _tag_run(registry, candidate.run_id, decision, version)
+            move = _gate_move(version, Action.PROMOTED, decision)
             if registered.tags.get(ROLE_TAG) != CHAMPION_ALIAS:
                 page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
-                record(registry, _gate_move(version, Action.PROMOTED, decision), page)
+                record(registry, move, page)
+            # The champion it replaced, kept under watch unless that attempt got so far.
+            former = registered.tags.get(REPLACED_TAG, "none")
+            if shadow_former and former not in ("none", version):
+                finish_guard(registry, move, former)
         else:
             judged_against = current_version
             if current_version != evaluated_against:
@@ -371,30 +381,3 @@ def make_champion(
             replace(move, version=replaced, action=Action.REPLACED_AS_CHAMPION, reason=why),
         )
     record(registry, move, page)
-
-
-def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | None = None) -> None:
-    """`challenger` onto `move.version` (compare-and-set under the caller's champion lock):
-    the challenger it replaces, if any, loses the alias, and both moves are recorded."""
-    before = registry.version_by_alias(CHALLENGER_ALIAS)
-    registry.set_alias(CHALLENGER_ALIAS, move.version)
-    if before is not None and before.version != move.version:
-        why = f"replaced by v{move.version}: {move.reason}"
-        record(
-            registry,
-            replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
-        )
-    record(registry, move, page)
-
-
-def guard_former_champion(registry: ChampionRegistry, promoted: AliasMove, former: str) -> None:
-    """`challenger` onto `former`, the champion `promoted` just replaced (under the caller's
-    champion lock), replacing any other challenger: the former champion is shadowed on the
-    following days and the challenger test judges the pair as usual. Recorded as `guarding`,
-    which is what makes a `promote` verdict a rollback (verdicts.py)."""
-    why = (
-        f"former champion, shadowed after v{promoted.version} was promoted over it by "
-        f"{promoted.by}: it takes `champion` back if proven better on live labelled rows, and "
-        "is retired otherwise"
-    )
-    make_challenger(registry, replace(promoted, version=former, action=Action.GUARDING, reason=why))

@@ -35,6 +35,7 @@ from mlops_assets.domain.promotion import (
     register_and_promote,
     roll_back,
 )
+from mlops_assets.domain.promotion.audit import Action, last_move
 from mlops_assets.domain.registry import RegistryVersion
 from mlops_assets.resources.project import LockTimeout
 
@@ -335,3 +336,26 @@ def test_a_version_whose_artefact_fails_its_hash_check_is_not_promoted():
     assert PROMOTION_AUDIT_TAG not in registry.records["2"].tags
     with pytest.raises(PromotionError, match=r"no version '7' \(versions: 1, 2\)"):
         promote_given_version(registry, registry.lock, "7", "why", "bob")
+
+
+def test_a_retried_gate_promotion_keeps_the_former_champion_under_watch(monkeypatch):
+    """An attempt killed after `champion` moved but before the former champion took
+    `challenger`: the retried step finishes the promotion, the watch included."""
+    from mlops_assets.domain.promotion import moves
+
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    candidate = _candidate("r2", _comparison("1", 0.02, 0.06))
+
+    def killed(*args: object) -> None:
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(moves, "guard_former_champion", killed)
+        with pytest.raises(RuntimeError):
+            register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
+    assert registry.aliases == {CHAMPION_ALIAS: "2"}
+    again = register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
+    assert (again.version, again.promoted, again.challenger_version) == ("2", True, "1")
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
+    assert last_move(registry.version("1")).action == Action.GUARDING

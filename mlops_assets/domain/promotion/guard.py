@@ -1,0 +1,57 @@
+"""The former champion kept under watch: a promotion (the gate's, or by hand; moves.py) gives
+the champion it replaced `challenger`, recorded as `guarding`, so the challenger test can roll
+the promotion back on live evidence (verdicts.py); and `challenger` set by the gate or by hand
+(`make_challenger`), replacing the one before. Under the caller's champion lock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from mlops_assets.contracts import CHALLENGER_ALIAS
+from mlops_assets.domain.promotion.audit import Action, AliasMove, last_move, record
+
+if TYPE_CHECKING:
+    from mlops_assets.domain.promotion.moves import ChampionRegistry
+
+
+def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | None = None) -> None:
+    """`challenger` onto `move.version` (compare-and-set under the caller's champion lock):
+    the challenger it replaces, if any, loses the alias, and both moves are recorded."""
+    before = registry.version_by_alias(CHALLENGER_ALIAS)
+    registry.set_alias(CHALLENGER_ALIAS, move.version)
+    if before is not None and before.version != move.version:
+        why = f"replaced by v{move.version}: {move.reason}"
+        record(
+            registry,
+            replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
+        )
+    record(registry, move, page)
+
+
+def guard_former_champion(registry: ChampionRegistry, promoted: AliasMove, former: str) -> None:
+    """`challenger` onto `former`, the champion `promoted` just replaced (under the caller's
+    champion lock), replacing any other challenger: the former champion is shadowed on the
+    following days and the challenger test judges the pair as usual. Recorded as `guarding`,
+    which is what makes a `promote` verdict a rollback (verdicts.py)."""
+    why = (
+        f"former champion, shadowed after v{promoted.version} was promoted over it by "
+        f"{promoted.by}: it takes `champion` back if proven better on live labelled rows, and "
+        "is retired otherwise"
+    )
+    make_challenger(registry, replace(promoted, version=former, action=Action.GUARDING, reason=why))
+
+
+def finish_guard(registry: ChampionRegistry, promoted: AliasMove, former: str) -> None:
+    """The watch an attempt killed after `champion` moved did not set: `former` (its last move
+    the one that made it champion or replaced it, no `guarding` after) becomes the challenger."""
+    held = next((v for v in registry.versions() if v.version == former), None)
+    if held is None:
+        return
+    last = last_move(held)
+    if last is None or last.action in (
+        Action.REPLACED_AS_CHAMPION,
+        Action.PROMOTED,
+        Action.RESTORED,
+    ):
+        guard_former_champion(registry, promoted, former)
