@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.asset_keys import CHALLENGER_COMPARISON
-from mlops_assets.contracts import SERVED_MODEL_VERSION_COLUMN
+from mlops_assets.contracts import CANARY_SHARE_TAG, SERVED_MODEL_VERSION_COLUMN
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,
@@ -86,6 +86,10 @@ def project(two_versions: Project, tmp_path: Path) -> Iterator[Project]:
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         project = Project(home=two_versions.home, instance=instance)
         _set_role(project, "1", "champion")
+        # A promotion by hand keeps the champion it replaced as the (watched) challenger:
+        # retire it, so each mode's v2 is an ordinary challenger in a new tenure of the pair.
+        if _aliases(project).get("challenger") == "2":
+            _set_role(project, "2", "none")
         _set_role(project, "2", "challenger")
         yield project
 
@@ -210,6 +214,15 @@ def _run_mode(project: Project, tmp_path: Path, mode: str, **settings) -> dict: 
             seen["ticks"].append(_tick(project))
             if _aliases(project).get("champion") == "2":
                 break
+            if mode == "canary" and "the canary share is now" in seen["ticks"][-1]:
+                # The next day is served once the service has polled the stepped share.
+                tag = project.registry().version("2").tags[CANARY_SHARE_TAG]
+                stepped = (float(json.loads(tag)["share"]), "challenger_sensor")
+                _wait_for(
+                    service,
+                    lambda h, want=stepped: (h["canary_share"], h["canary_share_source"]) == want,
+                    "the stepped canary share applied",
+                )
         # The blue-green switch: the service follows the alias within a poll.
         _wait_for(service, lambda h: h["model_version"] == "2", "v2 serving as champion")
         after = service.post(
