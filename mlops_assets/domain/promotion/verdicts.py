@@ -34,6 +34,7 @@ from mlops_assets.domain.promotion.moves import (
     repair_interrupted,
 )
 from mlops_assets.domain.promotion.rollback import restore
+from mlops_assets.domain.registry import RegistryVersion
 
 CHALLENGER_TEST = "challenger_test"
 """Who a verdict's move is recorded as asked by (the gate's is `gate`)."""
@@ -73,14 +74,8 @@ def act_on_verdict(
         return None
     with champion_lock(registry, locks):
         repair_interrupted(registry, manual=manual)
-        held_champion = registry.version_by_alias(CHAMPION_ALIAS)
-        held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
-        if (
-            held_champion is None
-            or held_challenger is None
-            or (held_champion.version, held_challenger.version) != (champion, challenger)
-            or roles_since(held_champion, held_challenger) != since
-        ):
+        held_challenger = _challenger_still_held(registry, champion, challenger, since)
+        if held_challenger is None:
             return None
         now, evidence = now_utc(), verdict_evidence(verdict)
         guarding = _guarding(last_move(held_challenger))
@@ -136,14 +131,8 @@ def step_canary_share(
     if verdict.decision != "keep_collecting" or verdict.loss != schedule.loss:
         return None
     with champion_lock(registry, locks):
-        held_champion = registry.version_by_alias(CHAMPION_ALIAS)
-        held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
-        if (
-            held_champion is None
-            or held_challenger is None
-            or (held_champion.version, held_challenger.version) != (champion, challenger)
-            or roles_since(held_champion, held_challenger) != since
-        ):
+        held_challenger = _challenger_still_held(registry, champion, challenger, since)
+        if held_challenger is None:
             return None
         tag = held_challenger.tags.get(CANARY_SHARE_TAG, "")
         stored = CanaryShare.from_json(tag) if tag else None
@@ -173,3 +162,21 @@ def _guarding(move: AliasMove | None) -> bool:
     """Whether the challenger holds its role as the former champion kept on after a
     promotion."""
     return move is not None and move.action is Action.GUARDING
+
+
+def _challenger_still_held(
+    registry: ChampionRegistry, champion: str, challenger: str, since: str
+) -> RegistryVersion | None:
+    """The challenger's version if `champion` and `challenger` still hold their roles in the
+    tenure they took at `since` (`roles_since`): the compare of a compare-and-set. None when
+    either moved."""
+    held_champion = registry.version_by_alias(CHAMPION_ALIAS)
+    held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
+    if (
+        held_champion is None
+        or held_challenger is None
+        or (held_champion.version, held_challenger.version) != (champion, challenger)
+        or roles_since(held_champion, held_challenger) != since
+    ):
+        return None
+    return held_challenger
