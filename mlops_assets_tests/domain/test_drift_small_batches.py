@@ -110,3 +110,26 @@ def test_a_psi_above_0_2_on_a_tiny_clean_day_is_not_an_alarm():
     assert result.max_psi >= 0.2  # 10 bins on 40 rows: PSI is mostly noise
     assert all(f.psi_q_value > 0.05 for f in result.features if f.psi >= 0.2)
     assert result.severity == "none"
+
+
+def test_a_rare_category_taking_over_a_small_day_of_a_wide_table_is_drift():
+    """A wide table (60 numeric features and one categorical): on a 100-row day half the rows
+    carry a category that is 1 % of training. Its expected count is under 5, so its chi-square
+    p-value is a Monte Carlo one; with 999 draws its floor was 1/1000, above the 0.05 / 61 that
+    Benjamini-Hochberg asks of a lone discovery among 61 tests, so the takeover was never drift
+    (severity none) however extreme. The draws go on until the floor can pass."""
+    rng = np.random.default_rng(3)
+    numeric = [f"x{i}" for i in range(60)]
+
+    def frame(rows: int, kinds: np.ndarray) -> pd.DataFrame:
+        data = {name: rng.normal(size=rows) for name in numeric}
+        return pd.DataFrame({**data, "kind": kinds})
+
+    reference = frame(5000, rng.choice(["a", "b", "c"], size=5000, p=[0.6, 0.39, 0.01]))
+    profile = build_reference_profile(reference, numeric, ["kind"])
+    day = frame(100, np.array(["a"] * 30 + ["b"] * 20 + ["c"] * 50))
+    result = compute_drift(profile, day)
+    kind = next(f for f in result.features if f.feature == "kind")
+    assert kind.significance_p_value < 0.05 / 61 / 2
+    assert kind.drifted, (kind.significance_p_value, kind.q_value)
+    assert result.severity != "none"

@@ -191,18 +191,25 @@ def compute_drift(
     names = [c.name for c in profile.numeric]
     block, n_valid = sorted_numeric_block(current_frame, names)
     rows = len(current_frame)
+    # The smallest p-value a Monte Carlo test must be able to give: Benjamini-Hochberg's bar
+    # for a lone discovery among the day's tests, halved for margin.
+    tests = len(profile.numeric) + len(profile.categorical) + (scores is not None)
+    resolution = config.fdr / (2 * tests)
     partial = [
-        numeric_stats(ref, block[i, : n_valid[i]], rows) for i, ref in enumerate(profile.numeric)
+        numeric_stats(ref, block[i, : n_valid[i]], rows, resolution)
+        for i, ref in enumerate(profile.numeric)
     ]
-    partial += [categorical_stats(ref, current_frame[ref.name]) for ref in profile.categorical]
+    partial += [
+        categorical_stats(ref, current_frame[ref.name], resolution) for ref in profile.categorical
+    ]
     if scores is not None:
-        partial.append(_score_stats(*scores))
+        partial.append(_score_stats(*scores, resolution))
 
     judged = [p["current_n"] >= MIN_VALUES_TO_JUDGE for p in partial]
-    tests = [
+    p_values = [
         p["significance_p_value"] if ok else 1.0 for p, ok in zip(partial, judged, strict=True)
     ]
-    q_values = benjamini_hochberg(np.array(tests))
+    q_values = benjamini_hochberg(np.array(p_values))
     # PSI is descriptive (issue 29: PSI on 50 rows is noise): its q-value against its own noise
     # at the day's size says whether a major PSI is more than chance, but it sets no severity.
     # Counted as a second alarm beside the tests of the same features it raised clean 50-row
@@ -257,13 +264,15 @@ def compute_drift(
     )
 
 
-def _score_stats(reference_scores: np.ndarray, current_scores: np.ndarray) -> dict[str, Any]:
+def _score_stats(
+    reference_scores: np.ndarray, current_scores: np.ndarray, resolution: float
+) -> dict[str, Any]:
     """The score's comparison as a numeric feature named "prediction"."""
     reference = np.asarray(reference_scores, dtype=np.float64)
     current = np.asarray(current_scores, dtype=np.float64)
     profile = build_reference_profile(pd.DataFrame({"prediction": reference}), ("prediction",), ())
     present = np.sort(current[np.isfinite(current)])
-    return numeric_stats(profile.numeric[0], present, current.size)
+    return numeric_stats(profile.numeric[0], present, current.size, resolution)
 
 
 def prediction_drift(

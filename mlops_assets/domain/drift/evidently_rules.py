@@ -41,8 +41,11 @@ SCIPY_EXACT_KS_MAX_N = 10_000
 """scipy's `ks_2samp(method="auto")` is exact when both samples are at most this large."""
 
 
-def numeric_stats(ref: NumericReference, y: np.ndarray, rows: int) -> dict[str, Any]:
-    """`y`: the batch's finite values of the column, sorted."""
+def numeric_stats(
+    ref: NumericReference, y: np.ndarray, rows: int, resolution: float = 1.0
+) -> dict[str, Any]:
+    """`y`: the batch's finite values of the column, sorted; `resolution`: the smallest
+    significance p-value the caller must be able to reach (`chi2_homogeneity_p_value`)."""
     n2 = y.size
     ref_bins = np.append(ref.psi_counts, ref.n_missing) / (ref.n + ref.n_missing)
     cur_bins = np.append(bin_counts(y, ref.psi_edges), rows - n2) / rows
@@ -68,7 +71,7 @@ def numeric_stats(ref: NumericReference, y: np.ndarray, rows: int) -> dict[str, 
             c = np.zeros(keys.size, dtype=np.int64)
             r[np.searchsorted(keys, ref.values)] = ref.counts
             c[np.searchsorted(keys, distinct)] = counts
-            return common | _discrete_tests(r, c, ref.n)
+            return common | _discrete_tests(r, c, ref.n, resolution)
     return common | _continuous_tests(ref, y)
 
 
@@ -118,7 +121,10 @@ def _ks_p_value(d: float, ref: NumericReference, ref_count: int, cur_count: int,
     return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
 
 
-def categorical_stats(ref: CategoricalReference, series: pd.Series) -> dict[str, Any]:
+def categorical_stats(
+    ref: CategoricalReference, series: pd.Series, resolution: float = 1.0
+) -> dict[str, Any]:
+    """`resolution`: as for `numeric_stats`."""
     counts, n_missing = category_counts(series)
     keys = list(ref.counts) + [k for k in counts if k not in ref.counts]
     r = np.array([ref.counts.get(k, 0) for k in keys], dtype=np.int64)
@@ -140,10 +146,12 @@ def categorical_stats(ref: CategoricalReference, series: pd.Series) -> dict[str,
     }
     if ref.n == 0 or n2 == 0:
         return common | _untestable("chi2", "jensenshannon")
-    return common | _discrete_tests(r, c, ref.n)
+    return common | _discrete_tests(r, c, ref.n, resolution)
 
 
-def _discrete_tests(r: np.ndarray, c: np.ndarray, n_ref: int) -> dict[str, Any]:
+def _discrete_tests(
+    r: np.ndarray, c: np.ndarray, n_ref: int, resolution: float = 1.0
+) -> dict[str, Any]:
     """Counts per category (every category seen on at least one side)."""
     n1, n2 = int(r.sum()), int(c.sum())
     js = jensenshannon(r / n1, c / n2)
@@ -167,7 +175,7 @@ def _discrete_tests(r: np.ndarray, c: np.ndarray, n_ref: int) -> dict[str, Any]:
 
     return evidently | {
         "significance_test": "chi2",
-        "significance_p_value": chi2_homogeneity_p_value(r, c),
+        "significance_p_value": chi2_homogeneity_p_value(r, c, resolution),
         "effect": js,
         "effect_measure": "jensenshannon",
     }

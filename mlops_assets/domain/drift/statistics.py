@@ -53,14 +53,21 @@ def psi_p_value(reference_counts: np.ndarray, current_rows: int, psi: float) -> 
 MIN_EXPECTED_COUNT = 5.0
 
 
-def chi2_homogeneity_p_value(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+def chi2_homogeneity_p_value(
+    reference_counts: np.ndarray, current_counts: np.ndarray, resolution: float = 1.0
+) -> float:
     """p-value of the chi-square test of homogeneity of two count vectors (a 2 x k table).
 
     Where an expected count is under `MIN_EXPECTED_COUNT` (rare categories on a small day) the
     chi-square distribution is far too light-tailed: one row of a 1 % category in a 30-row day
     gives a p-value of 1e-4, and clean 30-row days of a census table with 15 categorical
     features alarmed on 30 % of days (issue 29). There the p-value is a Monte Carlo one (seeded):
-    both rows drawn from the pooled shares at their own sizes, 999 times, the same statistic.
+    both rows drawn from the pooled shares at their own sizes, the same statistic, in rounds of
+    999 draws. A Monte Carlo p-value cannot go below 1 / (draws + 1): `resolution` is the
+    smallest p-value the caller must be able to reach (Benjamini-Hochberg's fdr / m for a lone
+    discovery among m tests), so while fewer than `_ENOUGH_EXCEEDANCES` draws reach the
+    statistic the rounds go on until the floor is below it. With 999 draws only, a category
+    taking over a small day of a table of more than 50 features was never drift.
     """
     r = np.asarray(reference_counts, dtype=np.float64)
     c = np.asarray(current_counts, dtype=np.float64)
@@ -72,15 +79,28 @@ def chi2_homogeneity_p_value(reference_counts: np.ndarray, current_counts: np.nd
     n1, n2 = int(r.sum()), int(c.sum())
     pooled = (r + c) / (n1 + n2)
     rng = np.random.default_rng(r.size * 1_000_003 + n2)
-    draws = np.stack(
-        [
-            rng.multinomial(n1, pooled, size=PSI_NULL_DRAWS),
-            rng.multinomial(n2, pooled, size=PSI_NULL_DRAWS),
-        ],
-        axis=1,
-    ).astype(np.float64)
-    null = _homogeneity_statistic(draws)[0]
-    return float((1 + np.count_nonzero(null >= observed - 1e-9)) / (PSI_NULL_DRAWS + 1))
+    reached = draws = 0
+    while True:
+        tables = np.stack(
+            [
+                rng.multinomial(n1, pooled, size=PSI_NULL_DRAWS),
+                rng.multinomial(n2, pooled, size=PSI_NULL_DRAWS),
+            ],
+            axis=1,
+        ).astype(np.float64)
+        null = _homogeneity_statistic(tables)[0]
+        reached += int(np.count_nonzero(null >= observed - 1e-9))
+        draws += PSI_NULL_DRAWS
+        floor = 1 / (draws + 1)
+        if reached >= _ENOUGH_EXCEEDANCES or floor <= resolution or draws >= _MAX_NULL_DRAWS:
+            return float((1 + reached) / (draws + 1))
+
+
+# The Monte Carlo chi-square stops drawing once this many null draws reach the statistic: the
+# p-value is then far above any floor that matters (at least 1 %).
+_ENOUGH_EXCEEDANCES = 10
+# At most this many draws (a floor of 1e-5: a lone discovery among 2,500 tests at 5 %).
+_MAX_NULL_DRAWS = 100 * PSI_NULL_DRAWS
 
 
 def _homogeneity_statistic(tables: np.ndarray) -> tuple[np.ndarray | float, float]:
