@@ -45,15 +45,20 @@ def sorted_numeric_block(
 
 
 def category_counts(series: pd.Series) -> tuple[dict[str, int], int]:
-    """Counts of the non-missing categories as strings, and the number of missing values.
+    """Counts of the non-missing categories as strings (`category_text`), and the number of
+    missing values."""
+    present = category_text(series)
+    counts = present.value_counts(sort=False)
+    return {str(k): int(v) for k, v in counts.items()}, len(series) - len(present)
 
-    Whole floats are written as integers, so a code column read as float (because it has
-    missing values) matches the same column read as int.
-    """
+
+def category_text(series: pd.Series) -> pd.Series:
+    """The non-missing values as category strings, with their index: whole floats written as
+    integers (when every present value is whole), so a code column read as float (because it
+    has missing values) matches the same column read as int."""
     present = series.dropna()
     if pd.api.types.is_float_dtype(present.dtype) and bool(
         np.all(np.mod(present.to_numpy(), 1) == 0)
     ):
         present = present.astype(np.int64)
-    counts = present.astype(str).value_counts(sort=False)
-    return {str(k): int(v) for k, v in counts.items()}, len(series) - len(present)
+    return present.astype(str)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlops_assets.domain.drift.columns import category_text
 from mlops_assets.domain.drift.profile import ReferenceProfile
 
 
@@ -27,25 +28,15 @@ def unvouched_share(profile: ReferenceProfile, frame: pd.DataFrame) -> float:
             values = frame[numeric.name].to_numpy(dtype=np.float64, na_value=np.nan)
             unvouched |= ~np.isfinite(values)  # as the profile counts missing values
     for categorical in profile.categorical:
-        series = frame[categorical.name]
+        series = frame[categorical.name].reset_index(drop=True)
         missing = series.isna().to_numpy()
-        known = _as_categories(series).isin(list(categorical.counts)).to_numpy()
-        unvouched |= ~missing & ~known
+        # Read as the profile counted its categories (and data_quality its unseen ones).
+        text = category_text(series)
+        unseen = ~text.isin(list(categorical.counts))
+        unvouched[text.index[unseen.to_numpy()].to_numpy()] = True
         if categorical.n_missing == 0:
             unvouched |= missing
     return float(unvouched.mean())
-
-
-def _as_categories(series: pd.Series) -> pd.Series:
-    """The values as the profile's category strings (drift.columns.category_counts): whole
-    floats written as integers, so a code column read as float matches the same read as int."""
-    if pd.api.types.is_float_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(values) & (np.mod(values, 1) == 0)
-        text = series.astype(str)
-        text[whole] = values[whole].astype(np.int64).astype(str)
-        return text
-    return series.astype(str)
 
 
 def unvouched_note(share: float) -> str:

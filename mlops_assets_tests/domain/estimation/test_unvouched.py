@@ -41,3 +41,20 @@ def test_unseen_categories_and_new_gaps_are_counted_once_per_row():
     assert unvouched_share(PROFILE, day.iloc[[0, 1, 4]].assign(region="north")) == 2 / 3
     note = unvouched_note(0.25)
     assert note.startswith("could not vouch for 25.0% of the day's rows")
+
+
+def test_a_float_category_column_with_fractions_is_read_as_the_profile_reads_it():
+    """A categorical column of floats that are not all whole (a grade of 1, 1.5, 2, 2.5): the
+    profile keeps its categories as pandas writes them ("1.0", "1.5"), and the day must be read
+    the same way. Read value by value (whole floats as integers), the training rows themselves
+    were half unvouched for ("1" is not "1.0"), while the data-quality check beside it found no
+    unseen category."""
+    from mlops_assets.domain.data_quality import assess_data_quality
+
+    grades = pd.DataFrame({"grade": [1.0, 1.5, 2.0, 2.5] * 10, "income": np.arange(40.0)})
+    profile = build_reference_profile(grades, ("income",), ("grade",))
+    assert unvouched_share(profile, grades) == 0.0
+    assert assess_data_quality(profile, grades).features[-1].unseen_share == 0.0
+    day = grades.assign(grade=[1.0, 3.5, 2.0, 2.5] * 10)  # 3.5: a grade training never had
+    assert unvouched_share(profile, day) == 0.25
+    assert assess_data_quality(profile, day).features[-1].unseen_share == 0.25
