@@ -2,27 +2,27 @@
 (domain/promotion/verdicts.py: step_canary_share): one function the sensor calls, so the
 sensor's own logic (promote, retire) stays apart from the steps."""
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops_assets.domain.challenger import ChallengerVerdict
+    from mlops_assets.domain.promotion.moves import Locks
 
 
 def step_canary(
     registry: Any,
-    storage: Any,
-    lock_wait_seconds: float,
+    locks: "Locks",
     verdict: "ChallengerVerdict",
     champion: str,
     challenger: str,
     since: str,
 ) -> str:
     """Step the share the service's canary gives the challenger (the tag `canary_share` on its
-    version, with an audit entry) and say what happened, in a sentence for the tick."""
+    version, with an audit entry) and say what happened, in a sentence for the tick. The
+    champion lock is the sensor's (`locks`): its timeout is raised to the sensor, which says
+    so for a step as for a move."""
     from mlops_assets.domain.challenger.canary import CanarySchedule
     from mlops_assets.domain.promotion.verdicts import step_canary_share
-    from mlops_assets.resources.project import LockTimeout
 
     schedule = CanarySchedule()
     if verdict.loss != schedule.loss:
@@ -31,18 +31,7 @@ def step_canary(
             f"the canary share was not stepped: its harm bounds are in {schedule.loss} loss and "
             f"the verdict is on {verdict.loss} loss (the service keeps MLOPS_CANARY_SHARE)"
         )
-    try:
-        stepped = step_canary_share(
-            registry,
-            functools.partial(storage.lock, timeout=lock_wait_seconds),
-            verdict,
-            champion,
-            challenger,
-            since,
-            schedule,
-        )
-    except LockTimeout:
-        return "the canary share was not stepped: the champion lock was held; the next tick retries"
+    stepped = step_canary_share(registry, locks, verdict, champion, challenger, since, schedule)
     if stepped is None:
         return "the canary share holds"
     share, _ = stepped

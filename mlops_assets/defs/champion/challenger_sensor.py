@@ -51,7 +51,7 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         from mlops_assets.domain.promotion import Action
-        from mlops_assets.domain.promotion.verdicts import act_on_verdict
+        from mlops_assets.domain.promotion.verdicts import act_on_verdict, challenger_still_held
         from mlops_assets.resources.alerts import AlertDeliveryError
         from mlops_assets.resources.project import LockTimeout
 
@@ -59,37 +59,30 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         if found is None:
             return dg.SkipReason("no challenger verdict yet")
         verdict, champion, challenger, since = found
-        if verdict.decision == "keep_collecting":
-            registry = getattr(context.resources, registry_key)
-            storage = getattr(context.resources, storage_key)
-            canary = step_canary(
-                registry, storage, LOCK_WAIT_SECONDS, verdict, champion, challenger, since
-            )
-            return dg.SkipReason(
-                f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
-                f"labelled rows (effect {verdict.effect:+.4f} "
-                f"[{verdict.low:+.4f}, {verdict.high:+.4f}]); {canary}"
-            )
         acted = f"{champion}/{challenger}/{since}/{verdict.day}"
-        if context.cursor == acted:
+        if verdict.decision != "keep_collecting" and context.cursor == acted:
             return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         registry = getattr(context.resources, registry_key)
         storage = getattr(context.resources, storage_key)
-        # Read without the lock first: most ticks find the roles moved and need no lock.
-        if not _holds_roles(registry, champion, challenger, since):
-            return dg.SkipReason(
-                f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
-                f"v{champion}; the roles have moved since: nothing to do"
-            )
+        roles_moved = dg.SkipReason(
+            f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
+            f"v{champion}; the roles have moved since: nothing to do"
+        )
+        # Read without the lock first: most ticks find the roles moved and need no lock (the
+        # move checks again under it).
+        if challenger_still_held(registry, champion, challenger, since) is None:
+            return roles_moved
+        locks = functools.partial(storage.lock, timeout=LOCK_WAIT_SECONDS)
         try:
+            if verdict.decision == "keep_collecting":
+                canary = step_canary(registry, locks, verdict, champion, challenger, since)
+                return dg.SkipReason(
+                    f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
+                    f"labelled rows (effect {verdict.effect:+.4f} "
+                    f"[{verdict.low:+.4f}, {verdict.high:+.4f}]); {canary}"
+                )
             move = act_on_verdict(
-                registry,
-                functools.partial(storage.lock, timeout=LOCK_WAIT_SECONDS),
-                verdict,
-                champion,
-                challenger,
-                since,
-                names.manual_promotion,
+                registry, locks, verdict, champion, challenger, since, names.manual_promotion
             )
         except LockTimeout:
             return dg.SkipReason(
@@ -97,10 +90,7 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
                 f"retries {verdict.day}'s verdict ({verdict.decision})"
             )
         if move is None:
-            return dg.SkipReason(
-                f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
-                f"v{champion}; the roles have moved since: nothing to do"
-            )
+            return roles_moved
         context.update_cursor(acted)
         context.log.info(move.sentence())
         if move.action is Action.RESTORED:
@@ -158,19 +148,3 @@ def move_alert(names: ModelNames, move: "AliasMove", champion: str, link: str) -
     # A declared model's alert says whose it is, as its other alerts do.
     title = f"{names.model}: {title}" if names.model else title
     return Alert(kind, title, f"{move.reason}; {move.evidence}", link)
-
-
-def _holds_roles(registry: Any, champion: str, challenger: str, since: str) -> bool:
-    """Whether `champion` and `challenger` hold their roles in the tenure the verdict judged,
-    read without the lock (act_on_verdict checks again under it)."""
-    from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
-    from mlops_assets.domain.promotion.audit import roles_since
-
-    held_champion = registry.version_by_alias(CHAMPION_ALIAS)
-    held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
-    return (
-        held_champion is not None
-        and held_challenger is not None
-        and (held_champion.version, held_challenger.version) == (champion, challenger)
-        and roles_since(held_champion, held_challenger) == since
-    )

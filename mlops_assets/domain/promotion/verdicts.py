@@ -74,7 +74,7 @@ def act_on_verdict(
         return None
     with champion_lock(registry, locks):
         repair_interrupted(registry, manual=manual)
-        held_challenger = _challenger_still_held(registry, champion, challenger, since)
+        held_challenger = challenger_still_held(registry, champion, challenger, since)
         if held_challenger is None:
             return None
         now, evidence = now_utc(), verdict_evidence(verdict)
@@ -131,7 +131,7 @@ def step_canary_share(
     if verdict.decision != "keep_collecting" or verdict.loss != schedule.loss:
         return None
     with champion_lock(registry, locks):
-        held_challenger = _challenger_still_held(registry, champion, challenger, since)
+        held_challenger = challenger_still_held(registry, champion, challenger, since)
         if held_challenger is None:
             return None
         tag = held_challenger.tags.get(CANARY_SHARE_TAG, "")
@@ -164,12 +164,12 @@ def _guarding(move: AliasMove | None) -> bool:
     return move is not None and move.action is Action.GUARDING
 
 
-def _challenger_still_held(
+def challenger_still_held(
     registry: ChampionRegistry, champion: str, challenger: str, since: str
 ) -> RegistryVersion | None:
     """The challenger's version if `champion` and `challenger` still hold their roles in the
-    tenure they took at `since` (`roles_since`): the compare of a compare-and-set. None when
-    either moved."""
+    tenure they took at `since` (`roles_since`): the compare of a compare-and-set (and the
+    challenger sensor's read before it takes the lock). None when either moved."""
     held_champion = registry.version_by_alias(CHAMPION_ALIAS)
     held_challenger = registry.version_by_alias(CHALLENGER_ALIAS)
     if (

@@ -68,8 +68,6 @@ def test_a_verdict_on_another_loss_leaves_the_share_and_the_tick_whole():
     """challenger_comparison's `loss` may be brier or log_loss; the canary's harm bounds are in
     0/1 loss. A keep_collecting verdict on another loss steps nothing, and the sensor's tick
     says why instead of failing on every tick."""
-    import contextlib
-
     from mlops_assets.defs.champion.canary_steps import step_canary
 
     registry = InMemoryRegistry()
@@ -78,11 +76,7 @@ def test_a_verdict_on_another_loss_leaves_the_share_and_the_tick_whole():
     since = roles_since(registry.version("1"), registry.version("2"))
     brier = dataclasses.replace(COLLECTING, loss="brier")
 
-    class Storage:
-        def lock(self, name: str, timeout: float) -> contextlib.AbstractContextManager[None]:
-            return registry.lock(name)
-
-    said = step_canary(registry, Storage(), 1.0, brier, "1", "2", since)
+    said = step_canary(registry, registry.lock, brier, "1", "2", since)
     assert "brier" in said and "not stepped" in said
     assert _stored(registry) is None
     assert step_canary_share(registry, registry.lock, brier, "1", "2", since) is None
