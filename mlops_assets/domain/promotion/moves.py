@@ -65,6 +65,7 @@ from mlops_assets.domain.promotion.history import (
     PromotionError,
     current_champion,
     interrupted_repairs,
+    previous_champion,
 )
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 
@@ -229,7 +230,7 @@ def register_and_promote(
                 page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
                 record(registry, move, page)
             # The champion it replaced, kept under watch unless that attempt got so far.
-            former = registered.tags.get(REPLACED_TAG, "none")
+            former = _replaced_by(registry, registered)
             if shadow_former and former not in ("none", version):
                 finish_guard(registry, move, former)
         else:
@@ -283,6 +284,19 @@ def register_and_promote(
         model_hash=model_hash,
         challenger_version=None if challenger_now is None else challenger_now.version,
     )
+
+
+def _replaced_by(registry: ChampionRegistry, promoted: RegistryVersion) -> str:
+    """The champion `promoted` replaced (`champion.replaced`). An attempt killed between the
+    alias and that tag left none, and the retry excludes its own version from the repairs:
+    the previous champion is found as `interrupted_repairs` finds it, and the tag written."""
+    if REPLACED_TAG in promoted.tags:
+        return promoted.tags[REPLACED_TAG]
+    others = [v for v in registry.versions() if v.version != promoted.version]
+    before = previous_champion(others)
+    replaced = "none" if before is None else before.version
+    registry.set_version_tag(promoted.version, REPLACED_TAG, replaced)
+    return replaced
 
 
 def _tag_run(registry: ChampionRegistry, run_id: str, decision: GateDecision, version: str) -> None:

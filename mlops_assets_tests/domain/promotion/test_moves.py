@@ -359,3 +359,30 @@ def test_a_retried_gate_promotion_keeps_the_former_champion_under_watch(monkeypa
     assert (again.version, again.promoted, again.challenger_version) == ("2", True, "1")
     assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
     assert last_move(registry.version("1")).action == Action.GUARDING
+
+
+def test_a_retried_gate_promotion_killed_right_after_the_alias_keeps_the_watch(monkeypatch):
+    """An attempt killed between `champion` moving and the tag naming the champion it
+    replaced (`champion.replaced`): the retried step found no replaced champion to keep under
+    watch, and left v1 with no alias (and v2 without the tag, the retry excluding it from the
+    repairs). It now finds v1 as the repairs do, tags v2 and sets the watch."""
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    candidate = _candidate("r2", _comparison("1", 0.02, 0.06))
+    original = InMemoryRegistry.set_version_tag
+
+    def killed_at_replaced(self: InMemoryRegistry, version: str, key: str, value: str) -> None:
+        if key == REPLACED_TAG:
+            raise RuntimeError("killed")
+        original(self, version, key, value)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(InMemoryRegistry, "set_version_tag", killed_at_replaced)
+        with pytest.raises(RuntimeError):
+            register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
+    assert registry.aliases == {CHAMPION_ALIAS: "2"}
+    again = register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
+    assert (again.version, again.promoted, again.challenger_version) == ("2", True, "1")
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
+    assert registry.records["2"].tags[REPLACED_TAG] == "1"
+    assert last_move(registry.version("1")).action == Action.GUARDING
