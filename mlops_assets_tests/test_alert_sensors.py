@@ -149,3 +149,34 @@ def test_each_models_alerts_sensor_posts_its_own_drift_only(receiver):
         "car_loan__monitoring_alerts_sensor": "sent 1 alert(s)",
     }
     assert receiver.texts[0].startswith("car_loan: Critical drift from 2026-02-10 (model v2)")
+
+
+def test_a_day_critical_by_its_data_quality_drift_is_posted_with_its_findings(receiver):
+    """Data-quality drift sets the day's severity (issue 29): a column whose values went half
+    missing makes the day critical with no feature drifted. The alert said "Critical drift:
+    0% of features drifted" and nothing else, so the person paged could not tell why; it now
+    names the findings, as the drift check's description does."""
+    webhook = AlertWebhook(url=receiver.url, dagster_ui_url="http://ui.test")
+    finding = "`income`: 52.0% missing against 1.0% in training"
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey(["drift_report"]),
+                partition="2026-02-10",
+                metadata={
+                    "severity": "critical",
+                    "drifted_share": 0.0,
+                    "model_version": 2,
+                    "data_quality_drift": finding,
+                },
+            )
+        )
+        with dg.build_sensor_context(
+            instance=instance, resources={"alert_webhook": webhook}
+        ) as context:
+            tick = defs.resolve_sensor_def("monitoring_alerts_sensor").evaluate_tick(context)
+
+    assert tick.skip_message == "sent 1 alert(s)"
+    (text,) = receiver.texts
+    assert text.startswith("Critical drift from 2026-02-10 (model v2)")
+    assert f"data-quality drift: {finding}" in text

@@ -35,9 +35,7 @@ def drift_day_health(verdict: DriftVerdict) -> Health:
     """Critical drift or a performance drop beyond noise is an error; a drift warning (or
     prediction drift on its own) is a warning; anything else passes. The data-quality findings
     that are part of the day's severity are named after the drifted share."""
-    share = f"{verdict.drifted_share:.0%} of features drifted"
-    if verdict.data_quality_findings:
-        share += f"; data-quality drift: {verdict.data_quality_summary}"
+    share = verdict.what_drifted
     performance = verdict.performance
     if performance.dropped:
         return Health("error", f"{performance.reason}; {share} (severity {verdict.severity})")

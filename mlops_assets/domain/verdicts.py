@@ -189,6 +189,15 @@ class DriftVerdict:
     def data_quality_summary(self) -> str:
         return _FINDINGS_SEPARATOR.join(self.data_quality_findings) or "none"
 
+    @property
+    def what_drifted(self) -> str:
+        """The drifted share, and the data-quality findings that are part of the severity, in
+        one sentence (the drift check's description, the drift alert)."""
+        share = f"{self.drifted_share:.0%} of features drifted"
+        if self.data_quality_findings:
+            share += f"; data-quality drift: {self.data_quality_summary}"
+        return share
+
     def to_metadata(self) -> dict[str, MetadataValueLike]:
         return {
             "drifted_share": self.drifted_share,

@@ -53,7 +53,7 @@ def _new_records(instance: dg.DagsterInstance, key: dg.AssetKey, after: int | No
 def _drift_alert(verdict: DriftVerdict, link: str) -> Alert:
     if verdict.severity == Severity.CRITICAL:
         title = f"Critical drift from {verdict.day} (model v{verdict.model_version})"
-        reason = f"{verdict.drifted_share:.0%} of features drifted; {verdict.performance.reason}"
+        reason = "; ".join(filter(None, (verdict.what_drifted, verdict.performance.reason)))
     else:
         title = f"Performance dropped on {verdict.day} (model v{verdict.model_version})"
         reason = verdict.performance.reason
