@@ -5,8 +5,11 @@ test_challenger_sensor.py). Proven better, the former champion takes `champion` 
 the promotion service (a rollback, posted to the webhook); proven worse, it is retired and the
 promotion stands. Real registered versions; the aliases read back through MLflow's own client."""
 
+import traceback
+
 import dagster as dg
 import numpy as np
+import pytest
 
 from mlops_assets.asset_keys import CHALLENGER_COMPARISON
 from mlops_assets.contracts import (
@@ -160,3 +163,39 @@ def test_with_the_watch_turned_off_the_former_champion_holds_no_alias(project):
     assert train(SMALLER, LENIENT_GATE) == "2"
     assert _aliases(project) == {CHAMPION_ALIAS: "2"}
     assert project.registry().version("1").tags[ROLE_TAG] == "none"
+
+
+def test_a_tick_that_fails_after_the_rollback_still_tags_the_demoted_run(
+    project, alerts, monkeypatch
+):
+    """The rollback (MLflow aliases) and the run tag that keeps the drift sensor from
+    retraining on the demoted version's days (a Dagster run tag) are two writes. A tick that
+    failed between them (the daemon restarted, the instance did not answer) left the rollback
+    done and the run untagged for good: the next tick found the roles moved and did nothing.
+    The next tick now finishes it."""
+    from mlops_assets.defs.champion import challenger_sensor
+
+    webhook = AlertWebhook(url=alerts.url, dagster_ui_url="http://ui.test")
+    assert project.train(data_source=SMALL).success
+    assert _gate_promotes(project, SMALLER) == "2"
+    days = [f"2026-01-{d:02d}" for d in range(1, 11)]
+    assert _store_days(project, "2", "1", days, gain=0.02, seed=3) == "promote (proven_better)"
+
+    def lost(*args: object) -> None:
+        raise RuntimeError("the instance did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(challenger_sensor, "mark_rolled_back_retraining", lost)
+        with pytest.raises(Exception) as failed:  # the tick fails, as Dagster records it
+            _tick(project, webhook)
+        assert "did not answer" in "".join(traceback.format_exception(failed.value))
+    assert _aliases(project) == {CHAMPION_ALIAS: "1"}
+    demoted = project.registry().version("2")
+    run = project.instance.get_run_by_id(demoted.tags[DAGSTER_RUN_ID_TAG])
+    assert run is not None and ROLLED_BACK_ON_TAG not in run.tags
+
+    said = _tick(project, webhook)
+    assert "nothing to do" in said
+    run = project.instance.get_run_by_id(demoted.tags[DAGSTER_RUN_ID_TAG])
+    assert run is not None and run.tags.get(ROLLED_BACK_ON_TAG) == days[-1]
+    assert _aliases(project) == {CHAMPION_ALIAS: "1"}

@@ -60,9 +60,10 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
             return dg.SkipReason("no challenger verdict yet")
         verdict, champion, challenger, since = found
         acted = f"{champion}/{challenger}/{since}/{verdict.day}"
-        if verdict.decision != "keep_collecting" and context.cursor == acted:
-            return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         registry = getattr(context.resources, registry_key)
+        if verdict.decision != "keep_collecting" and context.cursor == acted:
+            finish_rollback(context.instance, registry, names, champion, challenger, verdict.day)
+            return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         storage = getattr(context.resources, storage_key)
         roles_moved = dg.SkipReason(
             f"{verdict.day}'s verdict ({verdict.decision}) judged v{challenger} against "
@@ -71,6 +72,10 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         # Read without the lock first: most ticks find the roles moved and need no lock (the
         # move checks again under it).
         if challenger_still_held(registry, champion, challenger, since) is None:
+            if verdict.decision == "promote":
+                finish_rollback(
+                    context.instance, registry, names, champion, challenger, verdict.day
+                )
             return roles_moved
         locks = functools.partial(storage.lock, timeout=LOCK_WAIT_SECONDS)
         try:
@@ -105,6 +110,38 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         return dg.SkipReason(move.sentence())
 
     return _sensor
+
+
+def finish_rollback(
+    instance: dg.DagsterInstance,
+    registry: Any,
+    names: ModelNames,
+    demoted: str,
+    restored: str,
+    day: str,
+) -> None:
+    """The run tag of a rollback this sensor made (`mark_rolled_back_retraining`), if a tick
+    failed between the move and the tag: `restored` still holds `champion` by this verdict's
+    rollback of `demoted`, and the run that registered `demoted` lacks the tag. The rollback
+    is in MLflow and the tag in Dagster, two writes no lock makes one; without this, the next
+    tick finds the roles moved and the drift sensor may retrain on the demoted version's days."""
+    from mlops_assets.contracts import CHAMPION_ALIAS, DAGSTER_RUN_ID_TAG, ROLLED_BACK_ON_TAG
+    from mlops_assets.domain.promotion import Action
+    from mlops_assets.domain.promotion.audit import last_move
+    from mlops_assets.domain.promotion.verdicts import CHALLENGER_TEST
+
+    held = registry.version_by_alias(CHAMPION_ALIAS)
+    if held is None or held.version != restored:
+        return
+    gone = registry.version(demoted)
+    moves = (last_move(held), last_move(gone))
+    by_the_test = ((Action.RESTORED, CHALLENGER_TEST), (Action.ROLLED_BACK, CHALLENGER_TEST))
+    if tuple(None if m is None else (m.action, m.by) for m in moves) != by_the_test:
+        return
+    run_id = gone.tags.get(DAGSTER_RUN_ID_TAG, "")
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is not None and ROLLED_BACK_ON_TAG not in run.tags:
+        mark_rolled_back_retraining(instance, registry, names, demoted, day)
 
 
 def mark_rolled_back_retraining(
