@@ -19,7 +19,6 @@ from mlops_assets.domain.drift import (
     build_reference_profile,
     compute_drift,
     population_stability_index,
-    prediction_drift,
 )
 
 # ------------------------------------------------------------------------------- data for tests
@@ -456,11 +455,20 @@ def test_every_row_of_the_table_has_the_p_value_behind_the_verdict(profile):
 # ------------------------------------------------------------------------ (e) prediction drift
 
 
-def test_prediction_drift_flags_a_shifted_score_distribution():
+def test_prediction_drift_flags_a_shifted_score_distribution_and_counts_in_no_share():
+    """The score's drift, tested in one family with the features (compute_drift's `scores`,
+    what assess_day gives it): a shifted score is drift, an unshifted one is not, and neither
+    counts in the drifted share of the features."""
     rng = np.random.default_rng(13)
     reference = rng.beta(2, 5, 5000)
-    shifted = prediction_drift(reference, rng.beta(3.5, 4, 1000))
-    assert shifted.feature == "prediction" and shifted.drifted
-    assert shifted.psi >= 0.2
-    same = prediction_drift(reference, rng.beta(2, 5, 1000))
-    assert not same.drifted and same.psi < 0.1
+    features = pd.DataFrame({"x": rng.normal(size=5000)})
+    profile = build_reference_profile(features, ["x"], [])
+    day = pd.DataFrame({"x": rng.normal(size=1000)})
+    shifted = compute_drift(profile, day, scores=(reference, rng.beta(3.5, 4, 1000)))
+    assert shifted.prediction is not None
+    assert shifted.prediction.feature == "prediction" and shifted.prediction.drifted
+    assert shifted.prediction.psi >= 0.2
+    assert shifted.drifted_share == 0 and shifted.severity == "none"
+    assert [f.feature for f in shifted.features] == ["x"]
+    same = compute_drift(profile, day, scores=(reference, rng.beta(2, 5, 1000))).prediction
+    assert same is not None and not same.drifted and same.psi < 0.1

@@ -86,7 +86,6 @@ from mlops_assets.domain.drift.engine import (
     FeatureDrift,
     Kind,
     compute_drift,
-    prediction_drift,
     psi_band,
 )
 from mlops_assets.domain.drift.evidently_rules import (
@@ -140,7 +139,6 @@ __all__ = [
     "build_reference_profile",
     "compute_drift",
     "population_stability_index",
-    "prediction_drift",
     "psi_band",
     "wasserstein_1",
 ]

@@ -275,22 +275,6 @@ def _score_stats(
     return numeric_stats(profile.numeric[0], present, current.size, resolution)
 
 
-def prediction_drift(
-    reference_scores: np.ndarray,
-    current_scores: np.ndarray,
-    config: DriftConfig | None = None,
-) -> FeatureDrift:
-    """Drift of the model's score (positive-class probability or prediction) as a numeric
-    feature named "prediction", with the same tests, PSI and verdict as the features."""
-    profile = build_reference_profile(
-        pd.DataFrame({"prediction": np.asarray(reference_scores, dtype=np.float64)}),
-        ("prediction",),
-        (),
-    )
-    current = pd.DataFrame({"prediction": np.asarray(current_scores, dtype=np.float64)})
-    return compute_drift(profile, current, config).features[0]
-
-
 def psi_band(psi: float, config: DriftConfig | None = None) -> str:
     config = config or DriftConfig()
     if psi >= config.psi_major:
