@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from mlops_assets.contracts import CHALLENGER_ALIAS
+from mlops_assets.contracts import CHALLENGER_ALIAS, REPLACED_TAG
 from mlops_assets.domain.promotion.audit import Action, AliasMove, last_move, record
+from mlops_assets.domain.promotion.history import previous_champion
+from mlops_assets.domain.registry import RegistryVersion
 
 if TYPE_CHECKING:
     from mlops_assets.domain.promotion.moves import ChampionRegistry
@@ -55,3 +57,30 @@ def finish_guard(registry: ChampionRegistry, promoted: AliasMove, former: str) -
         Action.RESTORED,
     ):
         guard_former_champion(registry, promoted, former)
+
+
+def replaced_champion(registry: ChampionRegistry, promoted: RegistryVersion) -> str:
+    """The champion `promoted` replaced (`champion.replaced`), for a retried gate step. An
+    attempt killed between the alias and that tag left none, and the retry excludes its own
+    version from the repairs: the previous champion is found as `interrupted_repairs` finds
+    it, and the tag written."""
+    if REPLACED_TAG in promoted.tags:
+        return promoted.tags[REPLACED_TAG]
+    others = [v for v in registry.versions() if v.version != promoted.version]
+    before = previous_champion(others)
+    replaced = "none" if before is None else before.version
+    registry.set_version_tag(promoted.version, REPLACED_TAG, replaced)
+    return replaced
+
+
+def finish_manual_guard(registry: ChampionRegistry, champion: RegistryVersion, who: str) -> None:
+    """A promotion by hand asked again by the same person for the version it made champion:
+    the run that failed after `champion` moved and before the watch (an MLflow outage, a kill)
+    is finished, as a retried gate step finishes its own (`finish_guard`). A champion someone
+    else promoted, or the gate, moves nothing."""
+    promoted = last_move(champion)
+    former = champion.tags.get(REPLACED_TAG, "none")
+    if promoted is None or former in ("none", champion.version):
+        return
+    if (promoted.action, promoted.by) == (Action.PROMOTED, who):
+        finish_guard(registry, promoted, former)

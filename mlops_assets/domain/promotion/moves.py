@@ -58,14 +58,15 @@ from mlops_assets.domain.promotion.gate import (
 )
 from mlops_assets.domain.promotion.guard import (
     finish_guard,
+    finish_manual_guard,
     guard_former_champion,
     make_challenger,
+    replaced_champion,
 )
 from mlops_assets.domain.promotion.history import (
     PromotionError,
     current_champion,
     interrupted_repairs,
-    previous_champion,
 )
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 
@@ -230,7 +231,7 @@ def register_and_promote(
                 page = decision.as_description(judged_against).replace(VERSION_PLACEHOLDER, version)
                 record(registry, move, page)
             # The champion it replaced, kept under watch unless that attempt got so far.
-            former = _replaced_by(registry, registered)
+            former = replaced_champion(registry, registered)
             if shadow_former and former not in ("none", version):
                 finish_guard(registry, move, former)
         else:
@@ -284,19 +285,6 @@ def register_and_promote(
         model_hash=model_hash,
         challenger_version=None if challenger_now is None else challenger_now.version,
     )
-
-
-def _replaced_by(registry: ChampionRegistry, promoted: RegistryVersion) -> str:
-    """The champion `promoted` replaced (`champion.replaced`). An attempt killed between the
-    alias and that tag left none, and the retry excludes its own version from the repairs:
-    the previous champion is found as `interrupted_repairs` finds it, and the tag written."""
-    if REPLACED_TAG in promoted.tags:
-        return promoted.tags[REPLACED_TAG]
-    others = [v for v in registry.versions() if v.version != promoted.version]
-    before = previous_champion(others)
-    replaced = "none" if before is None else before.version
-    registry.set_version_tag(promoted.version, REPLACED_TAG, replaced)
-    return replaced
 
 
 def _tag_run(registry: ChampionRegistry, run_id: str, decision: GateDecision, version: str) -> None:
@@ -356,6 +344,8 @@ def promote_given_version(
         who = requester(requested_by)
         current = current_champion(list(versions.values()))
         if current is not None and current.version == wanted:
+            if shadow_former:
+                finish_manual_guard(registry, current, who)
             return ChampionMove(wanted, wanted, who, "")
         # What scoring will load must be what was registered: the hash is checked here, not
         # first on tomorrow's batch.

@@ -386,3 +386,34 @@ def test_a_retried_gate_promotion_killed_right_after_the_alias_keeps_the_watch(m
     assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
     assert registry.records["2"].tags[REPLACED_TAG] == "1"
     assert last_move(registry.version("1")).action == Action.GUARDING
+
+
+def test_a_manual_promotion_run_again_after_failing_before_the_watch_sets_it(monkeypatch):
+    """promote_version_job moved `champion` and failed before the former champion took
+    `challenger` (an MLflow outage, a killed run). Run again, as a person does with a failed
+    run, it found the version already champion and said there was nothing to do: the
+    promotion stayed unwatched. It now finishes the watch, as a retried gate promotion does."""
+    from mlops_assets.domain.promotion import moves
+
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    register_and_promote(
+        registry, registry.lock, _candidate("r2", _comparison("1", -0.5, -0.2)), GATE, _never_called
+    )
+    assert registry.aliases == {CHAMPION_ALIAS: "1"}  # v2 rejected: a person overrides
+
+    def outage(*args: object) -> None:
+        raise RuntimeError("MLflow did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(moves, "guard_former_champion", outage)
+        with pytest.raises(RuntimeError):
+            promote_given_version(registry, registry.lock, "2", "reviewed", "bob")
+    assert registry.aliases == {CHAMPION_ALIAS: "2"}
+    again = promote_given_version(registry, registry.lock, "2", "reviewed", "bob")
+    assert again.moved is False
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
+    assert last_move(registry.version("1")).action == Action.GUARDING
+    # Asked by someone else, or with the watch off, a champion already in place moves nothing.
+    assert promote_given_version(registry, registry.lock, "2", "again", "eve").moved is False
+    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
