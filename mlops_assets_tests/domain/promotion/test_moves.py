@@ -31,6 +31,7 @@ from mlops_assets.domain.promotion import (
     ChampionComparison,
     GateConfig,
     PromotionError,
+    moves,
     promote_given_version,
     register_and_promote,
     roll_back,
@@ -338,46 +339,41 @@ def test_a_version_whose_artefact_fails_its_hash_check_is_not_promoted():
         promote_given_version(registry, registry.lock, "7", "why", "bob")
 
 
-def test_a_retried_gate_promotion_keeps_the_former_champion_under_watch(monkeypatch):
-    """An attempt killed after `champion` moved but before the former champion took
-    `challenger`: the retried step finishes the promotion, the watch included."""
-    from mlops_assets.domain.promotion import moves
+def _killed(*args: object) -> None:
+    raise RuntimeError("killed")
 
-    registry = InMemoryRegistry()
-    registry.add_champion("2026-01-01T00:00:00+00:00")
-    candidate = _candidate("r2", _comparison("1", 0.02, 0.06))
 
-    def killed(*args: object) -> None:
+def _killed_at_replaced(self: InMemoryRegistry, version: str, key: str, value: str) -> None:
+    if key == REPLACED_TAG:
         raise RuntimeError("killed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(moves, "guard_former_champion", killed)
-        with pytest.raises(RuntimeError):
-            register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
-    assert registry.aliases == {CHAMPION_ALIAS: "2"}
-    again = register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
-    assert (again.version, again.promoted, again.challenger_version) == ("2", True, "1")
-    assert registry.aliases == {CHAMPION_ALIAS: "2", CHALLENGER_ALIAS: "1"}
-    assert last_move(registry.version("1")).action == Action.GUARDING
+    _SET_VERSION_TAG(self, version, key, value)
 
 
-def test_a_retried_gate_promotion_killed_right_after_the_alias_keeps_the_watch(monkeypatch):
-    """An attempt killed between `champion` moving and the tag naming the champion it
-    replaced (`champion.replaced`): the retried step found no replaced champion to keep under
-    watch, and left v1 with no alias (and v2 without the tag, the retry excluding it from the
-    repairs). It now finds v1 as the repairs do, tags v2 and sets the watch."""
+_SET_VERSION_TAG = InMemoryRegistry.set_version_tag
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "kill"),
+    [
+        # After `champion` moved and its records, before the former champion took `challenger`.
+        (moves, "guard_former_champion", _killed),
+        # Right after `champion` moved, before the tag naming the champion it replaced
+        # (`champion.replaced`): the retry found no replaced champion to keep under watch (and
+        # excludes its own version from the repairs, which would have written the tag).
+        (InMemoryRegistry, "set_version_tag", _killed_at_replaced),
+    ],
+    ids=["before_the_watch", "right_after_the_alias"],
+)
+def test_a_retried_gate_promotion_keeps_the_former_champion_under_watch(
+    monkeypatch, target, name, kill
+):
+    """An attempt killed after `champion` moved: the retried step finishes the promotion, the
+    watch included."""
     registry = InMemoryRegistry()
     registry.add_champion("2026-01-01T00:00:00+00:00")
     candidate = _candidate("r2", _comparison("1", 0.02, 0.06))
-    original = InMemoryRegistry.set_version_tag
-
-    def killed_at_replaced(self: InMemoryRegistry, version: str, key: str, value: str) -> None:
-        if key == REPLACED_TAG:
-            raise RuntimeError("killed")
-        original(self, version, key, value)
-
     with monkeypatch.context() as patch:
-        patch.setattr(InMemoryRegistry, "set_version_tag", killed_at_replaced)
+        patch.setattr(target, name, kill)
         with pytest.raises(RuntimeError):
             register_and_promote(registry, registry.lock, candidate, GATE, _never_called)
     assert registry.aliases == {CHAMPION_ALIAS: "2"}
@@ -393,8 +389,6 @@ def test_a_manual_promotion_run_again_after_failing_before_the_watch_sets_it(mon
     `challenger` (an MLflow outage, a killed run). Run again, as a person does with a failed
     run, it found the version already champion and said there was nothing to do: the
     promotion stayed unwatched. It now finishes the watch, as a retried gate promotion does."""
-    from mlops_assets.domain.promotion import moves
-
     registry = InMemoryRegistry()
     registry.add_champion("2026-01-01T00:00:00+00:00")
     register_and_promote(
@@ -402,11 +396,8 @@ def test_a_manual_promotion_run_again_after_failing_before_the_watch_sets_it(mon
     )
     assert registry.aliases == {CHAMPION_ALIAS: "1"}  # v2 rejected: a person overrides
 
-    def outage(*args: object) -> None:
-        raise RuntimeError("MLflow did not answer")
-
     with monkeypatch.context() as patch:
-        patch.setattr(moves, "guard_former_champion", outage)
+        patch.setattr(moves, "guard_former_champion", _killed)
         with pytest.raises(RuntimeError):
             promote_given_version(registry, registry.lock, "2", "reviewed", "bob")
     assert registry.aliases == {CHAMPION_ALIAS: "2"}
