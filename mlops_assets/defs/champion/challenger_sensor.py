@@ -62,7 +62,10 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         acted = f"{champion}/{challenger}/{since}/{verdict.day}"
         registry = getattr(context.resources, registry_key)
         if verdict.decision != "keep_collecting" and context.cursor == acted:
-            finish_rollback(context.instance, registry, names, champion, challenger, verdict.day)
+            if verdict.decision == "promote":
+                finish_rollback(
+                    context.instance, registry, names, champion, challenger, verdict.day
+                )
             return dg.SkipReason(f"{verdict.day}'s verdict on v{challenger} was acted on already")
         storage = getattr(context.resources, storage_key)
         roles_moved = dg.SkipReason(
