@@ -3,8 +3,9 @@
 Assumes the calibrated probabilities are right on the day: true under covariate shift (x moves,
 P(y|x) fixed) inside the training support, false under concept shift, which it cannot see.
 The calibration is a function of the model's score only, so under covariate shift it holds
-only where the day's rows look like the reference's at the same score; the interval widens
-with the share of the day that moved away from the reference (docs/monitoring.md).
+only where the day's rows look like the reference's at the same score; the interval widens,
+on both ends, with the share of the day that moved away from the reference
+(docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ class ClassificationEstimate:
 class AccuracyInterval:
     """Expected accuracy and what its interval is made of: `sampling_sd` the realized
     accuracy's own noise at the day's size, `calibration_sd` the calibrator's from its finite
-    reference, `shift` a bias bound that lowers the low end only (not a standard deviation),
-    `statistical_half` z times the combined standard deviation."""
+    reference, `shift` a bias bound on both ends for the rows that moved away from the
+    reference (not a standard deviation), `statistical_half` z times the combined standard
+    deviation."""
 
     n: int
     accuracy: float
@@ -86,13 +88,15 @@ def accuracy_interval(
 
     With `reference` (the validation split's confidence bins): sampling variance a(1-a)/n at
     the estimate a (the binomial that realized_performance's Wilson interval uses), plus the
-    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound that lowers the low
-    end: the share of rows that moved (total variation between the day's and the reference's
-    confidence histograms, plus the out-of-support share) times sqrt(a(1-a)). It assumes the
-    calibration on the moved rows is off by at most one Bernoulli standard deviation, and
-    only towards overconfidence: a model extrapolating to rows unlike its training rows is
-    right less often than its calibrated confidence says, not more (so a drop the interval
-    shows is not an artefact of the bound). Without `reference` (an older artefact): the
+    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound added to both ends.
+    The calibration is a function of the score only; under covariate shift it holds for a
+    row whose score the reference filled with rows like it, not for a row that moved. The
+    bound assumes the calibrated probability of a moved row is off by at most that row's own
+    Bernoulli standard deviation, in either direction (measured on employment_MA's age
+    bands: the model is overconfident on some, underconfident on others): the day's excess
+    share over the reference per confidence bin times the mean sqrt(p(1-p)) of its rows
+    there (`ReferenceBins.moved_spread`), plus the out-of-support share times sqrt(a(1-a)),
+    at most sqrt(a(1-a)) (every row moved). Without `reference` (an older artefact): the
     Poisson-binomial variance sum p(1-p)/n^2 alone, as before, and `basis` says so."""
     p_hit = np.asarray(p_hit, dtype=float)
     n = len(p_hit)
@@ -108,7 +112,8 @@ def accuracy_interval(
         sampling = math.sqrt(accuracy * (1 - accuracy) / n)
         calibration = math.sqrt(reference.calibration_variance(raw))
         moved = min(1.0, reference.total_variation(raw) + out_of_support)
-        shift = moved * math.sqrt(accuracy * (1 - accuracy))
+        spread = math.sqrt(accuracy * (1 - accuracy))
+        shift = min(spread, reference.moved_spread(raw, p_hit) + out_of_support * spread)
         basis = (
             f"sampling noise of {n} rows, calibration on {sum(reference.counts)} reference "
             f"rows, and {moved:.0%} of rows moved away from the reference"
@@ -118,7 +123,7 @@ def accuracy_interval(
         n,
         accuracy,
         max(0.0, accuracy - half - shift),
-        min(1.0, accuracy + half),
+        min(1.0, accuracy + half + shift),
         sampling,
         calibration,
         shift,
@@ -204,10 +209,10 @@ def progressive_accuracy(
     `right`, read only there) with the estimate on the others, weighted by their shares m/n
     and u/n. Each side of the interval adds the two parts' statistical half-widths in
     quadrature (the labelled part's from its Wilson interval, so the bounds are exactly
-    realized_performance's when every row is labelled); the low end also takes the
-    unlabelled part's shift bound. With no label it is `accuracy_interval`'s; it narrows as
-    labels land at the estimated rate, since the calibration and shift terms shrink with the
-    unlabelled share."""
+    realized_performance's when every row is labelled); both ends also take the
+    unlabelled part's shift bound, scaled by its share. With no label it is
+    `accuracy_interval`'s; it narrows as labels land at the estimated rate, since the
+    calibration and shift terms shrink with the unlabelled share."""
     p_hit = np.asarray(p_hit, dtype=float)
     labelled = np.asarray(labelled, dtype=bool)
     n, m = len(p_hit), int(labelled.sum())
@@ -239,7 +244,7 @@ def progressive_accuracy(
         m,
         accuracy,
         max(0.0, accuracy - below - b * rest.shift),
-        min(1.0, accuracy + above),
+        min(1.0, accuracy + above + b * rest.shift),
     )
 
 
