@@ -83,7 +83,9 @@ class ReferenceBins:
         mean Bernoulli standard deviation sqrt(p(1-p)) of the day's rows in that bin, `p_hit`
         being each row's calibrated probability that the model is right. A moved row whose
         calibration is off by at most its own standard deviation moves the accuracy by at
-        most this; never more than the day's mean sqrt(a(1-a)) times the moved share."""
+        most this. It is larger than the moved share times the day's sqrt(a(1-a)) when the
+        moved rows are the less confident ones (whose calibration can be further off), and
+        never above the day's mean sqrt(p(1-p)) (every row moved), itself at most sqrt(a(1-a))."""
         which = _bin_of(np.asarray(raw, dtype=float), len(self.counts))
         counts = np.asarray(self.counts, dtype=float)
         reference = counts / counts.sum() if counts.sum() > 0 else counts

@@ -33,7 +33,8 @@ DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
 class ClassificationEstimate:
     """Expected accuracy and macro F1 with their intervals; for a binary model also the
     expected confusion matrix's precision, recall, F1 and the expected ROC AUC (None for
-    multiclass)."""
+    multiclass). `accuracy_noise_half` is the accuracy interval's half-width without the
+    shift bound (sampling and calibration only): what the drop rule reads."""
 
     n: int
     accuracy: float
@@ -47,6 +48,7 @@ class ClassificationEstimate:
     f1: float | None = None
     roc_auc: float | None = None
     interval_basis: str = ""
+    accuracy_noise_half: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,11 @@ def estimate_classification(
         confidence=confidence,
     )
     figures = (n, accuracy, low, high, macro.value, macro.low, macro.high)
+    noise = interval.statistical_half
     if calibrated.shape[1] != 2:
-        return ClassificationEstimate(*figures, interval_basis=interval.basis)
+        return ClassificationEstimate(
+            *figures, interval_basis=interval.basis, accuracy_noise_half=noise
+        )
     positive = calibrated[:, 1]
     said_positive = np.asarray(predicted_index) == 1
     tp = float(positive[said_positive].sum())
@@ -180,6 +185,7 @@ def estimate_classification(
         f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else None,
         roc_auc=expected_roc_auc(positive, score),
         interval_basis=interval.basis,
+        accuracy_noise_half=noise,
     )
 
 
@@ -300,7 +306,12 @@ def judge_estimate(
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[bool, str, bool, str]:
     """(trusted, trust reason, dropped, reason). The drop rule is drift_report's: reference
-    minus estimate above `min_effect` and its Newcombe interval above 0. Untrusted: no drop."""
+    minus estimate above `min_effect` and its Newcombe interval above 0, with the estimate's
+    interval of noise alone (sampling and calibration, `accuracy_noise_half`). It asks
+    whether the estimate fell beyond its own noise, i.e. whether the day's rows moved to
+    scores the model is right less often at; the shift bound, which can move the realized
+    accuracy either way, is in the interval the reason shows, not in the rule, and labels
+    settle it (the retraining sensor waits for them). Untrusted: no drop."""
     if not math.isfinite(ece_after) or ece_after > max_ece:
         trusted, why = (
             False,
@@ -320,6 +331,15 @@ def judge_estimate(
     est = f"estimated accuracy {estimate.accuracy:.3f} [{estimate.accuracy_low:.3f}, " + (
         f"{estimate.accuracy_high:.3f}] on {estimate.n} rows"
     )
+    noise_low, noise_high = estimate.accuracy_low, estimate.accuracy_high
+    half = estimate.accuracy_noise_half
+    if half is not None:
+        noise_low, noise_high = (
+            max(0.0, estimate.accuracy - half),
+            min(1.0, estimate.accuracy + half),
+        )
+        if (noise_low, noise_high) != (estimate.accuracy_low, estimate.accuracy_high):
+            est += f" (noise alone [{noise_low:.3f}, {noise_high:.3f}])"
     if reference_value is None or not math.isfinite(reference_value):
         return trusted, why, False, f"{est}; no test accuracy to compare with"
     if reference_n:
@@ -328,7 +348,7 @@ def judge_estimate(
         ref_low = ref_high = reference_value
     drop, low, high = newcombe_drop(
         (reference_value, ref_low, ref_high),
-        (estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high),
+        (estimate.accuracy, noise_low, noise_high),
     )
     figures = f"{est} vs test {reference_value:.3f}: drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]"
     beyond = drop > min_effect and low > 0
