@@ -10,9 +10,11 @@ the interval held it, the interval's mean half-width, what of that error chance 
 (the realized MAE's own sampling noise at the day's size, E|N(0, sd)|) and the loss model's
 error on the day's whole distribution (its drawing probabilities over the held-out rows: no
 sampling noise), the same for RMSE, and the error of the reference MAE taken as a constant
-estimate. The tables: statsmodels' randhie, scikit-learn's diabetes, palmerpenguins and
-ggplot2's diamonds (bench/real_tables.py installs plotnine's wheel, which ships it, on first
-use). Three to four minutes on a quiet 2-CPU machine:
+estimate. The tables: statsmodels' randhie, scikit-learn's diabetes, palmerpenguins, UCI's
+bike sharing hours (shipped in mlops_assets_tests/data; also cut into disjoint days by
+temperature band, season and hour, `measure_bands`) and ggplot2's diamonds
+(bench/real_tables.py installs plotnine's wheel, which ships it, on first use). Four to five
+minutes on a quiet 2-CPU machine:
 
     .venv/bin/python scripts/measure_dle.py
 """
@@ -161,6 +163,62 @@ def measure(
     )
 
 
+def measure_bands(
+    name: str,
+    frame: pd.DataFrame,
+    target: str,
+    numeric: list[str],
+    categorical: list[str],
+    band_column: str,
+    bands: int | None,
+) -> str:
+    """Disjoint days instead of leaning ones, a stronger shift: the same split, the held-out
+    rows sorted by `band_column` and cut into `bands` days (None: one day per value). Beside
+    the errors, the realized MAE's own standard error at the day's size, sd(|e|) / sqrt(n)
+    relative to the MAE, measured on the day's rows."""
+    from mlops_assets.domain.estimation.dle import estimate_regression
+
+    setup = shifted_days(frame, target, numeric, categorical, band_column, 1, 1)
+    pool, error, model = setup.pool, setup.error, setup.loss_model
+    absolute, squared = model.predict(pool[numeric + categorical], setup.predicted)
+    if bands is None:
+        days = [np.asarray(group) for group in pool.groupby(band_column).indices.values()]
+    else:
+        order = np.argsort(pool[band_column].to_numpy(dtype=float), kind="stable")
+        days = np.array_split(order, bands)
+    mae_error, mae_covered, rmse_error, rmse_covered, half, floor = [], [], [], [], [], []
+    for rows in days:
+        estimate = estimate_regression(absolute[rows], squared[rows], model)
+        loss = np.abs(error[rows])
+        mae, rmse = float(loss.mean()), float(np.sqrt((error[rows] ** 2).mean()))
+        mae_error.append(abs(estimate.mae - mae) / mae)
+        mae_covered.append(estimate.mae_low <= mae <= estimate.mae_high)
+        rmse_error.append(abs(estimate.rmse - rmse) / rmse)
+        rmse_covered.append(estimate.rmse_low <= rmse <= estimate.rmse_high)
+        half.append((estimate.mae_high - estimate.mae_low) / 2 / estimate.mae)
+        floor.append(float(loss.std(ddof=1)) / np.sqrt(len(rows)) / mae)
+    return (
+        f"{name}: {len(days)} days by {band_column} of {min(map(len, days))}-"
+        f"{max(map(len, days))} rows: MAE error {np.mean(mae_error):.1%}, coverage "
+        f"{np.mean(mae_covered):.0%}, half-width {np.mean(half):.1%} (the realized MAE's "
+        f"standard error {np.mean(floor):.1%}); RMSE error {np.mean(rmse_error):.1%}, "
+        f"coverage {np.mean(rmse_covered):.0%}"
+    )
+
+
+def bike_sharing() -> tuple[pd.DataFrame, list[str], list[str]]:
+    """UCI's bike sharing hours (shipped with the tests), its integer-coded categories as
+    strings; the rentals `cnt` are the target, `casual` and `registered` its parts, left out."""
+    folder = Path(__file__).resolve().parent.parent / "mlops_assets_tests" / "data"
+    frame = pd.read_csv(folder / "bike_sharing" / "hour.csv.gz")
+    categorical = ["season", "mnth", "hr", "weekday", "weathersit", "holiday", "workingday"]
+    return (
+        frame.astype({c: str for c in categorical}),
+        ["temp", "atemp", "hum", "windspeed", "yr"],
+        categorical,
+    )
+
+
 def main() -> None:
     import palmerpenguins
     import statsmodels.api as sm
@@ -178,6 +236,15 @@ def main() -> None:
     categorical = ["island", "sex", "species"]
     shift = "flipper_length_mm"
     print(measure("penguins", penguins, "body_mass_g", numeric, categorical, shift, 40, 200))
+    bikes, numeric, categorical = bike_sharing()
+    for rows in (1000, 3000):
+        print(
+            measure(
+                "bike sharing, warm hours", bikes, "cnt", numeric, categorical, "temp", rows, 100
+            )
+        )
+    for column, bands in (("temp", 6), ("season", None), ("hr", 6)):
+        print(measure_bands("bike sharing", bikes, "cnt", numeric, categorical, column, bands))
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     import real_tables
 

@@ -77,6 +77,25 @@ class ReferenceBins:
         reference = counts / counts.sum() if counts.sum() > 0 else counts
         return float(0.5 * np.abs(self.shares(raw) - reference).sum())
 
+    def moved_spread(self, raw: np.ndarray, p_hit: np.ndarray) -> float:
+        """The shift bound of the rows that moved, bin by bin: per bin the day's share in
+        excess of the reference's (these excesses add up to `total_variation`) times the
+        mean Bernoulli standard deviation sqrt(p(1-p)) of the day's rows in that bin, `p_hit`
+        being each row's calibrated probability that the model is right. A moved row whose
+        calibration is off by at most its own standard deviation moves the accuracy by at
+        most this. It is larger than the moved share times the day's sqrt(a(1-a)) when the
+        moved rows are the less confident ones (whose calibration can be further off), and
+        never above the day's mean sqrt(p(1-p)) (every row moved), itself at most sqrt(a(1-a))."""
+        which = _bin_of(np.asarray(raw, dtype=float), len(self.counts))
+        counts = np.asarray(self.counts, dtype=float)
+        reference = counts / counts.sum() if counts.sum() > 0 else counts
+        excess = np.maximum(self.shares(raw) - reference, 0.0)
+        in_bin = np.bincount(which, minlength=len(self.counts))
+        spread = np.bincount(
+            which, weights=np.sqrt(p_hit * (1 - p_hit)), minlength=len(self.counts)
+        ) / np.maximum(in_bin, 1)
+        return float((excess * spread).sum())
+
     def to_dict(self) -> dict[str, list[int]]:
         return {"counts": list(self.counts), "hits": list(self.hits)}
 

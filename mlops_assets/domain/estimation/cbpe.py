@@ -3,8 +3,9 @@
 Assumes the calibrated probabilities are right on the day: true under covariate shift (x moves,
 P(y|x) fixed) inside the training support, false under concept shift, which it cannot see.
 The calibration is a function of the model's score only, so under covariate shift it holds
-only where the day's rows look like the reference's at the same score; the interval widens
-with the share of the day that moved away from the reference (docs/monitoring.md).
+only where the day's rows look like the reference's at the same score; the interval widens,
+on both ends, with the share of the day that moved away from the reference
+(docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
 class ClassificationEstimate:
     """Expected accuracy and macro F1 with their intervals; for a binary model also the
     expected confusion matrix's precision, recall, F1 and the expected ROC AUC (None for
-    multiclass)."""
+    multiclass). `accuracy_noise_half` is the accuracy interval's half-width without the
+    shift bound (sampling and calibration only): what the drop rule reads."""
 
     n: int
     accuracy: float
@@ -46,14 +48,16 @@ class ClassificationEstimate:
     f1: float | None = None
     roc_auc: float | None = None
     interval_basis: str = ""
+    accuracy_noise_half: float | None = None
 
 
 @dataclass(frozen=True)
 class AccuracyInterval:
     """Expected accuracy and what its interval is made of: `sampling_sd` the realized
     accuracy's own noise at the day's size, `calibration_sd` the calibrator's from its finite
-    reference, `shift` a bias bound that lowers the low end only (not a standard deviation),
-    `statistical_half` z times the combined standard deviation."""
+    reference, `shift` a bias bound on both ends for the rows that moved away from the
+    reference (not a standard deviation), `statistical_half` z times the combined standard
+    deviation."""
 
     n: int
     accuracy: float
@@ -86,13 +90,15 @@ def accuracy_interval(
 
     With `reference` (the validation split's confidence bins): sampling variance a(1-a)/n at
     the estimate a (the binomial that realized_performance's Wilson interval uses), plus the
-    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound that lowers the low
-    end: the share of rows that moved (total variation between the day's and the reference's
-    confidence histograms, plus the out-of-support share) times sqrt(a(1-a)). It assumes the
-    calibration on the moved rows is off by at most one Bernoulli standard deviation, and
-    only towards overconfidence: a model extrapolating to rows unlike its training rows is
-    right less often than its calibrated confidence says, not more (so a drop the interval
-    shows is not an artefact of the bound). Without `reference` (an older artefact): the
+    calibration variance sum_b w_b^2 p_b(1-p_b)/n_b, and a shift bound added to both ends.
+    The calibration is a function of the score only; under covariate shift it holds for a
+    row whose score the reference filled with rows like it, not for a row that moved. The
+    bound assumes the calibrated probability of a moved row is off by at most that row's own
+    Bernoulli standard deviation, in either direction (measured on employment_MA's age
+    bands: the model is overconfident on some, underconfident on others): the day's excess
+    share over the reference per confidence bin times the mean sqrt(p(1-p)) of its rows
+    there (`ReferenceBins.moved_spread`), plus the out-of-support share times sqrt(a(1-a)),
+    at most sqrt(a(1-a)) (every row moved). Without `reference` (an older artefact): the
     Poisson-binomial variance sum p(1-p)/n^2 alone, as before, and `basis` says so."""
     p_hit = np.asarray(p_hit, dtype=float)
     n = len(p_hit)
@@ -108,7 +114,8 @@ def accuracy_interval(
         sampling = math.sqrt(accuracy * (1 - accuracy) / n)
         calibration = math.sqrt(reference.calibration_variance(raw))
         moved = min(1.0, reference.total_variation(raw) + out_of_support)
-        shift = moved * math.sqrt(accuracy * (1 - accuracy))
+        spread = math.sqrt(accuracy * (1 - accuracy))
+        shift = min(spread, reference.moved_spread(raw, p_hit) + out_of_support * spread)
         basis = (
             f"sampling noise of {n} rows, calibration on {sum(reference.counts)} reference "
             f"rows, and {moved:.0%} of rows moved away from the reference"
@@ -118,7 +125,7 @@ def accuracy_interval(
         n,
         accuracy,
         max(0.0, accuracy - half - shift),
-        min(1.0, accuracy + half),
+        min(1.0, accuracy + half + shift),
         sampling,
         calibration,
         shift,
@@ -160,8 +167,11 @@ def estimate_classification(
         confidence=confidence,
     )
     figures = (n, accuracy, low, high, macro.value, macro.low, macro.high)
+    noise = interval.statistical_half
     if calibrated.shape[1] != 2:
-        return ClassificationEstimate(*figures, interval_basis=interval.basis)
+        return ClassificationEstimate(
+            *figures, interval_basis=interval.basis, accuracy_noise_half=noise
+        )
     positive = calibrated[:, 1]
     said_positive = np.asarray(predicted_index) == 1
     tp = float(positive[said_positive].sum())
@@ -175,6 +185,7 @@ def estimate_classification(
         f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else None,
         roc_auc=expected_roc_auc(positive, score),
         interval_basis=interval.basis,
+        accuracy_noise_half=noise,
     )
 
 
@@ -204,10 +215,10 @@ def progressive_accuracy(
     `right`, read only there) with the estimate on the others, weighted by their shares m/n
     and u/n. Each side of the interval adds the two parts' statistical half-widths in
     quadrature (the labelled part's from its Wilson interval, so the bounds are exactly
-    realized_performance's when every row is labelled); the low end also takes the
-    unlabelled part's shift bound. With no label it is `accuracy_interval`'s; it narrows as
-    labels land at the estimated rate, since the calibration and shift terms shrink with the
-    unlabelled share."""
+    realized_performance's when every row is labelled); both ends also take the
+    unlabelled part's shift bound, scaled by its share. With no label it is
+    `accuracy_interval`'s; it narrows as labels land at the estimated rate, since the
+    calibration and shift terms shrink with the unlabelled share."""
     p_hit = np.asarray(p_hit, dtype=float)
     labelled = np.asarray(labelled, dtype=bool)
     n, m = len(p_hit), int(labelled.sum())
@@ -239,7 +250,7 @@ def progressive_accuracy(
         m,
         accuracy,
         max(0.0, accuracy - below - b * rest.shift),
-        min(1.0, accuracy + above),
+        min(1.0, accuracy + above + b * rest.shift),
     )
 
 
@@ -295,7 +306,12 @@ def judge_estimate(
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[bool, str, bool, str]:
     """(trusted, trust reason, dropped, reason). The drop rule is drift_report's: reference
-    minus estimate above `min_effect` and its Newcombe interval above 0. Untrusted: no drop."""
+    minus estimate above `min_effect` and its Newcombe interval above 0, with the estimate's
+    interval of noise alone (sampling and calibration, `accuracy_noise_half`). It asks
+    whether the estimate fell beyond its own noise, i.e. whether the day's rows moved to
+    scores the model is right less often at; the shift bound, which can move the realized
+    accuracy either way, is in the interval the reason shows, not in the rule, and labels
+    settle it (the retraining sensor waits for them). Untrusted: no drop."""
     if not math.isfinite(ece_after) or ece_after > max_ece:
         trusted, why = (
             False,
@@ -315,6 +331,15 @@ def judge_estimate(
     est = f"estimated accuracy {estimate.accuracy:.3f} [{estimate.accuracy_low:.3f}, " + (
         f"{estimate.accuracy_high:.3f}] on {estimate.n} rows"
     )
+    noise_low, noise_high = estimate.accuracy_low, estimate.accuracy_high
+    half = estimate.accuracy_noise_half
+    if half is not None:
+        noise_low, noise_high = (
+            max(0.0, estimate.accuracy - half),
+            min(1.0, estimate.accuracy + half),
+        )
+        if (noise_low, noise_high) != (estimate.accuracy_low, estimate.accuracy_high):
+            est += f" (noise alone [{noise_low:.3f}, {noise_high:.3f}])"
     if reference_value is None or not math.isfinite(reference_value):
         return trusted, why, False, f"{est}; no test accuracy to compare with"
     if reference_n:
@@ -323,7 +348,7 @@ def judge_estimate(
         ref_low = ref_high = reference_value
     drop, low, high = newcombe_drop(
         (reference_value, ref_low, ref_high),
-        (estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high),
+        (estimate.accuracy, noise_low, noise_high),
     )
     figures = f"{est} vs test {reference_value:.3f}: drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]"
     beyond = drop > min_effect and low > 0

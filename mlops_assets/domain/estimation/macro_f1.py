@@ -1,7 +1,8 @@
 """Expected macro F1 (NannyML's CBPE for any number of classes) with an interval built like the
 accuracy's (cbpe.accuracy_interval): the realized macro F1's own sampling noise, and the
-calibrator's uncertainty and shift bound carried over from the accuracy through how much the
-macro F1 moves when every row's calibrated hit probability moves.
+calibrator's uncertainty and shift bound (on both ends, as the accuracy's) carried over from
+the accuracy through how much the macro F1 moves when every row's calibrated hit probability
+moves.
 
 Per class k, from calibrated probabilities c (rows x classes) and the predicted classes: P_k
 rows predicted k, expected true positives T_k = sum of c_ik over those rows, expected true
@@ -97,7 +98,7 @@ def estimate_macro_f1(
         n,
         value,
         max(0.0, value - half - bias),
-        min(1.0, value + half),
+        min(1.0, value + half + bias),
         sampling,
         calibration,
         bias,

@@ -55,5 +55,7 @@ def test_the_interval_holds_the_realized_accuracy_on_most_shifted_days(shifted_d
     covered = [e.accuracy_low <= realized <= e.accuracy_high for e, realized, _ in shifted_days]
     assert np.mean(covered) >= 0.8
     assert np.mean(errors) <= 0.010
-    # A wide enough interval covers anything: its width is bounded too.
-    assert np.mean([(e.accuracy_high - e.accuracy_low) / 2 for e, *_ in shifted_days]) < 0.04
+    # A wide enough interval covers anything: its width is bounded too. Measured 0.042 with the
+    # shift bound on both ends (0.031 when it widened the low end only, which issue 29's age
+    # bands refuted: test_binary_real_shift.py).
+    assert np.mean([(e.accuracy_high - e.accuracy_low) / 2 for e, *_ in shifted_days]) < 0.05

@@ -135,3 +135,29 @@ def test_estimate_tracks_the_built_in_models_accuracy_under_the_built_in_covaria
     assert realized_by_scenario["none"] - realized_by_scenario["covariate"] > 0.08
     assert np.mean(errors) <= 0.02
     assert np.mean(covered) >= 0.8
+
+
+def test_the_drop_rule_reads_the_estimates_noise_and_the_reason_shows_the_shift_too() -> None:
+    # A day of confident rows only: far from a reference of every confidence, so its interval
+    # carries a large shift bound on both ends, which the drop rule leaves out.
+    rng = np.random.default_rng(3)
+    positive = rng.beta(0.6, 0.6, size=3000)
+    reference_raw = np.column_stack([1 - positive, positive])
+    y = (rng.random(3000) < positive).astype(int)
+    calibrator = fit_calibrator(reference_raw, y)
+    day = np.tile([[0.08, 0.92]], (4000, 1)) + rng.normal(0, 0.01, (4000, 1)) * [[-1, 1]]
+    est = estimate_classification(
+        calibrator.apply(day), day.argmax(axis=1), raw=day, reference=calibrator.reference
+    )
+    assert est.accuracy_noise_half is not None
+    shift = (est.accuracy_high - est.accuracy_low) / 2 - est.accuracy_noise_half
+    assert shift > 0.05
+    # The estimate is well below the test accuracy by its noise, not by its whole interval.
+    reference_value = est.accuracy + 2 * est.accuracy_noise_half + 0.01
+    assert est.accuracy_high > reference_value
+    _, _, dropped, reason = judge_estimate(
+        est, ece_after=0.01, out_of_support=0.0, reference_value=reference_value, reference_n=None
+    )
+    assert dropped and reason.startswith("estimated drop")
+    assert f"[{est.accuracy_low:.3f}, {est.accuracy_high:.3f}]" in reason
+    assert "noise alone" in reason

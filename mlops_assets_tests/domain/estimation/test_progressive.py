@@ -76,10 +76,29 @@ def test_interval_widens_with_the_share_of_rows_that_moved_from_the_reference() 
     assert like_reference.shift < 0.02 < moved.shift
     assert like_reference.calibration_sd > 0
     assert "moved away from the reference" in moved.basis
-    # The bound lowers the low end only (a model is overconfident, not underconfident, on
-    # rows unlike its training rows): a drop the interval shows is not widened away.
-    assert moved.high == pytest.approx(moved.accuracy + moved.statistical_half)
+    # The bound widens both ends: on rows unlike the reference's a model can be right more
+    # often than its calibrated confidence says as well as less (employment_MA's age bands,
+    # test_binary_real_shift.py).
+    assert moved.high == pytest.approx(
+        min(1.0, moved.accuracy + moved.statistical_half + moved.shift)
+    )
     assert moved.low == pytest.approx(moved.accuracy - moved.statistical_half - moved.shift)
+
+
+def test_shift_bound_weighs_each_moved_row_by_its_own_bernoulli_spread() -> None:
+    raw, _, reference = _day()
+    p_hit = raw.max(axis=1)
+    confident = raw.max(axis=1) > np.median(raw.max(axis=1))
+    day_raw, day_hit = raw[confident], p_hit[confident]
+    moved = reference.total_variation(day_raw)
+    bound = reference.moved_spread(day_raw, day_hit)
+    a = day_hit.mean()
+    # Confident rows have small Bernoulli spreads: the bin-wise bound is well under the moved
+    # share times the day's mean spread sqrt(a(1-a)), and above the smallest row's.
+    assert moved * np.sqrt(day_hit * (1 - day_hit)).min() <= bound
+    assert bound < 0.9 * moved * np.sqrt(a * (1 - a))
+    # A day drawn like the reference moved only by chance (1,500 reference rows): a small bound.
+    assert reference.moved_spread(raw, p_hit) < 0.02 < bound
 
 
 def test_older_calibrator_artefact_loads_and_gives_the_sampling_only_interval_stated() -> None:
