@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from mlops_assets.domain.promotion.gate import GateConfig
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
@@ -126,7 +127,7 @@ class Settings:
             labels_data=text("MLOPS_LABELS_DATA"),
             labels_table=text("MLOPS_LABELS_TABLE"),
             labels_date_column=text("MLOPS_LABELS_DATE_COLUMN"),
-            serve_log_dir=text("MLOPS_SERVE_LOG_DIR"),
+            serve_log_dir=_request_log(text("MLOPS_SERVE_LOG_DIR")),
             serve_mode=_serve_mode(text("MLOPS_SERVE_MODE")),
             tracking_uri=text("MLFLOW_TRACKING_URI"),
             model_name=text("MLOPS_MODEL_NAME"),
@@ -204,6 +205,23 @@ def _seconds(value: str, variable: str, default: float) -> float:
     if seconds < 0:
         raise SettingsError(f"{variable}={value!r} must be 0 or more.")
     return seconds
+
+
+def request_log_problem(value: str) -> str:
+    """What is wrong with `value` as the service's request log (a directory, created by the
+    service when missing), or "" when nothing is."""
+    if "://" in value:
+        return "is a URL: the request log is a directory of daily Parquet parts"
+    if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+        return "is a file: the request log is a directory of daily Parquet parts"
+    return ""
+
+
+def _request_log(value: str) -> str:
+    problem = request_log_problem(value)
+    if problem:
+        raise SettingsError(f"MLOPS_SERVE_LOG_DIR={value!r} {problem}.")
+    return value
 
 
 def _serve_mode(value: str) -> ServeMode:
