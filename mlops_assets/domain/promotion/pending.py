@@ -82,7 +82,12 @@ def finish_pending_challenger(
     raw = registry.model_tag(PENDING_CHALLENGER_TAG)
     if not raw:
         return []
-    pending = PendingChallenger.from_json(raw)
+    try:
+        pending = PendingChallenger.from_json(raw)
+    except (ValueError, KeyError, TypeError) as error:
+        # Not written by this package (edited by hand): it must not block every later move.
+        registry.set_model_tag(PENDING_CHALLENGER_TAG, "")
+        return [f"dropped an unreadable {PENDING_CHALLENGER_TAG} tag ({error}): {raw[:200]!r}"]
     version = pending.move.version
     target = next((v for v in registry.versions() if v.version == version), None)
     held = registry.version_by_alias(CHALLENGER_ALIAS)

@@ -114,3 +114,13 @@ def test_the_gates_challenger_killed_before_its_page_gets_the_page_from_its_tags
     page = registry.descriptions["2"]
     assert page.startswith("**Role: challenger** — v2 holds `challenger` (challenger_set by gate")
     assert "**Gate decision:" in page and "Written from this version's tags" in page
+
+
+def test_an_unreadable_intent_is_dropped_and_blocks_no_move():
+    registry = InMemoryRegistry()
+    registry.add_champion("2026-01-01T00:00:00+00:00")
+    registry.register_once("models:/m-r2", "r2", {})
+    registry.model_tags[PENDING_CHALLENGER_TAG] = "{edited by hand"
+    assert set_challenger(registry, registry.lock, "2", "a look", "ana") is not None
+    assert registry.aliases == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+    assert registry.model_tags[PENDING_CHALLENGER_TAG] == ""
