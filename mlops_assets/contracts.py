@@ -37,6 +37,11 @@ AUDIT_TAG_PREFIX = "audit."
 # The registered model's tag holding the last audit sequence number handed out: every move of
 # the model takes the next one under the champion lock, so no two share a number.
 AUDIT_SEQUENCE_TAG = "audit_sequence"
+# The registered model's tag holding a move of `challenger` begun and not yet recorded
+# (domain/promotion/pending.py: JSON of the move and the version it replaces; "" when none): the
+# next move under the champion lock finishes it, so a kill between the alias and its audit
+# record never leaves a challenger whose role (a watched former champion) is unrecorded.
+PENDING_CHALLENGER_TAG = "challenger.pending"
 # SHA-256 of the model artefact's files, recorded at registration and verified every time the
 # version is loaded for scoring or comparison.
 MODEL_HASH_TAG = "model.sha256"

@@ -18,9 +18,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from mlops_assets.domain.promotion.gate import GateConfig
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
+from mlops_assets.domain.serve_modes import ServeMode, serve_mode
 from mlops_assets.resources.data_source import BuiltinCalendar, scoring_start
 
 _ON = ("on", "1", "true")
@@ -51,6 +53,9 @@ class Settings:
     labels_table: str = ""  # MLOPS_LABELS_TABLE
     labels_date_column: str = ""  # MLOPS_LABELS_DATE_COLUMN
     serve_log_dir: str = ""  # MLOPS_SERVE_LOG_DIR: the online service's request log
+    # MLOPS_SERVE_MODE: who the online service lets answer (serving/settings.py reads the same
+    # variable); the challenger sensor steps the canary's share only in `canary`.
+    serve_mode: ServeMode = "champion"
     tracking_uri: str = ""  # MLFLOW_TRACKING_URI
     model_name: str = ""  # MLOPS_MODEL_NAME
     mlflow_ui_url: str = ""  # MLOPS_MLFLOW_UI_URL
@@ -122,7 +127,8 @@ class Settings:
             labels_data=text("MLOPS_LABELS_DATA"),
             labels_table=text("MLOPS_LABELS_TABLE"),
             labels_date_column=text("MLOPS_LABELS_DATE_COLUMN"),
-            serve_log_dir=text("MLOPS_SERVE_LOG_DIR"),
+            serve_log_dir=_request_log(text("MLOPS_SERVE_LOG_DIR")),
+            serve_mode=_serve_mode(text("MLOPS_SERVE_MODE")),
             tracking_uri=text("MLFLOW_TRACKING_URI"),
             model_name=text("MLOPS_MODEL_NAME"),
             mlflow_ui_url=text("MLOPS_MLFLOW_UI_URL"),
@@ -199,6 +205,31 @@ def _seconds(value: str, variable: str, default: float) -> float:
     if seconds < 0:
         raise SettingsError(f"{variable}={value!r} must be 0 or more.")
     return seconds
+
+
+def request_log_problem(value: str) -> str:
+    """What is wrong with `value` as the service's request log (a directory, created by the
+    service when missing), or "" when nothing is."""
+    if "://" in value:
+        return "is a URL: the request log is a directory of daily Parquet parts"
+    if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+        return "is a file: the request log is a directory of daily Parquet parts"
+    return ""
+
+
+def _request_log(value: str) -> str:
+    problem = request_log_problem(value)
+    if problem:
+        raise SettingsError(f"MLOPS_SERVE_LOG_DIR={value!r} {problem}.")
+    return value
+
+
+def _serve_mode(value: str) -> ServeMode:
+    # One list of modes, the service's (domain/serve_modes.py), raised as a SettingsError.
+    try:
+        return serve_mode(value)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _retraining_policy(env: Mapping[str, str]) -> RetrainingPolicy:

@@ -3,15 +3,17 @@ real Dagster instance holding simulated days of the sequential test (the paired 
 a challenger equal to the champion, then of a better one), the aliases read back through
 MLflow's own client, the move in the audit trail and posted to a webhook."""
 
+import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import dagster as dg
 import numpy as np
 import pytest
 
 from mlops_assets.asset_keys import CHALLENGER_COMPARISON
-from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from mlops_assets.contracts import CANARY_SHARE_TAG, CHALLENGER_ALIAS, CHAMPION_ALIAS
 from mlops_assets.defs.monitoring.comparison import (
     CHALLENGER_VERSION_KEY,
     CHAMPION_VERSION_KEY,
@@ -20,6 +22,7 @@ from mlops_assets.defs.monitoring.comparison import (
 from mlops_assets.domain.challenger import ChallengerEvidence, SequentialTestSettings
 from mlops_assets.domain.promotion import Action, audit_trail
 from mlops_assets.domain.promotion.audit import roles_since
+from mlops_assets.domain.serve_modes import ServeMode
 from mlops_assets.resources.alerts import AlertWebhook
 from mlops_assets_tests.assets.test_challenger_shadow import SMALL, SMALLER, set_role_by_hand
 from mlops_assets_tests.test_alert_sensors import Receiver
@@ -86,17 +89,23 @@ def _roll_back(project) -> None:
     ).success
 
 
-def _tick(project, webhook: AlertWebhook) -> str:
-    from mlops_assets.definitions import defs
+def _tick(project, webhook: AlertWebhook | None = None, mode: ServeMode | None = None) -> str:
+    """One tick of the code location's challenger_sensor; with `mode`, of the sensor the code
+    location builds when the service's MLOPS_SERVE_MODE is `mode`."""
+    from mlops_assets.asset_keys import DEFAULT
+    from mlops_assets.definitions import SETTINGS, defs
+    from mlops_assets.defs.champion.challenger_sensor import challenger_sensor
 
+    sensor = defs.resolve_sensor_def("challenger_sensor")
+    if mode is not None:
+        sensor = challenger_sensor(replace(SETTINGS, serve_mode=mode), DEFAULT)
+    resources = project.resources()
+    if webhook is not None:
+        resources["alert_webhook"] = webhook
     with dg.build_sensor_context(
-        instance=project.instance,
-        definitions=defs,
-        resources={**project.resources(), "alert_webhook": webhook},
+        instance=project.instance, definitions=defs, resources=resources
     ) as context:
-        return (
-            defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context).skip_message or ""
-        )
+        return sensor.evaluate_tick(context).skip_message or ""
 
 
 def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better_one(
@@ -115,7 +124,7 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
     assert (
         _store_days(project, days[:5], horizon, gain=0.0, seed=1) == "keep_collecting (collecting)"
     )
-    collecting = _tick(project, webhook)
+    collecting = _tick(project, webhook, mode="canary")
     assert "keep collecting after 15000 labelled rows" in collecting
     # ...but the canary's share (the tag the service reads) takes its first step.
     assert collecting.endswith("the canary share is now 5% of live traffic")
@@ -176,6 +185,44 @@ def test_the_challenger_sensor_retires_an_equal_challenger_and_promotes_a_better
         assert "the next tick retries" in _tick(project, webhook)
         assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
     assert "v2 holds `champion` (promoted by challenger_test" in _tick(project, webhook)
+
+
+def test_a_collecting_verdict_steps_the_canary_share_only_when_served_in_canary_mode(project):
+    """In shadow, bandit or champion mode no request reads the canary share: a collecting
+    verdict steps nothing and the audit trail stays free of meaningless moves."""
+    assert project.train(data_source=SMALL).success
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+    days = [f"2026-01-{d:02d}" for d in range(1, 6)]
+    assert _store_days(project, days, SequentialTestSettings(), gain=0.0, seed=1) == (
+        "keep_collecting (collecting)"
+    )
+
+    def steps() -> list[str]:
+        trail = audit_trail(project.registry().versions())
+        return [m.version for m in trail if m.action is Action.CANARY_SHARE_SET]
+
+    for mode in ("shadow", "bandit", "champion"):
+        said = _tick(project, mode=mode)
+        assert said.endswith(f"no canary share to step ({mode} mode)")
+    assert steps() == []
+    assert CANARY_SHARE_TAG not in project.registry().version("2").tags
+
+    assert _tick(project, mode="canary").endswith("the canary share is now 5% of live traffic")
+    assert steps() == ["2"]
+    assert json.loads(project.registry().version("2").tags[CANARY_SHARE_TAG])["share"] == 0.05
+    assert _aliases(project) == {CHAMPION_ALIAS: "1", CHALLENGER_ALIAS: "2"}
+
+
+def test_the_code_location_reads_the_serve_mode_the_service_reads():
+    from mlops_assets.serving.settings import ServeSettings
+    from mlops_assets.settings import Settings, SettingsError
+
+    for raw in ("", "Canary", " shadow ", "bandit"):
+        env = {"MLOPS_SERVE_MODE": raw, "MLOPS_LABELS_DATA": "/labels"}
+        assert Settings.from_env(env).serve_mode == ServeSettings.from_env(env).mode
+    with pytest.raises(SettingsError, match=r"MLOPS_SERVE_MODE='ab': expected one of .*canary"):
+        Settings.from_env({"MLOPS_SERVE_MODE": "ab"})
 
 
 def test_a_rollback_counts_as_tried_the_days_the_demoted_version_scored_after_the_verdict():

@@ -21,7 +21,8 @@ from mlops_assets.asset_keys import MODEL_NAME
 from mlops_assets.components.scaffolder import MlopsModelScaffolder
 from mlops_assets.domain.promotion.gate import GateConfig
 from mlops_assets.domain.retraining_policy import RetrainingPolicy
-from mlops_assets.settings import Settings
+from mlops_assets.domain.serve_modes import ServeMode
+from mlops_assets.settings import Settings, request_log_problem
 
 if TYPE_CHECKING:
     from typing import Self
@@ -95,6 +96,27 @@ class LabelsSource(_Strict):
         return value
 
 
+class Serve(_Strict):
+    """How the model's online service runs (`python -m mlops_assets.serving` with
+    MLOPS_MODEL_NAME, MLOPS_SERVE_LOG_DIR and MLOPS_SERVE_MODE set to these: docs/models.md)."""
+
+    log_dir: str = ""
+    """The service's request log (MLOPS_SERVE_LOG_DIR): its logged shadow pairs are judged by
+    the model's challenger_comparison. A relative path is from the working directory, as the
+    other locations; empty: the service's log is not read."""
+    mode: ServeMode = "champion"
+    """The service's MLOPS_SERVE_MODE: the challenger sensor steps the canary's share only in
+    `canary`."""
+
+    @field_validator("log_dir")
+    @classmethod
+    def _a_directory(cls, value: str) -> str:
+        problem = request_log_problem(value)
+        if problem:
+            raise ValueError(f"serve.log_dir={value!r} {problem}")
+        return value
+
+
 class Schedule(_Strict):
     cron: str = Settings.scoring_cron
     enabled: bool = False
@@ -115,6 +137,7 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
     gate: GateConfig = GateConfig()
     retraining: RetrainingPolicy = RetrainingPolicy()
     schedule: Schedule = Schedule()
+    serve: Serve = Serve()
     drift_sensor: bool = False
     """Whether the model's drift sensor starts running (else turn it on in the UI)."""
     shadow_former_champion: bool = True
@@ -164,6 +187,8 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
             "MLOPS_LABELS_DATA": self.labels.location,
             "MLOPS_LABELS_TABLE": self.labels.table,
             "MLOPS_LABELS_DATE_COLUMN": self.labels.date_column,
+            "MLOPS_SERVE_LOG_DIR": self.serve.log_dir,
+            "MLOPS_SERVE_MODE": self.serve.mode,
             "MLOPS_MODEL_NAME": self.model_name,
             "MLOPS_SCORING_CRON": self.schedule.cron,
             "MLOPS_SCORING_SCHEDULE": "on" if self.schedule.enabled else "off",

@@ -26,6 +26,7 @@ class MlopsModelScaffolder(dg.Scaffolder[NoParams]):
                 "gate": {"min_improvement": 0.0, "slice_tolerance": 0.02},
                 "retraining": {"debounce_days": 2, "cooldown_days": 3, "window_days": 7},
                 "schedule": {"cron": "30 2 * * *", "enabled": False},
+                "serve": {"log_dir": "", "mode": "champion"},
                 "drift_sensor": False,
             },
         )

@@ -130,7 +130,12 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
             label_delay_days=s.label_delay_days or 0,
         ),
         names.resource("labels_source"): LabelsDataSource(
-            location=s.labels_data, table=s.labels_table, date_column=s.labels_date_column
+            location=s.labels_data,
+            table=s.labels_table,
+            date_column=s.labels_date_column,
+            # Its YAML's serve.log_dir: where its own service logs (none when unset; the
+            # default model's $MLOPS_HOME/requests is that model's service's).
+            request_log=s.serve_log_dir,
         ),
         names.resource("mlflow_registry"): MlflowRegistry(
             tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI") if s.tracking_uri else "",

@@ -219,7 +219,8 @@ class LabelsDataSource(dg.ConfigurableResource):
     request_log: str = ""
     """The online service's request log (MLOPS_SERVE_LOG_DIR, for the default model
     `$MLOPS_HOME/requests` when unset): its logged shadow pairs are judged on these labels by
-    challenger_comparison. Empty: none (a declared model's, whose service logs elsewhere)."""
+    challenger_comparison; a declared model's YAML `serve.log_dir`. Empty: none (a declared
+    model without it)."""
 
     @field_validator("table")
     @classmethod

@@ -27,8 +27,9 @@ import numpy as np
 
 from mlops_assets.contracts import CANARY_SHARE_TAG
 from mlops_assets.domain.challenger.canary import CanaryShare
-from mlops_assets.domain.challenger.routing import ServeMode, canary_roles, row_keys
+from mlops_assets.domain.challenger.routing import canary_roles, row_keys
 from mlops_assets.domain.promotion.audit import roles_since
+from mlops_assets.domain.serve_modes import ServeMode
 from mlops_assets.domain.served_rows import BothScored
 from mlops_assets.domain.serving import PreparedRows
 from mlops_assets.domain.training import predict_frame, prediction_score

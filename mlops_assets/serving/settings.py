@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_assets.domain.challenger.routing import ServeMode, serve_mode
 from mlops_assets.domain.registry import default_model_name
+from mlops_assets.domain.serve_modes import ServeMode, serve_mode
 from mlops_assets.home import default_home
 
 

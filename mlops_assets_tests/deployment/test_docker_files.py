@@ -364,4 +364,7 @@ def test_serving_runs_the_package_service_on_the_user_code_image_behind_a_key(se
     assert env["MLFLOW_TRACKING_URI"] == user_code["environment"]["MLFLOW_TRACKING_URI"]
     # The request log lands on the volume the runs read MLOPS_SCORING_DATA from.
     assert env["MLOPS_HOME"] == user_code["environment"]["MLOPS_HOME"]
+    # The service and the code location read one request log and one mode.
+    for name in ("MLOPS_SERVE_LOG_DIR", "MLOPS_SERVE_MODE"):
+        assert env[name] == user_code["environment"][name] == f"${{{name}:-}}", name
     assert f"mlops_home:{env['MLOPS_HOME']}" in serving["volumes"]

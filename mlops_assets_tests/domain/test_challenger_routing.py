@@ -7,18 +7,14 @@ import pandas as pd
 import pytest
 
 from mlops_assets.domain.challenger import ChallengerInputError
-from mlops_assets.domain.challenger.routing import (
-    canary_roles,
-    label_rewards,
-    row_keys,
-    serve_mode,
-)
+from mlops_assets.domain.challenger.routing import canary_roles, label_rewards, row_keys
+from mlops_assets.domain.serve_modes import serve_mode
 
 
 def test_serve_mode_reads_the_setting_and_names_the_choices_when_wrong():
     assert serve_mode("") == "champion"
     assert serve_mode(" Shadow ") == "shadow"
-    with pytest.raises(ChallengerInputError, match=r"MLOPS_SERVE_MODE='ab'.*canary"):
+    with pytest.raises(ValueError, match=r"MLOPS_SERVE_MODE='ab'.*canary"):
         serve_mode("ab")
 
 

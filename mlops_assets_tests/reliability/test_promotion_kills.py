@@ -19,10 +19,17 @@ from mlops_assets.contracts import (
     ARCHIVED_AT_TAG,
     CHAMPION_ALIAS,
     GATE_DECISION_TAG,
+    PENDING_CHALLENGER_TAG,
     PROMOTED_AT_TAG,
     REPLACED_TAG,
 )
-from mlops_assets.domain.promotion import GateOutcome, interrupted_repairs, register_and_promote
+from mlops_assets.domain.promotion import (
+    Action,
+    GateOutcome,
+    audit_trail,
+    interrupted_repairs,
+    register_and_promote,
+)
 from mlops_assets.domain.training import SKOPS_TRUSTED_TYPES
 from mlops_assets.resources.mlflow_registry import MlflowRegistry
 from mlops_assets.resources.project import ProjectStorage
@@ -31,10 +38,12 @@ from mlops_assets_tests.reliability import promotion_kill
 KILLER = Path(promotion_kill.__file__)
 # Writes of a promotion of v2 over champion v1: 1 registration, 2-8 the run's gate tags, 9 the
 # alias, 10-12 the move's tags, 13-17 the replaced champion's audit record (the model's audit
-# counter, entry, role, reason, description), 18-22 v2's (its description last), 23 the
-# `challenger` alias on v1 (the former champion kept under watch), 24-28 its record. Killed
-# after each of these:
-KILL_POINTS = (1, 2, 8, 9, 10, 12, 13, 14, 17, 20, 23, 24)
+# counter, entry, role, reason, description), 18-22 v2's (its description last), 23 the intent
+# of the watch (domain/promotion/pending.py), 24 the `challenger` alias on v1 (the former
+# champion kept under watch), 25-29 its `guarding` record, 30 the intent cleared. Killed after
+# each of these:
+KILL_POINTS = (1, 2, 8, 9, 10, 12, 13, 14, 17, 20, 23, 24, 25, 26, 29)
+WATCH_BEGUN = 23
 
 
 def _logged_model(registry: MlflowRegistry, name: str) -> tuple[str, str]:
@@ -97,8 +106,11 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
     registry = MlflowRegistry(tracking_uri=uri)
     left = {v.version: v for v in registry.versions()}
     v2 = left["2"]
-    # What the kill left: inconsistent, in a way the next promotion can see.
-    assert interrupted_repairs(list(left.values()), now="2026-01-01T00:00:00+00:00")
+    # What the kill left: inconsistent, or a move of `challenger` begun (its intent), in a way
+    # the next promotion can see.
+    pending = registry.model_tag(PENDING_CHALLENGER_TAG)
+    assert interrupted_repairs(list(left.values()), now="2026-01-01T00:00:00+00:00") or pending
+    assert bool(pending) == (WATCH_BEGUN <= kill_after < WATCH_BEGUN + 7)
     moved = CHAMPION_ALIAS in v2.aliases
 
     outcome = register_and_promote(
@@ -113,6 +125,7 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
     after = {v.version: v for v in registry.versions()}
     v1, v2, v3 = after["1"], after["2"], after["3"]
     assert interrupted_repairs(list(after.values()), now="2026-01-01T00:00:00+00:00") == []
+    assert not registry.model_tag(PENDING_CHALLENGER_TAG)
     assert v3.aliases == (CHAMPION_ALIAS,) and PROMOTED_AT_TAG in v3.tags
     assert v3.tags[REPLACED_TAG] == ("2" if moved else "1")
     assert v3.description.startswith("**Role: champion** — v3 holds `champion` (promoted by gate")
@@ -127,6 +140,11 @@ def test_a_promotion_killed_at_any_point_is_repaired_by_the_next(
         # Replaced by v3, it is now the former champion kept under watch.
         assert v2.description.startswith("**Role: challenger** — v2 holds `challenger` (guarding")
         assert "**Gate decision: Promoted to champion**" in v2.description
+        if kill_after >= WATCH_BEGUN:
+            # The watch was begun: v1 was under watch when v3 came (the next promotion
+            # finished the move the kill interrupted), and lost `challenger` to v2.
+            v1_moves = [m.action for m in audit_trail([v1])]
+            assert v1_moves[-2:] == [Action.GUARDING, Action.CHALLENGER_REPLACED], v1_moves
     else:
         # Never champion: not tagged as if it had been.
         assert v2.tags[GATE_DECISION_TAG] == GateOutcome.INTERRUPTED

@@ -28,6 +28,7 @@ from mlops_assets.resources.data_source import TrainingDataSource
 from mlops_assets_tests.assets.test_challenger_shadow import set_role_by_hand
 from mlops_assets_tests.serving.conftest import logged_rows, running_service, wait_ready
 from mlops_assets_tests.serving.test_modes import _body, _served_at
+from mlops_assets_tests.test_challenger_sensor import _tick as sensor_tick
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +46,9 @@ def _equal_day() -> np.ndarray:
 
 
 def _tick(project) -> str:
-    from mlops_assets.definitions import defs
-
-    with dg.build_sensor_context(
-        instance=project.instance, definitions=defs, resources=project.resources()
-    ) as context:
-        return defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context).skip_message
+    """A tick of challenger_sensor as the code location builds it for a service in canary mode
+    (MLOPS_SERVE_MODE=canary): the only mode whose share it steps."""
+    return sensor_tick(project, mode="canary")
 
 
 def _served_share(service, rows: pd.DataFrame, logged_before: int) -> float:

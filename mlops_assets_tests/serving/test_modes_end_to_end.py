@@ -27,6 +27,7 @@ import pytest
 
 from mlops_assets.asset_keys import CHALLENGER_COMPARISON
 from mlops_assets.contracts import CANARY_SHARE_TAG, SERVED_MODEL_VERSION_COLUMN
+from mlops_assets.domain.serve_modes import ServeMode
 from mlops_assets.resources.data_source import (
     LabelsDataSource,
     ScoringDataSource,
@@ -40,6 +41,7 @@ from mlops_assets_tests.serving.conftest import (
     running_service,
     wait_ready,
 )
+from mlops_assets_tests.test_challenger_sensor import _tick as sensor_tick
 
 pytestmark = pytest.mark.slow
 
@@ -168,16 +170,6 @@ def _judge_day(project: Project, day: str, requests: Path, labels: Path) -> dict
     return {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
 
 
-def _tick(project: Project) -> str:
-    from mlops_assets.definitions import defs
-
-    with dg.build_sensor_context(
-        instance=project.instance, definitions=defs, resources=project.resources()
-    ) as context:
-        tick = defs.resolve_sensor_def("challenger_sensor").evaluate_tick(context)
-        return tick.skip_message or ""
-
-
 def _wait_for(service: Service, check, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + 60
     while not check(service.get("/health").json()):
@@ -185,7 +177,7 @@ def _wait_for(service: Service, check, what: str) -> None:  # type: ignore[no-un
         time.sleep(0.1)
 
 
-def _run_mode(project: Project, tmp_path: Path, mode: str, **settings) -> dict:  # type: ignore[no-untyped-def]
+def _run_mode(project: Project, tmp_path: Path, mode: ServeMode, **settings) -> dict:  # type: ignore[no-untyped-def]
     """Serve both days in `mode`, land each day's labels after it, judge it, tick the sensor;
     stop at the promotion. What each day showed."""
     requests, labels, clock = tmp_path / "requests", tmp_path / "labels", Clock()
@@ -211,7 +203,8 @@ def _run_mode(project: Project, tmp_path: Path, mode: str, **settings) -> dict: 
             if service.router.bandit is not None:
                 service.router.bandit.learn_once()
             seen["days"].append(_judge_day(project, day, requests, labels))
-            seen["ticks"].append(_tick(project))
+            # The sensor as the code location builds it with the service's MLOPS_SERVE_MODE.
+            seen["ticks"].append(sensor_tick(project, mode=mode))
             if _aliases(project).get("champion") == "2":
                 break
             if mode == "canary" and "the canary share is now" in seen["ticks"][-1]:

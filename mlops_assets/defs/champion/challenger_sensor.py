@@ -5,7 +5,9 @@ and, through the promotion service (domain/promotion/verdicts.py: lock, compare-
 trail), promotes a challenger proven better or retires one proven worse or undecided at the
 horizon; a former champion kept on after a promotion and proven better takes `champion` back
 (a rollback). Each move is posted to MLOPS_ALERT_WEBHOOK_URL. While the verdict is to keep
-collecting, it steps the canary's share of live traffic (defs/champion/canary_steps.py).
+collecting and the model is served in canary mode (MLOPS_SERVE_MODE, a declared model's
+`serve.mode`), it steps the canary's share of live traffic (defs/champion/canary_steps.py); in
+any other mode no request reads that share, so a step would only fill the audit trail.
 Acting in the tick rather than in a run: the move is one compare-and-set on two aliases, and a
 verdict already acted on finds the roles moved and does nothing, so a re-tick is harmless.
 """
@@ -83,7 +85,9 @@ def challenger_sensor(settings: Settings, names: ModelNames) -> dg.SensorDefinit
         locks = functools.partial(storage.lock, timeout=LOCK_WAIT_SECONDS)
         try:
             if verdict.decision == "keep_collecting":
-                canary = step_canary(registry, locks, verdict, champion, challenger, since)
+                canary = f"no canary share to step ({settings.serve_mode} mode)"
+                if settings.serve_mode == "canary":
+                    canary = step_canary(registry, locks, verdict, champion, challenger, since)
                 return dg.SkipReason(
                     f"v{challenger} against v{champion}: keep collecting after {verdict.rows} "
                     f"labelled rows (effect {verdict.effect:+.4f} "

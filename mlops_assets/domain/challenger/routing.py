@@ -9,6 +9,9 @@ label says about that answer: the serving service's modes, pure (no HTTP, MLflow
   label lands: 1 when the answer was right.
 - `champion`: the champion alone (the service without a challenger).
 
+The list of modes and the parser of the setting are domain/serve_modes.py (the code location
+reads the setting too, and must not import this module's pandas).
+
 A row is keyed by its id columns' values (`row_keys`); a row without ids is keyed by its
 request id and position, which is neither sticky nor joinable with a label later.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,19 +28,8 @@ import pandas as pd
 from mlops_assets.domain.challenger.bandit import Arm
 from mlops_assets.domain.challenger.losses import ChallengerInputError
 
-ServeMode = Literal["champion", "shadow", "canary", "bandit"]
-SERVE_MODES: tuple[ServeMode, ...] = get_args(ServeMode)
 # The separator between a key's id values: a control character no id value is expected to hold.
 _KEY_SEPARATOR = "\x1f"
-
-
-def serve_mode(raw: str, setting: str = "MLOPS_SERVE_MODE") -> ServeMode:
-    """The mode named by a setting, case and blanks aside; "" is `champion`."""
-    value = raw.strip().lower() or "champion"
-    for mode in SERVE_MODES:
-        if value == mode:
-            return mode
-    raise ChallengerInputError(f"{setting}={raw!r}: expected one of {', '.join(SERVE_MODES)}")
 
 
 def _id_text(value: Any) -> str:

@@ -10,8 +10,10 @@ The modules, in the order a candidate meets them:
   ChampionRegistry interface that MlflowRegistry implements; a promotion keeps the champion it
   replaced as the challenger (guarding), so live evidence can undo it;
 - `rollback`: `champion` moved back, by hand or on the challenger test's evidence;
-- `guard`: `challenger` set (`make_challenger`), and the former champion kept under watch after
-  a promotion (`guarding`), also when a retried step finishes a killed promotion;
+- `pending`: `challenger` set (`make_challenger`) as one recoverable move: its intent written
+  before the alias moves, finished by the next move if a kill came between;
+- `guard`: the former champion kept under watch after a promotion (`guarding`), also when a
+  retried step finishes a killed promotion;
 - `roles`: the `challenger` alias set or retired by hand;
 - `audit`: every move of an alias recorded on its version (who, when, why, the evidence) and
   read back (`audit_trail`);

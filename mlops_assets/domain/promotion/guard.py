@@ -1,34 +1,22 @@
 """The former champion kept under watch: a promotion (the gate's, or by hand; moves.py) gives
 the champion it replaced `challenger`, recorded as `guarding`, so the challenger test can roll
-the promotion back on live evidence (verdicts.py); and `challenger` set by the gate or by hand
-(`make_challenger`), replacing the one before. Under the caller's champion lock."""
+the promotion back on live evidence (verdicts.py). Under the caller's champion lock; the alias
+and its records are one recoverable move (pending.py), so a kill between them cannot leave the
+former champion holding `challenger` without its `guarding` record."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from mlops_assets.contracts import CHALLENGER_ALIAS, REPLACED_TAG
-from mlops_assets.domain.promotion.audit import Action, AliasMove, last_move, record
+from mlops_assets.contracts import REPLACED_TAG
+from mlops_assets.domain.promotion.audit import Action, AliasMove, last_move
 from mlops_assets.domain.promotion.history import previous_champion
+from mlops_assets.domain.promotion.pending import make_challenger
 from mlops_assets.domain.registry import RegistryVersion
 
 if TYPE_CHECKING:
     from mlops_assets.domain.promotion.moves import ChampionRegistry
-
-
-def make_challenger(registry: ChampionRegistry, move: AliasMove, page: str | None = None) -> None:
-    """`challenger` onto `move.version` (compare-and-set under the caller's champion lock):
-    the challenger it replaces, if any, loses the alias, and both moves are recorded."""
-    before = registry.version_by_alias(CHALLENGER_ALIAS)
-    registry.set_alias(CHALLENGER_ALIAS, move.version)
-    if before is not None and before.version != move.version:
-        why = f"replaced by v{move.version}: {move.reason}"
-        record(
-            registry,
-            replace(move, version=before.version, action=Action.CHALLENGER_REPLACED, reason=why),
-        )
-    record(registry, move, page)
 
 
 def guard_former_champion(registry: ChampionRegistry, promoted: AliasMove, former: str) -> None:

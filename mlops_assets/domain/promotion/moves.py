@@ -60,7 +60,6 @@ from mlops_assets.domain.promotion.guard import (
     finish_guard,
     finish_manual_guard,
     guard_former_champion,
-    make_challenger,
     replaced_champion,
 )
 from mlops_assets.domain.promotion.history import (
@@ -68,6 +67,7 @@ from mlops_assets.domain.promotion.history import (
     current_champion,
     interrupted_repairs,
 )
+from mlops_assets.domain.promotion.pending import finish_pending_challenger, make_challenger
 from mlops_assets.domain.registry import RegistryVersion, checked_model_name
 
 # Who the audit trail names for the gate's moves, and the evidence of a move by hand.
@@ -303,16 +303,19 @@ def repair_interrupted(
     exclude: str | None = None,
     manual: ManualPromotion = DEFAULT_MANUAL_PROMOTION,
 ) -> list[str]:
-    """Finish or correct what a promotion killed part-way left (see `interrupted_repairs`),
-    under the champion lock; `exclude` is the version the caller is promoting now, `manual`
-    the model's promote_version_job. Returns what was repaired, as sentences for the log."""
+    """Finish a move of `challenger` a kill left begun (pending.py), then correct what a
+    promotion killed part-way left (see `interrupted_repairs`), under the champion lock;
+    `exclude` is the version the caller is promoting now, `manual` the model's
+    promote_version_job. Returns what was repaired, as sentences for the log."""
+    # A begun move of `challenger` first: the tags it finishes are what the repairs then read.
+    finished = finish_pending_challenger(registry, manual)
     fixes = interrupted_repairs(registry.versions(), now_utc(), exclude, manual)
     for fix in fixes:
         for key, value in fix.tags.items():
             registry.set_version_tag(fix.version, key, value)
         if fix.description is not None:
             registry.set_version_description(fix.version, fix.description)
-    return [fix.why for fix in fixes]
+    return [*finished, *(fix.why for fix in fixes)]
 
 
 def promote_given_version(

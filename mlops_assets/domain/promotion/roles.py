@@ -9,7 +9,6 @@ from __future__ import annotations
 from mlops_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from mlops_assets.domain.promotion.audit import Action, AliasMove, now_utc, record, requester
 from mlops_assets.domain.promotion.gate import DEFAULT_MANUAL_PROMOTION, ManualPromotion
-from mlops_assets.domain.promotion.guard import make_challenger
 from mlops_assets.domain.promotion.history import PromotionError
 from mlops_assets.domain.promotion.moves import (
     BY_HAND,
@@ -18,6 +17,7 @@ from mlops_assets.domain.promotion.moves import (
     champion_lock,
     repair_interrupted,
 )
+from mlops_assets.domain.promotion.pending import make_challenger
 from mlops_assets.domain.registry import RegistryVersion
 
 

@@ -91,7 +91,8 @@ class InMemoryRegistry:
     def version(self, version: str) -> RegistryVersion:
         aliases = tuple(sorted(a for a, v in self.aliases.items() if v == version))
         record = self.records[version]
-        return replace(record, aliases=aliases, tags=dict(record.tags))
+        description = self.descriptions.get(version, record.description)
+        return replace(record, aliases=aliases, tags=dict(record.tags), description=description)
 
     def version_by_alias(self, alias: str) -> RegistryVersion | None:
         return self.version(self.aliases[alias]) if alias in self.aliases else None
