@@ -142,6 +142,10 @@ def _ratio(seconds: dict[str, list[float]], side: str) -> float:
     return median([s / a for s, a in zip(seconds[side], seconds[ALONE], strict=True)])
 
 
+def _named(share: float | None) -> str:
+    return "none" if share is None else f"{share:g}"
+
+
 def _profile(stored: Any, model: Any, features: list[str], out: Path) -> dict[str, float]:
     """CPU seconds of each step of one model's day, one after the other in one thread (its
     OpenMP loops too): the shares of the work, which the loop overlaps on two threads. This
@@ -202,8 +206,11 @@ def _section(
     total = sum(profile.values())
     estimator_share = profile["estimator"] / total
     ratio = {side: (_ratio(wall, side), _ratio(cpu, side)) for side in wall}
-    meeting = [s for s in SHARES if max(ratio[_side(s)]) <= COST_TARGET]
-    best = max(meeting) if meeting else None
+    # CPU time first: on a shared machine the wall time also holds the other work.
+    best, best_wall = (
+        max((s for s in SHARES if ratio[_side(s)][kind] <= COST_TARGET), default=None)
+        for kind in (1, 0)
+    )
     table = [
         f"| {side} | {shadowed.get(side, 0):,} | {fmt(wall[side])} | **{ratio[side][0]:.2f}x** | "
         f"{fmt(cpu[side])} | **{ratio[side][1]:.2f}x** |"
@@ -234,9 +241,9 @@ def _section(
             *table,
             "",
             f"Every row (share 1): **{full[0]:.2f}x** wall, {full[1]:.2f}x CPU (target "
-            f"{COST_TARGET}x). The largest share measured here that meets the target in both: "
-            + (f"**{best:g}**" if best is not None else "**none**")
-            + f". {evidence}.",
+            f"{COST_TARGET}x). The largest share tried that meets the target: in CPU time "
+            f"**{_named(best)}**, in wall time {_named(best_wall)} (the wall also holds the "
+            f"machine's other work). {evidence}.",
             "",
             "Where one model's day goes (one thread, one step after another, CPU seconds):",
             "",
@@ -264,14 +271,14 @@ def _section(
             met=max(full) <= COST_TARGET,
         )
     ]
-    if best is not None:
+    if best is not None and best < 1:
         at_best = ratio[_side(best)]
         targets.append(
             Target(
                 claim=f"the same at shadow share {best:g} (MLOPS_SHADOW_SHARE)",
                 target=f"<= {COST_TARGET}x",
-                measured=f"{at_best[0]:.2f}x wall, {at_best[1]:.2f}x CPU",
-                met=True,
+                measured=f"{at_best[1]:.2f}x CPU, {at_best[0]:.2f}x wall",
+                met=at_best[0] <= COST_TARGET,
             )
         )
     return Section(text, tuple(targets))
