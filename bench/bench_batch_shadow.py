@@ -3,8 +3,9 @@ and at a shadow share (MLOPS_SHADOW_SHARE).
 
 `batch_predictions`' own read / score / write loop (`scored_chunks` into `write_streamed_table`,
 the asset's chunk size and threads) over the same generated file (bench/.data, shared with
-bench_batch_prediction.py): the champion alone, then with a challenger in shadow at shares 1.0
-down to 0.1, in turns, round after round, in one process (so a change in the machine's load
+bench_batch_prediction.py): the champion alone, then with a challenger in shadow at share 1.0
+and at shares near the 1.3x target (a first run tried 0.5 and 0.4 too), in turns, round after
+round, in one process (so a change in the machine's load
 falls on every side alike). Each side's cost is the median over the rounds of its per-round
 ratio to the champion alone of the same round, in wall and in CPU time (as bench_load.py does).
 A model is trained once by the real `training_job` in a temp MLOPS_HOME; loading is not timed.
@@ -35,7 +36,7 @@ from common import Section, Target, fmt, median, project_env, run_training_job
 
 # Issue 31: scoring with a challenger at most 1.3x the champion alone at 1M rows.
 COST_TARGET = 1.3
-SHARES = (1.0, 0.5, 0.4, 0.3, 0.2, 0.1)
+SHARES = (1.0, 0.3, 0.2, 0.1)
 ALONE = "champion alone"
 # The README's guarantee (test_challenger_guarantees.py): a challenger 2 points better than a
 # 0.80 champion is promoted within this many labelled rows in 95 % of sequences.
@@ -60,7 +61,7 @@ def run(quick: bool) -> Section:
     )
     from mlops_assets.resources.mlflow_registry import MlflowRegistry
 
-    rows, repeats = (200_000, 2) if quick else (1_000_000, 3)
+    rows, repeats = (200_000, 2) if quick else (1_000_000, 5)
     data = scoring_file(rows)
     home = Path(tempfile.mkdtemp(prefix="bench-shadow-"))
     load = os.getloadavg()[0]
