@@ -5,9 +5,9 @@ and at a shadow share (MLOPS_SHADOW_SHARE).
 the asset's chunk size and threads) over the same generated file (bench/.data, shared with
 bench_batch_prediction.py): the champion alone, then with a challenger in shadow at share 1.0
 and at shares near the 1.3x target (a first run tried 0.5 and 0.4 too), in turns, round after
-round, in one process (so a change in the machine's load
-falls on every side alike). Each side's cost is the median over the rounds of its per-round
-ratio to the champion alone of the same round, in wall and in CPU time (as bench_load.py does).
+round, in one process (so a change in the machine's load falls on every side alike). Each
+side's cost is the median over the rounds of its per-round ratio to the champion alone of the
+same round, in wall and in CPU time (as bench_load.py does).
 A model is trained once by the real `training_job` in a temp MLOPS_HOME; loading is not timed.
 The challenger is the champion's recipe (`sklearn.base.clone`) fit on other rows of the
 built-in generator, as a retraining makes one: the same model class and size, so it costs what
