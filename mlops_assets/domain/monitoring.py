@@ -230,7 +230,7 @@ def score_batches(
         if pair is None or challenger is None:
             champion = predict_frame(model, chunk[schema.feature_columns], schema.task)
         else:
-            sampled = _sampled_rows(chunk, ids, first_row, challenger.share)
+            sampled = shadowed_rows(chunk, ids, first_row, challenger.share)
             shadowed = len(chunk) if sampled is None else int(sampled.sum())
             # No row sampled: the challenger scores one, all left null, so that every chunk
             # has the same columns of the same types.
@@ -274,7 +274,7 @@ def score_batches(
         yield scored
 
 
-def _sampled_rows(
+def shadowed_rows(
     chunk: pd.DataFrame, ids: Sequence[str], first_row: int, share: float
 ) -> np.ndarray | None:
     """The rows of `chunk` the challenger scores at `share` (None: all), keyed as the canary

@@ -160,12 +160,13 @@ def _shadow_model(
     chunk_rows: int,
     share: float,
 ) -> tuple["ShadowModel | None", str]:
-    """The version holding `challenger`, loaded and test-scored on the day's first chunk, or
-    None and why not ('' when there is no challenger). A challenger that cannot score the day
-    (its schema or artefact unreadable, its features not in the file, its model failing on the
-    rows) is reported, never fails the champion's predictions, which are the day's output:
-    hence the broad guard, and the test on the first chunk before any row is streamed."""
-    from mlops_assets.domain.monitoring import ShadowModel, with_shadow_columns
+    """The version holding `challenger`, loaded and test-scored on the day's first chunk (the
+    rows of it that its share samples), or None and why not ('' when there is no
+    challenger). A challenger that cannot score the day (its schema or artefact unreadable,
+    its features not in the file, its model failing on the rows) is reported, never fails the
+    champion's predictions, which are the day's output: hence the broad guard, and the test on
+    the first chunk before any row is streamed."""
+    from mlops_assets.domain.monitoring import ShadowModel, shadowed_rows, with_shadow_columns
 
     challenger = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
     if challenger is None or challenger.version == champion_version:
@@ -182,9 +183,16 @@ def _shadow_model(
             tuple(features),
             share,
         )
-        first = next(scoring_data.iter_batches(batch_size=chunk_rows, columns=features), None)
+        # Sampled by the ids the day has, as scored_chunks samples.
+        ids = [name for name in schema.id_columns if name in scoring_data.schema_arrow.names]
+        columns = [*ids, *(name for name in features if name not in ids)]
+        first = next(scoring_data.iter_batches(batch_size=chunk_rows, columns=columns), None)
         if first is not None:
             chunk = first.to_pandas()
+            sampled = shadowed_rows(chunk, ids, 0, share)
+            if sampled is not None:
+                # The rows it will score; the first row when the chunk has none of them.
+                chunk = chunk[sampled] if sampled.any() else chunk.iloc[:1]
             with_shadow_columns(chunk.iloc[:, :0], chunk, shadow, schema)
     except Exception as error:  # whatever the challenger's failure, the champion's day goes on
         return None, f"{not_scored}: {type(error).__name__}: {error}"
