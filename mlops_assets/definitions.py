@@ -83,6 +83,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             label_delay_days=(
                 dg.EnvVar.int("MLOPS_LABEL_DELAY_DAYS") if s.label_delay_days is not None else 0
             ),
+            shadow_share=s.shadow_share,
         ),
         "labels_source": LabelsDataSource(
             location=_setting("MLOPS_LABELS_DATA", s.labels_data, ""),

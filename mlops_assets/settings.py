@@ -83,6 +83,9 @@ class Settings:
     # MLOPS_SHADOW_FORMER_CHAMPION (on unless off): a promotion by the gate or by hand keeps the
     # champion it replaced as the challenger, so the challenger test can roll it back.
     shadow_former_champion: bool = True
+    # MLOPS_SHADOW_SHARE (0 < share <= 1, default 1): the share of a day's rows the challenger
+    # scores in batch_predictions, sampled by the hash of their ids (docs/challengers.md).
+    shadow_share: float = 1.0
 
     @property
     def alerts_on(self) -> bool:
@@ -155,6 +158,7 @@ class Settings:
             shadow_former_champion=_switch(
                 text("MLOPS_SHADOW_FORMER_CHAMPION") or "on", "MLOPS_SHADOW_FORMER_CHAMPION"
             ),
+            shadow_share=_share(text("MLOPS_SHADOW_SHARE"), "MLOPS_SHADOW_SHARE", cls.shadow_share),
         )
 
 
@@ -230,6 +234,18 @@ def _serve_mode(value: str) -> ServeMode:
         return serve_mode(value)
     except ValueError as error:
         raise SettingsError(str(error)) from None
+
+
+def _share(value: str, variable: str, default: float) -> float:
+    if not value:
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        raise SettingsError(f"{variable}={value!r} is not a number.") from None
+    if not 0 < share <= 1:
+        raise SettingsError(f"{variable}={value!r} must be above 0 and at most 1.")
+    return share
 
 
 def _retraining_policy(env: Mapping[str, str]) -> RetrainingPolicy:

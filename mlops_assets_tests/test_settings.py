@@ -116,3 +116,22 @@ def test_a_promotion_keeps_the_former_champion_under_watch_unless_turned_off(tmp
     assert off.shadow_former_champion is False
     with pytest.raises(SettingsError, match="MLOPS_SHADOW_FORMER_CHAMPION='maybe' is not on"):
         Settings.from_env({**home, "MLOPS_SHADOW_FORMER_CHAMPION": "maybe"})
+
+
+def test_the_shadow_share_is_read_once_checked_and_handed_to_the_scoring_source(tmp_path):
+    from mlops_assets.definitions import build_resources
+
+    home = {"MLOPS_HOME": str(tmp_path)}
+    assert Settings.from_env(home).shadow_share == 1.0
+    quarter = Settings.from_env({**home, "MLOPS_SHADOW_SHARE": " 0.25 "})
+    assert quarter.shadow_share == 0.25
+    assert build_resources(quarter)["scoring_source"].shadow_share == 0.25
+    for bad, why in (
+        ("0", "must be above 0 and at most 1"),
+        ("1.5", "must be above 0 and at most 1"),
+        ("-0.1", "must be above 0 and at most 1"),
+        ("nan", "must be above 0 and at most 1"),
+        ("half", "is not a number"),
+    ):
+        with pytest.raises(SettingsError, match=f"MLOPS_SHADOW_SHARE='{bad}' {why}"):
+            Settings.from_env({**home, "MLOPS_SHADOW_SHARE": bad})

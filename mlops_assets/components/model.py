@@ -143,6 +143,10 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
     shadow_former_champion: bool = True
     """Whether a promotion (the gate's or by hand) keeps the champion it replaced as the
     challenger, so the challenger test can roll the promotion back (docs/challengers.md)."""
+    shadow_share: float = 1.0
+    """The share of a day's rows the challenger scores beside the champion in
+    batch_predictions (above 0, at most 1), sampled by the hash of their ids
+    (docs/challengers.md)."""
 
     @classmethod
     def model(cls) -> type[BaseModel]:
@@ -162,6 +166,11 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
             )
         if not (self.training.location or self.training.table):
             raise ValueError(f"model {self.name!r}: training needs a location or a table")
+        if not 0 < self.shadow_share <= 1:
+            raise ValueError(
+                f"model {self.name!r}: shadow_share={self.shadow_share} must be above 0 and at "
+                "most 1 (the share of a day's rows the challenger scores)"
+            )
         return self
 
     @property
@@ -194,6 +203,7 @@ class MlopsModel(dg.Component, dg.Model, dg.Resolvable):
             "MLOPS_SCORING_SCHEDULE": "on" if self.schedule.enabled else "off",
             "MLOPS_DRIFT_SENSOR": "on" if self.drift_sensor else "off",
             "MLOPS_SHADOW_FORMER_CHAMPION": "on" if self.shadow_former_champion else "off",
+            "MLOPS_SHADOW_SHARE": repr(self.shadow_share),
         }
         shared = {name: env[name] for name in SHARED_VARIABLES if name in env}
         # One parser for both ways of declaring a model: Settings.from_env. The retraining

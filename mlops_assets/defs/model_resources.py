@@ -128,6 +128,7 @@ def declared_model_resources(settings: "Settings", names: ModelNames) -> dict[st
             table=s.scoring_table,
             date_column=s.scoring_date_column,
             label_delay_days=s.label_delay_days or 0,
+            shadow_share=s.shadow_share,
         ),
         names.resource("labels_source"): LabelsDataSource(
             location=s.labels_data,

@@ -26,6 +26,7 @@ from mlops_assets.contracts import (
     CHALLENGER_VERSION_COLUMN,
     PROBA_COLUMN_PREFIX,
 )
+from mlops_assets.domain.challenger.routing import row_keys, shadow_sample
 from mlops_assets.domain.data_quality import (
     DataQualityConfig,
     DataQualityResult,
@@ -159,6 +160,8 @@ class ScoringTotals:
 
     rows: int = 0
     score_sum: float = 0.0
+    shadowed: int = 0
+    """Rows the challenger scored (shadow in batch)."""
 
     @property
     def mean_score(self) -> float:
@@ -174,6 +177,8 @@ class ShadowModel:
     version: str
     feature_columns: tuple[str, ...]
     """The challenger's own features (read from the day as the champion's are)."""
+    share: float = 1.0
+    """The share of the day's rows it scores, sampled by their ids' hash (`shadow_sample`)."""
 
 
 def score_batches(
@@ -202,7 +207,7 @@ def score_batches(
 
     With a `challenger`, each row also carries its prediction, version and (a classifier's)
     class probabilities in the `__challenger_*` columns: the paired rows the challenger test
-    needs.
+    needs. Below a share of 1, only the rows its sample holds do; the others' are null.
     """
 
     # With a challenger, the preprocessing both pipelines share is computed once per chunk.
@@ -218,14 +223,20 @@ def score_batches(
         )
     )
 
-    def score(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, float]:
+    def score(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, float, int]:
         first_row, chunk = item
         shadow: dict[str, Any] = {}
+        shadowed = 0
         if pair is None or challenger is None:
             champion = predict_frame(model, chunk[schema.feature_columns], schema.task)
         else:
-            champion, challenger_prediction = pair.predict(chunk)
-            shadow = shadow_columns(challenger, challenger_prediction)
+            sampled = shadowed_rows(chunk, ids, first_row, challenger.share)
+            shadowed = len(chunk) if sampled is None else int(sampled.sum())
+            # No row sampled: the challenger scores one, all left null, so that every chunk
+            # has the same columns of the same types.
+            scored_rows = sampled if sampled is None or shadowed else _first_only(len(chunk))
+            champion, challenger_prediction = pair.predict(chunk, scored_rows)
+            shadow = shadow_columns(challenger, challenger_prediction, sampled)
         y_pred, proba, classes = champion
         scores = prediction_score(y_pred, proba, schema.task)
         # One column per class, so estimates and realized AUC / log loss read the file alone.
@@ -248,7 +259,7 @@ def score_batches(
         )
         if schema.target in chunk.columns:
             scored[schema.target] = chunk[schema.target].to_numpy()
-        return scored, float(scores.sum())
+        return scored, float(scores.sum()), shadowed
 
     def numbered() -> Iterator[tuple[int, pd.DataFrame]]:
         first_row = 0
@@ -256,10 +267,32 @@ def score_batches(
             yield first_row, chunk
             first_row += len(chunk)
 
-    for scored, score_sum in _in_order(score, numbered(), threads):
+    for scored, score_sum, shadowed in _in_order(score, numbered(), threads):
         totals.rows += len(scored)
         totals.score_sum += score_sum
+        totals.shadowed += shadowed
         yield scored
+
+
+def shadowed_rows(
+    chunk: pd.DataFrame, ids: Sequence[str], first_row: int, share: float
+) -> np.ndarray | None:
+    """The rows of `chunk` the challenger scores at `share` (None: all), keyed as the canary
+    keys a served row: by its id columns, else by its row in the day."""
+    if share >= 1:
+        return None
+    keyed = (
+        chunk[list(ids)]
+        if ids
+        else pd.DataFrame({"row": np.arange(first_row, first_row + len(chunk))})
+    )
+    return shadow_sample(row_keys(keyed.reset_index(drop=True), f"row {first_row}"), share)
+
+
+def _first_only(rows: int) -> np.ndarray:
+    mask = np.zeros(rows, dtype=bool)
+    mask[:1] = True
+    return mask
 
 
 def with_shadow_columns(
@@ -272,9 +305,13 @@ def with_shadow_columns(
     return scored.assign(**shadow_columns(challenger, prediction))
 
 
-def shadow_columns(challenger: ShadowModel, prediction: Prediction) -> dict[str, Any]:
+def shadow_columns(
+    challenger: ShadowModel, prediction: Prediction, sampled: np.ndarray | None = None
+) -> dict[str, Any]:
     """The `__challenger_*` columns of the challenger's `predict_frame` of a chunk: its
-    prediction, version and (a classifier's) class probabilities."""
+    prediction, version and (a classifier's) class probabilities. With `sampled` (a mask of
+    the chunk's rows, `prediction` being of its true rows, or of its first row when none is),
+    the rows outside it have all three missing: no challenger scored them."""
     y_pred, proba, classes = prediction
     columns: dict[str, Any] = {
         CHALLENGER_PREDICTION_COLUMN: y_pred,
@@ -287,7 +324,25 @@ def shadow_columns(challenger: ShadowModel, prediction: Prediction) -> dict[str,
                 for k, label in enumerate(classes)
             }
         )
-    return columns
+    if sampled is None:
+        return columns
+    positions = np.full(sampled.size, -1)
+    positions[sampled] = np.arange(int(sampled.sum()))
+    versions = np.full(sampled.size, None, dtype=object)
+    versions[sampled] = challenger.version
+    return {
+        name: versions if name == CHALLENGER_VERSION_COLUMN else _spread(values, positions)
+        for name, values in columns.items()
+    }
+
+
+def _spread(values: Any, positions: np.ndarray) -> Any:
+    """`values[positions]`, missing where a position is -1: NaN in a float array (as the
+    champion's probabilities are stored), else a nullable array of the values' own type."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.where(positions >= 0, values[np.maximum(positions, 0)], np.nan)
+    return pd.array(values).take(positions, allow_fill=True)
 
 
 def _in_order(

@@ -48,21 +48,32 @@ class SharedPreprocessing:
         """Blocks computed once for both models (0: nothing in common)."""
         return len(set(self.champion) & set(self.challenger))
 
-    def matrices(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each model's preprocessed `rows`, every distinct block computed once; None when a
-        block is not a 2-D numpy array (a sparse or pandas output), which scikit-learn would
-        stack otherwise."""
+    def matrices(
+        self, rows: pd.DataFrame, sampled: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each model's preprocessed `rows` (the challenger's only of the `sampled` rows, when
+        given), every distinct block computed once, a block of the challenger's alone only on
+        its rows; None when a block is not a 2-D numpy array (a sparse or pandas output),
+        which scikit-learn would stack otherwise."""
         import numpy as np
 
+        champion_blocks = set(self.champion)
+        subset = rows if sampled is None else rows[sampled]
         outputs = []
-        for transformer, columns in self.blocks:
-            block = transformer.transform(rows[list(columns)])
+        for position, (transformer, columns) in enumerate(self.blocks):
+            own = rows if position in champion_blocks else subset
+            block = transformer.transform(own[list(columns)])
             if not isinstance(block, np.ndarray) or block.ndim != 2:
                 return None
             outputs.append(block)
+
+        def challenger_block(position: int) -> np.ndarray:
+            whole = sampled is not None and position in champion_blocks
+            return outputs[position][sampled] if whole else outputs[position]
+
         return (
             np.hstack([outputs[i] for i in self.champion]),
-            np.hstack([outputs[i] for i in self.challenger]),
+            np.hstack([challenger_block(i) for i in self.challenger]),
         )
 
 
@@ -79,14 +90,22 @@ class PairedScorer:
     task: TaskType
     shared: SharedPreprocessing | None
 
-    def predict(self, rows: pd.DataFrame) -> tuple[Prediction, Prediction]:
-        """Both models' `predict_frame` of `rows` (which hold both models' features): the same
-        figures as scoring each pipeline whole."""
-        matrices = None if self.shared is None else self.shared.matrices(rows)
+    def predict(
+        self, rows: pd.DataFrame, sampled: np.ndarray | None = None
+    ) -> tuple[Prediction, Prediction]:
+        """Both models' `predict_frame` of `rows` (which hold both models' features), the
+        challenger's only of the `sampled` rows (a boolean mask; None: all, at least one): the
+        same figures as scoring each pipeline whole on those rows."""
+        matrices = None if self.shared is None else self.shared.matrices(rows, sampled)
         if self.shared is None or matrices is None:
+            challenger_rows = rows if sampled is None else rows[sampled]
             return (
                 predict_frame(self.champion, rows[list(self.champion_features)], self.task),
-                predict_frame(self.challenger, rows[list(self.challenger_features)], self.task),
+                predict_frame(
+                    self.challenger,
+                    challenger_rows[list(self.challenger_features)],
+                    self.task,
+                ),
             )
         champion, challenger = self.shared.estimators
         return (

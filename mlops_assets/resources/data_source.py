@@ -144,6 +144,16 @@ class ScoringDataSource(dg.ConfigurableResource):
     # MLOPS_LABEL_DELAY_DAYS (built-in data): 0 keeps the labels in each day's batch; N > 0
     # leaves them out, to be delivered as their own file N days later (`labels_of_day`).
     label_delay_days: int = 0
+    # MLOPS_SHADOW_SHARE: the share of each day's rows the challenger scores beside the
+    # champion in batch_predictions, sampled by their ids' hash; 1 scores every row.
+    shadow_share: float = 1.0
+
+    @field_validator("shadow_share")
+    @classmethod
+    def _checked_share(cls, share: float) -> float:
+        if not 0 < share <= 1:
+            raise ValueError(f"shadow_share={share} must be above 0 and at most 1")
+        return share
 
     @field_validator("table")
     @classmethod

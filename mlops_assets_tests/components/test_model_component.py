@@ -136,3 +136,22 @@ def test_a_declared_model_turns_the_watch_on_a_promotion_off_in_its_yaml() -> No
     # Its own YAML decides, whatever the default model's variable says.
     environ = {"MLOPS_SHADOW_FORMER_CHAMPION": "on"}
     assert off.settings(environ).shadow_former_champion is False
+
+
+def test_a_declared_model_sets_its_shadow_share_in_its_yaml() -> None:
+    from mlops_assets.asset_keys import ModelNames
+    from mlops_assets.defs.model_resources import declared_model_resources
+    from mlops_assets.resources.data_source import ScoringDataSource
+
+    declared = yaml.safe_load(CAR_LOAN_YAML)
+    # Its own YAML decides, whatever the default model's variable says.
+    environ = {"MLOPS_SHADOW_SHARE": "0.5"}
+    assert MlopsModel.resolve_from_dict(declared).settings(environ).shadow_share == 1.0
+    tenth = MlopsModel.resolve_from_dict({**declared, "shadow_share": 0.1}).settings(environ)
+    assert tenth.shadow_share == 0.1
+    names = ModelNames(declared["name"])
+    scoring = declared_model_resources(tenth, names)[names.resource("scoring_source")]
+    assert isinstance(scoring, ScoringDataSource) and scoring.shadow_share == 0.1
+    for bad in (0.0, 1.2):
+        with pytest.raises(ValidationError, match=rf"shadow_share={bad} must be above 0"):
+            MlopsModel.resolve_from_dict({**declared, "shadow_share": bad})

@@ -142,3 +142,25 @@ def test_a_pandas_output_falls_back_to_each_pipeline_whole(day):
         scorer.predict(day),
         [predict_frame(m, day[list(FEATURES)], "binary") for m in (champion, challenger)],
     )
+
+
+@pytest.mark.parametrize("pandas", [False, True], ids=["shared", "whole"])
+def test_a_sampled_challenger_scores_only_its_rows_as_its_own_pipeline_would(day, pandas):
+    """A shadow share below 1: the champion scores every row, the challenger only the sampled
+    ones, each figure exactly its own pipeline's on those rows (with the shared encoder, and
+    scored whole when the preprocessing cannot be split)."""
+    estimator = "linear" if pandas else "hist_gradient_boosting"
+    champion = _fit(estimator, seed=0, pandas=pandas)
+    challenger = _fit(estimator, seed=1, pandas=pandas)
+    scorer = paired_scorer(champion, FEATURES, challenger, FEATURES, "binary")
+    assert (scorer.shared is not None and scorer.shared.matrices(day) is not None) is not pandas
+    sampled = np.random.default_rng(0).random(len(day)) < 0.3
+    pair = scorer.predict(day, sampled)
+    assert len(pair[0][0]) == len(day) and len(pair[1][0]) == sampled.sum()
+    _assert_same(
+        pair,
+        [
+            predict_frame(champion, day[list(FEATURES)], "binary"),
+            predict_frame(challenger, day.loc[sampled, list(FEATURES)], "binary"),
+        ],
+    )

@@ -18,6 +18,7 @@ from mlops_assets.defs.common import failure, listed, retried_on_mlflow_outage
 from mlops_assets.defs.monitoring.partitions import daily_spec
 from mlops_assets.defs.monitoring.steps import daily_step
 from mlops_assets.domain.schemas import DatasetSchema, DataValidationError, check_scoring_frame
+from mlops_assets.resources.data_source import ScoringDataSource
 from mlops_assets.resources.io_managers import StoredParquetFile, StreamedTable
 from mlops_assets.resources.mlflow_registry import MlflowRegistry, ModelArtifactError
 
@@ -42,7 +43,8 @@ SPEC = daily_spec(
     "row and the file's metadata name the model version and its training data hash. When a "
     "version holds `challenger`, it scores the same rows in shadow: its prediction, version and "
     "class probabilities sit beside the champion's (`__challenger_*` columns), which stay the "
-    "output.",
+    "output; at a shadow share below 1 (MLOPS_SHADOW_SHARE) only on that share of the rows, "
+    "chosen by their ids' hash, the others' left empty.",
     kinds={"scikit-learn", "parquet", "mlflow"},
     # The champion is chosen at run time, through the registry; the edge shows that lineage
     # (prediction -> registered model version) in the asset graph. scoring_data, an input, is
@@ -59,6 +61,7 @@ def batch_predictions(
     partition: str,
     config: ScoringConfig,
     mlflow_registry: MlflowRegistry,
+    scoring_source: ScoringDataSource,
     scoring_data: StoredParquetFile,
 ) -> dg.Output[StreamedTable]:
     """The day's predictions, as a table the IO manager writes chunk by chunk as it is scored."""
@@ -87,7 +90,12 @@ def batch_predictions(
         raise failure(str(error)) from error
     totals = ScoringTotals()
     shadow, shadow_note = _shadow_model(
-        mlflow_registry, scoring_data, schema, champion.version, config.chunk_rows
+        mlflow_registry,
+        scoring_data,
+        schema,
+        champion.version,
+        config.chunk_rows,
+        scoring_source.shadow_share,
     )
     if shadow_note:
         context.log.warning(f"{partition}: {shadow_note}")
@@ -113,7 +121,15 @@ def batch_predictions(
             MODEL_VERSION_KEY: champion.version,
             TRAINING_DATA_HASH_KEY: training_hash,
         },
-        metadata=lambda: {"mean_score": dg.MetadataValue.float(totals.mean_score)},
+        metadata=lambda: {
+            "mean_score": dg.MetadataValue.float(totals.mean_score),
+            # The rows paired for the challenger test: the day's, or its share's.
+            **(
+                {"challenger_rows_scored": dg.MetadataValue.int(totals.shadowed)}
+                if shadow is not None
+                else {}
+            ),
+        },
     )
     return dg.Output(
         table,
@@ -129,6 +145,9 @@ def batch_predictions(
                 "none" if shadow is None else shadow.version
             ),
             "challenger_not_scored": dg.MetadataValue.text(shadow_note or "none"),
+            "challenger_share": dg.MetadataValue.float(
+                0.0 if shadow is None else round(shadow.share, 4)
+            ),
         },
     )
 
@@ -139,13 +158,15 @@ def _shadow_model(
     schema: DatasetSchema,
     champion_version: str,
     chunk_rows: int,
+    share: float,
 ) -> tuple["ShadowModel | None", str]:
-    """The version holding `challenger`, loaded and test-scored on the day's first chunk, or
-    None and why not ('' when there is no challenger). A challenger that cannot score the day
-    (its schema or artefact unreadable, its features not in the file, its model failing on the
-    rows) is reported, never fails the champion's predictions, which are the day's output:
-    hence the broad guard, and the test on the first chunk before any row is streamed."""
-    from mlops_assets.domain.monitoring import ShadowModel, with_shadow_columns
+    """The version holding `challenger`, loaded and test-scored on the day's first chunk (the
+    rows of it that its share samples), or None and why not ('' when there is no
+    challenger). A challenger that cannot score the day (its schema or artefact unreadable,
+    its features not in the file, its model failing on the rows) is reported, never fails the
+    champion's predictions, which are the day's output: hence the broad guard, and the test on
+    the first chunk before any row is streamed."""
+    from mlops_assets.domain.monitoring import ShadowModel, shadowed_rows, with_shadow_columns
 
     challenger = mlflow_registry.version_by_alias(CHALLENGER_ALIAS)
     if challenger is None or challenger.version == champion_version:
@@ -157,11 +178,21 @@ def _shadow_model(
         if missing:
             return None, f"{not_scored}: the day has no {listed(tuple(missing))}"
         shadow = ShadowModel(
-            mlflow_registry.load_model(challenger.version), challenger.version, tuple(features)
+            mlflow_registry.load_model(challenger.version),
+            challenger.version,
+            tuple(features),
+            share,
         )
-        first = next(scoring_data.iter_batches(batch_size=chunk_rows, columns=features), None)
+        # Sampled by the ids the day has, as scored_chunks samples.
+        ids = [name for name in schema.id_columns if name in scoring_data.schema_arrow.names]
+        columns = [*ids, *(name for name in features if name not in ids)]
+        first = next(scoring_data.iter_batches(batch_size=chunk_rows, columns=columns), None)
         if first is not None:
             chunk = first.to_pandas()
+            sampled = shadowed_rows(chunk, ids, 0, share)
+            if sampled is not None:
+                # The rows it will score; the first row when the chunk has none of them.
+                chunk = chunk[sampled] if sampled.any() else chunk.iloc[:1]
             with_shadow_columns(chunk.iloc[:, :0], chunk, shadow, schema)
     except Exception as error:  # whatever the challenger's failure, the champion's day goes on
         return None, f"{not_scored}: {type(error).__name__}: {error}"

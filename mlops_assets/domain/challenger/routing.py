@@ -12,12 +12,16 @@ label says about that answer: the serving service's modes, pure (no HTTP, MLflow
 The list of modes and the parser of the setting are domain/serve_modes.py (the code location
 reads the setting too, and must not import this module's pandas).
 
+Batch shadow samples a day's rows by the same hash (`shadow_sample`): a share below 1 shadows
+the keys the canary at that share would route, the same ids day after day.
+
 A row is keyed by its id columns' values (`row_keys`); a row without ids is keyed by its
 request id and position, which is neither sticky nor joinable with a label later.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -45,19 +49,38 @@ def row_keys(ids: pd.DataFrame, request_id: str) -> list[str]:
     if ids.shape[1] == 0:
         return [f"{request_id}#{i}" for i in range(len(ids))]
     missing = ids.isna().all(axis=1).to_numpy()
-    columns = [ids[c].tolist() for c in ids.columns]
-    return [
-        f"{request_id}#{i}"
-        if missing[i]
-        else _KEY_SEPARATOR.join(_id_text(values[i]) for values in columns)
-        for i in range(len(ids))
-    ]
+    texts = [_id_texts(ids[c]) for c in ids.columns]
+    keys = (
+        texts[0]
+        if len(texts) == 1
+        else [_KEY_SEPARATOR.join(row) for row in zip(*texts, strict=True)]
+    )
+    for i in np.flatnonzero(missing):
+        keys[i] = f"{request_id}#{i}"
+    return keys
+
+
+def _id_texts(column: pd.Series) -> list[str]:
+    # A numpy integer column (the usual id) prints as Python's ints do, at C speed: a batch
+    # day keys a million rows.
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        texts: list[str] = column.astype(str).tolist()
+        return texts
+    return [_id_text(value) for value in column.tolist()]
 
 
 def canary_point(key: str) -> float:
     """A row key's place in [0, 1): stable across processes (not Python's salted `hash`)."""
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    return float(key_points([key])[0])
+
+
+def key_points(keys: Sequence[str]) -> np.ndarray:
+    """Each key's `canary_point`, as one array: the 64-bit BLAKE2b digest of its UTF-8 text,
+    big-endian, over 2**64 (converting a uint64 to float and halving by powers of two rounds
+    as Python's int division does)."""
+    digest = functools.partial(hashlib.blake2b, digest_size=8)
+    digests = b"".join([digest(key.encode()).digest() for key in keys])
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2**64
 
 
 def canary_roles(keys: Sequence[str], share: float) -> list[Arm]:
@@ -65,7 +88,21 @@ def canary_roles(keys: Sequence[str], share: float) -> list[Arm]:
     every key the challenger answered before (a canary grows, it does not reshuffle)."""
     if not 0 <= share <= 1:
         raise ChallengerInputError(f"the canary share must be in [0, 1], got {share}")
-    return ["challenger" if canary_point(key) < share else "champion" for key in keys]
+    points = key_points(keys)
+    return ["challenger" if point < share else "champion" for point in points.tolist()]
+
+
+def shadow_sample(keys: Sequence[str], share: float) -> np.ndarray:
+    """Which rows the challenger scores in batch shadow at `share` of a day's rows (in (0, 1]):
+    the keys whose point is below it, so an id is shadowed every day or never, and a larger
+    share keeps every row a smaller one shadowed (as the canary grows).
+
+    Raises:
+        ChallengerInputError: `share` is not in (0, 1].
+    """
+    if not 0 < share <= 1:
+        raise ChallengerInputError(f"the shadow share must be in (0, 1], got {share}")
+    return key_points(keys) < share
 
 
 def label_rewards(
