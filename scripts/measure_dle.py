@@ -131,7 +131,9 @@ def measure(
     mae_error, mae_covered, half, rmse_error, rmse_covered, constant = [], [], [], [], [], []
     bias, floor, pooled = [], [], []
     for rows, weight in zip(setup.days, setup.weights, strict=True):
-        estimate = estimate_regression(absolute[rows], squared[rows], model)
+        features = setup.pool[numeric + categorical].iloc[rows]
+        shift = model.shift(features, setup.predicted[rows])
+        estimate = estimate_regression(absolute[rows], squared[rows], model, shift=shift)
         mae = float(np.abs(error[rows]).mean())
         rmse = float(np.sqrt((error[rows] ** 2).mean()))
         mae_error.append(abs(estimate.mae - mae) / mae)
@@ -188,7 +190,8 @@ def measure_bands(
         days = np.array_split(order, bands)
     mae_error, mae_covered, rmse_error, rmse_covered, half, floor = [], [], [], [], [], []
     for rows in days:
-        estimate = estimate_regression(absolute[rows], squared[rows], model)
+        shift = model.shift(pool[numeric + categorical].iloc[rows], setup.predicted[rows])
+        estimate = estimate_regression(absolute[rows], squared[rows], model, shift=shift)
         loss = np.abs(error[rows])
         mae, rmse = float(loss.mean()), float(np.sqrt((error[rows] ** 2).mean()))
         mae_error.append(abs(estimate.mae - mae) / mae)

@@ -29,14 +29,14 @@ def unvouched_share(profile: ReferenceProfile, frame: pd.DataFrame) -> float:
     for categorical in profile.categorical:
         series = frame[categorical.name]
         missing = series.isna().to_numpy()
-        known = _as_categories(series).isin(list(categorical.counts)).to_numpy()
+        known = as_categories(series).isin(list(categorical.counts)).to_numpy()
         unvouched |= ~missing & ~known
         if categorical.n_missing == 0:
             unvouched |= missing
     return float(unvouched.mean())
 
 
-def _as_categories(series: pd.Series) -> pd.Series:
+def as_categories(series: pd.Series) -> pd.Series:
     """The values as the profile's category strings (drift.columns.category_counts): whole
     floats written as integers, so a code column read as float matches the same read as int."""
     if pd.api.types.is_float_dtype(series.dtype):

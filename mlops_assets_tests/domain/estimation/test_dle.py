@@ -14,9 +14,9 @@ from mlops_assets.domain.estimation.dle import (
     RegressionEstimate,
     estimate_regression,
     fit_loss_model,
-    judge_regression_estimate,
     loss_figures,
 )
+from mlops_assets.domain.estimation.dle_judge import judge_regression_estimate
 
 
 def _heteroscedastic(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
