@@ -14,7 +14,7 @@ estimate. The tables: statsmodels' randhie, scikit-learn's diabetes, palmerpengu
 bike sharing hours (shipped in mlops_assets_tests/data; also cut into disjoint days by
 temperature band, season and hour, `measure_bands`) and ggplot2's diamonds
 (bench/real_tables.py installs plotnine's wheel, which ships it, on first use). Four to five
-minutes on a quiet 2-CPU machine:
+minutes on a quiet 2-CPU machine, plus the shift term's domain classifier, 0.2-0.8 s a day:
 
     .venv/bin/python scripts/measure_dle.py
 """
