@@ -183,7 +183,8 @@ def _dle_seconds(rows: int) -> dict[str, tuple[float, float]]:
     predicted = setup.champion.predict(big[features])
     started = time.perf_counter()
     absolute, squared = setup.loss_model.predict(big[features], predicted)
-    estimate_regression(absolute, squared, setup.loss_model)
+    shift = setup.loss_model.shift(big[features], predicted)
+    estimate_regression(absolute, squared, setup.loss_model, shift=shift)
     ours = time.perf_counter() - started
     reference = setup.validation[features].assign(
         y_pred=setup.champion.predict(setup.validation[features]),

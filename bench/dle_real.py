@@ -23,7 +23,8 @@ def compare(table: Table, day_rows: int, days: int) -> dict[str, nannyml_side.Si
     absolute, squared = setup.loss_model.predict(setup.pool[features], setup.predicted)
     values, lows, highs, realized = [], [], [], []
     for rows in setup.days:
-        estimate = estimate_regression(absolute[rows], squared[rows], setup.loss_model)
+        shift = setup.loss_model.shift(setup.pool[features].iloc[rows], setup.predicted[rows])
+        estimate = estimate_regression(absolute[rows], squared[rows], setup.loss_model, shift=shift)
         values.append(estimate.mae)
         lows.append(estimate.mae_low)
         highs.append(estimate.mae_high)

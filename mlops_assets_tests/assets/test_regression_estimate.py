@@ -73,6 +73,9 @@ def test_a_regressors_estimated_mae_covers_the_realized_mae_on_shifted_days(proj
         assert 0 < verdict.low < verdict.value < verdict.high
         low, high = (estimates[name][f"estimated_rmse_{s}"].value for s in ("low", "high"))
         assert low < estimates[name]["estimated_rmse"].value < high
+        # The interval holds the day's shift away from the loss model's reference rows.
+        assert "weigh as" in estimates[name]["estimate"].value
+        assert estimates[name]["shift_effective_rows"].value > 0
         covered += verdict.low <= realized <= verdict.high
         errors.append(abs(verdict.value - realized) / realized)
     print(f"covered {covered}/{len(DAYS)}, mean relative error {np.mean(errors):.1%}")

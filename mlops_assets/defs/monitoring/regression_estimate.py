@@ -44,11 +44,8 @@ def estimate_regressor(
 ) -> tuple[EstimatedVerdict, dict[str, Any]]:
     """The day's verdict (metric "mae") and the metadata beside it (RMSE, the loss model)."""
     from mlops_assets.domain.data_quality import last_row_per_id
-    from mlops_assets.domain.estimation.dle import (
-        LossModel,
-        estimate_regression,
-        judge_regression_estimate,
-    )
+    from mlops_assets.domain.estimation.dle import LossModel, estimate_regression
+    from mlops_assets.domain.estimation.dle_judge import judge_regression_estimate
     from mlops_assets.domain.estimation.unvouched import unvouched_note
 
     run = mlflow_registry.client().get_run(run_id)
@@ -82,8 +79,10 @@ def estimate_regressor(
     # the prediction's input row in the day's scoring data.
     scored = last_row_per_id(scored, ids)
     features = scoring_data.iloc[scored["row"].to_numpy()]
-    absolute, squared = model.predict(features, scored["prediction"].to_numpy(dtype=float))
-    estimate = estimate_regression(absolute, squared, model, confidence=confidence)
+    prediction = scored["prediction"].to_numpy(dtype=float)
+    absolute, squared = model.predict(features, prediction)
+    shift = model.shift(features, prediction)
+    estimate = estimate_regression(absolute, squared, model, shift=shift, confidence=confidence)
     outside, unvouched = _support(mlflow_registry, run_id, features)
     registered = mlflow_registry.version(version)
     reference = registered.tags.get("metric.test_mae")
@@ -120,9 +119,14 @@ def estimate_regressor(
         "out_of_support_share": dg.MetadataValue.float(round(outside, 4)),
         "unvouched_share": dg.MetadataValue.float(round(unvouched, 4)),
         "loss_model_mae_error": dg.MetadataValue.float(round(model.absolute.model_error, 4)),
+        **(
+            {"shift_effective_rows": dg.MetadataValue.int(round(shift.effective_rows))}
+            if shift
+            else {}
+        ),
         "estimate": dg.MetadataValue.md(
             f"**{'trusted' if trusted else 'untrusted'}**: {reason} ({trust_reason}); "
-            f"{unvouched_note(unvouched)}"
+            f"{unvouched_note(unvouched)}; the interval holds {estimate.interval_basis}"
         ),
     }
     return verdict, metadata

@@ -9,14 +9,16 @@ Assumes covariate shift only: the loss given the features is unchanged (x moves,
 the champion makes at a given x does not). Concept shift, which moves that relation, is
 invisible to it, as to every label-free estimate.
 
-The interval adds two variances, both measured on held-out reference rows, never assumed:
+The interval adds three variances, all measured on held-out reference rows, never assumed:
 - the realized metric's own sampling noise at the day's size: a row's loss varies around its
   predicted mean with a variance proportional to that mean squared (the ratio `k` measured
   out of fold on the reference rows), so sum(k * m_i²) / n²;
 - the loss model's own error, which does not shrink with the day's size: its relative error
   out of fold on the reference rows, region by region (quantile bins of the predicted loss),
   as a shifted day leans to a region; each region's error holds its own noise (a loss model
-  learnt on N rows knows a mean loss to about sd / sqrt(N) at best).
+  learnt on N rows knows a mean loss to about sd / sqrt(N) at best);
+- the day's shift away from the reference: what the loss model's error, measured on the
+  reference rows weighted to look like the day, adds to (2) (domain/estimation/shift.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops_assets.domain.performance import DEFAULT_CONFIDENCE, DEFAULT_MIN_EFFECT
+from mlops_assets.domain.estimation.shift import (
+    ShiftReference,
+    ShiftTerm,
+    shift_term,
+    with_string_categories,
+)
+from mlops_assets.domain.performance import DEFAULT_CONFIDENCE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,8 +66,11 @@ _LOSS_MODEL_PARAMS: dict[str, Any] = {
     "max_leaf_nodes": 8,
     "l2_regularization": 1.0,
 }
-DEFAULT_MAX_LOSS_MODEL_ERROR = 0.25
-DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
+OLD_ARTEFACT_BASIS = (
+    "sampling noise and the loss model's error on the reference only: the loss model was "
+    "recorded before its reference rows were kept, so the day's shift away from the reference "
+    "is left out; retrain for the full interval"
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,8 @@ class LossFigures:
 
 @dataclass(frozen=True)
 class LossModel:
-    """The two fitted loss models (sklearn pipelines) and what they measured at training."""
+    """The two fitted loss models (sklearn pipelines) and what they measured at training;
+    `reference` (None in an artefact written before the shift term) their reference rows."""
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -84,6 +96,7 @@ class LossModel:
     squared: LossFigures
     absolute_model: Any
     squared_model: Any
+    reference: ShiftReference | None = None
 
     def summary_json(self) -> str:
         """The measured figures as JSON, for people and for the artefact beside the models."""
@@ -106,6 +119,7 @@ class LossModel:
             "summary": self.summary_json(),
             "absolute": self.absolute_model,
             "squared": self.squared_model,
+            **({"shift_reference": self.reference.to_json()} if self.reference else {}),
         }
         data: bytes = sio.dumps(payload)
         return data
@@ -126,6 +140,11 @@ class LossModel:
             squared=LossFigures(**raw["squared"]),
             absolute_model=payload["absolute"],
             squared_model=payload["squared"],
+            reference=(
+                ShiftReference.from_json(payload["shift_reference"])
+                if "shift_reference" in payload
+                else None
+            ),
         )
 
     def predict(
@@ -140,10 +159,19 @@ class LossModel:
             squared = np.clip(np.asarray(self.squared_model.predict(frame), float), 0, None)
         return absolute, squared
 
+    def shift(self, features: pd.DataFrame, prediction: np.ndarray) -> ShiftTerm | None:
+        """The day's shift term (shift.py); None from an artefact without reference rows."""
+        if self.reference is None:
+            return None
+        frame = _inputs(features, prediction, self.numeric, self.categorical)
+        return shift_term(
+            self.reference, frame, (*self.numeric, PREDICTION_FEATURE), self.categorical
+        )
+
 
 @dataclass(frozen=True)
 class RegressionEstimate:
-    """A day's estimated MAE and RMSE with their intervals."""
+    """A day's estimated MAE and RMSE with their intervals, and what the intervals hold."""
 
     n: int
     mae: float
@@ -152,6 +180,7 @@ class RegressionEstimate:
     rmse: float
     rmse_low: float
     rmse_high: float
+    interval_basis: str = ""
 
 
 def fit_loss_model(
@@ -181,7 +210,7 @@ def fit_loss_model(
     errors = truth[rows] - predicted[rows]
     losses = {"absolute": np.abs(errors), "squared": errors**2}
     folds = np.random.default_rng(seed).permutation(len(frame)) % LOSS_MODEL_FOLDS
-    figures, models = {}, {}
+    figures, models, out_of_folds = {}, {}, {}
     for name, loss in losses.items():
         out_of_fold = np.empty(len(loss))
         for fold in range(LOSS_MODEL_FOLDS):
@@ -189,6 +218,7 @@ def fit_loss_model(
             fitted = _fit_one(frame[~held], loss[~held], numeric, categorical, seed)
             out_of_fold[held] = np.clip(fitted.predict(frame[held]), 0, None)
         figures[name] = loss_figures(loss, out_of_fold)
+        out_of_folds[name] = out_of_fold
         models[name] = _fit_one(frame, loss, numeric, categorical, seed)
     return LossModel(
         numeric=tuple(numeric),
@@ -198,6 +228,13 @@ def fit_loss_model(
         squared=figures["squared"],
         absolute_model=models["absolute"],
         squared_model=models["squared"],
+        reference=ShiftReference(
+            with_string_categories(frame, categorical),
+            losses["absolute"],
+            out_of_folds["absolute"],
+            losses["squared"],
+            out_of_folds["squared"],
+        ),
     )
 
 
@@ -239,17 +276,27 @@ def estimate_regression(
     squared: np.ndarray,
     model: LossModel,
     *,
+    shift: ShiftTerm | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> RegressionEstimate:
-    """The day's estimate from its rows' predicted |error| and error² (LossModel.predict)."""
+    """The day's estimate from its rows' predicted |error| and error² (LossModel.predict) and
+    its shift term (LossModel.shift; None: left out, and `interval_basis` says so)."""
     absolute = np.asarray(absolute, dtype=float)
     squared = np.asarray(squared, dtype=float)
     n = len(absolute)
     if n == 0:
         raise ValueError("no rows to estimate on.")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    mae, mae_half = _mean_interval(absolute, model.absolute, z)
-    mse, mse_half = _mean_interval(squared, model.squared, z)
+    mae, mae_half = _mean_interval(absolute, model.absolute, z, shift.absolute if shift else 0.0)
+    mse, mse_half = _mean_interval(squared, model.squared, z, shift.squared if shift else 0.0)
+    if shift is None:
+        basis = OLD_ARTEFACT_BASIS
+    else:
+        basis = (
+            f"sampling noise of {n} rows, the loss model's error on {model.n_reference} "
+            f"reference rows, and the shift: the reference rows like the day's weigh as "
+            f"{shift.effective_rows:.0f} of {shift.reference_rows}"
+        )
     return RegressionEstimate(
         n=n,
         mae=mae,
@@ -258,70 +305,18 @@ def estimate_regression(
         rmse=math.sqrt(mse),
         rmse_low=math.sqrt(max(0.0, mse - mse_half)),
         rmse_high=math.sqrt(mse + mse_half),
+        interval_basis=basis,
     )
 
 
-def _mean_interval(predicted: np.ndarray, figures: LossFigures, z: float) -> tuple[float, float]:
+def _mean_interval(
+    predicted: np.ndarray, figures: LossFigures, z: float, shift: float
+) -> tuple[float, float]:
     n = len(predicted)
     mean = float(predicted.mean())
     sampling = figures.noise_ratio * float((predicted**2).sum()) / n**2
-    model = (figures.model_error * mean) ** 2
+    model = (figures.model_error**2 + shift) * mean**2
     return mean, z * math.sqrt(sampling + model)
-
-
-def judge_regression_estimate(
-    estimate: RegressionEstimate,
-    model: LossModel,
-    *,
-    out_of_support: float,
-    reference_mae: float | None,
-    reference_n: int | None,
-    max_loss_model_error: float = DEFAULT_MAX_LOSS_MODEL_ERROR,
-    max_out_of_support: float = DEFAULT_MAX_OUT_OF_SUPPORT,
-    min_effect: float = DEFAULT_MIN_EFFECT,
-    confidence: float = DEFAULT_CONFIDENCE,
-) -> tuple[bool, str, bool, str]:
-    """(trusted, trust reason, risen, reason). A rise counts when the estimated MAE is above
-    the version's test MAE by more than `min_effect` (relative) and the log-ratio's interval
-    (the estimate's and the test MAE's noise from its `reference_n` rows) lies above 0.
-    Untrusted: no rise counts."""
-    error = model.absolute.model_error
-    if not math.isfinite(error) or error > max_loss_model_error:
-        trusted, why = False, f"loss model error {error:.1%} > {max_loss_model_error:.0%}"
-    elif out_of_support > max_out_of_support:
-        trusted, why = (
-            False,
-            f"{out_of_support:.0%} of rows outside the training support "
-            f"(> {max_out_of_support:.0%})",
-        )
-    else:
-        trusted, why = (
-            True,
-            f"loss model error {error:.1%}, {out_of_support:.0%} of rows outside support",
-        )
-    est = (
-        f"estimated mae {estimate.mae:.4g} [{estimate.mae_low:.4g}, {estimate.mae_high:.4g}], "
-        f"rmse {estimate.rmse:.4g} [{estimate.rmse_low:.4g}, {estimate.rmse_high:.4g}] "
-        f"on {estimate.n} rows"
-    )
-    if reference_mae is None or not math.isfinite(reference_mae) or reference_mae <= 0:
-        return trusted, why, False, f"{est}; no test mae to compare with"
-    if estimate.mae <= 0:
-        return trusted, why, False, f"{est}; estimated mae 0"
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    # Log-scale spread of the estimate from its interval; the test MAE's from the reference
-    # rows' noise ratio at reference_n rows.
-    log_se = math.log(estimate.mae_high / estimate.mae) / z if estimate.mae_high > 0 else 0.0
-    ref_se = math.sqrt(model.absolute.noise_ratio / reference_n) if reference_n else 0.0
-    spread = z * math.hypot(log_se, ref_se)
-    log_ratio = math.log(estimate.mae / reference_mae)
-    rise = estimate.mae / reference_mae - 1
-    low, high = math.exp(log_ratio - spread) - 1, math.exp(log_ratio + spread) - 1
-    figures = f"{est} vs test mae {reference_mae:.4g}: rise {rise:+.1%} [{low:+.1%}, {high:+.1%}]"
-    risen = rise > min_effect and low > 0
-    if risen and not trusted:
-        return trusted, why, False, f"estimate untrusted ({why}); {figures}"
-    return trusted, why, risen, ("estimated rise: " if risen else "estimate held: ") + figures
 
 
 def _inputs(

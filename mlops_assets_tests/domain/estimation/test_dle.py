@@ -14,9 +14,9 @@ from mlops_assets.domain.estimation.dle import (
     RegressionEstimate,
     estimate_regression,
     fit_loss_model,
-    judge_regression_estimate,
     loss_figures,
 )
+from mlops_assets.domain.estimation.dle_judge import judge_regression_estimate
 
 
 def _heteroscedastic(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
@@ -196,7 +196,8 @@ def test_the_interval_holds_the_realized_mae_on_diamond_days_leaning_to_large_st
     for k in range(40):
         weight = np.exp(3.0 * k / 40 * (rank - 0.5))
         day = rng.choice(len(later), size=500, replace=False, p=weight / weight.sum())
-        estimate = estimate_regression(absolute[day], squared[day], model)
+        shift = model.shift(later[features].iloc[day], predicted[day])
+        estimate = estimate_regression(absolute[day], squared[day], model, shift=shift)
         realized.append(float(np.abs(error[day]).mean()))
         relative.append(abs(estimate.mae - realized[-1]) / realized[-1])
         covered.append(estimate.mae_low <= realized[-1] <= estimate.mae_high)
