@@ -109,6 +109,8 @@ def with_string_categories(frame: pd.DataFrame, categorical: Sequence[str]) -> p
 
 def _category_strings(series: pd.Series) -> pd.Series:
     # Every row, its category as the profile reads it (category_text), a missing one "nan".
+    import pandas as pd
+
     text = series.astype(str).to_numpy(dtype=object)
     text[series.notna().to_numpy()] = category_text(series).to_numpy()
     return pd.Series(text, index=series.index)
