@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from mlops_assets.domain.data_quality import DataQualityConfig
 from mlops_assets.domain.drift import benjamini_hochberg, build_reference_profile, compute_drift
 from mlops_assets.domain.monitoring import ScoringTotals, assess_day, score_batches
 from mlops_assets.domain.quality_tests import data_quality_tests
@@ -202,6 +203,18 @@ def test_the_days_drift_and_data_quality_tests_are_one_false_discovery_family(tr
     assert missing_q == pytest.approx(list(family[features + 1 :]))
     # The family is wider than either alone: the same p-value gets a larger q-value.
     assert missing_q[1] > benjamini_hochberg(quality.p_values)[1]
+
+
+def test_a_data_quality_level_apart_from_the_drift_level_is_refused(trained):
+    schema, _, profile, reference_scores = trained
+    day = _frame(100, seed=8)
+    predictions, _ = _scored(trained, day, chunk=100)
+    with pytest.raises(ValueError, match="one false-discovery family"):
+        assess_day(
+            DAY, "3", schema, profile, day, predictions, reference_scores,
+            score_column=SCORE, reference_value=None, reference_n=None,
+            data_quality_config=DataQualityConfig(fdr=0.1),
+        )  # fmt: skip
 
 
 def test_an_unlabelled_day_is_judged_on_drift_only(trained):
