@@ -83,6 +83,8 @@ class CleanDays:
     """Days whose severity is warning or critical."""
     check_warnings: int
     """Days whose drift check is not green (an alarm, or prediction drift alone)."""
+    quality_alarms: int = 0
+    """Days with a data-quality drift finding (a missing-share or unseen-category rise)."""
 
     @property
     def rate(self) -> float:
@@ -163,14 +165,46 @@ def clean_days(models: Sequence[Monitored], rows: int, days: int, seed: int = 0)
     so the rate is the one a new model meets, not the luck of one split's pool), each day
     drawn without replacement from its model's pool."""
     rng = np.random.default_rng(seed * 100_003 + rows)
-    alarms = check_warnings = 0
+    alarms = check_warnings = quality_alarms = 0
     for day in range(days):
         watched = models[day % len(models)]
         positions = rng.choice(len(watched.pool), size=rows, replace=False)
         verdict = assess(watched, positions).verdict
         alarms += verdict.severity != "none"
         check_warnings += not drift_day_health(verdict).passed
-    return CleanDays(rows, days, alarms, check_warnings)
+        quality_alarms += bool(verdict.data_quality_findings)
+    return CleanDays(rows, days, alarms, check_warnings, quality_alarms)
+
+
+def found_shifts(
+    watched: Monitored, rows: int, days: int, kind: str, left_out: float = 0.3, seed: int = 0
+) -> int:
+    """How many of `days` shifted days of `rows` rows alarm (severity warning or worse), each
+    drawn from the pool's unseen rows: `covariate`, the lowest `left_out` of the first numeric
+    feature left out (small stones); `missing`, the missing share of the first two numeric
+    features raised by 12 points (issue 29's 10 % -> 22 %)."""
+    rng = np.random.default_rng(seed * 100_003 + rows)
+    pool = watched.pool
+    first = watched.table.numeric[0]
+    values = pool[first].to_numpy(dtype=np.float64)
+    eligible = (
+        np.flatnonzero(values >= np.nanquantile(values, left_out))
+        if kind == "covariate"
+        else np.arange(len(pool))
+    )
+    found = 0
+    for _ in range(days):
+        positions = rng.choice(eligible, size=rows, replace=False)
+        if kind == "covariate":
+            found += assess(watched, positions).verdict.severity != "none"
+            continue
+        day = pool.iloc[positions].copy()
+        for name in watched.table.numeric[:2]:
+            present = np.flatnonzero(day[name].notna().to_numpy())
+            blank = rng.choice(present, size=round(0.12 * rows), replace=False)
+            day[name] = day[name].mask(np.isin(np.arange(rows), blank))
+        found += assess(watched, positions, day).verdict.severity != "none"
+    return found
 
 
 def employment_sample() -> Table:
@@ -183,6 +217,67 @@ def diamonds_sample() -> Table:
     frame = pd.read_csv(TEST_DATA / "diamonds" / "diamonds_sample.csv")
     numeric = ["carat", "depth", "table", "price", "x", "y", "z"]
     return Table("diamonds sample (cut)", frame, "cut", "multiclass", numeric, ["color", "clarity"])
+
+
+def online_shoppers_sample() -> Table:
+    """UCI's online shoppers, its shipped 1,200 sessions (train and both days), the purchase as
+    the target."""
+    folder = TEST_DATA / "online_shoppers"
+    frame = pd.concat(
+        [
+            pd.read_csv(folder / "train.csv"),
+            *(pd.read_csv(f) for f in sorted(folder.glob("days/*"))),
+        ]
+    )
+    numeric = [
+        "Administrative",
+        "Administrative_Duration",
+        "Informational",
+        "Informational_Duration",
+        "ProductRelated",
+        "ProductRelated_Duration",
+        "BounceRates",
+        "ExitRates",
+        "PageValues",
+        "SpecialDay",
+    ]
+    categorical = ["Month", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType"]
+    frame[categorical] = frame[categorical].astype(str)
+    frame["Revenue"] = frame["Revenue"].astype(str)
+    return Table("online_shoppers sample", frame, "Revenue", "binary", numeric, categorical)
+
+
+def with_missing(table: Table, share: float, seed: int = 0) -> Table:
+    """The table with `share` of each numeric feature's cells blanked at random (none of the
+    shipped tables has missing values): training rows and clean days then miss the same share,
+    so a day's missing-share test is on a true null."""
+    rng = np.random.default_rng(seed)
+    frame = table.frame.copy()
+    for name in table.numeric:
+        frame[name] = frame[name].astype(np.float64).mask(rng.random(len(frame)) < share)
+    return Table(
+        f"{table.name}, {share:.0%} missing",
+        frame,
+        table.target,
+        table.task,
+        table.numeric,
+        table.categorical,
+    )
+
+
+def synthetic_missing(features: int = 20, rows: int = 10_000, share: float = 0.3) -> Table:
+    """The reviewer's setting (not a real table): `features` independent normal features, each
+    `share` missing, a binary target from their sum. Many numeric features, each with a
+    missing-share test beside its drift test: the widest day family of the measured ones."""
+    rng = np.random.default_rng(29)
+    values = rng.normal(size=(rows, features))
+    names = [f"x{i}" for i in range(features)]
+    frame = pd.DataFrame(values, columns=names)
+    frame["y"] = np.where(values.sum(axis=1) + rng.normal(size=rows) > 0, "yes", "no")
+    frame[names] = frame[names].mask(rng.random((rows, features)) < share)
+    return Table(
+        f"synthetic, {features} numeric, {share:.0%} missing", frame, "y", "binary", names, []
+    )
 
 
 def shared_tables() -> list[Table]:
@@ -222,35 +317,68 @@ def shared_tables() -> list[Table]:
     ]
 
 
+def shipped_tables() -> list[Table]:
+    return [employment_sample(), diamonds_sample(), online_shoppers_sample()]
+
+
+def missing_tables() -> list[Table]:
+    """The shipped tables with numeric features, 30 % of their numeric cells blanked."""
+    return [with_missing(diamonds_sample(), 0.3), with_missing(online_shoppers_sample(), 0.3)]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--splits", type=int, default=4, help="models (splits) per table")
     parser.add_argument(
         "--tables",
-        choices=("shipped", "shared", "all"),
+        choices=("shipped", "missing", "synthetic", "shared", "all"),
         default="shipped",
-        help="the shipped samples, the tables of ../shared/realdata, or both",
+        help="the shipped samples, those with 30 %% of numeric cells missing, the reviewer's "
+        "synthetic setting, the tables of ../shared/realdata, or all",
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DAY_SIZES), help="day rows")
+    parser.add_argument(
+        "--power",
+        action="store_true",
+        help="instead: how often shifted days of diamonds (10 %% missing) alarm",
+    )
+    parser.add_argument(
+        "--left-out", type=float, default=0.3, help="--power: the share of small stones left out"
     )
     args = parser.parse_args(argv)
-    tables = [] if args.tables == "shared" else [employment_sample(), diamonds_sample()]
-    if args.tables != "shipped":
-        tables += shared_tables()
+    if args.power:
+        watched = monitored(with_missing(diamonds_sample(), 0.1))
+        print("| shift | day rows | days | found |")
+        print("| --- | ---: | ---: | ---: |")
+        for kind in ("covariate", "missing"):
+            for rows in args.sizes:
+                found = found_shifts(watched, rows, args.days, kind, args.left_out)
+                print(f"| {kind} | {rows} | {args.days} | {found} ({found / args.days:.1%}) |")
+        return
+    tables = {
+        "shipped": shipped_tables,
+        "missing": missing_tables,
+        "synthetic": lambda: [synthetic_missing()],
+        "shared": shared_tables,
+        "all": lambda: [*shipped_tables(), *missing_tables(), *shared_tables()],
+    }[args.tables]()
     print(
         "| table | pool rows | day rows | days | alarming (warning or worse) | 95 % interval "
-        "| drift check not green |"
+        "| drift check not green | data-quality drift |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for table in tables:
         models = [monitored(table, seed) for seed in range(args.splits)]
         pool = len(models[0].pool)
-        for rows in (size for size in DAY_SIZES if size <= pool):
+        for rows in (size for size in args.sizes if size <= pool):
             result = clean_days(models, rows, args.days)
             low, high = result.interval()
             print(
                 f"| {table.name} | {pool:,} | {rows} | {result.days} | "
                 f"{result.alarms} ({result.rate:.1%}) | [{low:.1%}, {high:.1%}] | "
-                f"{result.check_warnings} ({result.check_warnings / result.days:.1%}) |",
+                f"{result.check_warnings} ({result.check_warnings / result.days:.1%}) | "
+                f"{result.quality_alarms} ({result.quality_alarms / result.days:.1%}) |",
                 flush=True,
             )
 

@@ -40,6 +40,9 @@ class DayVerdict:
     """The trusted estimate dropped beyond noise (an untrusted estimate is never a drop)."""
     labelled: bool = True
     """The day's labels have arrived (with the features, or as their own delivery)."""
+    drift_source: str = "feature drift"
+    """What made `severity` (`DriftVerdict.drift_source`): the reasons name it, so a day made
+    critical by its data quality alone is not called feature drift."""
 
     def __post_init__(self) -> None:
         # Held as the enum however it was given (a plain string reads the same); a typo fails here.
@@ -253,17 +256,21 @@ def _streak_signals(streak: Sequence[DayVerdict]) -> tuple[str, ...]:
 
 def _evidence(streak: Sequence[DayVerdict]) -> str:
     """Which signal alarmed on which days, e.g. "estimated accuracy drop on 2026-01-09,
-    2026-01-10 (no labels yet); feature drift critical on 2026-01-10"."""
+    2026-01-10 (no labels yet); feature drift critical on 2026-01-10"; a critical day is
+    named by what made it so (feature drift, data-quality drift)."""
     parts = []
     for signal, what in (
         (SIGNAL_REALIZED, "realized performance drop"),
         (SIGNAL_ESTIMATED, "estimated performance drop"),
-        (SIGNAL_FEATURE_DRIFT, "feature drift critical"),
     ):
         days = [v.day for v in streak if signal in v.signals]
         if days:
             note = " (no labels yet)" if signal == SIGNAL_ESTIMATED else ""
             parts.append(f"{what} on {_listed(days)}{note}")
+    critical = [v for v in streak if SIGNAL_FEATURE_DRIFT in v.signals]
+    for source in dict.fromkeys(v.drift_source for v in critical):
+        days = [v.day for v in critical if v.drift_source == source]
+        parts.append(f"{source} critical on {_listed(days)}")
     return "; ".join(parts)
 
 
@@ -299,7 +306,7 @@ def _held(verdict: DayVerdict) -> str:
     performance = "realized performance held" if verdict.labelled else "no labels yet"
     if not verdict.labelled:
         performance += ", estimated performance held"
-    return f"{verdict.day}: feature drift {verdict.severity}, {performance}; nothing to do"
+    return f"{verdict.day}: {verdict.drift_source} {verdict.severity}, {performance}; nothing to do"
 
 
 def _end(attempt: RetrainingAttempt) -> date:

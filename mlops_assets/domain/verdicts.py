@@ -190,6 +190,26 @@ class DriftVerdict:
         return _FINDINGS_SEPARATOR.join(self.data_quality_findings) or "none"
 
     @property
+    def feature_severity(self) -> Severity:
+        """The severity the features alone give the day (drift.engine's rule)."""
+        if self.dataset_drift:
+            return Severity.CRITICAL
+        return Severity.WARNING if self.drifted_features else Severity.NONE
+
+    @property
+    def drift_source(self) -> str:
+        """What made the day's severity, for the retraining reasons: "feature drift" when the
+        features alone reach it, "data-quality drift" when only the data-quality findings do,
+        "feature and data-quality drift" on a warning day with both."""
+        if not self.data_quality_findings or self.severity == Severity.NONE:
+            return "feature drift"
+        if self.feature_severity.rank < self.severity.rank:
+            return "data-quality drift"
+        if self.severity == Severity.WARNING:
+            return "feature and data-quality drift"
+        return "feature drift"
+
+    @property
     def what_drifted(self) -> str:
         """The drifted share, and the data-quality findings that are part of the severity, in
         one sentence (the drift check's description, the drift alert)."""

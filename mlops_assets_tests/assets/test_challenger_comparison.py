@@ -10,6 +10,7 @@ from mlops_assets.asset_keys import BATCH_PREDICTIONS, CHALLENGER_COMPARISON
 from mlops_assets.contracts import (
     CHALLENGER_CHECK,
     CHALLENGER_PREDICTION_COLUMN,
+    LABELS_JOB,
 )
 from mlops_assets.resources.io_managers import asset_path
 from mlops_assets_tests.assets.test_challenger_shadow import (
@@ -97,6 +98,37 @@ def test_challenger_comparison_accumulates_the_labelled_days_in_the_sequential_t
     assert "challenger_decision" not in third
     assert third["nothing_to_compare"].startswith(f"{THIRD}: nothing to compare")
     assert _checked(project, THIRD).passed
+
+
+def test_a_day_scored_before_a_promotion_says_it_has_no_distinct_pair(project):
+    """v2 shadows v1 on a day, then v2 is promoted and v1, the former champion, takes
+    `challenger` under watch: that day, judged again, was scored by the version now holding
+    `challenger`. It says so, not "scored by both v1 and v1"."""
+    from mlops_assets.definitions import defs
+    from mlops_assets_tests.assets.test_challenger_shadow import SCORING
+
+    assert project.train(data_source=SMALL).success
+    assert project.train(data_source=SMALLER).success
+    set_role_by_hand(project, "2", "challenger")
+    _score_day(project, FIRST)
+    set_role_by_hand(project, "2", "champion")
+    assert project.registry().version_by_alias("challenger").version == "1"
+
+    # The day's labels delivered again after the promotion: labels_job judges the day anew.
+    result = defs.resolve_job_def(LABELS_JOB).execute_in_process(
+        partition_key=FIRST,
+        instance=project.instance,
+        resources=project.resources(data_source=SMALL, scoring_source=SCORING),
+    )
+    assert result.success
+    day = _comparison(project, FIRST)
+    assert (day["champion_version"], day["challenger_version"]) == ("1", "1")
+    assert "challenger_decision" not in day
+    assert day["nothing_to_compare"] == (
+        f"{FIRST}: nothing to compare: the day was scored by v1, which now holds `challenger` "
+        "itself: no distinct champion and challenger pair scored it"
+    )
+    assert "v1 and v1" not in _checked(project, FIRST).description
 
 
 def test_a_day_the_challenger_did_not_score_keeps_the_pairs_evidence():

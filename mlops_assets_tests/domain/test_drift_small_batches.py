@@ -23,6 +23,7 @@ from scripts.measure_small_batches import (
     clopper_pearson,
     diamonds_sample,
     employment_sample,
+    missing_tables,
     monitored,
 )
 
@@ -58,6 +59,31 @@ def test_clean_small_days_of_real_tables_rarely_alarm(champions, rows):
     assert not_green <= 0.05 * days, f"{not_green}/{days} drift checks not green"
     # Counted per table too: one table's rate hidden by the other's would still be a defect.
     for name, result in zip(champions, results, strict=True):
+        assert result.alarms <= 0.05 * result.days, (name, result)
+
+
+@pytest.fixture(scope="module")
+def gappy_champions():
+    return {
+        table.name: [monitored(table, seed) for seed in range(SPLITS)] for table in missing_tables()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [30, 50, 100, 200])
+def test_clean_small_days_of_real_tables_with_missing_values_rarely_alarm(gappy_champions, rows):
+    """Every numeric feature 30 % missing (diamonds, 7 of 9 features; online_shoppers, 10 of
+    16): each day has a missing-share test per feature beside its drift test, and both kinds of
+    finding set the severity. Judged as two families at 5 % each, clean days alarmed on 5.8 %
+    (diamonds, 200 rows) and 6.0 % (online_shoppers, 100 rows) of 400, and this test failed
+    (diamonds, 200 rows: 15 of its 200 days); one family across the day keeps the union at
+    5 %. 400 days a size, 200 a table over two champions each."""
+    results = [clean_days(models, rows, DAYS_PER_TABLE) for models in gappy_champions.values()]
+    days = sum(r.days for r in results)
+    alarms = sum(r.alarms for r in results)
+    low, high = clopper_pearson(alarms, days)
+    assert alarms <= 0.05 * days, f"{alarms}/{days} alarmed, 95 % interval [{low:.3f}, {high:.3f}]"
+    for name, result in zip(gappy_champions, results, strict=True):
         assert result.alarms <= 0.05 * result.days, (name, result)
 
 

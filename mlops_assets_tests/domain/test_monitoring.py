@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlops_assets.domain.drift import build_reference_profile
+from mlops_assets.domain.data_quality import DataQualityConfig
+from mlops_assets.domain.drift import benjamini_hochberg, build_reference_profile, compute_drift
 from mlops_assets.domain.monitoring import ScoringTotals, assess_day, score_batches
+from mlops_assets.domain.quality_tests import data_quality_tests
 from mlops_assets.domain.schemas import infer_schema
 from mlops_assets.domain.verdicts import DriftVerdict
 
@@ -169,6 +171,50 @@ def test_a_column_gone_missing_is_the_days_drift_through_data_quality(trained):
     assert verdict.severity == "critical"  # all of `z` newly missing: a quarter or more
     assert verdict.data_quality_findings == ("`z`: 100.0% missing against 0.0% in training",)
     assert DriftVerdict.from_metadata(DAY, verdict.to_metadata()) == verdict
+
+
+def test_the_days_drift_and_data_quality_tests_are_one_false_discovery_family(trained):
+    """Both kinds of finding set the day's severity, so one Benjamini-Hochberg control runs
+    over the features', the score's and the data-quality tests (issue 29: at most 5 % of clean
+    days alarm; two families at 5 % each let 6.1 % of clean 50-row days of 20 features 30 %
+    missing alarm). Each q-value the day reports is its test's in that one family."""
+    schema, _, profile, reference_scores = trained
+    day = _frame(300, seed=7)
+    predictions, _ = _scored(trained, day, chunk=300)
+    day.loc[day.index[:12], "z"] = np.nan  # a few gaps: a missing-share test with p < 1
+    assessment = assess_day(
+        DAY, "3", schema, profile, day, predictions, reference_scores,
+        score_column=SCORE, reference_value=None, reference_n=None,
+    )  # fmt: skip
+    alone = compute_drift(
+        profile, day[schema.feature_columns], scores=(reference_scores, predictions[SCORE])
+    )
+    quality = data_quality_tests(profile, day)
+    assert alone.prediction is not None
+    drift_p = [f.significance_p_value for f in alone.features] + [
+        alone.prediction.significance_p_value
+    ]
+    family = benjamini_hochberg(np.r_[drift_p, quality.p_values])
+    features = len(alone.features)
+    reported = assessment.features.set_index("feature")
+    for k, name in enumerate(schema.feature_columns):
+        assert reported.loc[name, "q_value"] == pytest.approx(family[k])
+    missing_q = [f.missing_q_value for f in assessment.data_quality.features]
+    assert missing_q == pytest.approx(list(family[features + 1 :]))
+    # The family is wider than either alone: the same p-value gets a larger q-value.
+    assert missing_q[1] > benjamini_hochberg(quality.p_values)[1]
+
+
+def test_a_data_quality_level_apart_from_the_drift_level_is_refused(trained):
+    schema, _, profile, reference_scores = trained
+    day = _frame(100, seed=8)
+    predictions, _ = _scored(trained, day, chunk=100)
+    with pytest.raises(ValueError, match="one false-discovery family"):
+        assess_day(
+            DAY, "3", schema, profile, day, predictions, reference_scores,
+            score_column=SCORE, reference_value=None, reference_n=None,
+            data_quality_config=DataQualityConfig(fdr=0.1),
+        )  # fmt: skip
 
 
 def test_an_unlabelled_day_is_judged_on_drift_only(trained):

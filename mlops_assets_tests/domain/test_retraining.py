@@ -299,3 +299,26 @@ def test_after_a_rollback_on_live_evidence_only_a_fresh_streak_retrains():
     assert not next_day.launch and "debounce" in next_day.reason
     fresh = _decide(drifting, [rolled_back])
     assert fresh.launch and (fresh.window_start, fresh.window_end) == (_day(6), _day(7))
+
+
+def test_a_day_made_critical_by_its_data_quality_alone_is_not_called_feature_drift():
+    """The drift severity folds data-quality drift in (issue 29): a streak of days whose
+    features held but whose missing shares rose is named for what made it critical."""
+    quality = [
+        DayVerdict(_day(i), "critical", False, drift_source="data-quality drift") for i in range(2)
+    ]
+    decision = _decide(quality)
+    assert "data-quality drift critical on" in decision.reason, decision.reason
+    assert "feature drift critical" not in decision.reason
+    both = [DayVerdict(_day(0), "critical", False), *quality[1:]]
+    reason = _decide(both).reason
+    assert f"feature drift critical on {_day(0)}" in reason, reason
+    assert f"data-quality drift critical on {_day(1)}" in reason, reason
+
+
+def test_a_warning_day_made_so_by_its_data_quality_says_so_when_held():
+    held = _decide(
+        [DayVerdict(_day(0), "warning", False, drift_source="data-quality drift")]
+    ).reason
+    assert held.startswith(f"{_day(0)}: data-quality drift warning, "), held
+    assert "feature drift" not in held

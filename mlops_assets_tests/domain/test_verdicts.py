@@ -84,3 +84,30 @@ def test_an_unknown_severity_or_metric_fails_naming_where_it_was_read():
         DriftVerdict.from_metadata(DAY, {**CRITICAL.to_metadata(), "severity": "critcal"})
     with pytest.raises(ValueError, match=r"estimate 2026-01-09: metric 'auc' is none of"):
         EstimatedVerdict(DAY, "1", "auc", 0.8, 0.7, 0.9, None, True, "", False, "")  # type: ignore[arg-type]
+
+
+def test_the_drift_source_says_what_made_the_days_severity():
+    """What drift_retraining_sensor reads back from drift_report's metadata names the cause
+    of the severity: the features, the data quality, or both."""
+    finding = "`depth`: 22.0% missing against 10.0% in training"
+
+    def read(severity: str, drifted: int, dataset_drift: bool, quality: str) -> str:
+        metadata = {
+            "severity": severity,
+            "drifted_features": drifted,
+            "dataset_drift": dataset_drift,
+            "data_quality_drift": quality,
+        }
+        return DriftVerdict.from_metadata(DAY, metadata).drift_source
+
+    assert read("critical", 1, False, finding) == "data-quality drift"
+    assert read("warning", 0, False, finding) == "data-quality drift"
+    assert read("warning", 1, False, finding) == "feature and data-quality drift"
+    assert read("critical", 5, True, finding) == "feature drift"
+    assert read("critical", 5, True, "none") == "feature drift"
+    assert read("none", 0, False, "none") == "feature drift"
+    # drift_retraining_sensor's reading of the same metadata carries it to the reasons.
+    from mlops_assets.defs.retraining.sensors import day_verdict
+
+    metadata = {"severity": "critical", "drifted_features": 1, "data_quality_drift": finding}
+    assert day_verdict(DAY, metadata).drift_source == "data-quality drift"

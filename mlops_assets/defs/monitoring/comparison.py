@@ -146,11 +146,18 @@ def challenger_comparison(
         evidence.settings.loss,
     )
     rows, sources = with_served_pairs(batch, online, list(schema.id_columns), challenger)
-    if rows.empty:
+    if rows.empty or champion == challenger:
+        # After a promotion a day scored before it can name the same version in both roles.
+        why = (
+            f"the day was scored by v{champion}, which now holds `challenger` itself: no "
+            "distinct champion and challenger pair scored it"
+            if champion == challenger
+            else f"no labelled row was scored by both v{champion} and v{challenger}"
+            f" (batch or the service's log){online_note}"
+        )
         return _nothing(
             partition,
-            f"no labelled row was scored by both v{champion} and v{challenger}"
-            f" (batch or the service's log){online_note}",
+            why,
             champion,
             challenger,
             evidence,

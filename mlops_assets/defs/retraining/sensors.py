@@ -295,4 +295,5 @@ def day_verdict(
         performance_dropped=dropped,
         estimated_dropped=estimate_dropped,
         labelled=labelled,
+        drift_source=report.drift_source,
     )

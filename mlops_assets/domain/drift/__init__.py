@@ -43,7 +43,10 @@ both hold:
 - its p-value survives Benjamini-Hochberg across all features of the day at FDR
   ``DriftConfig.fdr`` (0.05): on a day without drift, the chance of any false feature stays
   below 5 % however many features there are (evidently's per-column 0.05 on 15 features flags
-  at least one on about half of such days when the reference is small);
+  at least one on about half of such days when the reference is small). In ``assess_day`` the
+  family also holds the model score's test and the day's data-quality tests (missing-share and
+  unseen-category rises, ``domain/data_quality.py``), which set the same severity: one family,
+  one 5 % for the day's alarm (``compute_drift``'s ``other_p_values``);
 - its effect reaches ``DriftConfig.min_effect`` (0.1): the normalised Wasserstein distance for
   numeric columns with k > 5, the Jensen-Shannon distance for the others - evidently's own
   distance thresholds - so that on large batches a tiny but "significant" shift does not count.
