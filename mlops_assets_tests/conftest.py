@@ -72,6 +72,20 @@ class Project:
         return MlflowRegistry()
 
 
+@pytest.fixture(autouse=True)
+def _no_stale_defs_state_storage() -> Iterator[None]:
+    """Each test starts with no current DefsStateStorage. An instance sets its own as current
+    on entering (a context variable) and restores the one before on leaving; when two
+    instances are left out of order, the variable keeps the storage of an instance already
+    collected, and the next Definitions a test resolves outside an instance fails with
+    "Attempted to resolve undefined DagsterInstance weakref" (seen in CI, depending on which
+    tests a worker ran before). A test inside an instance still gets that instance's storage."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 def _open_project(directory: Path, env: pytest.MonkeyPatch) -> Iterator[Project]:
     """A project of its own under `directory`: MLOPS_HOME (set through `env`, which undoes it)
     and a Dagster instance, with the developer's project environment cleared."""
