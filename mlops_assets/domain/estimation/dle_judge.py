@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+# One support bound for every estimator's trust: CBPE's.
+from mlops_assets.domain.estimation.cbpe import DEFAULT_MAX_OUT_OF_SUPPORT
 from mlops_assets.domain.estimation.dle import LossModel, RegressionEstimate
 from mlops_assets.domain.performance import DEFAULT_CONFIDENCE, DEFAULT_MIN_EFFECT
 
 DEFAULT_MAX_LOSS_MODEL_ERROR = 0.25
-DEFAULT_MAX_OUT_OF_SUPPORT = 0.25
 
 
 def judge_regression_estimate(
